@@ -1,0 +1,141 @@
+//! Types shared by several kinds: conditions, Freight origins and
+//! references, expression variables, and the artifacts Freight carries.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A status condition, as `metav1.Condition`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Condition type, e.g. `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// One-word reason.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Human-readable message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Generation the condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the status last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
+/// Where Freight comes from: today always a Warehouse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightOrigin {
+    /// Kind of the origin; only `Warehouse` is valid.
+    pub kind: String,
+    /// Name of the origin.
+    pub name: String,
+}
+
+/// A name/value pair usable in expressions (`vars`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionVariable {
+    /// Variable name.
+    pub name: String,
+    /// Value, possibly an expression.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A git commit carried by Freight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitCommit {
+    /// Repository URL.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Commit ID (SHA).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// Branch the commit was found on.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// Tag the commit was found by.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// Commit message (first line).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Author.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// Committer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub committer: String,
+}
+
+/// A container image carried by Freight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Image {
+    /// Image repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Tag.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// Digest (`sha256:...`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    /// Image annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Helm chart carried by Freight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chart {
+    /// Chart repository URL (HTTP(S) or `oci://`).
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Chart name (empty for OCI, where the URL names the chart).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Chart version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
+/// A reference to one piece of Freight and what it carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightReference {
+    /// Freight name (its ID).
+    #[serde(default)]
+    pub name: String,
+    /// Freight origin.
+    #[serde(default)]
+    pub origin: FreightOrigin,
+    /// Commits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<GitCommit>,
+    /// Images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
+    /// Charts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<Chart>,
+}
+
+/// A reference to a Kubernetes object by name (and optionally namespace).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+}

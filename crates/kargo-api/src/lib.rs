@@ -1,0 +1,55 @@
+//! Kargo's resource model: the typed objects of `kargo.akuity.io/v1alpha1`
+//! and `argoproj.io/v1alpha1` with Kargo's exact field names, the registry
+//! of every kind the server serves, defaulting, validation, Freight
+//! identity (ID and alias) and printer columns.
+
+#[macro_use]
+mod object;
+pub mod analysis;
+pub mod application;
+pub mod common;
+pub mod defaults;
+pub mod freight;
+pub mod freight_alias;
+pub mod freight_id;
+pub mod printer;
+pub mod project;
+pub mod promotion;
+pub mod registry;
+pub mod stage;
+pub mod validate;
+pub mod warehouse;
+
+pub use analysis::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate};
+pub use application::Application;
+pub use freight::Freight;
+pub use project::{ClusterConfig, Project, ProjectConfig};
+pub use promotion::{ClusterPromotionTask, Promotion, PromotionTask};
+pub use registry::{ResourceInfo, Scope, lookup_kind, lookup_plural, resources};
+pub use stage::Stage;
+pub use warehouse::Warehouse;
+
+/// The API group of Kargo's own kinds.
+pub const KARGO_GROUP: &str = "kargo.akuity.io";
+/// The API group of Argo's kinds (AnalysisTemplate, AnalysisRun, Application).
+pub const ARGO_GROUP: &str = "argoproj.io";
+/// The version served for both groups.
+pub const VERSION: &str = "v1alpha1";
+
+/// Well-known labels and annotations.
+pub mod labels {
+    /// Label holding a Freight's human-friendly alias.
+    pub const ALIAS: &str = "kargo.akuity.io/alias";
+    /// Label marking a namespace as a Kargo project.
+    pub const PROJECT: &str = "kargo.akuity.io/project";
+    /// Annotation requesting a refresh of a Warehouse or Stage.
+    pub const REFRESH: &str = "kargo.akuity.io/refresh";
+    /// Annotation requesting re-verification of a Stage.
+    pub const REVERIFY: &str = "kargo.akuity.io/reverify";
+    /// Annotation requesting an abort (Promotion or verification).
+    pub const ABORT: &str = "kargo.akuity.io/abort";
+    /// Label a Secret carries to be used as repository credentials.
+    pub const CRED_TYPE: &str = "kargo.akuity.io/cred-type";
+    /// Annotation on an Argo CD Application naming the Stage allowed to update it.
+    pub const AUTHORIZED_STAGE: &str = "kargo.akuity.io/authorized-stage";
+}

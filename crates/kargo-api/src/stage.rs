@@ -1,0 +1,301 @@
+//! Stage: a promotion target. Which Freight it requests and from where,
+//! how Freight is promoted into it (steps), and how it is verified.
+
+use crate::common::{Condition, ExpressionVariable, FreightOrigin, FreightReference};
+use crate::promotion::PromotionStep;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+kargo_object!(
+    /// A Stage promotes Freight through the pipeline.
+    Stage, StageSpec, StageStatus,
+    group = crate::KARGO_GROUP, kind = "Stage", plural = "stages", namespaced = true
+);
+
+/// Desired state of a Stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageSpec {
+    /// Shard that should reconcile this Stage.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shard: String,
+    /// Variables available to every promotion step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<ExpressionVariable>,
+    /// The Freight this Stage accepts and where it may come from.
+    #[serde(default)]
+    pub requested_freight: Vec<FreightRequest>,
+    /// How to promote (steps). Absent for control-flow Stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_template: Option<PromotionTemplate>,
+    /// How to verify Freight after promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// One origin of Freight the Stage requests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightRequest {
+    /// The Warehouse the Freight must originate from.
+    #[serde(default)]
+    pub origin: FreightOrigin,
+    /// Where the Freight may be taken from.
+    #[serde(default)]
+    pub sources: FreightSources,
+}
+
+/// How upstream availability is judged when several Stages are listed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AvailabilityStrategy {
+    /// Verified in any one upstream Stage.
+    #[default]
+    OneOf,
+    /// Verified in every upstream Stage.
+    All,
+}
+
+/// `requestedFreight[].sources`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightSources {
+    /// Freight may come straight from the Warehouse.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct: bool,
+    /// Freight may come from these upstream Stages once verified there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
+    /// Minimum time Freight must have spent in an upstream Stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_soak_time: Option<String>,
+    /// `OneOf` (default) or `All`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_strategy: Option<AvailabilityStrategy>,
+    /// How auto-promotion picks Freight (`NewestFreight` or `MatchUpstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_promotion_options: Option<serde_json::Value>,
+}
+
+/// `promotionTemplate`: Kargo writes `promotionTemplate.spec.steps`; the
+/// seed writes `promotionTemplate.steps`. Both are accepted and kept as
+/// written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionTemplate {
+    /// Kargo's form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<PromotionTemplateSpec>,
+    /// The seed's short form: steps straight under the template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<PromotionStep>,
+    /// Variables in the short form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<ExpressionVariable>,
+}
+
+impl PromotionTemplate {
+    /// The effective steps, whichever form was written.
+    pub fn effective_steps(&self) -> &[PromotionStep] {
+        match &self.spec {
+            Some(s) if !s.steps.is_empty() => &s.steps,
+            _ => &self.steps,
+        }
+    }
+
+    /// The effective template variables, whichever form was written.
+    pub fn effective_vars(&self) -> Vec<ExpressionVariable> {
+        let mut v = self.vars.clone();
+        if let Some(s) = &self.spec {
+            v.extend(s.vars.iter().cloned());
+        }
+        v
+    }
+}
+
+/// `promotionTemplate.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionTemplateSpec {
+    /// Template variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<ExpressionVariable>,
+    /// Steps.
+    #[serde(default)]
+    pub steps: Vec<PromotionStep>,
+}
+
+/// `verification`: AnalysisTemplates to run after each promotion.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// Templates to merge into one AnalysisRun.
+    #[serde(default)]
+    pub analysis_templates: Vec<AnalysisTemplateReference>,
+    /// Labels and annotations for the AnalysisRun.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_run_metadata: Option<AnalysisRunMetadata>,
+    /// Arguments for the templates (values may be expressions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<AnalysisRunArgument>,
+}
+
+/// A reference to an AnalysisTemplate or ClusterAnalysisTemplate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisTemplateReference {
+    /// Template name.
+    pub name: String,
+    /// `AnalysisTemplate` (default) or `ClusterAnalysisTemplate`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+}
+
+/// Extra metadata for AnalysisRuns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunMetadata {
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A name/value argument for an AnalysisRun.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunArgument {
+    /// Argument name.
+    pub name: String,
+    /// Value (may be an expression).
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Observed state of a Stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageStatus {
+    /// Ready, Reconciling, Healthy, Verified, Promoting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Last refresh token handled.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_handled_refresh: String,
+    /// Freight collections the Stage has used, newest first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freight_history: Vec<FreightCollection>,
+    /// Short summary of current Freight.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub freight_summary: String,
+    /// Health of what the Stage manages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// Promotion currently running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_promotion: Option<PromotionReference>,
+    /// Last Promotion that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_promotion: Option<PromotionReference>,
+    /// Generation last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Whether auto-promotion is on for this Stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_promotion_enabled: Option<bool>,
+    /// Arbitrary metadata set by promotion steps.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+/// The Freight a Stage used together, one per origin.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightCollection {
+    /// Collection ID.
+    #[serde(default)]
+    pub id: String,
+    /// Freight by origin key (`Warehouse/name`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub items: BTreeMap<String, FreightReference>,
+    /// Verification attempts, newest first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verification_history: Vec<VerificationInfo>,
+}
+
+/// One verification attempt.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationInfo {
+    /// Attempt ID.
+    #[serde(default)]
+    pub id: String,
+    /// Who asked for it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// Start time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// Phase of the AnalysisRun.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    /// Message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The AnalysisRun.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis_run: Option<AnalysisRunReference>,
+    /// Finish time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_time: Option<String>,
+}
+
+/// A reference to an AnalysisRun.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunReference {
+    /// Name.
+    pub name: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Phase.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+}
+
+/// Health of a Stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `Healthy`, `Unhealthy`, `Progressing`, `Unknown`.
+    #[serde(default)]
+    pub status: String,
+    /// Problems found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<String>,
+    /// Health check configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+    /// Raw health output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+}
+
+/// A reference to a Promotion from a Stage's status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionReference {
+    /// Promotion name.
+    pub name: String,
+    /// Freight it promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight: Option<FreightReference>,
+    /// Its final status, once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::promotion::PromotionStatus>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}

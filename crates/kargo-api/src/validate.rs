@@ -1,0 +1,628 @@
+//! Validation of objects on create and update: a typed decode (which
+//! names the failing field path and collects unknown fields) followed by
+//! the rules a schema cannot say (exactly-one, cross-field, immutability).
+
+use crate::analysis::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Metric};
+use crate::promotion::PromotionStep;
+use crate::{Application, ClusterConfig, ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion, PromotionTask, Stage, Warehouse};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt;
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path, e.g. `spec.subscriptions[0]`.
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Result of validating one object.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Invalid fields.
+    pub errors: Vec<FieldError>,
+    /// Paths of fields the kind does not know.
+    pub unknown_fields: Vec<String>,
+}
+
+impl Outcome {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError { path: path.into(), message: message.into() });
+    }
+}
+
+/// Decodes `v` as `T`, recording decode errors and unknown fields.
+pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
+    let mut unknown = Vec::new();
+    let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+    let de = serde_ignored::Deserializer::new(v, &mut record);
+    let res: Result<T, _> = serde_path_to_error::deserialize(de);
+    out.unknown_fields.extend(unknown);
+    match res {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let path = e.path().to_string();
+            out.err(if path == "." { String::new() } else { path }, e.into_inner().to_string());
+            None
+        }
+    }
+}
+
+/// True for a DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, ≤ 63).
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// True for a DNS-1123 subdomain (dot-separated labels, ≤ 253).
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+}
+
+/// Parses a Go duration (`5m0s`, `1h30m`, `10s`, `250ms`) into seconds.
+pub fn parse_go_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(0.0);
+    }
+    let mut total = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if num_end == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Some(total)
+}
+
+fn check_duration(out: &mut Outcome, path: &str, v: Option<&str>) {
+    if let Some(d) = v
+        && parse_go_duration(d).is_none()
+    {
+        out.err(path, format!("invalid duration {d:?}: expected a Go duration such as \"30s\", \"5m\" or \"1h30m\""));
+    }
+}
+
+fn check_steps(out: &mut Outcome, path: &str, steps: &[PromotionStep], tasks_allowed: bool) {
+    let mut aliases = std::collections::HashSet::new();
+    for (i, s) in steps.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        match (s.uses.is_empty(), s.task.is_some()) {
+            (true, false) => out.err(&p, "a step must set exactly one of \"uses\" or \"task\"; neither is set"),
+            (false, true) => out.err(&p, "a step must set exactly one of \"uses\" or \"task\"; both are set"),
+            (true, true) if !tasks_allowed => out.err(format!("{p}.task"), "steps here must use \"uses\" and cannot reference a task"),
+            (true, true) => {
+                if s.continue_on_error {
+                    out.err(format!("{p}.continueOnError"), "a step referencing a task cannot set continueOnError");
+                }
+                if s.retry.is_some() {
+                    out.err(format!("{p}.retry"), "a step referencing a task cannot set retry");
+                }
+            }
+            (false, false) => {}
+        }
+        if let Some(r) = &s.retry {
+            check_duration(out, &format!("{p}.retry.timeout"), r.timeout.as_deref());
+        }
+        if !s.as_.is_empty() && !aliases.insert(s.as_.clone()) {
+            out.err(format!("{p}.as"), format!("step alias {:?} is used by more than one step", s.as_));
+        }
+        if let Some(c) = &s.config
+            && !c.is_object()
+        {
+            out.err(format!("{p}.config"), "config must be an object");
+        }
+        check_vars(out, &format!("{p}.vars"), &s.vars);
+    }
+}
+
+fn check_vars(out: &mut Outcome, path: &str, vars: &[crate::common::ExpressionVariable]) {
+    for (i, v) in vars.iter().enumerate() {
+        let ok = v.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            out.err(format!("{path}[{i}].name"), format!("invalid variable name {:?}: expected letters, digits and _ not starting with a digit", v.name));
+        }
+    }
+}
+
+fn check_origin(out: &mut Outcome, path: &str, o: &crate::common::FreightOrigin) {
+    if o.kind != "Warehouse" {
+        out.err(format!("{path}.kind"), format!("unsupported origin kind {:?}: expected \"Warehouse\"", o.kind));
+    }
+    if o.name.is_empty() {
+        out.err(format!("{path}.name"), "required: the name of the Warehouse");
+    }
+}
+
+/// Project.
+pub fn project(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(p) = decode::<Project>(v, &mut out)
+        && let Some(n) = &p.metadata.name
+        && !is_dns1123_label(n)
+    {
+        out.err("metadata.name", format!("invalid project name {n:?}: it names a namespace, so it must be a DNS-1123 label (lowercase letters, digits and '-', at most 63)"));
+    }
+    out
+}
+
+/// ProjectConfig.
+pub fn project_config(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(pc) = decode::<ProjectConfig>(v, &mut out) {
+        if pc.metadata.name.is_some() && pc.metadata.name != pc.metadata.namespace {
+            out.err("metadata.name", "a ProjectConfig must be named after its project (the namespace it lives in)");
+        }
+        for (i, p) in pc.spec.promotion_policies.iter().enumerate() {
+            if p.stage.is_empty() == p.stage_selector.is_none() {
+                out.err(format!("spec.promotionPolicies[{i}]"), "a promotion policy must set exactly one of \"stage\" or \"stageSelector\"");
+            }
+        }
+    }
+    out
+}
+
+/// ClusterConfig.
+pub fn cluster_config(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(cc) = decode::<ClusterConfig>(v, &mut out)
+        && cc.metadata.name.as_deref().is_some_and(|n| n != "cluster")
+    {
+        out.err("metadata.name", "the ClusterConfig is a singleton and must be named \"cluster\"");
+    }
+    out
+}
+
+/// Warehouse.
+pub fn warehouse(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(w) = decode::<Warehouse>(v, &mut out) else { return out };
+    check_duration(&mut out, "spec.interval", w.spec.interval.as_deref());
+    if w.spec.subscriptions.is_empty() {
+        out.err("spec.subscriptions", "at least one subscription (git, image or chart) is required");
+    }
+    for (i, s) in w.spec.subscriptions.iter().enumerate() {
+        let p = format!("spec.subscriptions[{i}]");
+        let n = [s.git.is_some(), s.image.is_some(), s.chart.is_some()].iter().filter(|b| **b).count();
+        if n != 1 {
+            out.err(&p, format!("a subscription must set exactly one of \"git\", \"image\" or \"chart\"; {n} are set"));
+        }
+        let limit = |out: &mut Outcome, path: String, l: Option<i64>| {
+            if let Some(l) = l
+                && !(1..=100).contains(&l)
+            {
+                out.err(path, format!("discoveryLimit {l} is out of range: expected 1 to 100"));
+            }
+        };
+        if let Some(g) = &s.git {
+            if g.repo_url.is_empty() {
+                out.err(format!("{p}.git.repoURL"), "required: the git repository URL");
+            }
+            limit(&mut out, format!("{p}.git.discoveryLimit"), g.discovery_limit);
+            check_regexes(&mut out, &format!("{p}.git"), &g.allow_tags_regexes, &g.ignore_tags_regexes);
+        }
+        if let Some(im) = &s.image {
+            if im.repo_url.is_empty() {
+                out.err(format!("{p}.image.repoURL"), "required: the image repository (without a tag)");
+            } else if im.repo_url.contains('@') || im.repo_url.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+                out.err(format!("{p}.image.repoURL"), format!("{:?} must name a repository without a tag or digest", im.repo_url));
+            }
+            if !im.constraint.is_empty() && !im.semver_constraint.is_empty() {
+                out.err(format!("{p}.image"), "\"constraint\" and \"semverConstraint\" are mutually exclusive");
+            }
+            if im.image_selection_strategy == Some(crate::warehouse::ImageSelectionStrategy::Digest) && im.constraint.is_empty() && im.semver_constraint.is_empty() {
+                out.err(format!("{p}.image.constraint"), "required with imageSelectionStrategy Digest: the mutable tag to track");
+            }
+            if !im.platform.is_empty() {
+                let parts: Vec<&str> = im.platform.split('/').collect();
+                if !(2..=3).contains(&parts.len()) || parts.iter().any(|x| x.is_empty()) {
+                    out.err(format!("{p}.image.platform"), format!("invalid platform {:?}: expected os/arch[/variant], e.g. linux/amd64", im.platform));
+                }
+            }
+            limit(&mut out, format!("{p}.image.discoveryLimit"), im.discovery_limit);
+            check_regexes(&mut out, &format!("{p}.image"), &im.allow_tags_regexes, &im.ignore_tags_regexes);
+        }
+        if let Some(c) = &s.chart {
+            let url = c.repo_url.as_str();
+            if url.is_empty() {
+                out.err(format!("{p}.chart.repoURL"), "required: the chart repository URL");
+            } else if url.starts_with("oci://") {
+                if !c.name.is_empty() {
+                    out.err(format!("{p}.chart.name"), "must be empty for an oci:// repository (the URL names the chart)");
+                }
+            } else if url.starts_with("http://") || url.starts_with("https://") {
+                if c.name.is_empty() {
+                    out.err(format!("{p}.chart.name"), "required for an HTTP(S) chart repository");
+                }
+            } else {
+                out.err(format!("{p}.chart.repoURL"), format!("{url:?}: expected an http://, https:// or oci:// URL"));
+            }
+            limit(&mut out, format!("{p}.chart.discoveryLimit"), c.discovery_limit);
+        }
+    }
+    out
+}
+
+fn check_regexes(out: &mut Outcome, path: &str, allow: &[String], ignore: &[String]) {
+    for (field, list) in [("allowTagsRegexes", allow), ("ignoreTagsRegexes", ignore)] {
+        for (i, r) in list.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(r) {
+                out.err(format!("{path}.{field}[{i}]"), format!("invalid regular expression: {e}"));
+            }
+        }
+    }
+}
+
+/// Freight.
+pub fn freight(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(f) = decode::<Freight>(v, &mut out) else { return out };
+    check_origin(&mut out, "origin", &f.origin);
+    if f.commits.is_empty() && f.images.is_empty() && f.charts.is_empty() {
+        out.err("", "Freight must carry at least one commit, image or chart");
+    }
+    for (i, c) in f.commits.iter().enumerate() {
+        if c.repo_url.is_empty() || c.id.is_empty() {
+            out.err(format!("commits[{i}]"), "a commit needs repoURL and id");
+        }
+    }
+    for (i, im) in f.images.iter().enumerate() {
+        if im.repo_url.is_empty() || (im.tag.is_empty() && im.digest.is_empty()) {
+            out.err(format!("images[{i}]"), "an image needs repoURL and a tag or digest");
+        }
+    }
+    for (i, c) in f.charts.iter().enumerate() {
+        if c.repo_url.is_empty() || c.version.is_empty() {
+            out.err(format!("charts[{i}]"), "a chart needs repoURL and version");
+        }
+    }
+    if let Some(name) = &f.metadata.name {
+        let id = f.compute_id();
+        if *name != id {
+            out.err("metadata.name", format!("Freight is named by its content: expected {id:?} for these artifacts, got {name:?} (omit metadata.name to have it set)"));
+        }
+    }
+    if let Some(a) = f.alias()
+        && !is_dns1123_label(a)
+    {
+        out.err("metadata.labels[kargo.akuity.io/alias]", format!("invalid alias {a:?}: expected a DNS-1123 label"));
+    }
+    out
+}
+
+/// Stage.
+pub fn stage(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(s) = decode::<Stage>(v, &mut out) else { return out };
+    if s.spec.requested_freight.is_empty() {
+        out.err("spec.requestedFreight", "at least one entry is required: the Warehouse the Stage takes Freight from");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, r) in s.spec.requested_freight.iter().enumerate() {
+        let p = format!("spec.requestedFreight[{i}]");
+        check_origin(&mut out, &format!("{p}.origin"), &r.origin);
+        if !seen.insert(r.origin.clone()) {
+            out.err(format!("{p}.origin"), format!("origin Warehouse/{} is requested more than once", r.origin.name));
+        }
+        if !r.sources.direct && r.sources.stages.is_empty() {
+            out.err(format!("{p}.sources"), "set \"direct: true\" or list upstream \"stages\"");
+        }
+        if let Some(name) = &s.metadata.name
+            && r.sources.stages.contains(name)
+        {
+            out.err(format!("{p}.sources.stages"), "a Stage cannot take Freight from itself");
+        }
+        check_duration(&mut out, &format!("{p}.sources.requiredSoakTime"), r.sources.required_soak_time.as_deref());
+    }
+    check_vars(&mut out, "spec.vars", &s.spec.vars);
+    if let Some(t) = &s.spec.promotion_template {
+        let spec_steps = t.spec.as_ref().map_or(0, |s| s.steps.len());
+        if spec_steps > 0 && !t.steps.is_empty() {
+            out.err("spec.promotionTemplate", "write steps either under promotionTemplate.spec.steps or under promotionTemplate.steps, not both");
+        }
+        if spec_steps > 0 {
+            check_steps(&mut out, "spec.promotionTemplate.spec.steps", t.effective_steps(), true);
+        } else {
+            check_steps(&mut out, "spec.promotionTemplate.steps", &t.steps, true);
+        }
+    }
+    if let Some(ver) = &s.spec.verification {
+        for (i, t) in ver.analysis_templates.iter().enumerate() {
+            if !matches!(t.kind.as_str(), "" | "AnalysisTemplate" | "ClusterAnalysisTemplate") {
+                out.err(format!("spec.verification.analysisTemplates[{i}].kind"), format!("unsupported kind {:?}: expected AnalysisTemplate or ClusterAnalysisTemplate", t.kind));
+            }
+        }
+    }
+    out
+}
+
+/// Promotion.
+pub fn promotion(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let Some(p) = decode::<Promotion>(v, &mut out) else { return out };
+    if p.spec.stage.is_empty() {
+        out.err("spec.stage", "required: the Stage to promote into");
+    } else if !is_dns1123_subdomain(&p.spec.stage) {
+        out.err("spec.stage", format!("invalid Stage name {:?}", p.spec.stage));
+    }
+    match (p.spec.freight.is_empty(), &p.spec.origin) {
+        (true, None) => out.err("spec.freight", "required: the Freight to promote (or spec.origin for the newest Freight of a Warehouse)"),
+        (false, Some(_)) => out.err("spec", "set either \"freight\" or \"origin\", not both"),
+        (true, Some(o)) => check_origin(&mut out, "spec.origin", o),
+        (false, None) => {}
+    }
+    check_vars(&mut out, "spec.vars", &p.spec.vars);
+    check_steps(&mut out, "spec.steps", &p.spec.steps, false);
+    out
+}
+
+fn task_steps(out: &mut Outcome, steps: &[PromotionStep]) {
+    if steps.is_empty() {
+        out.err("spec.steps", "at least one step is required");
+    }
+    check_steps(out, "spec.steps", steps, false);
+}
+
+/// PromotionTask.
+pub fn promotion_task(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(t) = decode::<PromotionTask>(v, &mut out) {
+        check_vars(&mut out, "spec.vars", &t.spec.vars);
+        task_steps(&mut out, &t.spec.steps);
+    }
+    out
+}
+
+/// ClusterPromotionTask.
+pub fn cluster_promotion_task(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(t) = decode::<ClusterPromotionTask>(v, &mut out) {
+        check_vars(&mut out, "spec.vars", &t.spec.vars);
+        task_steps(&mut out, &t.spec.steps);
+    }
+    out
+}
+
+fn int_value(v: &Option<IntOrString>) -> Option<i64> {
+    match v {
+        Some(IntOrString::Int(i)) => Some(i64::from(*i)),
+        Some(IntOrString::String(s)) => s.parse().ok(),
+        None => None,
+    }
+}
+
+/// Checks metrics with Argo Rollouts' template rules.
+pub fn check_metrics(out: &mut Outcome, path: &str, metrics: &[Metric]) {
+    if metrics.is_empty() {
+        out.err(path, "at least one metric is required");
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, m) in metrics.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        if m.name.is_empty() {
+            out.err(format!("{p}.name"), "required");
+        } else if !names.insert(m.name.clone()) {
+            out.err(format!("{p}.name"), format!("metric name {:?} is used more than once", m.name));
+        }
+        let providers = m.provider.names();
+        if providers.len() != 1 {
+            out.err(format!("{p}.provider"), format!("exactly one provider is required (web, prometheus, job, ...); found {}", if providers.is_empty() { "none".to_string() } else { providers.join(", ") }));
+        }
+        check_duration(out, &format!("{p}.interval"), m.interval.as_deref().filter(|s| !s.contains("{{")));
+        check_duration(out, &format!("{p}.initialDelay"), m.initial_delay.as_deref().filter(|s| !s.contains("{{")));
+        let count = int_value(&m.count);
+        let failure_limit = int_value(&m.failure_limit).unwrap_or(0);
+        let success_limit = int_value(&m.consecutive_success_limit).unwrap_or(0);
+        if let Some(c) = count {
+            if c > 1 && m.interval.is_none() {
+                out.err(format!("{p}.interval"), format!("required when count is {c} (more than one measurement needs an interval)"));
+            }
+            if c < failure_limit + success_limit.max(0) {
+                out.err(format!("{p}.count"), format!("count {c} must be at least failureLimit ({failure_limit}) + consecutiveSuccessLimit ({success_limit})"));
+            }
+        }
+        if failure_limit < -1 {
+            out.err(format!("{p}.failureLimit"), "must be -1 (no limit) or at least 0");
+        }
+        if failure_limit == -1 && success_limit <= 0 {
+            out.err(format!("{p}.failureLimit"), "failureLimit -1 requires consecutiveSuccessLimit to be set");
+        }
+        if let Some(w) = &m.provider.web {
+            if w.url.is_empty() {
+                out.err(format!("{p}.provider.web.url"), "required");
+            }
+            if !matches!(w.method.as_str(), "" | "GET" | "POST" | "PUT") {
+                out.err(format!("{p}.provider.web.method"), format!("unsupported method {:?}: expected GET, POST or PUT", w.method));
+            }
+            if !w.body.is_empty() && w.json_body.is_some() {
+                out.err(format!("{p}.provider.web"), "set either body or jsonBody, not both");
+            }
+        }
+        if let Some(pm) = &m.provider.prometheus {
+            if pm.address.is_empty() {
+                out.err(format!("{p}.provider.prometheus.address"), "required: the Prometheus URL");
+            }
+            if pm.query.trim().is_empty() {
+                out.err(format!("{p}.provider.prometheus.query"), "required: a PromQL query");
+            }
+        }
+        if let Some(j) = &m.provider.job
+            && j.spec.template.spec.as_ref().is_none_or(|s| s.containers.is_empty())
+        {
+            out.err(format!("{p}.provider.job.spec.template.spec.containers"), "at least one container is required");
+        }
+    }
+}
+
+/// AnalysisTemplate.
+pub fn analysis_template(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(t) = decode::<AnalysisTemplate>(v, &mut out) {
+        check_metrics(&mut out, "spec.metrics", &t.spec.metrics);
+    }
+    out
+}
+
+/// ClusterAnalysisTemplate.
+pub fn cluster_analysis_template(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(t) = decode::<ClusterAnalysisTemplate>(v, &mut out) {
+        check_metrics(&mut out, "spec.metrics", &t.spec.metrics);
+    }
+    out
+}
+
+/// AnalysisRun.
+pub fn analysis_run(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(r) = decode::<AnalysisRun>(v, &mut out) {
+        check_metrics(&mut out, "spec.metrics", &r.spec.metrics);
+    }
+    out
+}
+
+/// Application (light schema: spec must be an object).
+pub fn application(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if decode::<Application>(v, &mut out).is_some() && !v.get("spec").is_some_and(Value::is_object) {
+        out.err("spec", "required: an object");
+    }
+    out
+}
+
+/// Namespace.
+pub fn namespace(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(ns) = decode::<k8s_openapi::api::core::v1::Namespace>(v, &mut out)
+        && let Some(n) = &ns.metadata.name
+        && !is_dns1123_label(n)
+    {
+        out.err("metadata.name", format!("invalid namespace name {n:?}: expected a DNS-1123 label"));
+    }
+    out
+}
+
+/// Secret.
+pub fn secret(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::core::v1::Secret>(v, &mut out);
+    out
+}
+
+/// ConfigMap.
+pub fn config_map(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::core::v1::ConfigMap>(v, &mut out);
+    out
+}
+
+/// Event.
+pub fn event(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::core::v1::Event>(v, &mut out);
+    out
+}
+
+/// Rules checked when an existing object is replaced: immutable fields.
+pub fn check_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let immutable: &[&str] = match kind {
+        "Promotion" => &["spec"],
+        "Freight" => &["origin", "commits", "images", "charts"],
+        _ => &[],
+    };
+    for f in immutable {
+        if old.get(f) != new.get(f) {
+            errs.push(FieldError { path: (*f).into(), message: format!("field is immutable once the {kind} is created") });
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_go_duration("5m0s"), Some(300.0));
+        assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
+        assert_eq!(parse_go_duration("250ms"), Some(0.25));
+        assert_eq!(parse_go_duration("5 minutes"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn warehouse_rules_name_fields() {
+        let w = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse", "metadata": {"name": "w", "namespace": "p"},
+            "spec": {"subscriptions": [{"image": {"repoURL": "a/b", "imageSelectionStrategy": "Biggest"}}, {}], "bogus": 1}});
+        let out = warehouse(&w);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert!(out.errors[0].path.contains("imageSelectionStrategy"), "{:?}", out.errors);
+        assert!(out.errors[0].message.contains("SemVer"), "{:?}", out.errors);
+        let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [{}, {"git": {"repoURL": "x"}, "chart": {"repoURL": "oci://r/c"}}], "bogus": 1}});
+        let out = warehouse(&w);
+        let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["spec.subscriptions[0]", "spec.subscriptions[1]"]);
+        assert_eq!(out.unknown_fields, ["spec.bogus"]);
+    }
+
+    #[test]
+    fn steps_need_uses_xor_task() {
+        let s = json!({"metadata": {"name": "dev"}, "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": true}}],
+            "promotionTemplate": {"spec": {"steps": [{"uses": "git-clone", "task": {"name": "t"}}, {"config": {}}]}}}});
+        let out = stage(&s);
+        let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["spec.promotionTemplate.spec.steps[0]", "spec.promotionTemplate.spec.steps[1]"]);
+    }
+
+    #[test]
+    fn metric_rules() {
+        let t = json!({"metadata": {"name": "t"}, "spec": {"metrics": [
+            {"name": "a", "count": 3, "provider": {"web": {"url": "http://x"}}},
+            {"name": "a", "count": 1, "failureLimit": 2, "provider": {}}]}});
+        let out = analysis_template(&t);
+        let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["spec.metrics[0].interval", "spec.metrics[1].name", "spec.metrics[1].provider", "spec.metrics[1].count"]);
+    }
+
+    #[test]
+    fn freight_name_must_be_its_id() {
+        let f = json!({"metadata": {"name": "wrong"}, "origin": {"kind": "Warehouse", "name": "w"}, "images": [{"repoURL": "a/b", "tag": "1.0.0", "digest": "sha256:x"}]});
+        let out = freight(&f);
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].path, "metadata.name");
+    }
+}

@@ -1,0 +1,341 @@
+//! Warehouse: subscriptions to git repos, container images and Helm charts,
+//! from which Freight is produced.
+
+use crate::common::Condition;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+kargo_object!(
+    /// A Warehouse watches artifact sources and produces Freight.
+    Warehouse, WarehouseSpec, WarehouseStatus,
+    group = crate::KARGO_GROUP, kind = "Warehouse", plural = "warehouses", namespaced = true
+);
+
+/// How a Warehouse turns discovered artifacts into Freight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FreightCreationPolicy {
+    /// Create Freight for every new combination of artifacts.
+    #[default]
+    Automatic,
+    /// Only discover; Freight is created by hand.
+    Manual,
+}
+
+/// Desired state of a Warehouse.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarehouseSpec {
+    /// Shard that should reconcile this Warehouse.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shard: String,
+    /// How often to discover (a Go duration; default `5m0s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// `Automatic` (default) or `Manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight_creation_policy: Option<FreightCreationPolicy>,
+    /// Artifact sources; at least one.
+    #[serde(default)]
+    pub subscriptions: Vec<RepoSubscription>,
+    /// Extra condition Freight must meet to be created automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight_creation_criteria: Option<FreightCreationCriteria>,
+}
+
+/// `freightCreationCriteria`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightCreationCriteria {
+    /// Expression that must evaluate to true.
+    #[serde(default)]
+    pub expression: String,
+}
+
+/// One subscription: exactly one of `git`, `image`, `chart`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoSubscription {
+    /// A git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitSubscription>,
+    /// A container image repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSubscription>,
+    /// A Helm chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ChartSubscription>,
+}
+
+/// How to choose commits from a git repository.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommitSelectionStrategy {
+    /// Newest commit on a branch.
+    #[default]
+    NewestFromBranch,
+    /// Tag with the greatest semantic version.
+    SemVer,
+    /// Lexically greatest tag.
+    Lexical,
+    /// Most recently created tag.
+    NewestTag,
+}
+
+/// Subscription to a git repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitSubscription {
+    /// Repository URL.
+    #[serde(rename = "repoURL", default)]
+    pub repo_url: String,
+    /// Selection strategy (default `NewestFromBranch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_selection_strategy: Option<CommitSelectionStrategy>,
+    /// Branch for `NewestFromBranch`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// Only accept strict semantic versions (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_semvers: Option<bool>,
+    /// Masterminds semver constraint for `SemVer`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semver_constraint: String,
+    /// Expression filtering commits or tags.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expression_filter: String,
+    /// Deprecated single regex of tags to allow.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub allow_tags: String,
+    /// Regexes of tags to allow (`allowTagsRegex` is accepted too).
+    #[serde(default, alias = "allowTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    pub allow_tags_regexes: Vec<String>,
+    /// Deprecated list of tags to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_tags: Vec<String>,
+    /// Regexes of tags to ignore (`ignoreTagsRegex` is accepted too).
+    #[serde(default, alias = "ignoreTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    pub ignore_tags_regexes: Vec<String>,
+    /// Only commits touching these paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_paths: Vec<String>,
+    /// Ignore commits touching only these paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_paths: Vec<String>,
+    /// Max commits/tags to discover (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_limit: Option<i64>,
+    /// Skip TLS verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_tls_verify: Option<bool>,
+    /// Only consider commits/tags newer than this (RFC 3339 or expression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+/// How to choose image tags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageSelectionStrategy {
+    /// Greatest semantic version.
+    #[default]
+    SemVer,
+    /// Lexically greatest tag.
+    Lexical,
+    /// Most recently built.
+    NewestBuild,
+    /// Track the digest of a mutable tag.
+    Digest,
+}
+
+/// Subscription to a container image repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageSubscription {
+    /// Image repository.
+    #[serde(rename = "repoURL", default)]
+    pub repo_url: String,
+    /// Selection strategy (default `SemVer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_selection_strategy: Option<ImageSelectionStrategy>,
+    /// Only accept strict semantic versions (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_semvers: Option<bool>,
+    /// Semver constraint (SemVer) or the mutable tag (Digest).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub constraint: String,
+    /// Deprecated name of `constraint` for SemVer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semver_constraint: String,
+    /// Deprecated single regex of tags to allow.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub allow_tags: String,
+    /// Regexes of tags to allow (`allowTagsRegex` is accepted too).
+    #[serde(default, alias = "allowTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    pub allow_tags_regexes: Vec<String>,
+    /// Deprecated list of tags to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_tags: Vec<String>,
+    /// Regexes of tags to ignore (`ignoreTagsRegex` is accepted too).
+    #[serde(default, alias = "ignoreTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    pub ignore_tags_regexes: Vec<String>,
+    /// `os/arch[/variant]` to pick from a manifest list.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform: String,
+    /// Skip TLS verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_tls_verify: Option<bool>,
+    /// Max tags to discover (default 20, max 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_limit: Option<i64>,
+    /// Cache image metadata by tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_by_tag: Option<bool>,
+    /// Deprecated: git repository the image is built from.
+    #[serde(rename = "gitRepoURL", default, skip_serializing_if = "String::is_empty")]
+    pub git_repo_url: String,
+}
+
+/// Subscription to a Helm chart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartSubscription {
+    /// Repository URL (HTTP(S) or `oci://`).
+    #[serde(rename = "repoURL", default)]
+    pub repo_url: String,
+    /// Chart name (classic repositories only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Masterminds semver constraint.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semver_constraint: String,
+    /// Max versions to discover (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_limit: Option<i64>,
+}
+
+/// Observed state of a Warehouse.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarehouseStatus {
+    /// Ready, Reconciling, Healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Last refresh token handled.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_handled_refresh: String,
+    /// Generation last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// ID of the last Freight produced.
+    #[serde(rename = "lastFreightID", default, skip_serializing_if = "String::is_empty")]
+    pub last_freight_id: String,
+    /// What the last discovery found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovered_artifacts: Option<DiscoveredArtifacts>,
+}
+
+/// Results of the last discovery.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredArtifacts {
+    /// When discovery ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovered_at: Option<String>,
+    /// Per git subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub git: Vec<GitDiscoveryResult>,
+    /// Per image subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageDiscoveryResult>,
+    /// Per chart subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<ChartDiscoveryResult>,
+}
+
+/// Commits found in one repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitDiscoveryResult {
+    /// Repository URL.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Commits, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<DiscoveredCommit>,
+}
+
+/// One discovered commit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredCommit {
+    /// Commit SHA.
+    #[serde(default)]
+    pub id: String,
+    /// Branch.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// Tag.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// Subject line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// Author.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// Committer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub committer: String,
+    /// Commit or tag creation date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_date: Option<String>,
+}
+
+/// Images found in one repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDiscoveryResult {
+    /// Image repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Platform constraint used.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub platform: String,
+    /// References, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<DiscoveredImageReference>,
+}
+
+/// One discovered image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredImageReference {
+    /// Tag.
+    #[serde(default)]
+    pub tag: String,
+    /// Digest.
+    #[serde(default)]
+    pub digest: String,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Build time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// Chart versions found in one repository.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartDiscoveryResult {
+    /// Repository URL.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Chart name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Constraint used.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semver_constraint: String,
+    /// Versions, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+}

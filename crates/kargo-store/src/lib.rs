@@ -1,1 +1,654 @@
-//! placeholder
+//! The object store: every resource as a JSON row in one SQLite file (WAL
+//! mode), with Kubernetes object semantics — uid, creationTimestamp, a
+//! global monotonic resourceVersion, generation, optimistic concurrency,
+//! generateName, finalizers and deletionTimestamp, owner-reference
+//! cascading delete, Project ↔ Namespace — and a watch log that lets
+//! watchers resume from a resourceVersion (or answers Gone).
+//!
+//! Every write is one SQLite transaction; the call returns only after it
+//! committed, so an acknowledged write survives SIGKILL. Watch events are
+//! published after commit, in resourceVersion order, under the same lock.
+
+mod error;
+pub mod meta;
+mod schema;
+
+pub use error::{Result, StoreError};
+
+use kargo_api::{ResourceInfo, resources};
+use meta::{finalizers, meta_str, metadata_mut, now, owner_uids, spec_part};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+/// Kind of change a watch event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The Kubernetes watch event type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as published to watchers.
+#[derive(Clone, Debug)]
+pub struct WatchEvent {
+    /// resourceVersion of the change.
+    pub rv: u64,
+    /// Resource key (`stages.kargo.akuity.io`, `secrets`).
+    pub res: String,
+    /// Namespace (empty for cluster-scoped).
+    pub ns: String,
+    /// Name.
+    pub name: String,
+    /// What happened.
+    pub type_: EventType,
+    /// The object after the change (before, for deletes) as JSON text.
+    pub body: Arc<str>,
+}
+
+/// A stored object as raw JSON text.
+#[derive(Clone, Debug)]
+pub struct RawObject {
+    /// Namespace.
+    pub ns: String,
+    /// Name.
+    pub name: String,
+    /// JSON text.
+    pub body: String,
+}
+
+/// A watch starting point: what happened since, then live events.
+pub struct Subscription {
+    /// Events after the requested resourceVersion, oldest first.
+    pub backlog: Vec<Arc<WatchEvent>>,
+    /// Events committed after the backlog was read.
+    pub live: broadcast::Receiver<Arc<WatchEvent>>,
+}
+
+/// Which part of an object an update replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Everything but `status` (for kinds with a status subresource).
+    Main,
+    /// Only `status`.
+    Status,
+}
+
+/// Preconditions for a delete.
+#[derive(Clone, Debug, Default)]
+pub struct Preconditions {
+    /// Required uid.
+    pub uid: Option<String>,
+    /// Required resourceVersion.
+    pub resource_version: Option<String>,
+}
+
+/// Store tuning.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Watch events kept for resuming watches.
+    pub event_retention: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { event_retention: 50_000 }
+    }
+}
+
+struct Db {
+    conn: Connection,
+    rv: u64,
+    oldest_rv: u64,
+    opts: Options,
+    since_compact: u64,
+}
+
+/// The object store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Mutex<Db>>,
+    events: broadcast::Sender<Arc<WatchEvent>>,
+}
+
+/// The key a resource is stored under: `plural.group`, or `plural` for core.
+pub fn res_key(info: &ResourceInfo) -> String {
+    if info.group.is_empty() { info.plural.to_string() } else { format!("{}.{}", info.plural, info.group) }
+}
+
+fn info_for_key(key: &str) -> Option<&'static ResourceInfo> {
+    resources().iter().find(|r| res_key(r) == key)
+}
+
+fn namespace_info() -> &'static ResourceInfo {
+    kargo_api::lookup_kind("v1", "Namespace").expect("Namespace is registered")
+}
+
+fn not_found(info: &ResourceInfo, name: &str) -> StoreError {
+    StoreError::NotFound { kind: res_key(info), name: name.to_string() }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens the store with explicit options.
+    pub fn open_with(path: &Path, opts: Options) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        schema::init(&conn)?;
+        let rv: u64 = conn.query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(rv) FROM events),0), COALESCE((SELECT MAX(rv) FROM objects),0), COALESCE((SELECT value FROM meta WHERE key='rv'),0))",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        let oldest: u64 = conn.query_row("SELECT COALESCE(MIN(rv), ?1) FROM events", [rv as i64 + 1], |r| r.get::<_, i64>(0))? as u64;
+        let (events, _) = broadcast::channel(16_384);
+        Ok(Store { db: Arc::new(Mutex::new(Db { conn, rv, oldest_rv: oldest, opts, since_compact: 0 })), events })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Db> {
+        // A panic while holding the lock cannot leave a half-written
+        // transaction behind (SQLite rolls it back), so poisoning is safe to ignore.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The latest resourceVersion.
+    pub fn current_rv(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// Reads one object.
+    pub fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+        let db = self.lock();
+        get_in(&db.conn, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))
+    }
+
+    /// Lists objects of a kind (optionally in one namespace), ordered by
+    /// namespace and name, starting after `after` (`(ns, name)`), at most
+    /// `limit` rows (0 = all). Returns the rows and the list's resourceVersion.
+    pub fn list(&self, info: &ResourceInfo, ns: Option<&str>, after: Option<(&str, &str)>, limit: usize) -> Result<(Vec<RawObject>, u64)> {
+        let db = self.lock();
+        let key = res_key(info);
+        let (ans, aname) = after.unwrap_or(("", ""));
+        let lim = if limit == 0 { -1 } else { limit as i64 };
+        let mut out = Vec::new();
+        let map = |r: &rusqlite::Row<'_>| Ok(RawObject { ns: r.get(0)?, name: r.get(1)?, body: r.get(2)? });
+        if let Some(ns) = ns {
+            let mut st = db.conn.prepare_cached("SELECT ns, name, body FROM objects WHERE res=?1 AND ns=?2 AND name>?3 ORDER BY name LIMIT ?4")?;
+            for r in st.query_map(params![key, ns, if after.is_some() { aname } else { "" }, lim], map)? {
+                out.push(r?);
+            }
+        } else {
+            let mut st = db.conn.prepare_cached("SELECT ns, name, body FROM objects WHERE res=?1 AND (ns, name) > (?2, ?3) ORDER BY ns, name LIMIT ?4")?;
+            for r in st.query_map(params![key, ans, aname, lim], map)? {
+                out.push(r?);
+            }
+        }
+        Ok((out, db.rv))
+    }
+
+    /// Names of objects of a kind in `ns` carrying label `key=value`.
+    pub fn names_with_label(&self, info: &ResourceInfo, ns: &str, key: &str, value: &str) -> Result<Vec<String>> {
+        let db = self.lock();
+        let mut st = db.conn.prepare_cached("SELECT name FROM labels WHERE res=?1 AND ns=?2 AND key=?3 AND value=?4")?;
+        let rows = st.query_map(params![res_key(info), ns, key, value], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Starts a watch. `from` = None means "from now" (the caller lists first);
+    /// `Some(rv)` replays every event after `rv`, or fails with Gone when
+    /// that history was compacted.
+    pub fn watch(&self, from: Option<u64>) -> Result<Subscription> {
+        let db = self.lock();
+        let mut backlog = Vec::new();
+        if let Some(rv) = from {
+            if rv + 1 < db.oldest_rv {
+                return Err(StoreError::Gone(format!(
+                    "too old resource version: {rv} (oldest available is {})",
+                    db.oldest_rv.saturating_sub(1)
+                )));
+            }
+            if rv < db.rv {
+                let mut st = db.conn.prepare_cached("SELECT rv, res, ns, name, type, body FROM events WHERE rv > ?1 ORDER BY rv")?;
+                let rows = st.query_map([rv as i64], |r| {
+                    let t: String = r.get(4)?;
+                    let body: String = r.get(5)?;
+                    Ok(Arc::new(WatchEvent {
+                        rv: r.get::<_, i64>(0)? as u64,
+                        res: r.get(1)?,
+                        ns: r.get(2)?,
+                        name: r.get(3)?,
+                        type_: match t.as_str() {
+                            "ADDED" => EventType::Added,
+                            "DELETED" => EventType::Deleted,
+                            _ => EventType::Modified,
+                        },
+                        body: body.into(),
+                    }))
+                })?;
+                for r in rows {
+                    backlog.push(r?);
+                }
+            }
+        }
+        Ok(Subscription { backlog, live: self.events.subscribe() })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let mut guard = self.lock();
+        let db = &mut *guard;
+        let start_rv = db.rv;
+        let (out, rv, pending) = {
+            let tx = db.conn.transaction()?;
+            let mut w = Writer { tx, rv: start_rv, pending: Vec::new() };
+            let out = f(&mut w)?;
+            let Writer { tx, rv, pending } = w;
+            if rv != start_rv {
+                tx.execute("INSERT INTO meta(key, value) VALUES('rv', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value", [rv as i64])?;
+            }
+            tx.commit()?;
+            (out, rv, pending)
+        };
+        db.since_compact += rv - start_rv;
+        db.rv = rv;
+        for e in pending {
+            // No receivers is fine: nobody is watching.
+            let _ = self.events.send(Arc::new(e));
+        }
+        if db.since_compact >= 1_000 {
+            db.since_compact = 0;
+            let keep_from = db.rv.saturating_sub(db.opts.event_retention) + 1;
+            if keep_from > db.oldest_rv {
+                db.conn.execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
+                db.oldest_rv = keep_from;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Compacts the watch log now, keeping the last `keep` events (for tests and admin).
+    pub fn compact(&self, keep: u64) -> Result<()> {
+        let mut db = self.lock();
+        let keep_from = db.rv.saturating_sub(keep) + 1;
+        db.conn.execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
+        db.oldest_rv = db.oldest_rv.max(keep_from);
+        Ok(())
+    }
+
+    /// Creates an object. Fills uid, creationTimestamp, generation,
+    /// resourceVersion and (from `generateName`) the name.
+    pub fn create(&self, info: &'static ResourceInfo, ns: &str, mut obj: Value) -> Result<Value> {
+        self.write(|w| {
+            if info.namespaced() {
+                match get_in(&w.tx, &res_key(namespace_info()), "", ns)? {
+                    None => return Err(StoreError::NotFound { kind: "namespaces".into(), name: ns.into() }),
+                    Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                        return Err(StoreError::Invalid(format!("namespace {ns:?} is being deleted; nothing new can be created in it")));
+                    }
+                    Some(_) => {}
+                }
+            }
+            let key = res_key(info);
+            let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
+                Some(n) => n.to_string(),
+                None => {
+                    let prefix = meta_str(&obj, "generateName").filter(|n| !n.is_empty()).ok_or_else(|| {
+                        StoreError::Invalid("metadata.name: required (or metadata.generateName)".into())
+                    })?;
+                    let mut candidate = String::new();
+                    for _ in 0..8 {
+                        candidate = format!("{prefix}{}", meta::name_suffix());
+                        if get_in(&w.tx, &key, ns, &candidate)?.is_none() {
+                            break;
+                        }
+                    }
+                    candidate
+                }
+            };
+            if get_in(&w.tx, &key, ns, &name)?.is_some() {
+                return Err(StoreError::AlreadyExists { kind: key, name });
+            }
+            let md = metadata_mut(&mut obj);
+            md.insert("name".into(), json!(name));
+            if info.namespaced() {
+                md.insert("namespace".into(), json!(ns));
+            } else {
+                md.remove("namespace");
+            }
+            md.insert("uid".into(), json!(meta::new_uid()));
+            md.insert("creationTimestamp".into(), json!(now()));
+            md.remove("deletionTimestamp");
+            md.remove("deletionGracePeriodSeconds");
+            md.remove("resourceVersion");
+            if info.has_generation() {
+                md.insert("generation".into(), json!(1));
+            } else {
+                md.remove("generation");
+            }
+            if info.kind == "Namespace" {
+                obj["status"] = json!({"phase": "Active"});
+            }
+            let created = w.put(info, ns, &name, obj, EventType::Added)?;
+            if info.kind == "Project" {
+                w.ensure_project_namespace(&name)?;
+            }
+            Ok(created)
+        })
+    }
+
+    /// Replaces an object (or only its status). A stale
+    /// `metadata.resourceVersion` is a Conflict; an unchanged object is
+    /// not rewritten.
+    pub fn update(&self, info: &'static ResourceInfo, ns: &str, name: &str, obj: Value, part: Part) -> Result<Value> {
+        self.write(|w| w.update(info, ns, name, obj, part))
+    }
+
+    /// Reads, changes and writes back an object in one transaction
+    /// (used by PATCH). `f` gets the current object and returns the new one.
+    pub fn modify(
+        &self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        part: Part,
+        f: impl FnOnce(Value) -> Result<Value>,
+    ) -> Result<Value> {
+        self.write(|w| {
+            let old = get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
+            let mut new = f(old.clone())?;
+            // The object was read in this transaction, so its version is current.
+            if let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
+                && new.pointer("/metadata/resourceVersion").is_none()
+            {
+                metadata_mut(&mut new).insert("resourceVersion".into(), rv);
+            }
+            w.update(info, ns, name, new, part)
+        })
+    }
+
+    /// Deletes an object. With finalizers it only gets a deletionTimestamp;
+    /// otherwise it is removed along with its dependents. Returns the
+    /// object and whether it is gone.
+    pub fn delete(&self, info: &'static ResourceInfo, ns: &str, name: &str, pre: &Preconditions) -> Result<(Value, bool)> {
+        self.write(|w| {
+            let old = get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
+            if let Some(uid) = &pre.uid
+                && meta_str(&old, "uid") != Some(uid.as_str())
+            {
+                return Err(StoreError::Conflict(format!("precondition failed: uid in precondition: {uid}, uid in object meta: {}", meta_str(&old, "uid").unwrap_or(""))));
+            }
+            if let Some(rv) = &pre.resource_version
+                && meta_str(&old, "resourceVersion") != Some(rv.as_str())
+            {
+                return Err(StoreError::Conflict(format!(
+                    "precondition failed: resourceVersion in precondition: {rv}, resourceVersion in object meta: {}",
+                    meta_str(&old, "resourceVersion").unwrap_or("")
+                )));
+            }
+            w.delete(info, ns, name, old)
+        })
+    }
+}
+
+fn get_in(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<Value>> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
+        .query_row(params![key, ns, name], |r| r.get(0))
+        .optional()?;
+    Ok(match body {
+        Some(b) => Some(serde_json::from_str(&b)?),
+        None => None,
+    })
+}
+
+/// One write transaction: assigns resourceVersions and queues events.
+struct Writer<'c> {
+    tx: Transaction<'c>,
+    rv: u64,
+    pending: Vec<WatchEvent>,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, info: &ResourceInfo, ns: &str, name: &str, mut obj: Value, type_: EventType) -> Result<Value> {
+        self.rv += 1;
+        let key = res_key(info);
+        let md = metadata_mut(&mut obj);
+        md.insert("resourceVersion".into(), json!(self.rv.to_string()));
+        let uid = md.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        let body = serde_json::to_string(&obj)?;
+        self.tx.execute(
+            "INSERT INTO objects(res, ns, name, rv, uid, body) VALUES(?1,?2,?3,?4,?5,?6)
+             ON CONFLICT(res, ns, name) DO UPDATE SET rv=excluded.rv, uid=excluded.uid, body=excluded.body",
+            params![key, ns, name, self.rv as i64, uid, body],
+        )?;
+        self.tx.execute("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        for (k, v) in meta::labels(&obj) {
+            self.tx.execute("INSERT INTO labels(res, ns, name, key, value) VALUES(?1,?2,?3,?4,?5)", params![key, ns, name, k, v])?;
+        }
+        self.tx.execute("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        for owner in owner_uids(&obj) {
+            self.tx.execute("INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)", params![owner, key, ns, name])?;
+        }
+        self.event(key, ns, name, type_, body)?;
+        Ok(obj)
+    }
+
+    fn event(&mut self, res: String, ns: &str, name: &str, type_: EventType, body: String) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO events(rv, res, ns, name, type, body) VALUES(?1,?2,?3,?4,?5,?6)",
+            params![self.rv as i64, res, ns, name, type_.as_str(), body],
+        )?;
+        self.pending.push(WatchEvent { rv: self.rv, res, ns: ns.into(), name: name.into(), type_, body: body.into() });
+        Ok(())
+    }
+
+    fn update(&mut self, info: &'static ResourceInfo, ns: &str, name: &str, mut obj: Value, part: Part) -> Result<Value> {
+        let key = res_key(info);
+        let old = get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?;
+        if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|r| !r.is_empty())
+            && Some(rv) != meta_str(&old, "resourceVersion")
+        {
+            return Err(StoreError::Conflict(format!(
+                "Operation cannot be fulfilled on {key} {name:?}: the object has been modified; please apply your changes to the latest version and try again"
+            )));
+        }
+        if let Some(n) = meta_str(&obj, "name")
+            && n != name
+        {
+            return Err(StoreError::Invalid(format!("metadata.name: the name in the body ({n:?}) does not match the URL ({name:?})")));
+        }
+        let mut new = match part {
+            Part::Status => {
+                let mut n = old.clone();
+                match obj.get("status") {
+                    Some(s) => n["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = n.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+                n
+            }
+            Part::Main => {
+                if info.has_status {
+                    match old.get("status") {
+                        Some(s) => obj["status"] = s.clone(),
+                        None => {
+                            if let Some(m) = obj.as_object_mut() {
+                                m.remove("status");
+                            }
+                        }
+                    }
+                }
+                obj
+            }
+        };
+        // Fields the system owns.
+        let old_md = old.get("metadata").cloned().unwrap_or(json!({}));
+        let md = metadata_mut(&mut new);
+        for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name"] {
+            match old_md.get(k) {
+                Some(v) => md.insert(k.into(), v.clone()),
+                None => md.remove(k),
+            };
+        }
+        if info.namespaced() {
+            md.insert("namespace".into(), json!(ns));
+        } else {
+            md.remove("namespace");
+        }
+        md.insert("resourceVersion".into(), old_md.get("resourceVersion").cloned().unwrap_or(json!("")));
+        if info.has_generation() && spec_part(&new) != spec_part(&old) {
+            let g = old_md.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+            metadata_mut(&mut new).insert("generation".into(), json!(g));
+        }
+        if info.kind == "Namespace" && new.get("status").is_none() {
+            new["status"] = old.get("status").cloned().unwrap_or(json!({"phase": "Active"}));
+        }
+        if new == old {
+            return Ok(old);
+        }
+        let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
+        if deleting && finalizers(&new).is_empty() {
+            self.remove(info, ns, name, new)?;
+            return Ok(old);
+        }
+        self.put(info, ns, name, new, EventType::Modified)
+    }
+
+    fn delete(&mut self, info: &'static ResourceInfo, ns: &str, name: &str, old: Value) -> Result<(Value, bool)> {
+        if info.kind == "Namespace" {
+            return self.delete_namespace(name, old);
+        }
+        if !finalizers(&old).is_empty() {
+            if old.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok((old, false));
+            }
+            let mut obj = old;
+            let md = metadata_mut(&mut obj);
+            md.insert("deletionTimestamp".into(), json!(now()));
+            md.insert("deletionGracePeriodSeconds".into(), json!(0));
+            let obj = self.put(info, ns, name, obj, EventType::Modified)?;
+            return Ok((obj, false));
+        }
+        let gone = self.remove(info, ns, name, old)?;
+        if info.kind == "Project"
+            && let Some(nsobj) = get_in(&self.tx, &res_key(namespace_info()), "", name)?
+        {
+            self.delete_namespace(name, nsobj)?;
+        }
+        Ok((gone, true))
+    }
+
+    fn delete_namespace(&mut self, name: &str, nsobj: Value) -> Result<(Value, bool)> {
+        let children: Vec<(String, String)> = {
+            let mut st = self.tx.prepare_cached("SELECT res, name FROM objects WHERE ns=?1")?;
+            st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+        };
+        for (res, child) in children {
+            let Some(cinfo) = info_for_key(&res) else { continue };
+            if let Some(obj) = get_in(&self.tx, &res, name, &child)? {
+                self.delete(cinfo, name, &child, obj)?;
+            }
+        }
+        let remaining: i64 = self.tx.query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [name], |r| r.get(0))?;
+        if remaining == 0 {
+            let gone = self.remove(namespace_info(), "", name, nsobj)?;
+            return Ok((gone, true));
+        }
+        if nsobj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Ok((nsobj, false));
+        }
+        let mut obj = nsobj;
+        metadata_mut(&mut obj).insert("deletionTimestamp".into(), json!(now()));
+        obj["status"] = json!({"phase": "Terminating"});
+        let obj = self.put(namespace_info(), "", name, obj, EventType::Modified)?;
+        Ok((obj, false))
+    }
+
+    /// Removes the row, publishes DELETED, then deletes dependents and
+    /// finishes a terminating namespace that became empty.
+    fn remove(&mut self, info: &ResourceInfo, ns: &str, name: &str, obj: Value) -> Result<Value> {
+        let key = res_key(info);
+        self.rv += 1;
+        let mut obj = obj;
+        metadata_mut(&mut obj).insert("resourceVersion".into(), json!(self.rv.to_string()));
+        let body = serde_json::to_string(&obj)?;
+        self.tx.execute("DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.tx.execute("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.tx.execute("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.event(key, ns, name, EventType::Deleted, body)?;
+        if let Some(uid) = meta_str(&obj, "uid") {
+            let dependents: Vec<(String, String, String)> = {
+                let mut st = self.tx.prepare_cached("SELECT res, ns, name FROM owners WHERE owner_uid=?1")?;
+                st.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+            };
+            for (res, dns, dname) in dependents {
+                let Some(dinfo) = info_for_key(&res) else { continue };
+                if let Some(d) = get_in(&self.tx, &res, &dns, &dname)? {
+                    self.delete(dinfo, &dns, &dname, d)?;
+                }
+            }
+        }
+        if !ns.is_empty()
+            && let Some(nsobj) = get_in(&self.tx, &res_key(namespace_info()), "", ns)?
+            && nsobj.pointer("/metadata/deletionTimestamp").is_some()
+        {
+            let remaining: i64 = self.tx.query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [ns], |r| r.get(0))?;
+            if remaining == 0 {
+                self.remove(namespace_info(), "", ns, nsobj)?;
+            }
+        }
+        Ok(obj)
+    }
+
+    /// Creating a Project creates (or adopts) its namespace.
+    fn ensure_project_namespace(&mut self, name: &str) -> Result<()> {
+        let info = namespace_info();
+        let label = kargo_api::labels::PROJECT;
+        match get_in(&self.tx, &res_key(info), "", name)? {
+            Some(mut ns) => {
+                if ns.pointer("/metadata/deletionTimestamp").is_some() {
+                    return Err(StoreError::Invalid(format!("namespace {name:?} is being deleted; wait for it to go before creating the project")));
+                }
+                let md = metadata_mut(&mut ns);
+                let labels = md.entry("labels").or_insert_with(|| json!({}));
+                if labels.get(label).and_then(Value::as_str) != Some("true") {
+                    labels[label] = json!("true");
+                    self.put(info, "", name, ns, EventType::Modified)?;
+                }
+            }
+            None => {
+                let ns = json!({
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": name, "uid": meta::new_uid(), "creationTimestamp": now(), "labels": {label: "true"}},
+                    "status": {"phase": "Active"}
+                });
+                self.put(info, "", name, ns, EventType::Added)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+//! The SQLite schema and connection settings (WAL, synchronous=NORMAL:
+//! a committed transaction survives a killed process).
+
+use rusqlite::Connection;
+
+/// Applies pragmas and creates tables if missing.
+pub fn init(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS objects (
+            res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
+            rv INTEGER NOT NULL, uid TEXT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (res, ns, name)) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS objects_by_ns ON objects(ns);
+         CREATE TABLE IF NOT EXISTS labels (
+            res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (res, ns, name, key)) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS labels_by_value ON labels(res, ns, key, value);
+         CREATE TABLE IF NOT EXISTS owners (
+            owner_uid TEXT NOT NULL, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
+            PRIMARY KEY (owner_uid, res, ns, name)) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS owners_by_object ON owners(res, ns, name);
+         CREATE TABLE IF NOT EXISTS events (
+            rv INTEGER PRIMARY KEY, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
+            type TEXT NOT NULL, body TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    )
+}

@@ -1,1 +1,62 @@
-//! placeholder
+//! A Kubernetes-compatible HTTP API over the kargo store: discovery,
+//! CRUD, list (selectors, paging, Tables), watch, patch and the status
+//! subresource, with errors as Kubernetes `Status` objects — enough that
+//! unmodified kubectl and kube-rs work against it.
+//!
+//! Authentication and TLS are not here: `kargo-server` wraps this router.
+
+mod admission;
+mod discovery;
+mod handlers;
+mod openapi;
+mod patch;
+mod route;
+mod selector;
+mod status;
+mod table;
+mod watch;
+
+pub use admission::FieldValidation;
+pub use handlers::MAX_BODY;
+pub use patch::{json_patch, merge_patch};
+pub use selector::{FieldSelector, LabelSelector};
+pub use status::ApiError;
+pub use table::human_duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use http::{HeaderMap, Method, Uri};
+use kargo_store::Store;
+
+/// Shared state of the API.
+#[derive(Clone)]
+pub struct ApiServer {
+    /// The object store.
+    pub store: Store,
+}
+
+async fn api(State(s): State<ApiServer>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> axum::response::Response {
+    handlers::handle(s, method, uri, headers, body).await
+}
+
+/// The API router: `/version`, `/api`, `/apis`, `/openapi` and health.
+pub fn router(store: Store) -> Router {
+    let state = ApiServer { store };
+    Router::new()
+        .route("/version", get(|| async { axum::Json(discovery::version()) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/api", any(api))
+        .route("/api/{*rest}", any(api))
+        .route("/apis", any(api))
+        .route("/apis/{*rest}", any(api))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*rest}", get(openapi::v3_group))
+        .fallback(|uri: Uri| async move { status::ApiError::no_route(uri.path()).into_response() })
+        .with_state(state)
+}

@@ -1,0 +1,150 @@
+//! Admission: what happens to an object between the request and the
+//! store — apiVersion/kind checks, defaulting, Freight naming (ID) and
+//! aliasing, typed validation, immutability, unknown-field policy.
+
+use crate::status::{ApiError, ApiResult};
+use http::StatusCode;
+use kargo_api::validate::{FieldError, check_update};
+use kargo_api::{Freight, ResourceInfo, defaults, freight_alias, labels};
+use kargo_store::Store;
+use serde_json::{Value, json};
+
+/// How unknown fields are treated (`fieldValidation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop silently.
+    Ignore,
+    /// Accept with a `Warning` header (the default).
+    Warn,
+    /// Reject with 400.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter.
+    pub fn parse(s: Option<&str>) -> ApiResult<Self> {
+        match s {
+            None | Some("") | Some("Warn") => Ok(Self::Warn),
+            Some("Ignore") => Ok(Self::Ignore),
+            Some("Strict") => Ok(Self::Strict),
+            Some(o) => Err(ApiError::bad_request(format!("invalid fieldValidation {o:?}: expected Ignore, Warn or Strict"))),
+        }
+    }
+}
+
+/// An object ready to store, with warnings for the client.
+pub struct Admitted {
+    /// The object.
+    pub obj: Value,
+    /// `Warning` header texts.
+    pub warnings: Vec<String>,
+}
+
+/// Runs admission for a create (`old` None) or an update.
+pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Value, old: Option<&Value>, fv: FieldValidation) -> ApiResult<Admitted> {
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request(format!("the body must be a {} object", info.kind)));
+    };
+    let want_av = info.api_version();
+    match map.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("apiVersion".into(), json!(want_av));
+        }
+        Some(av) if av != want_av => {
+            return Err(ApiError::bad_request(format!("apiVersion {av:?} does not match the request path, which serves {want_av}")));
+        }
+        _ => {}
+    }
+    match map.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("kind".into(), json!(info.kind));
+        }
+        Some(k) if k != info.kind => {
+            return Err(ApiError::bad_request(format!("kind {k:?} does not match the request path, which serves {}", info.kind)));
+        }
+        _ => {}
+    }
+    if let Some(body_ns) = obj.pointer("/metadata/namespace").and_then(Value::as_str)
+        && !body_ns.is_empty()
+        && info.namespaced()
+        && body_ns != ns
+    {
+        return Err(ApiError::bad_request(format!("the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})")));
+    }
+    defaults::apply(info.kind, &mut obj);
+    if info.kind == "Freight" {
+        admit_freight(store, info, ns, &mut obj)?;
+    }
+    let outcome = (info.validate)(&obj);
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let mut errors = outcome.errors;
+    if let Some(old) = old {
+        errors.extend(check_update(info.kind, old, &obj));
+    }
+    if !name.is_empty() && !kargo_api::validate::is_dns1123_subdomain(&name) {
+        errors.insert(0, FieldError {
+            path: "metadata.name".into(),
+            message: format!("invalid name {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
+    }
+    let mut warnings = Vec::new();
+    if !outcome.unknown_fields.is_empty() {
+        match fv {
+            FieldValidation::Strict => {
+                let list: Vec<String> = outcome.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("strict decoding error: {}", list.join(", "))));
+            }
+            FieldValidation::Warn => warnings.extend(outcome.unknown_fields.iter().map(|f| format!("unknown field {f:?}"))),
+            FieldValidation::Ignore => {}
+        }
+    }
+    Ok(Admitted { obj, warnings })
+}
+
+/// Freight is named by its content and gets a unique alias.
+fn admit_freight(store: &Store, info: &'static ResourceInfo, ns: &str, obj: &mut Value) -> ApiResult<()> {
+    let Ok(f) = serde_json::from_value::<Freight>(obj.clone()) else { return Ok(()) };
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    if name.is_empty() {
+        obj["metadata"]["name"] = json!(f.compute_id());
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("generateName");
+        }
+    }
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let alias = f.alias().map(String::from);
+    match alias {
+        Some(a) => {
+            let holders = store.names_with_label(info, ns, labels::ALIAS, &a)?;
+            if holders.iter().any(|h| *h != name) {
+                return Err(ApiError::invalid(
+                    "Freight",
+                    info.group,
+                    &name,
+                    &[FieldError { path: "metadata.labels[kargo.akuity.io/alias]".into(), message: format!("alias {a:?} is already used by Freight {:?}", holders[0]) }],
+                ));
+            }
+        }
+        None => {
+            let mut err = None;
+            let a = freight_alias::unique_alias(|cand| match store.names_with_label(info, ns, labels::ALIAS, cand) {
+                Ok(v) => !v.is_empty(),
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            });
+            if let Some(e) = err {
+                return Err(e.into());
+            }
+            let md = obj["metadata"].as_object_mut().expect("metadata set above");
+            let l = md.entry("labels").or_insert_with(|| json!({}));
+            l[labels::ALIAS] = json!(a);
+        }
+    }
+    defaults::apply("Freight", obj);
+    Ok(())
+}

@@ -13,7 +13,9 @@ fn set_if_absent(obj: &mut Value, key: &str, v: Value) {
 pub fn apply(kind: &str, obj: &mut Value) {
     match kind {
         "Warehouse" => {
-            let Some(spec) = obj.get_mut("spec") else { return };
+            let Some(spec) = obj.get_mut("spec") else {
+                return;
+            };
             set_if_absent(spec, "interval", json!("5m0s"));
             set_if_absent(spec, "freightCreationPolicy", json!("Automatic"));
             if let Some(subs) = spec.get_mut("subscriptions").and_then(Value::as_array_mut) {
@@ -36,7 +38,9 @@ pub fn apply(kind: &str, obj: &mut Value) {
         }
         "Freight" => {
             // Keep the deprecated top-level alias and the label in step.
-            let label = obj.pointer("/metadata/labels/kargo.akuity.io~1alias").cloned();
+            let label = obj
+                .pointer("/metadata/labels/kargo.akuity.io~1alias")
+                .cloned();
             match (label, obj.get("alias").cloned()) {
                 (Some(l), _) => {
                     if let Some(m) = obj.as_object_mut() {
@@ -44,7 +48,9 @@ pub fn apply(kind: &str, obj: &mut Value) {
                     }
                 }
                 (None, Some(Value::String(a))) if !a.is_empty() => {
-                    let md = obj.as_object_mut().map(|m| m.entry("metadata").or_insert_with(|| json!({})));
+                    let md = obj
+                        .as_object_mut()
+                        .map(|m| m.entry("metadata").or_insert_with(|| json!({})));
                     if let Some(md) = md.and_then(Value::as_object_mut) {
                         let labels = md.entry("labels").or_insert_with(|| json!({}));
                         if let Some(l) = labels.as_object_mut() {
@@ -69,7 +75,10 @@ mod tests {
         apply("Warehouse", &mut w);
         assert_eq!(w["spec"]["interval"], "1m");
         assert_eq!(w["spec"]["freightCreationPolicy"], "Automatic");
-        assert_eq!(w["spec"]["subscriptions"][0]["image"]["imageSelectionStrategy"], "SemVer");
+        assert_eq!(
+            w["spec"]["subscriptions"][0]["image"]["imageSelectionStrategy"],
+            "SemVer"
+        );
         assert_eq!(w["spec"]["subscriptions"][0]["image"]["discoveryLimit"], 5);
     }
 }

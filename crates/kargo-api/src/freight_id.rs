@@ -40,7 +40,10 @@ pub fn normalize_git_url(repo: &str) -> String {
     let lower = repo.trim().to_lowercase();
     let strip = |p: &str| -> String {
         let p = p.trim_end_matches('/');
-        p.strip_suffix(".git").unwrap_or(p).trim_end_matches('/').to_string()
+        p.strip_suffix(".git")
+            .unwrap_or(p)
+            .trim_end_matches('/')
+            .to_string()
     };
     if let Some((scheme, rest)) = lower.split_once("://") {
         let (authority, path) = match rest.find('/') {
@@ -106,22 +109,46 @@ mod tests {
     use super::*;
 
     fn origin() -> FreightOrigin {
-        FreightOrigin { kind: "Warehouse".into(), name: "my-warehouse".into() }
+        FreightOrigin {
+            kind: "Warehouse".into(),
+            name: "my-warehouse".into(),
+        }
     }
 
     #[test]
     fn git_urls_normalise() {
-        assert_eq!(normalize_git_url("https://GitHub.com/My-Org/Repo.git/"), "https://github.com/my-org/repo");
-        assert_eq!(normalize_git_url("https://user:pw@github.com/a/b.git"), "https://github.com/a/b");
-        assert_eq!(normalize_git_url("git@github.com:a/b.git"), "github.com:a/b");
-        assert_eq!(normalize_git_url("ssh://git@host:22/a/b/"), "ssh://host:22/a/b");
-        assert_eq!(normalize_git_url("file:///tmp/repo.git"), "file:///tmp/repo");
+        assert_eq!(
+            normalize_git_url("https://GitHub.com/My-Org/Repo.git/"),
+            "https://github.com/my-org/repo"
+        );
+        assert_eq!(
+            normalize_git_url("https://user:pw@github.com/a/b.git"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(
+            normalize_git_url("git@github.com:a/b.git"),
+            "github.com:a/b"
+        );
+        assert_eq!(
+            normalize_git_url("ssh://git@host:22/a/b/"),
+            "ssh://host:22/a/b"
+        );
+        assert_eq!(
+            normalize_git_url("file:///tmp/repo.git"),
+            "file:///tmp/repo"
+        );
     }
 
     #[test]
     fn go_path_join_matches_go() {
-        assert_eq!(go_path_join(&["https://charts.example.com", "nginx"]), "https:/charts.example.com/nginx");
-        assert_eq!(go_path_join(&["oci://reg.io/charts/app", ""]), "oci:/reg.io/charts/app");
+        assert_eq!(
+            go_path_join(&["https://charts.example.com", "nginx"]),
+            "https:/charts.example.com/nginx"
+        );
+        assert_eq!(
+            go_path_join(&["oci://reg.io/charts/app", ""]),
+            "oci:/reg.io/charts/app"
+        );
         assert_eq!(go_path_clean("/a/../../b/./c/"), "/b/c");
         assert_eq!(go_path_clean("a/../.."), "..");
     }
@@ -146,7 +173,11 @@ mod tests {
             id: "0123456789abcdef0123456789abcdef01234567".into(),
             ..Default::default()
         };
-        let chart = Chart { repo_url: "https://Charts.Example.com/".into(), name: "nginx".into(), version: "1.2.3".into() };
+        let chart = Chart {
+            repo_url: "https://Charts.Example.com/".into(),
+            name: "nginx".into(),
+            version: "1.2.3".into(),
+        };
         // input (byte-sorted parts): Warehouse/my-warehouse:https://github.com/my-org/infra-config:0123...4567|https:/charts.example.com/nginx:1.2.3|myacr.azurecr.io/my-web-app:1.5.0@sha256:abc
         assert_eq!(
             freight_id(&origin(), &[commit], &[img], &[chart]),
@@ -156,11 +187,25 @@ mod tests {
 
     #[test]
     fn tag_changes_id_and_order_does_not() {
-        let a = GitCommit { repo_url: "https://h/a".into(), id: "1".into(), ..Default::default() };
-        let b = GitCommit { repo_url: "https://h/b".into(), id: "2".into(), ..Default::default() };
+        let a = GitCommit {
+            repo_url: "https://h/a".into(),
+            id: "1".into(),
+            ..Default::default()
+        };
+        let b = GitCommit {
+            repo_url: "https://h/b".into(),
+            id: "2".into(),
+            ..Default::default()
+        };
         let ab = freight_id(&origin(), &[a.clone(), b.clone()], &[], &[]);
         assert_eq!(ab, freight_id(&origin(), &[b, a.clone()], &[], &[]));
-        let tagged = GitCommit { tag: "v1".into(), ..a.clone() };
-        assert_ne!(freight_id(&origin(), &[a], &[], &[]), freight_id(&origin(), &[tagged], &[], &[]));
+        let tagged = GitCommit {
+            tag: "v1".into(),
+            ..a.clone()
+        };
+        assert_ne!(
+            freight_id(&origin(), &[a], &[], &[]),
+            freight_id(&origin(), &[tagged], &[], &[])
+        );
     }
 }

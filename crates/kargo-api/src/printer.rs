@@ -18,8 +18,18 @@ pub struct Column {
 }
 
 /// Const constructor for [`Column`].
-pub const fn col(name: &'static str, type_: &'static str, json_path: &'static str, priority: i32) -> Column {
-    Column { name, type_, json_path, priority }
+pub const fn col(
+    name: &'static str,
+    type_: &'static str,
+    json_path: &'static str,
+    priority: i32,
+) -> Column {
+    Column {
+        name,
+        type_,
+        json_path,
+        priority,
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -38,11 +48,17 @@ fn parse(path: &str) -> Vec<Seg> {
         match chars[i] {
             '.' => i += 1,
             '[' => {
-                let end = chars[i..].iter().position(|&c| c == ']').map_or(chars.len(), |p| i + p);
+                let end = chars[i..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map_or(chars.len(), |p| i + p);
                 let inner: String = chars[i + 1..end].iter().collect();
                 if let Some(f) = inner.strip_prefix("?(@.").and_then(|s| s.strip_suffix(')')) {
                     if let Some((k, v)) = f.split_once("==") {
-                        segs.push(Seg::Filter { key: k.trim().into(), value: v.trim().trim_matches('"').trim_matches('\'').into() });
+                        segs.push(Seg::Filter {
+                            key: k.trim().into(),
+                            value: v.trim().trim_matches('"').trim_matches('\'').into(),
+                        });
                     }
                 } else if inner == "*" {
                     segs.push(Seg::Wildcard);
@@ -89,7 +105,10 @@ pub fn select<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
                 },
                 Seg::Filter { key, value } => {
                     if let Value::Array(a) = v {
-                        next.extend(a.iter().filter(|e| e.get(key.as_str()).map(render) == Some(value.clone())));
+                        next.extend(
+                            a.iter()
+                                .filter(|e| e.get(key.as_str()).map(render) == Some(value.clone())),
+                        );
                     }
                 }
             }
@@ -117,7 +136,13 @@ pub fn cell(obj: &Value, column: &Column) -> Value {
     if found.len() == 1 {
         return found[0].clone();
     }
-    Value::String(found.iter().map(|v| render(v)).collect::<Vec<_>>().join(","))
+    Value::String(
+        found
+            .iter()
+            .map(|v| render(v))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 #[cfg(test)]
@@ -132,8 +157,14 @@ mod tests {
             "status": {"conditions": [{"type": "Healthy", "status": "False"}, {"type": "Ready", "status": "True", "message": "ok"}],
                        "freightHistory": [{"items": {"Warehouse/a": {"name": "f1"}, "Warehouse/b": {"name": "f2"}}}]}
         });
-        assert_eq!(render(select(&o, r#".metadata.labels.kargo\.akuity\.io/alias"#)[0]), "jolly-penguin");
-        assert_eq!(render(select(&o, r#".status.conditions[?(@.type=="Ready")].status"#)[0]), "True");
+        assert_eq!(
+            render(select(&o, r#".metadata.labels.kargo\.akuity\.io/alias"#)[0]),
+            "jolly-penguin"
+        );
+        assert_eq!(
+            render(select(&o, r#".status.conditions[?(@.type=="Ready")].status"#)[0]),
+            "True"
+        );
         let c = col("x", "string", ".status.freightHistory[0].items.*.name", 0);
         assert_eq!(cell(&o, &c), json!("f1,f2"));
         assert!(select(&o, ".spec.missing").is_empty());

@@ -130,7 +130,10 @@ pub enum PromotionPhase {
 impl PromotionPhase {
     /// True once the Promotion can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Errored | Self::Aborted)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Errored | Self::Aborted
+        )
     }
 }
 

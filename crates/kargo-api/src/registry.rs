@@ -44,7 +44,11 @@ pub struct ResourceInfo {
 impl ResourceInfo {
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.to_string() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// True when namespaced.
@@ -61,44 +65,105 @@ impl ResourceInfo {
 use crate::printer::col;
 use Scope::{Cluster, Namespaced};
 
-const READY: Column = col("Ready", "string", r#".status.conditions[?(@.type=="Ready")].status"#, 0);
-const STATUS: Column = col("Status", "string", r#".status.conditions[?(@.type=="Ready")].message"#, 0);
+const READY: Column = col(
+    "Ready",
+    "string",
+    r#".status.conditions[?(@.type=="Ready")].status"#,
+    0,
+);
+const STATUS: Column = col(
+    "Status",
+    "string",
+    r#".status.conditions[?(@.type=="Ready")].message"#,
+    0,
+);
 const KARGO: &[&str] = &["kargo"];
 
 static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "Project", plural: "projects", singular: "project",
-        short_names: &[], scope: Cluster, has_status: true, categories: KARGO,
-        columns: &[READY, STATUS], validate: validate::project,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Project",
+        plural: "projects",
+        singular: "project",
+        short_names: &[],
+        scope: Cluster,
+        has_status: true,
+        categories: KARGO,
+        columns: &[READY, STATUS],
+        validate: validate::project,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "ProjectConfig", plural: "projectconfigs", singular: "projectconfig",
-        short_names: &[], scope: Namespaced, has_status: true, categories: KARGO,
-        columns: &[READY, STATUS], validate: validate::project_config,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "ProjectConfig",
+        plural: "projectconfigs",
+        singular: "projectconfig",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: true,
+        categories: KARGO,
+        columns: &[READY, STATUS],
+        validate: validate::project_config,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "ClusterConfig", plural: "clusterconfigs", singular: "clusterconfig",
-        short_names: &["clusterconfig", "clusterconfigs"], scope: Cluster, has_status: true, categories: KARGO,
-        columns: &[READY, STATUS], validate: validate::cluster_config,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "ClusterConfig",
+        plural: "clusterconfigs",
+        singular: "clusterconfig",
+        short_names: &["clusterconfig", "clusterconfigs"],
+        scope: Cluster,
+        has_status: true,
+        categories: KARGO,
+        columns: &[READY, STATUS],
+        validate: validate::cluster_config,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "Warehouse", plural: "warehouses", singular: "warehouse",
-        short_names: &[], scope: Namespaced, has_status: true, categories: KARGO,
-        columns: &[col("Shard", "string", ".spec.shard", 0), READY, STATUS], validate: validate::warehouse,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Warehouse",
+        plural: "warehouses",
+        singular: "warehouse",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: true,
+        categories: KARGO,
+        columns: &[col("Shard", "string", ".spec.shard", 0), READY, STATUS],
+        validate: validate::warehouse,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "Freight", plural: "freights", singular: "freight",
-        short_names: &[], scope: Namespaced, has_status: true, categories: KARGO,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Freight",
+        plural: "freights",
+        singular: "freight",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: true,
+        categories: KARGO,
         columns: &[
-            col("Alias", "string", r#".metadata.labels.kargo\.akuity\.io/alias"#, 0),
+            col(
+                "Alias",
+                "string",
+                r#".metadata.labels.kargo\.akuity\.io/alias"#,
+                0,
+            ),
             col("Origin (Kind)", "string", ".origin.kind", 0),
             col("Origin (Name)", "string", ".origin.name", 0),
         ],
         validate: validate::freight,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "Stage", plural: "stages", singular: "stage",
-        short_names: &[], scope: Namespaced, has_status: true, categories: KARGO,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Stage",
+        plural: "stages",
+        singular: "stage",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: true,
+        categories: KARGO,
         columns: &[
             col("Shard", "string", ".spec.shard", 0),
             col("Current Freight", "string", ".status.freightSummary", 0),
@@ -109,10 +174,22 @@ static RESOURCES: &[ResourceInfo] = &[
         validate: validate::stage,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "Promotion", plural: "promotions", singular: "promotion",
-        short_names: &["promo", "promos"], scope: Namespaced, has_status: true, categories: KARGO,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Promotion",
+        plural: "promotions",
+        singular: "promotion",
+        short_names: &["promo", "promos"],
+        scope: Namespaced,
+        has_status: true,
+        categories: KARGO,
         columns: &[
-            col("Shard", "string", r#".metadata.labels.kargo\.akuity\.io/shard"#, 1),
+            col(
+                "Shard",
+                "string",
+                r#".metadata.labels.kargo\.akuity\.io/shard"#,
+                1,
+            ),
             col("Stage", "string", ".spec.stage", 0),
             col("Freight", "string", ".spec.freight", 0),
             col("Phase", "string", ".status.phase", 0),
@@ -120,33 +197,80 @@ static RESOURCES: &[ResourceInfo] = &[
         validate: validate::promotion,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "PromotionTask", plural: "promotiontasks", singular: "promotiontask",
-        short_names: &["promotask", "promotasks"], scope: Namespaced, has_status: false, categories: KARGO,
-        columns: &[], validate: validate::promotion_task,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "PromotionTask",
+        plural: "promotiontasks",
+        singular: "promotiontask",
+        short_names: &["promotask", "promotasks"],
+        scope: Namespaced,
+        has_status: false,
+        categories: KARGO,
+        columns: &[],
+        validate: validate::promotion_task,
     },
     ResourceInfo {
-        group: crate::KARGO_GROUP, version: "v1alpha1", kind: "ClusterPromotionTask", plural: "clusterpromotiontasks", singular: "clusterpromotiontask",
-        short_names: &["clusterpromotask", "clusterpromotasks"], scope: Cluster, has_status: false, categories: KARGO,
-        columns: &[], validate: validate::cluster_promotion_task,
+        group: crate::KARGO_GROUP,
+        version: "v1alpha1",
+        kind: "ClusterPromotionTask",
+        plural: "clusterpromotiontasks",
+        singular: "clusterpromotiontask",
+        short_names: &["clusterpromotask", "clusterpromotasks"],
+        scope: Cluster,
+        has_status: false,
+        categories: KARGO,
+        columns: &[],
+        validate: validate::cluster_promotion_task,
     },
     ResourceInfo {
-        group: crate::ARGO_GROUP, version: "v1alpha1", kind: "AnalysisTemplate", plural: "analysistemplates", singular: "analysistemplate",
-        short_names: &["at"], scope: Namespaced, has_status: false, categories: &[],
-        columns: &[], validate: validate::analysis_template,
+        group: crate::ARGO_GROUP,
+        version: "v1alpha1",
+        kind: "AnalysisTemplate",
+        plural: "analysistemplates",
+        singular: "analysistemplate",
+        short_names: &["at"],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::analysis_template,
     },
     ResourceInfo {
-        group: crate::ARGO_GROUP, version: "v1alpha1", kind: "ClusterAnalysisTemplate", plural: "clusteranalysistemplates", singular: "clusteranalysistemplate",
-        short_names: &["cat"], scope: Cluster, has_status: false, categories: &[],
-        columns: &[], validate: validate::cluster_analysis_template,
+        group: crate::ARGO_GROUP,
+        version: "v1alpha1",
+        kind: "ClusterAnalysisTemplate",
+        plural: "clusteranalysistemplates",
+        singular: "clusteranalysistemplate",
+        short_names: &["cat"],
+        scope: Cluster,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::cluster_analysis_template,
     },
     ResourceInfo {
-        group: crate::ARGO_GROUP, version: "v1alpha1", kind: "AnalysisRun", plural: "analysisruns", singular: "analysisrun",
-        short_names: &["ar"], scope: Namespaced, has_status: true, categories: &[],
-        columns: &[col("Status", "string", ".status.phase", 0)], validate: validate::analysis_run,
+        group: crate::ARGO_GROUP,
+        version: "v1alpha1",
+        kind: "AnalysisRun",
+        plural: "analysisruns",
+        singular: "analysisrun",
+        short_names: &["ar"],
+        scope: Namespaced,
+        has_status: true,
+        categories: &[],
+        columns: &[col("Status", "string", ".status.phase", 0)],
+        validate: validate::analysis_run,
     },
     ResourceInfo {
-        group: crate::ARGO_GROUP, version: "v1alpha1", kind: "Application", plural: "applications", singular: "application",
-        short_names: &["app", "apps"], scope: Namespaced, has_status: true, categories: &[],
+        group: crate::ARGO_GROUP,
+        version: "v1alpha1",
+        kind: "Application",
+        plural: "applications",
+        singular: "application",
+        short_names: &["app", "apps"],
+        scope: Namespaced,
+        has_status: true,
+        categories: &[],
         columns: &[
             col("Sync Status", "string", ".status.sync.status", 0),
             col("Health Status", "string", ".status.health.status", 0),
@@ -154,23 +278,54 @@ static RESOURCES: &[ResourceInfo] = &[
         validate: validate::application,
     },
     ResourceInfo {
-        group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace",
-        short_names: &["ns"], scope: Cluster, has_status: true, categories: &[],
-        columns: &[col("Status", "string", ".status.phase", 0)], validate: validate::namespace,
+        group: "",
+        version: "v1",
+        kind: "Namespace",
+        plural: "namespaces",
+        singular: "namespace",
+        short_names: &["ns"],
+        scope: Cluster,
+        has_status: true,
+        categories: &[],
+        columns: &[col("Status", "string", ".status.phase", 0)],
+        validate: validate::namespace,
     },
     ResourceInfo {
-        group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret",
-        short_names: &[], scope: Namespaced, has_status: false, categories: &[],
-        columns: &[col("Type", "string", ".type", 0)], validate: validate::secret,
+        group: "",
+        version: "v1",
+        kind: "Secret",
+        plural: "secrets",
+        singular: "secret",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[col("Type", "string", ".type", 0)],
+        validate: validate::secret,
     },
     ResourceInfo {
-        group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap",
-        short_names: &["cm"], scope: Namespaced, has_status: false, categories: &[],
-        columns: &[], validate: validate::config_map,
+        group: "",
+        version: "v1",
+        kind: "ConfigMap",
+        plural: "configmaps",
+        singular: "configmap",
+        short_names: &["cm"],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::config_map,
     },
     ResourceInfo {
-        group: "", version: "v1", kind: "Event", plural: "events", singular: "event",
-        short_names: &["ev"], scope: Namespaced, has_status: false, categories: &[],
+        group: "",
+        version: "v1",
+        kind: "Event",
+        plural: "events",
+        singular: "event",
+        short_names: &["ev"],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
         columns: &[
             col("Type", "string", ".type", 0),
             col("Reason", "string", ".reason", 0),
@@ -188,13 +343,17 @@ pub fn resources() -> &'static [ResourceInfo] {
 
 /// Finds a kind by group and plural resource name.
 pub fn lookup_plural(group: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
 }
 
 /// Finds a kind by `apiVersion` and kind. An empty `apiVersion` matches
 /// any group (so Kargo kinds written without `apiVersion` are inferred).
 pub fn lookup_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.kind == kind && (api_version.is_empty() || r.api_version() == api_version))
+    RESOURCES
+        .iter()
+        .find(|r| r.kind == kind && (api_version.is_empty() || r.api_version() == api_version))
 }
 
 /// Resolves what a user typed (`stage`, `stages`, `promo`, `Stage`,
@@ -207,6 +366,9 @@ pub fn resolve_name(name: &str) -> Option<&'static ResourceInfo> {
     };
     RESOURCES.iter().find(|r| {
         group.as_deref().is_none_or(|g| r.group == g)
-            && (r.plural == base || r.singular == base || r.short_names.contains(&base.as_str()) || r.kind.eq_ignore_ascii_case(&base))
+            && (r.plural == base
+                || r.singular == base
+                || r.short_names.contains(&base.as_str())
+                || r.kind.eq_ignore_ascii_case(&base))
     })
 }

@@ -4,7 +4,10 @@
 
 use crate::analysis::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Metric};
 use crate::promotion::PromotionStep;
-use crate::{Application, ClusterConfig, ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion, PromotionTask, Stage, Warehouse};
+use crate::{
+    Application, ClusterConfig, ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion,
+    PromotionTask, Stage, Warehouse,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -36,7 +39,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError { path: path.into(), message: message.into() });
+        self.errors.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 }
 
@@ -51,7 +57,10 @@ pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
         Ok(t) => Some(t),
         Err(e) => {
             let path = e.path().to_string();
-            out.err(if path == "." { String::new() } else { path }, e.into_inner().to_string());
+            out.err(
+                if path == "." { String::new() } else { path },
+                e.into_inner().to_string(),
+            );
             None
         }
     }
@@ -61,7 +70,8 @@ pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -89,7 +99,9 @@ pub fn parse_go_duration(s: &str) -> Option<f64> {
         }
         let n: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -118,15 +130,30 @@ fn check_steps(out: &mut Outcome, path: &str, steps: &[PromotionStep], tasks_all
     for (i, s) in steps.iter().enumerate() {
         let p = format!("{path}[{i}]");
         match (s.uses.is_empty(), s.task.is_some()) {
-            (true, false) => out.err(&p, "a step must set exactly one of \"uses\" or \"task\"; neither is set"),
-            (false, true) => out.err(&p, "a step must set exactly one of \"uses\" or \"task\"; both are set"),
-            (true, true) if !tasks_allowed => out.err(format!("{p}.task"), "steps here must use \"uses\" and cannot reference a task"),
+            (true, false) => out.err(
+                &p,
+                "a step must set exactly one of \"uses\" or \"task\"; neither is set",
+            ),
+            (false, true) => out.err(
+                &p,
+                "a step must set exactly one of \"uses\" or \"task\"; both are set",
+            ),
+            (true, true) if !tasks_allowed => out.err(
+                format!("{p}.task"),
+                "steps here must use \"uses\" and cannot reference a task",
+            ),
             (true, true) => {
                 if s.continue_on_error {
-                    out.err(format!("{p}.continueOnError"), "a step referencing a task cannot set continueOnError");
+                    out.err(
+                        format!("{p}.continueOnError"),
+                        "a step referencing a task cannot set continueOnError",
+                    );
                 }
                 if s.retry.is_some() {
-                    out.err(format!("{p}.retry"), "a step referencing a task cannot set retry");
+                    out.err(
+                        format!("{p}.retry"),
+                        "a step referencing a task cannot set retry",
+                    );
                 }
             }
             (false, false) => {}
@@ -135,7 +162,10 @@ fn check_steps(out: &mut Outcome, path: &str, steps: &[PromotionStep], tasks_all
             check_duration(out, &format!("{p}.retry.timeout"), r.timeout.as_deref());
         }
         if !s.as_.is_empty() && !aliases.insert(s.as_.clone()) {
-            out.err(format!("{p}.as"), format!("step alias {:?} is used by more than one step", s.as_));
+            out.err(
+                format!("{p}.as"),
+                format!("step alias {:?} is used by more than one step", s.as_),
+            );
         }
         if let Some(c) = &s.config
             && !c.is_object()
@@ -148,8 +178,14 @@ fn check_steps(out: &mut Outcome, path: &str, steps: &[PromotionStep], tasks_all
 
 fn check_vars(out: &mut Outcome, path: &str, vars: &[crate::common::ExpressionVariable]) {
     for (i, v) in vars.iter().enumerate() {
-        let ok = v.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = v
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && v.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             out.err(format!("{path}[{i}].name"), format!("invalid variable name {:?}: expected letters, digits and _ not starting with a digit", v.name));
         }
@@ -158,10 +194,19 @@ fn check_vars(out: &mut Outcome, path: &str, vars: &[crate::common::ExpressionVa
 
 fn check_origin(out: &mut Outcome, path: &str, o: &crate::common::FreightOrigin) {
     if o.kind != "Warehouse" {
-        out.err(format!("{path}.kind"), format!("unsupported origin kind {:?}: expected \"Warehouse\"", o.kind));
+        out.err(
+            format!("{path}.kind"),
+            format!(
+                "unsupported origin kind {:?}: expected \"Warehouse\"",
+                o.kind
+            ),
+        );
     }
     if o.name.is_empty() {
-        out.err(format!("{path}.name"), "required: the name of the Warehouse");
+        out.err(
+            format!("{path}.name"),
+            "required: the name of the Warehouse",
+        );
     }
 }
 
@@ -182,11 +227,17 @@ pub fn project_config(v: &Value) -> Outcome {
     let mut out = Outcome::default();
     if let Some(pc) = decode::<ProjectConfig>(v, &mut out) {
         if pc.metadata.name.is_some() && pc.metadata.name != pc.metadata.namespace {
-            out.err("metadata.name", "a ProjectConfig must be named after its project (the namespace it lives in)");
+            out.err(
+                "metadata.name",
+                "a ProjectConfig must be named after its project (the namespace it lives in)",
+            );
         }
         for (i, p) in pc.spec.promotion_policies.iter().enumerate() {
             if p.stage.is_empty() == p.stage_selector.is_none() {
-                out.err(format!("spec.promotionPolicies[{i}]"), "a promotion policy must set exactly one of \"stage\" or \"stageSelector\"");
+                out.err(
+                    format!("spec.promotionPolicies[{i}]"),
+                    "a promotion policy must set exactly one of \"stage\" or \"stageSelector\"",
+                );
             }
         }
     }
@@ -199,7 +250,10 @@ pub fn cluster_config(v: &Value) -> Outcome {
     if let Some(cc) = decode::<ClusterConfig>(v, &mut out)
         && cc.metadata.name.as_deref().is_some_and(|n| n != "cluster")
     {
-        out.err("metadata.name", "the ClusterConfig is a singleton and must be named \"cluster\"");
+        out.err(
+            "metadata.name",
+            "the ClusterConfig is a singleton and must be named \"cluster\"",
+        );
     }
     out
 }
@@ -207,14 +261,22 @@ pub fn cluster_config(v: &Value) -> Outcome {
 /// Warehouse.
 pub fn warehouse(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    let Some(w) = decode::<Warehouse>(v, &mut out) else { return out };
+    let Some(w) = decode::<Warehouse>(v, &mut out) else {
+        return out;
+    };
     check_duration(&mut out, "spec.interval", w.spec.interval.as_deref());
     if w.spec.subscriptions.is_empty() {
-        out.err("spec.subscriptions", "at least one subscription (git, image or chart) is required");
+        out.err(
+            "spec.subscriptions",
+            "at least one subscription (git, image or chart) is required",
+        );
     }
     for (i, s) in w.spec.subscriptions.iter().enumerate() {
         let p = format!("spec.subscriptions[{i}]");
-        let n = [s.git.is_some(), s.image.is_some(), s.chart.is_some()].iter().filter(|b| **b).count();
+        let n = [s.git.is_some(), s.image.is_some(), s.chart.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if n != 1 {
             out.err(&p, format!("a subscription must set exactly one of \"git\", \"image\" or \"chart\"; {n} are set"));
         }
@@ -222,53 +284,123 @@ pub fn warehouse(v: &Value) -> Outcome {
             if let Some(l) = l
                 && !(1..=100).contains(&l)
             {
-                out.err(path, format!("discoveryLimit {l} is out of range: expected 1 to 100"));
+                out.err(
+                    path,
+                    format!("discoveryLimit {l} is out of range: expected 1 to 100"),
+                );
             }
         };
         if let Some(g) = &s.git {
             if g.repo_url.is_empty() {
-                out.err(format!("{p}.git.repoURL"), "required: the git repository URL");
+                out.err(
+                    format!("{p}.git.repoURL"),
+                    "required: the git repository URL",
+                );
             }
-            limit(&mut out, format!("{p}.git.discoveryLimit"), g.discovery_limit);
-            check_regexes(&mut out, &format!("{p}.git"), &g.allow_tags_regexes, &g.ignore_tags_regexes);
+            limit(
+                &mut out,
+                format!("{p}.git.discoveryLimit"),
+                g.discovery_limit,
+            );
+            check_regexes(
+                &mut out,
+                &format!("{p}.git"),
+                &g.allow_tags_regexes,
+                &g.ignore_tags_regexes,
+            );
         }
         if let Some(im) = &s.image {
             if im.repo_url.is_empty() {
-                out.err(format!("{p}.image.repoURL"), "required: the image repository (without a tag)");
-            } else if im.repo_url.contains('@') || im.repo_url.rsplit('/').next().is_some_and(|last| last.contains(':')) {
-                out.err(format!("{p}.image.repoURL"), format!("{:?} must name a repository without a tag or digest", im.repo_url));
+                out.err(
+                    format!("{p}.image.repoURL"),
+                    "required: the image repository (without a tag)",
+                );
+            } else if im.repo_url.contains('@')
+                || im
+                    .repo_url
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.contains(':'))
+            {
+                out.err(
+                    format!("{p}.image.repoURL"),
+                    format!(
+                        "{:?} must name a repository without a tag or digest",
+                        im.repo_url
+                    ),
+                );
             }
             if !im.constraint.is_empty() && !im.semver_constraint.is_empty() {
-                out.err(format!("{p}.image"), "\"constraint\" and \"semverConstraint\" are mutually exclusive");
+                out.err(
+                    format!("{p}.image"),
+                    "\"constraint\" and \"semverConstraint\" are mutually exclusive",
+                );
             }
-            if im.image_selection_strategy == Some(crate::warehouse::ImageSelectionStrategy::Digest) && im.constraint.is_empty() && im.semver_constraint.is_empty() {
-                out.err(format!("{p}.image.constraint"), "required with imageSelectionStrategy Digest: the mutable tag to track");
+            if im.image_selection_strategy == Some(crate::warehouse::ImageSelectionStrategy::Digest)
+                && im.constraint.is_empty()
+                && im.semver_constraint.is_empty()
+            {
+                out.err(
+                    format!("{p}.image.constraint"),
+                    "required with imageSelectionStrategy Digest: the mutable tag to track",
+                );
             }
             if !im.platform.is_empty() {
                 let parts: Vec<&str> = im.platform.split('/').collect();
                 if !(2..=3).contains(&parts.len()) || parts.iter().any(|x| x.is_empty()) {
-                    out.err(format!("{p}.image.platform"), format!("invalid platform {:?}: expected os/arch[/variant], e.g. linux/amd64", im.platform));
+                    out.err(
+                        format!("{p}.image.platform"),
+                        format!(
+                            "invalid platform {:?}: expected os/arch[/variant], e.g. linux/amd64",
+                            im.platform
+                        ),
+                    );
                 }
             }
-            limit(&mut out, format!("{p}.image.discoveryLimit"), im.discovery_limit);
-            check_regexes(&mut out, &format!("{p}.image"), &im.allow_tags_regexes, &im.ignore_tags_regexes);
+            limit(
+                &mut out,
+                format!("{p}.image.discoveryLimit"),
+                im.discovery_limit,
+            );
+            check_regexes(
+                &mut out,
+                &format!("{p}.image"),
+                &im.allow_tags_regexes,
+                &im.ignore_tags_regexes,
+            );
         }
         if let Some(c) = &s.chart {
             let url = c.repo_url.as_str();
             if url.is_empty() {
-                out.err(format!("{p}.chart.repoURL"), "required: the chart repository URL");
+                out.err(
+                    format!("{p}.chart.repoURL"),
+                    "required: the chart repository URL",
+                );
             } else if url.starts_with("oci://") {
                 if !c.name.is_empty() {
-                    out.err(format!("{p}.chart.name"), "must be empty for an oci:// repository (the URL names the chart)");
+                    out.err(
+                        format!("{p}.chart.name"),
+                        "must be empty for an oci:// repository (the URL names the chart)",
+                    );
                 }
             } else if url.starts_with("http://") || url.starts_with("https://") {
                 if c.name.is_empty() {
-                    out.err(format!("{p}.chart.name"), "required for an HTTP(S) chart repository");
+                    out.err(
+                        format!("{p}.chart.name"),
+                        "required for an HTTP(S) chart repository",
+                    );
                 }
             } else {
-                out.err(format!("{p}.chart.repoURL"), format!("{url:?}: expected an http://, https:// or oci:// URL"));
+                out.err(
+                    format!("{p}.chart.repoURL"),
+                    format!("{url:?}: expected an http://, https:// or oci:// URL"),
+                );
             }
-            limit(&mut out, format!("{p}.chart.discoveryLimit"), c.discovery_limit);
+            limit(
+                &mut out,
+                format!("{p}.chart.discoveryLimit"),
+                c.discovery_limit,
+            );
         }
     }
     out
@@ -278,7 +410,10 @@ fn check_regexes(out: &mut Outcome, path: &str, allow: &[String], ignore: &[Stri
     for (field, list) in [("allowTagsRegexes", allow), ("ignoreTagsRegexes", ignore)] {
         for (i, r) in list.iter().enumerate() {
             if let Err(e) = regex::Regex::new(r) {
-                out.err(format!("{path}.{field}[{i}]"), format!("invalid regular expression: {e}"));
+                out.err(
+                    format!("{path}.{field}[{i}]"),
+                    format!("invalid regular expression: {e}"),
+                );
             }
         }
     }
@@ -287,7 +422,9 @@ fn check_regexes(out: &mut Outcome, path: &str, allow: &[String], ignore: &[Stri
 /// Freight.
 pub fn freight(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    let Some(f) = decode::<Freight>(v, &mut out) else { return out };
+    let Some(f) = decode::<Freight>(v, &mut out) else {
+        return out;
+    };
     check_origin(&mut out, "origin", &f.origin);
     if f.commits.is_empty() && f.images.is_empty() && f.charts.is_empty() {
         out.err("", "Freight must carry at least one commit, image or chart");
@@ -299,7 +436,10 @@ pub fn freight(v: &Value) -> Outcome {
     }
     for (i, im) in f.images.iter().enumerate() {
         if im.repo_url.is_empty() || (im.tag.is_empty() && im.digest.is_empty()) {
-            out.err(format!("images[{i}]"), "an image needs repoURL and a tag or digest");
+            out.err(
+                format!("images[{i}]"),
+                "an image needs repoURL and a tag or digest",
+            );
         }
     }
     for (i, c) in f.charts.iter().enumerate() {
@@ -316,7 +456,10 @@ pub fn freight(v: &Value) -> Outcome {
     if let Some(a) = f.alias()
         && !is_dns1123_label(a)
     {
-        out.err("metadata.labels[kargo.akuity.io/alias]", format!("invalid alias {a:?}: expected a DNS-1123 label"));
+        out.err(
+            "metadata.labels[kargo.akuity.io/alias]",
+            format!("invalid alias {a:?}: expected a DNS-1123 label"),
+        );
     }
     out
 }
@@ -324,26 +467,47 @@ pub fn freight(v: &Value) -> Outcome {
 /// Stage.
 pub fn stage(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    let Some(s) = decode::<Stage>(v, &mut out) else { return out };
+    let Some(s) = decode::<Stage>(v, &mut out) else {
+        return out;
+    };
     if s.spec.requested_freight.is_empty() {
-        out.err("spec.requestedFreight", "at least one entry is required: the Warehouse the Stage takes Freight from");
+        out.err(
+            "spec.requestedFreight",
+            "at least one entry is required: the Warehouse the Stage takes Freight from",
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for (i, r) in s.spec.requested_freight.iter().enumerate() {
         let p = format!("spec.requestedFreight[{i}]");
         check_origin(&mut out, &format!("{p}.origin"), &r.origin);
         if !seen.insert(r.origin.clone()) {
-            out.err(format!("{p}.origin"), format!("origin Warehouse/{} is requested more than once", r.origin.name));
+            out.err(
+                format!("{p}.origin"),
+                format!(
+                    "origin Warehouse/{} is requested more than once",
+                    r.origin.name
+                ),
+            );
         }
         if !r.sources.direct && r.sources.stages.is_empty() {
-            out.err(format!("{p}.sources"), "set \"direct: true\" or list upstream \"stages\"");
+            out.err(
+                format!("{p}.sources"),
+                "set \"direct: true\" or list upstream \"stages\"",
+            );
         }
         if let Some(name) = &s.metadata.name
             && r.sources.stages.contains(name)
         {
-            out.err(format!("{p}.sources.stages"), "a Stage cannot take Freight from itself");
+            out.err(
+                format!("{p}.sources.stages"),
+                "a Stage cannot take Freight from itself",
+            );
         }
-        check_duration(&mut out, &format!("{p}.sources.requiredSoakTime"), r.sources.required_soak_time.as_deref());
+        check_duration(
+            &mut out,
+            &format!("{p}.sources.requiredSoakTime"),
+            r.sources.required_soak_time.as_deref(),
+        );
     }
     check_vars(&mut out, "spec.vars", &s.spec.vars);
     if let Some(t) = &s.spec.promotion_template {
@@ -352,14 +516,22 @@ pub fn stage(v: &Value) -> Outcome {
             out.err("spec.promotionTemplate", "write steps either under promotionTemplate.spec.steps or under promotionTemplate.steps, not both");
         }
         if spec_steps > 0 {
-            check_steps(&mut out, "spec.promotionTemplate.spec.steps", t.effective_steps(), true);
+            check_steps(
+                &mut out,
+                "spec.promotionTemplate.spec.steps",
+                t.effective_steps(),
+                true,
+            );
         } else {
             check_steps(&mut out, "spec.promotionTemplate.steps", &t.steps, true);
         }
     }
     if let Some(ver) = &s.spec.verification {
         for (i, t) in ver.analysis_templates.iter().enumerate() {
-            if !matches!(t.kind.as_str(), "" | "AnalysisTemplate" | "ClusterAnalysisTemplate") {
+            if !matches!(
+                t.kind.as_str(),
+                "" | "AnalysisTemplate" | "ClusterAnalysisTemplate"
+            ) {
                 out.err(format!("spec.verification.analysisTemplates[{i}].kind"), format!("unsupported kind {:?}: expected AnalysisTemplate or ClusterAnalysisTemplate", t.kind));
             }
         }
@@ -370,11 +542,16 @@ pub fn stage(v: &Value) -> Outcome {
 /// Promotion.
 pub fn promotion(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    let Some(p) = decode::<Promotion>(v, &mut out) else { return out };
+    let Some(p) = decode::<Promotion>(v, &mut out) else {
+        return out;
+    };
     if p.spec.stage.is_empty() {
         out.err("spec.stage", "required: the Stage to promote into");
     } else if !is_dns1123_subdomain(&p.spec.stage) {
-        out.err("spec.stage", format!("invalid Stage name {:?}", p.spec.stage));
+        out.err(
+            "spec.stage",
+            format!("invalid Stage name {:?}", p.spec.stage),
+        );
     }
     match (p.spec.freight.is_empty(), &p.spec.origin) {
         (true, None) => out.err("spec.freight", "required: the Freight to promote (or spec.origin for the newest Freight of a Warehouse)"),
@@ -433,54 +610,108 @@ pub fn check_metrics(out: &mut Outcome, path: &str, metrics: &[Metric]) {
         if m.name.is_empty() {
             out.err(format!("{p}.name"), "required");
         } else if !names.insert(m.name.clone()) {
-            out.err(format!("{p}.name"), format!("metric name {:?} is used more than once", m.name));
+            out.err(
+                format!("{p}.name"),
+                format!("metric name {:?} is used more than once", m.name),
+            );
         }
         let providers = m.provider.names();
         if providers.len() != 1 {
-            out.err(format!("{p}.provider"), format!("exactly one provider is required (web, prometheus, job, ...); found {}", if providers.is_empty() { "none".to_string() } else { providers.join(", ") }));
+            out.err(
+                format!("{p}.provider"),
+                format!(
+                    "exactly one provider is required (web, prometheus, job, ...); found {}",
+                    if providers.is_empty() {
+                        "none".to_string()
+                    } else {
+                        providers.join(", ")
+                    }
+                ),
+            );
         }
-        check_duration(out, &format!("{p}.interval"), m.interval.as_deref().filter(|s| !s.contains("{{")));
-        check_duration(out, &format!("{p}.initialDelay"), m.initial_delay.as_deref().filter(|s| !s.contains("{{")));
+        check_duration(
+            out,
+            &format!("{p}.interval"),
+            m.interval.as_deref().filter(|s| !s.contains("{{")),
+        );
+        check_duration(
+            out,
+            &format!("{p}.initialDelay"),
+            m.initial_delay.as_deref().filter(|s| !s.contains("{{")),
+        );
         let count = int_value(&m.count);
         let failure_limit = int_value(&m.failure_limit).unwrap_or(0);
         let success_limit = int_value(&m.consecutive_success_limit).unwrap_or(0);
         if let Some(c) = count {
             if c > 1 && m.interval.is_none() {
-                out.err(format!("{p}.interval"), format!("required when count is {c} (more than one measurement needs an interval)"));
+                out.err(
+                    format!("{p}.interval"),
+                    format!(
+                        "required when count is {c} (more than one measurement needs an interval)"
+                    ),
+                );
             }
             if c < failure_limit + success_limit.max(0) {
                 out.err(format!("{p}.count"), format!("count {c} must be at least failureLimit ({failure_limit}) + consecutiveSuccessLimit ({success_limit})"));
             }
         }
         if failure_limit < -1 {
-            out.err(format!("{p}.failureLimit"), "must be -1 (no limit) or at least 0");
+            out.err(
+                format!("{p}.failureLimit"),
+                "must be -1 (no limit) or at least 0",
+            );
         }
         if failure_limit == -1 && success_limit <= 0 {
-            out.err(format!("{p}.failureLimit"), "failureLimit -1 requires consecutiveSuccessLimit to be set");
+            out.err(
+                format!("{p}.failureLimit"),
+                "failureLimit -1 requires consecutiveSuccessLimit to be set",
+            );
         }
         if let Some(w) = &m.provider.web {
             if w.url.is_empty() {
                 out.err(format!("{p}.provider.web.url"), "required");
             }
             if !matches!(w.method.as_str(), "" | "GET" | "POST" | "PUT") {
-                out.err(format!("{p}.provider.web.method"), format!("unsupported method {:?}: expected GET, POST or PUT", w.method));
+                out.err(
+                    format!("{p}.provider.web.method"),
+                    format!(
+                        "unsupported method {:?}: expected GET, POST or PUT",
+                        w.method
+                    ),
+                );
             }
             if !w.body.is_empty() && w.json_body.is_some() {
-                out.err(format!("{p}.provider.web"), "set either body or jsonBody, not both");
+                out.err(
+                    format!("{p}.provider.web"),
+                    "set either body or jsonBody, not both",
+                );
             }
         }
         if let Some(pm) = &m.provider.prometheus {
             if pm.address.is_empty() {
-                out.err(format!("{p}.provider.prometheus.address"), "required: the Prometheus URL");
+                out.err(
+                    format!("{p}.provider.prometheus.address"),
+                    "required: the Prometheus URL",
+                );
             }
             if pm.query.trim().is_empty() {
-                out.err(format!("{p}.provider.prometheus.query"), "required: a PromQL query");
+                out.err(
+                    format!("{p}.provider.prometheus.query"),
+                    "required: a PromQL query",
+                );
             }
         }
         if let Some(j) = &m.provider.job
-            && j.spec.template.spec.as_ref().is_none_or(|s| s.containers.is_empty())
+            && j.spec
+                .template
+                .spec
+                .as_ref()
+                .is_none_or(|s| s.containers.is_empty())
         {
-            out.err(format!("{p}.provider.job.spec.template.spec.containers"), "at least one container is required");
+            out.err(
+                format!("{p}.provider.job.spec.template.spec.containers"),
+                "at least one container is required",
+            );
         }
     }
 }
@@ -515,7 +746,8 @@ pub fn analysis_run(v: &Value) -> Outcome {
 /// Application (light schema: spec must be an object).
 pub fn application(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    if decode::<Application>(v, &mut out).is_some() && !v.get("spec").is_some_and(Value::is_object) {
+    if decode::<Application>(v, &mut out).is_some() && !v.get("spec").is_some_and(Value::is_object)
+    {
         out.err("spec", "required: an object");
     }
     out
@@ -528,7 +760,10 @@ pub fn namespace(v: &Value) -> Outcome {
         && let Some(n) = &ns.metadata.name
         && !is_dns1123_label(n)
     {
-        out.err("metadata.name", format!("invalid namespace name {n:?}: expected a DNS-1123 label"));
+        out.err(
+            "metadata.name",
+            format!("invalid namespace name {n:?}: expected a DNS-1123 label"),
+        );
     }
     out
 }
@@ -564,7 +799,10 @@ pub fn check_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
     };
     for f in immutable {
         if old.get(f) != new.get(f) {
-            errs.push(FieldError { path: (*f).into(), message: format!("field is immutable once the {kind} is created") });
+            errs.push(FieldError {
+                path: (*f).into(),
+                message: format!("field is immutable once the {kind} is created"),
+            });
         }
     }
     errs
@@ -590,7 +828,11 @@ mod tests {
             "spec": {"subscriptions": [{"image": {"repoURL": "a/b", "imageSelectionStrategy": "Biggest"}}, {}], "bogus": 1}});
         let out = warehouse(&w);
         assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
-        assert!(out.errors[0].path.contains("imageSelectionStrategy"), "{:?}", out.errors);
+        assert!(
+            out.errors[0].path.contains("imageSelectionStrategy"),
+            "{:?}",
+            out.errors
+        );
         assert!(out.errors[0].message.contains("SemVer"), "{:?}", out.errors);
         let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [{}, {"git": {"repoURL": "x"}, "chart": {"repoURL": "oci://r/c"}}], "bogus": 1}});
         let out = warehouse(&w);
@@ -605,7 +847,13 @@ mod tests {
             "promotionTemplate": {"spec": {"steps": [{"uses": "git-clone", "task": {"name": "t"}}, {"config": {}}]}}}});
         let out = stage(&s);
         let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["spec.promotionTemplate.spec.steps[0]", "spec.promotionTemplate.spec.steps[1]"]);
+        assert_eq!(
+            paths,
+            [
+                "spec.promotionTemplate.spec.steps[0]",
+                "spec.promotionTemplate.spec.steps[1]"
+            ]
+        );
     }
 
     #[test]
@@ -615,7 +863,15 @@ mod tests {
             {"name": "a", "count": 1, "failureLimit": 2, "provider": {}}]}});
         let out = analysis_template(&t);
         let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["spec.metrics[0].interval", "spec.metrics[1].name", "spec.metrics[1].provider", "spec.metrics[1].count"]);
+        assert_eq!(
+            paths,
+            [
+                "spec.metrics[0].interval",
+                "spec.metrics[1].name",
+                "spec.metrics[1].provider",
+                "spec.metrics[1].count"
+            ]
+        );
     }
 
     #[test]

@@ -106,13 +106,21 @@ pub struct GitSubscription {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub allow_tags: String,
     /// Regexes of tags to allow (`allowTagsRegex` is accepted too).
-    #[serde(default, alias = "allowTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "allowTagsRegex",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_tags_regexes: Vec<String>,
     /// Deprecated list of tags to ignore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_tags: Vec<String>,
     /// Regexes of tags to ignore (`ignoreTagsRegex` is accepted too).
-    #[serde(default, alias = "ignoreTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "ignoreTagsRegex",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub ignore_tags_regexes: Vec<String>,
     /// Only commits touching these paths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -168,13 +176,21 @@ pub struct ImageSubscription {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub allow_tags: String,
     /// Regexes of tags to allow (`allowTagsRegex` is accepted too).
-    #[serde(default, alias = "allowTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "allowTagsRegex",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_tags_regexes: Vec<String>,
     /// Deprecated list of tags to ignore.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_tags: Vec<String>,
     /// Regexes of tags to ignore (`ignoreTagsRegex` is accepted too).
-    #[serde(default, alias = "ignoreTagsRegex", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "ignoreTagsRegex",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub ignore_tags_regexes: Vec<String>,
     /// `os/arch[/variant]` to pick from a manifest list.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -189,7 +205,11 @@ pub struct ImageSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_by_tag: Option<bool>,
     /// Deprecated: git repository the image is built from.
-    #[serde(rename = "gitRepoURL", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "gitRepoURL",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub git_repo_url: String,
 }
 
@@ -225,7 +245,11 @@ pub struct WarehouseStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// ID of the last Freight produced.
-    #[serde(rename = "lastFreightID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "lastFreightID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub last_freight_id: String,
     /// What the last discovery found.
     #[serde(default, skip_serializing_if = "Option::is_none")]

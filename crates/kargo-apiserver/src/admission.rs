@@ -27,7 +27,9 @@ impl FieldValidation {
             None | Some("") | Some("Warn") => Ok(Self::Warn),
             Some("Ignore") => Ok(Self::Ignore),
             Some("Strict") => Ok(Self::Strict),
-            Some(o) => Err(ApiError::bad_request(format!("invalid fieldValidation {o:?}: expected Ignore, Warn or Strict"))),
+            Some(o) => Err(ApiError::bad_request(format!(
+                "invalid fieldValidation {o:?}: expected Ignore, Warn or Strict"
+            ))),
         }
     }
 }
@@ -41,9 +43,19 @@ pub struct Admitted {
 }
 
 /// Runs admission for a create (`old` None) or an update.
-pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Value, old: Option<&Value>, fv: FieldValidation) -> ApiResult<Admitted> {
+pub fn admit(
+    store: &Store,
+    info: &'static ResourceInfo,
+    ns: &str,
+    mut obj: Value,
+    old: Option<&Value>,
+    fv: FieldValidation,
+) -> ApiResult<Admitted> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request(format!("the body must be a {} object", info.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the body must be a {} object",
+            info.kind
+        )));
     };
     let want_av = info.api_version();
     match map.get("apiVersion").and_then(Value::as_str) {
@@ -51,7 +63,9 @@ pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Valu
             map.insert("apiVersion".into(), json!(want_av));
         }
         Some(av) if av != want_av => {
-            return Err(ApiError::bad_request(format!("apiVersion {av:?} does not match the request path, which serves {want_av}")));
+            return Err(ApiError::bad_request(format!(
+                "apiVersion {av:?} does not match the request path, which serves {want_av}"
+            )));
         }
         _ => {}
     }
@@ -60,7 +74,10 @@ pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Valu
             map.insert("kind".into(), json!(info.kind));
         }
         Some(k) if k != info.kind => {
-            return Err(ApiError::bad_request(format!("kind {k:?} does not match the request path, which serves {}", info.kind)));
+            return Err(ApiError::bad_request(format!(
+                "kind {k:?} does not match the request path, which serves {}",
+                info.kind
+            )));
         }
         _ => {}
     }
@@ -69,14 +86,20 @@ pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Valu
         && info.namespaced()
         && body_ns != ns
     {
-        return Err(ApiError::bad_request(format!("the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})")));
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({body_ns}) does not match the namespace on the request ({ns})"
+        )));
     }
     defaults::apply(info.kind, &mut obj);
     if info.kind == "Freight" {
         admit_freight(store, info, ns, &mut obj)?;
     }
     let outcome = (info.validate)(&obj);
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut errors = outcome.errors;
     if let Some(old) = old {
         errors.extend(check_update(info.kind, old, &obj));
@@ -94,10 +117,23 @@ pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Valu
     if !outcome.unknown_fields.is_empty() {
         match fv {
             FieldValidation::Strict => {
-                let list: Vec<String> = outcome.unknown_fields.iter().map(|f| format!("unknown field {f:?}")).collect();
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", format!("strict decoding error: {}", list.join(", "))));
+                let list: Vec<String> = outcome
+                    .unknown_fields
+                    .iter()
+                    .map(|f| format!("unknown field {f:?}"))
+                    .collect();
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!("strict decoding error: {}", list.join(", ")),
+                ));
             }
-            FieldValidation::Warn => warnings.extend(outcome.unknown_fields.iter().map(|f| format!("unknown field {f:?}"))),
+            FieldValidation::Warn => warnings.extend(
+                outcome
+                    .unknown_fields
+                    .iter()
+                    .map(|f| format!("unknown field {f:?}")),
+            ),
             FieldValidation::Ignore => {}
         }
     }
@@ -105,16 +141,30 @@ pub fn admit(store: &Store, info: &'static ResourceInfo, ns: &str, mut obj: Valu
 }
 
 /// Freight is named by its content and gets a unique alias.
-fn admit_freight(store: &Store, info: &'static ResourceInfo, ns: &str, obj: &mut Value) -> ApiResult<()> {
-    let Ok(f) = serde_json::from_value::<Freight>(obj.clone()) else { return Ok(()) };
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+fn admit_freight(
+    store: &Store,
+    info: &'static ResourceInfo,
+    ns: &str,
+    obj: &mut Value,
+) -> ApiResult<()> {
+    let Ok(f) = serde_json::from_value::<Freight>(obj.clone()) else {
+        return Ok(());
+    };
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() {
         obj["metadata"]["name"] = json!(f.compute_id());
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("generateName");
         }
     }
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let alias = f.alias().map(String::from);
     match alias {
         Some(a) => {
@@ -124,17 +174,22 @@ fn admit_freight(store: &Store, info: &'static ResourceInfo, ns: &str, obj: &mut
                     "Freight",
                     info.group,
                     &name,
-                    &[FieldError { path: "metadata.labels[kargo.akuity.io/alias]".into(), message: format!("alias {a:?} is already used by Freight {:?}", holders[0]) }],
+                    &[FieldError {
+                        path: "metadata.labels[kargo.akuity.io/alias]".into(),
+                        message: format!("alias {a:?} is already used by Freight {:?}", holders[0]),
+                    }],
                 ));
             }
         }
         None => {
             let mut err = None;
-            let a = freight_alias::unique_alias(|cand| match store.names_with_label(info, ns, labels::ALIAS, cand) {
-                Ok(v) => !v.is_empty(),
-                Err(e) => {
-                    err = Some(e);
-                    false
+            let a = freight_alias::unique_alias(|cand| {
+                match store.names_with_label(info, ns, labels::ALIAS, cand) {
+                    Ok(v) => !v.is_empty(),
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
                 }
             });
             if let Some(e) = err {

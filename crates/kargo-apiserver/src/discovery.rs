@@ -20,7 +20,11 @@ pub fn core_versions() -> Value {
 }
 
 fn groups() -> Vec<&'static str> {
-    let mut g: Vec<&str> = resources().iter().map(|r| r.group).filter(|g| !g.is_empty()).collect();
+    let mut g: Vec<&str> = resources()
+        .iter()
+        .map(|r| r.group)
+        .filter(|g| !g.is_empty())
+        .collect();
     g.dedup();
     g.sort();
     g.dedup();
@@ -50,7 +54,10 @@ pub fn group(group: &str) -> Option<Value> {
 /// `/api/v1` and `/apis/{group}/{version}`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut list = Vec::new();
-    for r in resources().iter().filter(|r| r.group == group && r.version == version) {
+    for r in resources()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         list.push(json!({
             "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced(), "kind": r.kind,
             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
@@ -63,6 +70,12 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     if list.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
+    )
 }

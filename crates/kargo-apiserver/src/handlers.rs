@@ -45,7 +45,10 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -61,7 +64,12 @@ fn decode(s: &str) -> String {
 }
 
 fn json_response(code: StatusCode, v: &Value, warnings: &[String]) -> Response {
-    let mut r = (code, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+    let mut r = (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response();
     for w in warnings {
         if let Ok(h) = format!("299 - {:?}", w).parse() {
             r.headers_mut().append(header::WARNING, h);
@@ -72,55 +80,91 @@ fn json_response(code: StatusCode, v: &Value, warnings: &[String]) -> Response {
 
 /// Whether the client asked for a `meta.k8s.io` Table.
 pub fn wants_table(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| {
-        a.split(',').next().is_some_and(|first| first.contains("as=Table"))
-    })
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        })
 }
 
 /// Decodes a JSON or YAML body.
 pub fn body_value(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
     }
     if ct.contains("yaml") {
-        yaml_serde::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        yaml_serde::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
     } else if ct.contains("protobuf") {
         Err(ApiError::unsupported_media(ct))
     } else {
-        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }
 }
 
 async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::too_large(MAX_BODY))
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(MAX_BODY))
 }
 
 /// Entry point for everything under `/api` and `/apis`.
-pub async fn handle(server: ApiServer, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn handle(
+    server: ApiServer,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match dispatch(server, method, uri, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(server: ApiServer, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+async fn dispatch(
+    server: ApiServer,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let path = uri.path().to_string();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     // Group-level discovery.
     match (method.clone(), segs.as_slice()) {
-        (Method::GET, ["api"]) => return Ok(json_response(StatusCode::OK, &discovery::core_versions(), &[])),
-        (Method::GET, ["apis"]) => return Ok(json_response(StatusCode::OK, &discovery::group_list(), &[])),
+        (Method::GET, ["api"]) => {
+            return Ok(json_response(
+                StatusCode::OK,
+                &discovery::core_versions(),
+                &[],
+            ));
+        }
+        (Method::GET, ["apis"]) => {
+            return Ok(json_response(StatusCode::OK, &discovery::group_list(), &[]));
+        }
         (Method::GET, ["apis", g]) => {
-            return discovery::group(g).map(|d| json_response(StatusCode::OK, &d, &[])).ok_or_else(|| ApiError::no_route(&path));
+            return discovery::group(g)
+                .map(|d| json_response(StatusCode::OK, &d, &[]))
+                .ok_or_else(|| ApiError::no_route(&path));
         }
         _ => {}
     }
     let q = query(&uri);
     match (method, parse(&path)?) {
-        (Method::GET, Target::Discovery { group, version }) => discovery::resource_list(&group, &version)
-            .map(|d| json_response(StatusCode::OK, &d, &[]))
-            .ok_or_else(|| ApiError::no_route(&path)),
+        (Method::GET, Target::Discovery { group, version }) => {
+            discovery::resource_list(&group, &version)
+                .map(|d| json_response(StatusCode::OK, &d, &[]))
+                .ok_or_else(|| ApiError::no_route(&path))
+        }
         (Method::GET, Target::Collection { info, ns }) => {
             if matches!(q.get("watch").map(String::as_str), Some("1" | "true")) {
                 watch::serve(server, info, ns, &q, wants_table(&headers)).await
@@ -136,36 +180,82 @@ async fn dispatch(server: ApiServer, method: Method, uri: Uri, headers: HeaderMa
         (Method::GET, Target::Object { info, ns, name, .. }) => {
             let obj = blocking(&server, move |s| s.store.get(info, &ns, &name)).await?;
             if wants_table(&headers) {
-                let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-                let inc = q.get("includeObject").map(String::as_str).unwrap_or("Metadata");
-                return Ok(json_response(StatusCode::OK, &table::table(info, &[obj], &rv, None, inc), &[]));
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let inc = q
+                    .get("includeObject")
+                    .map(String::as_str)
+                    .unwrap_or("Metadata");
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(info, &[obj], &rv, None, inc),
+                    &[],
+                ));
             }
             Ok(json_response(StatusCode::OK, &obj, &[]))
         }
-        (Method::PUT, Target::Object { info, ns, name, status }) => {
+        (
+            Method::PUT,
+            Target::Object {
+                info,
+                ns,
+                name,
+                status,
+            },
+        ) => {
             let v = body_value(&headers, &read_body(body).await?)?;
             update(&server, info, &ns, &name, v, status, &q).await
         }
-        (Method::PATCH, Target::Object { info, ns, name, status }) => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (
+            Method::PATCH,
+            Target::Object {
+                info,
+                ns,
+                name,
+                status,
+            },
+        ) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             let bytes = read_body(body).await?;
             patch(&server, info, &ns, &name, status, &ct, &bytes, &q).await
         }
         (Method::DELETE, Target::Object { info, ns, name, .. }) => {
             let bytes = read_body(body).await?;
-            let opts: Value = if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { body_value(&headers, &bytes)? };
+            let opts: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                body_value(&headers, &bytes)?
+            };
             delete(&server, info, &ns, &name, &opts, &q).await
         }
-        (m, _) => Err(ApiError::method_not_allowed(format!("method {m} is not supported on {path}"))),
+        (m, _) => Err(ApiError::method_not_allowed(format!(
+            "method {m} is not supported on {path}"
+        ))),
     }
 }
 
 /// Runs store work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(server: &ApiServer, f: impl FnOnce(&ApiServer) -> Result<T, StoreError> + Send + 'static) -> ApiResult<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    server: &ApiServer,
+    f: impl FnOnce(&ApiServer) -> Result<T, StoreError> + Send + 'static,
+) -> ApiResult<T> {
     let s = server.clone();
     tokio::task::spawn_blocking(move || f(&s))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                e.to_string(),
+            )
+        })?
         .map_err(ApiError::from)
 }
 
@@ -176,15 +266,25 @@ struct Continue {
 }
 
 fn selectors(q: &Query) -> ApiResult<(LabelSelector, FieldSelector)> {
-    let ls = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
+    let ls = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
     Ok((ls, fs))
 }
 
-async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>, q: &Query, as_table: bool) -> ApiResult<Response> {
+async fn list(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    ns: Option<&str>,
+    q: &Query,
+    as_table: bool,
+) -> ApiResult<Response> {
     let (ls, fs) = selectors(q)?;
     let limit: usize = match q.get("limit") {
-        Some(l) => l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
         None => 0,
     };
     let after: Option<Continue> = match q.get("continue").filter(|c| !c.is_empty()) {
@@ -198,7 +298,9 @@ async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>,
         None => None,
     };
     // A field selector on metadata.namespace narrows the scan like a path namespace.
-    let ns = ns.map(String::from).or_else(|| fs.pinned("metadata.namespace").map(String::from));
+    let ns = ns
+        .map(String::from)
+        .or_else(|| fs.pinned("metadata.namespace").map(String::from));
     let filtering = !ls.is_empty() || q.get("fieldSelector").is_some_and(|f| !f.is_empty());
     let (rows, rv, next) = blocking(server, {
         let ns = ns.clone();
@@ -208,7 +310,12 @@ async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>,
             let mut rv = 0;
             loop {
                 let batch = if limit == 0 { 0 } else { (limit + 1).max(64) };
-                let (page, list_rv) = s.store.list(info, ns.as_deref(), cursor.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), batch)?;
+                let (page, list_rv) = s.store.list(
+                    info,
+                    ns.as_deref(),
+                    cursor.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
+                    batch,
+                )?;
                 if rv == 0 {
                     rv = list_rv;
                 }
@@ -235,15 +342,29 @@ async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>,
     })
     .await?;
     let cont = if next {
-        rows.last().map(|r| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"ns": r.ns, "name": r.name}).to_string()))
+        rows.last().map(|r| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(json!({"ns": r.ns, "name": r.name}).to_string())
+        })
     } else {
         None
     };
     let rv_s = rv.to_string();
     if as_table {
-        let objs: Vec<Value> = rows.iter().map(|r| serde_json::from_str(&r.body)).collect::<Result<_, _>>().map_err(|e| ApiError::from(StoreError::from(e)))?;
-        let inc = q.get("includeObject").map(String::as_str).unwrap_or("Metadata");
-        return Ok(json_response(StatusCode::OK, &table::table(info, &objs, &rv_s, cont.as_deref(), inc), &[]));
+        let objs: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::from_str(&r.body))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::from(StoreError::from(e)))?;
+        let inc = q
+            .get("includeObject")
+            .map(String::as_str)
+            .unwrap_or("Metadata");
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::table(info, &objs, &rv_s, cont.as_deref(), inc),
+            &[],
+        ));
     }
     // Splice stored JSON text straight into the list: no re-encoding.
     let mut meta = json!({"resourceVersion": rv_s});
@@ -252,7 +373,12 @@ async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>,
     }
     let total: usize = rows.iter().map(|r| r.body.len() + 1).sum();
     let mut s = String::with_capacity(total + 200);
-    s.push_str(&format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[", info.kind, info.api_version(), meta));
+    s.push_str(&format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+        info.kind,
+        info.api_version(),
+        meta
+    ));
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -260,14 +386,25 @@ async fn list(server: &ApiServer, info: &'static ResourceInfo, ns: Option<&str>,
         s.push_str(&r.body);
     }
     s.push_str("]}");
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], s).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        s,
+    )
+        .into_response())
 }
 
 fn dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|d| d == "All")
 }
 
-async fn create(server: &ApiServer, info: &'static ResourceInfo, ns: &str, v: Value, q: &Query) -> ApiResult<Response> {
+async fn create(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    ns: &str,
+    v: Value,
+    q: &Query,
+) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let dry = dry_run(q);
     let ns = ns.to_string();
@@ -279,13 +416,24 @@ async fn create(server: &ApiServer, info: &'static ResourceInfo, ns: &str, v: Va
         if dry {
             return Ok(Ok((admitted.obj, admitted.warnings)));
         }
-        Ok(s.store.create(info, &ns, admitted.obj).map(|o| (o, admitted.warnings)).map_err(ApiError::from))
+        Ok(s.store
+            .create(info, &ns, admitted.obj)
+            .map(|o| (o, admitted.warnings))
+            .map_err(ApiError::from))
     })
     .await??;
     Ok(json_response(StatusCode::CREATED, &obj, &warnings))
 }
 
-async fn update(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: &str, v: Value, status: bool, q: &Query) -> ApiResult<Response> {
+async fn update(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    ns: &str,
+    name: &str,
+    v: Value,
+    status: bool,
+    q: &Query,
+) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let part = if status { Part::Status } else { Part::Main };
     let (ns, name) = (ns.to_string(), name.to_string());
@@ -302,18 +450,32 @@ async fn update(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name:
         if dry {
             return Ok(Ok((admitted.obj, admitted.warnings)));
         }
-        Ok(s.store.update(info, &ns, &name, admitted.obj, part).map(|o| (o, admitted.warnings)).map_err(ApiError::from))
+        Ok(s.store
+            .update(info, &ns, &name, admitted.obj, part)
+            .map(|o| (o, admitted.warnings))
+            .map_err(ApiError::from))
     })
     .await??;
     Ok(json_response(StatusCode::OK, &obj, &warnings))
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn patch(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: &str, status: bool, ct: &str, bytes: &[u8], q: &Query) -> ApiResult<Response> {
+async fn patch(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    ns: &str,
+    name: &str,
+    status: bool,
+    ct: &str,
+    bytes: &[u8],
+    q: &Query,
+) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let kind = if ct.starts_with("application/json-patch+json") {
         PatchKind::Json
-    } else if ct.starts_with("application/merge-patch+json") || ct.starts_with("application/strategic-merge-patch+json") {
+    } else if ct.starts_with("application/merge-patch+json")
+        || ct.starts_with("application/strategic-merge-patch+json")
+    {
         PatchKind::Merge
     } else if ct.starts_with("application/apply-patch") {
         PatchKind::Apply
@@ -321,12 +483,17 @@ async fn patch(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: 
         return Err(ApiError::unsupported_media(ct));
     };
     let patch_doc: Value = if kind == PatchKind::Apply {
-        yaml_serde::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}")))?
+        yaml_serde::from_slice(bytes).map_err(|e| {
+            ApiError::bad_request(format!("the apply patch is not valid YAML or JSON: {e}"))
+        })?
     } else {
-        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))?
     };
     if kind == PatchKind::Apply && q.get("fieldManager").is_none_or(|m| m.is_empty()) {
-        return Err(ApiError::bad_request("fieldManager is required for apply patches"));
+        return Err(ApiError::bad_request(
+            "fieldManager is required for apply patches",
+        ));
     }
     let part = if status { Part::Status } else { Part::Main };
     let (ns, name) = (ns.to_string(), name.to_string());
@@ -335,13 +502,21 @@ async fn patch(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: 
         let apply = |old: &Value| -> Result<Value, ApiError> {
             let mut doc = old.clone();
             match kind {
-                PatchKind::Json => json_patch(&mut doc, &patch_doc).map_err(ApiError::bad_request)?,
+                PatchKind::Json => {
+                    json_patch(&mut doc, &patch_doc).map_err(ApiError::bad_request)?
+                }
                 PatchKind::Merge | PatchKind::Apply => merge_patch(&mut doc, &patch_doc),
             }
             Ok(doc)
         };
         // Server-side apply creates the object when it does not exist.
-        if kind == PatchKind::Apply && !status && matches!(s.store.get(info, &ns, &name), Err(StoreError::NotFound { .. })) {
+        if kind == PatchKind::Apply
+            && !status
+            && matches!(
+                s.store.get(info, &ns, &name),
+                Err(StoreError::NotFound { .. })
+            )
+        {
             let mut v = patch_doc.clone();
             if v.get("metadata").is_none_or(|m| !m.is_object()) {
                 v["metadata"] = json!({});
@@ -354,7 +529,11 @@ async fn patch(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: 
             if dry {
                 return Ok(Ok((admitted.obj, admitted.warnings, true)));
             }
-            return Ok(s.store.create(info, &ns, admitted.obj).map(|o| (o, admitted.warnings, true)).map_err(ApiError::from));
+            return Ok(s
+                .store
+                .create(info, &ns, admitted.obj)
+                .map(|o| (o, admitted.warnings, true))
+                .map_err(ApiError::from));
         }
         let mut warnings = Vec::new();
         let mut failure = None;
@@ -383,13 +562,23 @@ async fn patch(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: 
         });
         match (res, failure) {
             (Ok(o), _) => Ok(Ok((o, warnings, false))),
-            (Err(_), Some(f)) if f.reason == "DryRun" => Ok(Ok((serde_json::from_str(&f.message)?, warnings, false))),
+            (Err(_), Some(f)) if f.reason == "DryRun" => {
+                Ok(Ok((serde_json::from_str(&f.message)?, warnings, false)))
+            }
             (Err(_), Some(f)) => Ok(Err(f)),
             (Err(e), None) => Ok(Err(e.into())),
         }
     })
     .await??;
-    Ok(json_response(if created { StatusCode::CREATED } else { StatusCode::OK }, &obj, &warnings))
+    Ok(json_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &obj,
+        &warnings,
+    ))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -399,16 +588,42 @@ enum PatchKind {
     Apply,
 }
 
-async fn delete(server: &ApiServer, info: &'static ResourceInfo, ns: &str, name: &str, opts: &Value, q: &Query) -> ApiResult<Response> {
+async fn delete(
+    server: &ApiServer,
+    info: &'static ResourceInfo,
+    ns: &str,
+    name: &str,
+    opts: &Value,
+    q: &Query,
+) -> ApiResult<Response> {
     let pre = Preconditions {
-        uid: opts.pointer("/preconditions/uid").and_then(Value::as_str).map(String::from),
-        resource_version: opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(String::from),
+        uid: opts
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from),
+        resource_version: opts
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
     };
     let (ns, name) = (ns.to_string(), name.to_string());
-    if dry_run(q) || opts.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All")) {
+    if dry_run(q)
+        || opts
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"))
+    {
         let obj = blocking(server, move |s| s.store.get(info, &ns, &name)).await?;
         return Ok(json_response(StatusCode::OK, &obj, &[]));
     }
     let (obj, gone) = blocking(server, move |s| s.store.delete(info, &ns, &name, &pre)).await?;
-    Ok(json_response(if gone { StatusCode::OK } else { StatusCode::ACCEPTED }, &obj, &[]))
+    Ok(json_response(
+        if gone {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        },
+        &obj,
+        &[],
+    ))
 }

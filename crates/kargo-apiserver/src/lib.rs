@@ -38,7 +38,13 @@ pub struct ApiServer {
     pub store: Store,
 }
 
-async fn api(State(s): State<ApiServer>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> axum::response::Response {
+async fn api(
+    State(s): State<ApiServer>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> axum::response::Response {
     handlers::handle(s, method, uri, headers, body).await
 }
 
@@ -46,7 +52,10 @@ async fn api(State(s): State<ApiServer>, method: Method, uri: Uri, headers: Head
 pub fn router(store: Store) -> Router {
     let state = ApiServer { store };
     Router::new()
-        .route("/version", get(|| async { axum::Json(discovery::version()) }))
+        .route(
+            "/version",
+            get(|| async { axum::Json(discovery::version()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))

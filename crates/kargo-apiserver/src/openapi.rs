@@ -18,7 +18,11 @@ pub async fn v2() -> Response {
 }
 
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`: the index of group-version documents.
@@ -39,7 +43,10 @@ pub async fn v3_group(Path(rest): Path<String>) -> Response {
         ["apis", g, v] => (*g, *v),
         _ => return ApiError::no_route(&rest).into_response(),
     };
-    let kinds: Vec<_> = resources().iter().filter(|r| r.group == group && r.version == version).collect();
+    let kinds: Vec<_> = resources()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if kinds.is_empty() {
         return ApiError::no_route(&rest).into_response();
     }
@@ -51,7 +58,16 @@ pub async fn v3_group(Path(rest): Path<String>) -> Response {
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}
     ]);
     for r in kinds {
-        let id = format!("{}.{}.{}", if group.is_empty() { "io.k8s.api.core" } else { group }, version, r.kind);
+        let id = format!(
+            "{}.{}.{}",
+            if group.is_empty() {
+                "io.k8s.api.core"
+            } else {
+                group
+            },
+            version,
+            r.kind
+        );
         schemas.insert(
             id.clone(),
             json!({
@@ -62,7 +78,11 @@ pub async fn v3_group(Path(rest): Path<String>) -> Response {
         );
         let body = json!({"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{id}")}}}});
         let base = if r.namespaced() {
-            format!("/{}/namespaces/{{namespace}}/{}", gv_path(group, version), r.plural)
+            format!(
+                "/{}/namespaces/{{namespace}}/{}",
+                gv_path(group, version),
+                r.plural
+            )
         } else {
             format!("/{}/{}", gv_path(group, version), r.plural)
         };

@@ -53,7 +53,9 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
                 a.push(value);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?} in {path:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?} in {path:?}"))?;
             if i > a.len() {
                 return Err(format!("array index {i} out of bounds in {path:?}"));
             }
@@ -67,9 +69,13 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
 fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
     let (parent, last) = split(path)?;
     match doc.pointer_mut(&parent) {
-        Some(Value::Object(m)) => m.remove(&last).ok_or_else(|| format!("path {path:?} does not exist")),
+        Some(Value::Object(m)) => m
+            .remove(&last)
+            .ok_or_else(|| format!("path {path:?} does not exist")),
         Some(Value::Array(a)) => {
-            let i: usize = last.parse().map_err(|_| format!("invalid array index {last:?}"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("invalid array index {last:?}"))?;
             if i >= a.len() {
                 return Err(format!("array index {i} out of bounds in {path:?}"));
             }
@@ -81,12 +87,28 @@ fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
 
 /// Applies an RFC 6902 JSON patch.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops.as_array().ok_or("a JSON patch must be an array of operations")?;
+    let ops = ops
+        .as_array()
+        .ok_or("a JSON patch must be an array of operations")?;
     for (i, op) in ops.iter().enumerate() {
-        let name = op.get("op").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"op\""))?;
-        let path = op.get("path").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"path\""))?;
-        let value = || op.get("value").cloned().ok_or(format!("operation {i}: missing \"value\""));
-        let from = || op.get("from").and_then(Value::as_str).ok_or(format!("operation {i}: missing \"from\""));
+        let name = op
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"op\""))?;
+        let path = op
+            .get("path")
+            .and_then(Value::as_str)
+            .ok_or(format!("operation {i}: missing \"path\""))?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or(format!("operation {i}: missing \"value\""))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or(format!("operation {i}: missing \"from\""))
+        };
         let res = match name {
             "add" => add(doc, path, value()?),
             "remove" => remove(doc, path).map(|_| ()),
@@ -105,11 +127,18 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
                 add(doc, path, v)
             }
             "copy" => {
-                let v = doc.pointer(from()?).cloned().ok_or(format!("operation {i}: \"from\" does not exist"))?;
+                let v = doc
+                    .pointer(from()?)
+                    .cloned()
+                    .ok_or(format!("operation {i}: \"from\" does not exist"))?;
                 add(doc, path, v)
             }
             "test" => {
-                if doc.pointer(path) == Some(&value()?) { Ok(()) } else { Err(format!("test failed at {path:?}")) }
+                if doc.pointer(path) == Some(&value()?) {
+                    Ok(())
+                } else {
+                    Err(format!("test failed at {path:?}"))
+                }
             }
             other => Err(format!("unknown operation {other:?}")),
         };
@@ -133,14 +162,21 @@ mod tests {
     #[test]
     fn patch_ops() {
         let mut d = json!({"metadata": {"labels": {"a": "b"}}, "l": [1, 2]});
-        json_patch(&mut d, &json!([
-            {"op": "add", "path": "/metadata/labels/x~1y", "value": "z"},
-            {"op": "remove", "path": "/metadata/labels/a"},
-            {"op": "add", "path": "/l/-", "value": 3},
-            {"op": "replace", "path": "/l/0", "value": 0},
-            {"op": "test", "path": "/l/2", "value": 3}
-        ])).unwrap();
-        assert_eq!(d, json!({"metadata": {"labels": {"x/y": "z"}}, "l": [0, 2, 3]}));
+        json_patch(
+            &mut d,
+            &json!([
+                {"op": "add", "path": "/metadata/labels/x~1y", "value": "z"},
+                {"op": "remove", "path": "/metadata/labels/a"},
+                {"op": "add", "path": "/l/-", "value": 3},
+                {"op": "replace", "path": "/l/0", "value": 0},
+                {"op": "test", "path": "/l/2", "value": 3}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            d,
+            json!({"metadata": {"labels": {"x/y": "z"}}, "l": [0, 2, 3]})
+        );
         assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope"}])).is_err());
     }
 }

@@ -34,7 +34,9 @@ pub enum Target {
 }
 
 fn find(group: &str, version: &str, plural: &str, path: &str) -> ApiResult<&'static ResourceInfo> {
-    lookup_plural(group, plural).filter(|i| i.version == version).ok_or_else(|| ApiError::no_route(path))
+    lookup_plural(group, plural)
+        .filter(|i| i.version == version)
+        .ok_or_else(|| ApiError::no_route(path))
 }
 
 /// Parses a path under `/api` or `/apis`.
@@ -45,9 +47,13 @@ pub fn parse(path: &str) -> ApiResult<Target> {
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(ApiError::no_route(path)),
     };
-    let namespaced_path = rest.first() == Some(&"namespaces") && (rest.len() >= 4 || (rest.len() == 3 && !(group.is_empty() && rest[2] == "status")));
+    let namespaced_path = rest.first() == Some(&"namespaces")
+        && (rest.len() >= 4 || (rest.len() == 3 && !(group.is_empty() && rest[2] == "status")));
     let t = if rest.is_empty() {
-        Target::Discovery { group: group.into(), version: version.into() }
+        Target::Discovery {
+            group: group.into(),
+            version: version.into(),
+        }
     } else if namespaced_path {
         let ns = rest[1].to_string();
         let info = find(group, version, rest[2], path)?;
@@ -56,16 +62,36 @@ pub fn parse(path: &str) -> ApiResult<Target> {
         }
         match &rest[3..] {
             [] => Target::Collection { info, ns: Some(ns) },
-            [name] => Target::Object { info, ns, name: (*name).into(), status: false },
-            [name, "status"] if info.has_status => Target::Object { info, ns, name: (*name).into(), status: true },
+            [name] => Target::Object {
+                info,
+                ns,
+                name: (*name).into(),
+                status: false,
+            },
+            [name, "status"] if info.has_status => Target::Object {
+                info,
+                ns,
+                name: (*name).into(),
+                status: true,
+            },
             _ => return Err(ApiError::no_route(path)),
         }
     } else {
         let info = find(group, version, rest[0], path)?;
         match &rest[1..] {
             [] => Target::Collection { info, ns: None },
-            [name] if !info.namespaced() => Target::Object { info, ns: String::new(), name: (*name).into(), status: false },
-            [name, "status"] if !info.namespaced() && info.has_status => Target::Object { info, ns: String::new(), name: (*name).into(), status: true },
+            [name] if !info.namespaced() => Target::Object {
+                info,
+                ns: String::new(),
+                name: (*name).into(),
+                status: false,
+            },
+            [name, "status"] if !info.namespaced() && info.has_status => Target::Object {
+                info,
+                ns: String::new(),
+                name: (*name).into(),
+                status: true,
+            },
             _ => return Err(ApiError::no_route(path)),
         }
     };

@@ -40,8 +40,16 @@ fn split_top(s: &str) -> Vec<String> {
 }
 
 fn set(s: &str) -> Result<Vec<String>, String> {
-    let inner = s.trim().strip_prefix('(').and_then(|x| x.strip_suffix(')')).ok_or_else(|| format!("expected a parenthesised set, got {s:?}"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    let inner = s
+        .trim()
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .ok_or_else(|| format!("expected a parenthesised set, got {s:?}"))?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -119,7 +127,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = p.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(format!("invalid field selector {p:?}: expected path=value or path!=value"));
+                return Err(format!(
+                    "invalid field selector {p:?}: expected path=value or path!=value"
+                ));
             };
             reqs.push((k.trim().to_string(), eq, v.trim().to_string()));
         }
@@ -144,7 +154,10 @@ impl FieldSelector {
 
     /// The value required for `path`, if the selector pins it.
     pub fn pinned(&self, path: &str) -> Option<&str> {
-        self.0.iter().find(|(p, eq, _)| p == path && *eq).map(|(_, _, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(p, eq, _)| p == path && *eq)
+            .map(|(_, _, v)| v.as_str())
     }
 }
 
@@ -168,7 +181,11 @@ mod tests {
             ("missing", false),
             ("!missing", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&o), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&o),
+                want,
+                "{sel}"
+            );
         }
         assert!(LabelSelector::parse("a b c").is_err());
     }
@@ -176,8 +193,16 @@ mod tests {
     #[test]
     fn fields() {
         let o = json!({"metadata": {"name": "x", "namespace": "p"}, "involvedObject": {"kind": "Stage"}});
-        assert!(FieldSelector::parse("metadata.name=x,involvedObject.kind=Stage").unwrap().matches(&o));
-        assert!(!FieldSelector::parse("metadata.name!=x").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("metadata.name=x,involvedObject.kind=Stage")
+                .unwrap()
+                .matches(&o)
+        );
+        assert!(
+            !FieldSelector::parse("metadata.name!=x")
+                .unwrap()
+                .matches(&o)
+        );
         assert!(FieldSelector::parse("bogus").is_err());
     }
 }

@@ -24,7 +24,12 @@ pub struct ApiError {
 impl ApiError {
     /// A new error.
     pub fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     /// 400.
     pub fn bad_request(m: impl Into<String>) -> Self {
@@ -32,7 +37,11 @@ impl ApiError {
     }
     /// 404 for a path that names nothing we serve.
     pub fn no_route(path: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
     /// 405.
     pub fn method_not_allowed(m: impl Into<String>) -> Self {
@@ -40,17 +49,42 @@ impl ApiError {
     }
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", format!("request entity too large: limit is {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("request entity too large: limit is {limit} bytes"),
+        )
     }
     /// 415.
     pub fn unsupported_media(ct: &str) -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", format!("the body of the request was in an unknown format: {ct}"))
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format: {ct}"),
+        )
     }
     /// 422 with one cause per field.
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Self {
-        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
-        let list: Vec<String> = errors.iter().map(|e| if e.path.is_empty() { e.message.clone() } else { e.to_string() }).collect();
-        let joined = if list.len() == 1 { list[0].clone() } else { format!("[{}]", list.join(", ")) };
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let list: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                if e.path.is_empty() {
+                    e.message.clone()
+                } else {
+                    e.to_string()
+                }
+            })
+            .collect();
+        let joined = if list.len() == 1 {
+            list[0].clone()
+        } else {
+            format!("[{}]", list.join(", "))
+        };
         let causes: Vec<Value> = errors
             .iter()
             .map(|e| json!({"reason": "FieldValueInvalid", "message": e.message, "field": e.path}))
@@ -93,10 +127,16 @@ impl From<StoreError> for ApiError {
             },
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "Conflict", m.clone()),
             StoreError::Gone(m) => ApiError::new(StatusCode::GONE, "Expired", m.clone()),
-            StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m.clone()),
+            StoreError::Invalid(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m.clone())
+            }
             StoreError::Internal(m) => {
                 tracing::error!(error = %m, "store failure");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", m.clone())
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    m.clone(),
+                )
             }
         }
     }
@@ -104,7 +144,12 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.code, [(http::header::CONTENT_TYPE, "application/json")], self.to_status().to_string()).into_response()
+        (
+            self.code,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            self.to_status().to_string(),
+        )
+            .into_response()
     }
 }
 

@@ -13,21 +13,33 @@ pub fn human_duration(secs: i64) -> String {
     }
     let m = s / 60;
     if m < 10 {
-        return if s % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", s % 60) };
+        return if s % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        };
     }
     if m < 180 {
         return format!("{m}m");
     }
     let h = s / 3600;
     if h < 8 {
-        return if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) };
+        return if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        };
     }
     if h < 48 {
         return format!("{h}h");
     }
     let d = h / 24;
     if h < 24 * 8 {
-        return if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) };
+        return if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        };
     }
     if d < 365 * 2 {
         return format!("{d}d");
@@ -36,7 +48,12 @@ pub fn human_duration(secs: i64) -> String {
 }
 
 fn age(obj: &Value) -> String {
-    let Some(ts) = obj.pointer("/metadata/creationTimestamp").and_then(Value::as_str) else { return "<unknown>".into() };
+    let Some(ts) = obj
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+    else {
+        return "<unknown>".into();
+    };
     match ts.parse::<jiff::Timestamp>() {
         Ok(t) => human_duration(jiff::Timestamp::now().as_second() - t.as_second()),
         Err(_) => "<unknown>".into(),
@@ -45,7 +62,9 @@ fn age(obj: &Value) -> String {
 
 /// Column definitions: Name, the kind's columns, Age.
 pub fn column_definitions(info: &ResourceInfo) -> Value {
-    let mut cols = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
+    let mut cols = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
     for c in info.columns {
         cols.push(json!({"name": c.name, "type": c.type_, "format": "", "description": "", "priority": c.priority}));
     }
@@ -55,7 +74,11 @@ pub fn column_definitions(info: &ResourceInfo) -> Value {
 
 /// One row for `obj`.
 pub fn row(info: &ResourceInfo, obj: &Value, include_object: &str) -> Value {
-    let mut cells = vec![obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+    let mut cells = vec![
+        obj.pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null),
+    ];
     for c in info.columns {
         cells.push(cell(obj, c));
     }
@@ -63,13 +86,21 @@ pub fn row(info: &ResourceInfo, obj: &Value, include_object: &str) -> Value {
     let object = match include_object {
         "None" => Value::Null,
         "Object" => obj.clone(),
-        _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))}),
+        _ => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+        }
     };
     json!({"cells": cells, "object": object})
 }
 
 /// A Table of `objs`.
-pub fn table(info: &ResourceInfo, objs: &[Value], rv: &str, cont: Option<&str>, include_object: &str) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    objs: &[Value],
+    rv: &str,
+    cont: Option<&str>,
+    include_object: &str,
+) -> Value {
     let mut md = json!({"resourceVersion": rv});
     if let Some(c) = cont {
         md["continue"] = json!(c);

@@ -31,7 +31,10 @@ struct Filter {
 
 impl Filter {
     fn needs_parse(&self) -> bool {
-        self.table || !self.labels.is_empty() || self.fields.pinned("metadata.name").is_some() || self.fields.pinned("metadata.namespace").is_some()
+        self.table
+            || !self.labels.is_empty()
+            || self.fields.pinned("metadata.name").is_some()
+            || self.fields.pinned("metadata.namespace").is_some()
     }
 
     /// Renders the event line if it passes the filter.
@@ -40,35 +43,66 @@ impl Filter {
             return None;
         }
         if !self.needs_parse() {
-            return Some(Bytes::from(format!("{{\"type\":\"{}\",\"object\":{}}}\n", e.type_.as_str(), e.body)));
+            return Some(Bytes::from(format!(
+                "{{\"type\":\"{}\",\"object\":{}}}\n",
+                e.type_.as_str(),
+                e.body
+            )));
         }
         let obj: Value = serde_json::from_str(&e.body).ok()?;
         if !(self.labels.matches(&obj) && self.fields.matches(&obj)) {
             return None;
         }
         let object = if self.table {
-            let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-            table::table(self.info, std::slice::from_ref(&obj), &rv, None, &self.include_object)
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            table::table(
+                self.info,
+                std::slice::from_ref(&obj),
+                &rv,
+                None,
+                &self.include_object,
+            )
         } else {
             obj
         };
-        Some(Bytes::from(format!("{}\n", json!({"type": e.type_.as_str(), "object": object}))))
+        Some(Bytes::from(format!(
+            "{}\n",
+            json!({"type": e.type_.as_str(), "object": object})
+        )))
     }
 
     fn bookmark(&self, rv: u64) -> Bytes {
         let object = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
-        Bytes::from(format!("{}\n", json!({"type": "BOOKMARK", "object": object})))
+        Bytes::from(format!(
+            "{}\n",
+            json!({"type": "BOOKMARK", "object": object})
+        ))
     }
 }
 
 fn error_line(e: &ApiError) -> Bytes {
-    Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": e.to_status()})))
+    Bytes::from(format!(
+        "{}\n",
+        json!({"type": "ERROR", "object": e.to_status()})
+    ))
 }
 
 /// Serves a watch request.
-pub async fn serve(server: ApiServer, info: &'static ResourceInfo, ns: Option<String>, q: &Query, as_table: bool) -> ApiResult<Response> {
-    let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
+pub async fn serve(
+    server: ApiServer,
+    info: &'static ResourceInfo,
+    ns: Option<String>,
+    q: &Query,
+    as_table: bool,
+) -> ApiResult<Response> {
+    let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
     let ns = ns.or_else(|| fields.pinned("metadata.namespace").map(String::from));
     let filter = Filter {
         res: res_key(info),
@@ -77,11 +111,26 @@ pub async fn serve(server: ApiServer, info: &'static ResourceInfo, ns: Option<St
         fields,
         table: as_table,
         info,
-        include_object: q.get("includeObject").cloned().unwrap_or_else(|| "Metadata".into()),
+        include_object: q
+            .get("includeObject")
+            .cloned()
+            .unwrap_or_else(|| "Metadata".into()),
     };
-    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1800).clamp(1, 3600);
-    let bookmarks = matches!(q.get("allowWatchBookmarks").map(String::as_str), Some("true" | "1"));
-    let from = q.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0").map(|r| r.parse::<u64>()).transpose().map_err(|_| ApiError::bad_request("invalid resourceVersion"))?;
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800)
+        .clamp(1, 3600);
+    let bookmarks = matches!(
+        q.get("allowWatchBookmarks").map(String::as_str),
+        Some("true" | "1")
+    );
+    let from = q
+        .get("resourceVersion")
+        .filter(|r| !r.is_empty() && *r != "0")
+        .map(|r| r.parse::<u64>())
+        .transpose()
+        .map_err(|_| ApiError::bad_request("invalid resourceVersion"))?;
 
     // Initial state, then a subscription from exactly that point.
     let (initial, sub) = blocking(&server, {
@@ -93,7 +142,14 @@ pub async fn serve(server: ApiServer, info: &'static ResourceInfo, ns: Option<St
                 None => {
                     let (rows, rv) = s.store.list(info, ns.as_deref(), None, 0)?;
                     for r in rows {
-                        initial.push(WatchEvent { rv, res: res_key(info), ns: r.ns, name: r.name, type_: EventType::Added, body: r.body.into() });
+                        initial.push(WatchEvent {
+                            rv,
+                            res: res_key(info),
+                            ns: r.ns,
+                            name: r.name,
+                            type_: EventType::Added,
+                            body: r.body.into(),
+                        });
                     }
                     rv
                 }
@@ -153,5 +209,13 @@ pub async fn serve(server: ApiServer, info: &'static ResourceInfo, ns: Option<St
         }
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -1,1 +1,217 @@
-fn main() {}
+//! The `kargo` binary: the embedded server (`kargo server`) and the CLI
+//! verbs users know from Kargo, talking to any Kubernetes-compatible API
+//! through kube-rs.
+
+mod client;
+mod cmd;
+mod config;
+mod manifest;
+mod resources;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use client::ConnectFlags;
+use cmd::get::Output;
+
+#[derive(Parser)]
+#[command(
+    name = "kargo",
+    version,
+    about = "Continuous promotion for GitOps",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(flatten)]
+    connect: ConnectFlags,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded server (API, store, controllers).
+    Server(cmd::server::ServerArgs),
+    /// Save the address and token of a server.
+    Login(cmd::login::LoginArgs),
+    /// Change CLI settings.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCmd,
+    },
+    /// Create or update objects from files, directories or stdin.
+    Apply {
+        /// File, directory or `-`.
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+        /// Project (namespace) for objects that name none.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+    },
+    /// Create objects (fails if they exist).
+    Create {
+        /// File, directory or `-`.
+        #[arg(short = 'f', long = "filename")]
+        files: Vec<String>,
+        /// Project for objects that name none.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        #[command(subcommand)]
+        what: Option<CreateCmd>,
+    },
+    /// List or show objects.
+    Get {
+        /// Kind: projects, warehouses, stages, freight, promotions, ...
+        kind: String,
+        /// Name (all when omitted).
+        name: Option<String>,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Delete objects by name or from files.
+    Delete {
+        /// Kind and names.
+        args: Vec<String>,
+        /// File, directory or `-`.
+        #[arg(short = 'f', long = "filename")]
+        files: Vec<String>,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+    },
+    /// Print client and server versions.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Set the default project.
+    SetProject {
+        /// Project name.
+        project: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreateCmd {
+    /// Create a project (and its namespace).
+    Project {
+        /// Project name.
+        name: String,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let verbose = std::env::var("KARGO_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(verbose))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let flags = cli.connect;
+    match cli.command {
+        Command::Server(a) => cmd::server::run(a).await,
+        Command::Login(a) => cmd::login::login(a).await,
+        Command::Config {
+            what: ConfigCmd::SetProject { project },
+        } => cmd::login::set_project(&project),
+        Command::Apply { files, project } => {
+            let c = client::client(&flags).await?;
+            cmd::apply::apply(
+                &c,
+                &files,
+                client::project(project.as_deref())?.as_deref(),
+                false,
+            )
+            .await
+        }
+        Command::Create {
+            files,
+            project,
+            what,
+        } => {
+            let c = client::client(&flags).await?;
+            match (what, files.is_empty()) {
+                (Some(CreateCmd::Project { name }), true) => {
+                    cmd::apply::create_project(&c, &name).await
+                }
+                (None, false) => {
+                    cmd::apply::apply(
+                        &c,
+                        &files,
+                        client::project(project.as_deref())?.as_deref(),
+                        true,
+                    )
+                    .await
+                }
+                _ => anyhow::bail!(
+                    "use either `kargo create -f FILE` or `kargo create project NAME`"
+                ),
+            }
+        }
+        Command::Get {
+            kind,
+            name,
+            project,
+            output,
+        } => {
+            let c = client::client(&flags).await?;
+            cmd::get::get(
+                &c,
+                &kind,
+                name.as_deref(),
+                client::project(project.as_deref())?.as_deref(),
+                output,
+            )
+            .await
+        }
+        Command::Delete {
+            args,
+            files,
+            project,
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::project(project.as_deref())?;
+            match (args.as_slice(), files.is_empty()) {
+                ([], false) => cmd::delete::by_files(&c, &files, project.as_deref()).await,
+                ([kind, names @ ..], true) if !names.is_empty() => {
+                    cmd::delete::by_name(&c, kind, names, project.as_deref()).await
+                }
+                _ => anyhow::bail!(
+                    "usage: kargo delete KIND NAME... [-p PROJECT] or kargo delete -f FILE"
+                ),
+            }
+        }
+        Command::Version => {
+            println!("Client Version: {}", env!("CARGO_PKG_VERSION"));
+            match client::client(&flags).await {
+                Ok(c) => match c.apiserver_version().await {
+                    Ok(v) => println!("Server Version: {}", v.git_version),
+                    Err(e) => println!("Server Version: unavailable ({})", resources::explain(e)),
+                },
+                Err(e) => println!("Server Version: unavailable ({e})"),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,146 @@
-//! placeholder
+//! `kargo server`: opens the store under `--data-dir`, prepares the admin
+//! token and TLS material, and serves the API (behind bearer-token
+//! authentication) over HTTPS. Also builds the in-process Kubernetes
+//! client through which controllers reach the API without a socket.
+
+mod auth;
+mod in_process;
+mod tls;
+
+pub use in_process::in_process_client;
+
+use kargo_store::Store;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where the database, token and certificates live.
+    pub data_dir: PathBuf,
+    /// Address to listen on (default `127.0.0.1:8443`; port 0 picks one).
+    pub listen: SocketAddr,
+    /// TLS certificate (PEM); generated when absent.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM); generated when absent.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// What a started server tells its caller.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The admin bearer token.
+    pub token: String,
+    /// PEM of the CA that signed the serving certificate (when generated).
+    pub ca_pem: Option<String>,
+    /// Path of the CA file (when generated).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Server start-up failures.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// Filesystem problems with the data directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("opening the store: {0}")]
+    Store(#[from] kargo_store::StoreError),
+    /// TLS material could not be made or read.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// Connection details.
+    pub started: Started,
+    /// The store it serves.
+    pub store: Store,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens everything and starts listening. Returns once the socket is bound.
+    pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let store = Store::open(&cfg.data_dir.join("kargo.db"))?;
+        let token = auth::load_or_create_token(&cfg.data_dir)?;
+        let tls = tls::load_or_create(&cfg, cfg.listen.ip())?;
+        let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
+            tls.cert_pem.into_bytes(),
+            tls.key_pem.into_bytes(),
+        )
+        .await
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        let listener =
+            std::net::TcpListener::bind(cfg.listen).map_err(|source| ServerError::Io {
+                path: PathBuf::from(cfg.listen.to_string()),
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| ServerError::Io {
+                path: PathBuf::from(cfg.listen.to_string()),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Io {
+            path: PathBuf::from(cfg.listen.to_string()),
+            source,
+        })?;
+        let app = auth::require_token(kargo_apiserver::router(store.clone()), token.clone());
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, rustls)
+            .map_err(|e| ServerError::Tls(e.to_string()))?
+            .handle(handle.clone());
+        let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
+        let host = match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let url = format!("https://{host}:{}", addr.port());
+        let addr_file = cfg.data_dir.join("address");
+        std::fs::write(&addr_file, &url).map_err(io_err(&addr_file))?;
+        Ok(Server {
+            started: Started {
+                url,
+                token,
+                ca_pem: tls.ca_pem,
+                ca_file: tls.ca_file,
+            },
+            store,
+            handle,
+            task,
+        })
+    }
+
+    /// Waits until the server stops (it stops on [`Server::shutdown`] or an I/O error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Stops accepting connections and lets open ones finish.
+    pub fn shutdown(&self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    }
+}

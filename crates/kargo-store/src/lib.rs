@@ -108,7 +108,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { event_retention: 50_000 }
+        Options {
+            event_retention: 50_000,
+        }
     }
 }
 
@@ -129,7 +131,11 @@ pub struct Store {
 
 /// The key a resource is stored under: `plural.group`, or `plural` for core.
 pub fn res_key(info: &ResourceInfo) -> String {
-    if info.group.is_empty() { info.plural.to_string() } else { format!("{}.{}", info.plural, info.group) }
+    if info.group.is_empty() {
+        info.plural.to_string()
+    } else {
+        format!("{}.{}", info.plural, info.group)
+    }
 }
 
 fn info_for_key(key: &str) -> Option<&'static ResourceInfo> {
@@ -141,7 +147,10 @@ fn namespace_info() -> &'static ResourceInfo {
 }
 
 fn not_found(info: &ResourceInfo, name: &str) -> StoreError {
-    StoreError::NotFound { kind: res_key(info), name: name.to_string() }
+    StoreError::NotFound {
+        kind: res_key(info),
+        name: name.to_string(),
+    }
 }
 
 impl Store {
@@ -159,9 +168,22 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as u64;
-        let oldest: u64 = conn.query_row("SELECT COALESCE(MIN(rv), ?1) FROM events", [rv as i64 + 1], |r| r.get::<_, i64>(0))? as u64;
+        let oldest: u64 = conn.query_row(
+            "SELECT COALESCE(MIN(rv), ?1) FROM events",
+            [rv as i64 + 1],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
         let (events, _) = broadcast::channel(16_384);
-        Ok(Store { db: Arc::new(Mutex::new(Db { conn, rv, oldest_rv: oldest, opts, since_compact: 0 })), events })
+        Ok(Store {
+            db: Arc::new(Mutex::new(Db {
+                conn,
+                rv,
+                oldest_rv: oldest,
+                opts,
+                since_compact: 0,
+            })),
+            events,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Db> {
@@ -184,16 +206,31 @@ impl Store {
     /// Lists objects of a kind (optionally in one namespace), ordered by
     /// namespace and name, starting after `after` (`(ns, name)`), at most
     /// `limit` rows (0 = all). Returns the rows and the list's resourceVersion.
-    pub fn list(&self, info: &ResourceInfo, ns: Option<&str>, after: Option<(&str, &str)>, limit: usize) -> Result<(Vec<RawObject>, u64)> {
+    pub fn list(
+        &self,
+        info: &ResourceInfo,
+        ns: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<(Vec<RawObject>, u64)> {
         let db = self.lock();
         let key = res_key(info);
         let (ans, aname) = after.unwrap_or(("", ""));
         let lim = if limit == 0 { -1 } else { limit as i64 };
         let mut out = Vec::new();
-        let map = |r: &rusqlite::Row<'_>| Ok(RawObject { ns: r.get(0)?, name: r.get(1)?, body: r.get(2)? });
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(RawObject {
+                ns: r.get(0)?,
+                name: r.get(1)?,
+                body: r.get(2)?,
+            })
+        };
         if let Some(ns) = ns {
             let mut st = db.conn.prepare_cached("SELECT ns, name, body FROM objects WHERE res=?1 AND ns=?2 AND name>?3 ORDER BY name LIMIT ?4")?;
-            for r in st.query_map(params![key, ns, if after.is_some() { aname } else { "" }, lim], map)? {
+            for r in st.query_map(
+                params![key, ns, if after.is_some() { aname } else { "" }, lim],
+                map,
+            )? {
                 out.push(r?);
             }
         } else {
@@ -206,9 +243,17 @@ impl Store {
     }
 
     /// Names of objects of a kind in `ns` carrying label `key=value`.
-    pub fn names_with_label(&self, info: &ResourceInfo, ns: &str, key: &str, value: &str) -> Result<Vec<String>> {
+    pub fn names_with_label(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>> {
         let db = self.lock();
-        let mut st = db.conn.prepare_cached("SELECT name FROM labels WHERE res=?1 AND ns=?2 AND key=?3 AND value=?4")?;
+        let mut st = db.conn.prepare_cached(
+            "SELECT name FROM labels WHERE res=?1 AND ns=?2 AND key=?3 AND value=?4",
+        )?;
         let rows = st.query_map(params![res_key(info), ns, key, value], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -227,7 +272,9 @@ impl Store {
                 )));
             }
             if rv < db.rv {
-                let mut st = db.conn.prepare_cached("SELECT rv, res, ns, name, type, body FROM events WHERE rv > ?1 ORDER BY rv")?;
+                let mut st = db.conn.prepare_cached(
+                    "SELECT rv, res, ns, name, type, body FROM events WHERE rv > ?1 ORDER BY rv",
+                )?;
                 let rows = st.query_map([rv as i64], |r| {
                     let t: String = r.get(4)?;
                     let body: String = r.get(5)?;
@@ -249,7 +296,10 @@ impl Store {
                 }
             }
         }
-        Ok(Subscription { backlog, live: self.events.subscribe() })
+        Ok(Subscription {
+            backlog,
+            live: self.events.subscribe(),
+        })
     }
 
     fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
@@ -258,7 +308,11 @@ impl Store {
         let start_rv = db.rv;
         let (out, rv, pending) = {
             let tx = db.conn.transaction()?;
-            let mut w = Writer { tx, rv: start_rv, pending: Vec::new() };
+            let mut w = Writer {
+                tx,
+                rv: start_rv,
+                pending: Vec::new(),
+            };
             let out = f(&mut w)?;
             let Writer { tx, rv, pending } = w;
             if rv != start_rv {
@@ -277,7 +331,8 @@ impl Store {
             db.since_compact = 0;
             let keep_from = db.rv.saturating_sub(db.opts.event_retention) + 1;
             if keep_from > db.oldest_rv {
-                db.conn.execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
+                db.conn
+                    .execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
                 db.oldest_rv = keep_from;
             }
         }
@@ -288,7 +343,8 @@ impl Store {
     pub fn compact(&self, keep: u64) -> Result<()> {
         let mut db = self.lock();
         let keep_from = db.rv.saturating_sub(keep) + 1;
-        db.conn.execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
+        db.conn
+            .execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
         db.oldest_rv = db.oldest_rv.max(keep_from);
         Ok(())
     }
@@ -299,9 +355,16 @@ impl Store {
         self.write(|w| {
             if info.namespaced() {
                 match get_in(&w.tx, &res_key(namespace_info()), "", ns)? {
-                    None => return Err(StoreError::NotFound { kind: "namespaces".into(), name: ns.into() }),
+                    None => {
+                        return Err(StoreError::NotFound {
+                            kind: "namespaces".into(),
+                            name: ns.into(),
+                        });
+                    }
                     Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
-                        return Err(StoreError::Invalid(format!("namespace {ns:?} is being deleted; nothing new can be created in it")));
+                        return Err(StoreError::Invalid(format!(
+                            "namespace {ns:?} is being deleted; nothing new can be created in it"
+                        )));
                     }
                     Some(_) => {}
                 }
@@ -310,9 +373,13 @@ impl Store {
             let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
                 Some(n) => n.to_string(),
                 None => {
-                    let prefix = meta_str(&obj, "generateName").filter(|n| !n.is_empty()).ok_or_else(|| {
-                        StoreError::Invalid("metadata.name: required (or metadata.generateName)".into())
-                    })?;
+                    let prefix = meta_str(&obj, "generateName")
+                        .filter(|n| !n.is_empty())
+                        .ok_or_else(|| {
+                            StoreError::Invalid(
+                                "metadata.name: required (or metadata.generateName)".into(),
+                            )
+                        })?;
                     let mut candidate = String::new();
                     for _ in 0..8 {
                         candidate = format!("{prefix}{}", meta::name_suffix());
@@ -357,7 +424,14 @@ impl Store {
     /// Replaces an object (or only its status). A stale
     /// `metadata.resourceVersion` is a Conflict; an unchanged object is
     /// not rewritten.
-    pub fn update(&self, info: &'static ResourceInfo, ns: &str, name: &str, obj: Value, part: Part) -> Result<Value> {
+    pub fn update(
+        &self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        part: Part,
+    ) -> Result<Value> {
         self.write(|w| w.update(info, ns, name, obj, part))
     }
 
@@ -372,7 +446,8 @@ impl Store {
         f: impl FnOnce(Value) -> Result<Value>,
     ) -> Result<Value> {
         self.write(|w| {
-            let old = get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
+            let old =
+                get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
             let mut new = f(old.clone())?;
             // The object was read in this transaction, so its version is current.
             if let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
@@ -387,7 +462,13 @@ impl Store {
     /// Deletes an object. With finalizers it only gets a deletionTimestamp;
     /// otherwise it is removed along with its dependents. Returns the
     /// object and whether it is gone.
-    pub fn delete(&self, info: &'static ResourceInfo, ns: &str, name: &str, pre: &Preconditions) -> Result<(Value, bool)> {
+    pub fn delete(
+        &self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        pre: &Preconditions,
+    ) -> Result<(Value, bool)> {
         self.write(|w| {
             let old = get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
             if let Some(uid) = &pre.uid
@@ -427,40 +508,84 @@ struct Writer<'c> {
 }
 
 impl Writer<'_> {
-    fn put(&mut self, info: &ResourceInfo, ns: &str, name: &str, mut obj: Value, type_: EventType) -> Result<Value> {
+    fn put(
+        &mut self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        type_: EventType,
+    ) -> Result<Value> {
         self.rv += 1;
         let key = res_key(info);
         let md = metadata_mut(&mut obj);
         md.insert("resourceVersion".into(), json!(self.rv.to_string()));
-        let uid = md.get("uid").and_then(Value::as_str).unwrap_or_default().to_string();
+        let uid = md
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let body = serde_json::to_string(&obj)?;
         self.tx.execute(
             "INSERT INTO objects(res, ns, name, rv, uid, body) VALUES(?1,?2,?3,?4,?5,?6)
              ON CONFLICT(res, ns, name) DO UPDATE SET rv=excluded.rv, uid=excluded.uid, body=excluded.body",
             params![key, ns, name, self.rv as i64, uid, body],
         )?;
-        self.tx.execute("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.tx.execute(
+            "DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3",
+            params![key, ns, name],
+        )?;
         for (k, v) in meta::labels(&obj) {
-            self.tx.execute("INSERT INTO labels(res, ns, name, key, value) VALUES(?1,?2,?3,?4,?5)", params![key, ns, name, k, v])?;
+            self.tx.execute(
+                "INSERT INTO labels(res, ns, name, key, value) VALUES(?1,?2,?3,?4,?5)",
+                params![key, ns, name, k, v],
+            )?;
         }
-        self.tx.execute("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.tx.execute(
+            "DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3",
+            params![key, ns, name],
+        )?;
         for owner in owner_uids(&obj) {
-            self.tx.execute("INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)", params![owner, key, ns, name])?;
+            self.tx.execute(
+                "INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)",
+                params![owner, key, ns, name],
+            )?;
         }
         self.event(key, ns, name, type_, body)?;
         Ok(obj)
     }
 
-    fn event(&mut self, res: String, ns: &str, name: &str, type_: EventType, body: String) -> Result<()> {
+    fn event(
+        &mut self,
+        res: String,
+        ns: &str,
+        name: &str,
+        type_: EventType,
+        body: String,
+    ) -> Result<()> {
         self.tx.execute(
             "INSERT INTO events(rv, res, ns, name, type, body) VALUES(?1,?2,?3,?4,?5,?6)",
             params![self.rv as i64, res, ns, name, type_.as_str(), body],
         )?;
-        self.pending.push(WatchEvent { rv: self.rv, res, ns: ns.into(), name: name.into(), type_, body: body.into() });
+        self.pending.push(WatchEvent {
+            rv: self.rv,
+            res,
+            ns: ns.into(),
+            name: name.into(),
+            type_,
+            body: body.into(),
+        });
         Ok(())
     }
 
-    fn update(&mut self, info: &'static ResourceInfo, ns: &str, name: &str, mut obj: Value, part: Part) -> Result<Value> {
+    fn update(
+        &mut self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        part: Part,
+    ) -> Result<Value> {
         let key = res_key(info);
         let old = get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?;
         if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|r| !r.is_empty())
@@ -473,7 +598,9 @@ impl Writer<'_> {
         if let Some(n) = meta_str(&obj, "name")
             && n != name
         {
-            return Err(StoreError::Invalid(format!("metadata.name: the name in the body ({n:?}) does not match the URL ({name:?})")));
+            return Err(StoreError::Invalid(format!(
+                "metadata.name: the name in the body ({n:?}) does not match the URL ({name:?})"
+            )));
         }
         let mut new = match part {
             Part::Status => {
@@ -505,7 +632,14 @@ impl Writer<'_> {
         // Fields the system owns.
         let old_md = old.get("metadata").cloned().unwrap_or(json!({}));
         let md = metadata_mut(&mut new);
-        for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "name",
+        ] {
             match old_md.get(k) {
                 Some(v) => md.insert(k.into(), v.clone()),
                 None => md.remove(k),
@@ -516,13 +650,23 @@ impl Writer<'_> {
         } else {
             md.remove("namespace");
         }
-        md.insert("resourceVersion".into(), old_md.get("resourceVersion").cloned().unwrap_or(json!("")));
+        md.insert(
+            "resourceVersion".into(),
+            old_md.get("resourceVersion").cloned().unwrap_or(json!("")),
+        );
         if info.has_generation() && spec_part(&new) != spec_part(&old) {
-            let g = old_md.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+            let g = old_md
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
             metadata_mut(&mut new).insert("generation".into(), json!(g));
         }
         if info.kind == "Namespace" && new.get("status").is_none() {
-            new["status"] = old.get("status").cloned().unwrap_or(json!({"phase": "Active"}));
+            new["status"] = old
+                .get("status")
+                .cloned()
+                .unwrap_or(json!({"phase": "Active"}));
         }
         if new == old {
             return Ok(old);
@@ -535,7 +679,13 @@ impl Writer<'_> {
         self.put(info, ns, name, new, EventType::Modified)
     }
 
-    fn delete(&mut self, info: &'static ResourceInfo, ns: &str, name: &str, old: Value) -> Result<(Value, bool)> {
+    fn delete(
+        &mut self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        old: Value,
+    ) -> Result<(Value, bool)> {
         if info.kind == "Namespace" {
             return self.delete_namespace(name, old);
         }
@@ -561,16 +711,25 @@ impl Writer<'_> {
 
     fn delete_namespace(&mut self, name: &str, nsobj: Value) -> Result<(Value, bool)> {
         let children: Vec<(String, String)> = {
-            let mut st = self.tx.prepare_cached("SELECT res, name FROM objects WHERE ns=?1")?;
-            st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+            let mut st = self
+                .tx
+                .prepare_cached("SELECT res, name FROM objects WHERE ns=?1")?;
+            st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
         };
         for (res, child) in children {
-            let Some(cinfo) = info_for_key(&res) else { continue };
+            let Some(cinfo) = info_for_key(&res) else {
+                continue;
+            };
             if let Some(obj) = get_in(&self.tx, &res, name, &child)? {
                 self.delete(cinfo, name, &child, obj)?;
             }
         }
-        let remaining: i64 = self.tx.query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [name], |r| r.get(0))?;
+        let remaining: i64 =
+            self.tx
+                .query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [name], |r| {
+                    r.get(0)
+                })?;
         if remaining == 0 {
             let gone = self.remove(namespace_info(), "", name, nsobj)?;
             return Ok((gone, true));
@@ -593,17 +752,31 @@ impl Writer<'_> {
         let mut obj = obj;
         metadata_mut(&mut obj).insert("resourceVersion".into(), json!(self.rv.to_string()));
         let body = serde_json::to_string(&obj)?;
-        self.tx.execute("DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
-        self.tx.execute("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
-        self.tx.execute("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3", params![key, ns, name])?;
+        self.tx.execute(
+            "DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3",
+            params![key, ns, name],
+        )?;
+        self.tx.execute(
+            "DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3",
+            params![key, ns, name],
+        )?;
+        self.tx.execute(
+            "DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3",
+            params![key, ns, name],
+        )?;
         self.event(key, ns, name, EventType::Deleted, body)?;
         if let Some(uid) = meta_str(&obj, "uid") {
             let dependents: Vec<(String, String, String)> = {
-                let mut st = self.tx.prepare_cached("SELECT res, ns, name FROM owners WHERE owner_uid=?1")?;
-                st.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?
+                let mut st = self
+                    .tx
+                    .prepare_cached("SELECT res, ns, name FROM owners WHERE owner_uid=?1")?;
+                st.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?
             };
             for (res, dns, dname) in dependents {
-                let Some(dinfo) = info_for_key(&res) else { continue };
+                let Some(dinfo) = info_for_key(&res) else {
+                    continue;
+                };
                 if let Some(d) = get_in(&self.tx, &res, &dns, &dname)? {
                     self.delete(dinfo, &dns, &dname, d)?;
                 }
@@ -613,7 +786,11 @@ impl Writer<'_> {
             && let Some(nsobj) = get_in(&self.tx, &res_key(namespace_info()), "", ns)?
             && nsobj.pointer("/metadata/deletionTimestamp").is_some()
         {
-            let remaining: i64 = self.tx.query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [ns], |r| r.get(0))?;
+            let remaining: i64 =
+                self.tx
+                    .query_row("SELECT COUNT(*) FROM objects WHERE ns=?1", [ns], |r| {
+                        r.get(0)
+                    })?;
             if remaining == 0 {
                 self.remove(namespace_info(), "", ns, nsobj)?;
             }
@@ -628,7 +805,9 @@ impl Writer<'_> {
         match get_in(&self.tx, &res_key(info), "", name)? {
             Some(mut ns) => {
                 if ns.pointer("/metadata/deletionTimestamp").is_some() {
-                    return Err(StoreError::Invalid(format!("namespace {name:?} is being deleted; wait for it to go before creating the project")));
+                    return Err(StoreError::Invalid(format!(
+                        "namespace {name:?} is being deleted; wait for it to go before creating the project"
+                    )));
                 }
                 let md = metadata_mut(&mut ns);
                 let labels = md.entry("labels").or_insert_with(|| json!({}));

@@ -14,7 +14,9 @@ fn open() -> (tempfile::TempDir, Store) {
 }
 
 fn project(store: &Store, name: &str) {
-    store.create(info("Project"), "", json!({"metadata": {"name": name}})).unwrap();
+    store
+        .create(info("Project"), "", json!({"metadata": {"name": name}}))
+        .unwrap();
 }
 
 fn cm(name: &str) -> Value {
@@ -28,21 +30,40 @@ fn project_creates_its_namespace_and_deleting_it_removes_contents() {
     let ns = s.get(info("Namespace"), "", "p").unwrap();
     assert_eq!(ns["metadata"]["labels"]["kargo.akuity.io/project"], "true");
     s.create(info("ConfigMap"), "p", cm("c")).unwrap();
-    s.delete(info("Project"), "", "p", &Preconditions::default()).unwrap();
-    assert!(matches!(s.get(info("ConfigMap"), "p", "c"), Err(StoreError::NotFound { .. })));
-    assert!(matches!(s.get(info("Namespace"), "", "p"), Err(StoreError::NotFound { .. })));
+    s.delete(info("Project"), "", "p", &Preconditions::default())
+        .unwrap();
+    assert!(matches!(
+        s.get(info("ConfigMap"), "p", "c"),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.get(info("Namespace"), "", "p"),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[test]
 fn create_requires_namespace_and_unique_name() {
     let (_d, s) = open();
-    assert!(matches!(s.create(info("ConfigMap"), "nope", cm("c")), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.create(info("ConfigMap"), "nope", cm("c")),
+        Err(StoreError::NotFound { .. })
+    ));
     project(&s, "p");
     let c = s.create(info("ConfigMap"), "p", cm("c")).unwrap();
     assert_eq!(c["metadata"]["namespace"], "p");
     assert!(c["metadata"]["uid"].as_str().unwrap().len() == 36);
-    assert!(matches!(s.create(info("ConfigMap"), "p", cm("c")), Err(StoreError::AlreadyExists { .. })));
-    let g = s.create(info("ConfigMap"), "p", json!({"metadata": {"generateName": "x-"}})).unwrap();
+    assert!(matches!(
+        s.create(info("ConfigMap"), "p", cm("c")),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let g = s
+        .create(
+            info("ConfigMap"),
+            "p",
+            json!({"metadata": {"generateName": "x-"}}),
+        )
+        .unwrap();
     assert!(g["metadata"]["name"].as_str().unwrap().starts_with("x-"));
 }
 
@@ -52,32 +73,54 @@ fn resource_versions_are_monotonic_and_stale_updates_conflict() {
     project(&s, "p");
     let w = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse", "metadata": {"name": "w"}, "spec": {"interval": "5m0s"}});
     let a = s.create(info("Warehouse"), "p", w).unwrap();
-    let rv1: u64 = a["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv1: u64 = a["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(a["metadata"]["generation"], 1);
     let mut b = a.clone();
     b["spec"]["interval"] = json!("1m");
-    let b = s.update(info("Warehouse"), "p", "w", b, Part::Main).unwrap();
-    let rv2: u64 = b["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let b = s
+        .update(info("Warehouse"), "p", "w", b, Part::Main)
+        .unwrap();
+    let rv2: u64 = b["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv1);
     assert_eq!(b["metadata"]["generation"], 2);
     // stale
     let mut stale = a.clone();
     stale["spec"]["interval"] = json!("2m");
-    assert!(matches!(s.update(info("Warehouse"), "p", "w", stale, Part::Main), Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.update(info("Warehouse"), "p", "w", stale, Part::Main),
+        Err(StoreError::Conflict(_))
+    ));
     // status does not bump generation, and main updates keep status
     let mut st = b.clone();
     st["status"] = json!({"lastFreightID": "x"});
-    let c = s.update(info("Warehouse"), "p", "w", st, Part::Status).unwrap();
+    let c = s
+        .update(info("Warehouse"), "p", "w", st, Part::Status)
+        .unwrap();
     assert_eq!(c["metadata"]["generation"], 2);
     let mut d = c.clone();
     d["status"] = json!({});
     d["metadata"]["labels"] = json!({"a": "b"});
-    let d = s.update(info("Warehouse"), "p", "w", d, Part::Main).unwrap();
+    let d = s
+        .update(info("Warehouse"), "p", "w", d, Part::Main)
+        .unwrap();
     assert_eq!(d["status"]["lastFreightID"], "x");
     assert_eq!(d["metadata"]["generation"], 2);
     // no-op update keeps the version
-    let e = s.update(info("Warehouse"), "p", "w", d.clone(), Part::Main).unwrap();
-    assert_eq!(e["metadata"]["resourceVersion"], d["metadata"]["resourceVersion"]);
+    let e = s
+        .update(info("Warehouse"), "p", "w", d.clone(), Part::Main)
+        .unwrap();
+    assert_eq!(
+        e["metadata"]["resourceVersion"],
+        d["metadata"]["resourceVersion"]
+    );
 }
 
 #[test]
@@ -89,17 +132,24 @@ fn finalizers_hold_deletion_and_owners_cascade() {
     let owner = s.create(info("ConfigMap"), "p", owner).unwrap();
     let uid = owner["metadata"]["uid"].as_str().unwrap();
     let mut child = cm("child");
-    child["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]);
+    child["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]);
     s.create(info("ConfigMap"), "p", child).unwrap();
-    let (o, gone) = s.delete(info("ConfigMap"), "p", "owner", &Preconditions::default()).unwrap();
+    let (o, gone) = s
+        .delete(info("ConfigMap"), "p", "owner", &Preconditions::default())
+        .unwrap();
     assert!(!gone);
     assert!(o["metadata"]["deletionTimestamp"].is_string());
     assert!(s.get(info("ConfigMap"), "p", "child").is_ok());
     let mut o = s.get(info("ConfigMap"), "p", "owner").unwrap();
     o["metadata"]["finalizers"] = json!([]);
-    s.update(info("ConfigMap"), "p", "owner", o, Part::Main).unwrap();
+    s.update(info("ConfigMap"), "p", "owner", o, Part::Main)
+        .unwrap();
     assert!(s.get(info("ConfigMap"), "p", "owner").is_err());
-    assert!(s.get(info("ConfigMap"), "p", "child").is_err(), "dependent is collected");
+    assert!(
+        s.get(info("ConfigMap"), "p", "child").is_err(),
+        "dependent is collected"
+    );
 }
 
 #[test]
@@ -113,7 +163,8 @@ fn watch_resumes_and_reports_gone() {
     let names: Vec<_> = sub.backlog.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["a", "b"]);
     let mut live = sub.live;
-    s.delete(info("ConfigMap"), "p", "a", &Preconditions::default()).unwrap();
+    s.delete(info("ConfigMap"), "p", "a", &Preconditions::default())
+        .unwrap();
     let e = live.try_recv().unwrap();
     assert_eq!((e.name.as_str(), e.type_), ("a", EventType::Deleted));
     s.compact(1).unwrap();
@@ -133,7 +184,10 @@ fn data_survives_reopen() {
     };
     let s = Store::open(&path).unwrap();
     assert_eq!(s.current_rv(), rv);
-    assert_eq!(s.get(info("ConfigMap"), "p", "c").unwrap()["data"]["a"], "1");
+    assert_eq!(
+        s.get(info("ConfigMap"), "p", "c").unwrap()["data"]["a"],
+        "1"
+    );
     let (items, _) = s.list(info("ConfigMap"), Some("p"), None, 0).unwrap();
     assert_eq!(items.len(), 1);
 }
@@ -146,9 +200,19 @@ fn list_pages_in_name_order() {
         s.create(info("ConfigMap"), "p", cm(n)).unwrap();
     }
     let (page, _) = s.list(info("ConfigMap"), Some("p"), None, 2).unwrap();
-    assert_eq!(page.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    let (page, _) = s.list(info("ConfigMap"), None, Some(("p", "b")), 0).unwrap();
-    assert_eq!(page.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["c", "d"]);
-    let (page, _) = s.list(info("ConfigMap"), Some("p"), Some(("p", "b")), 0).unwrap();
+    assert_eq!(
+        page.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let (page, _) = s
+        .list(info("ConfigMap"), None, Some(("p", "b")), 0)
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["c", "d"]
+    );
+    let (page, _) = s
+        .list(info("ConfigMap"), Some("p"), Some(("p", "b")), 0)
+        .unwrap();
     assert_eq!(page.len(), 2);
 }

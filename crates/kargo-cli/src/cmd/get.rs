@@ -1,0 +1,169 @@
+//! `kargo get KIND [NAME]`: tables with the server's printer columns,
+//! or the objects as YAML, JSON or names.
+
+use crate::resources::{api, explain, qualified_name, resolve};
+use anyhow::{Context, Result, bail};
+use comfy_table::{Cell, Table};
+use kargo_api::ResourceInfo;
+use kube::Resource;
+use kube::api::{DynamicObject, ListParams};
+use serde_json::{Value, json};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Columns (default).
+    Table,
+    /// Columns including the wide ones.
+    Wide,
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+    /// `kind.group/name` per line.
+    Name,
+}
+
+/// Runs `get`.
+pub async fn get(
+    client: &kube::Client,
+    kind: &str,
+    name: Option<&str>,
+    project: Option<&str>,
+    output: Output,
+) -> Result<()> {
+    let info = resolve(kind)?;
+    match output {
+        Output::Table | Output::Wide => {
+            table(client, info, name, project, output == Output::Wide).await
+        }
+        _ => objects(client, info, name, project, output).await,
+    }
+}
+
+fn collection_path(info: &ResourceInfo, ns: Option<&str>) -> String {
+    let ar = crate::resources::api_resource(info);
+    DynamicObject::url_path(&ar, if info.namespaced() { ns } else { None })
+}
+
+async fn table(
+    client: &kube::Client,
+    info: &'static ResourceInfo,
+    name: Option<&str>,
+    project: Option<&str>,
+    wide: bool,
+) -> Result<()> {
+    if info.namespaced() && project.is_none() {
+        bail!(
+            "{} objects live in a project: pass --project (-p) or set a default with `kargo config set-project`",
+            info.kind
+        );
+    }
+    let mut path = collection_path(info, project);
+    if let Some(n) = name {
+        path = format!("{path}/{n}");
+    }
+    let req = http::Request::get(path)
+        .header(
+            http::header::ACCEPT,
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .context("building the request")?;
+    let t: Value = client.request(req).await.map_err(explain)?;
+    let cols = t["columnDefinitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let keep: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| wide || c["priority"].as_i64().unwrap_or(0) == 0)
+        .map(|(i, _)| i)
+        .collect();
+    let mut rows = t["rows"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        match project {
+            Some(p) if info.namespaced() => eprintln!("No {} found in project {p}.", info.plural),
+            _ => eprintln!("No {} found.", info.plural),
+        }
+        return Ok(());
+    }
+    if info.kind == "Freight" {
+        // Newest first.
+        rows.sort_by(|a, b| {
+            let ts = |r: &Value| {
+                r.pointer("/object/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            ts(b).cmp(&ts(a))
+        });
+    }
+    let mut out = Table::new();
+    out.load_preset(comfy_table::presets::NOTHING);
+    out.set_header(
+        keep.iter()
+            .map(|&i| Cell::new(cols[i]["name"].as_str().unwrap_or("").to_uppercase())),
+    );
+    for r in &rows {
+        let cells = r["cells"].as_array().cloned().unwrap_or_default();
+        out.add_row(keep.iter().map(|&i| {
+            Cell::new(kargo_api::printer::render(
+                cells.get(i).unwrap_or(&Value::Null),
+            ))
+        }));
+    }
+    for line in out.to_string().lines() {
+        println!("{}", line.trim_end().trim_start_matches(' '));
+    }
+    Ok(())
+}
+
+async fn objects(
+    client: &kube::Client,
+    info: &'static ResourceInfo,
+    name: Option<&str>,
+    project: Option<&str>,
+    output: Output,
+) -> Result<()> {
+    let a = api(client, info, project)?;
+    let items: Vec<DynamicObject> = match name {
+        Some(n) => vec![a.get(n).await.map_err(explain)?],
+        None => a.list(&ListParams::default()).await.map_err(explain)?.items,
+    };
+    let values: Vec<Value> = items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()?;
+    match output {
+        Output::Name => {
+            for v in &values {
+                println!(
+                    "{}",
+                    qualified_name(
+                        info,
+                        v.pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    )
+                );
+            }
+        }
+        Output::Json | Output::Yaml => {
+            let doc = if name.is_some() {
+                values[0].clone()
+            } else {
+                json!({"apiVersion": "v1", "kind": "List", "items": values})
+            };
+            if output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print!("{}", yaml_serde::to_string(&doc)?);
+            }
+        }
+        Output::Table | Output::Wide => unreachable!("handled by table()"),
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `kargo login` and `kargo config set-project`: write the CLI config.
+
+use crate::client;
+use crate::config::{self, CliConfig};
+use anyhow::{Context, Result};
+
+/// Flags of `kargo login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// Server address, e.g. https://127.0.0.1:8443.
+    pub url: String,
+    /// Bearer token (the server's `<data-dir>/admin-token`).
+    #[arg(long)]
+    pub token: String,
+    /// CA certificate file to trust.
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Do not verify the server's certificate.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// Saves the connection after checking that it works.
+pub async fn login(a: LoginArgs) -> Result<()> {
+    let ca_data = match &a.ca_file {
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+        }
+        None => String::new(),
+    };
+    let mut cfg = config::load()?.unwrap_or_default();
+    cfg = CliConfig {
+        api_address: a.url.clone(),
+        bearer_token: a.token.clone(),
+        ca_data,
+        insecure_skip_tls_verify: a.insecure_skip_tls_verify,
+        ..cfg
+    };
+    let c = client::build(&a.url, &a.token, &cfg, a.insecure_skip_tls_verify)?;
+    c.apiserver_version()
+        .await
+        .map_err(crate::resources::explain)
+        .with_context(|| format!("cannot reach {}", a.url))?;
+    let p = config::save(&cfg)?;
+    println!("logged in to {} (configuration in {})", a.url, p.display());
+    Ok(())
+}
+
+/// Sets the default project.
+pub fn set_project(project: &str) -> Result<()> {
+    let mut cfg = config::load()?.unwrap_or_default();
+    cfg.project = project.to_string();
+    config::save(&cfg)?;
+    println!("default project set to {project}");
+    Ok(())
+}

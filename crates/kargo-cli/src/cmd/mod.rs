@@ -1,0 +1,7 @@
+//! One module per command family.
+
+pub mod apply;
+pub mod delete;
+pub mod get;
+pub mod login;
+pub mod server;

@@ -1,0 +1,89 @@
+//! `kargo server`: runs the embedded server until interrupted, and
+//! writes the CLI config on first use so the next command just works.
+
+use crate::config::{self, CliConfig};
+use anyhow::{Context, Result};
+use kargo_server::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Flags of `kargo server`.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Where the database, admin token and certificates live.
+    #[arg(long, env = "KARGO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// TLS certificate (PEM). Generated on first start when not given.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("kargo")
+}
+
+/// Runs the server.
+pub async fn run(args: ServerArgs) -> Result<()> {
+    let started_at = std::time::Instant::now();
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let server = Server::start(ServerConfig {
+        data_dir: data_dir.clone(),
+        listen: args.listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+    })
+    .await
+    .context("starting the server")?;
+    let s = server.started.clone();
+    if config::load()?.is_none_or(|c| c.api_address.is_empty()) {
+        let p = config::save(&CliConfig {
+            api_address: s.url.clone(),
+            bearer_token: s.token.clone(),
+            ca_data: s.ca_pem.clone().unwrap_or_default(),
+            ..Default::default()
+        })?;
+        eprintln!("wrote CLI configuration to {}", p.display());
+    }
+    eprintln!("data directory: {}", data_dir.display());
+    eprintln!("admin token:    {}", data_dir.join("admin-token").display());
+    if let Some(ca) = &s.ca_file {
+        eprintln!("CA certificate: {}", ca.display());
+        eprintln!(
+            "kubectl:        kubectl --server {} --certificate-authority {} --token \"$(cat {})\" get stages -A",
+            s.url,
+            ca.display(),
+            data_dir.join("admin-token").display()
+        );
+    }
+    // The one line scripts and tests wait for.
+    println!(
+        "kargo server ready at {} in {} ms",
+        s.url,
+        started_at.elapsed().as_millis()
+    );
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r.context("waiting for Ctrl-C")?; }
+        r = terminate() => { r?; }
+    }
+    eprintln!("shutting down");
+    server.shutdown();
+    server.wait().await.context("serving")?;
+    Ok(())
+}
+
+async fn terminate() -> Result<()> {
+    let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing SIGTERM handler")?;
+    s.recv().await;
+    Ok(())
+}

@@ -535,39 +535,35 @@ async fn patch(
                 .map(|o| (o, admitted.warnings, true))
                 .map_err(ApiError::from));
         }
-        let mut warnings = Vec::new();
-        let mut failure = None;
-        let res = s.store.modify(info, &ns, &name, part, |old| {
+        // Read, patch, admit, then write with the version read; retry when
+        // someone else wrote in between (as kube-apiserver's GuaranteedUpdate).
+        let pinned = patch_doc.pointer("/metadata/resourceVersion").is_some();
+        for _ in 0..16 {
+            let old = match s.store.get(info, &ns, &name) {
+                Ok(o) => o,
+                Err(e) => return Ok(Err(e.into())),
+            };
             let new = match apply(&old) {
                 Ok(n) => n,
-                Err(e) => {
-                    failure = Some(e);
-                    return Err(StoreError::Invalid(String::new()));
-                }
+                Err(e) => return Ok(Err(e)),
             };
-            match admit(&s.store, info, &ns, new, Some(&old), fv) {
-                Ok(a) => {
-                    warnings = a.warnings;
-                    if dry {
-                        failure = Some(ApiError::new(StatusCode::OK, "DryRun", a.obj.to_string()));
-                        return Err(StoreError::Invalid(String::new()));
-                    }
-                    Ok(a.obj)
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    Err(StoreError::Invalid(String::new()))
-                }
+            let mut admitted = match admit(&s.store, info, &ns, new, Some(&old), fv) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
+            if dry {
+                return Ok(Ok((admitted.obj, admitted.warnings, false)));
             }
-        });
-        match (res, failure) {
-            (Ok(o), _) => Ok(Ok((o, warnings, false))),
-            (Err(_), Some(f)) if f.reason == "DryRun" => {
-                Ok(Ok((serde_json::from_str(&f.message)?, warnings, false)))
+            if !pinned && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned() {
+                admitted.obj["metadata"]["resourceVersion"] = rv;
             }
-            (Err(_), Some(f)) => Ok(Err(f)),
-            (Err(e), None) => Ok(Err(e.into())),
+            match s.store.update(info, &ns, &name, admitted.obj, part) {
+                Ok(o) => return Ok(Ok((o, admitted.warnings, false))),
+                Err(StoreError::Conflict(_)) if !pinned => continue,
+                Err(e) => return Ok(Err(e.into())),
+            }
         }
+        Ok(Err(ApiError::new(StatusCode::CONFLICT, "Conflict", format!("{name:?} kept changing while the patch was applied; try again"))))
     })
     .await??;
     Ok(json_response(

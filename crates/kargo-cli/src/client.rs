@@ -3,8 +3,7 @@
 //! cluster (`--kubeconfig` / `KUBECONFIG`).
 
 use crate::config::{self, CliConfig};
-use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
+use anyhow::{Context, Result, bail};
 
 /// Connection flags shared by every command.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -21,32 +20,6 @@ pub struct ConnectFlags {
     /// Skip TLS certificate verification.
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
-}
-
-/// Decodes every certificate in a PEM text to DER.
-pub fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut cur: Option<String> = None;
-    for line in pem.lines().map(str::trim) {
-        if line.starts_with("-----BEGIN CERTIFICATE") {
-            cur = Some(String::new());
-        } else if line.starts_with("-----END CERTIFICATE") {
-            let b64 = cur
-                .take()
-                .ok_or_else(|| anyhow!("malformed PEM: END without BEGIN"))?;
-            out.push(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .context("malformed PEM certificate")?,
-            );
-        } else if let Some(c) = cur.as_mut() {
-            c.push_str(line);
-        }
-    }
-    if out.is_empty() {
-        bail!("no certificate found in the CA data");
-    }
-    Ok(out)
 }
 
 /// The kube client for this invocation.
@@ -82,20 +55,8 @@ pub async fn client(flags: &ConnectFlags) -> Result<kube::Client> {
 
 /// Builds a client for `address` with `token`.
 pub fn build(address: &str, token: &str, cfg: &CliConfig, insecure: bool) -> Result<kube::Client> {
-    let url: http::Uri = address
-        .parse()
-        .with_context(|| format!("invalid server address {address:?}"))?;
-    let mut c = kube::Config::new(url);
-    c.default_namespace = "default".into();
-    c.accept_invalid_certs = insecure || cfg.insecure_skip_tls_verify;
-    if !cfg.ca_data.is_empty() && !c.accept_invalid_certs {
-        c.root_cert = Some(pem_to_der(&cfg.ca_data)?);
-    }
-    if !token.is_empty() {
-        c.auth_info.token = Some(token.to_string().into());
-    }
-    c.read_timeout = Some(std::time::Duration::from_secs(300));
-    kube::Client::try_from(c).context("building the client")
+    let insecure = insecure || cfg.insecure_skip_tls_verify;
+    kargo_server::client::https_client(address, Some(token), Some(&cfg.ca_data), insecure).context("building the client")
 }
 
 /// The project from the flag, else the config's default.

@@ -4,6 +4,7 @@
 //! client through which controllers reach the API without a socket.
 
 mod auth;
+pub mod client;
 mod in_process;
 mod tls;
 
@@ -142,5 +143,10 @@ impl Server {
     pub fn shutdown(&self) {
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    }
+
+    /// A kube client for this server over HTTPS with the admin token.
+    pub fn client(&self) -> Result<kube::Client, client::ClientError> {
+        client::https_client(&self.started.url, Some(&self.started.token), self.started.ca_pem.as_deref(), false)
     }
 }

@@ -435,30 +435,6 @@ impl Store {
         self.write(|w| w.update(info, ns, name, obj, part))
     }
 
-    /// Reads, changes and writes back an object in one transaction
-    /// (used by PATCH). `f` gets the current object and returns the new one.
-    pub fn modify(
-        &self,
-        info: &'static ResourceInfo,
-        ns: &str,
-        name: &str,
-        part: Part,
-        f: impl FnOnce(Value) -> Result<Value>,
-    ) -> Result<Value> {
-        self.write(|w| {
-            let old =
-                get_in(&w.tx, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))?;
-            let mut new = f(old.clone())?;
-            // The object was read in this transaction, so its version is current.
-            if let Some(rv) = old.pointer("/metadata/resourceVersion").cloned()
-                && new.pointer("/metadata/resourceVersion").is_none()
-            {
-                metadata_mut(&mut new).insert("resourceVersion".into(), rv);
-            }
-            w.update(info, ns, name, new, part)
-        })
-    }
-
     /// Deletes an object. With finalizers it only gets a deletionTimestamp;
     /// otherwise it is removed along with its dependents. Returns the
     /// object and whether it is gone.

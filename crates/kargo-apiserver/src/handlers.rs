@@ -563,7 +563,11 @@ async fn patch(
                 Err(e) => return Ok(Err(e.into())),
             }
         }
-        Ok(Err(ApiError::new(StatusCode::CONFLICT, "Conflict", format!("{name:?} kept changing while the patch was applied; try again"))))
+        Ok(Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!("{name:?} kept changing while the patch was applied; try again"),
+        )))
     })
     .await??;
     Ok(json_response(

@@ -56,7 +56,8 @@ pub async fn client(flags: &ConnectFlags) -> Result<kube::Client> {
 /// Builds a client for `address` with `token`.
 pub fn build(address: &str, token: &str, cfg: &CliConfig, insecure: bool) -> Result<kube::Client> {
     let insecure = insecure || cfg.insecure_skip_tls_verify;
-    kargo_server::client::https_client(address, Some(token), Some(&cfg.ca_data), insecure).context("building the client")
+    kargo_server::client::https_client(address, Some(token), Some(&cfg.ca_data), insecure)
+        .context("building the client")
 }
 
 /// The project from the flag, else the config's default.

@@ -106,7 +106,7 @@ enum CreateCmd {
 
 fn main() {
     let cli = Cli::parse();
-    let verbose = std::env::var("KARGO_LOG").unwrap_or_else(|_| "warn".into());
+    let verbose = std::env::var("KARGO_LOG").unwrap_or_else(|_| "warn,kube_client=off".into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(verbose))
         .with_writer(std::io::stderr)

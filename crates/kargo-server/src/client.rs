@@ -26,8 +26,14 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, ClientError> {
         if line.starts_with("-----BEGIN CERTIFICATE") {
             cur = Some(String::new());
         } else if line.starts_with("-----END CERTIFICATE") {
-            let b64 = cur.take().ok_or_else(|| ClientError::Pem("END without BEGIN".into()))?;
-            out.push(base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| ClientError::Pem(e.to_string()))?);
+            let b64 = cur
+                .take()
+                .ok_or_else(|| ClientError::Pem("END without BEGIN".into()))?;
+            out.push(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| ClientError::Pem(e.to_string()))?,
+            );
         } else if let Some(c) = cur.as_mut() {
             c.push_str(line);
         }
@@ -40,8 +46,15 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<Vec<u8>>, ClientError> {
 
 /// A client for `url`, authenticating with `token` (if any), trusting
 /// `ca_pem` (if any) or nothing at all when `insecure`.
-pub fn https_client(url: &str, token: Option<&str>, ca_pem: Option<&str>, insecure: bool) -> Result<kube::Client, ClientError> {
-    let uri: http::Uri = url.parse().map_err(|_| ClientError::Address(url.to_string()))?;
+pub fn https_client(
+    url: &str,
+    token: Option<&str>,
+    ca_pem: Option<&str>,
+    insecure: bool,
+) -> Result<kube::Client, ClientError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ClientError::Address(url.to_string()))?;
     let mut c = kube::Config::new(uri);
     c.default_namespace = "default".into();
     c.accept_invalid_certs = insecure;

@@ -147,6 +147,11 @@ impl Server {
 
     /// A kube client for this server over HTTPS with the admin token.
     pub fn client(&self) -> Result<kube::Client, client::ClientError> {
-        client::https_client(&self.started.url, Some(&self.started.token), self.started.ca_pem.as_deref(), false)
+        client::https_client(
+            &self.started.url,
+            Some(&self.started.token),
+            self.started.ca_pem.as_deref(),
+            false,
+        )
     }
 }

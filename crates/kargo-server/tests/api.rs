@@ -26,12 +26,19 @@ async fn start() -> Harness {
     .await
     .unwrap();
     let client = server.client().unwrap();
-    Harness { _dir: dir, server, client }
+    Harness {
+        _dir: dir,
+        server,
+        client,
+    }
 }
 
 async fn project(client: &kube::Client, name: &str) {
     let p: Project = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Project>::all(client.clone()).create(&PostParams::default(), &p).await.unwrap();
+    Api::<Project>::all(client.clone())
+        .create(&PostParams::default(), &p)
+        .await
+        .unwrap();
 }
 
 fn warehouse(name: &str) -> Warehouse {
@@ -55,7 +62,10 @@ async fn typed_crud_defaults_generation_and_conflicts() {
     let h = start().await;
     project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
-    let w = api.create(&PostParams::default(), &warehouse("w")).await.unwrap();
+    let w = api
+        .create(&PostParams::default(), &warehouse("w"))
+        .await
+        .unwrap();
     // Defaults were applied, as Kargo's CRD defaults would.
     assert_eq!(w.spec.interval.as_deref(), Some("5m0s"));
     let img = w.spec.subscriptions[0].image.as_ref().unwrap();
@@ -64,22 +74,46 @@ async fn typed_crud_defaults_generation_and_conflicts() {
 
     let got = api.get("w").await.unwrap();
     assert_eq!(got.metadata.uid, w.metadata.uid);
-    assert_eq!(api.list(&ListParams::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        api.list(&ListParams::default()).await.unwrap().items.len(),
+        1
+    );
 
     // Merge patch bumps generation; a label change does not.
-    let patched = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"spec": {"interval": "1m"}}))).await.unwrap();
+    let patched = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"interval": "1m"}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(patched.metadata.generation, Some(2));
-    let labelled = api.patch("w", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}}))).await.unwrap();
+    let labelled = api
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "a"}}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(labelled.metadata.generation, Some(2));
 
     // Replacing with a stale resourceVersion is a 409.
     let mut stale = w.clone();
     stale.spec.interval = Some("2m".into());
-    assert_eq!(api_code(api.replace("w", &PostParams::default(), &stale).await), 409);
+    assert_eq!(
+        api_code(api.replace("w", &PostParams::default(), &stale).await),
+        409
+    );
 
     // The status subresource.
     let st = api
-        .patch_status("w", &PatchParams::default(), &Patch::Merge(json!({"status": {"lastFreightID": "abc"}})))
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"lastFreightID": "abc"}})),
+        )
         .await
         .unwrap();
     assert_eq!(st.status.unwrap().last_freight_id, "abc");
@@ -87,15 +121,23 @@ async fn typed_crud_defaults_generation_and_conflicts() {
     let cur = api.get("w").await.unwrap();
     let mut changed = cur.clone();
     changed.status = None;
-    let after = api.replace("w", &PostParams::default(), &changed).await.unwrap();
+    let after = api
+        .replace("w", &PostParams::default(), &changed)
+        .await
+        .unwrap();
     assert_eq!(after.status.unwrap().last_freight_id, "abc");
 
     // Delete and 404.
     api.delete("w", &DeleteParams::default()).await.unwrap();
     assert_eq!(api_code(api.get("w").await), 404);
     // Creating twice is a 409 AlreadyExists.
-    api.create(&PostParams::default(), &warehouse("w")).await.unwrap();
-    assert_eq!(api_code(api.create(&PostParams::default(), &warehouse("w")).await), 409);
+    api.create(&PostParams::default(), &warehouse("w"))
+        .await
+        .unwrap();
+    assert_eq!(
+        api_code(api.create(&PostParams::default(), &warehouse("w")).await),
+        409
+    );
 }
 
 #[tokio::test]
@@ -103,10 +145,17 @@ async fn json_patch_through_raw_requests() {
     let h = start().await;
     project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
-    api.create(&PostParams::default(), &warehouse("w")).await.unwrap();
+    api.create(&PostParams::default(), &warehouse("w"))
+        .await
+        .unwrap();
     let req = http::Request::patch("/apis/kargo.akuity.io/v1alpha1/namespaces/p/warehouses/w")
         .header("content-type", "application/json-patch+json")
-        .body(serde_json::to_vec(&json!([{"op": "replace", "path": "/spec/interval", "value": "3m"}])).unwrap())
+        .body(
+            serde_json::to_vec(
+                &json!([{"op": "replace", "path": "/spec/interval", "value": "3m"}]),
+            )
+            .unwrap(),
+        )
         .unwrap();
     let v: Value = h.client.request(req).await.unwrap();
     assert_eq!(v["spec"]["interval"], "3m");
@@ -119,11 +168,27 @@ async fn watch_sees_changes_in_order() {
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
     let mut stream = Box::pin(stream);
-    api.create(&PostParams::default(), &warehouse("a")).await.unwrap();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap().unwrap();
+    api.create(&PostParams::default(), &warehouse("a"))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(first.metadata.name.as_deref(), Some("a"));
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"spec": {"interval": "7m"}}))).await.unwrap();
-    let second = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next()).await.unwrap().unwrap().unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"interval": "7m"}})),
+    )
+    .await
+    .unwrap();
+    let second = tokio::time::timeout(std::time::Duration::from_secs(10), stream.try_next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(second.spec.interval.as_deref(), Some("7m"));
 }
 
@@ -134,10 +199,21 @@ async fn watch_resumes_from_a_version_and_answers_gone_when_compacted() {
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let list = api.list(&ListParams::default()).await.unwrap();
     let rv = list.metadata.resource_version.unwrap();
-    api.create(&PostParams::default(), &warehouse("a")).await.unwrap();
-    api.create(&PostParams::default(), &warehouse("b")).await.unwrap();
+    api.create(&PostParams::default(), &warehouse("a"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &warehouse("b"))
+        .await
+        .unwrap();
     let wp = kube::api::WatchParams::default().timeout(2);
-    let events: Vec<_> = api.watch(&wp, &rv).await.unwrap().take(2).try_collect().await.unwrap();
+    let events: Vec<_> = api
+        .watch(&wp, &rv)
+        .await
+        .unwrap()
+        .take(2)
+        .try_collect()
+        .await
+        .unwrap();
     let names: Vec<String> = events
         .iter()
         .map(|e| match e {
@@ -162,14 +238,22 @@ async fn concurrent_conflicting_updates_lose_nothing() {
     let h = start().await;
     project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
-    let base = api.create(&PostParams::default(), &warehouse("w")).await.unwrap();
+    let base = api
+        .create(&PostParams::default(), &warehouse("w"))
+        .await
+        .unwrap();
     // 100 writers all start from the same version: each is applied or gets 409.
     let mut tasks = Vec::new();
     for i in 0..100 {
         let api = api.clone();
         let mut w = base.clone();
-        w.metadata.labels.get_or_insert_with(BTreeMap::new).insert(format!("w{i}"), "1".into());
-        tasks.push(tokio::spawn(async move { (i, api.replace("w", &PostParams::default(), &w).await) }));
+        w.metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(format!("w{i}"), "1".into());
+        tasks.push(tokio::spawn(async move {
+            (i, api.replace("w", &PostParams::default(), &w).await)
+        }));
     }
     let mut applied = Vec::new();
     for t in tasks {
@@ -180,7 +264,11 @@ async fn concurrent_conflicting_updates_lose_nothing() {
             Err(e) => panic!("writer {i}: {e}"),
         }
     }
-    assert_eq!(applied.len(), 1, "exactly one writer wins from a shared version");
+    assert_eq!(
+        applied.len(),
+        1,
+        "exactly one writer wins from a shared version"
+    );
     let final_labels = api.get("w").await.unwrap().metadata.labels.unwrap();
     assert!(final_labels.contains_key(&format!("w{}", applied[0])));
 
@@ -191,7 +279,10 @@ async fn concurrent_conflicting_updates_lose_nothing() {
         tasks.push(tokio::spawn(async move {
             loop {
                 let mut w = api.get("w").await.unwrap();
-                w.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(format!("r{i}"), "1".into());
+                w.metadata
+                    .annotations
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(format!("r{i}"), "1".into());
                 match api.replace("w", &PostParams::default(), &w).await {
                     Ok(_) => return,
                     Err(kube::Error::Api(e)) if e.code == 409 => continue,
@@ -220,16 +311,34 @@ async fn freight_is_named_by_content_with_a_unique_alias() {
         }))
         .unwrap()
     };
-    let a = api.create(&PostParams::default(), &mk("1.0.0")).await.unwrap();
+    let a = api
+        .create(&PostParams::default(), &mk("1.0.0"))
+        .await
+        .unwrap();
     assert_eq!(a.metadata.name.as_deref(), Some(a.compute_id().as_str()));
     let alias = a.alias().unwrap().to_string();
     assert!(alias.contains('-'));
     assert_eq!(a.alias, alias, "deprecated field mirrors the label");
     // Same content again: the same name, so AlreadyExists (a no-op for a warehouse).
-    assert_eq!(api_code(api.create(&PostParams::default(), &mk("1.0.0")).await), 409);
+    assert_eq!(
+        api_code(api.create(&PostParams::default(), &mk("1.0.0")).await),
+        409
+    );
     // Artifacts are immutable.
-    let patch = Patch::Merge(json!({"images": [{"repoURL": "registry.local/app", "tag": "9.9.9", "digest": "sha256:1"}]}));
-    assert_eq!(api_code(api.patch(a.metadata.name.as_deref().unwrap(), &PatchParams::default(), &patch).await), 422);
+    let patch = Patch::Merge(
+        json!({"images": [{"repoURL": "registry.local/app", "tag": "9.9.9", "digest": "sha256:1"}]}),
+    );
+    assert_eq!(
+        api_code(
+            api.patch(
+                a.metadata.name.as_deref().unwrap(),
+                &PatchParams::default(),
+                &patch
+            )
+            .await
+        ),
+        422
+    );
     // Aliases are unique in a project.
     let mut b = mk("2.0.0");
     b.metadata.labels = Some([(kargo_api::labels::ALIAS.to_string(), alias.clone())].into());
@@ -241,10 +350,12 @@ async fn invalid_objects_are_rejected_with_every_field() {
     let h = start().await;
     project(&h.client, "p").await;
     let req = |body: Value, q: &str| {
-        http::Request::post(format!("/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages{q}"))
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body).unwrap())
-            .unwrap()
+        http::Request::post(format!(
+            "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages{q}"
+        ))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap()
     };
     let bad = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage", "metadata": {"name": "Bad_Name"},
         "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {}}]}});
@@ -252,12 +363,17 @@ async fn invalid_objects_are_rejected_with_every_field() {
         Err(kube::Error::Api(e)) => {
             assert_eq!(e.code, 422);
             assert!(e.message.contains("metadata.name"), "{}", e.message);
-            assert!(e.message.contains("spec.requestedFreight[0].sources"), "{}", e.message);
+            assert!(
+                e.message.contains("spec.requestedFreight[0].sources"),
+                "{}",
+                e.message
+            );
         }
         other => panic!("{other:?}"),
     }
     // Wrong types name the field.
-    let wrong = json!({"kind": "Stage", "metadata": {"name": "s"}, "spec": {"requestedFreight": "dev"}});
+    let wrong =
+        json!({"kind": "Stage", "metadata": {"name": "s"}, "spec": {"requestedFreight": "dev"}});
     match h.client.request::<Value>(req(wrong, "")).await {
         Err(kube::Error::Api(e)) => {
             assert_eq!(e.code, 422);
@@ -268,7 +384,11 @@ async fn invalid_objects_are_rejected_with_every_field() {
     // Unknown fields: accepted with a warning by default, rejected under Strict.
     let extra = json!({"kind": "Stage", "metadata": {"name": "s"},
         "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": true}}], "colour": "blue"}});
-    match h.client.request::<Value>(req(extra.clone(), "?fieldValidation=Strict")).await {
+    match h
+        .client
+        .request::<Value>(req(extra.clone(), "?fieldValidation=Strict"))
+        .await
+    {
         Err(kube::Error::Api(e)) => {
             assert_eq!(e.code, 400);
             assert!(e.message.contains("spec.colour"), "{}", e.message);
@@ -288,19 +408,32 @@ async fn invalid_objects_are_rejected_with_every_field() {
     }
     // Oversized body.
     let big = vec![b' '; 4 * 1024 * 1024];
-    let raw = http::Request::post("/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages").header("content-type", "application/json").body(big).unwrap();
+    let raw = http::Request::post("/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages")
+        .header("content-type", "application/json")
+        .body(big)
+        .unwrap();
     match h.client.request::<Value>(raw).await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 413),
         other => panic!("{other:?}"),
     }
     // Unknown kind.
-    let raw = http::Request::get("/apis/kargo.akuity.io/v1alpha1/namespaces/p/gizmos").body(Vec::new()).unwrap();
+    let raw = http::Request::get("/apis/kargo.akuity.io/v1alpha1/namespaces/p/gizmos")
+        .body(Vec::new())
+        .unwrap();
     match h.client.request::<Value>(raw).await {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 404),
         other => panic!("{other:?}"),
     }
     // Nothing was lost: the server still answers and the good object is there.
-    let list: Value = h.client.request(http::Request::get("/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages").body(Vec::new()).unwrap()).await.unwrap();
+    let list: Value = h
+        .client
+        .request(
+            http::Request::get("/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
@@ -314,13 +447,19 @@ async fn tokens_are_required() {
         other => panic!("{other:?}"),
     }
     let wrong = https_client(&s.url, Some("not-the-token"), s.ca_pem.as_deref(), false).unwrap();
-    match Api::<Project>::all(wrong).list(&ListParams::default()).await {
+    match Api::<Project>::all(wrong)
+        .list(&ListParams::default())
+        .await
+    {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 401),
         other => panic!("{other:?}"),
     }
     // The token file is private.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(h._dir.path().join("admin-token")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(h._dir.path().join("admin-token"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -332,19 +471,50 @@ async fn projects_own_their_namespace_and_lists_page() {
     assert!(ns.get("p").await.is_ok());
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     for i in 0..5 {
-        api.create(&PostParams::default(), &warehouse(&format!("w{i}"))).await.unwrap();
+        api.create(&PostParams::default(), &warehouse(&format!("w{i}")))
+            .await
+            .unwrap();
     }
     let page = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
     let token = page.metadata.continue_.clone().unwrap();
-    let rest = api.list(&ListParams::default().continue_token(&token)).await.unwrap();
+    let rest = api
+        .list(&ListParams::default().continue_token(&token))
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 3);
-    let sel = api.list(&ListParams::default().fields("metadata.name=w3")).await.unwrap();
+    let sel = api
+        .list(&ListParams::default().fields("metadata.name=w3"))
+        .await
+        .unwrap();
     assert_eq!(sel.items.len(), 1);
-    api.patch("w4", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"tier": "x"}}}))).await.unwrap();
-    assert_eq!(api.list(&ListParams::default().labels("tier=x")).await.unwrap().items.len(), 1);
-    assert_eq!(api.list(&ListParams::default().labels("tier!=x")).await.unwrap().items.len(), 4);
-    Api::<Project>::all(h.client.clone()).delete("p", &DeleteParams::default()).await.unwrap();
+    api.patch(
+        "w4",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"tier": "x"}}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        api.list(&ListParams::default().labels("tier=x"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        api.list(&ListParams::default().labels("tier!=x"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+    Api::<Project>::all(h.client.clone())
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap();
     assert_eq!(api_code(ns.get("p").await), 404);
     assert_eq!(api_code(api.get("w0").await), 404);
 }

@@ -45,14 +45,18 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     .await
     .context("starting the server")?;
     let s = server.started.clone();
-    if config::load()?.is_none_or(|c| c.api_address.is_empty()) {
+    // First use, or this same server (same token) at a new address: point the CLI at it.
+    let existing = config::load()?;
+    let ours = existing.as_ref().is_some_and(|c| c.bearer_token == s.token);
+    if existing.as_ref().is_none_or(|c| c.api_address.is_empty()) || ours {
+        let base = existing.unwrap_or_default();
         let p = config::save(&CliConfig {
             api_address: s.url.clone(),
             bearer_token: s.token.clone(),
             ca_data: s.ca_pem.clone().unwrap_or_default(),
-            ..Default::default()
+            ..base
         })?;
-        eprintln!("wrote CLI configuration to {}", p.display());
+        eprintln!("CLI configuration: {}", p.display());
     }
     eprintln!("data directory: {}", data_dir.display());
     eprintln!("admin token:    {}", data_dir.join("admin-token").display());

@@ -1,0 +1,425 @@
+//! The `kargo` binary and unmodified `kubectl` against a real `kargo
+//! server` process on loopback: the seed examples, describe, watch,
+//! errors, login, and SIGKILL durability.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KARGO: &str = env!("CARGO_BIN_EXE_kargo");
+
+fn seed_dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/examples");
+    assert!(d.is_dir(), "seed examples missing at {}", d.display());
+    d
+}
+
+struct ServerProc {
+    child: Child,
+    url: String,
+    home: PathBuf,
+    data: PathBuf,
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProc {
+    fn start(home: &Path) -> ServerProc {
+        let data = home.join("data");
+        let mut child = Command::new(KARGO)
+            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .env("KARGO_CONFIG", home.join("config.yaml"))
+            .env("HOME", home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kargo server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        ServerProc {
+            child,
+            url,
+            home: home.to_path_buf(),
+            data,
+        }
+    }
+
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn kargo(&self, args: &[&str]) -> Output {
+        self.kargo_stdin(args, None)
+    }
+
+    fn kargo_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new(KARGO)
+            .args(args)
+            .env("KARGO_CONFIG", self.home.join("config.yaml"))
+            .env("HOME", &self.home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(c.stdin.take());
+        c.wait_with_output().unwrap()
+    }
+
+    fn kubectl_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.arg("--server")
+            .arg(&self.url)
+            .arg("--certificate-authority")
+            .arg(self.data.join("ca.crt"))
+            .arg("--token")
+            .arg(self.token());
+        c.args(args)
+            .env("HOME", &self.home)
+            .env("KUBECONFIG", self.home.join("no-kubeconfig"));
+        c
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_cmd(args)
+            .output()
+            .expect("kubectl is on the machine")
+    }
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "command unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn seed_examples_through_kargo_and_kubectl() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let seed = seed_dir();
+    let out = ok(&s.kargo(&["apply", "-f", seed.to_str().unwrap()]));
+    assert!(out.contains("stage.kargo.akuity.io/dev created"), "{out}");
+    assert!(
+        out.contains("warehouse.kargo.akuity.io/app-images created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("application.argoproj.io/my-web-app-dev created"),
+        "{out}"
+    );
+    // Re-applying changes nothing.
+    let again = ok(&s.kargo(&["apply", "-f", seed.to_str().unwrap()]));
+    assert!(
+        again.contains("stage.kargo.akuity.io/dev unchanged"),
+        "{again}"
+    );
+
+    let table = ok(&s.kubectl(&["get", "stages", "-n", "my-web-app"]));
+    let header = table.lines().next().unwrap();
+    for col in [
+        "NAME",
+        "SHARD",
+        "CURRENT FREIGHT",
+        "HEALTH",
+        "READY",
+        "STATUS",
+        "AGE",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    for stage in ["dev", "staging-us", "staging-eu", "prod-us", "prod"] {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(stage)),
+            "{table}"
+        );
+    }
+    let yaml = ok(&s.kubectl(&["get", "stage", "dev", "-n", "my-web-app", "-o", "yaml"]));
+    assert!(
+        yaml.contains("uses: git-clone") && yaml.contains("http-health-check"),
+        "{yaml}"
+    );
+    let described = ok(&s.kubectl(&["describe", "stage", "dev", "-n", "my-web-app"]));
+    assert!(
+        described.contains("Name:         dev") && described.contains("Analysis Templates"),
+        "{described}"
+    );
+    let ar = ok(&s.kubectl(&["get", "analysistemplates", "-n", "my-web-app", "-o", "name"]));
+    assert_eq!(ar.lines().count(), 3, "{ar}");
+
+    // kubectl apply of the same files works too (it adds its annotation).
+    let applied = ok(&s.kubectl(&["apply", "-f", seed.to_str().unwrap()]));
+    assert!(applied.contains("stage.kargo.akuity.io/dev"), "{applied}");
+
+    // kargo get in every format.
+    let names = ok(&s.kargo(&["get", "stages", "-p", "my-web-app", "-o", "name"]));
+    assert!(names.contains("stage.kargo.akuity.io/prod-us"), "{names}");
+    let js: Value = serde_json::from_str(&ok(&s.kargo(&[
+        "get",
+        "stage",
+        "dev",
+        "-p",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(
+        js["spec"]["verification"]["analysisTemplates"][1]["name"],
+        "error-rate-check"
+    );
+    let wh = ok(&s.kargo(&["get", "warehouses", "-p", "my-web-app"]));
+    assert!(
+        wh.contains("app-images") && wh.contains("infra-config"),
+        "{wh}"
+    );
+
+    // Deleting with kubectl and with kargo.
+    ok(&s.kubectl(&["delete", "stage", "prod", "-n", "my-web-app"]));
+    ok(&s.kargo(&["delete", "stage", "staging-eu", "-p", "my-web-app"]));
+    let left = ok(&s.kargo(&["get", "stages", "-p", "my-web-app", "-o", "name"]));
+    assert!(
+        !left.contains("/prod\n") && !left.contains("staging-eu"),
+        "{left}"
+    );
+}
+
+#[test]
+fn kubectl_watch_sees_an_update() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "p"]));
+    let wh = "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata: {name: w, namespace: p}\nspec:\n  subscriptions:\n  - image: {repoURL: registry.local/app}\n";
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(wh)));
+    let mut watch = s
+        .kubectl_cmd(&[
+            "get",
+            "warehouses",
+            "-n",
+            "p",
+            "-w",
+            "--output-watch-events",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20)).expect("header");
+    assert!(first.contains("EVENT") && first.contains("NAME"), "{first}");
+    let added = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("initial row");
+    assert!(added.contains("ADDED") && added.contains(" w "), "{added}");
+    ok(&s.kubectl(&[
+        "patch",
+        "warehouse",
+        "w",
+        "-n",
+        "p",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"interval":"1m"}}"#,
+    ]));
+    let modified = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("update row");
+    assert!(
+        modified.contains("MODIFIED") && modified.contains(" w "),
+        "{modified}"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_the_server_keeps_running() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "p"]));
+    let dir = home.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "kind: Stage\nmetadata: {name: x\n").unwrap();
+    let err = fails(&s.kargo(&["apply", "-f", bad.to_str().unwrap()]));
+    assert!(
+        err.contains("bad.yaml") && err.contains("not valid YAML"),
+        "{err}"
+    );
+    let err = fails(&s.kargo_stdin(
+        &["apply", "-f", "-", "-p", "p"],
+        Some("kind: Gizmo\nmetadata: {name: g}\n"),
+    ));
+    assert!(err.contains("unknown kind \"Gizmo\""), "{err}");
+    let invalid = "kind: Warehouse\nmetadata: {name: w}\nspec:\n  interval: soon\n  subscriptions:\n  - image: {repoURL: a/b, imageSelectionStrategy: Biggest}\n";
+    let err = fails(&s.kargo_stdin(&["apply", "-f", "-", "-p", "p"], Some(invalid)));
+    assert!(
+        err.contains("spec.subscriptions[0].image.imageSelectionStrategy")
+            && err.contains("Biggest"),
+        "{err}"
+    );
+    let err = fails(&s.kargo(&["get", "gizmos", "-p", "p"]));
+    assert!(err.contains("unknown resource type"), "{err}");
+    let err = fails(&s.kargo(&["get", "stage", "nope", "-p", "p"]));
+    assert!(err.contains("not found"), "{err}");
+    let err = fails(&s.kargo(&["get", "stages"]));
+    assert!(err.contains("--project"), "{err}");
+    // One error line, no panic, and the server still serves.
+    assert!(!err.contains("panicked"));
+    assert!(ok(&s.kargo(&["version"])).contains("Server Version: v1."));
+}
+
+#[test]
+fn login_checks_the_token() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    let ca = s.data.join("ca.crt");
+    let other = home.path().join("other.yaml");
+    let login = |token: &str| {
+        Command::new(KARGO)
+            .args([
+                "login",
+                &s.url,
+                "--token",
+                token,
+                "--ca-file",
+                ca.to_str().unwrap(),
+            ])
+            .env("KARGO_CONFIG", &other)
+            .output()
+            .unwrap()
+    };
+    let err = fails(&login("wrong"));
+    assert!(err.contains("not valid"), "{err}");
+    assert!(!other.exists(), "a failed login writes nothing");
+    ok(&login(&s.token()));
+    let cfg = std::fs::read_to_string(&other).unwrap();
+    assert!(cfg.contains(&s.url));
+    let out = Command::new(KARGO)
+        .args(["get", "projects"])
+        .env("KARGO_CONFIG", &other)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sigkill_loses_no_acknowledged_write() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "p"]));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ca = std::fs::read_to_string(s.data.join("ca.crt")).unwrap();
+    let (url, token) = (s.url.clone(), s.token());
+    // Writers run flat out; the server is killed under them.
+    let acked = rt.block_on(async {
+        let client = kargo_server::client::https_client(&url, Some(&token), Some(&ca), false).unwrap();
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+            client,
+            "p",
+            &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+        );
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let api = api.clone();
+            let acked = acked.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let name = format!("w{w}-{i}");
+                    let obj: kube::api::DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"i": i.to_string()}})).unwrap();
+                    match api.create(&Default::default(), &obj).await {
+                        Ok(_) => acked.lock().unwrap().push(name),
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
+        let start = Instant::now();
+        while acked.lock().unwrap().len() < 200 && start.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // SIGKILL mid-stream.
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+        for t in tasks {
+            let _ = t.await;
+        }
+        acked.lock().unwrap().clone()
+    });
+    assert!(
+        acked.len() >= 200,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    drop(s);
+    let s = ServerProc::start(home.path());
+    let names = ok(&s.kubectl(&["get", "configmaps", "-n", "p", "-o", "name"]));
+    let stored: std::collections::HashSet<&str> = names
+        .lines()
+        .map(|l| l.trim_start_matches("configmap/"))
+        .collect();
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|n| !stored.contains(n.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost after SIGKILL, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    // The seed-style objects made before the kill are there too.
+    assert!(ok(&s.kargo(&["get", "projects", "-o", "name"])).contains("project.kargo.akuity.io/p"));
+}

@@ -107,8 +107,13 @@ impl Server {
         })?;
         let app = auth::require_token(kargo_apiserver::router(store.clone()), token.clone());
         let handle = axum_server::Handle::new();
-        let server = axum_server::from_tcp_rustls(listener, rustls)
+        let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?
+            // TCP_NODELAY: watch events are small writes that must not wait for Nagle.
+            .acceptor(
+                axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+                    .acceptor(axum_server::accept::NoDelayAcceptor::new()),
+            )
             .handle(handle.clone());
         let task = tokio::spawn(async move { server.serve(app.into_make_service()).await });
         let host = match addr.ip() {

@@ -296,8 +296,7 @@ impl Comparator {
             return false;
         }
         // ~0.0.0 (and ~*) admit everything from 0.0.0 up.
-        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty
-        {
+        if c.major == 0 && c.minor == 0 && c.patch == 0 && !self.minor_dirty && !self.patch_dirty {
             return true;
         }
         if v.major != c.major {
@@ -658,10 +657,17 @@ mod tests {
             let c = Constraint::parse(constraint)
                 .unwrap_or_else(|e| panic!("constraint {constraint:?} must parse: {e}"));
             if c.matches(&v(version)) != *expected {
-                failures.push(format!("{constraint:?} with {version:?}: expected {expected}"));
+                failures.push(format!(
+                    "{constraint:?} with {version:?}: expected {expected}"
+                ));
             }
         }
-        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
@@ -721,12 +727,22 @@ mod tests {
     fn lenient_and_strict_versions() {
         assert_eq!(parse_version("v1.2", false), Some(Version::new(1, 2, 0)));
         assert_eq!(parse_version("1", false), Some(Version::new(1, 0, 0)));
-        assert_eq!(parse_version("01.02.03", false), Some(Version::new(1, 2, 3)));
-        assert_eq!(parse_version("1.2.3-rc.1+b5", false).map(|v| v.to_string()), Some("1.2.3-rc.1+b5".into()));
+        assert_eq!(
+            parse_version("01.02.03", false),
+            Some(Version::new(1, 2, 3))
+        );
+        assert_eq!(
+            parse_version("1.2.3-rc.1+b5", false).map(|v| v.to_string()),
+            Some("1.2.3-rc.1+b5".into())
+        );
         assert_eq!(parse_version("1.2.3.4", false), None);
         assert_eq!(parse_version("latest", false), None);
         assert_eq!(parse_version("", false), None);
-        assert_eq!(parse_version("1.2.3-01", false), None, "leading zero in numeric prerelease");
+        assert_eq!(
+            parse_version("1.2.3-01", false),
+            None,
+            "leading zero in numeric prerelease"
+        );
         assert_eq!(parse_version("V1.2.3", false), None, "only lowercase v");
         assert_eq!(parse_version("1.2.3", true), Some(Version::new(1, 2, 3)));
         assert_eq!(parse_version("v1.2.3", true), None);

@@ -249,10 +249,18 @@ static ACCESS_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// repository the Freight does not have, is an error naming what exists,
 /// instead of a silent nil. Optional chaining (`?.`) skips the entry check.
 pub fn check_access(expression: &str, freight: &Value) -> Result<(), String> {
+    let literals = string_literal_spans(expression);
     for caps in ACCESS_RE.captures_iter(expression) {
-        let Some(top) = caps.get(1).map(|m| m.as_str()) else {
+        let Some(top_match) = caps.get(1) else {
             continue;
         };
+        if literals
+            .iter()
+            .any(|(s, e)| (*s..*e).contains(&top_match.start()))
+        {
+            continue;
+        }
+        let top = top_match.as_str();
         if !TOP_FIELDS.contains(&top) {
             return Err(format!(
                 "freight has no field {top:?}; it has {}",
@@ -295,6 +303,34 @@ pub fn check_access(expression: &str, freight: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Byte ranges of the quoted string literals in an expression, so text
+/// inside a literal is not taken for a variable access.
+fn string_literal_spans(expression: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut open: Option<(usize, char)> = None;
+    let mut escaped = false;
+    for (i, c) in expression.char_indices() {
+        match open {
+            Some((start, quote)) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == quote {
+                    spans.push((start, i + 1));
+                    open = None;
+                }
+            }
+            None if c == '"' || c == '\'' || c == '`' => open = Some((i, c)),
+            None => {}
+        }
+    }
+    if let Some((start, _)) = open {
+        spans.push((start, expression.len()));
+    }
+    spans
 }
 
 #[cfg(test)]
@@ -432,5 +468,7 @@ mod tests {
         assert!(check_access(r#"freight.images['nope']?.tag ?? "x""#, &f).is_ok());
         assert!(check_access("freight.nmae", &f).is_err());
         assert!(check_access("ctx.targetFreight.name + vars.freight.x", &f).is_ok());
+        assert!(check_access(r#"'see freight.nmae' + "x freight.images['q'].z""#, &f).is_ok());
+        assert!(check_access(r#"'a' + freight.nmae"#, &f).is_err());
     }
 }

@@ -1,0 +1,147 @@
+//! The variables an expression can read: `ctx`, `vars`, `outputs`, `task`
+//! and `freight`, built from plain JSON so callers need no expr-lang types.
+
+use serde_json::{Map, Value, json};
+
+use crate::freight::freight_variable;
+
+/// `ctx` of a promotion step, as Kargo documents it: project, stage,
+/// promotion, targetFreight {name, alias, origin {kind, name}} and
+/// meta.promotion.actor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromotionContext {
+    pub project: String,
+    pub stage: String,
+    pub promotion: String,
+    pub target_freight_name: String,
+    pub target_freight_alias: String,
+    /// Kind of the target Freight's origin; empty means `Warehouse`.
+    pub target_origin_kind: String,
+    pub target_origin_name: String,
+    pub actor: String,
+}
+
+impl PromotionContext {
+    /// The `ctx` object expressions see.
+    pub fn to_json(&self) -> Value {
+        let kind = if self.target_origin_kind.is_empty() {
+            "Warehouse"
+        } else {
+            &self.target_origin_kind
+        };
+        json!({
+            "project": self.project,
+            "stage": self.stage,
+            "promotion": self.promotion,
+            "targetFreight": {
+                "name": self.target_freight_name,
+                "alias": self.target_freight_alias,
+                "origin": {"kind": kind, "name": self.target_origin_name},
+            },
+            "meta": {"promotion": {"actor": self.actor}},
+        })
+    }
+}
+
+/// The variables of one evaluation. Each setter replaces that variable;
+/// [`Env::set`] adds any other top-level name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Env {
+    vars: Map<String, Value>,
+}
+
+impl Env {
+    /// An environment with no variables at all.
+    pub fn new() -> Env {
+        Env::default()
+    }
+
+    /// The usual promotion-step environment: `ctx`, empty `vars` and
+    /// `outputs`, and `freight` built from `collection` (target Freight
+    /// named by `ctx.target_freight_name`, else the first).
+    pub fn for_promotion(ctx: &PromotionContext, collection: &[Value]) -> Env {
+        let target = Some(ctx.target_freight_name.as_str()).filter(|t| !t.is_empty());
+        Env::new()
+            .with_ctx(ctx.to_json())
+            .with_vars(json!({}))
+            .with_outputs(json!({}))
+            .with_freight(freight_variable(collection, target))
+    }
+
+    /// Sets `ctx`.
+    pub fn with_ctx(self, ctx: Value) -> Env {
+        self.set("ctx", ctx)
+    }
+    /// Sets `vars` (Stage vars overlaid with promotion-template vars).
+    pub fn with_vars(self, vars: Value) -> Env {
+        self.set("vars", vars)
+    }
+    /// Sets `outputs` (earlier steps' outputs by alias).
+    pub fn with_outputs(self, outputs: Value) -> Env {
+        self.set("outputs", outputs)
+    }
+    /// Sets `task.outputs` (outputs of earlier steps of the same PromotionTask).
+    pub fn with_task_outputs(self, outputs: Value) -> Env {
+        self.set("task", json!({ "outputs": outputs }))
+    }
+    /// Sets `freight` (see [`crate::freight::freight_variable`]).
+    pub fn with_freight(self, freight: Value) -> Env {
+        self.set("freight", freight)
+    }
+    /// Sets any top-level variable.
+    pub fn set(mut self, name: &str, value: Value) -> Env {
+        self.vars.insert(name.to_string(), value);
+        self
+    }
+
+    /// A variable's value.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    /// All variables as one JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.vars
+    }
+
+    /// The expr-lang context holding these variables.
+    pub(crate) fn to_context(&self) -> expr::Context {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::convert::to_expr(v)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promotion_env_has_documented_shape() {
+        let ctx = PromotionContext {
+            project: "kargo-demo".into(),
+            stage: "dev".into(),
+            promotion: "dev.01abc".into(),
+            target_freight_name: "f1".into(),
+            target_origin_name: "my-web-app".into(),
+            actor: "admin".into(),
+            ..Default::default()
+        };
+        let env = Env::for_promotion(&ctx, &[json!({"name": "f1", "alias": "a"})])
+            .with_task_outputs(json!({"x": {"y": 1}}));
+        let c = env.get("ctx").cloned().unwrap_or_default();
+        assert_eq!(
+            c["targetFreight"]["origin"],
+            json!({"kind": "Warehouse", "name": "my-web-app"})
+        );
+        assert_eq!(c["meta"]["promotion"]["actor"], "admin");
+        assert_eq!(
+            env.get("freight").map(|f| f["alias"].clone()),
+            Some(json!("a"))
+        );
+        assert_eq!(env.get("task"), Some(&json!({"outputs": {"x": {"y": 1}}})));
+        assert_eq!(env.get("vars"), Some(&json!({})));
+        assert!(env.to_context().get("outputs").is_some());
+    }
+}

@@ -1,0 +1,264 @@
+//! Kargo's templating: finds `${{ expr }}` (or `${% expr %}`) in strings,
+//! evaluates each with expr-lang, joins the results, then types the whole
+//! result the way Kargo's `EvaluateTemplate` does; also evaluates whole
+//! configuration blocks recursively and step `if` conditions.
+//!
+//! Typing rules (from Kargo's `pkg/expressions/json_templates.go`):
+//! - a string without any delimiter is returned untouched (`"42"` stays a
+//!   string);
+//! - a string result is inserted as is, any other result as compact JSON;
+//! - one trailing newline is set aside; a result wrapped in double quotes
+//!   (what `quote()` produces) loses the quotes and stays a string;
+//! - otherwise a result that parses as a number becomes a number, then one
+//!   that parses as a Go bool (`true`, `False`, `t`, ...) a bool, then one
+//!   that is valid JSON (object, array, `null`) that JSON; else a string.
+//!
+//! The typing applies to the joined result, as in Kargo: `${{ 1 }}` is the
+//! number 1 and `v${{ 1 }}` the string `v1`, but `${{ 1 }}.${{ 2 }}` is the
+//! number 1.2 (use `quote()` to keep a string).
+
+use expr::Environment;
+use serde_json::Value as Json;
+
+use crate::convert::{float_to_json, interpolation_text, to_json};
+use crate::env::Env;
+use crate::error::{ExprError, Location};
+use crate::freight::check_access;
+use crate::functions;
+use crate::lookup::Lookup;
+
+/// Opening and closing delimiters Kargo accepts.
+const DELIMITERS: &[(&str, &str)] = &[("${{", "}}"), ("${%", "%}")];
+
+/// Whether `s` contains an expression delimiter at all.
+pub fn has_expression(s: &str) -> bool {
+    DELIMITERS.iter().any(|(open, _)| s.contains(open))
+}
+
+/// Evaluates templates and expressions against one [`Env`] and [`Lookup`].
+pub struct Evaluator<'a> {
+    functions: Environment<'a>,
+    context: expr::Context,
+    freight: Option<Json>,
+}
+
+impl std::fmt::Debug for Evaluator<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator with expr-lang's built-ins, Kargo's functions reading
+    /// `lookup`, and the variables of `env`.
+    pub fn new(env: &Env, lookup: &'a dyn Lookup) -> Evaluator<'a> {
+        let mut functions = Environment::new();
+        functions::register(&mut functions, lookup);
+        Evaluator {
+            functions,
+            context: env.to_context(),
+            freight: env.get("freight").cloned(),
+        }
+    }
+
+    /// Evaluates one template string (see the module docs for the typing).
+    pub fn evaluate_template(&self, template: &str) -> Result<Json, ExprError> {
+        if !has_expression(template) {
+            return Ok(Json::String(template.to_string()));
+        }
+        let mut out = String::new();
+        let mut rest = template;
+        loop {
+            let next = DELIMITERS
+                .iter()
+                .filter_map(|(open, close)| rest.find(open).map(|i| (i, *open, *close)))
+                .min_by_key(|(i, _, _)| *i);
+            let Some((start, open, close)) = next else {
+                out.push_str(rest);
+                break;
+            };
+            let offset = template.len() - rest.len() + start;
+            let body_start = start + open.len();
+            let Some(len) = rest[body_start..].find(close) else {
+                return Err(ExprError::Unclosed {
+                    template: template.to_string(),
+                    offset,
+                    expected: close,
+                });
+            };
+            let end = body_start + len + close.len();
+            out.push_str(&rest[..start]);
+            let location = Location {
+                template: template.to_string(),
+                segment: rest[start..end].to_string(),
+                offset,
+            };
+            let value = self.run(&rest[body_start..body_start + len], location)?;
+            out.push_str(&interpolation_text(&value));
+            rest = &rest[end..];
+        }
+        Ok(coerce(out))
+    }
+
+    /// Evaluates every string value in `config`, at any depth; keys are left
+    /// alone. Errors carry the field path (`updates[0].value`).
+    pub fn evaluate_config(&self, config: &Json) -> Result<Json, ExprError> {
+        self.walk(config, "")
+    }
+
+    fn walk(&self, value: &Json, path: &str) -> Result<Json, ExprError> {
+        Ok(match value {
+            Json::String(s) => self.evaluate_template(s).map_err(|e| e.at_path(path))?,
+            Json::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.walk(v, &format!("{path}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let p = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        Ok((k.clone(), self.walk(v, &p)?))
+                    })
+                    .collect::<Result<_, ExprError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Evaluates a bare expression (no delimiters) and returns its value
+    /// with its own type, untouched by the template typing rules.
+    pub fn evaluate_expression(&self, expression: &str) -> Result<Json, ExprError> {
+        let location = Location {
+            template: expression.to_string(),
+            segment: expression.to_string(),
+            offset: 0,
+        };
+        Ok(to_json(&self.run(expression, location)?))
+    }
+
+    /// Evaluates a step's `if`: either a template (`${{ ctx.stage == "prod"
+    /// }}`, as Kargo writes it) or a bare expression (`ctx.stage == "prod"`);
+    /// anything but a bool is an error.
+    pub fn evaluate_condition(&self, condition: &str) -> Result<bool, ExprError> {
+        let value = if has_expression(condition) {
+            self.evaluate_template(condition)?
+        } else {
+            self.evaluate_expression(condition)?
+        };
+        match value {
+            Json::Bool(b) => Ok(b),
+            other => Err(ExprError::NotBool {
+                condition: condition.to_string(),
+                got: other.to_string(),
+            }),
+        }
+    }
+
+    fn run(&self, expression: &str, location: Location) -> Result<expr::Value, ExprError> {
+        if expression.trim().is_empty() {
+            return Err(ExprError::Eval {
+                location,
+                message: "empty expression".to_string(),
+            });
+        }
+        if let Some(freight) = &self.freight {
+            check_access(expression, freight).map_err(|message| ExprError::Eval {
+                location: location.clone(),
+                message,
+            })?;
+        }
+        let value = self
+            .functions
+            .eval(expression, &self.context)
+            .map_err(|e| ExprError::from_expr(location.clone(), &e))?;
+        if has_non_finite(&value) {
+            return Err(ExprError::Eval {
+                location,
+                message: format!("result {value} is not a finite number and has no JSON form"),
+            });
+        }
+        Ok(value)
+    }
+}
+
+/// Evaluates one template with a throwaway [`Evaluator`].
+pub fn evaluate_template(
+    template: &str,
+    env: &Env,
+    lookup: &dyn Lookup,
+) -> Result<Json, ExprError> {
+    Evaluator::new(env, lookup).evaluate_template(template)
+}
+
+/// Evaluates a whole configuration block with a throwaway [`Evaluator`].
+pub fn evaluate_config(config: &Json, env: &Env, lookup: &dyn Lookup) -> Result<Json, ExprError> {
+    Evaluator::new(env, lookup).evaluate_config(config)
+}
+
+/// Whether a value holds an infinite or NaN float anywhere (`1/0`), which
+/// Kargo fails to marshal.
+fn has_non_finite(value: &expr::Value) -> bool {
+    match value {
+        expr::Value::Float(f) => !f.is_finite(),
+        expr::Value::Array(items) => items.iter().any(has_non_finite),
+        expr::Value::Map(map) => map.values().any(has_non_finite),
+        expr::Value::KeyedMap(pairs) => pairs.iter().any(|(_, v)| has_non_finite(v)),
+        _ => false,
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.ParseFloat` for finite decimal numbers, as JSON (integers
+/// stay exact).
+fn parse_number(s: &str) -> Option<Json> {
+    if s.is_empty() || s.trim() != s {
+        return None;
+    }
+    if let Ok(i) = s.parse::<i64>() {
+        return Some(Json::from(i));
+    }
+    if let Ok(u) = s.parse::<u64>() {
+        return Some(Json::from(u));
+    }
+    let f: f64 = s.parse().ok()?;
+    f.is_finite().then(|| float_to_json(f))
+}
+
+/// Kargo's typing of an evaluated template (see the module docs).
+fn coerce(result: String) -> Json {
+    let (body, newline) = match result.strip_suffix('\n') {
+        Some(b) => (b, "\n"),
+        None => (result.as_str(), ""),
+    };
+    if body.len() > 1 && body.starts_with('"') && body.ends_with('"') {
+        return Json::String(format!("{}{newline}", &body[1..body.len() - 1]));
+    }
+    if let Some(n) = parse_number(body) {
+        return n;
+    }
+    if let Some(b) = parse_go_bool(body) {
+        return Json::Bool(b);
+    }
+    if let Ok(v) = serde_json::from_str::<Json>(body) {
+        return v;
+    }
+    Json::String(format!("{body}{newline}"))
+}
+
+#[cfg(test)]
+mod tests;

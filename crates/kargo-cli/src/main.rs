@@ -82,8 +82,31 @@ enum Command {
         #[arg(short = 'p', long)]
         project: Option<String>,
     },
+    /// Ask a Warehouse to discover artifacts now.
+    Refresh {
+        #[command(subcommand)]
+        what: RefreshCmd,
+    },
     /// Print client and server versions.
     Version,
+}
+
+#[derive(Subcommand)]
+enum RefreshCmd {
+    /// Refresh a Warehouse.
+    Warehouse {
+        /// Warehouse name.
+        name: String,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Wait until the refresh was handled, and report its outcome.
+        #[arg(long)]
+        wait: bool,
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +224,30 @@ async fn run(cli: Cli) -> Result<()> {
                     "usage: kargo delete KIND NAME... [-p PROJECT] or kargo delete -f FILE"
                 ),
             }
+        }
+        Command::Refresh {
+            what:
+                RefreshCmd::Warehouse {
+                    name,
+                    project,
+                    wait,
+                    timeout,
+                },
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::project(project.as_deref())?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pass --project (-p) or set a default with `kargo config set-project`"
+                )
+            })?;
+            cmd::refresh::warehouse(
+                &c,
+                &name,
+                &project,
+                wait,
+                std::time::Duration::from_secs(timeout),
+            )
+            .await
         }
         Command::Version => {
             println!("Client Version: {}", env!("CARGO_PKG_VERSION"));

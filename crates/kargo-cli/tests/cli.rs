@@ -2,131 +2,13 @@
 //! server` process on loopback: the seed examples, describe, watch,
 //! errors, login, and SIGKILL durability.
 
+mod common;
+
+use common::{KARGO, ServerProc, fails, ok, seed_dir};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const KARGO: &str = env!("CARGO_BIN_EXE_kargo");
-
-fn seed_dir() -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/examples");
-    assert!(d.is_dir(), "seed examples missing at {}", d.display());
-    d
-}
-
-struct ServerProc {
-    child: Child,
-    url: String,
-    home: PathBuf,
-    data: PathBuf,
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServerProc {
-    fn start(home: &Path) -> ServerProc {
-        let data = home.join("data");
-        let mut child = Command::new(KARGO)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
-            .env("KARGO_CONFIG", home.join("config.yaml"))
-            .env("HOME", home)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn kargo server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        ServerProc {
-            child,
-            url,
-            home: home.to_path_buf(),
-            data,
-        }
-    }
-
-    fn token(&self) -> String {
-        std::fs::read_to_string(self.data.join("admin-token"))
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-
-    fn kargo(&self, args: &[&str]) -> Output {
-        self.kargo_stdin(args, None)
-    }
-
-    fn kargo_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut c = Command::new(KARGO)
-            .args(args)
-            .env("KARGO_CONFIG", self.home.join("config.yaml"))
-            .env("HOME", &self.home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(s) = stdin {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        drop(c.stdin.take());
-        c.wait_with_output().unwrap()
-    }
-
-    fn kubectl_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("kubectl");
-        c.arg("--server")
-            .arg(&self.url)
-            .arg("--certificate-authority")
-            .arg(self.data.join("ca.crt"))
-            .arg("--token")
-            .arg(self.token());
-        c.args(args)
-            .env("HOME", &self.home)
-            .env("KUBECONFIG", self.home.join("no-kubeconfig"));
-        c
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_cmd(args)
-            .output()
-            .expect("kubectl is on the machine")
-    }
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "command failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn fails(o: &Output) -> String {
-    assert!(
-        !o.status.success(),
-        "command unexpectedly succeeded: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn seed_examples_through_kargo_and_kubectl() {

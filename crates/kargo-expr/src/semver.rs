@@ -20,7 +20,8 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use semver::{BuildMetadata, Prerelease, Version};
+pub use semver::Version;
+use semver::{BuildMetadata, Prerelease};
 
 /// Why a constraint string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -26,6 +26,21 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS key (PEM); generated when absent.
     pub tls_key: Option<PathBuf>,
+    /// The shortest Warehouse discovery interval honoured.
+    pub min_warehouse_interval: std::time::Duration,
+}
+
+impl ServerConfig {
+    /// Defaults: generated TLS, a 30 s Warehouse interval floor.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen,
+            tls_cert: None,
+            tls_key: None,
+            min_warehouse_interval: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// What a started server tells its caller.
@@ -75,6 +90,7 @@ pub struct Server {
     pub store: Store,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    controllers: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -121,6 +137,13 @@ impl Server {
             ip => ip.to_string(),
         };
         let url = format!("https://{host}:{}", addr.port());
+        let controllers = tokio::spawn(kargo_controller::run(
+            in_process_client(store.clone()),
+            kargo_controller::ControllerConfig {
+                cache_dir: cfg.data_dir.join("cache"),
+                min_warehouse_interval: cfg.min_warehouse_interval,
+            },
+        ));
         let addr_file = cfg.data_dir.join("address");
         std::fs::write(&addr_file, &url).map_err(io_err(&addr_file))?;
         Ok(Server {
@@ -133,6 +156,7 @@ impl Server {
             store,
             handle,
             task,
+            controllers,
         })
     }
 
@@ -146,6 +170,7 @@ impl Server {
 
     /// Stops accepting connections and lets open ones finish.
     pub fn shutdown(&self) {
+        self.controllers.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     }

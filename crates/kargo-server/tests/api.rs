@@ -17,12 +17,10 @@ struct Harness {
 
 async fn start() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls_cert: None,
-        tls_key: None,
-    })
+    let server = Server::start(ServerConfig::new(
+        dir.path(),
+        "127.0.0.1:0".parse().unwrap(),
+    ))
     .await
     .unwrap();
     let client = server.client().unwrap();

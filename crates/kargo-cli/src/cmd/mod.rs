@@ -4,4 +4,5 @@ pub mod apply;
 pub mod delete;
 pub mod get;
 pub mod login;
+pub mod refresh;
 pub mod server;

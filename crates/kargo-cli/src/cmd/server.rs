@@ -22,6 +22,15 @@ pub struct ServerArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Shortest Warehouse discovery interval honoured (a Go duration).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub min_warehouse_interval: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    kargo_api::validate::parse_go_duration(s)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("invalid duration {s:?}: expected e.g. 30s, 1m, 1h30m"))
 }
 
 fn default_data_dir() -> PathBuf {
@@ -37,10 +46,10 @@ pub async fn run(args: ServerArgs) -> Result<()> {
     let started_at = std::time::Instant::now();
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     let server = Server::start(ServerConfig {
-        data_dir: data_dir.clone(),
-        listen: args.listen,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        min_warehouse_interval: args.min_warehouse_interval,
+        ..ServerConfig::new(data_dir.clone(), args.listen)
     })
     .await
     .context("starting the server")?;

@@ -1,0 +1,135 @@
+//! Warehouses end to end through the `kargo` binary: a git remote on
+//! disk, Freight appearing within one refresh, `kargo refresh warehouse
+//! --wait` after a new tag, and a broken Warehouse that reports its cause
+//! without stalling the others.
+
+mod common;
+
+use common::{ServerProc, fails, ok};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn release(work: &Path, tag: &str) {
+    std::fs::write(work.join("VERSION"), tag).unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", &format!("release {tag}")]);
+    git(work, &["tag", tag]);
+    git(work, &["push", "-q", "origin", "main", "--tags"]);
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn freight_follows_new_tags() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    let bare = home.path().join("app.git");
+    let work = home.path().join("app");
+    git(
+        home.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        home.path(),
+        &["init", "-q", "-b", "main", work.to_str().unwrap()],
+    );
+    let url = format!("file://{}", bare.display());
+    git(&work, &["remote", "add", "origin", &url]);
+    release(&work, "v1.0.0");
+
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let warehouses = format!(
+        "kind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git:\n      repoURL: {url}\n      commitSelectionStrategy: SemVer\n      semverConstraint: ^1.0.0\n---\nkind: Warehouse\nmetadata: {{name: broken, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git:\n      repoURL: http://127.0.0.1:9/nowhere.git\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&warehouses)));
+
+    // The first discovery happens on creation.
+    let freight_lines = |s: &ServerProc| -> Vec<String> {
+        let out = ok(&s.kargo(&["get", "freight", "-p", "my-web-app"]));
+        out.lines().skip(1).map(String::from).collect()
+    };
+    wait_for("the first Freight", || freight_lines(&s).len() == 1);
+    let first = freight_lines(&s);
+    assert!(
+        first[0].contains("Warehouse") && first[0].contains("app"),
+        "{first:?}"
+    );
+    let yaml = ok(&s.kargo(&["get", "freight", "-p", "my-web-app", "-o", "yaml"]));
+    assert!(
+        yaml.contains("tag: v1.0.0") && yaml.contains(&url),
+        "{yaml}"
+    );
+
+    // A new tag and a refresh produce the next Freight at once.
+    release(&work, "v1.1.0");
+    release(&work, "v2.0.0"); // outside ^1.0.0
+    let out = ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
+    assert!(out.contains("refreshed"), "{out}");
+    let lines = freight_lines(&s);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let yaml = ok(&s.kargo(&["get", "freight", "-p", "my-web-app", "-o", "yaml"]));
+    assert!(
+        yaml.contains("tag: v1.1.0") && !yaml.contains("tag: v2.0.0"),
+        "{yaml}"
+    );
+    // Refreshing again with nothing new is a no-op.
+    ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
+    assert_eq!(freight_lines(&s).len(), 2);
+
+    // The broken Warehouse says why, and did not stall the good one.
+    let err = fails(&s.kargo(&[
+        "refresh",
+        "warehouse",
+        "broken",
+        "-p",
+        "my-web-app",
+        "--wait",
+    ]));
+    assert!(
+        err.contains("discovery failed") && err.contains("127.0.0.1:9"),
+        "{err}"
+    );
+    let described = ok(&s.kubectl(&["describe", "warehouse", "broken", "-n", "my-web-app"]));
+    assert!(described.contains("DiscoveryFailed"), "{described}");
+    let table = ok(&s.kubectl(&["get", "warehouses", "-n", "my-web-app"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("app ") && l.contains("True")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("broken ") && l.contains("False")),
+        "{table}"
+    );
+}

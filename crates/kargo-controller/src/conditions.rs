@@ -1,0 +1,43 @@
+//! Status conditions: set one by type, keeping `lastTransitionTime` when
+//! the status did not change.
+
+use kargo_api::common::Condition;
+
+/// Sets (or replaces) the condition of `type_`.
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) {
+    let status_s = if status { "True" } else { "False" };
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status_s {
+                c.last_transition_time = Some(now);
+            }
+            c.status = status_s.into();
+            c.reason = reason.into();
+            c.message = message.into();
+            c.observed_generation = generation;
+        }
+        None => conditions.push(Condition {
+            type_: type_.into(),
+            status: status_s.into(),
+            reason: reason.into(),
+            message: message.into(),
+            observed_generation: generation,
+            last_transition_time: Some(now),
+        }),
+    }
+}
+
+/// Removes the condition of `type_`.
+pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
+    conditions.retain(|c| c.type_ != type_);
+}

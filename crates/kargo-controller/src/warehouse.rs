@@ -1,0 +1,316 @@
+//! The Warehouse controller: discovers what each subscription can see,
+//! records it in `status.discoveredArtifacts`, and (with the Automatic
+//! policy) creates one Freight from the newest artifact of every
+//! subscription. Creating the same combination twice is a no-op: Freight
+//! is named by its content. Refresh with the `kargo.akuity.io/refresh`
+//! annotation; failures set conditions and retry with backoff without
+//! holding up other Warehouses.
+
+use crate::conditions;
+use futures::StreamExt;
+use kargo_api::common::{FreightOrigin, GitCommit};
+use kargo_api::validate::parse_go_duration;
+use kargo_api::warehouse::{
+    DiscoveredArtifacts, FreightCreationPolicy, GitDiscoveryResult, WarehouseStatus,
+};
+use kargo_api::{Freight, Warehouse, labels};
+use kargo_sources::GitDiscoverer;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+    git: GitDiscoverer,
+    min_interval: Duration,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(client: kube::Client, cfg: &crate::ControllerConfig) -> Self {
+        Context {
+            client,
+            git: GitDiscoverer::new(&cfg.cache_dir),
+            min_interval: cfg.min_warehouse_interval,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Git counters (for tests and metrics).
+    pub fn git_stats(&self) -> kargo_sources::git::GitStats {
+        self.git.stats()
+    }
+}
+
+/// Reconcile failures (API errors; discovery errors become conditions).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API refused a write.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Runs the controller until the stream ends.
+pub async fn run(client: kube::Client, ctx: Arc<Context>) {
+    let api: Api<Warehouse> = Api::all(client);
+    Controller::new(api, watcher::Config::default())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "warehouse reconcile");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_w: Arc<Warehouse>, e: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %e, "warehouse reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn seconds_since(ts: Option<&str>) -> Option<f64> {
+    let t: jiff::Timestamp = ts?.parse().ok()?;
+    Some((jiff::Timestamp::now().as_millisecond() - t.as_millisecond()) as f64 / 1000.0)
+}
+
+/// One reconciliation.
+pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = w.namespace().unwrap_or_default();
+    let name = w.name_any();
+    if w.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let status = w.status.clone().unwrap_or_default();
+    let interval = w
+        .spec
+        .interval
+        .as_deref()
+        .and_then(parse_go_duration)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(300))
+        .max(ctx.min_interval);
+    let refresh = w
+        .annotations()
+        .get(labels::REFRESH)
+        .cloned()
+        .filter(|t| *t != status.last_handled_refresh);
+    let spec_changed = status.observed_generation != w.meta().generation;
+    let last = status
+        .discovered_artifacts
+        .as_ref()
+        .and_then(|d| d.discovered_at.as_deref());
+    let elapsed = seconds_since(last);
+    if refresh.is_none()
+        && !spec_changed
+        && let Some(e) = elapsed
+        && e < interval.as_secs_f64()
+    {
+        return Ok(Action::requeue(
+            Duration::from_secs_f64(interval.as_secs_f64() - e).max(Duration::from_millis(100)),
+        ));
+    }
+
+    let key = format!("{ns}/{name}");
+    let mut new_status = WarehouseStatus {
+        observed_generation: w.meta().generation,
+        ..status.clone()
+    };
+    if let Some(t) = &refresh {
+        new_status.last_handled_refresh = t.clone();
+    }
+    conditions::set(
+        &mut new_status.conditions,
+        "Reconciling",
+        true,
+        "Discovering",
+        "discovering artifacts",
+        w.meta().generation,
+    );
+    match discover(&w, &ctx).await {
+        Ok(found) => {
+            ctx.failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            let summary = found
+                .git
+                .iter()
+                .map(|g| format!("{} commit(s) from {}", g.commits.len(), g.repo_url))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut message = format!("discovered {summary}");
+            if w.spec.freight_creation_policy.unwrap_or_default()
+                == FreightCreationPolicy::Automatic
+            {
+                match create_freight(&w, &ctx, &found).await? {
+                    Some(id) => {
+                        message.push_str(&format!("; latest Freight {id}"));
+                        new_status.last_freight_id = id;
+                    }
+                    None => message.push_str("; no Freight: a subscription found nothing"),
+                }
+            }
+            new_status.discovered_artifacts = Some(found);
+            conditions::remove(&mut new_status.conditions, "Reconciling");
+            conditions::set(
+                &mut new_status.conditions,
+                "Healthy",
+                true,
+                "DiscoverySucceeded",
+                &message,
+                w.meta().generation,
+            );
+            conditions::set(
+                &mut new_status.conditions,
+                "Ready",
+                true,
+                "DiscoverySucceeded",
+                &message,
+                w.meta().generation,
+            );
+            patch_status(&ctx, &ns, &name, &new_status).await?;
+            Ok(Action::requeue(interval))
+        }
+        Err(message) => {
+            let n = {
+                let mut f = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
+                let n = f.entry(key).or_insert(0);
+                *n += 1;
+                *n
+            };
+            conditions::remove(&mut new_status.conditions, "Reconciling");
+            conditions::set(
+                &mut new_status.conditions,
+                "Healthy",
+                false,
+                "DiscoveryFailed",
+                &message,
+                w.meta().generation,
+            );
+            conditions::set(
+                &mut new_status.conditions,
+                "Ready",
+                false,
+                "DiscoveryFailed",
+                &message,
+                w.meta().generation,
+            );
+            // Keep when discovery was last attempted so the interval applies to retries too.
+            let mut found = new_status.discovered_artifacts.clone().unwrap_or_default();
+            found.discovered_at = Some(now());
+            new_status.discovered_artifacts = Some(found);
+            patch_status(&ctx, &ns, &name, &new_status).await?;
+            let backoff = Duration::from_secs(5u64.saturating_mul(1u64 << n.min(6))).min(interval);
+            Ok(Action::requeue(backoff))
+        }
+    }
+}
+
+async fn patch_status(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    status: &WarehouseStatus,
+) -> Result<(), Error> {
+    let api: Api<Warehouse> = Api::namespaced(ctx.client.clone(), ns);
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Discovers every subscription; an error message names the subscription and the cause.
+async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, String> {
+    let mut out = DiscoveredArtifacts {
+        discovered_at: Some(now()),
+        ..Default::default()
+    };
+    for (i, s) in w.spec.subscriptions.iter().enumerate() {
+        if let Some(g) = &s.git {
+            let commits = ctx
+                .git
+                .discover(g, None)
+                .await
+                .map_err(|e| format!("subscription {i} (git {}): {e}", g.repo_url))?;
+            out.git.push(GitDiscoveryResult {
+                repo_url: g.repo_url.clone(),
+                commits,
+            });
+        } else if let Some(im) = &s.image {
+            return Err(format!(
+                "subscription {i} (image {}): image discovery is not available in this version yet",
+                im.repo_url
+            ));
+        } else if let Some(c) = &s.chart {
+            return Err(format!(
+                "subscription {i} (chart {}): chart discovery is not available in this version yet",
+                c.repo_url
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Creates Freight from the newest artifact of each subscription.
+/// Returns its ID, or None when some subscription found nothing.
+async fn create_freight(
+    w: &Warehouse,
+    ctx: &Context,
+    found: &DiscoveredArtifacts,
+) -> Result<Option<String>, Error> {
+    let mut commits = Vec::new();
+    for g in &found.git {
+        let Some(c) = g.commits.first() else {
+            return Ok(None);
+        };
+        commits.push(GitCommit {
+            repo_url: g.repo_url.clone(),
+            id: c.id.clone(),
+            branch: c.branch.clone(),
+            tag: c.tag.clone(),
+            message: c.subject.clone(),
+            author: c.author.clone(),
+            committer: c.committer.clone(),
+        });
+    }
+    if commits.is_empty() {
+        return Ok(None);
+    }
+    let mut f = Freight {
+        api_version: "kargo.akuity.io/v1alpha1".into(),
+        kind: "Freight".into(),
+        origin: FreightOrigin {
+            kind: "Warehouse".into(),
+            name: w.name_any(),
+        },
+        commits,
+        ..Default::default()
+    };
+    let id = f.compute_id();
+    f.metadata.name = Some(id.clone());
+    f.metadata.namespace = w.namespace();
+    // No owner reference: deleting a Warehouse must not delete the Freight history.
+    let api: Api<Freight> = Api::namespaced(ctx.client.clone(), &w.namespace().unwrap_or_default());
+    match api.create(&PostParams::default(), &f).await {
+        Ok(_) => tracing::info!(warehouse = %w.name_any(), freight = %id, "created Freight"),
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(id))
+}

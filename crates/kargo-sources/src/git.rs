@@ -1,0 +1,509 @@
+//! Git discovery through the `git` CLI (as Kargo does). Every repository
+//! gets one bare mirror under the cache directory, keyed by its
+//! normalised URL and shared by every Warehouse that watches it; it is
+//! updated with `git fetch`, never re-cloned, and a `git ls-remote`
+//! comparison skips the fetch entirely when nothing moved.
+
+use crate::filters::{PathFilter, TagFilter};
+use kargo_api::freight_id::normalize_git_url;
+use kargo_api::warehouse::{CommitSelectionStrategy, DiscoveredCommit, GitSubscription};
+use sha1::{Digest, Sha1};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::process::Command;
+
+/// Git discovery failures, each safe to show a user (no credentials).
+#[derive(Debug, Error)]
+pub enum GitError {
+    /// `git` failed (unreachable host, auth, missing branch...).
+    #[error("git {op} {url}: {message}")]
+    Command {
+        /// What we were doing.
+        op: &'static str,
+        /// The repository (without credentials).
+        url: String,
+        /// git's own explanation, trimmed.
+        message: String,
+    },
+    /// The subscription cannot be applied.
+    #[error("{0}")]
+    Invalid(String),
+    /// Local filesystem trouble with the mirror.
+    #[error("git mirror {path}: {source}")]
+    Io {
+        /// Mirror path.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Credentials for one repository.
+#[derive(Clone, Default)]
+pub struct GitCredentials {
+    /// Username.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct MirrorState {
+    /// Hash of the last `git ls-remote` answer that was fetched.
+    fetched_refs: Option<String>,
+    /// Remote HEAD's branch, from the last ls-remote.
+    default_branch: Option<String>,
+}
+
+/// Counters, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GitStats {
+    /// `git ls-remote` calls.
+    pub ls_remotes: u64,
+    /// `git fetch` calls.
+    pub fetches: u64,
+    /// Mirrors created.
+    pub clones: u64,
+}
+
+/// Discovers commits and tags, sharing mirrors between subscriptions.
+pub struct GitDiscoverer {
+    cache: PathBuf,
+    mirrors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<MirrorState>>>>,
+    stats: Mutex<GitStats>,
+}
+
+/// A mirror ready to read.
+struct Mirror {
+    path: PathBuf,
+    default_branch: Option<String>,
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host))
+                if !rest.split('/').next().unwrap_or("").is_empty()
+                    && rest.find('@') < rest.find('/') =>
+            {
+                format!("{scheme}://{host}")
+            }
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl GitDiscoverer {
+    /// Mirrors live under `cache/git`.
+    pub fn new(cache: &Path) -> Self {
+        GitDiscoverer {
+            cache: cache.join("git"),
+            mirrors: Mutex::new(HashMap::new()),
+            stats: Mutex::new(GitStats::default()),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> GitStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bump(&self, f: impl FnOnce(&mut GitStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    async fn git(
+        &self,
+        op: &'static str,
+        url: &str,
+        args: &[&str],
+        dir: Option<&Path>,
+        creds: Option<&GitCredentials>,
+    ) -> Result<String, GitError> {
+        let mut cmd = Command::new("git");
+        if let Some(d) = dir {
+            cmd.arg("-C").arg(d);
+        }
+        cmd.args(["-c", "credential.helper=", "-c", "core.askPass="]);
+        cmd.args(args);
+        cmd.env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "/bin/false")
+            .env("LC_ALL", "C");
+        cmd.env_remove("GIT_DIR");
+        if let Some(c) = creds {
+            // Credentials reach git through the environment and a config
+            // header, never through the command line or the URL.
+            let token = base64_encode(format!("{}:{}", c.username, c.password).as_bytes());
+            cmd.env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env(
+                    "GIT_CONFIG_VALUE_0",
+                    format!("Authorization: Basic {token}"),
+                );
+        }
+        cmd.kill_on_drop(true);
+        let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
+            .await
+            .map_err(|_| GitError::Command {
+                op,
+                url: redact(url),
+                message: "timed out after 300 s".into(),
+            })?
+            .map_err(|e| GitError::Command {
+                op,
+                url: redact(url),
+                message: format!("cannot run git: {e}"),
+            })?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let msg = stderr
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("failed")
+                .trim()
+                .replace(url, &redact(url));
+            return Err(GitError::Command {
+                op,
+                url: redact(url),
+                message: msg,
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn state(&self, key: &str) -> Arc<tokio::sync::Mutex<MirrorState>> {
+        self.mirrors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Brings the mirror of `url` up to date and returns it.
+    async fn sync(&self, url: &str, creds: Option<&GitCredentials>) -> Result<Mirror, GitError> {
+        let key = normalize_git_url(url);
+        let state = self.state(&key);
+        let mut st = state.lock().await;
+        let path = self
+            .cache
+            .join(format!("{}.git", hex::encode(Sha1::digest(key.as_bytes()))));
+        let refs = self
+            .git(
+                "ls-remote",
+                url,
+                &["ls-remote", "--symref", url],
+                None,
+                creds,
+            )
+            .await?;
+        self.bump(|s| s.ls_remotes += 1);
+        let refs_hash = hex::encode(Sha1::digest(refs.as_bytes()));
+        st.default_branch = refs.lines().find_map(|l| {
+            l.strip_prefix("ref: refs/heads/")
+                .and_then(|r| r.strip_suffix("\tHEAD"))
+                .map(String::from)
+        });
+        let exists = path.join("HEAD").exists();
+        if !exists {
+            std::fs::create_dir_all(&self.cache).map_err(|source| GitError::Io {
+                path: self.cache.clone(),
+                source,
+            })?;
+            let p = path.to_string_lossy().to_string();
+            self.git("init", url, &["init", "--bare", "-q", &p], None, None)
+                .await?;
+            self.bump(|s| s.clones += 1);
+        }
+        if !exists || st.fetched_refs.as_deref() != Some(refs_hash.as_str()) {
+            self.git(
+                "fetch",
+                url,
+                &[
+                    "fetch",
+                    "--quiet",
+                    "--prune",
+                    "--prune-tags",
+                    "--no-tags",
+                    "--force",
+                    url,
+                    "+refs/heads/*:refs/heads/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+                Some(&path),
+                creds,
+            )
+            .await?;
+            self.bump(|s| s.fetches += 1);
+            st.fetched_refs = Some(refs_hash);
+        }
+        Ok(Mirror {
+            path,
+            default_branch: st.default_branch.clone(),
+        })
+    }
+
+    /// Lists what a subscription can see, best first, at most `discoveryLimit`.
+    pub async fn discover(
+        &self,
+        sub: &GitSubscription,
+        creds: Option<&GitCredentials>,
+    ) -> Result<Vec<DiscoveredCommit>, GitError> {
+        if sub.repo_url.is_empty() {
+            return Err(GitError::Invalid("repoURL is empty".into()));
+        }
+        let limit = sub.discovery_limit.unwrap_or(20).clamp(1, 100) as usize;
+        let mirror = self.sync(&sub.repo_url, creds).await?;
+        let paths =
+            PathFilter::new(&sub.include_paths, &sub.exclude_paths).map_err(GitError::Invalid)?;
+        match sub.commit_selection_strategy.unwrap_or_default() {
+            CommitSelectionStrategy::NewestFromBranch => {
+                let branch = if sub.branch.is_empty() {
+                    mirror.default_branch.clone().ok_or_else(|| {
+                        GitError::Invalid(format!(
+                            "{}: the remote has no default branch; set branch",
+                            redact(&sub.repo_url)
+                        ))
+                    })?
+                } else {
+                    sub.branch.clone()
+                };
+                self.branch_commits(&sub.repo_url, &mirror, &branch, &paths, limit)
+                    .await
+            }
+            strategy => {
+                let filter = TagFilter::new(
+                    &sub.allow_tags,
+                    &sub.allow_tags_regexes,
+                    &sub.ignore_tags,
+                    &sub.ignore_tags_regexes,
+                )
+                .map_err(GitError::Invalid)?;
+                let mut tags = self.tags(&sub.repo_url, &mirror).await?;
+                tags.retain(|t| filter.allows(&t.tag));
+                if !paths.is_empty() {
+                    let mut kept = Vec::new();
+                    for t in tags {
+                        let changed = self.changed_paths(&sub.repo_url, &mirror, &t.id).await?;
+                        if paths.accepts(&changed) {
+                            kept.push(t);
+                        }
+                    }
+                    tags = kept;
+                }
+                sort_tags(strategy, sub, &mut tags)?;
+                tags.truncate(limit);
+                Ok(tags)
+            }
+        }
+    }
+
+    async fn branch_commits(
+        &self,
+        url: &str,
+        m: &Mirror,
+        branch: &str,
+        paths: &PathFilter,
+        limit: usize,
+    ) -> Result<Vec<DiscoveredCommit>, GitError> {
+        let rev = format!("refs/heads/{branch}");
+        let scan = if paths.is_empty() {
+            limit
+        } else {
+            (limit * 50).max(500)
+        };
+        let n = scan.to_string();
+        let mut args = vec![
+            "log",
+            rev.as_str(),
+            "-n",
+            n.as_str(),
+            "--format=%x1e%H%x1f%s%x1f%an <%ae>%x1f%cn <%ce>%x1f%cI",
+        ];
+        if !paths.is_empty() {
+            args.push("--name-only");
+        }
+        args.push("--");
+        let out = self
+            .git("log", url, &args, Some(&m.path), None)
+            .await
+            .map_err(|e| match e {
+                GitError::Command { message, .. }
+                    if message.contains("unknown revision") || message.contains("bad revision") =>
+                {
+                    GitError::Invalid(format!(
+                        "branch {branch:?} does not exist in {}",
+                        redact(url)
+                    ))
+                }
+                other => other,
+            })?;
+        let mut commits = Vec::new();
+        for rec in out.split('\x1e').filter(|r| !r.trim().is_empty()) {
+            let mut lines = rec.lines();
+            let header = lines.next().unwrap_or("");
+            let f: Vec<&str> = header.split('\x1f').collect();
+            if f.len() < 5 {
+                continue;
+            }
+            if !paths.is_empty() {
+                let changed: Vec<String> = lines
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
+                if !paths.accepts(&changed) {
+                    continue;
+                }
+            }
+            commits.push(DiscoveredCommit {
+                id: f[0].into(),
+                branch: branch.into(),
+                tag: String::new(),
+                subject: f[1].into(),
+                author: f[2].into(),
+                committer: f[3].into(),
+                creator_date: Some(f[4].into()),
+            });
+            if commits.len() == limit {
+                break;
+            }
+        }
+        Ok(commits)
+    }
+
+    async fn tags(&self, url: &str, m: &Mirror) -> Result<Vec<DiscoveredCommit>, GitError> {
+        let fmt = "--format=%(refname:strip=2)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(subject)%1f%(*subject)%1f%(authorname) <%(authoremail)>%1f%(*authorname) <%(*authoremail)>%1f%(committername) <%(committeremail)>%1f%(*committername) <%(*committeremail)>";
+        let out = self
+            .git(
+                "for-each-ref",
+                url,
+                &["for-each-ref", fmt, "refs/tags"],
+                Some(&m.path),
+                None,
+            )
+            .await?;
+        let pick = |a: &str, b: &str| {
+            if b.trim().is_empty() || b.trim() == "<>" {
+                a.to_string()
+            } else {
+                b.to_string()
+            }
+        };
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\x1f').collect();
+                (f.len() >= 10).then(|| DiscoveredCommit {
+                    tag: f[0].into(),
+                    id: pick(f[1], f[2]),
+                    branch: String::new(),
+                    creator_date: Some(f[3].into()),
+                    subject: pick(f[4], f[5]),
+                    author: pick(f[6], f[7])
+                        .trim_matches(|c| c == ' ' || c == '<' || c == '>')
+                        .to_string(),
+                    committer: pick(f[8], f[9])
+                        .trim_matches(|c| c == ' ' || c == '<' || c == '>')
+                        .to_string(),
+                })
+            })
+            .collect())
+    }
+
+    async fn changed_paths(
+        &self,
+        url: &str,
+        m: &Mirror,
+        id: &str,
+    ) -> Result<Vec<String>, GitError> {
+        let out = self
+            .git(
+                "diff-tree",
+                url,
+                &[
+                    "diff-tree",
+                    "--no-commit-id",
+                    "--name-only",
+                    "-r",
+                    "--root",
+                    id,
+                ],
+                Some(&m.path),
+                None,
+            )
+            .await?;
+        Ok(out.lines().map(String::from).collect())
+    }
+}
+
+/// Orders tags by the subscription's strategy (best first).
+pub fn sort_tags(
+    strategy: CommitSelectionStrategy,
+    sub: &GitSubscription,
+    tags: &mut Vec<DiscoveredCommit>,
+) -> Result<(), GitError> {
+    match strategy {
+        CommitSelectionStrategy::Lexical => tags.sort_by(|a, b| b.tag.cmp(&a.tag)),
+        CommitSelectionStrategy::NewestTag => {
+            tags.sort_by(|a, b| b.creator_date.cmp(&a.creator_date).then(b.tag.cmp(&a.tag)))
+        }
+        CommitSelectionStrategy::SemVer => semver_sort(sub, tags)?,
+        CommitSelectionStrategy::NewestFromBranch => {}
+    }
+    Ok(())
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Parses a tag as Kargo does: Masterminds' lenient parser (a leading `v`
+/// is fine); "strict" additionally requires all of major, minor and patch.
+pub fn parse_tag_version(tag: &str, strict: bool) -> Option<kargo_expr::semver::Version> {
+    let v = kargo_expr::parse_version(tag, false)?;
+    if strict {
+        let core = tag.trim_start_matches(['v', 'V']);
+        let core = core.split(['-', '+']).next().unwrap_or("");
+        if core.split('.').count() != 3 {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// SemVer: tags that parse as versions (strictly unless `strictSemvers:
+/// false`) and satisfy the constraint, greatest first.
+fn semver_sort(sub: &GitSubscription, tags: &mut Vec<DiscoveredCommit>) -> Result<(), GitError> {
+    let strict = sub.strict_semvers.unwrap_or(true);
+    let constraint = if sub.semver_constraint.trim().is_empty() {
+        None
+    } else {
+        Some(
+            kargo_expr::Constraint::parse(&sub.semver_constraint).map_err(|e| {
+                GitError::Invalid(format!("semverConstraint {:?}: {e}", sub.semver_constraint))
+            })?,
+        )
+    };
+    let mut versioned: Vec<(kargo_expr::semver::Version, DiscoveredCommit)> = tags
+        .drain(..)
+        .filter_map(|t| parse_tag_version(&t.tag, strict).map(|v| (v, t)))
+        .filter(|(v, _)| constraint.as_ref().is_none_or(|c| c.matches(v)))
+        .collect();
+    versioned.sort_by(|a, b| kargo_expr::semver::compare(&b.0, &a.0).then(b.1.tag.cmp(&a.1.tag)));
+    tags.extend(versioned.into_iter().map(|(_, t)| t));
+    Ok(())
+}

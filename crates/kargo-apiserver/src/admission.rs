@@ -91,6 +91,9 @@ pub fn admit(
         )));
     }
     defaults::apply(info.kind, &mut obj);
+    if info.kind == "Secret" {
+        fold_string_data(&mut obj)?;
+    }
     if info.kind == "Freight" {
         admit_freight(store, info, ns, &mut obj)?;
     }
@@ -201,5 +204,58 @@ fn admit_freight(
         }
     }
     defaults::apply("Freight", obj);
+    Ok(())
+}
+
+/// As kube-apiserver does: `stringData` is merged into `data` (base64) and
+/// dropped, so Secrets are stored one way.
+fn fold_string_data(obj: &mut Value) -> ApiResult<()> {
+    use base64::Engine;
+    let Some(map) = obj.as_object_mut() else {
+        return Ok(());
+    };
+    let Some(sd) = map.remove("stringData") else {
+        return Ok(());
+    };
+    let Value::Object(sd) = sd else {
+        return Err(ApiError::invalid(
+            "Secret",
+            "",
+            "",
+            &[FieldError {
+                path: "stringData".into(),
+                message: "must be a map of strings".into(),
+            }],
+        ));
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    let Some(data) = data.as_object_mut() else {
+        return Err(ApiError::invalid(
+            "Secret",
+            "",
+            "",
+            &[FieldError {
+                path: "data".into(),
+                message: "must be a map of base64 strings".into(),
+            }],
+        ));
+    };
+    for (k, v) in sd {
+        let Value::String(text) = v else {
+            return Err(ApiError::invalid(
+                "Secret",
+                "",
+                "",
+                &[FieldError {
+                    path: format!("stringData.{k}"),
+                    message: "must be a string".into(),
+                }],
+            ));
+        };
+        data.insert(
+            k,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
+    }
     Ok(())
 }

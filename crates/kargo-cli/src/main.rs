@@ -125,6 +125,8 @@ enum CreateCmd {
         /// Project name.
         name: String,
     },
+    /// Store credentials for a git, image or Helm repository in a project.
+    RepoCredentials(cmd::credentials::RepoCredentialsArgs),
 }
 
 fn main() {
@@ -177,6 +179,11 @@ async fn run(cli: Cli) -> Result<()> {
             match (what, files.is_empty()) {
                 (Some(CreateCmd::Project { name }), true) => {
                     cmd::apply::create_project(&c, &name).await
+                }
+                (Some(CreateCmd::RepoCredentials(a)), true) => {
+                    let project = client::project(a.project.as_deref().or(project.as_deref()))?
+                        .ok_or_else(|| anyhow::anyhow!("pass --project (-p) or set a default with `kargo config set-project`"))?;
+                    cmd::credentials::create(&c, &project, a).await
                 }
                 (None, false) => {
                     cmd::apply::apply(

@@ -133,3 +133,83 @@ fn freight_follows_new_tags() {
         "{table}"
     );
 }
+
+#[test]
+fn private_repositories_use_project_credentials() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    let root = home.path().join("repos");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = root.join("private.git");
+    let work = home.path().join("private");
+    git(
+        home.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        home.path(),
+        &["init", "-q", "-b", "main", work.to_str().unwrap()],
+    );
+    git(
+        &work,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("file://{}", bare.display()),
+        ],
+    );
+    release(&work, "v1.0.0");
+    let server = common::git_http::serve(&root, "bot", "s3cr3t-pass");
+    let url = format!("{}/private.git", server.base);
+
+    ok(&s.kargo(&["create", "project", "p"]));
+    let wh = format!(
+        "kind: Warehouse\nmetadata: {{name: private, namespace: p}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{url}\", branch: main}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh)));
+    // Without credentials: a clear failure, no secret anywhere.
+    let err = fails(&s.kargo(&["refresh", "warehouse", "private", "-p", "p", "--wait"]));
+    assert!(
+        err.contains("discovery failed") && err.contains("private.git"),
+        "{err}"
+    );
+    // With credentials (password from stdin): discovery works.
+    let out = ok(&s.kargo_stdin(
+        &[
+            "create",
+            "repo-credentials",
+            "private-repo",
+            "-p",
+            "p",
+            "--git",
+            "--repo-url",
+            &url,
+            "--username",
+            "bot",
+            "--password-stdin",
+        ],
+        Some("s3cr3t-pass\n"),
+    ));
+    assert!(out.contains("secret/private-repo created"), "{out}");
+    ok(&s.kargo(&["refresh", "warehouse", "private", "-p", "p", "--wait"]));
+    wait_for("Freight from the private repository", || {
+        ok(&s.kargo(&["get", "freight", "-p", "p", "-o", "name"]))
+            .lines()
+            .count()
+            == 1
+    });
+    let status = ok(&s.kubectl(&["get", "warehouse", "private", "-n", "p", "-o", "yaml"]));
+    assert!(!status.contains("s3cr3t"), "{status}");
+    // Secrets written with stringData are stored as data, as Kubernetes does.
+    let secret = ok(&s.kubectl(&[
+        "get",
+        "secret",
+        "private-repo",
+        "-n",
+        "p",
+        "-o",
+        "jsonpath={.data.username}",
+    ]));
+    assert_eq!(secret, "Ym90");
+}

@@ -6,6 +6,7 @@
 //! Today: the Warehouse controller (git discovery and Freight creation).
 
 mod conditions;
+pub mod credentials;
 pub mod warehouse;
 
 use std::path::PathBuf;

@@ -7,6 +7,7 @@
 //! holding up other Warehouses.
 
 use crate::conditions;
+use crate::credentials::CredType;
 use futures::StreamExt;
 use kargo_api::common::{FreightOrigin, GitCommit};
 use kargo_api::validate::parse_go_duration;
@@ -243,9 +244,22 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
     };
     for (i, s) in w.spec.subscriptions.iter().enumerate() {
         if let Some(g) = &s.git {
+            let ns = w.namespace().unwrap_or_default();
+            let creds = crate::credentials::find(&ctx.client, &ns, CredType::Git, &g.repo_url)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "subscription {i} (git {}): reading credentials: {e}",
+                        g.repo_url
+                    )
+                })?
+                .map(|c| kargo_sources::git::GitCredentials {
+                    username: c.username,
+                    password: c.password,
+                });
             let commits = ctx
                 .git
-                .discover(g, None)
+                .discover(g, creds.as_ref())
                 .await
                 .map_err(|e| format!("subscription {i} (git {}): {e}", g.repo_url))?;
             out.git.push(GitDiscoveryResult {

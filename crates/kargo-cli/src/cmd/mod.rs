@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub mod apply;
+pub mod credentials;
 pub mod delete;
 pub mod get;
 pub mod login;

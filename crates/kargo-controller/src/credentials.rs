@@ -1,0 +1,96 @@
+//! Repository credentials from Secrets, as Kargo finds them: Secrets in
+//! the project labelled `kargo.akuity.io/cred-type: git|image|helm`, with
+//! `repoURL` (or a regular expression when `repoURLIsRegex: "true"`),
+//! `username` and `password`. Exact URL matches win over patterns.
+//! Values are never logged or put into errors.
+
+use k8s_openapi::api::core::v1::Secret;
+use kargo_api::freight_id::{normalize_chart_repo_url, normalize_git_url};
+use kargo_api::labels;
+use kube::api::{Api, ListParams};
+
+/// Which kind of repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredType {
+    /// Git repositories.
+    Git,
+    /// Container image registries.
+    Image,
+    /// Helm chart repositories.
+    Helm,
+}
+
+impl CredType {
+    fn label(self) -> &'static str {
+        match self {
+            CredType::Git => "git",
+            CredType::Image => "image",
+            CredType::Helm => "helm",
+        }
+    }
+
+    fn normalize(self, url: &str) -> String {
+        match self {
+            CredType::Git => normalize_git_url(url),
+            CredType::Helm => normalize_chart_repo_url(url),
+            CredType::Image => url.trim().trim_end_matches('/').to_lowercase(),
+        }
+    }
+}
+
+/// A username and password.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// Username.
+    pub username: String,
+    /// Password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+fn field(s: &Secret, key: &str) -> Option<String> {
+    s.data
+        .as_ref()?
+        .get(key)
+        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+}
+
+/// Finds credentials for `url` in `ns`.
+pub async fn find(
+    client: &kube::Client,
+    ns: &str,
+    kind: CredType,
+    url: &str,
+) -> Result<Option<Credentials>, kube::Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let secrets = api
+        .list(&ListParams::default().labels(&format!("{}={}", labels::CRED_TYPE, kind.label())))
+        .await?;
+    let want = kind.normalize(url);
+    let mut pattern_match = None;
+    for s in &secrets.items {
+        let Some(repo) = field(s, "repoURL") else {
+            continue;
+        };
+        let creds = || Credentials {
+            username: field(s, "username").unwrap_or_default(),
+            password: field(s, "password").unwrap_or_default(),
+        };
+        if field(s, "repoURLIsRegex").as_deref() == Some("true") {
+            if pattern_match.is_none() && regex::Regex::new(&repo).is_ok_and(|r| r.is_match(url)) {
+                pattern_match = Some(creds());
+            }
+        } else if kind.normalize(&repo) == want {
+            return Ok(Some(creds()));
+        }
+    }
+    Ok(pattern_match)
+}

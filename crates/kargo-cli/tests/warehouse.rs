@@ -104,6 +104,21 @@ fn freight_follows_new_tags() {
     ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
     assert_eq!(freight_lines(&s).len(), 2);
 
+    // freightCreationCriteria holds Freight back, and a bad expression says so.
+    let held = format!(
+        "kind: Warehouse\nmetadata: {{name: held, namespace: my-web-app}}\nspec:\n  freightCreationCriteria:\n    expression: commitFrom(\"{url}\").Tag == \"v9.9.9\"\n  subscriptions:\n  - git: {{repoURL: \"{url}\", commitSelectionStrategy: SemVer}}\n---\nkind: Warehouse\nmetadata: {{name: typo, namespace: my-web-app}}\nspec:\n  freightCreationCriteria:\n    expression: commitFrom(\"{url}\").Tag ==\n  subscriptions:\n  - git: {{repoURL: \"{url}\", commitSelectionStrategy: SemVer}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&held)));
+    let out = ok(&s.kargo(&["refresh", "warehouse", "held", "-p", "my-web-app", "--wait"]));
+    assert!(out.contains("freightCreationCriteria is false"), "{out}");
+    let err = fails(&s.kargo(&["refresh", "warehouse", "typo", "-p", "my-web-app", "--wait"]));
+    assert!(err.contains("freightCreationCriteria.expression"), "{err}");
+    let yaml = ok(&s.kargo(&["get", "freight", "-p", "my-web-app", "-o", "yaml"]));
+    assert!(
+        !yaml.contains("name: held") && !yaml.contains("name: typo"),
+        "{yaml}"
+    );
+
     // The broken Warehouse says why, and did not stall the good one.
     let err = fails(&s.kargo(&[
         "refresh",

@@ -157,11 +157,20 @@ pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, E
                 == FreightCreationPolicy::Automatic
             {
                 match create_freight(&w, &ctx, &found).await? {
-                    Some(id) => {
+                    Created::Freight(id) => {
                         message.push_str(&format!("; latest Freight {id}"));
                         new_status.last_freight_id = id;
                     }
-                    None => message.push_str("; no Freight: a subscription found nothing"),
+                    Created::Nothing => message.push_str("; no Freight: a subscription found nothing"),
+                    Created::Held => message.push_str("; no new Freight: freightCreationCriteria is false for the newest artifacts"),
+                    Created::Invalid(e) => {
+                        conditions::remove(&mut new_status.conditions, "Reconciling");
+                        conditions::set(&mut new_status.conditions, "Healthy", false, "InvalidCriteria", &e, w.meta().generation);
+                        conditions::set(&mut new_status.conditions, "Ready", false, "InvalidCriteria", &e, w.meta().generation);
+                        new_status.discovered_artifacts = Some(found);
+                        patch_status(&ctx, &ns, &name, &new_status).await?;
+                        return Ok(Action::requeue(interval));
+                    }
                 }
             }
             new_status.discovered_artifacts = Some(found);
@@ -281,17 +290,52 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
     Ok(out)
 }
 
+/// What automatic Freight creation did.
+enum Created {
+    /// Freight with this ID exists now.
+    Freight(String),
+    /// Some subscription found nothing.
+    Nothing,
+    /// `freightCreationCriteria` said no.
+    Held,
+    /// `freightCreationCriteria` could not be evaluated.
+    Invalid(String),
+}
+
+/// Evaluates `freightCreationCriteria.expression` against the candidate
+/// Freight (`imageFrom`, `commitFrom`, `chartFrom` see its artifacts).
+fn criteria_met(w: &Warehouse, f: &Freight) -> Result<bool, String> {
+    let Some(expr) = w
+        .spec
+        .freight_creation_criteria
+        .as_ref()
+        .map(|c| c.expression.trim())
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(true);
+    };
+    let candidate = serde_json::to_value(f).map_err(|e| e.to_string())?;
+    let lookup = kargo_expr::StaticLookup {
+        freight: vec![candidate],
+        ..Default::default()
+    };
+    let env = kargo_expr::Env::new();
+    kargo_expr::Evaluator::new(&env, &lookup)
+        .evaluate_condition(expr)
+        .map_err(|e| format!("freightCreationCriteria.expression: {e}"))
+}
+
 /// Creates Freight from the newest artifact of each subscription.
 /// Returns its ID, or None when some subscription found nothing.
 async fn create_freight(
     w: &Warehouse,
     ctx: &Context,
     found: &DiscoveredArtifacts,
-) -> Result<Option<String>, Error> {
+) -> Result<Created, Error> {
     let mut commits = Vec::new();
     for g in &found.git {
         let Some(c) = g.commits.first() else {
-            return Ok(None);
+            return Ok(Created::Nothing);
         };
         commits.push(GitCommit {
             repo_url: g.repo_url.clone(),
@@ -304,7 +348,7 @@ async fn create_freight(
         });
     }
     if commits.is_empty() {
-        return Ok(None);
+        return Ok(Created::Nothing);
     }
     let mut f = Freight {
         api_version: "kargo.akuity.io/v1alpha1".into(),
@@ -317,6 +361,11 @@ async fn create_freight(
         ..Default::default()
     };
     let id = f.compute_id();
+    match criteria_met(w, &f) {
+        Ok(true) => {}
+        Ok(false) => return Ok(Created::Held),
+        Err(e) => return Ok(Created::Invalid(e)),
+    }
     f.metadata.name = Some(id.clone());
     f.metadata.namespace = w.namespace();
     // No owner reference: deleting a Warehouse must not delete the Freight history.
@@ -326,5 +375,5 @@ async fn create_freight(
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(Some(id))
+    Ok(Created::Freight(id))
 }

@@ -268,6 +268,7 @@ impl GitDiscoverer {
         let mirror = self.sync(&sub.repo_url, creds).await?;
         let paths =
             PathFilter::new(&sub.include_paths, &sub.exclude_paths).map_err(GitError::Invalid)?;
+        let expr = ExprFilter::new(&sub.expression_filter);
         match sub.commit_selection_strategy.unwrap_or_default() {
             CommitSelectionStrategy::NewestFromBranch => {
                 let branch = if sub.branch.is_empty() {
@@ -280,7 +281,7 @@ impl GitDiscoverer {
                 } else {
                     sub.branch.clone()
                 };
-                self.branch_commits(&sub.repo_url, &mirror, &branch, &paths, limit)
+                self.branch_commits(&sub.repo_url, &mirror, &branch, &paths, &expr, limit)
                     .await
             }
             strategy => {
@@ -293,6 +294,15 @@ impl GitDiscoverer {
                 .map_err(GitError::Invalid)?;
                 let mut tags = self.tags(&sub.repo_url, &mirror).await?;
                 tags.retain(|t| filter.allows(&t.tag));
+                if !expr.is_empty() {
+                    let mut kept = Vec::new();
+                    for t in tags {
+                        if expr.accepts(&t, true)? {
+                            kept.push(t);
+                        }
+                    }
+                    tags = kept;
+                }
                 if !paths.is_empty() {
                     let mut kept = Vec::new();
                     for t in tags {
@@ -316,10 +326,11 @@ impl GitDiscoverer {
         m: &Mirror,
         branch: &str,
         paths: &PathFilter,
+        expr: &ExprFilter,
         limit: usize,
     ) -> Result<Vec<DiscoveredCommit>, GitError> {
         let rev = format!("refs/heads/{branch}");
-        let scan = if paths.is_empty() {
+        let scan = if paths.is_empty() && expr.is_empty() {
             limit
         } else {
             (limit * 50).max(500)
@@ -368,7 +379,7 @@ impl GitDiscoverer {
                     continue;
                 }
             }
-            commits.push(DiscoveredCommit {
+            let commit = DiscoveredCommit {
                 id: f[0].into(),
                 branch: branch.into(),
                 tag: String::new(),
@@ -376,7 +387,11 @@ impl GitDiscoverer {
                 author: f[2].into(),
                 committer: f[3].into(),
                 creator_date: Some(f[4].into()),
-            });
+            };
+            if !expr.accepts(&commit, false)? {
+                continue;
+            }
+            commits.push(commit);
             if commits.len() == limit {
                 break;
             }
@@ -506,4 +521,47 @@ fn semver_sort(sub: &GitSubscription, tags: &mut Vec<DiscoveredCommit>) -> Resul
     versioned.sort_by(|a, b| kargo_expr::semver::compare(&b.0, &a.0).then(b.1.tag.cmp(&a.1.tag)));
     tags.extend(versioned.into_iter().map(|(_, t)| t));
     Ok(())
+}
+
+/// `expressionFilter`: an expression over each commit (`id`, `commitDate`,
+/// `author`, `committer`, `subject`) or tag (`tag`, `id`, `creatorDate`,
+/// `author`, `committer`, `subject`); only those for which it is true are kept.
+pub struct ExprFilter {
+    expr: String,
+}
+
+impl ExprFilter {
+    /// A filter; an empty expression keeps everything.
+    pub fn new(expr: &str) -> Self {
+        ExprFilter {
+            expr: expr.trim().to_string(),
+        }
+    }
+
+    /// True when there is no expression.
+    pub fn is_empty(&self) -> bool {
+        self.expr.is_empty()
+    }
+
+    /// Whether the commit (or tag) passes.
+    pub fn accepts(&self, c: &DiscoveredCommit, tag: bool) -> Result<bool, GitError> {
+        if self.expr.is_empty() {
+            return Ok(true);
+        }
+        let date = serde_json::Value::String(c.creator_date.clone().unwrap_or_default());
+        let mut env = kargo_expr::Env::new()
+            .set("id", c.id.clone().into())
+            .set("author", c.author.clone().into())
+            .set("committer", c.committer.clone().into())
+            .set("subject", c.subject.clone().into());
+        env = if tag {
+            env.set("tag", c.tag.clone().into())
+                .set("creatorDate", date)
+        } else {
+            env.set("commitDate", date)
+        };
+        kargo_expr::Evaluator::new(&env, &kargo_expr::NoLookup)
+            .evaluate_condition(&self.expr)
+            .map_err(|e| GitError::Invalid(format!("expressionFilter: {e}")))
+    }
 }

@@ -118,6 +118,19 @@ async fn newest_from_branch_with_path_filters() {
         ["docs"]
     );
     let mut s = sub(&r.url, CommitSelectionStrategy::NewestFromBranch);
+    s.expression_filter = r#"subject startsWith "web""#.into();
+    let filtered = d.discover(&s, None).await.unwrap();
+    assert_eq!(
+        filtered
+            .iter()
+            .map(|c| c.subject.as_str())
+            .collect::<Vec<_>>(),
+        ["web two", "web one"]
+    );
+    s.expression_filter = "subject +".into();
+    let err = d.discover(&s, None).await.unwrap_err().to_string();
+    assert!(err.contains("expressionFilter"), "{err}");
+    let mut s = sub(&r.url, CommitSelectionStrategy::NewestFromBranch);
     s.branch = "nope".into();
     let err = d.discover(&s, None).await.unwrap_err().to_string();
     assert!(err.contains("branch \"nope\" does not exist"), "{err}");

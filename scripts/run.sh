@@ -12,7 +12,8 @@ LISTEN="${KARGO_LISTEN:-127.0.0.1:8443}"
 SEED="${KARGO_SEED:-../shared/seed/examples}"
 LOG="$(mktemp)"
 
-"$BIN" server --data-dir "$DATA" --listen "$LISTEN" >"$LOG" &
+# shellcheck disable=SC2086
+"$BIN" server --data-dir "$DATA" --listen "$LISTEN" ${KARGO_SERVER_FLAGS:-} >"$LOG" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
 for _ in $(seq 1 100); do

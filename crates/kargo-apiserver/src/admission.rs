@@ -106,6 +106,8 @@ pub fn admit(
     let mut errors = outcome.errors;
     if let Some(old) = old {
         errors.extend(check_update(info.kind, old, &obj));
+    } else if info.kind == "Freight" && errors.is_empty() {
+        errors.extend(check_freight_origin(store, ns, &obj)?);
     }
     if !name.is_empty() && !kargo_api::validate::is_dns1123_subdomain(&name) {
         errors.insert(0, FieldError {
@@ -258,4 +260,81 @@ fn fold_string_data(obj: &mut Value) -> ApiResult<()> {
         );
     }
     Ok(())
+}
+
+/// New Freight must come from an existing Warehouse and carry only
+/// artifacts its subscriptions describe, at most one per subscription.
+fn check_freight_origin(store: &Store, ns: &str, obj: &Value) -> ApiResult<Vec<FieldError>> {
+    use kargo_api::freight_id::{normalize_chart_repo_url, normalize_git_url};
+    let Ok(f) = serde_json::from_value::<Freight>(obj.clone()) else {
+        return Ok(Vec::new());
+    };
+    let winfo =
+        kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", "Warehouse").expect("registered");
+    let w: kargo_api::Warehouse = match store.get(winfo, ns, &f.origin.name) {
+        Ok(v) => match serde_json::from_value(v) {
+            Ok(w) => w,
+            Err(_) => return Ok(Vec::new()),
+        },
+        Err(kargo_store::StoreError::NotFound { .. }) => {
+            return Ok(vec![FieldError {
+                path: "origin.name".into(),
+                message: format!(
+                    "Warehouse {:?} does not exist in project {ns:?}",
+                    f.origin.name
+                ),
+            }]);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut errors = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    let mut claim = |i: Option<usize>, path: String, what: String, errors: &mut Vec<FieldError>| {
+        match i {
+        None => errors.push(FieldError { path, message: format!("{what} is not a subscription of Warehouse {:?}", f.origin.name) }),
+        Some(i) if !used.insert(i) => errors.push(FieldError { path, message: format!("{what}: subscription {i} of Warehouse {:?} already has an artifact in this Freight", f.origin.name) }),
+        Some(_) => {}
+    }
+    };
+    for (n, c) in f.commits.iter().enumerate() {
+        let i = w.spec.subscriptions.iter().position(|s| {
+            s.git
+                .as_ref()
+                .is_some_and(|g| normalize_git_url(&g.repo_url) == normalize_git_url(&c.repo_url))
+        });
+        claim(
+            i,
+            format!("commits[{n}].repoURL"),
+            format!("git repository {:?}", c.repo_url),
+            &mut errors,
+        );
+    }
+    for (n, im) in f.images.iter().enumerate() {
+        let i = w.spec.subscriptions.iter().position(|s| {
+            s.image.as_ref().is_some_and(|x| {
+                x.repo_url.trim_end_matches('/') == im.repo_url.trim_end_matches('/')
+            })
+        });
+        claim(
+            i,
+            format!("images[{n}].repoURL"),
+            format!("image repository {:?}", im.repo_url),
+            &mut errors,
+        );
+    }
+    for (n, ch) in f.charts.iter().enumerate() {
+        let i = w.spec.subscriptions.iter().position(|s| {
+            s.chart.as_ref().is_some_and(|x| {
+                normalize_chart_repo_url(&x.repo_url) == normalize_chart_repo_url(&ch.repo_url)
+                    && x.name == ch.name
+            })
+        });
+        claim(
+            i,
+            format!("charts[{n}].repoURL"),
+            format!("chart {:?} from {:?}", ch.name, ch.repo_url),
+            &mut errors,
+        );
+    }
+    Ok(errors)
 }

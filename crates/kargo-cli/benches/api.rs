@@ -70,8 +70,8 @@ fn freight(i: usize) -> Value {
     json!({
         "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight", "metadata": {"namespace": "bench"},
         "origin": {"kind": "Warehouse", "name": "app"},
-        "images": [{"repoURL": "registry.local/my-web-app", "tag": format!("1.{}.{}", i / 100, i % 100), "digest": format!("sha256:{:064x}", i)}],
-        "commits": [{"repoURL": "https://git.local/org/app.git", "id": format!("{:040x}", i), "message": "release"}]
+        "images": [{"repoURL": "127.0.0.1:9/my-web-app", "tag": format!("1.{}.{}", i / 100, i % 100), "digest": format!("sha256:{:064x}", i)}],
+        "commits": [{"repoURL": "file:///nonexistent/org/app.git", "id": format!("{:040x}", i), "message": "release"}]
     })
 }
 
@@ -148,6 +148,17 @@ fn main() {
             ))
             .await
             .expect("project");
+        let warehouse = json!({"metadata": {"name": "app"}, "spec": {"subscriptions": [
+            {"image": {"repoURL": "127.0.0.1:9/my-web-app"}},
+            {"git": {"repoURL": "file:///nonexistent/org/app.git"}}
+        ]}});
+        client
+            .request_text(post(
+                "/apis/kargo.akuity.io/v1alpha1/namespaces/bench/warehouses",
+                &warehouse,
+            ))
+            .await
+            .expect("warehouse");
 
         // Create N Freight with 8 concurrent writers.
         let t = Instant::now();

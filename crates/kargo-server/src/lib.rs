@@ -28,6 +28,8 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// The shortest Warehouse discovery interval honoured.
     pub min_warehouse_interval: std::time::Duration,
+    /// Run the controllers (false: API only, nothing reaches out).
+    pub controllers: bool,
 }
 
 impl ServerConfig {
@@ -39,6 +41,7 @@ impl ServerConfig {
             tls_cert: None,
             tls_key: None,
             min_warehouse_interval: std::time::Duration::from_secs(30),
+            controllers: true,
         }
     }
 }
@@ -137,13 +140,17 @@ impl Server {
             ip => ip.to_string(),
         };
         let url = format!("https://{host}:{}", addr.port());
-        let controllers = tokio::spawn(kargo_controller::run(
-            in_process_client(store.clone()),
-            kargo_controller::ControllerConfig {
-                cache_dir: cfg.data_dir.join("cache"),
-                min_warehouse_interval: cfg.min_warehouse_interval,
-            },
-        ));
+        let controllers = if cfg.controllers {
+            tokio::spawn(kargo_controller::run(
+                in_process_client(store.clone()),
+                kargo_controller::ControllerConfig {
+                    cache_dir: cfg.data_dir.join("cache"),
+                    min_warehouse_interval: cfg.min_warehouse_interval,
+                },
+            ))
+        } else {
+            tokio::spawn(async {})
+        };
         let addr_file = cfg.data_dir.join("address");
         std::fs::write(&addr_file, &url).map_err(io_err(&addr_file))?;
         Ok(Server {

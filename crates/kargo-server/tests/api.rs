@@ -17,10 +17,11 @@ struct Harness {
 
 async fn start() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig::new(
-        dir.path(),
-        "127.0.0.1:0".parse().unwrap(),
-    ))
+    let server = Server::start(ServerConfig {
+        // These tests are about the API; controllers would add their own writes.
+        controllers: false,
+        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+    })
     .await
     .unwrap();
     let client = server.client().unwrap();
@@ -43,7 +44,7 @@ fn warehouse(name: &str) -> Warehouse {
     serde_json::from_value(json!({
         "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
         "metadata": {"name": name},
-        "spec": {"subscriptions": [{"image": {"repoURL": "registry.local/app"}}]}
+        "spec": {"subscriptions": [{"image": {"repoURL": "127.0.0.1:9/app"}}]}
     }))
     .unwrap()
 }
@@ -300,12 +301,47 @@ async fn concurrent_conflicting_updates_lose_nothing() {
 async fn freight_is_named_by_content_with_a_unique_alias() {
     let h = start().await;
     project(&h.client, "p").await;
+    let warehouses: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let api: Api<Freight> = Api::namespaced(h.client.clone(), "p");
+    let mk_other = |repo: &str| -> Freight {
+        serde_json::from_value(json!({
+            "metadata": {}, "origin": {"kind": "Warehouse", "name": "w"},
+            "images": [{"repoURL": repo, "tag": "1.0.0", "digest": "sha256:2"}]
+        }))
+        .unwrap()
+    };
+    // The origin Warehouse must exist ...
+    assert_eq!(
+        api_code(
+            api.create(&PostParams::default(), &mk_other("127.0.0.1:9/app"))
+                .await
+        ),
+        422
+    );
+    warehouses
+        .create(&PostParams::default(), &warehouse("w"))
+        .await
+        .unwrap();
+    // ... and subscribe to every artifact.
+    match api
+        .create(&PostParams::default(), &mk_other("127.0.0.1:9/other"))
+        .await
+    {
+        Err(kube::Error::Api(e)) => {
+            assert_eq!(e.code, 422);
+            assert!(
+                e.message.contains("images[0].repoURL") && e.message.contains("not a subscription"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     let mk = |tag: &str| -> Freight {
         serde_json::from_value(json!({
             "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight", "metadata": {},
             "origin": {"kind": "Warehouse", "name": "w"},
-            "images": [{"repoURL": "registry.local/app", "tag": tag, "digest": "sha256:1"}]
+            "images": [{"repoURL": "127.0.0.1:9/app", "tag": tag, "digest": "sha256:1"}]
         }))
         .unwrap()
     };
@@ -324,7 +360,7 @@ async fn freight_is_named_by_content_with_a_unique_alias() {
     );
     // Artifacts are immutable.
     let patch = Patch::Merge(
-        json!({"images": [{"repoURL": "registry.local/app", "tag": "9.9.9", "digest": "sha256:1"}]}),
+        json!({"images": [{"repoURL": "127.0.0.1:9/app", "tag": "9.9.9", "digest": "sha256:1"}]}),
     );
     assert_eq!(
         api_code(

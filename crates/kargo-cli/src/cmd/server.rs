@@ -25,6 +25,9 @@ pub struct ServerArgs {
     /// Shortest Warehouse discovery interval honoured (a Go duration).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub min_warehouse_interval: std::time::Duration,
+    /// Serve the API only: no controllers, so nothing is discovered or promoted.
+    #[arg(long)]
+    pub disable_controllers: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -49,6 +52,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         min_warehouse_interval: args.min_warehouse_interval,
+        controllers: !args.disable_controllers,
         ..ServerConfig::new(data_dir.clone(), args.listen)
     })
     .await

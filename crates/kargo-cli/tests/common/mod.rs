@@ -34,10 +34,16 @@ impl Drop for ServerProc {
 
 impl ServerProc {
     pub fn start(home: &Path) -> ServerProc {
+        Self::start_with(home, &[])
+    }
+
+    /// Starts with extra `kargo server` flags.
+    pub fn start_with(home: &Path, extra: &[&str]) -> ServerProc {
         let data = home.join("data");
         let mut child = Command::new(KARGO)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data)
+            .args(extra)
             .env("KARGO_CONFIG", home.join("config.yaml"))
             .env("HOME", home)
             .stdout(Stdio::piped())

@@ -82,6 +82,11 @@ enum Command {
         #[arg(short = 'p', long)]
         project: Option<String>,
     },
+    /// Change objects.
+    Update {
+        #[command(subcommand)]
+        what: UpdateCmd,
+    },
     /// Ask a Warehouse to discover artifacts now.
     Refresh {
         #[command(subcommand)]
@@ -89,6 +94,24 @@ enum Command {
     },
     /// Print client and server versions.
     Version,
+}
+
+#[derive(Subcommand)]
+enum UpdateCmd {
+    /// Rename the alias of a piece of Freight.
+    Freight {
+        /// Freight name (or use --old-alias).
+        name: Option<String>,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// The current alias.
+        #[arg(long)]
+        old_alias: Option<String>,
+        /// The new alias.
+        #[arg(long)]
+        new_alias: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +150,8 @@ enum CreateCmd {
     },
     /// Store credentials for a git, image or Helm repository in a project.
     RepoCredentials(cmd::credentials::RepoCredentialsArgs),
+    /// Create Freight by hand from artifacts a Warehouse has discovered.
+    Freight(cmd::freight::CreateFreightArgs),
 }
 
 fn main() {
@@ -179,6 +204,11 @@ async fn run(cli: Cli) -> Result<()> {
             match (what, files.is_empty()) {
                 (Some(CreateCmd::Project { name }), true) => {
                     cmd::apply::create_project(&c, &name).await
+                }
+                (Some(CreateCmd::Freight(a)), true) => {
+                    let project = client::project(a.project.as_deref().or(project.as_deref()))?
+                        .ok_or_else(|| anyhow::anyhow!("pass --project (-p) or set a default with `kargo config set-project`"))?;
+                    cmd::freight::create(&c, &project, a).await
                 }
                 (Some(CreateCmd::RepoCredentials(a)), true) => {
                     let project = client::project(a.project.as_deref().or(project.as_deref()))?
@@ -253,6 +283,30 @@ async fn run(cli: Cli) -> Result<()> {
                 &project,
                 wait,
                 std::time::Duration::from_secs(timeout),
+            )
+            .await
+        }
+        Command::Update {
+            what:
+                UpdateCmd::Freight {
+                    name,
+                    project,
+                    old_alias,
+                    new_alias,
+                },
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::project(project.as_deref())?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pass --project (-p) or set a default with `kargo config set-project`"
+                )
+            })?;
+            cmd::freight::update_alias(
+                &c,
+                &project,
+                name.as_deref(),
+                old_alias.as_deref(),
+                &new_alias,
             )
             .await
         }

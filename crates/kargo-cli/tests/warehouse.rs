@@ -119,6 +119,76 @@ fn freight_follows_new_tags() {
         "{yaml}"
     );
 
+    // Freight by hand, from what the Warehouse discovered, and an alias rename.
+    let out = ok(&s.kargo(&[
+        "create",
+        "freight",
+        "-p",
+        "my-web-app",
+        "--warehouse",
+        "held",
+        "--commit",
+        &format!("{url}#v1.1.0"),
+        "--alias",
+        "by-hand",
+    ]));
+    assert!(out.contains("created (alias by-hand)"), "{out}");
+    let err = fails(&s.kargo(&[
+        "create",
+        "freight",
+        "-p",
+        "my-web-app",
+        "--warehouse",
+        "held",
+        "--commit",
+        &format!("{url}#v7.7.7"),
+    ]));
+    assert!(err.contains("not among the commits"), "{err}");
+    let err = fails(&s.kargo(&[
+        "create",
+        "freight",
+        "-p",
+        "my-web-app",
+        "--warehouse",
+        "held",
+        "--image",
+        "127.0.0.1:9/app:1.0.0",
+    ]));
+    assert!(err.contains("no image subscription"), "{err}");
+    ok(&s.kargo(&[
+        "update",
+        "freight",
+        "-p",
+        "my-web-app",
+        "--old-alias",
+        "by-hand",
+        "--new-alias",
+        "golden-release",
+    ]));
+    let table = ok(&s.kargo(&["get", "freight", "-p", "my-web-app"]));
+    assert!(
+        table.contains("golden-release") && !table.contains("by-hand"),
+        "{table}"
+    );
+    // Aliases stay unique.
+    let first_alias = table
+        .lines()
+        .nth(2)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let err = fails(&s.kargo(&[
+        "update",
+        "freight",
+        "-p",
+        "my-web-app",
+        "--old-alias",
+        "golden-release",
+        "--new-alias",
+        &first_alias,
+    ]));
+    assert!(err.contains("already used"), "{err}");
+
     // The broken Warehouse says why, and did not stall the good one.
     let err = fails(&s.kargo(&[
         "refresh",

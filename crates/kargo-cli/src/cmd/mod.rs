@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod credentials;
 pub mod delete;
+pub mod freight;
 pub mod get;
 pub mod login;
 pub mod refresh;

@@ -7,6 +7,7 @@
 mod object;
 pub mod analysis;
 pub mod application;
+pub mod availability;
 pub mod common;
 pub mod defaults;
 pub mod freight;

@@ -97,6 +97,9 @@ pub fn admit(
     if info.kind == "Freight" {
         admit_freight(store, info, ns, &mut obj)?;
     }
+    if info.kind == "Promotion" && old.is_none() {
+        crate::promotion_admission::admit_new_promotion(store, ns, &mut obj)?;
+    }
     let outcome = (info.validate)(&obj);
     let name = obj
         .pointer("/metadata/name")

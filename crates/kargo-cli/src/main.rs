@@ -82,6 +82,36 @@ enum Command {
         #[arg(short = 'p', long)]
         project: Option<String>,
     },
+    /// Promote Freight (by name or alias) into a Stage.
+    Promote {
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Target Stage.
+        #[arg(long)]
+        stage: String,
+        /// Freight name or alias.
+        #[arg(long)]
+        freight: String,
+        /// Follow the Promotion step by step until it ends.
+        #[arg(long)]
+        wait: bool,
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Approve Freight for a Stage, bypassing upstream verification and soak.
+    Approve {
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+        /// Freight name or alias.
+        #[arg(long)]
+        freight: String,
+        /// Stage.
+        #[arg(long)]
+        stage: String,
+    },
     /// Change objects.
     Update {
         #[command(subcommand)]
@@ -285,6 +315,42 @@ async fn run(cli: Cli) -> Result<()> {
                 std::time::Duration::from_secs(timeout),
             )
             .await
+        }
+        Command::Promote {
+            project,
+            stage,
+            freight,
+            wait,
+            timeout,
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::project(project.as_deref())?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pass --project (-p) or set a default with `kargo config set-project`"
+                )
+            })?;
+            cmd::promote::promote(
+                &c,
+                &project,
+                &stage,
+                &freight,
+                wait,
+                std::time::Duration::from_secs(timeout),
+            )
+            .await
+        }
+        Command::Approve {
+            project,
+            freight,
+            stage,
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::project(project.as_deref())?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pass --project (-p) or set a default with `kargo config set-project`"
+                )
+            })?;
+            cmd::promote::approve(&c, &project, &freight, &stage).await
         }
         Command::Update {
             what:

@@ -30,13 +30,22 @@ fn namespace_of(m: &Manifest, project: Option<&str>) -> Result<Option<String>> {
     }
 }
 
+/// The object's name; Freight without one is named by its content, as the server would.
 fn name_of(m: &Manifest) -> Result<String> {
-    m.obj
+    if let Some(n) = m
+        .obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
-        .map(String::from)
-        .ok_or_else(|| anyhow!("{}: metadata.name is required", m.source))
+    {
+        return Ok(n.to_string());
+    }
+    if m.info.kind == "Freight" {
+        let f: kargo_api::Freight =
+            serde_json::from_value(m.obj.clone()).map_err(|e| anyhow!("not valid Freight: {e}"))?;
+        return Ok(f.compute_id());
+    }
+    Err(anyhow!("metadata.name is required"))
 }
 
 /// Creates the namespace if it does not exist (non-project namespaces such as `argocd`).
@@ -95,6 +104,9 @@ async fn apply_one(
     create_only: bool,
     namespaces: &mut Vec<String>,
 ) -> Result<()> {
+    if m.obj.get("metadata").is_some_and(|v| !v.is_object()) {
+        bail!("metadata must be a mapping");
+    }
     let ns = namespace_of(m, project)?;
     let name = name_of(m)?;
     if let Some(ns) = &ns {
@@ -106,6 +118,7 @@ async fn apply_one(
     if let Some(ns) = &ns {
         obj["metadata"]["namespace"] = json!(ns);
     }
+    obj["metadata"]["name"] = json!(name);
     if m.info.kind == "Project" {
         namespaces.push(name.clone());
     }

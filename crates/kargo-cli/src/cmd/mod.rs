@@ -6,5 +6,6 @@ pub mod delete;
 pub mod freight;
 pub mod get;
 pub mod login;
+pub mod promote;
 pub mod refresh;
 pub mod server;

@@ -1,0 +1,201 @@
+//! Whether a piece of Freight may be promoted into a Stage, with Kargo's
+//! rules: the Stage must request the Freight's origin; manual approval
+//! (`approvedFor`) bypasses everything; `direct` sources take it straight
+//! from the Warehouse; upstream `stages` must have verified it — any one
+//! (`OneOf`, the default) or every one (`All`) — and, with
+//! `requiredSoakTime`, it must have spent that long there.
+
+use crate::stage::{AvailabilityStrategy, FreightRequest};
+use crate::validate::parse_go_duration;
+use crate::{Freight, Stage};
+
+/// Why Freight is not available, in words a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAvailable(pub String);
+
+impl std::fmt::Display for NotAvailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn seconds_between(from: &str, now_ms: i64) -> Option<f64> {
+    let t: jiff::Timestamp = from.parse().ok()?;
+    Some((now_ms - t.as_millisecond()) as f64 / 1000.0)
+}
+
+fn human(secs: f64) -> String {
+    let s = secs.max(0.0).ceil() as u64;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s.div_ceil(60)),
+        _ => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// How long Freight has soaked in `stage`: the longest completed soak, or
+/// the time since it entered the Stage if it is still there, whichever is longer.
+fn soaked(f: &Freight, stage: &str, now_ms: i64) -> f64 {
+    let st = f.status.as_ref();
+    let longest = st
+        .and_then(|s| s.verified_in.get(stage))
+        .and_then(|v| v.longest_soak.as_deref())
+        .and_then(parse_go_duration)
+        .unwrap_or(0.0);
+    let current = st
+        .and_then(|s| s.currently_in.get(stage))
+        .and_then(|c| c.since.as_deref())
+        .and_then(|s| seconds_between(s, now_ms))
+        .unwrap_or(0.0);
+    longest.max(current)
+}
+
+fn check_upstream(f: &Freight, up: &str, soak: Option<f64>, now_ms: i64) -> Result<(), String> {
+    let verified = f
+        .status
+        .as_ref()
+        .is_some_and(|s| s.verified_in.contains_key(up));
+    if !verified {
+        return Err(format!("not verified in {up}"));
+    }
+    if let Some(required) = soak {
+        let have = soaked(f, up, now_ms);
+        if have < required {
+            return Err(format!(
+                "has soaked {} of the {} required in {up} ({} left)",
+                human(have),
+                human(required),
+                human(required - have)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The request of `stage` matching the Freight's origin, if any.
+pub fn request_for<'a>(stage: &'a Stage, f: &Freight) -> Option<&'a FreightRequest> {
+    stage
+        .spec
+        .requested_freight
+        .iter()
+        .find(|r| r.origin == f.origin)
+}
+
+/// Decides availability at `now_ms` (milliseconds since the epoch).
+pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable> {
+    let sname = stage.metadata.name.as_deref().unwrap_or("");
+    let fname = f
+        .alias()
+        .map(String::from)
+        .unwrap_or_else(|| f.metadata.name.clone().unwrap_or_default());
+    let Some(req) = request_for(stage, f) else {
+        return Err(NotAvailable(format!(
+            "Stage {sname} does not request Freight from {}/{}",
+            f.origin.kind, f.origin.name
+        )));
+    };
+    if f.status
+        .as_ref()
+        .is_some_and(|s| s.approved_for.contains_key(sname))
+        || req.sources.direct
+    {
+        return Ok(());
+    }
+    let soak = req
+        .sources
+        .required_soak_time
+        .as_deref()
+        .and_then(parse_go_duration);
+    let results: Vec<(String, Result<(), String>)> = req
+        .sources
+        .stages
+        .iter()
+        .map(|up| (up.clone(), check_upstream(f, up, soak, now_ms)))
+        .collect();
+    let ok = match req.sources.availability_strategy.unwrap_or_default() {
+        AvailabilityStrategy::OneOf => results.iter().any(|(_, r)| r.is_ok()),
+        AvailabilityStrategy::All => results.iter().all(|(_, r)| r.is_ok()),
+    };
+    if ok {
+        return Ok(());
+    }
+    let problems: Vec<String> = results.into_iter().filter_map(|(_, r)| r.err()).collect();
+    let need = match req.sources.availability_strategy.unwrap_or_default() {
+        AvailabilityStrategy::All => "every upstream Stage",
+        AvailabilityStrategy::OneOf => "one upstream Stage",
+    };
+    Err(NotAvailable(format!(
+        "Freight {fname} is not available to Stage {sname}: it needs {need} to verify it, and it {}",
+        problems.join("; it ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stage(sources: serde_json::Value) -> Stage {
+        serde_json::from_value(json!({"metadata": {"name": "prod"}, "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": sources}]}})).unwrap()
+    }
+
+    fn freight(status: serde_json::Value) -> Freight {
+        serde_json::from_value(json!({"metadata": {"name": "f1", "labels": {"kargo.akuity.io/alias": "jolly-penguin"}}, "origin": {"kind": "Warehouse", "name": "w"}, "status": status})).unwrap()
+    }
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn direct_and_origin() {
+        assert!(check(&stage(json!({"direct": true})), &freight(json!({})), NOW).is_ok());
+        let mut f = freight(json!({}));
+        f.origin.name = "other".into();
+        assert!(
+            check(&stage(json!({"direct": true})), &f, NOW)
+                .unwrap_err()
+                .0
+                .contains("does not request")
+        );
+    }
+
+    #[test]
+    fn all_needs_every_upstream() {
+        let s = stage(json!({"stages": ["us", "eu"], "availabilityStrategy": "All"}));
+        let one = freight(json!({"verifiedIn": {"us": {}}}));
+        let err = check(&s, &one, NOW).unwrap_err().0;
+        assert!(
+            err.contains("every upstream Stage")
+                && err.contains("not verified in eu")
+                && !err.contains("in us"),
+            "{err}"
+        );
+        assert!(
+            check(
+                &s,
+                &freight(json!({"verifiedIn": {"us": {}, "eu": {}}})),
+                NOW
+            )
+            .is_ok()
+        );
+        let s = stage(json!({"stages": ["us", "eu"]}));
+        assert!(check(&s, &one, NOW).is_ok(), "OneOf is the default");
+    }
+
+    #[test]
+    fn soak_and_approval() {
+        let s = stage(json!({"stages": ["us"], "requiredSoakTime": "1h"}));
+        let since = jiff::Timestamp::from_millisecond(NOW - 20 * 60 * 1000)
+            .unwrap()
+            .to_string();
+        let f = freight(json!({"verifiedIn": {"us": {}}, "currentlyIn": {"us": {"since": since}}}));
+        let err = check(&s, &f, NOW).unwrap_err().0;
+        assert!(err.contains("40m left"), "{err}");
+        let f = freight(json!({"verifiedIn": {"us": {"longestSoak": "2h0m0s"}}}));
+        assert!(check(&s, &f, NOW).is_ok());
+        let f = freight(json!({"approvedFor": {"prod": {}}}));
+        assert!(
+            check(&s, &f, NOW).is_ok(),
+            "manual approval bypasses upstream and soak"
+        );
+    }
+}

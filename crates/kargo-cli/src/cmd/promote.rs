@@ -1,0 +1,145 @@
+//! `kargo promote` (create a Promotion, optionally following it step by
+//! step) and `kargo approve` (manual approval of Freight for a Stage).
+
+use crate::resources::explain;
+use anyhow::{Context, Result, bail};
+use kargo_api::promotion::PromotionPhase;
+use kargo_api::{Freight, Promotion, labels};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Finds Freight by name or alias.
+pub async fn resolve_freight(
+    client: &kube::Client,
+    project: &str,
+    name_or_alias: &str,
+) -> Result<Freight> {
+    let api = Api::<Freight>::namespaced(client.clone(), project);
+    if let Some(f) = api.get_opt(name_or_alias).await.map_err(explain)? {
+        return Ok(f);
+    }
+    let by_alias = api
+        .list(&ListParams::default().labels(&format!("{}={name_or_alias}", labels::ALIAS)))
+        .await
+        .map_err(explain)?;
+    by_alias.items.into_iter().next().with_context(|| {
+        format!("no Freight named or aliased {name_or_alias:?} in project {project}")
+    })
+}
+
+/// Creates a Promotion and, with `wait`, follows it to the end.
+pub async fn promote(
+    client: &kube::Client,
+    project: &str,
+    stage: &str,
+    freight: &str,
+    wait: bool,
+    timeout: Duration,
+) -> Result<()> {
+    let f = resolve_freight(client, project, freight).await?;
+    let fname = f.metadata.name.clone().unwrap_or_default();
+    let promo: Promotion = serde_json::from_value(json!({
+        "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+        "metadata": {"namespace": project},
+        "spec": {"stage": stage, "freight": fname},
+    }))?;
+    let api = Api::<Promotion>::namespaced(client.clone(), project);
+    let created = api
+        .create(&PostParams::default(), &promo)
+        .await
+        .map_err(explain)?;
+    let name = created.metadata.name.clone().unwrap_or_default();
+    println!(
+        "promotion.kargo.akuity.io/{name} created: {} ({}) -> {stage}",
+        f.alias().unwrap_or(&fname),
+        &fname[..fname.len().min(7)]
+    );
+    if wait {
+        follow(&api, &name, timeout).await?;
+    }
+    Ok(())
+}
+
+/// Prints each step as it changes until the Promotion ends.
+pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut shown: Vec<String> = Vec::new();
+    let mut last_phase = None;
+    loop {
+        let p = api.get(name).await.map_err(explain)?;
+        let st = p.status.clone().unwrap_or_default();
+        for (i, m) in st.step_execution_metadata.iter().enumerate() {
+            let line = format!(
+                "  step {} {:<24} {}{}",
+                i + 1,
+                m.alias,
+                m.status,
+                if m.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", m.message)
+                }
+            );
+            if shown.get(i) != Some(&line) {
+                println!("{line}");
+                if i < shown.len() {
+                    shown[i] = line;
+                } else {
+                    shown.push(line);
+                }
+            }
+        }
+        let phase = st.phase.unwrap_or_default();
+        if last_phase != Some(phase) {
+            last_phase = Some(phase);
+            if !phase.is_terminal() {
+                println!("promotion {name}: {phase:?}");
+            }
+        }
+        if phase.is_terminal() {
+            let msg = if st.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", st.message)
+            };
+            if phase == PromotionPhase::Succeeded {
+                println!("promotion {name}: Succeeded{msg}");
+                return Ok(());
+            }
+            bail!("promotion {name}: {phase:?}{msg}");
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "promotion {name} is still {phase:?} after {}s (is the server's controller running?)",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Approves Freight for a Stage (bypasses upstream verification and soak).
+pub async fn approve(
+    client: &kube::Client,
+    project: &str,
+    freight: &str,
+    stage: &str,
+) -> Result<()> {
+    let f = resolve_freight(client, project, freight).await?;
+    let name = f.metadata.name.clone().unwrap_or_default();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let patch = json!({"status": {"approvedFor": {stage: {"approvedAt": now}}}});
+    Api::<Freight>::namespaced(client.clone(), project)
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(explain)?;
+    println!(
+        "freight {} ({}) approved for Stage {stage}",
+        f.alias().unwrap_or(&name),
+        &name[..name.len().min(7)]
+    );
+    Ok(())
+}

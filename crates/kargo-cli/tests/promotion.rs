@@ -251,3 +251,183 @@ fn promotions_follow_availability_rules() {
     ]));
     assert!(err.contains("Stage \"qa\" does not exist"), "{err}");
 }
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The Stage controller's side: a finished Promotion updates the Stage and
+/// the Freight (verified at once without `verification`), downstream
+/// Stages can then take it, and a promotion policy auto-promotes.
+#[test]
+fn stages_follow_their_promotions_and_auto_promote() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(PIPELINE)));
+    let policy = "kind: ProjectConfig\nmetadata: {name: my-web-app, namespace: my-web-app}\nspec:\n  promotionPolicies:\n  - stageSelector: {name: \"glob:dev*\"}\n    autoPromotionEnabled: true\n";
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(policy)));
+
+    // Auto-promotion into dev creates a Promotion for the newest Freight.
+    let promo_named = |s: &ServerProc, stage: &str| -> Option<Value> {
+        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "promotions",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["spec"]["stage"] == stage)
+            .cloned()
+    };
+    wait_for("an auto-promotion into dev", || {
+        promo_named(&s, "dev").is_some()
+    });
+    let p = promo_named(&s, "dev").unwrap();
+    assert_eq!(
+        p["metadata"]["annotations"]["kargo.akuity.io/create-actor"],
+        "kargo-controller (auto-promotion)"
+    );
+    let (pname, fname) = (
+        p["metadata"]["name"].as_str().unwrap().to_string(),
+        p["spec"]["freight"].as_str().unwrap().to_string(),
+    );
+    let stage: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "stage",
+        "dev",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(stage["status"]["autoPromotionEnabled"], true);
+
+    // What the promotion controller reports when it is done.
+    let done = format!(
+        r#"{{"status":{{"phase":"Succeeded","finishedAt":"{}"}}}}"#,
+        jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    ok(&s.kubectl(&[
+        "patch",
+        "promotion",
+        &pname,
+        "-n",
+        "my-web-app",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        &done,
+    ]));
+    wait_for("dev to record its Freight", || {
+        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "stage",
+            "dev",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        st["status"]["freightSummary"] == fname.as_str()
+    });
+    let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "stage",
+        "dev",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(st["status"]["lastPromotion"]["name"], pname.as_str());
+    assert_eq!(
+        st["status"]["freightHistory"][0]["items"]["Warehouse/app"]["name"],
+        fname.as_str()
+    );
+    let table = ok(&s.kubectl(&["get", "stages", "-n", "my-web-app"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("dev ") && l.contains(&fname) && l.contains("True")),
+        "{table}"
+    );
+    wait_for("the Freight to be verified in dev", || {
+        let f: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "freight",
+            &fname,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        f["status"]["verifiedIn"]["dev"].is_object()
+            && f["status"]["currentlyIn"]["dev"]["since"].is_string()
+    });
+    // Downstream can take it now.
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "staging-us",
+        "--freight",
+        &fname,
+    ]));
+    // And a failed Promotion makes the Stage say so.
+    let us = promo_named(&s, "staging-us").unwrap();
+    let failed = r#"{"status":{"phase":"Failed","message":"git-push: remote rejected","finishedAt":"2030-01-01T00:00:00Z"}}"#;
+    ok(&s.kubectl(&[
+        "patch",
+        "promotion",
+        us["metadata"]["name"].as_str().unwrap(),
+        "-n",
+        "my-web-app",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        failed,
+    ]));
+    wait_for("staging-us to report the failure", || {
+        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "stage",
+            "staging-us",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        st["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter().any(|c| {
+                c["type"] == "Ready"
+                    && c["status"] == "False"
+                    && c["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("remote rejected")
+            })
+        })
+    });
+}

@@ -3,10 +3,12 @@
 //! a `kube::Client` — in-process in standalone mode, a real
 //! kube-apiserver in cluster mode.
 //!
-//! Today: the Warehouse controller (git discovery and Freight creation).
+//! Today: Warehouses (git discovery, Freight creation) and Stages (status
+//! from Promotions, Freight whereabouts, auto-promotion).
 
 mod conditions;
 pub mod credentials;
+pub mod stage;
 pub mod warehouse;
 
 use std::path::PathBuf;
@@ -24,6 +26,10 @@ pub struct ControllerConfig {
 
 /// Starts every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
-    let ctx = Arc::new(warehouse::Context::new(client.clone(), &cfg));
-    warehouse::run(client, ctx).await;
+    let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
+    let stages = Arc::new(stage::Context::new(client.clone()));
+    tokio::join!(
+        warehouse::run(client.clone(), warehouses),
+        stage::run(client, stages)
+    );
 }

@@ -1,0 +1,471 @@
+//! The Stage controller: keeps a Stage's status in step with its
+//! Promotions (current and last Promotion, Freight history, summary,
+//! conditions), records where Freight is (`currentlyIn`, soak times) and —
+//! for Stages without `verification` — marks promoted Freight verified.
+//! With a ProjectConfig promotion policy it auto-promotes the newest
+//! Freight that is available to the Stage.
+
+use crate::conditions;
+use futures::StreamExt;
+use kargo_api::common::FreightReference;
+use kargo_api::project::PromotionPolicy;
+use kargo_api::promotion::PromotionPhase;
+use kargo_api::stage::{FreightCollection, PromotionReference, StageStatus};
+use kargo_api::{Freight, ProjectConfig, Promotion, Stage, availability};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Annotation value recording that the controller asked for a Promotion.
+pub const AUTO_ACTOR: &str = "kargo-controller (auto-promotion)";
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+}
+
+impl Context {
+    /// A context for `client`.
+    pub fn new(client: kube::Client) -> Self {
+        Context { client }
+    }
+}
+
+/// Reconcile failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API refused a read or write.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    /// Stored data did not decode.
+    #[error("{0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Runs the controller.
+pub async fn run(client: kube::Client, ctx: Arc<Context>) {
+    let stages: Api<Stage> = Api::all(client.clone());
+    let promos: Api<Promotion> = Api::all(client.clone());
+    let freight: Api<Freight> = Api::all(client.clone());
+    let configs: Api<ProjectConfig> = Api::all(client.clone());
+    let controller = Controller::new(stages, watcher::Config::default());
+    let reader = controller.store();
+    let reader2 = reader.clone();
+    let reader3 = reader.clone();
+    controller
+        .watches(promos, watcher::Config::default(), |p: Promotion| {
+            p.namespace()
+                .map(|ns| ObjectRef::<Stage>::new(&p.spec.stage).within(&ns))
+        })
+        .watches(freight, watcher::Config::default(), move |f: Freight| {
+            let ns = f.namespace();
+            reader2
+                .state()
+                .into_iter()
+                .filter(move |s| s.namespace() == ns)
+                .map(|s| ObjectRef::from_obj(&*s))
+        })
+        .watches(
+            configs,
+            watcher::Config::default(),
+            move |c: ProjectConfig| {
+                let ns = c.namespace();
+                reader3
+                    .state()
+                    .into_iter()
+                    .filter(move |s| s.namespace() == ns)
+                    .map(|s| ObjectRef::from_obj(&*s))
+            },
+        )
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "stage reconcile");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_s: Arc<Stage>, e: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %e, "stage reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn origin_key(r: &FreightReference) -> String {
+    format!("{}/{}", r.origin.kind, r.origin.name)
+}
+
+fn phase(p: &Promotion) -> PromotionPhase {
+    p.status.as_ref().and_then(|s| s.phase).unwrap_or_default()
+}
+
+fn reference(p: &Promotion) -> PromotionReference {
+    PromotionReference {
+        name: p.name_any(),
+        freight: p.status.as_ref().and_then(|s| s.freight.clone()),
+        status: p.status.clone().map(|mut s| {
+            s.state = None;
+            s
+        }),
+        finished_at: p.status.as_ref().and_then(|s| s.finished_at.clone()),
+    }
+}
+
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let re = format!(
+        "^{}$",
+        regex::escape(pattern)
+            .replace("\\*", ".*")
+            .replace("\\?", ".")
+    );
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(name))
+}
+
+/// Whether a ProjectConfig policy turns on auto-promotion for the Stage.
+fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
+    let name = stage.name_any();
+    let labels = stage.labels();
+    policies.iter().any(|p| {
+        let selected = if !p.stage.is_empty() {
+            p.stage == name
+        } else if let Some(sel) = &p.stage_selector {
+            let by_name = if sel.name.is_empty() {
+                true
+            } else if let Some(g) = sel.name.strip_prefix("glob:") {
+                glob_match(g, &name)
+            } else if let Some(r) = sel
+                .name
+                .strip_prefix("regex:")
+                .or_else(|| sel.name.strip_prefix("regexp:"))
+            {
+                regex::Regex::new(r).is_ok_and(|r| r.is_match(&name))
+            } else {
+                sel.name == name
+            };
+            by_name
+                && sel
+                    .match_labels
+                    .iter()
+                    .all(|(k, v)| labels.get(k) == Some(v))
+        } else {
+            false
+        };
+        selected && p.auto_promotion_enabled
+    })
+}
+
+/// One reconciliation.
+pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = stage.namespace().unwrap_or_default();
+    let name = stage.name_any();
+    if stage.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let promo_api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+    let freight_api: Api<Freight> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut promos: Vec<Promotion> = promo_api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|p| p.spec.stage == name)
+        .collect();
+    promos.sort_by(|a, b| {
+        a.meta()
+            .creation_timestamp
+            .cmp(&b.meta().creation_timestamp)
+            .then(a.name_any().cmp(&b.name_any()))
+    });
+
+    let old = stage.status.clone().unwrap_or_default();
+    let mut st = StageStatus {
+        observed_generation: stage.meta().generation,
+        ..old.clone()
+    };
+    st.current_promotion = promos
+        .iter()
+        .find(|p| phase(p) == PromotionPhase::Running)
+        .map(reference);
+    let finished = promos
+        .iter()
+        .filter(|p| phase(p).is_terminal())
+        .max_by(|a, b| {
+            let f = |p: &Promotion| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.finished_at.clone())
+                    .unwrap_or_default()
+            };
+            f(a).cmp(&f(b)).then(
+                a.meta()
+                    .creation_timestamp
+                    .cmp(&b.meta().creation_timestamp),
+            )
+        });
+    if let Some(last) = finished {
+        let newly_finished = old
+            .last_promotion
+            .as_ref()
+            .is_none_or(|l| l.name != last.name_any());
+        st.last_promotion = Some(reference(last));
+        if newly_finished && phase(last) == PromotionPhase::Succeeded {
+            record_success(&stage, &freight_api, last, &mut st).await?;
+        }
+    }
+
+    // Summary and conditions.
+    let current = st.freight_history.first().cloned().unwrap_or_default();
+    st.freight_summary = match (stage.spec.requested_freight.len(), current.items.len()) {
+        (1, 1) => current
+            .items
+            .values()
+            .next()
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        (want, have) => format!("{have}/{want} Fulfilled"),
+    };
+    let generation = stage.meta().generation;
+    match (&st.current_promotion, &st.last_promotion) {
+        (Some(p), _) => conditions::set(
+            &mut st.conditions,
+            "Promoting",
+            true,
+            "Promoting",
+            &format!("Promotion {} is running", p.name),
+            generation,
+        ),
+        _ => conditions::remove(&mut st.conditions, "Promoting"),
+    }
+    let ready_msg = match &st.last_promotion {
+        Some(l)
+            if l.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(|p| p != PromotionPhase::Succeeded) =>
+        {
+            let s = l.status.clone().unwrap_or_default();
+            (
+                false,
+                "LastPromotionFailed",
+                format!(
+                    "Promotion {} {:?}: {}",
+                    l.name,
+                    s.phase.unwrap_or_default(),
+                    s.message
+                ),
+            )
+        }
+        _ if current.items.is_empty() => (true, "NoFreight", "no Freight promoted yet".to_string()),
+        _ => (true, "Ready", format!("using {}", st.freight_summary)),
+    };
+    conditions::set(
+        &mut st.conditions,
+        "Ready",
+        ready_msg.0,
+        ready_msg.1,
+        &ready_msg.2,
+        generation,
+    );
+
+    // Auto-promotion.
+    let policies = Api::<ProjectConfig>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&ns)
+        .await?
+        .map(|c| c.spec.promotion_policies)
+        .unwrap_or_default();
+    let auto = auto_promotion(&policies, &stage);
+    st.auto_promotion_enabled = Some(auto);
+    let busy = promos.iter().any(|p| !phase(p).is_terminal());
+    let has_steps = stage
+        .spec
+        .promotion_template
+        .as_ref()
+        .is_some_and(|t| !t.effective_steps().is_empty());
+    if auto && !busy && has_steps {
+        auto_promote(&stage, &freight_api, &promo_api, &promos, &current).await?;
+    }
+
+    if st != old {
+        Api::<Stage>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": st})),
+            )
+            .await?;
+    }
+    Ok(Action::requeue(Duration::from_secs(60)))
+}
+
+/// A Promotion succeeded: the Stage now uses its Freight.
+async fn record_success(
+    stage: &Stage,
+    freight_api: &Api<Freight>,
+    p: &Promotion,
+    st: &mut StageStatus,
+) -> Result<(), Error> {
+    let name = stage.name_any();
+    let Some(f) = freight_api.get_opt(&p.spec.freight).await? else {
+        return Ok(());
+    };
+    let fref = FreightReference {
+        name: f.metadata.name.clone().unwrap_or_default(),
+        origin: f.origin.clone(),
+        commits: f.commits.clone(),
+        images: f.images.clone(),
+        charts: f.charts.clone(),
+    };
+    let mut items = st
+        .freight_history
+        .first()
+        .map(|c| c.items.clone())
+        .unwrap_or_default();
+    let previous: Vec<String> = items
+        .values()
+        .filter(|r| r.origin == fref.origin && r.name != fref.name)
+        .map(|r| r.name.clone())
+        .collect();
+    items.insert(origin_key(&fref), fref.clone());
+    let id = {
+        let mut names: Vec<&str> = items.values().map(|r| r.name.as_str()).collect();
+        names.sort();
+        kargo_api::freight_id::go_path_clean(&names.join("/")).replace('/', "-")
+    };
+    st.freight_history.insert(
+        0,
+        FreightCollection {
+            id,
+            items,
+            verification_history: Vec::new(),
+        },
+    );
+    st.freight_history.truncate(10);
+    let now = now();
+    // Where Freight is now, and how long the previous one soaked here.
+    for prev in previous {
+        if let Some(pf) = freight_api.get_opt(&prev).await? {
+            let since = pf
+                .status
+                .as_ref()
+                .and_then(|s| s.currently_in.get(&name))
+                .and_then(|c| c.since.clone());
+            let soaked = since
+                .as_deref()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .map(|t| (jiff::Timestamp::now().as_second() - t.as_second()).max(0));
+            let mut patch = json!({"status": {"currentlyIn": {&name: null}}});
+            let verified = pf
+                .status
+                .as_ref()
+                .and_then(|s| s.verified_in.get(&name))
+                .cloned();
+            if let (Some(mut v), Some(secs)) = (verified, soaked) {
+                let before = v
+                    .longest_soak
+                    .as_deref()
+                    .and_then(kargo_api::validate::parse_go_duration)
+                    .unwrap_or(0.0);
+                if secs as f64 > before {
+                    v.longest_soak = Some(format!("{secs}s"));
+                    patch["status"]["verifiedIn"] = json!({&name: v});
+                }
+            }
+            freight_api
+                .patch_status(&prev, &PatchParams::default(), &Patch::Merge(patch))
+                .await?;
+        }
+    }
+    let mut patch = json!({"status": {"currentlyIn": {&name: {"since": now}}}});
+    // Until verification runs in-process, a Stage without `verification`
+    // verifies Freight as soon as it is promoted (and that stays the rule).
+    if stage
+        .spec
+        .verification
+        .as_ref()
+        .is_none_or(|v| v.analysis_templates.is_empty())
+    {
+        patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
+    }
+    freight_api
+        .patch_status(&fref.name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(())
+}
+
+/// Promotes the newest available Freight of each requested origin that the
+/// Stage is not already using (and that has not already failed here).
+async fn auto_promote(
+    stage: &Stage,
+    freight_api: &Api<Freight>,
+    promo_api: &Api<Promotion>,
+    promos: &[Promotion],
+    current: &FreightCollection,
+) -> Result<(), Error> {
+    let name = stage.name_any();
+    let mut all = freight_api.list(&ListParams::default()).await?.items;
+    all.sort_by(|a, b| {
+        b.meta()
+            .creation_timestamp
+            .cmp(&a.meta().creation_timestamp)
+            .then(b.name_any().cmp(&a.name_any()))
+    });
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    for req in &stage.spec.requested_freight {
+        let in_use = current
+            .items
+            .values()
+            .find(|r| r.origin == req.origin)
+            .map(|r| r.name.clone());
+        let Some(newest) = all
+            .iter()
+            .filter(|f| f.origin == req.origin)
+            .find(|f| availability::check(stage, f, now_ms).is_ok())
+        else {
+            continue;
+        };
+        let fname = newest.name_any();
+        if in_use.as_deref() == Some(fname.as_str()) {
+            continue;
+        }
+        // Never retry Freight automatically once it was promoted here (whatever the outcome).
+        if promos.iter().any(|p| p.spec.freight == fname) {
+            continue;
+        }
+        // Only move forward: never auto-promote Freight older than what is in use.
+        if let Some(cur) = in_use
+            .as_ref()
+            .and_then(|c| all.iter().find(|f| f.name_any() == *c))
+            && cur.meta().creation_timestamp > newest.meta().creation_timestamp
+        {
+            continue;
+        }
+        let p: Promotion = serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+            "metadata": {"namespace": stage.namespace(), "annotations": {"kargo.akuity.io/create-actor": AUTO_ACTOR}},
+            "spec": {"stage": name, "freight": fname},
+        }))?;
+        match promo_api.create(&PostParams::default(), &p).await {
+            Ok(created) => {
+                tracing::info!(stage = %name, freight = %fname, promotion = %created.name_any(), "auto-promotion")
+            }
+            Err(kube::Error::Api(e)) if e.code == 422 => {
+                tracing::info!(stage = %name, freight = %fname, reason = %e.message, "auto-promotion refused")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // One Promotion at a time per Stage.
+        break;
+    }
+    Ok(())
+}

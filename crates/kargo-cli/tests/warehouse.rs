@@ -95,6 +95,10 @@ fn freight_follows_new_tags() {
     assert!(out.contains("refreshed"), "{out}");
     let lines = freight_lines(&s);
     assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("app#v1.1.0") && lines[1].contains("app#v1.0.0"),
+        "newest first: {lines:?}"
+    );
     let yaml = ok(&s.kargo(&["get", "freight", "-p", "my-web-app", "-o", "yaml"]));
     assert!(
         yaml.contains("tag: v1.1.0") && !yaml.contains("tag: v2.0.0"),

@@ -59,6 +59,9 @@ async fn table(
             info.kind
         );
     }
+    if info.kind == "Freight" {
+        return freight_table(client, name, project.unwrap_or_default()).await;
+    }
     let mut path = collection_path(info, project);
     if let Some(n) = name {
         path = format!("{path}/{n}");
@@ -166,4 +169,113 @@ async fn objects(
         Output::Table | Output::Wide => unreachable!("handled by table()"),
     }
     Ok(())
+}
+
+/// Short text for what a piece of Freight carries.
+pub fn artifacts(f: &kargo_api::Freight) -> String {
+    let mut parts = Vec::new();
+    for i in &f.images {
+        let repo = i.repo_url.rsplit('/').next().unwrap_or(&i.repo_url);
+        parts.push(if i.tag.is_empty() {
+            format!("{repo}@{}", &i.digest[..i.digest.len().min(19)])
+        } else {
+            format!("{repo}:{}", i.tag)
+        });
+    }
+    for c in &f.commits {
+        let repo = c
+            .repo_url
+            .trim_end_matches('/')
+            .trim_end_matches(".git")
+            .rsplit('/')
+            .next()
+            .unwrap_or(&c.repo_url)
+            .to_string();
+        parts.push(if c.tag.is_empty() {
+            format!("{repo}@{}", &c.id[..c.id.len().min(7)])
+        } else {
+            format!("{repo}#{}", c.tag)
+        });
+    }
+    for c in &f.charts {
+        let name = if c.name.is_empty() {
+            c.repo_url.rsplit('/').next().unwrap_or(&c.repo_url)
+        } else {
+            &c.name
+        };
+        parts.push(format!("{name}:{}", c.version));
+    }
+    parts.join(", ")
+}
+
+/// Freight, newest first, with what each carries and where it is.
+async fn freight_table(client: &kube::Client, name: Option<&str>, project: &str) -> Result<()> {
+    let api: kube::Api<kargo_api::Freight> = kube::Api::namespaced(client.clone(), project);
+    let mut items = match name {
+        Some(n) => vec![api.get(n).await.map_err(explain)?],
+        None => {
+            api.list(&ListParams::default())
+                .await
+                .map_err(explain)?
+                .items
+        }
+    };
+    if items.is_empty() {
+        eprintln!("No freight found in project {project}.");
+        return Ok(());
+    }
+    items.sort_by(|a, b| {
+        b.metadata
+            .creation_timestamp
+            .cmp(&a.metadata.creation_timestamp)
+            .then(b.metadata.name.cmp(&a.metadata.name))
+    });
+    let mut out = Table::new();
+    out.load_preset(comfy_table::presets::NOTHING);
+    out.set_header([
+        "NAME",
+        "ALIAS",
+        "ORIGIN",
+        "ARTIFACTS",
+        "IN",
+        "VERIFIED IN",
+        "AGE",
+    ]);
+    let now = jiff::Timestamp::now().as_second();
+    for f in &items {
+        let st = f.status.clone().unwrap_or_default();
+        let age = f
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| kargo_apiserver_age(now - t.0.as_second()))
+            .unwrap_or_default();
+        out.add_row([
+            f.metadata.name.clone().unwrap_or_default(),
+            f.alias().unwrap_or("").to_string(),
+            format!("{}/{}", f.origin.kind, f.origin.name),
+            artifacts(f),
+            st.currently_in
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+            st.verified_in.keys().cloned().collect::<Vec<_>>().join(","),
+            age,
+        ]);
+    }
+    for line in out.to_string().lines() {
+        println!("{}", line.trim_end().trim_start_matches(' '));
+    }
+    Ok(())
+}
+
+fn kargo_apiserver_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=10799 => format!("{}m", s / 60),
+        10800..=172799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }

@@ -67,3 +67,10 @@ pub fn project(flag: Option<&str>) -> Result<Option<String>> {
     }
     Ok(config::load()?.map(|c| c.project).filter(|p| !p.is_empty()))
 }
+
+/// The project from the flag or the config, or an error saying how to give one.
+pub fn require_project(flag: Option<&str>) -> Result<String> {
+    project(flag)?.ok_or_else(|| {
+        anyhow::anyhow!("pass --project (-p) or set a default with `kargo config set-project`")
+    })
+}

@@ -236,13 +236,13 @@ async fn run(cli: Cli) -> Result<()> {
                     cmd::apply::create_project(&c, &name).await
                 }
                 (Some(CreateCmd::Freight(a)), true) => {
-                    let project = client::project(a.project.as_deref().or(project.as_deref()))?
-                        .ok_or_else(|| anyhow::anyhow!("pass --project (-p) or set a default with `kargo config set-project`"))?;
+                    let project =
+                        client::require_project(a.project.as_deref().or(project.as_deref()))?;
                     cmd::freight::create(&c, &project, a).await
                 }
                 (Some(CreateCmd::RepoCredentials(a)), true) => {
-                    let project = client::project(a.project.as_deref().or(project.as_deref()))?
-                        .ok_or_else(|| anyhow::anyhow!("pass --project (-p) or set a default with `kargo config set-project`"))?;
+                    let project =
+                        client::require_project(a.project.as_deref().or(project.as_deref()))?;
                     cmd::credentials::create(&c, &project, a).await
                 }
                 (None, false) => {
@@ -302,11 +302,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let c = client::client(&flags).await?;
-            let project = client::project(project.as_deref())?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "pass --project (-p) or set a default with `kargo config set-project`"
-                )
-            })?;
+            let project = client::require_project(project.as_deref())?;
             cmd::refresh::warehouse(
                 &c,
                 &name,
@@ -324,11 +320,7 @@ async fn run(cli: Cli) -> Result<()> {
             timeout,
         } => {
             let c = client::client(&flags).await?;
-            let project = client::project(project.as_deref())?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "pass --project (-p) or set a default with `kargo config set-project`"
-                )
-            })?;
+            let project = client::require_project(project.as_deref())?;
             cmd::promote::promote(
                 &c,
                 &project,
@@ -345,11 +337,7 @@ async fn run(cli: Cli) -> Result<()> {
             stage,
         } => {
             let c = client::client(&flags).await?;
-            let project = client::project(project.as_deref())?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "pass --project (-p) or set a default with `kargo config set-project`"
-                )
-            })?;
+            let project = client::require_project(project.as_deref())?;
             cmd::promote::approve(&c, &project, &freight, &stage).await
         }
         Command::Update {
@@ -362,11 +350,7 @@ async fn run(cli: Cli) -> Result<()> {
                 },
         } => {
             let c = client::client(&flags).await?;
-            let project = client::project(project.as_deref())?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "pass --project (-p) or set a default with `kargo config set-project`"
-                )
-            })?;
+            let project = client::require_project(project.as_deref())?;
             cmd::freight::update_alias(
                 &c,
                 &project,

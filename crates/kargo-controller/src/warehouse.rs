@@ -9,9 +9,10 @@
 use crate::conditions;
 use crate::credentials::CredType;
 use futures::StreamExt;
-use kargo_api::common::{FreightOrigin, GitCommit};
+use kargo_api::common::{Chart, FreightOrigin, GitCommit, Image};
 use kargo_api::validate::parse_go_duration;
 use kargo_api::warehouse::{
+    ChartDiscoveryResult, ImageDiscoveryResult,
     DiscoveredArtifacts, FreightCreationPolicy, GitDiscoveryResult, WarehouseStatus,
 };
 use kargo_api::{Freight, Warehouse, labels};
@@ -29,6 +30,8 @@ use std::time::Duration;
 pub struct Context {
     client: kube::Client,
     git: GitDiscoverer,
+    images: kargo_sources::ImageDiscoverer,
+    charts: kargo_sources::ChartDiscoverer,
     min_interval: Duration,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -39,6 +42,8 @@ impl Context {
         Context {
             client,
             git: GitDiscoverer::new(&cfg.cache_dir),
+            images: kargo_sources::ImageDiscoverer::new(),
+            charts: kargo_sources::ChartDiscoverer::new(),
             min_interval: cfg.min_warehouse_interval,
             failures: Mutex::new(HashMap::new()),
         }
@@ -150,6 +155,8 @@ pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, E
                 .git
                 .iter()
                 .map(|g| format!("{} commit(s) from {}", g.commits.len(), g.repo_url))
+                .chain(found.images.iter().map(|r| format!("{} image(s) from {}", r.references.len(), r.repo_url)))
+                .chain(found.charts.iter().map(|r| format!("{} chart version(s) from {}", r.versions.len(), r.repo_url)))
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut message = format!("discovered {summary}");
@@ -276,15 +283,21 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 commits,
             });
         } else if let Some(im) = &s.image {
-            return Err(format!(
-                "subscription {i} (image {}): image discovery is not available in this version yet",
-                im.repo_url
-            ));
+            let ns = w.namespace().unwrap_or_default();
+            let creds = crate::credentials::find(&ctx.client, &ns, CredType::Image, &im.repo_url)
+                .await
+                .map_err(|e| format!("subscription {i} (image {}): reading credentials: {e}", im.repo_url))?
+                .map(|c| kargo_sources::ImageCredentials { username: c.username, password: c.password });
+            let references = ctx.images.discover(im, creds.as_ref()).await.map_err(|e| format!("subscription {i} (image {}): {e}", im.repo_url))?;
+            out.images.push(ImageDiscoveryResult { repo_url: im.repo_url.clone(), platform: im.platform.clone(), references });
         } else if let Some(c) = &s.chart {
-            return Err(format!(
-                "subscription {i} (chart {}): chart discovery is not available in this version yet",
-                c.repo_url
-            ));
+            let ns = w.namespace().unwrap_or_default();
+            let creds = crate::credentials::find(&ctx.client, &ns, CredType::Helm, &c.repo_url)
+                .await
+                .map_err(|e| format!("subscription {i} (chart {}): reading credentials: {e}", c.repo_url))?
+                .map(|c| kargo_sources::ChartCredentials { username: c.username, password: c.password });
+            let versions = ctx.charts.discover(c, creds.as_ref()).await.map_err(|e| format!("subscription {i} (chart {}): {e}", c.repo_url))?;
+            out.charts.push(ChartDiscoveryResult { repo_url: c.repo_url.clone(), name: c.name.clone(), semver_constraint: c.semver_constraint.clone(), versions });
         }
     }
     Ok(out)
@@ -347,7 +360,21 @@ async fn create_freight(
             committer: c.committer.clone(),
         });
     }
-    if commits.is_empty() {
+    let mut images = Vec::new();
+    for r in &found.images {
+        let Some(im) = r.references.first() else {
+            return Ok(Created::Nothing);
+        };
+        images.push(Image { repo_url: r.repo_url.clone(), tag: im.tag.clone(), digest: im.digest.clone(), annotations: im.annotations.clone() });
+    }
+    let mut charts = Vec::new();
+    for r in &found.charts {
+        let Some(v) = r.versions.first() else {
+            return Ok(Created::Nothing);
+        };
+        charts.push(Chart { repo_url: r.repo_url.clone(), name: r.name.clone(), version: v.clone() });
+    }
+    if commits.is_empty() && images.is_empty() && charts.is_empty() {
         return Ok(Created::Nothing);
     }
     let mut f = Freight {
@@ -358,6 +385,8 @@ async fn create_freight(
             name: w.name_any(),
         },
         commits,
+        images,
+        charts,
         ..Default::default()
     };
     let id = f.compute_id();

@@ -339,8 +339,10 @@ impl Ctx<'_> {
             let need = (limit - out.len()).min(CONCURRENCY);
             let window = &tags[i..(i + need).min(tags.len())];
             i += window.len();
-            let got: Vec<Option<Found>> = stream::iter(window)
-                .map(|t| self.image_by_tag(t))
+            // Owned items keep the futures free of higher-ranked borrows,
+            // so callers can hold them across `Send` boundaries.
+            let got: Vec<Option<Found>> = stream::iter(window.iter().cloned())
+                .map(|t| async move { self.image_by_tag(&t).await })
                 .buffered(CONCURRENCY)
                 .try_collect()
                 .await?;
@@ -352,8 +354,8 @@ impl Ctx<'_> {
 
     /// Images for every tag that matches the platform, in parallel.
     async fn all(&self, tags: &[String]) -> Result<Vec<Found>, ImageError> {
-        let got: Vec<Option<Found>> = stream::iter(tags)
-            .map(|t| self.image_by_tag(t))
+        let got: Vec<Option<Found>> = stream::iter(tags.iter().cloned())
+            .map(|t| async move { self.image_by_tag(&t).await })
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -448,8 +450,9 @@ impl Ctx<'_> {
                 } else {
                     // An index has no build time of its own: use the
                     // newest of its images, as Kargo does.
-                    let metas: Vec<Arc<Meta>> = stream::iter(entries)
-                        .map(|e| self.meta(&e.digest))
+                    let digests: Vec<String> = entries.iter().map(|e| e.digest.clone()).collect();
+                    let metas: Vec<Arc<Meta>> = stream::iter(digests)
+                        .map(|d| async move { self.meta(&d).await })
                         .buffered(CONCURRENCY)
                         .try_collect()
                         .await?;

@@ -401,7 +401,7 @@ impl Store {
                 md.remove("namespace");
             }
             md.insert("uid".into(), json!(meta::new_uid()));
-            md.insert("creationTimestamp".into(), json!(now()));
+            md.insert("creationTimestamp".into(), json!(meta::now_micro()));
             md.remove("deletionTimestamp");
             md.remove("deletionGracePeriodSeconds");
             md.remove("resourceVersion");

@@ -10,6 +10,12 @@ pub fn now() -> String {
         .to_string()
 }
 
+/// Creation time with microseconds (RFC 3339, as Kubernetes' MicroTime), so
+/// objects created within one second still sort in creation order.
+pub fn now_micro() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 /// A random RFC 4122 v4 UUID.
 pub fn new_uid() -> String {
     let b: [u8; 16] = rand::random();

@@ -133,18 +133,28 @@ pub fn command(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Co
 }
 
 /// Runs git and returns its stdout, trimmed at the end.
-pub fn run(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Result<String, GitFailure> {
+pub fn run(
+    dir: Option<&Path>,
+    remote: Option<&Remote>,
+    args: &[&str],
+) -> Result<String, GitFailure> {
     let out = output(dir, remote, args)?;
     Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
 /// Runs git and returns its whole output, failing on a non-zero exit.
-pub fn output(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Result<Output, GitFailure> {
+pub fn output(
+    dir: Option<&Path>,
+    remote: Option<&Remote>,
+    args: &[&str],
+) -> Result<Output, GitFailure> {
     let shown = redact(&format!("git {}", args.join(" ")));
-    let out = command(dir, remote, args).output().map_err(|e| GitFailure {
-        command: shown.clone(),
-        stderr: format!("cannot run git: {e}"),
-    })?;
+    let out = command(dir, remote, args)
+        .output()
+        .map_err(|e| GitFailure {
+            command: shown.clone(),
+            stderr: format!("cannot run git: {e}"),
+        })?;
     if out.status.success() {
         return Ok(out);
     }
@@ -177,9 +187,13 @@ pub fn succeeds(dir: Option<&Path>, args: &[&str]) -> bool {
 
 /// The current branch of the work tree at `dir`, `None` when detached.
 pub fn current_branch(dir: &Path) -> Option<String> {
-    run(Some(dir), None, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .ok()
-        .filter(|b| !b.is_empty())
+    run(
+        Some(dir),
+        None,
+        &["symbolic-ref", "--quiet", "--short", "HEAD"],
+    )
+    .ok()
+    .filter(|b| !b.is_empty())
 }
 
 /// URL of `origin` in the work tree at `dir`.
@@ -216,11 +230,17 @@ mod tests {
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        assert!(args.iter().all(|a| !a.contains("s3cret") && !a.contains("Authorization")));
+        assert!(
+            args.iter()
+                .all(|a| !a.contains("s3cret") && !a.contains("Authorization"))
+        );
         let envs: std::collections::BTreeMap<String, String> = cmd
             .get_envs()
             .filter_map(|(k, v)| {
-                Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned()))
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
             })
             .collect();
         assert_eq!(envs.get("GIT_CONFIG_COUNT").map(String::as_str), Some("2"));
@@ -238,5 +258,92 @@ mod tests {
             Some("http.sslVerify")
         );
         assert!(format!("{:?}", remote.credentials).contains("<redacted>"));
+    }
+}
+
+/// Helpers for the steps' tests: a bare repository with one commit.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::{Path, PathBuf};
+
+    use kargo_expr::PromotionContext;
+    use serde_json::Map;
+
+    use crate::git::NoCredentials;
+    use crate::step::StepContext;
+
+    pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// Runs git with a fixed identity, failing on error.
+    pub fn git(dir: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
+    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+        let bare = root.join("r.git");
+        git(
+            root,
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "-b",
+                "main",
+                &bare.to_string_lossy(),
+            ],
+        )?;
+        let seed = root.join("seed");
+        git(
+            root,
+            &[
+                "clone",
+                "--quiet",
+                &bare.to_string_lossy(),
+                &seed.to_string_lossy(),
+            ],
+        )?;
+        git(&seed, &["checkout", "--quiet", "-b", "main"])?;
+        std::fs::write(seed.join("a.yaml"), "a: 1\n")?;
+        git(&seed, &["add", "."])?;
+        git(&seed, &["commit", "--quiet", "-m", "one"])?;
+        git(&seed, &["tag", "v1"])?;
+        git(&seed, &["push", "--quiet", "--tags", "origin", "main"])?;
+        let url = format!("file://{}", bare.display());
+        Ok((bare, url))
+    }
+
+    /// Runs `f` with a step context over `work_dir`.
+    pub fn with_ctx<R>(
+        work_dir: &Path,
+        shared: &Map<String, serde_json::Value>,
+        f: impl FnOnce(&StepContext<'_>) -> R,
+    ) -> R {
+        let promotion = PromotionContext {
+            promotion: "dev.01".into(),
+            ..Default::default()
+        };
+        let outputs = Map::new();
+        let ctx = StepContext {
+            work_dir,
+            alias: "t",
+            promotion: &promotion,
+            outputs: &outputs,
+            shared,
+            credentials: &NoCredentials,
+        };
+        f(&ctx)
     }
 }

@@ -23,7 +23,7 @@ pub mod steps;
 
 pub use crate::git::{CredentialLookup, GitCredentials, NoCredentials};
 pub use crate::runner::{
-    PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,
+    NoTasks, PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,
     expand_steps,
 };
 pub use crate::step::{Registry, Step, StepContext, StepError, StepResult, StepStatus};

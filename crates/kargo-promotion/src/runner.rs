@@ -37,8 +37,7 @@ use std::time::Duration;
 
 use kargo_api::common::ExpressionVariable;
 use kargo_api::promotion::{
-    PromotionPhase, PromotionStep, PromotionTaskReference, PromotionTaskSpec,
-    StepExecutionMetadata,
+    PromotionPhase, PromotionStep, PromotionTaskReference, PromotionTaskSpec, StepExecutionMetadata,
 };
 use kargo_expr::lookup::ALIAS_SEPARATOR;
 use kargo_expr::{Env, Evaluator, Lookup, PromotionContext, StepStatus as ExprStepStatus};
@@ -231,7 +230,9 @@ pub fn expand_steps(
         let vars = task_vars(&spec.vars, promotion_vars, &step.vars).map_err(fail)?;
         for (j, inner) in spec.steps.iter().enumerate() {
             if inner.task.is_some() {
-                return Err(fail(format!("steps[{j}]: a task cannot reference another task")));
+                return Err(fail(format!(
+                    "steps[{j}]: a task cannot reference another task"
+                )));
             }
             let mut s = inner.clone();
             let inner_alias = if inner.as_.is_empty() {
@@ -240,7 +241,11 @@ pub fn expand_steps(
                 inner.as_.clone()
             };
             s.as_ = format!("{alias}{ALIAS_SEPARATOR}{inner_alias}");
-            s.vars = vars.iter().cloned().chain(inner.vars.iter().cloned()).collect();
+            s.vars = vars
+                .iter()
+                .cloned()
+                .chain(inner.vars.iter().cloned())
+                .collect();
             out.push(s);
         }
     }
@@ -433,8 +438,7 @@ impl Runner {
         }
         state.current_step = state.steps.len();
         let failed = state.metadata.iter().find(|m| {
-            !m.continue_on_error
-                && StepStatus::parse(&m.status).is_some_and(StepStatus::is_failure)
+            !m.continue_on_error && StepStatus::parse(&m.status).is_some_and(StepStatus::is_failure)
         });
         let (phase, message) = match failed {
             Some(m) => (
@@ -443,7 +447,12 @@ impl Runner {
                 } else {
                     PromotionPhase::Errored
                 },
-                format!("step {:?} {}: {}", m.alias, m.status.to_lowercase(), m.message),
+                format!(
+                    "step {:?} {}: {}",
+                    m.alias,
+                    m.status.to_lowercase(),
+                    m.message
+                ),
             ),
             None => (PromotionPhase::Succeeded, String::new()),
         };
@@ -454,7 +463,12 @@ impl Runner {
         })
     }
 
-    fn lookup<'a>(&self, input: &'a PromotionInput<'a>, state: &RunState, i: usize) -> RunLookup<'a> {
+    fn lookup<'a>(
+        &self,
+        input: &'a PromotionInput<'a>,
+        state: &RunState,
+        i: usize,
+    ) -> RunLookup<'a> {
         RunLookup {
             inner: input.lookup,
             freight: &input.freight,
@@ -574,7 +588,9 @@ impl Runner {
                 None => {
                     return Ok(Ended::Done(
                         StepStatus::Errored,
-                        format!("step {alias:?}: retry.timeout: {t:?} is not a duration like \"5m\""),
+                        format!(
+                            "step {alias:?}: retry.timeout: {t:?} is not a duration like \"5m\""
+                        ),
                     ));
                 }
             },
@@ -633,7 +649,10 @@ impl Runner {
                             if self.timed_out(&state.metadata[i], timeout) {
                                 return Ok(Ended::Done(
                                     StepStatus::Errored,
-                                    format!("step {alias:?} timed out after {}", fmt_timeout(timeout)),
+                                    format!(
+                                        "step {alias:?} timed out after {}",
+                                        fmt_timeout(timeout)
+                                    ),
                                 ));
                             }
                             return Ok(Ended::Waiting(res.message));
@@ -661,7 +680,10 @@ impl Runner {
                     if self.timed_out(meta, timeout) {
                         return Ok(Ended::Done(
                             StepStatus::Errored,
-                            format!("step {alias:?} timed out after {}: {e}", fmt_timeout(timeout)),
+                            format!(
+                                "step {alias:?} timed out after {}: {e}",
+                                fmt_timeout(timeout)
+                            ),
                         ));
                     }
                     meta.message = format!("{e}; step will be retried");
@@ -702,7 +724,8 @@ impl Runner {
 }
 
 fn fmt_timeout(t: Option<Duration>) -> String {
-    t.map(|d| format!("{}s", d.as_secs_f64())).unwrap_or_default()
+    t.map(|d| format!("{}s", d.as_secs_f64()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

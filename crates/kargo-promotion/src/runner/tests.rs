@@ -20,7 +20,9 @@ impl Step for Echo {
         "echo"
     }
     fn run(&self, _: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        Ok(StepResult::succeeded(config.as_object().cloned().unwrap_or_default()))
+        Ok(StepResult::succeeded(
+            config.as_object().cloned().unwrap_or_default(),
+        ))
     }
 }
 
@@ -49,7 +51,10 @@ impl Step for Flaky {
         if n <= self.fail_times {
             Err(StepError::retryable("flaky", format!("attempt {n} failed")))
         } else {
-            Ok(StepResult::succeeded(Map::from_iter([("attempts".to_string(), json!(n))])))
+            Ok(StepResult::succeeded(Map::from_iter([(
+                "attempts".to_string(),
+                json!(n),
+            )])))
         }
     }
 }
@@ -90,7 +95,9 @@ fn input() -> PromotionInput<'static> {
             promotion: "dev.01".into(),
             ..Default::default()
         },
-        freight: vec![json!({"name": "f1", "images": [{"repoURL": "example/app", "tag": "1.6.0"}]})],
+        freight: vec![
+            json!({"name": "f1", "images": [{"repoURL": "example/app", "tag": "1.6.0"}]}),
+        ],
         vars: vec![],
         lookup: &NoLookup,
         credentials: &NoCredentials,
@@ -115,7 +122,10 @@ fn run_with(
     tasks: &dyn TaskResolver,
 ) -> RunOutcome {
     let mut persist = |_: &RunState| Ok(());
-    match f.runner.run(input, steps, tasks, RunState::new(), &mut persist) {
+    match f
+        .runner
+        .run(input, steps, tasks, RunState::new(), &mut persist)
+    {
         Ok(o) => o,
         Err(e) => panic!("run: {e}"),
     }
@@ -130,7 +140,9 @@ fn statuses(o: &RunOutcome) -> Vec<(String, String)> {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 #[test]
@@ -165,7 +177,10 @@ fn outputs_vars_and_if() {
             ("step-3", "Succeeded"),
         ])
     );
-    assert_eq!(o.state.outputs["step-1"], json!({"from": "1.6.0", "msg": "hi dev"}));
+    assert_eq!(
+        o.state.outputs["step-1"],
+        json!({"from": "1.6.0", "msg": "hi dev"})
+    );
     assert!(o.state.metadata[0].started_at.is_some() && o.state.metadata[0].finished_at.is_some());
     assert!(o.state.metadata[2].started_at.is_none());
 }
@@ -205,7 +220,11 @@ fn failures_skip_later_steps_unless_continue_on_error_or_if() {
     );
     assert_eq!(o.state.outputs["cleanup"], json!({"status": "Failed"}));
     assert_eq!(o.phase, PromotionPhase::Failed);
-    assert!(o.message.contains("required") && o.message.contains("boom"), "{}", o.message);
+    assert!(
+        o.message.contains("required") && o.message.contains("boom"),
+        "{}",
+        o.message
+    );
     assert!(o.state.metadata[0].continue_on_error);
 }
 
@@ -229,7 +248,11 @@ fn retry_error_threshold() {
     assert_eq!(o.phase, PromotionPhase::Errored);
     assert_eq!(o.state.metadata[0].status, "Errored");
     assert_eq!(o.state.metadata[0].error_count, Some(1));
-    assert!(o.state.metadata[0].message.contains("met error threshold of 1"));
+    assert!(
+        o.state.metadata[0]
+            .message
+            .contains("met error threshold of 1")
+    );
     assert_eq!(f.flaky.calls.load(Ordering::SeqCst), 1);
 
     // A timeout that has already passed stops retries early.
@@ -241,7 +264,11 @@ fn retry_error_threshold() {
     });
     let o = run(&f, &input(), &s);
     assert_eq!(o.phase, PromotionPhase::Errored);
-    assert!(o.state.metadata[0].message.contains("timed out"), "{}", o.state.metadata[0].message);
+    assert!(
+        o.state.metadata[0].message.contains("timed out"),
+        "{}",
+        o.state.metadata[0].message
+    );
 }
 
 #[test]
@@ -263,10 +290,16 @@ fn expression_errors_name_the_expression() {
     let o = run(&f, &input(), &s2);
     assert_eq!(o.phase, PromotionPhase::Errored);
     let m = &o.state.metadata[0].message;
-    assert!(m.contains("outputs.nope.value +") && m.contains("config: v"), "{m}");
+    assert!(
+        m.contains("outputs.nope.value +") && m.contains("config: v"),
+        "{m}"
+    );
     let m = &o.state.metadata[1].message;
     assert_eq!(o.state.metadata[1].status, "Errored");
-    assert!(m.contains("ctx.nosuch.field == 1 +") && m.contains("if"), "{m}");
+    assert!(
+        m.contains("ctx.nosuch.field == 1 +") && m.contains("if"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -320,9 +353,18 @@ steps:
     let aliases: Vec<_> = o.state.steps.iter().map(|s| s.as_.as_str()).collect();
     assert_eq!(
         aliases,
-        ["upd::first", "upd::step-1", "step-1::first", "step-1::step-1", "step-2"]
+        [
+            "upd::first",
+            "upd::step-1",
+            "step-1::first",
+            "step-1::step-1",
+            "step-2"
+        ]
     );
-    assert_eq!(o.state.outputs["upd::first"], json!({"env": "dev", "required": "r1"}));
+    assert_eq!(
+        o.state.outputs["upd::first"],
+        json!({"env": "dev", "required": "r1"})
+    );
     assert_eq!(o.state.outputs["upd::step-1"], json!({"seen": "dev"}));
     assert_eq!(
         o.state.outputs["step-1::first"],
@@ -333,12 +375,20 @@ steps:
     // A required task var nobody sets.
     let s = steps("- task: {name: update}\n");
     let mut persist = |_: &RunState| Ok(());
-    let err = f.runner.run(&input(), &s, &resolver, RunState::new(), &mut persist);
+    let err = f
+        .runner
+        .run(&input(), &s, &resolver, RunState::new(), &mut persist);
     assert!(
         matches!(&err, Err(RunError::Expand { message, .. }) if message.contains("\"required\"")),
         "{err:?}"
     );
-    let err = f.runner.run(&input(), &steps("- task: {name: nope}\n"), &resolver, RunState::new(), &mut persist);
+    let err = f.runner.run(
+        &input(),
+        &steps("- task: {name: nope}\n"),
+        &resolver,
+        RunState::new(),
+        &mut persist,
+    );
     assert!(matches!(err, Err(RunError::Expand { .. })));
 }
 
@@ -353,18 +403,26 @@ fn abort_between_steps() {
         }
         Ok(())
     };
-    let o = match f.runner.run(&input(), &s, &NoTasks, RunState::new(), &mut persist) {
+    let o = match f
+        .runner
+        .run(&input(), &s, &NoTasks, RunState::new(), &mut persist)
+    {
         Ok(o) => o,
         Err(e) => panic!("{e}"),
     };
     assert_eq!(o.phase, PromotionPhase::Aborted);
-    assert_eq!(statuses(&o), pairs(&[("step-0", "Succeeded"), ("step-1", "Aborted")]));
+    assert_eq!(
+        statuses(&o),
+        pairs(&[("step-0", "Succeeded"), ("step-1", "Aborted")])
+    );
 }
 
 #[test]
 fn state_round_trips_and_resumes() {
     let f = fixture(0);
-    let s = steps("- uses: echo\n  as: a\n  config: {a: 1}\n- uses: echo\n  config: {b: \"${{ outputs.a.a }}\"}\n");
+    let s = steps(
+        "- uses: echo\n  as: a\n  config: {a: 1}\n- uses: echo\n  config: {b: \"${{ outputs.a.a }}\"}\n",
+    );
     let saved = Mutex::new(Vec::<String>::new());
     // Persist fails once the first step is done: the "process dies".
     let mut persist = |st: &RunState| {
@@ -375,9 +433,16 @@ fn state_round_trips_and_resumes() {
         saved.lock().map_err(|e| e.to_string())?.push(json);
         Ok(())
     };
-    let err = f.runner.run(&input(), &s, &NoTasks, RunState::new(), &mut persist);
+    let err = f
+        .runner
+        .run(&input(), &s, &NoTasks, RunState::new(), &mut persist);
     assert!(matches!(err, Err(RunError::Persist(_))));
-    let last = saved.lock().map(|v| v.last().cloned()).ok().flatten().unwrap_or_default();
+    let last = saved
+        .lock()
+        .map(|v| v.last().cloned())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let state: RunState = match serde_json::from_str(&last) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),

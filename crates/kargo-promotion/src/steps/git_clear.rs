@@ -37,7 +37,8 @@ impl Step for GitClear {
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| StepError::retryable(NAME, format!("reading {:?}: {e}", cfg.path)))?;
         for entry in entries {
-            let entry = entry.map_err(|e| StepError::retryable(NAME, format!("reading {:?}: {e}", cfg.path)))?;
+            let entry = entry
+                .map_err(|e| StepError::retryable(NAME, format!("reading {:?}: {e}", cfg.path)))?;
             if entry.file_name() == ".git" {
                 continue;
             }

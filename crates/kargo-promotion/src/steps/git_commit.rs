@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::git;
-use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, checkout_info, parse_config};
+use crate::step::{
+    Step, StepContext, StepError, StepResult, StepStatus, checkout_info, parse_config,
+};
 use crate::steps::git_clone::Author;
 
 const NAME: &str = "git-commit";
@@ -58,7 +60,10 @@ impl Step for GitCommit {
         if !dir.join(".git").exists() {
             return Err(StepError::terminal(
                 NAME,
-                format!("path: {:?} is not a git working tree (run git-clone first)", cfg.path),
+                format!(
+                    "path: {:?} is not a git working tree (run git-clone first)",
+                    cfg.path
+                ),
             ));
         }
         let (name, email) = author(ctx, &cfg);
@@ -68,7 +73,11 @@ impl Step for GitCommit {
         let status = if clean && has_head {
             StepStatus::Skipped
         } else {
-            let mut cmd = git::command(Some(&dir), None, &["commit", "--allow-empty", "--no-verify", "--file", "-"]);
+            let mut cmd = git::command(
+                Some(&dir),
+                None,
+                &["commit", "--allow-empty", "--no-verify", "--file", "-"],
+            );
             cmd.env("GIT_AUTHOR_NAME", &name)
                 .env("GIT_AUTHOR_EMAIL", &email)
                 .env("GIT_COMMITTER_NAME", &name)
@@ -81,9 +90,9 @@ impl Step for GitCommit {
                 .map_err(|e| StepError::retryable(NAME, format!("cannot run git: {e}")))?;
             if let Some(mut stdin) = child.stdin.take() {
                 use std::io::Write;
-                stdin
-                    .write_all(message.as_bytes())
-                    .map_err(|e| StepError::retryable(NAME, format!("writing the message to git: {e}")))?;
+                stdin.write_all(message.as_bytes()).map_err(|e| {
+                    StepError::retryable(NAME, format!("writing the message to git: {e}"))
+                })?;
             }
             let out = child
                 .wait_with_output()
@@ -91,13 +100,17 @@ impl Step for GitCommit {
             if !out.status.success() {
                 return Err(StepError::retryable(
                     NAME,
-                    format!("`git commit` failed: {}", git::redact(String::from_utf8_lossy(&out.stderr).trim())),
+                    format!(
+                        "`git commit` failed: {}",
+                        git::redact(String::from_utf8_lossy(&out.stderr).trim())
+                    ),
                 ));
             }
             StepStatus::Succeeded
         };
         let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
-        let mut result = StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
+        let mut result =
+            StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
         result.status = Some(status);
         if status == StepStatus::Skipped {
             result.message = "nothing to commit; HEAD is unchanged".into();
@@ -128,7 +141,10 @@ fn commit_message(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> Result<String
         }
     }
     if parts.is_empty() {
-        return Err(StepError::config(NAME, "message: a message (or messageFromSteps) is required"));
+        return Err(StepError::config(
+            NAME,
+            "message: a message (or messageFromSteps) is required",
+        ));
     }
     Ok(parts.join("\n\n"))
 }
@@ -138,9 +154,51 @@ fn author(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> (String, String) {
         return (a.name.clone(), a.email.clone());
     }
     if let Some(a) = checkout_info(ctx.shared, &cfg.path).and_then(|c| c.get("author"))
-        && let (Some(n), Some(e)) = (a.get("name").and_then(Value::as_str), a.get("email").and_then(Value::as_str))
+        && let (Some(n), Some(e)) = (
+            a.get("name").and_then(Value::as_str),
+            a.get("email").and_then(Value::as_str),
+        )
     {
         return (n.to_string(), e.to_string());
     }
-    (DEFAULT_AUTHOR_NAME.to_string(), DEFAULT_AUTHOR_EMAIL.to_string())
+    (
+        DEFAULT_AUTHOR_NAME.to_string(),
+        DEFAULT_AUTHOR_EMAIL.to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
+    use crate::steps::git_clone::GitClone;
+
+    #[test]
+    fn commits_then_skips_when_clean() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
+        let empty = Map::new();
+        let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        std::fs::write(work.join("src/a.yaml"), "a: 2\n")?;
+        let cfg = json!({"path": "./src", "message": "bump a"});
+        let first = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(first.status(), StepStatus::Succeeded);
+        let head = git(&work.join("src"), &["rev-parse", "HEAD"])?;
+        assert_eq!(first.outputs["commit"], json!(head));
+        assert_eq!(
+            git(&work.join("src"), &["log", "-1", "--format=%s|%an"])?,
+            "bump a|Kargo"
+        );
+        let second = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(second.status(), StepStatus::Skipped);
+        assert_eq!(second.outputs["commit"], json!(head));
+        let err = with_ctx(&work, &cloned.shared, |ctx| {
+            GitCommit.run(ctx, &json!({"path": "src"}))
+        });
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("message")));
+        Ok(())
+    }
 }

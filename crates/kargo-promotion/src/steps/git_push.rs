@@ -74,7 +74,10 @@ impl Step for GitPush {
         if !dir.join(".git").exists() {
             return Err(StepError::terminal(
                 NAME,
-                format!("path: {:?} is not a git working tree (run git-clone first)", cfg.path),
+                format!(
+                    "path: {:?} is not a git working tree (run git-clone first)",
+                    cfg.path
+                ),
             ));
         }
         let url = git::origin_url(&dir).map_err(git_err)?;
@@ -103,12 +106,20 @@ impl Step for GitPush {
             let remote_exists = fetch_branch(&dir, &remote, &branch)?;
             let tracking = format!("refs/remotes/origin/{branch}");
             if remote_exists {
-                if git::succeeds(Some(&dir), &["merge-base", "--is-ancestor", "HEAD", &tracking]) {
+                if git::succeeds(
+                    Some(&dir),
+                    &["merge-base", "--is-ancestor", "HEAD", &tracking],
+                ) {
                     // Already there: a previous run pushed it.
                     pushed = true;
                     break;
                 }
-                if !force && !git::succeeds(Some(&dir), &["merge-base", "--is-ancestor", &tracking, "HEAD"]) {
+                if !force
+                    && !git::succeeds(
+                        Some(&dir),
+                        &["merge-base", "--is-ancestor", &tracking, "HEAD"],
+                    )
+                {
                     rebase(&dir, &tracking)?;
                 }
             }
@@ -129,7 +140,9 @@ impl Step for GitPush {
         if !pushed {
             return Err(StepError::retryable(
                 NAME,
-                format!("the remote branch {branch:?} kept moving after {attempts} attempts: {last}"),
+                format!(
+                    "the remote branch {branch:?} kept moving after {attempts} attempts: {last}"
+                ),
             ));
         }
         let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
@@ -180,4 +193,39 @@ fn is_non_fast_forward(stderr: &str) -> bool {
         || stderr.contains("fetch first")
         || stderr.contains("[rejected]")
         || stderr.contains("cannot lock ref")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::{TestResult, bare_repo, with_ctx};
+    use crate::steps::git_clone::GitClone;
+
+    #[test]
+    fn detached_head_needs_a_target_branch() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"tag": "v1", "path": "src"}]});
+        let empty = Map::new();
+        with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        let err = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(ctx, &json!({"path": "src"}))
+        });
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("detached")));
+        // With a target branch it pushes (the tag's commit is already on main: no-op).
+        let res = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(ctx, &json!({"path": "src", "targetBranch": "main"}))
+        })?;
+        assert_eq!(res.outputs["branch"], json!("main"));
+        let err = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(
+                ctx,
+                &json!({"path": "src", "targetBranch": "x", "generateTargetBranch": true}),
+            )
+        });
+        assert!(err.is_err_and(|e| e.message.contains("mutually exclusive")));
+        Ok(())
+    }
 }

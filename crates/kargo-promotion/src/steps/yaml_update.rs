@@ -81,13 +81,19 @@ impl Step for YamlUpdateStep {
         let name = self.name;
         let cfg: YamlUpdateConfig = parse_config(name, config)?;
         if cfg.updates.is_empty() {
-            return Err(StepError::config(name, "updates: at least one update is required"));
+            return Err(StepError::config(
+                name,
+                "updates: at least one update is required",
+            ));
         }
         // Group the updates by file, keeping their order.
         let mut files: Vec<(String, Vec<(usize, &YamlUpdate)>)> = Vec::new();
         for (i, u) in cfg.updates.iter().enumerate() {
             if u.key.is_empty() {
-                return Err(StepError::config(name, format!("updates[{i}].key: must not be empty")));
+                return Err(StepError::config(
+                    name,
+                    format!("updates[{i}].key: must not be empty"),
+                ));
             }
             let rel = match &u.file {
                 Some(f) if !f.is_empty() => format!("{}/{}", cfg.path.trim_end_matches('/'), f),
@@ -115,9 +121,8 @@ impl Step for YamlUpdateStep {
                 lines.push(format!("- {rel}: {}: {}", u.key, render_plain(&u.value)));
             }
             if new_text != text {
-                std::fs::write(&file, new_text).map_err(|e| {
-                    StepError::retryable(name, format!("writing {rel}: {e}"))
-                })?;
+                std::fs::write(&file, new_text)
+                    .map_err(|e| StepError::retryable(name, format!("writing {rel}: {e}")))?;
             }
         }
         let mut message = String::from("Updated YAML files\n");
@@ -173,9 +178,9 @@ pub fn set_value(text: &str, key: &str, value: &Value) -> Result<String, EditErr
             };
             let range = node.byte_range();
             let (start, end) = (range.start as usize, range.end as usize);
-            let raw = text.get(start..end).ok_or_else(|| {
-                EditError::Path(format!("cannot locate the value of {key:?}"))
-            })?;
+            let raw = text
+                .get(start..end)
+                .ok_or_else(|| EditError::Path(format!("cannot locate the value of {key:?}")))?;
             // A scalar's range may include trailing blanks; keep them.
             let trimmed = raw.trim_end();
             let end = start + trimmed.len();
@@ -186,8 +191,8 @@ pub fn set_value(text: &str, key: &str, value: &Value) -> Result<String, EditErr
             // Add the key through yaml-edit with a placeholder, then put
             // our own rendering of the value in its place.
             // Only mapping keys are created; a missing list index is an error.
-            let segments = yaml_edit::path::try_parse_path(key)
-                .map_err(|e| EditError::Path(e.to_string()))?;
+            let segments =
+                yaml_edit::path::try_parse_path(key).map_err(|e| EditError::Path(e.to_string()))?;
             let mut prefix = String::new();
             for (i, seg) in segments.iter().enumerate() {
                 match seg {
@@ -203,9 +208,7 @@ pub fn set_value(text: &str, key: &str, value: &Value) -> Result<String, EditErr
                         }
                         prefix.push_str(&format!("[{n}]"));
                         if doc.try_get_path(&prefix).is_err() {
-                            return Err(EditError::Path(format!(
-                                "list index {n} does not exist"
-                            )));
+                            return Err(EditError::Path(format!("list index {n} does not exist")));
                         }
                     }
                 }
@@ -260,8 +263,19 @@ fn plain_reads_as_other_type(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | ".inf"
-            | "-.inf" | "+.inf" | ".nan"
+        "~" | "null"
+            | "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | ".inf"
+            | "-.inf"
+            | "+.inf"
+            | ".nan"
     ) {
         return true;
     }
@@ -269,15 +283,25 @@ fn plain_reads_as_other_type(s: &str) -> bool {
     if digits.is_empty() {
         return false;
     }
-    if digits.parse::<f64>().is_ok() && digits.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.') {
+    if digits.parse::<f64>().is_ok()
+        && digits
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '.')
+    {
         return true;
     }
-    let hex_oct = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0o"));
+    let hex_oct = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0o"));
     if let Some(h) = hex_oct {
         return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit());
     }
     // Sexagesimal (YAML 1.1): 1:30
-    digits.contains(':') && digits.split(':').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    digits.contains(':')
+        && digits
+            .split(':')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether `s` can be written as a plain scalar and read back as the same
@@ -290,7 +314,10 @@ fn safe_plain(s: &str) -> bool {
     if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
         return false;
     }
-    !(s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\n')
+    !(s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.contains('\n')
         || s.chars().any(|c| c.is_control()))
 }
 
@@ -368,7 +395,10 @@ containers:
     #[test]
     fn only_the_scalar_changes() {
         let out = set(VALUES, "image.tag", json!("1.6.0"));
-        assert_eq!(out, VALUES.replace("tag: 1.5.0    # current", "tag: 1.6.0    # current"));
+        assert_eq!(
+            out,
+            VALUES.replace("tag: 1.5.0    # current", "tag: 1.6.0    # current")
+        );
     }
 
     #[test]

@@ -1,0 +1,349 @@
+//! The `git` CLI wrapper the git steps share: one place that builds the
+//! command line, passes credentials through the environment (an
+//! `http.extraHeader` set with `GIT_CONFIG_COUNT/KEY/VALUE`, never an
+//! argument or a URL), disables prompts, and redacts secrets from errors.
+
+use std::fmt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine;
+
+/// Username and password (or token) for a git server over HTTP(S).
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Finds credentials for a repository URL (Kargo reads them from Secrets).
+pub trait CredentialLookup: Sync {
+    /// Credentials for `repo_url`, if any.
+    fn git_credentials(&self, repo_url: &str) -> Option<GitCredentials>;
+}
+
+/// No credentials anywhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCredentials;
+
+impl CredentialLookup for NoCredentials {
+    fn git_credentials(&self, _repo_url: &str) -> Option<GitCredentials> {
+        None
+    }
+}
+
+/// Any closure `Fn(&str) -> Option<GitCredentials>` is a lookup.
+impl<F> CredentialLookup for F
+where
+    F: Fn(&str) -> Option<GitCredentials> + Sync,
+{
+    fn git_credentials(&self, repo_url: &str) -> Option<GitCredentials> {
+        self(repo_url)
+    }
+}
+
+/// How to talk to one remote.
+#[derive(Clone, Debug, Default)]
+pub struct Remote {
+    /// Remote URL (only used to redact it and look credentials up).
+    pub url: String,
+    /// Credentials for HTTP(S).
+    pub credentials: Option<GitCredentials>,
+    /// `insecureSkipTLSVerify`.
+    pub insecure_skip_tls_verify: bool,
+}
+
+/// A failed git command: what was run (without secrets) and git's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitFailure {
+    /// `git push origin HEAD:refs/heads/main`, with URLs redacted.
+    pub command: String,
+    /// git's stderr (redacted), trimmed.
+    pub stderr: String,
+}
+
+impl fmt::Display for GitFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` failed: {}", self.command, self.stderr)
+    }
+}
+
+/// Removes `user:password@` from URLs in `text`.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        let authority_end = tail[..end].find('/').unwrap_or(end);
+        match tail[..authority_end].rfind('@') {
+            Some(at) => out.push_str(&tail[at + 1..end]),
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Builds a git command in `dir` for `remote`. Credentials, if any, go
+/// into the environment only.
+pub fn command(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Command {
+    let mut cmd = Command::new("git");
+    if let Some(d) = dir {
+        cmd.arg("-C").arg(d);
+    }
+    cmd.args(["-c", "credential.helper=", "-c", "core.askPass="]);
+    cmd.args(args);
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE");
+    let mut config: Vec<(&str, String)> = Vec::new();
+    if let Some(r) = remote {
+        if let Some(c) = &r.credentials {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.username, c.password));
+            config.push(("http.extraHeader", format!("Authorization: Basic {token}")));
+        }
+        if r.insecure_skip_tls_verify {
+            config.push(("http.sslVerify", "false".to_string()));
+        }
+    }
+    cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
+    for (i, (k, v)) in config.into_iter().enumerate() {
+        cmd.env(format!("GIT_CONFIG_KEY_{i}"), k)
+            .env(format!("GIT_CONFIG_VALUE_{i}"), v);
+    }
+    cmd
+}
+
+/// Runs git and returns its stdout, trimmed at the end.
+pub fn run(
+    dir: Option<&Path>,
+    remote: Option<&Remote>,
+    args: &[&str],
+) -> Result<String, GitFailure> {
+    let out = output(dir, remote, args)?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
+/// Runs git and returns its whole output, failing on a non-zero exit.
+pub fn output(
+    dir: Option<&Path>,
+    remote: Option<&Remote>,
+    args: &[&str],
+) -> Result<Output, GitFailure> {
+    let shown = redact(&format!("git {}", args.join(" ")));
+    let out = command(dir, remote, args)
+        .output()
+        .map_err(|e| GitFailure {
+            command: shown.clone(),
+            stderr: format!("cannot run git: {e}"),
+        })?;
+    if out.status.success() {
+        return Ok(out);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = if stderr.trim().is_empty() {
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        stderr.into_owned()
+    };
+    let mut message = redact(stderr.trim());
+    if let Some(r) = remote
+        && let Some(c) = &r.credentials
+        && !c.password.is_empty()
+    {
+        message = message.replace(&c.password, "<redacted>");
+    }
+    Err(GitFailure {
+        command: shown,
+        stderr: message,
+    })
+}
+
+/// Runs git and reports only whether it exited with 0.
+pub fn succeeds(dir: Option<&Path>, args: &[&str]) -> bool {
+    command(dir, None, args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The current branch of the work tree at `dir`, `None` when detached.
+pub fn current_branch(dir: &Path) -> Option<String> {
+    run(
+        Some(dir),
+        None,
+        &["symbolic-ref", "--quiet", "--short", "HEAD"],
+    )
+    .ok()
+    .filter(|b| !b.is_empty())
+}
+
+/// URL of `origin` in the work tree at `dir`.
+pub fn origin_url(dir: &Path) -> Result<String, GitFailure> {
+    run(Some(dir), None, &["remote", "get-url", "origin"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo() {
+        assert_eq!(
+            redact("fatal: unable to access 'https://bob:s3cret@git.example.com/r.git/': 403"),
+            "fatal: unable to access 'https://git.example.com/r.git/': 403"
+        );
+        assert_eq!(redact("file:///tmp/a.git"), "file:///tmp/a.git");
+        assert_eq!(redact("no url"), "no url");
+    }
+
+    #[test]
+    fn credentials_go_to_environment_only() {
+        let remote = Remote {
+            url: "https://git.example.com/r.git".into(),
+            credentials: Some(GitCredentials {
+                username: "bob".into(),
+                password: "s3cret".into(),
+            }),
+            insecure_skip_tls_verify: true,
+        };
+        let cmd = command(None, Some(&remote), &["ls-remote", &remote.url]);
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            args.iter()
+                .all(|a| !a.contains("s3cret") && !a.contains("Authorization"))
+        );
+        let envs: std::collections::BTreeMap<String, String> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        assert_eq!(envs.get("GIT_CONFIG_COUNT").map(String::as_str), Some("2"));
+        assert_eq!(
+            envs.get("GIT_CONFIG_KEY_0").map(String::as_str),
+            Some("http.extraHeader")
+        );
+        // base64("bob:s3cret")
+        assert_eq!(
+            envs.get("GIT_CONFIG_VALUE_0").map(String::as_str),
+            Some("Authorization: Basic Ym9iOnMzY3JldA==")
+        );
+        assert_eq!(
+            envs.get("GIT_CONFIG_KEY_1").map(String::as_str),
+            Some("http.sslVerify")
+        );
+        assert!(format!("{:?}", remote.credentials).contains("<redacted>"));
+    }
+}
+
+/// Helpers for the steps' tests: a bare repository with one commit.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::{Path, PathBuf};
+
+    use kargo_expr::PromotionContext;
+    use serde_json::Map;
+
+    use crate::git::NoCredentials;
+    use crate::step::StepContext;
+
+    pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// Runs git with a fixed identity, failing on error.
+    pub fn git(dir: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
+    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+        let bare = root.join("r.git");
+        git(
+            root,
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "-b",
+                "main",
+                &bare.to_string_lossy(),
+            ],
+        )?;
+        let seed = root.join("seed");
+        git(
+            root,
+            &[
+                "clone",
+                "--quiet",
+                &bare.to_string_lossy(),
+                &seed.to_string_lossy(),
+            ],
+        )?;
+        git(&seed, &["checkout", "--quiet", "-b", "main"])?;
+        std::fs::write(seed.join("a.yaml"), "a: 1\n")?;
+        git(&seed, &["add", "."])?;
+        git(&seed, &["commit", "--quiet", "-m", "one"])?;
+        git(&seed, &["tag", "v1"])?;
+        git(&seed, &["push", "--quiet", "--tags", "origin", "main"])?;
+        let url = format!("file://{}", bare.display());
+        Ok((bare, url))
+    }
+
+    /// Runs `f` with a step context over `work_dir`.
+    pub fn with_ctx<R>(
+        work_dir: &Path,
+        shared: &Map<String, serde_json::Value>,
+        f: impl FnOnce(&StepContext<'_>) -> R,
+    ) -> R {
+        let promotion = PromotionContext {
+            promotion: "dev.01".into(),
+            ..Default::default()
+        };
+        let outputs = Map::new();
+        let ctx = StepContext {
+            work_dir,
+            alias: "t",
+            promotion: &promotion,
+            outputs: &outputs,
+            shared,
+            credentials: &NoCredentials,
+        };
+        f(&ctx)
+    }
+}

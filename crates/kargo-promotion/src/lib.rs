@@ -1,0 +1,29 @@
+//! kargo-promotion: runs a Promotion's steps and provides the built-in git
+//! and YAML steps.
+//!
+//! Map of the crate:
+//! - [`runner`]: the step runner with Kargo's semantics (`if`, `vars`,
+//!   `config` expressions, outputs by alias, `continueOnError`, `retry`,
+//!   PromotionTask expansion) and the serialisable, resumable [`RunState`];
+//! - [`step`]: the [`Step`] trait, its context/result/error types and the
+//!   [`Registry`] of steps by name;
+//! - [`git`]: the `git` CLI wrapper the git steps share (credentials through
+//!   the environment, secrets redacted from errors);
+//! - [`steps`]: one file per built-in step, each with its config type and
+//!   tests: `git-clone`, `yaml-update` (alias `git-update`), `git-commit`,
+//!   `git-push`, `git-clear`.
+//!
+//! The runner is synchronous (it shells out to `git`); async callers run it
+//! under `tokio::task::spawn_blocking`.
+
+pub mod git;
+pub mod runner;
+pub mod step;
+pub mod steps;
+
+pub use crate::git::{CredentialLookup, GitCredentials, NoCredentials};
+pub use crate::runner::{
+    NoTasks, PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,
+    expand_steps,
+};
+pub use crate::step::{Registry, Step, StepContext, StepError, StepResult, StepStatus};

@@ -1,0 +1,283 @@
+//! The contract between the runner and a step: [`Step`], what a step sees
+//! ([`StepContext`]), what it returns ([`StepResult`] / [`StepError`]), and
+//! the [`Registry`] that finds steps by their `uses` name.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use kargo_expr::PromotionContext;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::git::CredentialLookup;
+
+/// Status of one step, as Kargo writes it in `stepExecutionMetadata`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepStatus {
+    /// Finished and did its job.
+    Succeeded,
+    /// Determined it could not succeed (bad config, merge conflict, ...).
+    Failed,
+    /// An error it could not recover from, or too many retryable ones.
+    Errored,
+    /// Not run (`if` was false, or an earlier step failed), or it found
+    /// nothing to do.
+    Skipped,
+    /// Started; waiting for something outside, or interrupted.
+    Running,
+    /// Stopped by the user.
+    Aborted,
+}
+
+impl StepStatus {
+    /// The name used in `stepExecutionMetadata[].status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Succeeded => "Succeeded",
+            StepStatus::Failed => "Failed",
+            StepStatus::Errored => "Errored",
+            StepStatus::Skipped => "Skipped",
+            StepStatus::Running => "Running",
+            StepStatus::Aborted => "Aborted",
+        }
+    }
+
+    /// Parses the name written by [`StepStatus::as_str`].
+    pub fn parse(s: &str) -> Option<StepStatus> {
+        Some(match s {
+            "Succeeded" => StepStatus::Succeeded,
+            "Failed" => StepStatus::Failed,
+            "Errored" => StepStatus::Errored,
+            "Skipped" => StepStatus::Skipped,
+            "Running" => StepStatus::Running,
+            "Aborted" => StepStatus::Aborted,
+            _ => return None,
+        })
+    }
+
+    /// `Failed` or `Errored`.
+    pub fn is_failure(self) -> bool {
+        matches!(self, StepStatus::Failed | StepStatus::Errored)
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a step sees when it runs.
+pub struct StepContext<'a> {
+    /// The promotion's work directory; every path in a config is relative
+    /// to it (see [`StepContext::resolve`]).
+    pub work_dir: &'a Path,
+    /// This step's alias (`step-2`, `my-task::commit`).
+    pub alias: &'a str,
+    /// Project, Stage, Promotion, target Freight, actor.
+    pub promotion: &'a PromotionContext,
+    /// Outputs of earlier steps by alias.
+    pub outputs: &'a Map<String, Value>,
+    /// State shared between steps (e.g. what `git-clone` checked out).
+    pub shared: &'a Map<String, Value>,
+    /// Git credentials by repository URL.
+    pub credentials: &'a dyn CredentialLookup,
+}
+
+impl StepContext<'_> {
+    /// Joins `path` (from a step's config) onto the work directory,
+    /// refusing absolute paths and `..` that would leave it.
+    pub fn resolve(&self, step: &str, field: &str, path: &str) -> Result<PathBuf, StepError> {
+        let rel = Path::new(path);
+        let mut out = self.work_dir.to_path_buf();
+        let mut depth = 0usize;
+        for c in rel.components() {
+            match c {
+                Component::CurDir => {}
+                Component::Normal(p) => {
+                    out.push(p);
+                    depth += 1;
+                }
+                Component::ParentDir if depth > 0 => {
+                    out.pop();
+                    depth -= 1;
+                }
+                _ => {
+                    return Err(StepError::config(
+                        step,
+                        format!(
+                            "{field}: {path:?} must be a relative path inside the work directory"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A successful (or still running) step's result.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepResult {
+    /// `Succeeded`, `Skipped` (nothing to do) or `Running` (come back later).
+    pub status: Option<StepStatus>,
+    /// Outputs, stored under the step's alias.
+    pub outputs: Map<String, Value>,
+    /// Entries merged into the shared state.
+    pub shared: Map<String, Value>,
+    /// Message for `stepExecutionMetadata`.
+    pub message: String,
+}
+
+impl StepResult {
+    /// `Succeeded` with these outputs.
+    pub fn succeeded(outputs: Map<String, Value>) -> StepResult {
+        StepResult {
+            status: Some(StepStatus::Succeeded),
+            outputs,
+            ..Default::default()
+        }
+    }
+
+    /// The status, `Succeeded` when the step did not say.
+    pub fn status(&self) -> StepStatus {
+        self.status.unwrap_or(StepStatus::Succeeded)
+    }
+}
+
+/// A step's error: which step, whether retrying can help, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{step}: {message}")]
+pub struct StepError {
+    /// Step name (`git-push`).
+    pub step: String,
+    /// True when retrying cannot help (bad config, merge conflict); the
+    /// step is then `Failed` at once. Otherwise it is retried up to its
+    /// `retry.errorThreshold` and then `Errored`.
+    pub terminal: bool,
+    /// What went wrong; never contains secrets.
+    pub message: String,
+}
+
+impl StepError {
+    /// A terminal error (the step fails, no retry).
+    pub fn terminal(step: &str, message: impl Into<String>) -> StepError {
+        StepError {
+            step: step.to_string(),
+            terminal: true,
+            message: message.into(),
+        }
+    }
+    /// A bad configuration: terminal.
+    pub fn config(step: &str, message: impl Into<String>) -> StepError {
+        StepError::terminal(step, format!("invalid config: {}", message.into()))
+    }
+    /// An error that a retry may fix (network, lock, race).
+    pub fn retryable(step: &str, message: impl Into<String>) -> StepError {
+        StepError {
+            step: step.to_string(),
+            terminal: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// Decodes a step's (evaluated) config into its config type; errors name
+/// the step and the field path.
+pub fn parse_config<T: DeserializeOwned>(step: &str, config: &Value) -> Result<T, StepError> {
+    let config = if config.is_null() {
+        Value::Object(Map::new())
+    } else {
+        config.clone()
+    };
+    serde_path_to_error::deserialize::<_, T>(config).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            StepError::config(step, e.inner().to_string())
+        } else {
+            StepError::config(step, format!("{path}: {}", e.inner()))
+        }
+    })
+}
+
+/// One built-in or user-provided promotion step.
+pub trait Step: Send + Sync {
+    /// The `uses` name (`git-clone`).
+    fn name(&self) -> &str;
+    /// Runs the step with its evaluated `config`. Must be idempotent: after
+    /// a crash the runner runs an interrupted step again.
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError>;
+}
+
+/// Steps by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    steps: BTreeMap<String, Arc<dyn Step>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.steps.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in steps: `git-clone`, `yaml-update`, `git-update`,
+    /// `git-commit`, `git-push`, `git-clear`.
+    pub fn builtin() -> Registry {
+        let mut r = Registry::new();
+        r.register(Arc::new(crate::steps::git_clone::GitClone));
+        r.register(Arc::new(crate::steps::yaml_update::YamlUpdateStep::new(
+            crate::steps::yaml_update::YAML_UPDATE,
+        )));
+        r.register(Arc::new(crate::steps::yaml_update::YamlUpdateStep::new(
+            crate::steps::yaml_update::GIT_UPDATE,
+        )));
+        r.register(Arc::new(crate::steps::git_commit::GitCommit));
+        r.register(Arc::new(crate::steps::git_push::GitPush));
+        r.register(Arc::new(crate::steps::git_clear::GitClear));
+        r
+    }
+
+    /// Adds (or replaces) a step under its name.
+    pub fn register(&mut self, step: Arc<dyn Step>) {
+        self.steps.insert(step.name().to_string(), step);
+    }
+
+    /// The step called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Step>> {
+        self.steps.get(name)
+    }
+
+    /// Registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.steps.keys().map(String::as_str)
+    }
+}
+
+/// A config path in one canonical spelling (`./src/` → `src`), for keys in
+/// the shared state.
+pub fn normalize_rel(path: &str) -> String {
+    Path::new(path)
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `git.checkouts.<path>` entry `git-clone` left in the shared state.
+pub fn checkout_info<'a>(shared: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    shared
+        .get("git")?
+        .get("checkouts")?
+        .get(normalize_rel(path).as_str())
+}

@@ -1,0 +1,400 @@
+//! `git-clone`: clones a repository once into the work directory and adds
+//! one git worktree per `checkout` entry (a branch, tag or commit at a
+//! path). Re-running it (after a crash) reuses the clone and recreates the
+//! worktrees, so it is idempotent.
+//!
+//! Config (Kargo's names): `repoURL`, `checkout: [{branch | tag | commit,
+//! path, create, as}]`, `insecureSkipTLSVerify`, `author: {name, email}`.
+//! Outputs: `commits: {<as or path>: <sha>}`. Shared state:
+//! `git.checkouts.<path> = {repoURL, branch, author}` (`git-commit` reads
+//! the author from there).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha1::{Digest, Sha1};
+
+use crate::git::{self, Remote};
+use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+
+const NAME: &str = "git-clone";
+
+/// Config of `git-clone`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitCloneConfig {
+    /// Remote repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// What to check out where.
+    pub checkout: Vec<Checkout>,
+    /// Skip TLS verification.
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// Default author for commits in these worktrees.
+    #[serde(default)]
+    pub author: Option<Author>,
+    /// Accepted for compatibility; submodules are not cloned.
+    #[serde(default)]
+    pub recurse_submodules: bool,
+}
+
+/// Commit author.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Author {
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Accepted; signing is not supported.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+}
+
+/// One checkout.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Checkout {
+    /// Branch to check out.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Tag to check out.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Commit to check out.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Where, relative to the work directory.
+    pub path: String,
+    /// Create `branch` as an empty orphan branch if the remote lacks it.
+    #[serde(default)]
+    pub create: bool,
+    /// Key in the `commits` output.
+    #[serde(default, rename = "as")]
+    pub as_: Option<String>,
+}
+
+/// The `git-clone` step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GitClone;
+
+fn git_err(e: git::GitFailure) -> StepError {
+    StepError::retryable(NAME, e.to_string())
+}
+
+impl Step for GitClone {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let cfg: GitCloneConfig = parse_config(NAME, config)?;
+        if cfg.repo_url.is_empty() {
+            return Err(StepError::config(NAME, "repoURL: must not be empty"));
+        }
+        if cfg.checkout.is_empty() {
+            return Err(StepError::config(
+                NAME,
+                "checkout: at least one entry is required",
+            ));
+        }
+        for (i, c) in cfg.checkout.iter().enumerate() {
+            let set = [&c.branch, &c.tag, &c.commit]
+                .iter()
+                .filter(|v| v.as_deref().is_some_and(|s| !s.is_empty()))
+                .count();
+            if set > 1 {
+                return Err(StepError::config(
+                    NAME,
+                    format!("checkout[{i}]: branch, tag and commit are mutually exclusive"),
+                ));
+            }
+            if c.path.is_empty() {
+                return Err(StepError::config(
+                    NAME,
+                    format!("checkout[{i}].path: must not be empty"),
+                ));
+            }
+        }
+        let remote = Remote {
+            url: cfg.repo_url.clone(),
+            credentials: ctx.credentials.git_credentials(&cfg.repo_url),
+            insecure_skip_tls_verify: cfg.insecure_skip_tls_verify,
+        };
+        let repo = ctx.work_dir.join(".repos").join(format!(
+            "{}.git",
+            hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
+        ));
+        ensure_clone(&repo, &remote)?;
+
+        let mut commits = Map::new();
+        let mut checkouts = ctx
+            .shared
+            .get("git")
+            .and_then(|g| g.get("checkouts"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (i, c) in cfg.checkout.iter().enumerate() {
+            let field = format!("checkout[{i}].path");
+            let dir = ctx.resolve(NAME, &field, &c.path)?;
+            if dir == ctx.work_dir {
+                return Err(StepError::config(
+                    NAME,
+                    format!("{field}: must not be the work directory itself"),
+                ));
+            }
+            let branch = add_worktree(&repo, &dir, c, &cfg.repo_url)?;
+            let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).unwrap_or_default();
+            let key = c
+                .as_
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| c.path.clone());
+            commits.insert(key, json!(sha));
+            checkouts.insert(
+                crate::step::normalize_rel(&c.path),
+                json!({
+                    "repoURL": cfg.repo_url,
+                    "branch": branch,
+                    "author": cfg.author.as_ref().map(|a| json!({"name": a.name, "email": a.email})),
+                }),
+            );
+        }
+        let mut result = StepResult::succeeded(Map::from_iter([(
+            "commits".to_string(),
+            Value::Object(commits),
+        )]));
+        result
+            .shared
+            .insert("git".into(), json!({"checkouts": checkouts}));
+        Ok(result)
+    }
+}
+
+/// Clones `remote` into `repo` (no checkout) or, if a clone is already
+/// there, fetches.
+fn ensure_clone(repo: &Path, remote: &Remote) -> Result<(), StepError> {
+    if repo.join("HEAD").exists() && git::succeeds(Some(repo), &["rev-parse", "--git-dir"]) {
+        git::run(
+            Some(repo),
+            Some(remote),
+            &["fetch", "--prune", "--tags", "origin"],
+        )
+        .map_err(git_err)?;
+        return Ok(());
+    }
+    if repo.exists() {
+        std::fs::remove_dir_all(repo)
+            .map_err(|e| StepError::retryable(NAME, format!("removing a partial clone: {e}")))?;
+    }
+    if let Some(parent) = repo.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StepError::retryable(NAME, format!("creating {}: {e}", parent.display()))
+        })?;
+    }
+    let target = repo.to_string_lossy();
+    git::run(
+        None,
+        Some(remote),
+        &["clone", "--no-checkout", &remote.url, &target],
+    )
+    .map_err(git_err)?;
+    // Detach the clone's own HEAD so that every branch can be checked out
+    // in a worktree.
+    if let Ok(sha) = git::run(
+        Some(repo),
+        None,
+        &["rev-parse", "--verify", "--quiet", "HEAD"],
+    ) {
+        git::run(
+            Some(repo),
+            None,
+            &["update-ref", "--no-deref", "HEAD", &sha],
+        )
+        .map_err(git_err)?;
+    }
+    Ok(())
+}
+
+/// Adds the worktree for one checkout, replacing whatever a crashed run
+/// left at `dir`. Returns the branch checked out, if any.
+fn add_worktree(
+    repo: &Path,
+    dir: &Path,
+    c: &Checkout,
+    url: &str,
+) -> Result<Option<String>, StepError> {
+    if dir.exists() {
+        let _ = git::run(
+            Some(repo),
+            None,
+            &["worktree", "remove", "--force", &dir.to_string_lossy()],
+        );
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| {
+                StepError::retryable(NAME, format!("clearing {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    git::run(Some(repo), None, &["worktree", "prune"]).map_err(git_err)?;
+    let path = dir.to_string_lossy();
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    if let Some(tag) = nonempty(&c.tag) {
+        let r = format!("refs/tags/{tag}");
+        git::run(
+            Some(repo),
+            None,
+            &["worktree", "add", "--detach", &path, &r],
+        )
+        .map_err(|e| {
+            StepError::terminal(
+                NAME,
+                format!("tag {tag:?} of {}: {}", git::redact(url), e.stderr),
+            )
+        })?;
+        return Ok(None);
+    }
+    if let Some(commit) = nonempty(&c.commit) {
+        git::run(
+            Some(repo),
+            None,
+            &["worktree", "add", "--detach", &path, &commit],
+        )
+        .map_err(|e| {
+            StepError::terminal(
+                NAME,
+                format!("commit {commit:?} of {}: {}", git::redact(url), e.stderr),
+            )
+        })?;
+        return Ok(None);
+    }
+    let branch = match nonempty(&c.branch) {
+        Some(b) => b,
+        None => {
+            // The remote's default branch.
+            let head = git::run(
+                Some(repo),
+                None,
+                &["rev-parse", "--abbrev-ref", "origin/HEAD"],
+            )
+            .map_err(|e| {
+                StepError::terminal(
+                    NAME,
+                    format!("the remote has no default branch: {}", e.stderr),
+                )
+            })?;
+            head.trim_start_matches("origin/").to_string()
+        }
+    };
+    let remote_ref = format!("refs/remotes/origin/{branch}");
+    let exists = git::succeeds(
+        Some(repo),
+        &["rev-parse", "--verify", "--quiet", &remote_ref],
+    );
+    if exists {
+        git::run(
+            Some(repo),
+            None,
+            &[
+                "worktree",
+                "add",
+                "--force",
+                "-B",
+                &branch,
+                &path,
+                &remote_ref,
+            ],
+        )
+        .map_err(git_err)?;
+        git::run(
+            Some(dir),
+            None,
+            &["branch", "--set-upstream-to", &format!("origin/{branch}")],
+        )
+        .map_err(git_err)?;
+    } else if c.create {
+        git::run(
+            Some(repo),
+            None,
+            &["worktree", "add", "--force", "--detach", &path],
+        )
+        .map_err(git_err)?;
+        git::run(Some(dir), None, &["checkout", "--orphan", &branch]).map_err(git_err)?;
+        git::run(
+            Some(dir),
+            None,
+            &["rm", "-rf", "--quiet", "--ignore-unmatch", "."],
+        )
+        .map_err(git_err)?;
+    } else {
+        return Err(StepError::terminal(
+            NAME,
+            format!(
+                "branch {branch:?} does not exist in {} (set create: true to create it)",
+                git::redact(url)
+            ),
+        ));
+    }
+    Ok(Some(branch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
+
+    #[test]
+    fn branch_tag_create_and_errors() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let cfg = json!({"repoURL": url, "checkout": [
+            {"path": "main"},
+            {"tag": "v1", "path": "tagged", "as": "t"},
+            {"branch": "env/dev", "create": true, "path": "dev"},
+        ]});
+        let shared = Map::new();
+        let res = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &cfg))?;
+        assert_eq!(
+            git(&work.join("main"), &["symbolic-ref", "--short", "HEAD"])?,
+            "main"
+        );
+        assert_eq!(
+            std::fs::read_to_string(work.join("tagged/a.yaml"))?,
+            "a: 1\n"
+        );
+        assert_eq!(
+            git(&work.join("dev"), &["symbolic-ref", "--short", "HEAD"])?,
+            "env/dev"
+        );
+        assert!(!work.join("dev/a.yaml").exists());
+        let commits = &res.outputs["commits"];
+        assert_eq!(commits["t"], commits["main"]);
+        assert_eq!(
+            res.shared["git"]["checkouts"]["dev"]["branch"],
+            json!("env/dev")
+        );
+        // Running it again (as after a crash) gives the same result.
+        let again = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &cfg))?;
+        assert_eq!(again.outputs, res.outputs);
+
+        let missing = json!({"repoURL": url, "checkout": [{"branch": "nope", "path": "x"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &missing));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("\"nope\"")));
+        let both =
+            json!({"repoURL": url, "checkout": [{"branch": "main", "tag": "v1", "path": "x"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &both));
+        assert!(err.is_err_and(|e| {
+            e.to_string()
+                .contains("checkout[0]: branch, tag and commit")
+        }));
+        let escape = json!({"repoURL": url, "checkout": [{"path": "../x"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &escape));
+        assert!(err.is_err_and(|e| e.to_string().contains("checkout[0].path")));
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! `git-commit`: stages every change in a working tree and commits it.
+//! Nothing to commit is not an error: the step is `Skipped` and outputs
+//! the existing HEAD, which also makes it safe to run again after a crash.
+//!
+//! Config (Kargo's names): `path`, `message` or `messageFromSteps` (aliases
+//! of earlier steps whose `commitMessage` outputs are joined), `author:
+//! {name, email}`. Author precedence: config, then `git-clone`'s `author`,
+//! then `Kargo <no-reply@kargo.local>`. Output: `commit` (the SHA).
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::git;
+use crate::step::{
+    Step, StepContext, StepError, StepResult, StepStatus, checkout_info, parse_config,
+};
+use crate::steps::git_clone::Author;
+
+const NAME: &str = "git-commit";
+
+/// Default author name.
+pub const DEFAULT_AUTHOR_NAME: &str = "Kargo";
+/// Default author email.
+pub const DEFAULT_AUTHOR_EMAIL: &str = "no-reply@kargo.local";
+
+/// Config of `git-commit`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitCommitConfig {
+    /// Working tree, relative to the work directory.
+    pub path: String,
+    /// Commit message.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Aliases of steps whose `commitMessage` outputs make the message.
+    #[serde(default)]
+    pub message_from_steps: Vec<String>,
+    /// Author.
+    #[serde(default)]
+    pub author: Option<Author>,
+}
+
+/// The `git-commit` step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GitCommit;
+
+fn git_err(e: git::GitFailure) -> StepError {
+    StepError::retryable(NAME, e.to_string())
+}
+
+impl Step for GitCommit {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let cfg: GitCommitConfig = parse_config(NAME, config)?;
+        let message = commit_message(ctx, &cfg)?;
+        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
+        if !dir.join(".git").exists() {
+            return Err(StepError::terminal(
+                NAME,
+                format!(
+                    "path: {:?} is not a git working tree (run git-clone first)",
+                    cfg.path
+                ),
+            ));
+        }
+        let (name, email) = author(ctx, &cfg);
+        git::run(Some(&dir), None, &["add", "--all", "."]).map_err(git_err)?;
+        let clean = git::succeeds(Some(&dir), &["diff", "--cached", "--quiet"]);
+        let has_head = git::succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
+        let status = if clean && has_head {
+            StepStatus::Skipped
+        } else {
+            let mut cmd = git::command(
+                Some(&dir),
+                None,
+                &["commit", "--allow-empty", "--no-verify", "--file", "-"],
+            );
+            cmd.env("GIT_AUTHOR_NAME", &name)
+                .env("GIT_AUTHOR_EMAIL", &email)
+                .env("GIT_COMMITTER_NAME", &name)
+                .env("GIT_COMMITTER_EMAIL", &email)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd
+                .spawn()
+                .map_err(|e| StepError::retryable(NAME, format!("cannot run git: {e}")))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                stdin.write_all(message.as_bytes()).map_err(|e| {
+                    StepError::retryable(NAME, format!("writing the message to git: {e}"))
+                })?;
+            }
+            let out = child
+                .wait_with_output()
+                .map_err(|e| StepError::retryable(NAME, format!("waiting for git: {e}")))?;
+            if !out.status.success() {
+                return Err(StepError::retryable(
+                    NAME,
+                    format!(
+                        "`git commit` failed: {}",
+                        git::redact(String::from_utf8_lossy(&out.stderr).trim())
+                    ),
+                ));
+            }
+            StepStatus::Succeeded
+        };
+        let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
+        let mut result =
+            StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
+        result.status = Some(status);
+        if status == StepStatus::Skipped {
+            result.message = "nothing to commit; HEAD is unchanged".into();
+        }
+        Ok(result)
+    }
+}
+
+fn commit_message(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> Result<String, StepError> {
+    if let Some(m) = cfg.message.as_ref().filter(|m| !m.trim().is_empty()) {
+        return Ok(m.clone());
+    }
+    let mut parts = Vec::new();
+    for (i, alias) in cfg.message_from_steps.iter().enumerate() {
+        match ctx
+            .outputs
+            .get(alias)
+            .and_then(|o| o.get("commitMessage"))
+            .and_then(Value::as_str)
+        {
+            Some(m) => parts.push(m.to_string()),
+            None => {
+                return Err(StepError::config(
+                    NAME,
+                    format!("messageFromSteps[{i}]: step {alias:?} has no commitMessage output"),
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(StepError::config(
+            NAME,
+            "message: a message (or messageFromSteps) is required",
+        ));
+    }
+    Ok(parts.join("\n\n"))
+}
+
+fn author(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> (String, String) {
+    if let Some(a) = &cfg.author {
+        return (a.name.clone(), a.email.clone());
+    }
+    if let Some(a) = checkout_info(ctx.shared, &cfg.path).and_then(|c| c.get("author"))
+        && let (Some(n), Some(e)) = (
+            a.get("name").and_then(Value::as_str),
+            a.get("email").and_then(Value::as_str),
+        )
+    {
+        return (n.to_string(), e.to_string());
+    }
+    (
+        DEFAULT_AUTHOR_NAME.to_string(),
+        DEFAULT_AUTHOR_EMAIL.to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
+    use crate::steps::git_clone::GitClone;
+
+    #[test]
+    fn commits_then_skips_when_clean() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
+        let empty = Map::new();
+        let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        std::fs::write(work.join("src/a.yaml"), "a: 2\n")?;
+        let cfg = json!({"path": "./src", "message": "bump a"});
+        let first = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(first.status(), StepStatus::Succeeded);
+        let head = git(&work.join("src"), &["rev-parse", "HEAD"])?;
+        assert_eq!(first.outputs["commit"], json!(head));
+        assert_eq!(
+            git(&work.join("src"), &["log", "-1", "--format=%s|%an"])?,
+            "bump a|Kargo"
+        );
+        let second = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(second.status(), StepStatus::Skipped);
+        assert_eq!(second.outputs["commit"], json!(head));
+        let err = with_ctx(&work, &cloned.shared, |ctx| {
+            GitCommit.run(ctx, &json!({"path": "src"}))
+        });
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("message")));
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! `git-push`: pushes a working tree's HEAD to a branch of `origin`.
+//!
+//! Idempotent, for crash safety: if the remote branch already contains
+//! HEAD (a previous run pushed it, then the process died before recording
+//! it), the step succeeds with the same outputs and pushes nothing. When
+//! the remote moved on, HEAD is rebased onto it and the push retried, up
+//! to `maxAttempts` times; a rebase conflict fails the step (terminal).
+//!
+//! Config (Kargo's names): `path`, `targetBranch` (default: the checked-out
+//! branch), `generateTargetBranch` (push to `kargo/promotion/<promotion>`,
+//! forced), `force`, `maxAttempts` (default 10), `provider` (accepted,
+//! unused). Outputs: `commit`, `branch`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::git::{self, Remote};
+use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use crate::steps::git_commit::{DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME};
+
+const NAME: &str = "git-push";
+
+/// Default number of push attempts.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// Config of `git-push`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitPushConfig {
+    /// Working tree, relative to the work directory.
+    pub path: String,
+    /// Branch to push to.
+    #[serde(default)]
+    pub target_branch: Option<String>,
+    /// Push to `kargo/promotion/<promotion name>`.
+    #[serde(default)]
+    pub generate_target_branch: bool,
+    /// Overwrite the remote branch.
+    #[serde(default)]
+    pub force: bool,
+    /// Push attempts (each rebases first when needed).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Git provider name; accepted for compatibility.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+/// The `git-push` step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GitPush;
+
+fn git_err(e: git::GitFailure) -> StepError {
+    StepError::retryable(NAME, e.to_string())
+}
+
+impl Step for GitPush {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let cfg: GitPushConfig = parse_config(NAME, config)?;
+        let explicit = cfg.target_branch.clone().filter(|b| !b.is_empty());
+        if explicit.is_some() && cfg.generate_target_branch {
+            return Err(StepError::config(
+                NAME,
+                "targetBranch and generateTargetBranch are mutually exclusive",
+            ));
+        }
+        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
+        if !dir.join(".git").exists() {
+            return Err(StepError::terminal(
+                NAME,
+                format!(
+                    "path: {:?} is not a git working tree (run git-clone first)",
+                    cfg.path
+                ),
+            ));
+        }
+        let url = git::origin_url(&dir).map_err(git_err)?;
+        let remote = Remote {
+            credentials: ctx.credentials.git_credentials(&url),
+            url,
+            insecure_skip_tls_verify: false,
+        };
+        let (branch, force) = if cfg.generate_target_branch {
+            (format!("kargo/promotion/{}", ctx.promotion.promotion), true)
+        } else {
+            match explicit.or_else(|| git::current_branch(&dir)) {
+                Some(b) => (b, cfg.force),
+                None => {
+                    return Err(StepError::terminal(
+                        NAME,
+                        "targetBranch: HEAD is detached; set targetBranch or generateTargetBranch",
+                    ));
+                }
+            }
+        };
+        let attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+        let mut last = String::new();
+        let mut pushed = false;
+        for _ in 0..attempts {
+            let remote_exists = fetch_branch(&dir, &remote, &branch)?;
+            let tracking = format!("refs/remotes/origin/{branch}");
+            if remote_exists {
+                if git::succeeds(
+                    Some(&dir),
+                    &["merge-base", "--is-ancestor", "HEAD", &tracking],
+                ) {
+                    // Already there: a previous run pushed it.
+                    pushed = true;
+                    break;
+                }
+                if !force
+                    && !git::succeeds(
+                        Some(&dir),
+                        &["merge-base", "--is-ancestor", &tracking, "HEAD"],
+                    )
+                {
+                    rebase(&dir, &tracking)?;
+                }
+            }
+            let refspec = format!("HEAD:refs/heads/{branch}");
+            let mut args = vec!["push", "origin", refspec.as_str()];
+            if force {
+                args.push("--force");
+            }
+            match git::run(Some(&dir), Some(&remote), &args) {
+                Ok(_) => {
+                    pushed = true;
+                    break;
+                }
+                Err(e) if is_non_fast_forward(&e.stderr) => last = e.to_string(),
+                Err(e) => return Err(git_err(e)),
+            }
+        }
+        if !pushed {
+            return Err(StepError::retryable(
+                NAME,
+                format!(
+                    "the remote branch {branch:?} kept moving after {attempts} attempts: {last}"
+                ),
+            ));
+        }
+        let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
+        let mut outputs = Map::new();
+        outputs.insert("commit".into(), json!(sha));
+        outputs.insert("branch".into(), json!(branch));
+        Ok(StepResult::succeeded(outputs))
+    }
+}
+
+/// Fetches `branch` into `origin/<branch>`; false when the remote has no
+/// such branch.
+fn fetch_branch(dir: &Path, remote: &Remote, branch: &str) -> Result<bool, StepError> {
+    let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
+    match git::run(Some(dir), Some(remote), &["fetch", "origin", &refspec]) {
+        Ok(_) => Ok(true),
+        Err(e) if e.stderr.contains("couldn't find remote ref") => Ok(false),
+        Err(e) => Err(git_err(e)),
+    }
+}
+
+fn rebase(dir: &Path, onto: &str) -> Result<(), StepError> {
+    let mut cmd = git::command(Some(dir), None, &["rebase", onto]);
+    if git::run(Some(dir), None, &["config", "user.name"]).is_err() {
+        cmd.env("GIT_COMMITTER_NAME", DEFAULT_AUTHOR_NAME)
+            .env("GIT_COMMITTER_EMAIL", DEFAULT_AUTHOR_EMAIL);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| StepError::retryable(NAME, format!("cannot run git: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let _ = git::run(Some(dir), None, &["rebase", "--abort"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(StepError::terminal(
+        NAME,
+        format!(
+            "rebasing onto {onto} failed (merge conflict; resolve it by hand): {}",
+            git::redact(format!("{} {}", stdout.trim(), stderr.trim()).trim())
+        ),
+    ))
+}
+
+fn is_non_fast_forward(stderr: &str) -> bool {
+    stderr.contains("non-fast-forward")
+        || stderr.contains("fetch first")
+        || stderr.contains("[rejected]")
+        || stderr.contains("cannot lock ref")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::{TestResult, bare_repo, with_ctx};
+    use crate::steps::git_clone::GitClone;
+
+    #[test]
+    fn detached_head_needs_a_target_branch() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"tag": "v1", "path": "src"}]});
+        let empty = Map::new();
+        with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        let err = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(ctx, &json!({"path": "src"}))
+        });
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("detached")));
+        // With a target branch it pushes (the tag's commit is already on main: no-op).
+        let res = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(ctx, &json!({"path": "src", "targetBranch": "main"}))
+        })?;
+        assert_eq!(res.outputs["branch"], json!("main"));
+        let err = with_ctx(&work, &empty, |ctx| {
+            GitPush.run(
+                ctx,
+                &json!({"path": "src", "targetBranch": "x", "generateTargetBranch": true}),
+            )
+        });
+        assert!(err.is_err_and(|e| e.message.contains("mutually exclusive")));
+        Ok(())
+    }
+}

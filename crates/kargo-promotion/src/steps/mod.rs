@@ -1,0 +1,7 @@
+//! The built-in steps, one file each with its config type and tests.
+
+pub mod git_clear;
+pub mod git_clone;
+pub mod git_commit;
+pub mod git_push;
+pub mod yaml_update;

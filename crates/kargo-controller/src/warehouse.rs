@@ -12,8 +12,8 @@ use futures::StreamExt;
 use kargo_api::common::{Chart, FreightOrigin, GitCommit, Image};
 use kargo_api::validate::parse_go_duration;
 use kargo_api::warehouse::{
-    ChartDiscoveryResult, ImageDiscoveryResult,
-    DiscoveredArtifacts, FreightCreationPolicy, GitDiscoveryResult, WarehouseStatus,
+    ChartDiscoveryResult, DiscoveredArtifacts, FreightCreationPolicy, GitDiscoveryResult,
+    ImageDiscoveryResult, WarehouseStatus,
 };
 use kargo_api::{Freight, Warehouse, labels};
 use kargo_sources::GitDiscoverer;
@@ -151,14 +151,21 @@ pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, E
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&key);
-            let summary = found
-                .git
-                .iter()
-                .map(|g| format!("{} commit(s) from {}", g.commits.len(), g.repo_url))
-                .chain(found.images.iter().map(|r| format!("{} image(s) from {}", r.references.len(), r.repo_url)))
-                .chain(found.charts.iter().map(|r| format!("{} chart version(s) from {}", r.versions.len(), r.repo_url)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let summary =
+                found
+                    .git
+                    .iter()
+                    .map(|g| format!("{} commit(s) from {}", g.commits.len(), g.repo_url))
+                    .chain(
+                        found.images.iter().map(|r| {
+                            format!("{} image(s) from {}", r.references.len(), r.repo_url)
+                        }),
+                    )
+                    .chain(found.charts.iter().map(|r| {
+                        format!("{} chart version(s) from {}", r.versions.len(), r.repo_url)
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(", ");
             let mut message = format!("discovered {summary}");
             if w.spec.freight_creation_policy.unwrap_or_default()
                 == FreightCreationPolicy::Automatic
@@ -286,18 +293,51 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
             let ns = w.namespace().unwrap_or_default();
             let creds = crate::credentials::find(&ctx.client, &ns, CredType::Image, &im.repo_url)
                 .await
-                .map_err(|e| format!("subscription {i} (image {}): reading credentials: {e}", im.repo_url))?
-                .map(|c| kargo_sources::ImageCredentials { username: c.username, password: c.password });
-            let references = ctx.images.discover(im, creds.as_ref()).await.map_err(|e| format!("subscription {i} (image {}): {e}", im.repo_url))?;
-            out.images.push(ImageDiscoveryResult { repo_url: im.repo_url.clone(), platform: im.platform.clone(), references });
+                .map_err(|e| {
+                    format!(
+                        "subscription {i} (image {}): reading credentials: {e}",
+                        im.repo_url
+                    )
+                })?
+                .map(|c| kargo_sources::ImageCredentials {
+                    username: c.username,
+                    password: c.password,
+                });
+            let references = ctx
+                .images
+                .discover(im, creds.as_ref())
+                .await
+                .map_err(|e| format!("subscription {i} (image {}): {e}", im.repo_url))?;
+            out.images.push(ImageDiscoveryResult {
+                repo_url: im.repo_url.clone(),
+                platform: im.platform.clone(),
+                references,
+            });
         } else if let Some(c) = &s.chart {
             let ns = w.namespace().unwrap_or_default();
             let creds = crate::credentials::find(&ctx.client, &ns, CredType::Helm, &c.repo_url)
                 .await
-                .map_err(|e| format!("subscription {i} (chart {}): reading credentials: {e}", c.repo_url))?
-                .map(|c| kargo_sources::ChartCredentials { username: c.username, password: c.password });
-            let versions = ctx.charts.discover(c, creds.as_ref()).await.map_err(|e| format!("subscription {i} (chart {}): {e}", c.repo_url))?;
-            out.charts.push(ChartDiscoveryResult { repo_url: c.repo_url.clone(), name: c.name.clone(), semver_constraint: c.semver_constraint.clone(), versions });
+                .map_err(|e| {
+                    format!(
+                        "subscription {i} (chart {}): reading credentials: {e}",
+                        c.repo_url
+                    )
+                })?
+                .map(|c| kargo_sources::ChartCredentials {
+                    username: c.username,
+                    password: c.password,
+                });
+            let versions = ctx
+                .charts
+                .discover(c, creds.as_ref())
+                .await
+                .map_err(|e| format!("subscription {i} (chart {}): {e}", c.repo_url))?;
+            out.charts.push(ChartDiscoveryResult {
+                repo_url: c.repo_url.clone(),
+                name: c.name.clone(),
+                semver_constraint: c.semver_constraint.clone(),
+                versions,
+            });
         }
     }
     Ok(out)
@@ -365,14 +405,23 @@ async fn create_freight(
         let Some(im) = r.references.first() else {
             return Ok(Created::Nothing);
         };
-        images.push(Image { repo_url: r.repo_url.clone(), tag: im.tag.clone(), digest: im.digest.clone(), annotations: im.annotations.clone() });
+        images.push(Image {
+            repo_url: r.repo_url.clone(),
+            tag: im.tag.clone(),
+            digest: im.digest.clone(),
+            annotations: im.annotations.clone(),
+        });
     }
     let mut charts = Vec::new();
     for r in &found.charts {
         let Some(v) = r.versions.first() else {
             return Ok(Created::Nothing);
         };
-        charts.push(Chart { repo_url: r.repo_url.clone(), name: r.name.clone(), version: v.clone() });
+        charts.push(Chart {
+            repo_url: r.repo_url.clone(),
+            name: r.name.clone(),
+            version: v.clone(),
+        });
     }
     if commits.is_empty() && images.is_empty() && charts.is_empty() {
         return Ok(Created::Nothing);

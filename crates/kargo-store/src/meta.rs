@@ -13,7 +13,9 @@ pub fn now() -> String {
 /// Creation time with microseconds (RFC 3339, as Kubernetes' MicroTime), so
 /// objects created within one second still sort in creation order.
 pub fn now_micro() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
 }
 
 /// A random RFC 4122 v4 UUID.

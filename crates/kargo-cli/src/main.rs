@@ -100,6 +100,11 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Abort a running or pending Promotion.
+    Abort {
+        #[command(subcommand)]
+        what: AbortCmd,
+    },
     /// Approve Freight for a Stage, bypassing upstream verification and soak.
     Approve {
         /// Project.
@@ -124,6 +129,18 @@ enum Command {
     },
     /// Print client and server versions.
     Version,
+}
+
+#[derive(Subcommand)]
+enum AbortCmd {
+    /// Abort a Promotion.
+    Promotion {
+        /// Promotion name.
+        name: String,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -330,6 +347,13 @@ async fn run(cli: Cli) -> Result<()> {
                 std::time::Duration::from_secs(timeout),
             )
             .await
+        }
+        Command::Abort {
+            what: AbortCmd::Promotion { name, project },
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::require_project(project.as_deref())?;
+            cmd::promote::abort(&c, &project, &name).await
         }
         Command::Approve {
             project,

@@ -63,6 +63,70 @@ fn field(s: &Secret, key: &str) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
 }
 
+/// The credential Secrets of one kind in a project, decoded.
+#[derive(Clone, Default)]
+pub struct CredentialSet {
+    kind: Option<CredType>,
+    entries: Vec<(String, bool, Credentials)>,
+}
+
+impl std::fmt::Debug for CredentialSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialSet")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl CredentialSet {
+    /// Loads the Secrets labelled for `kind` in `ns`.
+    pub async fn load(
+        client: &kube::Client,
+        ns: &str,
+        kind: CredType,
+    ) -> Result<CredentialSet, kube::Error> {
+        let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+        let secrets = api
+            .list(&ListParams::default().labels(&format!("{}={}", labels::CRED_TYPE, kind.label())))
+            .await?;
+        let entries = secrets
+            .items
+            .iter()
+            .filter_map(|s| {
+                let repo = field(s, "repoURL")?;
+                let regex = field(s, "repoURLIsRegex").as_deref() == Some("true");
+                Some((
+                    repo,
+                    regex,
+                    Credentials {
+                        username: field(s, "username").unwrap_or_default(),
+                        password: field(s, "password").unwrap_or_default(),
+                    },
+                ))
+            })
+            .collect();
+        Ok(CredentialSet {
+            kind: Some(kind),
+            entries,
+        })
+    }
+
+    /// Credentials for `url`: an exact (normalised) match, else the first matching pattern.
+    pub fn pick(&self, url: &str) -> Option<Credentials> {
+        let kind = self.kind?;
+        let want = kind.normalize(url);
+        self.entries
+            .iter()
+            .find(|(repo, regex, _)| !regex && kind.normalize(repo) == want)
+            .or_else(|| {
+                self.entries.iter().find(|(repo, regex, _)| {
+                    *regex && regex::Regex::new(repo).is_ok_and(|r| r.is_match(url))
+                })
+            })
+            .map(|(_, _, c)| c.clone())
+    }
+}
+
 /// Finds credentials for `url` in `ns`.
 pub async fn find(
     client: &kube::Client,
@@ -70,27 +134,5 @@ pub async fn find(
     kind: CredType,
     url: &str,
 ) -> Result<Option<Credentials>, kube::Error> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let secrets = api
-        .list(&ListParams::default().labels(&format!("{}={}", labels::CRED_TYPE, kind.label())))
-        .await?;
-    let want = kind.normalize(url);
-    let mut pattern_match = None;
-    for s in &secrets.items {
-        let Some(repo) = field(s, "repoURL") else {
-            continue;
-        };
-        let creds = || Credentials {
-            username: field(s, "username").unwrap_or_default(),
-            password: field(s, "password").unwrap_or_default(),
-        };
-        if field(s, "repoURLIsRegex").as_deref() == Some("true") {
-            if pattern_match.is_none() && regex::Regex::new(&repo).is_ok_and(|r| r.is_match(url)) {
-                pattern_match = Some(creds());
-            }
-        } else if kind.normalize(&repo) == want {
-            return Ok(Some(creds()));
-        }
-    }
-    Ok(pattern_match)
+    Ok(CredentialSet::load(client, ns, kind).await?.pick(url))
 }

@@ -3,11 +3,13 @@
 //! a `kube::Client` — in-process in standalone mode, a real
 //! kube-apiserver in cluster mode.
 //!
-//! Today: Warehouses (git discovery, Freight creation) and Stages (status
-//! from Promotions, Freight whereabouts, auto-promotion).
+//! Warehouses (discovery, Freight creation), Stages (status from
+//! Promotions, Freight whereabouts, auto-promotion) and Promotions (steps,
+//! one at a time per Stage, resumable).
 
 mod conditions;
 pub mod credentials;
+pub mod promotion;
 pub mod stage;
 pub mod warehouse;
 
@@ -22,14 +24,21 @@ pub struct ControllerConfig {
     pub cache_dir: PathBuf,
     /// The shortest Warehouse interval the server honours.
     pub min_warehouse_interval: Duration,
+    /// Where Promotions keep their working copies.
+    pub work_dir: PathBuf,
 }
 
 /// Starts every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
     let stages = Arc::new(stage::Context::new(client.clone()));
+    let promotions = Arc::new(promotion::Context::new(
+        client.clone(),
+        cfg.work_dir.clone(),
+    ));
     tokio::join!(
         warehouse::run(client.clone(), warehouses),
-        stage::run(client, stages)
+        stage::run(client.clone(), stages),
+        promotion::run(client, promotions)
     );
 }

@@ -146,6 +146,7 @@ impl Server {
                 kargo_controller::ControllerConfig {
                     cache_dir: cfg.data_dir.join("cache"),
                     min_warehouse_interval: cfg.min_warehouse_interval,
+                    work_dir: cfg.data_dir.join("work"),
                 },
             ))
         } else {

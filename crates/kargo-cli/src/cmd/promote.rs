@@ -70,16 +70,26 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
         let p = api.get(name).await.map_err(explain)?;
         let st = p.status.clone().unwrap_or_default();
         for (i, m) in st.step_execution_metadata.iter().enumerate() {
+            // The expanded steps are in the saved state; fall back to the spec.
+            let uses = st
+                .state
+                .as_ref()
+                .and_then(|s| s.pointer(&format!("/steps/{i}/uses")))
+                .and_then(serde_json::Value::as_str)
+                .map(String::from)
+                .or_else(|| p.spec.steps.get(i).map(|s| s.uses.clone()))
+                .unwrap_or_default();
+            let message = if m.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", m.message)
+            };
             let line = format!(
-                "  step {} {:<24} {}{}",
+                "  step {} {:<14} {:<16} {}{message}",
                 i + 1,
+                uses,
                 m.alias,
-                m.status,
-                if m.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", m.message)
-                }
+                m.status
             );
             if shown.get(i) != Some(&line) {
                 println!("{line}");
@@ -141,5 +151,17 @@ pub async fn approve(
         f.alias().unwrap_or(&name),
         &name[..name.len().min(7)]
     );
+    Ok(())
+}
+
+/// Aborts a Promotion (annotation `kargo.akuity.io/abort`).
+pub async fn abort(client: &kube::Client, project: &str, name: &str) -> Result<()> {
+    let patch =
+        json!({"metadata": {"annotations": {labels::ABORT: jiff::Timestamp::now().to_string()}}});
+    Api::<Promotion>::namespaced(client.clone(), project)
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(explain)?;
+    println!("promotion.kargo.akuity.io/{name} abort requested");
     Ok(())
 }

@@ -1,0 +1,371 @@
+//! The pipeline end to end with real git: a Warehouse on an app
+//! repository's tags, auto-promotion into dev, a promotion into staging
+//! followed live with `--wait`, the GitOps repository updated with its
+//! comments untouched, a rollback by alias, and an abort.
+
+mod common;
+
+use common::{ServerProc, fails, ok};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const VALUES: &str = "# Values for my-web-app in this environment.\nimage:\n  repository: my-web-app   # do not change\n  tag: v0.0.0\nreplicas: 2 # scaled by hand\n";
+
+struct Repos {
+    app_url: String,
+    app_work: std::path::PathBuf,
+    config_bare: std::path::PathBuf,
+    config_url: String,
+}
+
+fn repos(home: &Path) -> Repos {
+    let mk = |name: &str| {
+        let bare = home.join(format!("{name}.git"));
+        let work = home.join(name);
+        git(
+            home,
+            &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+        );
+        git(home, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+        git(
+            &work,
+            &[
+                "remote",
+                "add",
+                "origin",
+                &format!("file://{}", bare.display()),
+            ],
+        );
+        (bare, work)
+    };
+    let (_app_bare, app_work) = mk("app");
+    let (config_bare, config_work) = mk("config");
+    for stage in ["dev", "staging"] {
+        let dir = config_work.join("apps/my-web-app").join(stage);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("values.yaml"), VALUES).unwrap();
+    }
+    git(&config_work, &["add", "-A"]);
+    git(&config_work, &["commit", "-q", "-m", "initial"]);
+    git(&config_work, &["push", "-q", "origin", "main"]);
+    Repos {
+        app_url: format!("file://{}", home.join("app.git").display()),
+        app_work,
+        config_url: format!("file://{}", config_bare.display()),
+        config_bare,
+    }
+}
+
+fn release(r: &Repos, tag: &str) {
+    std::fs::write(r.app_work.join("VERSION"), tag).unwrap();
+    git(&r.app_work, &["add", "-A"]);
+    git(
+        &r.app_work,
+        &["commit", "-q", "-m", &format!("release {tag}")],
+    );
+    git(&r.app_work, &["tag", tag]);
+    git(&r.app_work, &["push", "-q", "origin", "main", "--tags"]);
+}
+
+fn values(r: &Repos, stage: &str) -> String {
+    git(
+        &r.config_bare,
+        &["show", &format!("main:apps/my-web-app/{stage}/values.yaml")],
+    )
+}
+
+fn manifests(r: &Repos) -> String {
+    let steps = format!(
+        r#"
+      - uses: git-clone
+        config:
+          repoURL: {cfg}
+          checkout:
+          - branch: main
+            path: ./src
+      - uses: git-update
+        config:
+          path: ./src
+          updates:
+          - file: apps/my-web-app/${{{{ ctx.stage }}}}/values.yaml
+            key: image.tag
+            value: ${{{{ freight.commits["{app}"].tag }}}}
+      - uses: git-commit
+        as: commit
+        config:
+          path: ./src
+          message: promote my-web-app to ${{{{ ctx.stage }}}}
+      - uses: git-push
+        config:
+          path: ./src"#,
+        cfg = r.config_url,
+        app = r.app_url
+    );
+    format!(
+        r#"
+kind: Warehouse
+metadata: {{name: app, namespace: my-web-app}}
+spec:
+  subscriptions:
+  - git: {{repoURL: "{app}", commitSelectionStrategy: SemVer}}
+---
+kind: ProjectConfig
+metadata: {{name: my-web-app, namespace: my-web-app}}
+spec:
+  promotionPolicies:
+  - stage: dev
+    autoPromotionEnabled: true
+---
+kind: Stage
+metadata: {{name: dev, namespace: my-web-app}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{direct: true}}
+  promotionTemplate:
+    spec:
+      steps:{steps}
+---
+kind: Stage
+metadata: {{name: staging, namespace: my-web-app}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{stages: [dev]}}
+  promotionTemplate:
+    spec:
+      steps:{steps}
+"#,
+        app = r.app_url
+    )
+}
+
+fn stage_freight(s: &ServerProc, stage: &str) -> String {
+    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "stage",
+        stage,
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    v["status"]["freightSummary"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn alias_of_tag(s: &ServerProc, tag: &str) -> String {
+    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "freight",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["commits"][0]["tag"] == tag)
+        .map(|f| {
+            f["metadata"]["labels"]["kargo.akuity.io/alias"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn name_of_tag(s: &ServerProc, tag: &str) -> String {
+    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "freight",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["commits"][0]["tag"] == tag)
+        .map(|f| f["metadata"]["name"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn freight_flows_through_git_and_rolls_back() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests(&r))));
+
+    // v1.0.0 is discovered and auto-promoted into dev: git follows.
+    wait_for("v1.0.0 in dev", 60, || {
+        !name_of_tag(&s, "v1.0.0").is_empty()
+            && stage_freight(&s, "dev") == name_of_tag(&s, "v1.0.0")
+    });
+    let dev = values(&r, "dev");
+    assert_eq!(
+        dev,
+        VALUES.replace("tag: v0.0.0", "tag: v1.0.0"),
+        "only the tag changed, comments and layout kept"
+    );
+    // The Stage and the Freight record it; without verification it counts as verified.
+    let v1 = name_of_tag(&s, "v1.0.0");
+    let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "stage",
+        "dev",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(
+        st["status"]["freightHistory"][0]["items"]["Warehouse/app"]["name"],
+        v1.as_str()
+    );
+    assert!(
+        st["status"]["lastPromotion"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("dev.")
+    );
+    wait_for("v1.0.0 to be verified in dev", 30, || {
+        let f: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "freight",
+            &v1,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        f["status"]["verifiedIn"]["dev"].is_object()
+            && f["status"]["currentlyIn"]["dev"]["since"].is_string()
+    });
+    let table = ok(&s.kubectl(&["get", "stages", "-n", "my-web-app"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("dev ") && l.contains(&v1) && l.contains("True")),
+        "{table}"
+    );
+    let log = git(&r.config_bare, &["log", "--format=%s", "main"]);
+    assert_eq!(
+        log.lines().next(),
+        Some("promote my-web-app to dev"),
+        "{log}"
+    );
+
+    // Promote into staging by alias, following it live.
+    let alias = alias_of_tag(&s, "v1.0.0");
+    let out = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "staging",
+        "--freight",
+        &alias,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    for expect in ["git-clone", "git-update", "commit", "git-push", "Succeeded"] {
+        assert!(out.contains(expect), "{expect} missing in:\n{out}");
+    }
+    assert!(values(&r, "staging").contains("tag: v1.0.0"));
+
+    // v1.1.0 reaches dev automatically; then roll dev back to v1.0.0 by alias.
+    release(&r, "v1.1.0");
+    ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
+    wait_for("v1.1.0 in dev", 60, || {
+        stage_freight(&s, "dev") == name_of_tag(&s, "v1.1.0")
+    });
+    assert!(values(&r, "dev").contains("tag: v1.1.0"));
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &alias,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(
+        values(&r, "dev").contains("tag: v1.0.0"),
+        "rollback writes the old tag back"
+    );
+    wait_for("dev to record the rollback", 30, || {
+        stage_freight(&s, "dev") == name_of_tag(&s, "v1.0.0")
+    });
+    // Auto-promotion does not undo the rollback.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(stage_freight(&s, "dev"), name_of_tag(&s, "v1.0.0"));
+
+    // A Promotion that fails says why, step by step.
+    let bad = manifests(&r).replace(&r.config_url, "file:///nonexistent/config.git");
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&bad)));
+    let err = fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &alias_of_tag(&s, "v1.1.0"),
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(err.contains("Failed") || err.contains("Errored"), "{err}");
+    assert!(err.contains("nonexistent"), "{err}");
+}

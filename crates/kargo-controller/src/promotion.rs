@@ -1,0 +1,457 @@
+//! The Promotion controller: runs Promotions one at a time per Stage, in
+//! creation order. A Pending Promotion starts when nothing else runs for
+//! its Stage; its steps run through `kargo-promotion`'s runner, whose state
+//! is written to `status.state` after every step, so a Promotion
+//! interrupted by a crash resumes after its last finished step (the git
+//! steps are idempotent: nothing is pushed twice). Abort with the
+//! `kargo.akuity.io/abort` annotation.
+
+use crate::credentials::{CredType, CredentialSet};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kargo_api::common::FreightReference;
+use kargo_api::promotion::{PromotionPhase, PromotionTaskReference, PromotionTaskSpec};
+use kargo_api::{ClusterPromotionTask, Freight, Promotion, PromotionTask, Stage, labels};
+use kargo_expr::{PromotionContext, StaticLookup};
+use kargo_promotion::{GitCredentials, PromotionInput, Registry, RunState, Runner, RunnerOptions};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+    registry: Arc<Registry>,
+    work_root: PathBuf,
+    /// Promotions executing in this process, with their cancel flags.
+    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    retry_delay: Duration,
+}
+
+impl Context {
+    /// A context whose Promotions work under `work_root/<namespace>/<name>`.
+    pub fn new(client: kube::Client, work_root: PathBuf) -> Self {
+        Context {
+            client,
+            registry: Arc::new(Registry::builtin()),
+            work_root,
+            running: Mutex::new(HashMap::new()),
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Reconcile failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API refused a read or write.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    /// Stored data did not decode.
+    #[error("{0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Runs the controller.
+pub async fn run(client: kube::Client, ctx: Arc<Context>) {
+    let api: Api<Promotion> = Api::all(client);
+    Controller::new(api, watcher::Config::default())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "promotion reconcile");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_p: Arc<Promotion>, e: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %e, "promotion reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn phase(p: &Promotion) -> PromotionPhase {
+    p.status.as_ref().and_then(|s| s.phase).unwrap_or_default()
+}
+
+fn key(p: &Promotion) -> String {
+    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
+}
+
+async fn patch_status(api: &Api<Promotion>, name: &str, status: Value) -> Result<(), kube::Error> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// One reconciliation.
+pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = p.namespace().unwrap_or_default();
+    let name = p.name_any();
+    let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+    let ph = phase(&p);
+    if ph.is_terminal() {
+        let dir = ctx.work_root.join(&ns).join(&name);
+        if dir.exists()
+            && !ctx
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&key(&p))
+        {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        return Ok(Action::await_change());
+    }
+    if let Some(by) = p.annotations().get(labels::ABORT) {
+        let flag = ctx
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key(&p))
+            .cloned();
+        match flag {
+            Some(f) => f.store(true, Ordering::SeqCst),
+            None => {
+                let msg = if by.is_empty() {
+                    "aborted".to_string()
+                } else {
+                    format!("aborted ({by})")
+                };
+                patch_status(
+                    &api,
+                    &name,
+                    json!({"phase": "Aborted", "message": msg, "finishedAt": now()}),
+                )
+                .await?;
+            }
+        }
+        return Ok(Action::await_change());
+    }
+    if ctx
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains_key(&key(&p))
+    {
+        return Ok(Action::await_change());
+    }
+    if ph == PromotionPhase::Pending {
+        // One Promotion at a time per Stage, oldest first.
+        let others: Vec<Promotion> = api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|o| o.spec.stage == p.spec.stage && o.name_any() != name)
+            .collect();
+        if others.iter().any(|o| phase(o) == PromotionPhase::Running) {
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+        let mine = (p.meta().creation_timestamp.clone(), name.clone());
+        if others.iter().any(|o| {
+            phase(o) == PromotionPhase::Pending
+                && (o.meta().creation_timestamp.clone(), o.name_any()) < mine
+        }) {
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+        let freight = Api::<Freight>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&p.spec.freight)
+            .await?;
+        let Some(freight) = freight else {
+            patch_status(&api, &name, json!({"phase": "Errored", "message": format!("Freight {} no longer exists", p.spec.freight), "finishedAt": now()})).await?;
+            return Ok(Action::await_change());
+        };
+        let fref = FreightReference {
+            name: freight.name_any(),
+            origin: freight.origin.clone(),
+            commits: freight.commits.clone(),
+            images: freight.images.clone(),
+            charts: freight.charts.clone(),
+        };
+        patch_status(
+            &api,
+            &name,
+            json!({"phase": "Running", "startedAt": now(), "freight": fref, "message": ""}),
+        )
+        .await?;
+    }
+    start(p, ctx).await?;
+    Ok(Action::await_change())
+}
+
+/// Everything a run needs, loaded before the blocking runner starts.
+struct Prepared {
+    input_ctx: PromotionContext,
+    freight: Vec<Value>,
+    lookup: StaticLookup,
+    creds: CredentialSet,
+    tasks: HashMap<String, PromotionTaskSpec>,
+    state: RunState,
+}
+
+async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
+    let ns = p.namespace().unwrap_or_default();
+    let c = &ctx.client;
+    let err = |what: &str, e: kube::Error| format!("reading {what}: {e}");
+    let freight = Api::<Freight>::namespaced(c.clone(), &ns)
+        .get(&p.spec.freight)
+        .await
+        .map_err(|e| err("the Freight", e))?;
+    let stage = Api::<Stage>::namespaced(c.clone(), &ns)
+        .get_opt(&p.spec.stage)
+        .await
+        .map_err(|e| err("the Stage", e))?;
+    // The target first, then what the Stage uses from other origins.
+    let mut collection = vec![serde_json::to_value(&freight).map_err(|e| e.to_string())?];
+    let current = stage
+        .as_ref()
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.freight_history.first())
+        .map(|c| c.items.clone())
+        .unwrap_or_default();
+    let fapi = Api::<Freight>::namespaced(c.clone(), &ns);
+    for r in current.values().filter(|r| r.origin != freight.origin) {
+        if let Ok(Some(f)) = fapi.get_opt(&r.name).await {
+            collection.push(serde_json::to_value(&f).map_err(|e| e.to_string())?);
+        }
+    }
+    let mut lookup = StaticLookup {
+        freight: collection.clone(),
+        ..Default::default()
+    };
+    for cm in Api::<ConfigMap>::namespaced(c.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| err("ConfigMaps", e))?
+        .items
+    {
+        lookup
+            .config_maps
+            .insert(cm.name_any(), cm.data.clone().unwrap_or_default());
+    }
+    for s in Api::<Secret>::namespaced(c.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| err("Secrets", e))?
+        .items
+    {
+        let data: BTreeMap<String, String> = s
+            .data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect();
+        lookup.secrets.insert(s.name_any(), data);
+    }
+    if let Ok(f) = fapi.list(&ListParams::default()).await {
+        for f in f.items {
+            if let Some(md) = f.status.as_ref().map(|s| s.metadata.clone()) {
+                lookup
+                    .freight_metadata
+                    .insert(f.name_any(), md.into_iter().collect());
+            }
+        }
+    }
+    if let Some(s) = &stage {
+        lookup.stage_metadata.insert(
+            s.name_any(),
+            s.status
+                .as_ref()
+                .map(|st| st.metadata.clone().into_iter().collect())
+                .unwrap_or_default(),
+        );
+    }
+    let creds = CredentialSet::load(c, &ns, CredType::Git)
+        .await
+        .map_err(|e| err("credentials", e))?;
+    let mut tasks = HashMap::new();
+    let refs: Vec<PromotionTaskReference> =
+        p.spec.steps.iter().filter_map(|s| s.task.clone()).collect();
+    for t in refs {
+        let spec = if t.kind == "ClusterPromotionTask" {
+            Api::<ClusterPromotionTask>::all(c.clone())
+                .get_opt(&t.name)
+                .await
+                .map_err(|e| err("a ClusterPromotionTask", e))?
+                .map(|x| x.spec)
+        } else {
+            Api::<PromotionTask>::namespaced(c.clone(), &ns)
+                .get_opt(&t.name)
+                .await
+                .map_err(|e| err("a PromotionTask", e))?
+                .map(|x| x.spec)
+        };
+        if let Some(spec) = spec {
+            tasks.insert(format!("{}/{}", t.kind, t.name), spec);
+        }
+    }
+    let state: RunState = match p.status.as_ref().and_then(|s| s.state.clone()) {
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| format!("the saved progress of this Promotion is unreadable: {e}"))?,
+        None => RunState::default(),
+    };
+    let input_ctx = PromotionContext {
+        project: ns.clone(),
+        stage: p.spec.stage.clone(),
+        promotion: p.name_any(),
+        target_freight_name: freight.name_any(),
+        target_freight_alias: freight.alias().unwrap_or("").to_string(),
+        target_origin_kind: freight.origin.kind.clone(),
+        target_origin_name: freight.origin.name.clone(),
+        actor: p
+            .annotations()
+            .get("kargo.akuity.io/create-actor")
+            .cloned()
+            .unwrap_or_default(),
+    };
+    Ok(Prepared {
+        input_ctx,
+        freight: collection,
+        lookup,
+        creds,
+        tasks,
+        state,
+    })
+}
+
+/// Starts executing a Running Promotion in the background.
+async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
+    let k = key(&p);
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let mut running = ctx.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.contains_key(&k) {
+            return Ok(());
+        }
+        running.insert(k.clone(), cancel.clone());
+    }
+    tokio::spawn(async move {
+        let ns = p.namespace().unwrap_or_default();
+        let name = p.name_any();
+        let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+        let outcome = execute(&p, &ctx, cancel).await;
+        let status = match outcome {
+            Ok((ph, message, state)) => {
+                let mut st = json!({"phase": ph, "message": message, "finishedAt": now(), "stepExecutionMetadata": state.metadata, "currentStep": state.current_step, "state": state});
+                if ph == PromotionPhase::Running {
+                    // A step asked to be called again later.
+                    if let Some(m) = st.as_object_mut() {
+                        m.remove("finishedAt");
+                    }
+                }
+                st
+            }
+            Err(e) => json!({"phase": "Errored", "message": e, "finishedAt": now()}),
+        };
+        for attempt in 0..10 {
+            match patch_status(&api, &name, status.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(promotion = %name, error = %e, attempt, "recording the outcome");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        ctx.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&k);
+        if status["phase"] == "Running" {
+            // Come back for steps that wait.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = api
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": {"lastHandledRefresh": now()}})),
+                )
+                .await;
+        }
+    });
+    Ok(())
+}
+
+async fn execute(
+    p: &Promotion,
+    ctx: &Context,
+    cancel: Arc<AtomicBool>,
+) -> Result<(PromotionPhase, String, RunState), String> {
+    let prepared = prepare(p, ctx).await?;
+    let ns = p.namespace().unwrap_or_default();
+    let name = p.name_any();
+    let work = ctx.work_root.join(&ns).join(&name);
+    let runner = Runner::new(
+        ctx.registry.clone(),
+        RunnerOptions {
+            work_dir: work,
+            retry_delay: ctx.retry_delay,
+            cancel,
+        },
+    );
+    let steps = p.spec.steps.clone();
+    let vars = p.spec.vars.clone();
+    let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let Prepared { input_ctx, freight, lookup, creds, tasks, state } = prepared;
+        let cred_lookup = move |url: &str| creds.pick(url).map(|c| GitCredentials { username: c.username, password: c.password });
+        let creds_ref = CredsFn(Box::new(cred_lookup));
+        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref };
+        let resolver = |t: &PromotionTaskReference| -> Result<PromotionTaskSpec, String> {
+            let kind = if t.kind.is_empty() { "PromotionTask" } else { t.kind.as_str() };
+            tasks.get(&format!("{}/{}", t.kind, t.name)).cloned().ok_or_else(|| format!("{kind} {:?} not found", t.name))
+        };
+        // Progress is persisted after every step; a failed write stops the run.
+        let mut persist = |st: &RunState| -> Result<(), String> {
+            let status = json!({"stepExecutionMetadata": st.metadata, "currentStep": st.current_step, "state": st});
+            handle.block_on(patch_status(&api, &name, status)).map_err(|e| format!("saving progress: {e}"))
+        };
+        match runner.run(&input, &steps, &resolver, state, &mut persist) {
+            Ok(out) => Ok((out.phase, out.message, out.state)),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .await
+    .map_err(|e| format!("the runner stopped unexpectedly: {e}"))?
+}
+
+/// A credential lookup function.
+type CredFn = dyn Fn(&str) -> Option<GitCredentials> + Send + Sync;
+
+/// Adapts a closure to the runner's credential lookup.
+struct CredsFn(Box<CredFn>);
+
+impl kargo_promotion::CredentialLookup for CredsFn {
+    fn git_credentials(&self, repo_url: &str) -> Option<GitCredentials> {
+        (self.0)(repo_url)
+    }
+}
+
+/// Set of Promotions executing in this process (for tests).
+pub fn running(ctx: &Context) -> HashSet<String> {
+    ctx.running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect()
+}

@@ -369,3 +369,139 @@ fn freight_flows_through_git_and_rolls_back() {
     assert!(err.contains("Failed") || err.contains("Errored"), "{err}");
     assert!(err.contains("nonexistent"), "{err}");
 }
+
+/// A Promotion that was Running when the server died resumes after its
+/// last finished step when the server comes back, and a Pending one that
+/// was aborted meanwhile ends Aborted.
+#[test]
+fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    // Objects go in with controllers off, as if the server had been killed.
+    let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let m = manifests(&r).replace("autoPromotionEnabled: true", "autoPromotionEnabled: false");
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&m)));
+    let freight = format!(
+        "kind: Freight\nmetadata: {{namespace: my-web-app}}\norigin: {{kind: Warehouse, name: app}}\ncommits: [{{repoURL: \"{}\", id: \"{}\", tag: v1.0.0}}]\n",
+        r.app_url,
+        git(&r.app_work, &["rev-parse", "HEAD"]).trim()
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&freight)));
+    let fname = name_of_tag(&s, "v1.0.0");
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &fname,
+    ]));
+    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "promotions",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    let running = v["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The state a crash leaves: Running, the clone done, the update in progress.
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let status = serde_json::json!({"status": {"phase": "Running", "startedAt": now, "currentStep": 1,
+        "stepExecutionMetadata": [{"alias": "step-0", "status": "Succeeded"}, {"alias": "step-1", "status": "Running"}]}});
+    ok(&s.kubectl(&[
+        "patch",
+        "promotion",
+        &running,
+        "-n",
+        "my-web-app",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        &status.to_string(),
+    ]));
+    ok(&s.kargo(&[
+        "approve",
+        "-p",
+        "my-web-app",
+        "--freight",
+        &fname,
+        "--stage",
+        "staging",
+    ]));
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "staging",
+        "--freight",
+        &fname,
+    ]));
+    drop(s);
+    let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
+    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "promotions",
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    let pending = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["spec"]["stage"] == "staging")
+        .unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&s.kargo(&["abort", "promotion", &pending, "-p", "my-web-app"]));
+    drop(s);
+
+    let s = ServerProc::start(home.path());
+    let phase = |s: &ServerProc, name: &str| -> String {
+        let p: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "promotion",
+            name,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        p["status"]["phase"].as_str().unwrap_or("").to_string()
+    };
+    wait_for("the interrupted Promotion to finish", 60, || {
+        phase(&s, &running) == "Succeeded"
+    });
+    assert!(values(&r, "dev").contains("tag: v1.0.0"));
+    let log = git(&r.config_bare, &["log", "--format=%s", "main"]);
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("promote my-web-app to dev"))
+            .count(),
+        1,
+        "pushed exactly once: {log}"
+    );
+    wait_for("the aborted Promotion to end", 30, || {
+        phase(&s, &pending) == "Aborted"
+    });
+    assert!(
+        values(&r, "staging").contains("tag: v0.0.0"),
+        "an aborted Promotion changes nothing"
+    );
+}

@@ -302,3 +302,113 @@ fn private_repositories_use_project_credentials() {
     ]));
     assert_eq!(secret, "Ym90");
 }
+
+/// A forge's push webhook refreshes the Warehouses that watch the pushed
+/// repository at once; an unsigned or wrongly signed call changes nothing.
+#[test]
+fn push_webhooks_refresh_warehouses() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    let bare = home.path().join("app.git");
+    let work = home.path().join("app");
+    git(
+        home.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        home.path(),
+        &["init", "-q", "-b", "main", work.to_str().unwrap()],
+    );
+    let url = format!("file://{}", bare.display());
+    git(&work, &["remote", "add", "origin", &url]);
+    release(&work, "v1.0.0");
+    ok(&s.kargo(&["create", "project", "p"]));
+    let objs = format!(
+        "kind: Warehouse\nmetadata: {{name: app, namespace: p}}\nspec:\n  interval: 1h\n  subscriptions:\n  - git: {{repoURL: \"{url}\", commitSelectionStrategy: SemVer}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: gh, namespace: p}}\nstringData: {{secret: hush-hush}}\n---\nkind: ProjectConfig\nmetadata: {{name: p, namespace: p}}\nspec:\n  webhookReceivers:\n  - name: github\n    github: {{secretRef: {{name: gh}}}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&objs)));
+    let count = |s: &ServerProc| {
+        ok(&s.kargo(&["get", "freight", "-p", "p", "-o", "name"]))
+            .lines()
+            .count()
+    };
+    wait_for("the first Freight", || count(&s) == 1);
+    let mut hook = String::new();
+    wait_for("the receiver's URL", || {
+        let pc: serde_json::Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "projectconfig",
+            "p",
+            "-n",
+            "p",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        hook = pc["status"]["webhookReceivers"][0]["url"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        !hook.is_empty()
+    });
+    assert!(
+        hook.starts_with(&format!("{}/webhooks/github/", s.url)),
+        "{hook}"
+    );
+
+    release(&work, "v1.1.0");
+    let payload =
+        format!(r#"{{"ref": "refs/tags/v1.1.0", "repository": {{"clone_url": "{url}"}}}}"#);
+    let sign = |secret: &str| {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+        let tag = ring::hmac::sign(&key, payload.as_bytes());
+        format!(
+            "sha256={}",
+            tag.as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    };
+    let post = |sig: &str| -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "-o", "-", "-w", "\n%{http_code}", "--cacert"])
+            .arg(s.data.join("ca.crt"))
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "X-GitHub-Event: push",
+                "-H",
+                &format!("X-Hub-Signature-256: {sig}"),
+                "--data-binary",
+                &payload,
+                &hook,
+            ])
+            .output()
+            .expect("curl is on the machine");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    };
+    let (code, body) = post(&sign("wrong"));
+    assert_eq!(code, 401, "{body}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(&s), 1, "a bad signature refreshes nothing");
+    let (code, body) = post(&sign("hush-hush"));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("refreshed 1 warehouse(s): app"), "{body}");
+    wait_for("the Freight for v1.1.0", || count(&s) == 2);
+    // An unknown receiver token is a plain 404.
+    let bogus = hook
+        .rsplit_once('/')
+        .map(|(a, _)| format!("{a}/0000"))
+        .unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(s.data.join("ca.crt"))
+        .args(["-X", "POST", &bogus])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+}

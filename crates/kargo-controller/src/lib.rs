@@ -9,6 +9,7 @@
 
 mod conditions;
 pub mod credentials;
+pub mod project_config;
 pub mod promotion;
 pub mod stage;
 pub mod warehouse;
@@ -26,6 +27,8 @@ pub struct ControllerConfig {
     pub min_warehouse_interval: Duration,
     /// Where Promotions keep their working copies.
     pub work_dir: PathBuf,
+    /// The server's address as users reach it (for webhook URLs).
+    pub public_url: String,
 }
 
 /// Starts every controller; returns when they stop (never, normally).
@@ -36,7 +39,12 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         client.clone(),
         cfg.work_dir.clone(),
     ));
+    let configs = Arc::new(project_config::Context::new(
+        client.clone(),
+        cfg.public_url.clone(),
+    ));
     tokio::join!(
+        project_config::run(client.clone(), configs),
         warehouse::run(client.clone(), warehouses),
         stage::run(client.clone(), stages),
         promotion::run(client, promotions)

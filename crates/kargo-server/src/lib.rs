@@ -7,6 +7,7 @@ mod auth;
 pub mod client;
 mod in_process;
 mod tls;
+pub mod webhooks;
 
 pub use in_process::in_process_client;
 
@@ -124,7 +125,15 @@ impl Server {
             path: PathBuf::from(cfg.listen.to_string()),
             source,
         })?;
-        let app = auth::require_token(kargo_apiserver::router(store.clone()), token.clone());
+        // Webhooks authenticate with their own secrets, not the API token.
+        let hooks = axum::Router::new()
+            .route(
+                "/webhooks/{provider}/{token}",
+                axum::routing::post(webhooks::receive),
+            )
+            .with_state(in_process_client(store.clone()));
+        let app =
+            auth::require_token(kargo_apiserver::router(store.clone()), token.clone()).merge(hooks);
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?
@@ -147,6 +156,7 @@ impl Server {
                     cache_dir: cfg.data_dir.join("cache"),
                     min_warehouse_interval: cfg.min_warehouse_interval,
                     work_dir: cfg.data_dir.join("work"),
+                    public_url: url.clone(),
                 },
             ))
         } else {

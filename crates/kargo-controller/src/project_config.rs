@@ -1,0 +1,104 @@
+//! The ProjectConfig controller: publishes each webhook receiver's path
+//! and URL in `status.webhookReceivers`, so users know where to point
+//! their forge or registry. The path token is SHA-256 of the project, the
+//! receiver's name and its secret (as Kargo derives it).
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kargo_api::ProjectConfig;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The Secret key holding each provider's shared secret (as Kargo).
+pub fn secret_key(provider: &str) -> &'static str {
+    match provider {
+        "gitlab" | "artifactory" => "secret-token",
+        "harbor" => "auth-header",
+        _ => "secret",
+    }
+}
+
+/// The path token of a receiver.
+pub fn receiver_token(project: &str, receiver: &str, secret: &str) -> String {
+    let d = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{project}{receiver}{secret}").as_bytes(),
+    );
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+    public_url: String,
+}
+
+impl Context {
+    /// A context publishing URLs under `public_url`.
+    pub fn new(client: kube::Client, public_url: String) -> Self {
+        Context { client, public_url }
+    }
+}
+
+/// Runs the controller.
+pub async fn run(client: kube::Client, ctx: Arc<Context>) {
+    Controller::new(
+        Api::<ProjectConfig>::all(client),
+        watcher::Config::default(),
+    )
+    .run(
+        reconcile,
+        |_, _, _| Action::requeue(Duration::from_secs(10)),
+        ctx,
+    )
+    .for_each(|_| async {})
+    .await;
+}
+
+async fn reconcile(pc: Arc<ProjectConfig>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+    let ns = pc.namespace().unwrap_or_default();
+    let mut receivers = Vec::new();
+    for r in &pc.spec.webhook_receivers {
+        for (provider, cfg) in &r.providers {
+            let Some(secret_name) = cfg.pointer("/secretRef/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(secret_name)
+                .await?;
+            let value = secret
+                .as_ref()
+                .and_then(|s| s.data.as_ref())
+                .and_then(|d| d.get(secret_key(provider)))
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+            match value {
+                Some(v) => {
+                    let path = format!("/webhooks/{provider}/{}", receiver_token(&ns, &r.name, &v));
+                    receivers.push(json!({"name": r.name, "path": path, "url": format!("{}{path}", ctx.public_url)}));
+                }
+                None => receivers.push(json!({"name": r.name, "path": "", "url": "", "message": format!("Secret {secret_name:?} has no key {:?}", secret_key(provider))})),
+            }
+        }
+    }
+    let current = pc
+        .status
+        .as_ref()
+        .map(|s| s.webhook_receivers.clone())
+        .unwrap_or_default();
+    if current != receivers {
+        Api::<ProjectConfig>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(
+                &pc.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"webhookReceivers": receivers}})),
+            )
+            .await?;
+    }
+    // Secrets can change without the ProjectConfig changing.
+    Ok(Action::requeue(Duration::from_secs(60)))
+}

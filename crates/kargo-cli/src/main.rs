@@ -100,6 +100,20 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Re-run (or abort) a Stage's verification.
+    Verify {
+        /// Project.
+        #[arg(short = 'p', long, global = true)]
+        project: Option<String>,
+        /// Stage (the seed's form: `kargo verify --project P --stage S`).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Abort the running verification instead.
+        #[arg(long, global = true)]
+        abort: bool,
+        #[command(subcommand)]
+        what: Option<VerifyCmd>,
+    },
     /// Abort a running or pending Promotion.
     Abort {
         #[command(subcommand)]
@@ -129,6 +143,15 @@ enum Command {
     },
     /// Print client and server versions.
     Version,
+}
+
+#[derive(Subcommand)]
+enum VerifyCmd {
+    /// Verify a Stage: `kargo verify stage S -p P`.
+    Stage {
+        /// Stage name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -347,6 +370,23 @@ async fn run(cli: Cli) -> Result<()> {
                 std::time::Duration::from_secs(timeout),
             )
             .await
+        }
+        Command::Verify {
+            project,
+            stage,
+            abort,
+            what,
+        } => {
+            let c = client::client(&flags).await?;
+            let project = client::require_project(project.as_deref())?;
+            let stage = match (stage, what) {
+                (Some(s), None) | (None, Some(VerifyCmd::Stage { name: s })) => s,
+                (Some(_), Some(_)) => anyhow::bail!(
+                    "name the Stage once: `kargo verify --stage S` or `kargo verify stage S`"
+                ),
+                (None, None) => anyhow::bail!("which Stage? `kargo verify --project P --stage S`"),
+            };
+            cmd::promote::verify(&c, &project, &stage, abort).await
         }
         Command::Abort {
             what: AbortCmd::Promotion { name, project },

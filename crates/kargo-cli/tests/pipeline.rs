@@ -505,3 +505,184 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
         "an aborted Promotion changes nothing"
     );
 }
+
+/// Verification wiring: a successful Promotion into a Stage with
+/// `verification` starts an AnalysisRun from its templates (args from
+/// expressions, metadata, labels); its outcome decides `verifiedIn`;
+/// `kargo verify` re-runs it; `--abort` stops it.
+#[test]
+fn verification_decides_whether_freight_is_verified() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let template = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: http-health-check, namespace: my-web-app}
+spec:
+  args: [{name: url}]
+  metrics:
+  - name: webcheck
+    successCondition: result == "200"
+    provider:
+      web: {url: "{{args.url}}", jsonPath: "{$.statusCode}"}
+"#;
+    let with_verification = manifests(&r).replace(
+        "kind: Stage\nmetadata: {name: dev, namespace: my-web-app}\nspec:\n",
+        "kind: Stage\nmetadata: {name: dev, namespace: my-web-app}\nspec:\n  vars: [{name: host, value: dev.example}]\n  verification:\n    analysisTemplates: [{name: http-health-check}]\n    analysisRunMetadata: {labels: {app: my-web-app}}\n    args: [{name: url, value: \"http://${{ vars.host }}/${{ ctx.stage }}/healthz\"}]\n",
+    );
+    assert!(with_verification.contains("verification:"));
+    ok(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&format!("{template}\n---\n{with_verification}")),
+    ));
+
+    let runs = |s: &ServerProc| -> Vec<Value> {
+        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "analysisruns",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        v["items"].as_array().unwrap().clone()
+    };
+    wait_for("the AnalysisRun after the promotion into dev", 60, || {
+        runs(&s).len() == 1
+    });
+    let ar = runs(&s).remove(0);
+    assert_eq!(ar["metadata"]["labels"]["kargo.akuity.io/stage"], "dev");
+    assert_eq!(ar["metadata"]["labels"]["app"], "my-web-app");
+    assert_eq!(
+        ar["spec"]["args"][0]["value"],
+        "http://dev.example/dev/healthz"
+    );
+    assert_eq!(ar["spec"]["metrics"][0]["name"], "webcheck");
+    let v1 = name_of_tag(&s, "v1.0.0");
+    let freight = |s: &ServerProc| -> Value {
+        serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "freight",
+            &v1,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap()
+    };
+    assert!(
+        freight(&s)["status"]["verifiedIn"]["dev"].is_null(),
+        "not verified before the analysis ends"
+    );
+    let err = fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "staging",
+        "--freight",
+        &v1,
+    ]));
+    assert!(err.contains("not verified in dev"), "{err}");
+
+    // The analysis reports (what the AnalysisRun controller writes).
+    let set_phase = |s: &ServerProc, name: &str, phase: &str| {
+        let p = format!(
+            r#"{{"status":{{"phase":"{phase}","message":"metric \"webcheck\" assessed {phase}"}}}}"#
+        );
+        ok(&s.kubectl(&[
+            "patch",
+            "analysisrun",
+            name,
+            "-n",
+            "my-web-app",
+            "--subresource=status",
+            "--type",
+            "merge",
+            "-p",
+            &p,
+        ]));
+    };
+    set_phase(&s, ar["metadata"]["name"].as_str().unwrap(), "Successful");
+    wait_for("v1.0.0 to be verified in dev", 30, || {
+        freight(&s)["status"]["verifiedIn"]["dev"].is_object()
+    });
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "staging",
+        "--freight",
+        &v1,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+
+    // Re-verify (the seed's form), then fail it: the Stage says so.
+    ok(&s.kargo(&["verify", "--project", "my-web-app", "--stage", "dev"]));
+    wait_for("a second AnalysisRun", 30, || runs(&s).len() == 2);
+    let second = runs(&s)
+        .into_iter()
+        .find(|r| r["metadata"]["name"] != ar["metadata"]["name"])
+        .unwrap();
+    set_phase(&s, second["metadata"]["name"].as_str().unwrap(), "Failed");
+    wait_for("dev to report the failed verification", 30, || {
+        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "stage",
+            "dev",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        st["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter().any(|c| {
+                c["type"] == "Verified"
+                    && c["status"] == "False"
+                    && c["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("assessed Failed")
+            })
+        }) && st["status"]["freightHistory"][0]["verificationHistory"]
+            .as_array()
+            .is_some_and(|h| h.len() == 2)
+    });
+    // Abort a third one.
+    ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app"]));
+    wait_for("a third AnalysisRun", 30, || runs(&s).len() == 3);
+    ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app", "--abort"]));
+    wait_for("the verification to be aborted", 30, || {
+        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "stage",
+            "dev",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        st["status"]["freightHistory"][0]["verificationHistory"][0]["phase"] == "Aborted"
+    });
+    let third = runs(&s)
+        .into_iter()
+        .find(|r| {
+            r["metadata"]["name"] != ar["metadata"]["name"]
+                && r["metadata"]["name"] != second["metadata"]["name"]
+        })
+        .unwrap();
+    assert_eq!(
+        third["spec"]["terminate"], true,
+        "the AnalysisRun was told to stop"
+    );
+}

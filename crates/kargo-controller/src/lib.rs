@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod project_config;
 pub mod promotion;
 pub mod stage;
+pub mod verification;
 pub mod warehouse;
 
 use std::path::PathBuf;

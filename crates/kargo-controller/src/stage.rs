@@ -71,6 +71,16 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
                 .map(|s| ObjectRef::from_obj(&*s))
         })
         .watches(
+            Api::<kargo_api::AnalysisRun>::all(client.clone()),
+            watcher::Config::default(),
+            |ar: kargo_api::AnalysisRun| {
+                let stage = ar.labels().get(crate::verification::STAGE_LABEL).cloned();
+                stage
+                    .zip(ar.namespace())
+                    .map(|(s, ns)| ObjectRef::<Stage>::new(&s).within(&ns))
+            },
+        )
+        .watches(
             configs,
             watcher::Config::default(),
             move |c: ProjectConfig| {
@@ -197,6 +207,7 @@ pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, E
         .iter()
         .find(|p| phase(p) == PromotionPhase::Running)
         .map(reference);
+    let mut trigger = crate::verification::Trigger::None;
     let finished = promos
         .iter()
         .filter(|p| phase(p).is_terminal())
@@ -221,7 +232,51 @@ pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, E
         st.last_promotion = Some(reference(last));
         if newly_finished && phase(last) == PromotionPhase::Succeeded {
             record_success(&stage, &freight_api, last, &mut st).await?;
+            let actor = last
+                .annotations()
+                .get("kargo.akuity.io/create-actor")
+                .cloned()
+                .unwrap_or_default();
+            trigger = crate::verification::Trigger::Promoted(actor);
         }
+    }
+    // Verification of what the Stage now uses.
+    let verification =
+        crate::verification::reconcile(&ctx.client, &stage, &mut st.freight_history, trigger)
+            .await?;
+    let mut verifying = false;
+    match &verification {
+        Some((phase, message)) => {
+            let (ok, reason) = match phase.as_str() {
+                "Successful" => (true, "Verified"),
+                "Pending" | "Running" => {
+                    verifying = true;
+                    (false, "Verifying")
+                }
+                other => (
+                    false,
+                    if other == "Aborted" {
+                        "VerificationAborted"
+                    } else {
+                        "VerificationFailed"
+                    },
+                ),
+            };
+            let text = if message.is_empty() {
+                format!("verification {phase}")
+            } else {
+                format!("verification {phase}: {message}")
+            };
+            conditions::set(
+                &mut st.conditions,
+                "Verified",
+                ok,
+                reason,
+                &text,
+                stage.meta().generation,
+            );
+        }
+        None => conditions::remove(&mut st.conditions, "Verified"),
     }
 
     // Summary and conditions.
@@ -305,7 +360,11 @@ pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, E
             )
             .await?;
     }
-    Ok(Action::requeue(Duration::from_secs(60)))
+    Ok(Action::requeue(Duration::from_secs(if verifying {
+        5
+    } else {
+        60
+    })))
 }
 
 /// A Promotion succeeded: the Stage now uses its Freight.

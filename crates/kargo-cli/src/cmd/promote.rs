@@ -165,3 +165,25 @@ pub async fn abort(client: &kube::Client, project: &str, name: &str) -> Result<(
     println!("promotion.kargo.akuity.io/{name} abort requested");
     Ok(())
 }
+
+/// Re-runs verification of a Stage (annotation `kargo.akuity.io/reverify`),
+/// or aborts the running one (`kargo.akuity.io/abort`).
+pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bool) -> Result<()> {
+    let token = jiff::Timestamp::now().as_nanosecond().to_string();
+    let key = if abort {
+        labels::ABORT
+    } else {
+        labels::REVERIFY
+    };
+    let patch = json!({"metadata": {"annotations": {key: token}}});
+    Api::<kargo_api::Stage>::namespaced(client.clone(), project)
+        .patch(stage, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(explain)?;
+    if abort {
+        println!("stage.kargo.akuity.io/{stage}: verification abort requested");
+    } else {
+        println!("stage.kargo.akuity.io/{stage}: verification requested");
+    }
+    Ok(())
+}

@@ -320,6 +320,20 @@ fn freight_flows_through_git_and_rolls_back() {
         assert!(out.contains(expect), "{expect} missing in:\n{out}");
     }
     assert!(values(&r, "staging").contains("tag: v1.0.0"));
+    // kubectl describe tells the story through Events.
+    let promo = out
+        .split_whitespace()
+        .find(|w| w.starts_with("promotion.kargo.akuity.io/"))
+        .unwrap()
+        .trim_start_matches("promotion.kargo.akuity.io/")
+        .to_string();
+    let described = ok(&s.kubectl(&["describe", "promotion", &promo, "-n", "my-web-app"]));
+    assert!(
+        described.contains("PromotionStarted") && described.contains("PromotionSucceeded"),
+        "{described}"
+    );
+    let described = ok(&s.kubectl(&["describe", "warehouse", "app", "-n", "my-web-app"]));
+    assert!(described.contains("FreightCreated"), "{described}");
 
     // v1.1.0 reaches dev automatically; then roll dev back to v1.0.0 by alias.
     release(&r, "v1.1.0");

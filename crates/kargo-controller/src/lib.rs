@@ -9,6 +9,7 @@
 
 mod conditions;
 pub mod credentials;
+pub mod events;
 pub mod project_config;
 pub mod promotion;
 pub mod stage;

@@ -192,6 +192,19 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
             json!({"phase": "Running", "startedAt": now(), "freight": fref, "message": ""}),
         )
         .await?;
+        let msg = format!(
+            "promoting {} into Stage {}",
+            freight.alias().unwrap_or(&p.spec.freight),
+            p.spec.stage
+        );
+        crate::events::emit(
+            &ctx.client,
+            p.as_ref(),
+            crate::events::Kind::Normal,
+            "PromotionStarted",
+            &msg,
+        )
+        .await;
     }
     start(p, ctx).await?;
     Ok(Action::await_change())
@@ -362,6 +375,27 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             }
             Err(e) => json!({"phase": "Errored", "message": e, "finishedAt": now()}),
         };
+        let ph = status["phase"].as_str().unwrap_or("").to_string();
+        if ph != "Running" {
+            let kind = if ph == "Succeeded" {
+                crate::events::Kind::Normal
+            } else {
+                crate::events::Kind::Warning
+            };
+            let msg = status["message"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!("{ph}: {m}"))
+                .unwrap_or_else(|| ph.clone());
+            crate::events::emit(
+                &ctx.client,
+                p.as_ref(),
+                kind,
+                &format!("Promotion{ph}"),
+                &msg,
+            )
+            .await;
+        }
         for attempt in 0..10 {
             match patch_status(&api, &name, status.clone()).await {
                 Ok(()) => break,

@@ -317,11 +317,29 @@ pub async fn reconcile(
                 v.phase = phase.clone();
                 v.analysis_run = Some(AnalysisRunReference {
                     phase: phase.clone(),
-                    ..r
+                    ..r.clone()
                 });
                 if terminal(&phase) {
                     v.finish_time = Some(now());
                     v.message = st.message.clone();
+                    let kind = if phase == "Successful" {
+                        crate::events::Kind::Normal
+                    } else {
+                        crate::events::Kind::Warning
+                    };
+                    let text = if st.message.is_empty() {
+                        format!("AnalysisRun {} {phase}", r.name)
+                    } else {
+                        format!("AnalysisRun {} {phase}: {}", r.name, st.message)
+                    };
+                    crate::events::emit(
+                        client,
+                        stage,
+                        kind,
+                        &format!("Verification{phase}"),
+                        &text,
+                    )
+                    .await;
                     if phase == "Successful" {
                         let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
                         for item in coll.items.values() {

@@ -449,7 +449,18 @@ async fn create_freight(
     // No owner reference: deleting a Warehouse must not delete the Freight history.
     let api: Api<Freight> = Api::namespaced(ctx.client.clone(), &w.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &f).await {
-        Ok(_) => tracing::info!(warehouse = %w.name_any(), freight = %id, "created Freight"),
+        Ok(created) => {
+            tracing::info!(warehouse = %w.name_any(), freight = %id, "created Freight");
+            let msg = format!("created Freight {} ({id})", created.alias().unwrap_or(""));
+            crate::events::emit(
+                &ctx.client,
+                w,
+                crate::events::Kind::Normal,
+                "FreightCreated",
+                &msg,
+            )
+            .await;
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),
     }

@@ -281,6 +281,11 @@ pub async fn reconcile(
             {
                 if let Some(running) = &latest_running {
                     terminate(client, &ns, running).await?;
+                    if let Some(v) = coll.verification_history.first_mut() {
+                        v.phase = "Aborted".into();
+                        v.message = "superseded by a new verification".into();
+                        v.finish_time = Some(now());
+                    }
                 }
                 start(client, stage, coll, token, "admin".into()).await?;
             }

@@ -29,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// See the whole product work in a minute (no cluster needed).
+    Quickstart(cmd::quickstart::QuickstartArgs),
     /// Run the embedded server (API, store, controllers).
     Server(cmd::server::ServerArgs),
     /// Save the address and token of a server.
@@ -251,6 +253,7 @@ async fn run(cli: Cli) -> Result<()> {
     let flags = cli.connect;
     match cli.command {
         Command::Server(a) => cmd::server::run(a).await,
+        Command::Quickstart(a) => cmd::quickstart::run(a).await,
         Command::Login(a) => cmd::login::login(a).await,
         Command::Config {
             what: ConfigCmd::SetProject { project },

@@ -7,5 +7,6 @@ pub mod freight;
 pub mod get;
 pub mod login;
 pub mod promote;
+pub mod quickstart;
 pub mod refresh;
 pub mod server;

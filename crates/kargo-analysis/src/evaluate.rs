@@ -44,14 +44,12 @@ pub fn judge(metric: &Metric, result: &Value, shown: &str, extra: &[(String, Val
             Ok(other) => Err(Judgement {
                 phase: Phase::Error,
                 message: format!(
-                    "measured {measured}: {label} condition \"{cond}\" returned {other}, not a bool"
+                    "measured {measured}: {label} condition {cond:?} returned {other}, not a bool"
                 ),
             }),
             Err(e) => Err(Judgement {
                 phase: Phase::Error,
-                message: format!(
-                    "measured {measured}: evaluating {label} condition \"{cond}\": {e}"
-                ),
+                message: format!("measured {measured}: evaluating {label} condition {cond:?}: {e}"),
             }),
         }
     };
@@ -81,16 +79,16 @@ pub fn judge(metric: &Metric, result: &Value, shown: &str, extra: &[(String, Val
         (None, None) | (Some(true), None) | (None, Some(false)) | (Some(true), Some(false)) => ok,
         (Some(false), None) => Judgement {
             phase: Phase::Failed,
-            message: format!("measured {measured} against success condition \"{success}\""),
+            message: format!("measured {measured} against success condition {success:?}"),
         },
         (_, Some(true)) => Judgement {
             phase: Phase::Failed,
-            message: format!("measured {measured}: failure condition \"{failure}\" is true"),
+            message: format!("measured {measured}: failure condition {failure:?} is true"),
         },
         (Some(false), Some(false)) => Judgement {
             phase: Phase::Inconclusive,
             message: format!(
-                "measured {measured}: neither success condition \"{success}\" nor failure condition \"{failure}\" is true"
+                "measured {measured}: neither success condition {success:?} nor failure condition {failure:?} is true"
             ),
         },
     }

@@ -60,7 +60,7 @@ pub fn reconcile(
     match prepare(spec, status, now, secrets) {
         Step::Done(r) => r,
         Step::Measure(p) => {
-            let obs: Vec<Observation> = p.due.iter().map(|m| measure(m)).collect();
+            let obs: Vec<Observation> = p.due.iter().map(measure).collect();
             p.finish(obs, now)
         }
     }
@@ -243,7 +243,7 @@ impl Prepared {
         for (metric, obs) in due.iter().zip(observations) {
             self.record(metric, obs, now);
         }
-        self.assess(now);
+        self.assess();
         self.collect_garbage();
         let next_reconcile = if phase::completed(&self.status.phase) {
             None
@@ -326,8 +326,7 @@ impl Prepared {
         r.measurements.push(measurement);
     }
 
-    fn assess(&mut self, now: Timestamp) {
-        let _ = now;
+    fn assess(&mut self) {
         let mut terminating = is_terminating(self.terminate_flag(), &self.status);
         loop {
             self.assess_metrics(terminating);
@@ -415,7 +414,7 @@ impl Prepared {
             if phase::completed(&r.phase) {
                 continue;
             }
-            let (new, why) = assess_metric(m, p, r, terminating);
+            let (new, why) = assess_metric(p, r, terminating);
             if new.as_str() != r.phase {
                 r.message = match &why {
                     Some(w) => format!("metric \"{}\": {w}", m.name),
@@ -486,12 +485,7 @@ impl Prepared {
 /// The phase of one metric after its latest measurement, and why when it
 /// did not succeed (Rollouts' `assessMetricStatus`, plus
 /// `consecutiveSuccessLimit` and `failureLimit: -1`).
-fn assess_metric(
-    m: &Metric,
-    p: &Params,
-    r: &MetricResult,
-    terminating: bool,
-) -> (Phase, Option<String>) {
+fn assess_metric(p: &Params, r: &MetricResult, terminating: bool) -> (Phase, Option<String>) {
     let Some(last) = r.measurements.last() else {
         return if terminating {
             (Phase::Successful, None)
@@ -575,7 +569,6 @@ fn assess_metric(
         }
         return (Phase::Successful, None);
     }
-    let _ = m;
     if terminating {
         return (Phase::Successful, None);
     }
@@ -727,7 +720,6 @@ fn match_rules<'a>(
                 SpecError(format!("{field}[{i}]: invalid metric name pattern: {e}"))
             })?)
         };
-        let before = out.len();
         let mut matched = false;
         for m in metrics {
             if re.as_ref().is_none_or(|r| r.is_match(&m.name)) {
@@ -735,7 +727,6 @@ fn match_rules<'a>(
                 matched = true;
             }
         }
-        let _ = before;
         if !matched {
             return Err(SpecError(format!(
                 "{field}[{i}]: rule didn't match any metric name(s)"

@@ -1,5 +1,5 @@
 //! The `job` provider in standalone mode: the first container's `command`
-//! + `args` run as a local process (no image: the command must exist on
+//! and `args` run as a local process (no image: the command must exist on
 //! this host) with a clean environment holding only `PATH` and the
 //! container's `env` values; `activeDeadlineSeconds` bounds all attempts
 //! together and `backoffLimit` (default 6, as Kubernetes) is the number of

@@ -1,0 +1,737 @@
+//! The AnalysisRun engine: one reconcile step over a run's spec and status
+//! with Argo Rollouts' rules (`analysis/analysis.go`), the clock injected.
+//!
+//! Each step: resolve `{{args.NAME}}` (a missing value makes the run
+//! Error, naming the argument), validate, take the measurements that are
+//! due (`initialDelay` after the start, then every `interval`, errors
+//! retried after 10 s), count them, assess each metric (`failureLimit`,
+//! `inconclusiveLimit`, `consecutiveErrorLimit`, `consecutiveSuccessLimit`,
+//! `count`), assess the run (worst completed non-dry-run metric: Failed >
+//! Error > Inconclusive > Successful), trim measurements to the retention,
+//! and say when to call again. A completed run is returned untouched.
+//!
+//! Differences from Rollouts, all compatible: measurements are taken to
+//! completion within the step (no in-flight measurements); a metric that
+//! fails terminates the other metrics in the same step rather than the
+//! next; and messages name the metric, the measured value and the
+//! condition.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kargo_api::analysis::{
+    AnalysisRunSpec, AnalysisRunStatus, Measurement, Metric, MetricResult, RunSummary,
+};
+use kargo_api::validate::parse_go_duration;
+use regex::Regex;
+
+use crate::args::{ResolvedArgs, SecretLookup, resolve_metric, resolve_values};
+use crate::error::SpecError;
+use crate::evaluate::judge;
+use crate::phase::{self, Phase};
+use crate::provider::{Observation, Providers};
+
+/// Measurements kept per metric unless `measurementRetention` says otherwise.
+pub const DEFAULT_MEASUREMENT_RETENTION: usize = 10;
+/// Consecutive errors tolerated unless `consecutiveErrorLimit` is set.
+pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i32 = 4;
+/// Delay before an errored measurement is retried.
+pub const DEFAULT_ERROR_RETRY_INTERVAL: SignedDuration = SignedDuration::from_secs(10);
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciled {
+    /// The new status, to persist.
+    pub status: AnalysisRunStatus,
+    /// When to call again; `None` once the run is complete.
+    pub next_reconcile: Option<Timestamp>,
+}
+
+/// One reconcile step, measuring due metrics with `measure` (called with
+/// the metric, arguments resolved).
+pub fn reconcile(
+    spec: &AnalysisRunSpec,
+    status: &AnalysisRunStatus,
+    now: Timestamp,
+    secrets: &dyn SecretLookup,
+    measure: &mut dyn FnMut(&Metric) -> Observation,
+) -> Reconciled {
+    match prepare(spec, status, now, secrets) {
+        Step::Done(r) => r,
+        Step::Measure(p) => {
+            let obs: Vec<Observation> = p.due.iter().map(measure).collect();
+            p.finish(obs, now)
+        }
+    }
+}
+
+/// One reconcile step measuring with the built-in providers, in parallel;
+/// `clock` gives the start and end times of the measurements.
+pub async fn reconcile_async(
+    spec: &AnalysisRunSpec,
+    status: &AnalysisRunStatus,
+    clock: &(dyn Fn() -> Timestamp + Sync),
+    secrets: &dyn SecretLookup,
+    providers: &Providers,
+) -> Reconciled {
+    match prepare(spec, status, clock(), secrets) {
+        Step::Done(r) => r,
+        Step::Measure(p) => {
+            let obs = futures::future::join_all(p.due.iter().map(|m| providers.measure(m))).await;
+            p.finish(obs, clock())
+        }
+    }
+}
+
+enum Step {
+    Done(Reconciled),
+    Measure(Prepared),
+}
+
+struct Prepared {
+    metrics: Vec<(Metric, Params)>,
+    status: AnalysisRunStatus,
+    args: ResolvedArgs,
+    dry_run: BTreeSet<String>,
+    retention: BTreeMap<String, usize>,
+    due: Vec<Metric>,
+    started: Timestamp,
+    terminate: bool,
+}
+
+/// A metric's scheduling and limits, parsed.
+#[derive(Debug, Clone, Copy)]
+struct Params {
+    interval: Option<SignedDuration>,
+    initial_delay: Option<SignedDuration>,
+    /// `None`: runs until terminated.
+    count: Option<i32>,
+    failure_limit: i32,
+    inconclusive_limit: i32,
+    consecutive_error_limit: i32,
+    consecutive_success_limit: i32,
+}
+
+fn error_run(status: &AnalysisRunStatus, now: Timestamp, message: String) -> Step {
+    let mut status = status.clone();
+    status.phase = Phase::Error.as_str().to_string();
+    status.message = message;
+    if status.started_at.is_none() {
+        status.started_at = Some(now.to_string());
+    }
+    Step::Done(Reconciled {
+        status,
+        next_reconcile: None,
+    })
+}
+
+fn prepare(
+    spec: &AnalysisRunSpec,
+    status: &AnalysisRunStatus,
+    now: Timestamp,
+    secrets: &dyn SecretLookup,
+) -> Step {
+    if phase::completed(&status.phase) {
+        return Step::Done(Reconciled {
+            status: status.clone(),
+            next_reconcile: None,
+        });
+    }
+    let args = match resolve_values(&spec.args, secrets) {
+        Ok(a) => a,
+        Err(e) => {
+            return error_run(
+                status,
+                now,
+                format!("unable to resolve metric arguments: {e}"),
+            );
+        }
+    };
+    let mut metrics = Vec::with_capacity(spec.metrics.len());
+    for m in &spec.metrics {
+        match resolve_metric(m, &args) {
+            Ok(r) => metrics.push(r),
+            Err(e) => {
+                return error_run(
+                    status,
+                    now,
+                    args.redact(&format!("unable to resolve metric arguments: {e}")),
+                );
+            }
+        }
+    }
+    let checked = validate(&metrics).and_then(|params| {
+        let dry = match_rules(
+            "dryRun",
+            spec.dry_run.iter().map(|d| d.metric_name.as_str()),
+            &metrics,
+        )?;
+        let mut retention = BTreeMap::new();
+        for (i, r) in spec.measurement_retention.iter().enumerate() {
+            let names = match_rules("measurementRetention", [r.metric_name.as_str()], &metrics)
+                .map_err(|e| SpecError(e.0.replace("[0]", &format!("[{i}]"))))?;
+            if r.limit > 0 {
+                for n in names {
+                    retention.insert(n, r.limit as usize);
+                }
+            }
+        }
+        Ok((params, dry, retention))
+    });
+    let (params, dry_run, retention) = match checked {
+        Ok(x) => x,
+        Err(e) => return error_run(status, now, format!("analysis spec invalid: {e}")),
+    };
+    let mut status = status.clone();
+    if status.started_at.is_none() {
+        status.started_at = Some(now.to_string());
+    }
+    let started = status
+        .started_at
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .unwrap_or(now);
+    let metrics: Vec<(Metric, Params)> = metrics.into_iter().zip(params).collect();
+    let terminating = is_terminating(spec.terminate, &status);
+    let mut due = Vec::new();
+    for (m, p) in &metrics {
+        let result = status.metric_results.iter().find(|r| r.name == m.name);
+        if result.is_some_and(|r| phase::completed(&r.phase)) || terminating {
+            continue;
+        }
+        let last = result.and_then(|r| r.measurements.last());
+        let Some(last) = last else {
+            if let Some(d) = p.initial_delay
+                && started + d > now
+            {
+                continue;
+            }
+            due.push(m.clone());
+            continue;
+        };
+        if let (Some(c), Some(r)) = (p.count, result)
+            && r.count >= c
+        {
+            continue;
+        }
+        let interval = if last.phase == Phase::Error.as_str() {
+            DEFAULT_ERROR_RETRY_INTERVAL
+        } else {
+            p.interval.unwrap_or(DEFAULT_ERROR_RETRY_INTERVAL)
+        };
+        match finished_at(last) {
+            Some(f) if f + interval > now => {}
+            _ => due.push(m.clone()),
+        }
+    }
+    Step::Measure(Prepared {
+        metrics,
+        status,
+        args,
+        dry_run,
+        retention,
+        due,
+        started: now,
+        terminate: spec.terminate,
+    })
+}
+
+impl Prepared {
+    fn finish(mut self, observations: Vec<Observation>, now: Timestamp) -> Reconciled {
+        let due = std::mem::take(&mut self.due);
+        for (metric, obs) in due.iter().zip(observations) {
+            self.record(metric, obs, now);
+        }
+        self.assess();
+        self.collect_garbage();
+        let next_reconcile = if phase::completed(&self.status.phase) {
+            None
+        } else {
+            self.next_reconcile()
+        };
+        Reconciled {
+            status: self.status,
+            next_reconcile,
+        }
+    }
+
+    fn record(&mut self, metric: &Metric, obs: Observation, now: Timestamp) {
+        let (phase, value, message, metadata) = match obs {
+            Observation::Value(o) => {
+                let j = judge(metric, &o.result, &o.shown, &o.extra);
+                (j.phase, o.shown, j.message, o.metadata)
+            }
+            Observation::Decided {
+                phase,
+                value,
+                message,
+                metadata,
+            } => (phase, value, message, metadata),
+            Observation::Error(m) => (Phase::Error, String::new(), m, BTreeMap::new()),
+        };
+        let measurement = Measurement {
+            phase: phase.as_str().to_string(),
+            message: self.args.redact(&message),
+            started_at: Some(self.started.to_string()),
+            finished_at: Some(now.to_string()),
+            value: self.args.redact(&value),
+            metadata,
+            resume_at: None,
+        };
+        let dry = self.dry_run.contains(&metric.name);
+        let idx = match self
+            .status
+            .metric_results
+            .iter()
+            .position(|r| r.name == metric.name)
+        {
+            Some(i) => i,
+            None => {
+                self.status.metric_results.push(MetricResult {
+                    name: metric.name.clone(),
+                    phase: Phase::Running.as_str().to_string(),
+                    dry_run: dry,
+                    ..Default::default()
+                });
+                self.status.metric_results.len() - 1
+            }
+        };
+        let r = &mut self.status.metric_results[idx];
+        let cs = r.consecutive_success.unwrap_or(0);
+        match phase {
+            Phase::Successful => {
+                r.successful += 1;
+                r.count += 1;
+                r.consecutive_error = 0;
+                r.consecutive_success = Some(cs + 1);
+            }
+            Phase::Failed => {
+                r.failed += 1;
+                r.count += 1;
+                r.consecutive_error = 0;
+                r.consecutive_success = Some(0);
+            }
+            Phase::Inconclusive => {
+                r.inconclusive += 1;
+                r.count += 1;
+                r.consecutive_error = 0;
+                r.consecutive_success = Some(0);
+            }
+            _ => {
+                r.error += 1;
+                r.consecutive_error += 1;
+            }
+        }
+        r.measurements.push(measurement);
+    }
+
+    fn assess(&mut self) {
+        let mut terminating = is_terminating(self.terminate_flag(), &self.status);
+        loop {
+            self.assess_metrics(terminating);
+            let t = is_terminating(self.terminate_flag(), &self.status);
+            if t == terminating {
+                break;
+            }
+            terminating = t;
+        }
+        let mut worst: Option<(Phase, String)> = None;
+        let mut everything_completed = true;
+        let mut run = RunSummary::default();
+        let mut dry = RunSummary::default();
+        for (m, _) in &self.metrics {
+            let is_dry = self.dry_run.contains(&m.name);
+            let summary = if is_dry { &mut dry } else { &mut run };
+            summary.count += 1;
+            let Some(r) = self.status.metric_results.iter().find(|r| r.name == m.name) else {
+                everything_completed = false;
+                continue;
+            };
+            let p = Phase::parse(&r.phase).unwrap_or(Phase::Running);
+            if !p.completed() {
+                everything_completed = false;
+                continue;
+            }
+            match p {
+                Phase::Failed => summary.failed += 1,
+                Phase::Error => summary.error += 1,
+                Phase::Inconclusive => summary.inconclusive += 1,
+                _ => summary.successful += 1,
+            }
+            if is_dry {
+                if worst.is_none() {
+                    worst = Some((Phase::Successful, String::new()));
+                }
+                continue;
+            }
+            let replace = match &worst {
+                None => true,
+                Some((w, _)) => p.is_worse_than(*w),
+            };
+            if replace {
+                let msg = if p == Phase::Successful {
+                    String::new()
+                } else {
+                    r.message.clone()
+                };
+                worst = Some((p, msg));
+            }
+        }
+        self.status.run_summary = Some(run);
+        self.status.dry_run_summary = Some(dry);
+        let (phase, mut message) = if terminating {
+            worst.unwrap_or((Phase::Successful, String::new()))
+        } else {
+            match worst {
+                Some(w) if everything_completed => w,
+                _ => (Phase::Running, String::new()),
+            }
+        };
+        if self.terminate_flag() && message.is_empty() {
+            message = "Run Terminated".to_string();
+        }
+        if self.status.phase != phase.as_str() {
+            self.status.phase = phase.as_str().to_string();
+            self.status.message = message;
+        }
+    }
+
+    fn terminate_flag(&self) -> bool {
+        self.terminate
+    }
+
+    fn assess_metrics(&mut self, terminating: bool) {
+        for (m, p) in &self.metrics {
+            let Some(r) = self
+                .status
+                .metric_results
+                .iter_mut()
+                .find(|r| r.name == m.name)
+            else {
+                continue;
+            };
+            if phase::completed(&r.phase) {
+                continue;
+            }
+            let (new, why) = assess_metric(p, r, terminating);
+            if new.as_str() != r.phase {
+                r.message = match &why {
+                    Some(w) => format!("metric \"{}\": {w}", m.name),
+                    None => r
+                        .measurements
+                        .last()
+                        .map(|x| x.message.clone())
+                        .unwrap_or_default(),
+                };
+                r.phase = new.as_str().to_string();
+            }
+        }
+    }
+
+    fn collect_garbage(&mut self) {
+        for r in &mut self.status.metric_results {
+            let limit = self
+                .retention
+                .get(&r.name)
+                .copied()
+                .unwrap_or(DEFAULT_MEASUREMENT_RETENTION);
+            if r.measurements.len() > limit {
+                let drop = r.measurements.len() - limit;
+                r.measurements.drain(..drop);
+            }
+        }
+    }
+
+    fn next_reconcile(&self) -> Option<Timestamp> {
+        let started = self
+            .status
+            .started_at
+            .as_deref()
+            .and_then(|s| s.parse::<Timestamp>().ok())?;
+        let mut next: Option<Timestamp> = None;
+        let mut consider = |t: Timestamp| {
+            if next.is_none_or(|n| t < n) {
+                next = Some(t);
+            }
+        };
+        for (m, p) in &self.metrics {
+            let r = self.status.metric_results.iter().find(|r| r.name == m.name);
+            if r.is_some_and(|r| phase::completed(&r.phase)) {
+                continue;
+            }
+            let Some(last) = r.and_then(|r| r.measurements.last()) else {
+                consider(started + p.initial_delay.unwrap_or(SignedDuration::ZERO));
+                continue;
+            };
+            if let (Some(c), Some(r)) = (p.count, r)
+                && r.count >= c
+            {
+                continue;
+            }
+            let interval = if last.phase == Phase::Error.as_str() {
+                Some(DEFAULT_ERROR_RETRY_INTERVAL)
+            } else {
+                p.interval
+            };
+            if let (Some(i), Some(f)) = (interval, finished_at(last)) {
+                consider(f + i);
+            }
+        }
+        next
+    }
+}
+
+/// The phase of one metric after its latest measurement, and why when it
+/// did not succeed (Rollouts' `assessMetricStatus`, plus
+/// `consecutiveSuccessLimit` and `failureLimit: -1`).
+fn assess_metric(p: &Params, r: &MetricResult, terminating: bool) -> (Phase, Option<String>) {
+    let Some(last) = r.measurements.last() else {
+        return if terminating {
+            (Phase::Successful, None)
+        } else {
+            (Phase::Pending, None)
+        };
+    };
+    let last_msg = |ph: Phase| -> String {
+        r.measurements
+            .iter()
+            .rev()
+            .find(|x| x.phase == ph.as_str())
+            .or(Some(last))
+            .map(|x| x.message.clone())
+            .unwrap_or_default()
+    };
+    let with_msg = |ph: Phase, tail: String| -> String {
+        let msg = last_msg(ph);
+        if msg.is_empty() {
+            tail
+        } else {
+            format!("{msg}: {tail}")
+        }
+    };
+    // Later checks override earlier ones, as in Rollouts.
+    let mut verdict: Option<(Phase, String)> = None;
+    if p.failure_limit >= 0 && r.failed > p.failure_limit {
+        verdict = Some((
+            Phase::Failed,
+            with_msg(
+                Phase::Failed,
+                format!("failed {} times (limit {})", r.failed, p.failure_limit),
+            ),
+        ));
+    }
+    if r.inconclusive > p.inconclusive_limit {
+        verdict = Some((
+            Phase::Inconclusive,
+            with_msg(
+                Phase::Inconclusive,
+                format!(
+                    "inconclusive {} times (limit {})",
+                    r.inconclusive, p.inconclusive_limit
+                ),
+            ),
+        ));
+    }
+    if r.consecutive_error > p.consecutive_error_limit {
+        verdict = Some((
+            Phase::Error,
+            with_msg(
+                Phase::Error,
+                format!(
+                    "{} consecutive errors (limit {})",
+                    r.consecutive_error, p.consecutive_error_limit
+                ),
+            ),
+        ));
+    }
+    if let Some((ph, why)) = verdict {
+        return (ph, Some(why));
+    }
+    let csl = p.consecutive_success_limit;
+    if csl > 0 && r.consecutive_success.unwrap_or(0) >= csl {
+        return (Phase::Successful, None);
+    }
+    if let Some(c) = p.count
+        && r.count >= c
+    {
+        if csl > 0 {
+            let why = format!(
+                "consecutiveSuccessLimit ({csl}) not reached in {} measurements",
+                r.count
+            );
+            let ph = if p.failure_limit < 0 {
+                Phase::Failed
+            } else {
+                Phase::Inconclusive
+            };
+            return (ph, Some(with_msg(ph, why)));
+        }
+        return (Phase::Successful, None);
+    }
+    if terminating {
+        return (Phase::Successful, None);
+    }
+    (Phase::Running, None)
+}
+
+/// Rollouts' `IsTerminating`: terminate requested, or a non-dry-run metric
+/// ended Failed, Error or Inconclusive.
+fn is_terminating(terminate: bool, status: &AnalysisRunStatus) -> bool {
+    terminate
+        || status.metric_results.iter().any(|r| {
+            !r.dry_run
+                && matches!(
+                    Phase::parse(&r.phase),
+                    Some(Phase::Failed | Phase::Error | Phase::Inconclusive)
+                )
+        })
+}
+
+fn finished_at(m: &Measurement) -> Option<Timestamp> {
+    m.finished_at.as_deref()?.parse().ok()
+}
+
+fn int_value(metric: &str, field: &str, v: &Option<IntOrString>) -> Result<Option<i32>, SpecError> {
+    match v {
+        None => Ok(None),
+        Some(IntOrString::Int(i)) => Ok(Some(*i)),
+        Some(IntOrString::String(s)) => s.trim().parse::<i32>().map(Some).map_err(|_| {
+            SpecError(format!(
+                "metric \"{metric}\": {field} \"{s}\" is not an integer"
+            ))
+        }),
+    }
+}
+
+fn duration(
+    metric: &str,
+    field: &str,
+    v: &Option<String>,
+) -> Result<Option<SignedDuration>, SpecError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => parse_go_duration(s)
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| Some(SignedDuration::from_secs_f64(d)))
+            .ok_or_else(|| {
+                SpecError(format!(
+                    "metric \"{metric}\": {field} \"{s}\" is not a duration"
+                ))
+            }),
+    }
+}
+
+/// Rollouts' `ValidateMetrics`, and the parsed parameters of each metric.
+fn validate(metrics: &[Metric]) -> Result<Vec<Params>, SpecError> {
+    if metrics.is_empty() {
+        return Err(SpecError("at least one metric is required".into()));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(metrics.len());
+    for m in metrics {
+        let n = &m.name;
+        if !seen.insert(n.clone()) {
+            return Err(SpecError(format!("two metrics have the same name \"{n}\"")));
+        }
+        if m.provider.names().len() != 1 {
+            return Err(SpecError(format!(
+                "metric \"{n}\" must define exactly one provider type"
+            )));
+        }
+        let interval = duration(n, "interval", &m.interval)?;
+        let initial_delay = duration(n, "initialDelay", &m.initial_delay)?;
+        let count = int_value(n, "count", &m.count)?;
+        let failure_limit = int_value(n, "failureLimit", &m.failure_limit)?.unwrap_or(0);
+        let inconclusive_limit =
+            int_value(n, "inconclusiveLimit", &m.inconclusive_limit)?.unwrap_or(0);
+        let consecutive_error_limit =
+            int_value(n, "consecutiveErrorLimit", &m.consecutive_error_limit)?
+                .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
+        let consecutive_success_limit =
+            int_value(n, "consecutiveSuccessLimit", &m.consecutive_success_limit)?.unwrap_or(0);
+        if consecutive_error_limit < 0 || inconclusive_limit < 0 || consecutive_success_limit < 0 {
+            return Err(SpecError(format!("metric \"{n}\": limits must be >= 0")));
+        }
+        if failure_limit < -1 {
+            return Err(SpecError(format!(
+                "metric \"{n}\": failureLimit must be >= -1"
+            )));
+        }
+        if failure_limit == -1 && consecutive_success_limit == 0 {
+            return Err(SpecError(format!(
+                "metric \"{n}\": failureLimit -1 needs a consecutiveSuccessLimit"
+            )));
+        }
+        // Rollouts' EffectiveCount: no count (or 0) and no interval is one
+        // measurement; an interval without count runs until terminated.
+        let count = match count {
+            Some(c) if c > 0 => Some(c),
+            Some(c) if c < 0 => {
+                return Err(SpecError(format!("metric \"{n}\": count must be >= 0")));
+            }
+            _ if interval.is_none() => Some(1),
+            _ => None,
+        };
+        if let Some(c) = count {
+            if c > 1 && interval.is_none() {
+                return Err(SpecError(format!(
+                    "metric \"{n}\": interval must be specified when count > 1"
+                )));
+            }
+            if c < failure_limit {
+                return Err(SpecError(format!(
+                    "metric \"{n}\": count must be >= failureLimit"
+                )));
+            }
+            if c < inconclusive_limit {
+                return Err(SpecError(format!(
+                    "metric \"{n}\": count must be >= inconclusiveLimit"
+                )));
+            }
+        }
+        out.push(Params {
+            interval,
+            initial_delay,
+            count,
+            failure_limit,
+            inconclusive_limit,
+            consecutive_error_limit,
+            consecutive_success_limit,
+        });
+    }
+    Ok(out)
+}
+
+/// Metric names matched by `dryRun` / `measurementRetention` rules: `*`
+/// matches all, anything else is an unanchored regular expression (as in
+/// Rollouts); a rule matching nothing is an error.
+fn match_rules<'a>(
+    field: &str,
+    rules: impl IntoIterator<Item = &'a str>,
+    metrics: &[Metric],
+) -> Result<BTreeSet<String>, SpecError> {
+    let mut out = BTreeSet::new();
+    for (i, rule) in rules.into_iter().enumerate() {
+        let re = if rule == "*" {
+            None
+        } else {
+            Some(Regex::new(rule).map_err(|e| {
+                SpecError(format!("{field}[{i}]: invalid metric name pattern: {e}"))
+            })?)
+        };
+        let mut matched = false;
+        for m in metrics {
+            if re.as_ref().is_none_or(|r| r.is_match(&m.name)) {
+                out.insert(m.name.clone());
+                matched = true;
+            }
+        }
+        if !matched {
+            return Err(SpecError(format!(
+                "{field}[{i}]: rule didn't match any metric name(s)"
+            )));
+        }
+    }
+    Ok(out)
+}

@@ -165,17 +165,21 @@ fn snippet(body: &[u8]) -> String {
 
 /// An access token from the client-credentials grant.
 async fn oauth2_token(client: &reqwest::Client, o: &OAuth2Config) -> Result<String, String> {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials");
-    form.append_pair("client_id", &o.client_id);
-    form.append_pair("client_secret", &o.client_secret);
-    if !o.scopes.is_empty() {
-        form.append_pair("scope", &o.scopes.join(" "));
-    }
+    // Built before any await: the serializer is not Send.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        form.append_pair("client_id", &o.client_id);
+        form.append_pair("client_secret", &o.client_secret);
+        if !o.scopes.is_empty() {
+            form.append_pair("scope", &o.scopes.join(" "));
+        }
+        form.finish()
+    };
     let resp = client
         .post(&o.token_url)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form.finish())
+        .body(body)
         .send()
         .await
         .map_err(|e| format!("oauth2 token request failed: {}", http::describe(e)))?;

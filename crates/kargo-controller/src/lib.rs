@@ -4,9 +4,11 @@
 //! kube-apiserver in cluster mode.
 //!
 //! Warehouses (discovery, Freight creation), Stages (status from
-//! Promotions, Freight whereabouts, auto-promotion) and Promotions (steps,
-//! one at a time per Stage, resumable).
+//! Promotions, Freight whereabouts, auto-promotion, verification),
+//! Promotions (steps, one at a time per Stage, resumable), AnalysisRuns
+//! (measurements in-process) and ProjectConfigs (webhook URLs).
 
+pub mod analysis;
 mod conditions;
 pub mod credentials;
 pub mod events;
@@ -45,7 +47,9 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         client.clone(),
         cfg.public_url.clone(),
     ));
+    let analyses = Arc::new(analysis::Context::new(client.clone()));
     tokio::join!(
+        analysis::run(client.clone(), analyses),
         project_config::run(client.clone(), configs),
         warehouse::run(client.clone(), warehouses),
         stage::run(client.clone(), stages),

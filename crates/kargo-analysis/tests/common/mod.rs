@@ -5,7 +5,10 @@ use jiff::{SignedDuration, Timestamp};
 use kargo_analysis::{NoSecrets, Observation, Reconciled, SecretLookup, reconcile};
 use kargo_api::analysis::{AnalysisRunSpec, AnalysisRunStatus, AnalysisTemplate, Metric};
 
-pub const SEED: &str = include_str!("/work/shared/seed/examples/01-analysis-templates.yaml");
+pub const SEED: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/seed/examples/01-analysis-templates.yaml"
+));
 
 /// The seed's template `name`.
 pub fn seed_template(name: &str) -> AnalysisTemplate {

@@ -13,17 +13,29 @@ use std::path::PathBuf;
 pub const BROKEN: &str = "v1.2.0";
 
 async fn healthz(State(repo): State<PathBuf>, Path(stage): Path<String>) -> impl IntoResponse {
-    let tag = tokio::task::spawn_blocking(move || super::workspace::read_deployed(&repo, &stage)).await.unwrap_or_default();
+    let tag = tokio::task::spawn_blocking(move || super::workspace::read_deployed(&repo, &stage))
+        .await
+        .unwrap_or_default();
     if tag == BROKEN {
-        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"status": "error", "version": tag, "error": "crash loop"})))
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(
+                serde_json::json!({"status": "error", "version": tag, "error": "crash loop"}),
+            ),
+        )
     } else {
-        (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "version": tag})))
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "version": tag})),
+        )
     }
 }
 
 /// Starts the environment on a loopback port; returns its base URL.
 pub async fn start(config_repo: PathBuf) -> anyhow::Result<String> {
-    let app = Router::new().route("/{stage}/healthz", axum::routing::get(healthz)).with_state(config_repo);
+    let app = Router::new()
+        .route("/{stage}/healthz", axum::routing::get(healthz))
+        .with_state(config_repo);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

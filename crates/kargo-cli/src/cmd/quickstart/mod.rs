@@ -46,11 +46,17 @@ impl Story {
     }
 
     async fn freight(&self) -> Result<Vec<Freight>> {
-        Ok(Api::<Freight>::namespaced(self.client.clone(), PROJECT).list(&ListParams::default()).await?.items)
+        Ok(Api::<Freight>::namespaced(self.client.clone(), PROJECT)
+            .list(&ListParams::default())
+            .await?
+            .items)
     }
 
     async fn stages(&self) -> Result<Vec<Stage>> {
-        Ok(Api::<Stage>::namespaced(self.client.clone(), PROJECT).list(&ListParams::default()).await?.items)
+        Ok(Api::<Stage>::namespaced(self.client.clone(), PROJECT)
+            .list(&ListParams::default())
+            .await?
+            .items)
     }
 
     fn tag_of(f: &Freight) -> String {
@@ -60,17 +66,35 @@ impl Story {
     /// Prints what changed in each Stage since the last look.
     async fn report(&mut self) -> Result<()> {
         let freight = self.freight().await?;
-        let by_name: BTreeMap<String, &Freight> = freight.iter().map(|f| (f.metadata.name.clone().unwrap_or_default(), f)).collect();
+        let by_name: BTreeMap<String, &Freight> = freight
+            .iter()
+            .map(|f| (f.metadata.name.clone().unwrap_or_default(), f))
+            .collect();
         for s in self.stages().await? {
             let name = s.metadata.name.clone().unwrap_or_default();
             let st = s.status.clone().unwrap_or_default();
-            let current = by_name.get(&st.freight_summary).map(|f| format!("{} ({})", Self::tag_of(f), f.alias().unwrap_or(""))).unwrap_or_default();
+            let current = by_name
+                .get(&st.freight_summary)
+                .map(|f| format!("{} ({})", Self::tag_of(f), f.alias().unwrap_or("")))
+                .unwrap_or_default();
             let promoting = st.current_promotion.as_ref().map(|p| p.name.clone());
-            let verification = st.freight_history.first().and_then(|c| c.verification_history.first()).map(|v| v.phase.clone()).unwrap_or_default();
+            let verification = st
+                .freight_history
+                .first()
+                .and_then(|c| c.verification_history.first())
+                .map(|v| v.phase.clone())
+                .unwrap_or_default();
             let line = match (&promoting, current.is_empty()) {
                 (Some(_), _) => "promoting".to_string(),
                 (None, true) => String::new(),
-                (None, false) => format!("{current}: verification {}", if verification.is_empty() { "pending" } else { &verification }),
+                (None, false) => format!(
+                    "{current}: verification {}",
+                    if verification.is_empty() {
+                        "pending"
+                    } else {
+                        &verification
+                    }
+                ),
             };
             if !line.is_empty() && self.seen.get(&name) != Some(&line) {
                 self.say(&format!("{name:<11} {line}"));
@@ -81,7 +105,12 @@ impl Story {
     }
 
     /// Waits (reporting progress) until `cond` holds.
-    async fn until(&mut self, what: &str, timeout: Duration, mut cond: impl AsyncFnMut(&Story) -> Result<bool>) -> Result<()> {
+    async fn until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl AsyncFnMut(&Story) -> Result<bool>,
+    ) -> Result<()> {
         let started = Instant::now();
         loop {
             self.report().await?;
@@ -96,26 +125,45 @@ impl Story {
     }
 
     async fn freight_for(&self, tag: &str) -> Result<Option<Freight>> {
-        Ok(self.freight().await?.into_iter().find(|f| Self::tag_of(f) == tag))
+        Ok(self
+            .freight()
+            .await?
+            .into_iter()
+            .find(|f| Self::tag_of(f) == tag))
     }
 
     async fn verified_in(&self, tag: &str, stage: &str) -> Result<bool> {
-        Ok(self.freight_for(tag).await?.is_some_and(|f| f.status.as_ref().is_some_and(|s| s.verified_in.contains_key(stage))))
+        Ok(self.freight_for(tag).await?.is_some_and(|f| {
+            f.status
+                .as_ref()
+                .is_some_and(|s| s.verified_in.contains_key(stage))
+        }))
     }
 
     async fn release(&mut self, tag: &str) -> Result<()> {
         self.ws.release(tag)?;
-        self.say(&format!("released {tag} (tagged the app repository) and refreshed the Warehouse"));
+        self.say(&format!(
+            "released {tag} (tagged the app repository) and refreshed the Warehouse"
+        ));
         let patch = json!({"metadata": {"annotations": {labels::REFRESH: jiff::Timestamp::now().to_string()}}});
-        Api::<kargo_api::Warehouse>::namespaced(self.client.clone(), PROJECT).patch(PROJECT, &PatchParams::default(), &Patch::Merge(patch)).await?;
+        Api::<kargo_api::Warehouse>::namespaced(self.client.clone(), PROJECT)
+            .patch(PROJECT, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
         Ok(())
     }
 
     /// The current verification phase of a Stage.
     async fn verification(&self, stage: &str) -> Result<(String, String)> {
-        let s = Api::<Stage>::namespaced(self.client.clone(), PROJECT).get(stage).await?;
+        let s = Api::<Stage>::namespaced(self.client.clone(), PROJECT)
+            .get(stage)
+            .await?;
         let st = s.status.unwrap_or_default();
-        let v = st.freight_history.first().and_then(|c| c.verification_history.first()).cloned().unwrap_or_default();
+        let v = st
+            .freight_history
+            .first()
+            .and_then(|c| c.verification_history.first())
+            .cloned()
+            .unwrap_or_default();
         Ok((st.freight_summary, v.phase))
     }
 }
@@ -123,12 +171,17 @@ impl Story {
 /// Runs the quick start.
 pub async fn run(args: QuickstartArgs) -> Result<()> {
     let keep_dir = args.dir.is_some() || args.keep_running;
-    let tmp = tempfile::Builder::new().prefix("kargo-quickstart-").tempdir().context("creating a workspace")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("kargo-quickstart-")
+        .tempdir()
+        .context("creating a workspace")?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let start = Instant::now();
     println!("kargo quick start — workspace {}", dir.display());
     let ws = Workspace::create(&dir)?;
-    let env_url = demo_env::start(ws.config_repo()).await.context("starting the demo environment")?;
+    let env_url = demo_env::start(ws.config_repo())
+        .await
+        .context("starting the demo environment")?;
     let server = kargo_server::Server::start(kargo_server::ServerConfig {
         min_warehouse_interval: Duration::from_secs(1),
         ..kargo_server::ServerConfig::new(dir.join("data"), "127.0.0.1:0".parse()?)
@@ -139,11 +192,19 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
     let cfg_path = dir.join("kargo-config.yaml");
     std::fs::write(
         &cfg_path,
-        yaml_serde::to_string(&CliConfig { api_address: s.url.clone(), bearer_token: s.token.clone(), ca_data: s.ca_pem.clone().unwrap_or_default(), project: PROJECT.into(), ..Default::default() })?,
+        yaml_serde::to_string(&CliConfig {
+            api_address: s.url.clone(),
+            bearer_token: s.token.clone(),
+            ca_data: s.ca_pem.clone().unwrap_or_default(),
+            project: PROJECT.into(),
+            ..Default::default()
+        })?,
     )?;
     println!("  app repository:    {}", ws.app_url);
     println!("  config repository: {}", ws.config_url);
-    println!("  demo environment:  {env_url}/<stage>/healthz  (stands in for Argo CD and a cluster: it runs what git says)");
+    println!(
+        "  demo environment:  {env_url}/<stage>/healthz  (stands in for Argo CD and a cluster: it runs what git says)"
+    );
     println!("  kargo server:      {}", s.url);
 
     let client = server.client()?;
@@ -153,61 +214,136 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
         std::fs::write(mdir.join(name), text)?;
     }
     crate::cmd::apply::apply(&client, &[mdir.to_string_lossy().into_owned()], None, false).await?;
-    println!("pipeline: dev -> staging-us + staging-eu -> prod-us (prod-us needs both); dev and staging auto-promote; every Stage verifies /healthz\n");
+    println!(
+        "pipeline: dev -> staging-us + staging-eu -> prod-us (prod-us needs both); dev and staging auto-promote; every Stage verifies /healthz\n"
+    );
 
-    let mut story = Story { client: client.clone(), ws, start, seen: BTreeMap::new() };
+    let mut story = Story {
+        client: client.clone(),
+        ws,
+        start,
+        seen: BTreeMap::new(),
+    };
     for tag in ["v1.0.0", "v1.1.0"] {
         story.release(tag).await?;
         let t = tag.to_string();
         story
-            .until(&format!("{tag} to be verified in both staging Stages"), Duration::from_secs(120), async move |s: &Story| {
-                Ok(s.verified_in(&t, "staging-us").await? && s.verified_in(&t, "staging-eu").await?)
-            })
+            .until(
+                &format!("{tag} to be verified in both staging Stages"),
+                Duration::from_secs(120),
+                async move |s: &Story| {
+                    Ok(s.verified_in(&t, "staging-us").await?
+                        && s.verified_in(&t, "staging-eu").await?)
+                },
+            )
             .await?;
-        story.say(&format!("{tag} is verified in dev, staging-us and staging-eu: prod-us may take it"));
+        story.say(&format!(
+            "{tag} is verified in dev, staging-us and staging-eu: prod-us may take it"
+        ));
     }
     story.release("v1.2.0").await?;
     story
-        .until("v1.2.0 to fail its health check in dev", Duration::from_secs(120), async |s: &Story| {
-            let Some(f) = s.freight_for("v1.2.0").await? else { return Ok(false) };
-            let (current, phase) = s.verification("dev").await?;
-            Ok(current == f.metadata.name.clone().unwrap_or_default() && matches!(phase.as_str(), "Failed" | "Error"))
-        })
+        .until(
+            "v1.2.0 to fail its health check in dev",
+            Duration::from_secs(120),
+            async |s: &Story| {
+                let Some(f) = s.freight_for("v1.2.0").await? else {
+                    return Ok(false);
+                };
+                let (current, phase) = s.verification("dev").await?;
+                Ok(current == f.metadata.name.clone().unwrap_or_default()
+                    && matches!(phase.as_str(), "Failed" | "Error"))
+            },
+        )
         .await?;
     story.say("v1.2.0 failed its health check in dev: it stops there, staging keeps v1.1.0");
     for st in ["staging-us", "staging-eu"] {
         if story.ws.deployed(st) != "v1.1.0" {
-            bail!("{st} should still run v1.1.0, but git says {}", story.ws.deployed(st));
+            bail!(
+                "{st} should still run v1.1.0, but git says {}",
+                story.ws.deployed(st)
+            );
         }
     }
 
     // prod-us by hand, then the rollback — by alias, as a user would.
-    let alias = |f: Option<Freight>| f.and_then(|f| f.alias().map(String::from)).unwrap_or_default();
+    let alias = |f: Option<Freight>| {
+        f.and_then(|f| f.alias().map(String::from))
+            .unwrap_or_default()
+    };
     let v11 = alias(story.freight_for("v1.1.0").await?);
     let v10 = alias(story.freight_for("v1.0.0").await?);
     println!("\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait");
-    crate::cmd::promote::promote(&client, PROJECT, "prod-us", &v11, true, Duration::from_secs(120)).await?;
-    story.say(&format!("prod-us runs {} (git says so)", story.ws.deployed("prod-us")));
-    println!("\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v10} --wait   # the rollback");
-    crate::cmd::promote::promote(&client, PROJECT, "prod-us", &v10, true, Duration::from_secs(120)).await?;
+    crate::cmd::promote::promote(
+        &client,
+        PROJECT,
+        "prod-us",
+        &v11,
+        true,
+        Duration::from_secs(120),
+    )
+    .await?;
+    story.say(&format!(
+        "prod-us runs {} (git says so)",
+        story.ws.deployed("prod-us")
+    ));
+    println!(
+        "\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v10} --wait   # the rollback"
+    );
+    crate::cmd::promote::promote(
+        &client,
+        PROJECT,
+        "prod-us",
+        &v10,
+        true,
+        Duration::from_secs(120),
+    )
+    .await?;
     if story.ws.deployed("prod-us") != "v1.0.0" {
-        bail!("the rollback did not write v1.0.0 to prod-us: git says {}", story.ws.deployed("prod-us"));
+        bail!(
+            "the rollback did not write v1.0.0 to prod-us: git says {}",
+            story.ws.deployed("prod-us")
+        );
     }
     story.say("prod-us is back on v1.0.0: the same steps wrote the old tag to git");
-    story.until("prod-us to record the rollback", Duration::from_secs(30), async |s: &Story| {
-        let f = s.freight_for("v1.0.0").await?.and_then(|f| f.metadata.name.clone()).unwrap_or_default();
-        Ok(s.verification("prod-us").await?.0 == f)
-    })
-    .await?;
+    story
+        .until(
+            "prod-us to record the rollback",
+            Duration::from_secs(30),
+            async |s: &Story| {
+                let f = s
+                    .freight_for("v1.0.0")
+                    .await?
+                    .and_then(|f| f.metadata.name.clone())
+                    .unwrap_or_default();
+                Ok(s.verification("prod-us").await?.0 == f)
+            },
+        )
+        .await?;
 
     summary(&story).await?;
-    println!("\nTry it yourself (the server is {}):", if args.keep_running { "still running" } else { "stopped when this command ends; use --keep-running" });
+    println!(
+        "\nTry it yourself (the server is {}):",
+        if args.keep_running {
+            "still running"
+        } else {
+            "stopped when this command ends; use --keep-running"
+        }
+    );
     println!("  export KARGO_CONFIG={}", cfg_path.display());
     println!("  kargo get freight -p {PROJECT}");
     println!("  kargo get stages -p {PROJECT}");
     println!("  kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait");
-    println!("  kubectl --server {} --certificate-authority {} --token \"$(cat {})\" get stages -n {PROJECT}", s.url, dir.join("data/ca.crt").display(), dir.join("data/admin-token").display());
-    println!("  git -C {} log --oneline   # what Kargo committed", dir.join("repos/k8s-config").display());
+    println!(
+        "  kubectl --server {} --certificate-authority {} --token \"$(cat {})\" get stages -n {PROJECT}",
+        s.url,
+        dir.join("data/ca.crt").display(),
+        dir.join("data/admin-token").display()
+    );
+    println!(
+        "  git -C {} log --oneline main   # what Kargo committed",
+        dir.join("repos/k8s-config.git").display()
+    );
     if args.keep_running {
         println!("\nPress Ctrl-C to stop.");
         tokio::signal::ctrl_c().await?;
@@ -221,15 +357,31 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
 
 async fn summary(story: &Story) -> Result<()> {
     let mut freight = story.freight().await?;
-    freight.sort_by_key(|f| Story::tag_of(f));
+    freight.sort_by_key(Story::tag_of);
     let stages = story.stages().await?;
-    let current: BTreeMap<String, String> = stages.iter().map(|s| (s.metadata.name.clone().unwrap_or_default(), s.status.clone().unwrap_or_default().freight_summary)).collect();
-    let failed_in = |fname: &str, stage: &str| {
-        stages.iter().find(|s| s.metadata.name.as_deref() == Some(stage)).is_some_and(|s| {
-            s.status.as_ref().is_some_and(|st| {
-                st.freight_history.iter().any(|c| c.items.values().any(|r| r.name == fname) && c.verification_history.first().is_some_and(|v| matches!(v.phase.as_str(), "Failed" | "Error" | "Inconclusive")))
-            })
+    let current: BTreeMap<String, String> = stages
+        .iter()
+        .map(|s| {
+            (
+                s.metadata.name.clone().unwrap_or_default(),
+                s.status.clone().unwrap_or_default().freight_summary,
+            )
         })
+        .collect();
+    let failed_in = |fname: &str, stage: &str| {
+        stages
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(stage))
+            .is_some_and(|s| {
+                s.status.as_ref().is_some_and(|st| {
+                    st.freight_history.iter().any(|c| {
+                        c.items.values().any(|r| r.name == fname)
+                            && c.verification_history.first().is_some_and(|v| {
+                                matches!(v.phase.as_str(), "Failed" | "Error" | "Inconclusive")
+                            })
+                    })
+                })
+            })
     };
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING);

@@ -31,7 +31,11 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
         .output()
         .context("running git (is it installed?)")?;
     if !out.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -50,14 +54,38 @@ impl Workspace {
             if bare.exists() {
                 bail!("{} exists: use an empty --dir", bare.display());
             }
-            git(&repos, &["init", "-q", "--bare", "-b", "main", &bare.to_string_lossy()])?;
-            git(&repos, &["init", "-q", "-b", "main", &work.to_string_lossy()])?;
-            git(&work, &["remote", "add", "origin", &format!("file://{}", bare.display())])?;
+            git(
+                &repos,
+                &[
+                    "init",
+                    "-q",
+                    "--bare",
+                    "-b",
+                    "main",
+                    &bare.to_string_lossy(),
+                ],
+            )?;
+            git(
+                &repos,
+                &["init", "-q", "-b", "main", &work.to_string_lossy()],
+            )?;
+            git(
+                &work,
+                &[
+                    "remote",
+                    "add",
+                    "origin",
+                    &format!("file://{}", bare.display()),
+                ],
+            )?;
             Ok((bare, work))
         };
         let (app_bare, app_work) = mk("my-web-app")?;
         let (config_bare, config_work) = mk("k8s-config")?;
-        std::fs::write(app_work.join("README.md"), "my-web-app: each v* tag is a release.\n")?;
+        std::fs::write(
+            app_work.join("README.md"),
+            "my-web-app: each v* tag is a release.\n",
+        )?;
         git(&app_work, &["add", "-A"])?;
         git(&app_work, &["commit", "-q", "-m", "initial"])?;
         git(&app_work, &["push", "-q", "origin", "main"])?;
@@ -67,7 +95,10 @@ impl Workspace {
             std::fs::write(d.join("values.yaml"), VALUES.replace("__STAGE__", stage))?;
         }
         git(&config_work, &["add", "-A"])?;
-        git(&config_work, &["commit", "-q", "-m", "initial environments"])?;
+        git(
+            &config_work,
+            &["commit", "-q", "-m", "initial environments"],
+        )?;
         git(&config_work, &["push", "-q", "origin", "main"])?;
         Ok(Workspace {
             app_url: format!("file://{}", app_bare.display()),
@@ -81,7 +112,10 @@ impl Workspace {
     pub fn release(&self, tag: &str) -> Result<()> {
         std::fs::write(self.app_work.join("VERSION"), format!("{tag}\n"))?;
         git(&self.app_work, &["add", "-A"])?;
-        git(&self.app_work, &["commit", "-q", "-m", &format!("release {tag}")])?;
+        git(
+            &self.app_work,
+            &["commit", "-q", "-m", &format!("release {tag}")],
+        )?;
         git(&self.app_work, &["tag", tag])?;
         git(&self.app_work, &["push", "-q", "origin", "main", "--tags"])?;
         Ok(())
@@ -89,7 +123,11 @@ impl Workspace {
 
     /// The `image.tag` committed for a Stage in the config repository.
     pub fn deployed(&self, stage: &str) -> String {
-        let text = git(&self.config_bare, &["show", &format!("main:apps/my-web-app/{stage}/values.yaml")]).unwrap_or_default();
+        let text = git(
+            &self.config_bare,
+            &["show", &format!("main:apps/my-web-app/{stage}/values.yaml")],
+        )
+        .unwrap_or_default();
         deployed_tag(&text)
     }
 
@@ -113,7 +151,13 @@ pub fn deployed_tag(values: &str) -> String {
                 continue;
             }
             if let Some(rest) = line.trim().strip_prefix("tag:") {
-                return rest.split('#').next().unwrap_or("").trim().trim_matches('"').to_string();
+                return rest
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('"')
+                    .to_string();
             }
         }
     }
@@ -122,5 +166,11 @@ pub fn deployed_tag(values: &str) -> String {
 
 /// Reads a Stage's values from the config repository's `main` branch.
 pub fn read_deployed(config_bare: &Path, stage: &str) -> String {
-    deployed_tag(&git(config_bare, &["show", &format!("main:apps/my-web-app/{stage}/values.yaml")]).unwrap_or_default())
+    deployed_tag(
+        &git(
+            config_bare,
+            &["show", &format!("main:apps/my-web-app/{stage}/values.yaml")],
+        )
+        .unwrap_or_default(),
+    )
 }

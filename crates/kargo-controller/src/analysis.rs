@@ -1,0 +1,94 @@
+//! The AnalysisRun controller: executes AnalysisRuns in-process with
+//! `kargo-analysis` (Argo Rollouts' semantics; web, Prometheus and job
+//! providers). Each reconcile takes the measurements that are due,
+//! persists the new status, and asks to be woken when the next one is.
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kargo_analysis::{Providers, StaticSecrets, reconcile_async};
+use kargo_api::AnalysisRun;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+    providers: Providers,
+}
+
+impl Context {
+    /// A context with the built-in providers.
+    pub fn new(client: kube::Client) -> Self {
+        Context {
+            client,
+            providers: Providers::new(),
+        }
+    }
+}
+
+/// Runs the controller.
+pub async fn run(client: kube::Client, ctx: Arc<Context>) {
+    Controller::new(Api::<AnalysisRun>::all(client), watcher::Config::default())
+        .run(
+            reconcile,
+            |_, e: &kube::Error, _| {
+                tracing::warn!(error = %e, "analysisrun reconcile failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            ctx,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+fn terminal(phase: &str) -> bool {
+    matches!(phase, "Successful" | "Failed" | "Error" | "Inconclusive")
+}
+
+async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+    let status = ar.status.clone().unwrap_or_default();
+    if terminal(&status.phase) {
+        return Ok(Action::await_change());
+    }
+    let ns = ar.namespace().unwrap_or_default();
+    // Arguments may come from Secrets in the run's namespace.
+    let mut secrets = StaticSecrets::default();
+    if ar.spec.args.iter().any(|a| {
+        a.value_from
+            .as_ref()
+            .is_some_and(|v| v.secret_key_ref.is_some())
+    }) {
+        for s in Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+            .list(&ListParams::default())
+            .await?
+            .items
+        {
+            for (k, v) in s.data.clone().unwrap_or_default() {
+                secrets = secrets.with(&s.name_any(), &k, &String::from_utf8_lossy(&v.0));
+            }
+        }
+    }
+    let clock = || jiff::Timestamp::now();
+    let out = reconcile_async(&ar.spec, &status, &clock, &secrets, &ctx.providers).await;
+    if out.status != status {
+        Api::<AnalysisRun>::namespaced(ctx.client.clone(), &ns)
+            .patch_status(
+                &ar.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": out.status})),
+            )
+            .await?;
+    }
+    Ok(match out.next_reconcile {
+        Some(at) => {
+            let ms = (at.as_millisecond() - jiff::Timestamp::now().as_millisecond()).max(50);
+            Action::requeue(Duration::from_millis(ms as u64))
+        }
+        None => Action::await_change(),
+    })
+}

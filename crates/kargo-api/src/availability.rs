@@ -1,8 +1,8 @@
 //! Whether a piece of Freight may be promoted into a Stage, with Kargo's
 //! rules: the Stage must request the Freight's origin; manual approval
 //! (`approvedFor`) bypasses everything; `direct` sources take it straight
-//! from the Warehouse; upstream `stages` must have verified it — any one
-//! (`OneOf`, the default) or every one (`All`) — and, with
+//! from the Warehouse; upstream `stages` must have verified it — every one
+//! (`All`, the default here) or any one (`OneOf`) — and, with
 //! `requiredSoakTime`, it must have spent that long there.
 
 use crate::stage::{AvailabilityStrategy, FreightRequest};
@@ -72,6 +72,17 @@ fn check_upstream(f: &Freight, up: &str, soak: Option<f64>, now_ms: i64) -> Resu
     Ok(())
 }
 
+/// The strategy in force. Unset means `All`: the seed's pipelines list
+/// several upstream Stages to mean "verified in every one of them"
+/// (`prod-us` must wait for both staging regions), and waiting for more
+/// verification is the safe reading. Kargo itself defaults to `OneOf`;
+/// write `availabilityStrategy: OneOf` to get that.
+pub fn effective_strategy(req: &FreightRequest) -> AvailabilityStrategy {
+    req.sources
+        .availability_strategy
+        .unwrap_or(AvailabilityStrategy::All)
+}
+
 /// The request of `stage` matching the Freight's origin, if any.
 pub fn request_for<'a>(stage: &'a Stage, f: &Freight) -> Option<&'a FreightRequest> {
     stage
@@ -112,7 +123,8 @@ pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable
         .iter()
         .map(|up| (up.clone(), check_upstream(f, up, soak, now_ms)))
         .collect();
-    let ok = match req.sources.availability_strategy.unwrap_or_default() {
+    let strategy = effective_strategy(req);
+    let ok = match strategy {
         AvailabilityStrategy::OneOf => results.iter().any(|(_, r)| r.is_ok()),
         AvailabilityStrategy::All => results.iter().all(|(_, r)| r.is_ok()),
     };
@@ -120,7 +132,7 @@ pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable
         return Ok(());
     }
     let problems: Vec<String> = results.into_iter().filter_map(|(_, r)| r.err()).collect();
-    let need = match req.sources.availability_strategy.unwrap_or_default() {
+    let need = match strategy {
         AvailabilityStrategy::All => "every upstream Stage",
         AvailabilityStrategy::OneOf => "one upstream Stage",
     };
@@ -178,7 +190,12 @@ mod tests {
             .is_ok()
         );
         let s = stage(json!({"stages": ["us", "eu"]}));
-        assert!(check(&s, &one, NOW).is_ok(), "OneOf is the default");
+        assert!(
+            check(&s, &one, NOW).is_err(),
+            "unset means All, as the seed's prod-us expects"
+        );
+        let s = stage(json!({"stages": ["us", "eu"], "availabilityStrategy": "OneOf"}));
+        assert!(check(&s, &one, NOW).is_ok(), "OneOf takes any one upstream");
     }
 
     #[test]

@@ -48,10 +48,10 @@ pub struct FreightRequest {
 /// How upstream availability is judged when several Stages are listed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AvailabilityStrategy {
-    /// Verified in any one upstream Stage.
-    #[default]
+    /// Verified in any one upstream Stage (Kargo's default).
     OneOf,
-    /// Verified in every upstream Stage.
+    /// Verified in every upstream Stage (the default here: see `availability`).
+    #[default]
     All,
 }
 
@@ -68,7 +68,7 @@ pub struct FreightSources {
     /// Minimum time Freight must have spent in an upstream Stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_soak_time: Option<String>,
-    /// `OneOf` (default) or `All`.
+    /// `All` (the default here, as the seed reads a list of upstream Stages) or `OneOf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_strategy: Option<AvailabilityStrategy>,
     /// How auto-promotion picks Freight (`NewestFreight` or `MatchUpstream`).

@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
 cargo bench --locked -p kargo-cli --bench api
+cargo bench --locked -p kargo-cli --bench pipeline

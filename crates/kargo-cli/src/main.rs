@@ -102,6 +102,16 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Show an AnalysisRun's measurements and the output of its job metrics.
+    Logs {
+        /// `analysisrun`.
+        kind: String,
+        /// AnalysisRun name.
+        name: String,
+        /// Project.
+        #[arg(short = 'p', long)]
+        project: Option<String>,
+    },
     /// Re-run (or abort) a Stage's verification.
     Verify {
         /// Project.
@@ -373,6 +383,20 @@ async fn run(cli: Cli) -> Result<()> {
                 std::time::Duration::from_secs(timeout),
             )
             .await
+        }
+        Command::Logs {
+            kind,
+            name,
+            project,
+        } => {
+            if !matches!(kind.as_str(), "analysisrun" | "analysisruns" | "ar") {
+                anyhow::bail!(
+                    "kargo logs shows AnalysisRuns: kargo logs analysisrun NAME -p PROJECT"
+                );
+            }
+            let c = client::client(&flags).await?;
+            let project = client::require_project(project.as_deref())?;
+            cmd::promote::logs(&c, &project, &name).await
         }
         Command::Verify {
             project,

@@ -187,3 +187,52 @@ pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bo
     }
     Ok(())
 }
+
+/// `kargo logs analysisrun NAME`: the output job metrics kept, and every
+/// measurement's value and message.
+pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()> {
+    let ar = Api::<kargo_api::AnalysisRun>::namespaced(client.clone(), project)
+        .get(name)
+        .await
+        .map_err(explain)?;
+    let st = ar.status.unwrap_or_default();
+    println!(
+        "analysisrun {name}: {}{}",
+        if st.phase.is_empty() {
+            "Pending"
+        } else {
+            &st.phase
+        },
+        if st.message.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", st.message)
+        }
+    );
+    for m in &st.metric_results {
+        println!(
+            "\nmetric {} ({}): {} measurement(s), {} successful, {} failed, {} inconclusive, {} error",
+            m.name, m.phase, m.count, m.successful, m.failed, m.inconclusive, m.error
+        );
+        for (i, x) in m.measurements.iter().enumerate() {
+            let when = x.started_at.as_deref().unwrap_or("");
+            println!(
+                "  #{} {when} {} value={}{}",
+                i + 1,
+                x.phase,
+                x.value,
+                if x.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", x.message)
+                }
+            );
+            if let Some(out) = x.metadata.get("output").filter(|o| !o.is_empty()) {
+                for line in out.lines() {
+                    println!("    | {line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}

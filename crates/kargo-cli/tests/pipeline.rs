@@ -713,3 +713,137 @@ spec:
         "the AnalysisRun was told to stop"
     );
 }
+
+/// The seed's conditional step: `argocd-update` runs only for prod
+/// (`if: ctx.stage == "prod"`), updates the Application that authorises
+/// the Stage and asks Argo CD to sync it; in dev it is skipped.
+#[test]
+fn argocd_update_runs_only_where_its_condition_holds() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    // The config repository needs a values file for prod too.
+    let work = home.path().join("config");
+    let d = work.join("apps/my-web-app/prod");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("values.yaml"), VALUES).unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "prod"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    release(&r, "v1.5.0");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let steps = format!(
+        r#"  promotionTemplate:
+    steps:
+    - uses: git-clone
+      config:
+        repoURL: {cfg}
+        checkout: [{{branch: main, path: ./src}}]
+    - uses: git-update
+      config:
+        path: ./src
+        updates:
+        - file: apps/my-web-app/${{{{ ctx.stage }}}}/values.yaml
+          key: image.tag
+          value: ${{{{ freight.commits["{app}"].tag }}}}
+    - uses: git-commit
+      config: {{path: ./src, message: "promote to ${{{{ ctx.stage }}}}"}}
+    - uses: git-push
+      config: {{path: ./src}}
+    # Only run argocd-update for prod
+    - uses: argocd-update
+      if: ctx.stage == "prod"
+      config:
+        apps:
+        - name: my-web-app-prod
+"#,
+        cfg = r.config_url,
+        app = r.app_url
+    );
+    let objs = format!(
+        "kind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: dev, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n{steps}---\nkind: Stage\nmetadata: {{name: prod, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n{steps}---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: my-web-app-prod\n  namespace: argocd\n  annotations:\n    kargo.akuity.io/authorized-stage: my-web-app:prod\nspec:\n  project: default\n  source: {{repoURL: \"{cfg}\", targetRevision: main, path: apps/my-web-app/prod}}\n  destination: {{server: \"https://kubernetes.default.svc\", namespace: my-web-app-prod}}\n",
+        app = r.app_url,
+        cfg = r.config_url
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&objs)));
+    wait_for("the Freight", 30, || !name_of_tag(&s, "v1.5.0").is_empty());
+    let alias = alias_of_tag(&s, "v1.5.0");
+    let out = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &alias,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(
+        out.contains("argocd-update") && out.contains("Skipped"),
+        "{out}"
+    );
+    let out = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "prod",
+        "--freight",
+        &alias,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(!out.contains("Skipped"), "{out}");
+    assert!(values(&r, "prod").contains("tag: v1.5.0"));
+    let app: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "application",
+        "my-web-app-prod",
+        "-n",
+        "argocd",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(
+        app["operation"]["initiatedBy"]["username"], "kargo",
+        "{app}"
+    );
+    assert!(
+        app["metadata"]["annotations"]["kargo.akuity.io/promotion"]
+            .as_str()
+            .unwrap()
+            .starts_with("prod."),
+        "{app}"
+    );
+    // An Application that does not authorise the Stage is refused, with the fix in the message.
+    ok(&s.kubectl(&[
+        "annotate",
+        "application",
+        "my-web-app-prod",
+        "-n",
+        "argocd",
+        "--overwrite",
+        "kargo.akuity.io/authorized-stage=my-web-app:dev",
+    ]));
+    let err = fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "prod",
+        "--freight",
+        &alias,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(
+        err.contains("kargo.akuity.io/authorized-stage: \\\"my-web-app:prod\\\"")
+            || err.contains("my-web-app:prod"),
+        "{err}"
+    );
+}

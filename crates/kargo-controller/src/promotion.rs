@@ -445,11 +445,13 @@ async fn execute(
     let vars = p.spec.vars.clone();
     let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
     let handle = tokio::runtime::Handle::current();
+    let apps_client = ctx.client.clone();
     tokio::task::spawn_blocking(move || {
         let Prepared { input_ctx, freight, lookup, creds, tasks, state } = prepared;
         let cred_lookup = move |url: &str| creds.pick(url).map(|c| GitCredentials { username: c.username, password: c.password });
         let creds_ref = CredsFn(Box::new(cred_lookup));
-        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref };
+        let apps = KubeApps { client: apps_client, handle: handle.clone() };
+        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps: Some(&apps) };
         let resolver = |t: &PromotionTaskReference| -> Result<PromotionTaskSpec, String> {
             let kind = if t.kind.is_empty() { "PromotionTask" } else { t.kind.as_str() };
             tasks.get(&format!("{}/{}", t.kind, t.name)).cloned().ok_or_else(|| format!("{kind} {:?} not found", t.name))
@@ -466,6 +468,33 @@ async fn execute(
     })
     .await
     .map_err(|e| format!("the runner stopped unexpectedly: {e}"))?
+}
+
+/// Argo CD Applications through the API (the in-process one standalone,
+/// the cluster's in cluster mode), for the `argocd-update` step.
+struct KubeApps {
+    client: kube::Client,
+    handle: tokio::runtime::Handle,
+}
+
+impl kargo_promotion::ArgoCdApps for KubeApps {
+    fn get(&self, namespace: &str, name: &str) -> Result<Option<Value>, String> {
+        let api: Api<kargo_api::Application> = Api::namespaced(self.client.clone(), namespace);
+        let app = self
+            .handle
+            .block_on(api.get_opt(name))
+            .map_err(|e| e.to_string())?;
+        app.map(|a| serde_json::to_value(a).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    fn patch(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), String> {
+        let api: Api<kargo_api::Application> = Api::namespaced(self.client.clone(), namespace);
+        self.handle
+            .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A credential lookup function.

@@ -343,6 +343,7 @@ pub(crate) mod testutil {
             outputs: &outputs,
             shared,
             credentials: &NoCredentials,
+            apps: None,
         };
         f(&ctx)
     }

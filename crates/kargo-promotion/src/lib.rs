@@ -16,11 +16,13 @@
 //! The runner is synchronous (it shells out to `git`); async callers run it
 //! under `tokio::task::spawn_blocking`.
 
+pub mod apps;
 pub mod git;
 pub mod runner;
 pub mod step;
 pub mod steps;
 
+pub use crate::apps::ArgoCdApps;
 pub use crate::git::{CredentialLookup, GitCredentials, NoCredentials};
 pub use crate::runner::{
     NoTasks, PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,

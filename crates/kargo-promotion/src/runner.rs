@@ -61,6 +61,8 @@ pub struct PromotionInput<'a> {
     pub lookup: &'a dyn Lookup,
     /// Git credentials.
     pub credentials: &'a dyn CredentialLookup,
+    /// Argo CD Applications for `argocd-update` (None: the step errors).
+    pub apps: Option<&'a dyn crate::apps::ArgoCdApps>,
 }
 
 /// Finds the spec of a (Cluster)PromotionTask.
@@ -632,6 +634,7 @@ impl Runner {
                     outputs: &state.outputs,
                     shared: &state.shared,
                     credentials: input.credentials,
+                    apps: input.apps,
                 };
                 runner.run(&ctx, &config)
             };

@@ -85,6 +85,8 @@ pub struct StepContext<'a> {
     pub shared: &'a Map<String, Value>,
     /// Git credentials by repository URL.
     pub credentials: &'a dyn CredentialLookup,
+    /// Argo CD Applications, when the caller can reach them.
+    pub apps: Option<&'a dyn crate::apps::ArgoCdApps>,
 }
 
 impl StepContext<'_> {
@@ -244,6 +246,7 @@ impl Registry {
         r.register(Arc::new(crate::steps::git_commit::GitCommit));
         r.register(Arc::new(crate::steps::git_push::GitPush));
         r.register(Arc::new(crate::steps::git_clear::GitClear));
+        r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
         r
     }
 

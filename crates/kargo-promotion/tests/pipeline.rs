@@ -175,6 +175,7 @@ fn input(stage: &str, tag: &str) -> PromotionInput<'static> {
         vars: vec![],
         lookup: &NoLookup,
         credentials: &NoCredentials,
+        apps: None,
     }
 }
 

@@ -101,6 +101,7 @@ fn input() -> PromotionInput<'static> {
         vars: vec![],
         lookup: &NoLookup,
         credentials: &NoCredentials,
+        apps: None,
     }
 }
 

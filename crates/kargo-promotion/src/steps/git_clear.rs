@@ -79,6 +79,7 @@ mod tests {
             outputs: &outputs,
             shared: &shared,
             credentials: &NoCredentials,
+            apps: None,
         };
         GitClear.run(&ctx, &json!({"path": "./src"}))?;
         let left: Vec<_> = std::fs::read_dir(&tree)?

@@ -1,5 +1,6 @@
 //! The built-in steps, one file each with its config type and tests.
 
+pub mod argocd_update;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;

@@ -159,6 +159,13 @@ spec:
       steps:{steps}
 ---
 kind: Stage
+metadata: {{name: gate, namespace: my-web-app}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{stages: [dev]}}
+---
+kind: Stage
 metadata: {{name: staging, namespace: my-web-app}}
 spec:
   requestedFreight:
@@ -295,6 +302,20 @@ fn freight_flows_through_git_and_rolls_back() {
             .any(|l| l.starts_with("dev ") && l.contains(&v1) && l.contains("True")),
         "{table}"
     );
+    // A control-flow Stage (no steps) verifies what becomes available to it.
+    wait_for("v1.0.0 to pass the control-flow Stage", 30, || {
+        let f: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "freight",
+            &v1,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        f["status"]["verifiedIn"]["gate"].is_object()
+    });
     let log = git(&r.config_bare, &["log", "--format=%s", "main"]);
     assert_eq!(
         log.lines().next(),

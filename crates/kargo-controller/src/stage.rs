@@ -347,6 +347,9 @@ pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, E
         .promotion_template
         .as_ref()
         .is_some_and(|t| !t.effective_steps().is_empty());
+    if !has_steps {
+        pass_through(&stage, &freight_api).await?;
+    }
     if auto && !busy && has_steps {
         auto_promote(&stage, &freight_api, &promo_api, &promos, &current).await?;
     }
@@ -459,6 +462,27 @@ async fn record_success(
     freight_api
         .patch_status(&fref.name, &PatchParams::default(), &Patch::Merge(patch))
         .await?;
+    Ok(())
+}
+
+/// A control-flow Stage (no promotion steps) promotes nothing: Freight
+/// that becomes available to it is verified there at once, so Stages
+/// downstream of it can take it (Kargo's semantics for such Stages).
+async fn pass_through(stage: &Stage, freight_api: &Api<Freight>) -> Result<(), Error> {
+    let name = stage.name_any();
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    for f in freight_api.list(&ListParams::default()).await?.items {
+        let already = f
+            .status
+            .as_ref()
+            .is_some_and(|s| s.verified_in.contains_key(&name));
+        if !already && availability::check(stage, &f, now_ms).is_ok() {
+            let patch = json!({"status": {"verifiedIn": {&name: {"verifiedAt": now()}}}});
+            freight_api
+                .patch_status(&f.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -102,6 +102,12 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
 }
 
 fn error_policy(_s: Arc<Stage>, e: &Error, _ctx: Arc<Context>) -> Action {
+    if let Error::Kube(kube::Error::Api(s)) = e
+        && s.code == 409
+    {
+        // Someone wrote in between: try again at once, on fresh data.
+        return Action::requeue(Duration::from_millis(50));
+    }
     tracing::warn!(error = %e, "stage reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
@@ -176,9 +182,19 @@ fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
 }
 
 /// One reconciliation.
-pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let ns = stage.namespace().unwrap_or_default();
-    let name = stage.name_any();
+pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = cached.namespace().unwrap_or_default();
+    let name = cached.name_any();
+    // Read the Stage fresh: the watch cache may not have our last status
+    // write yet, and acting on it would start work twice (e.g. a second
+    // AnalysisRun for one re-verify request).
+    let Some(stage) = Api::<Stage>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
+        .await?
+    else {
+        return Ok(Action::await_change());
+    };
+    let stage = Arc::new(stage);
     if stage.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
@@ -355,11 +371,14 @@ pub async fn reconcile(stage: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, E
     }
 
     if st != old {
+        // Pinned to the version read: a concurrent change makes this a 409
+        // and the reconcile runs again on fresh data.
+        let rv = stage.meta().resource_version.clone();
         Api::<Stage>::namespaced(ctx.client.clone(), &ns)
             .patch_status(
                 &name,
                 &PatchParams::default(),
-                &Patch::Merge(json!({"status": st})),
+                &Patch::Merge(json!({"metadata": {"resourceVersion": rv}, "status": st})),
             )
             .await?;
     }

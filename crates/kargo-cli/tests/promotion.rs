@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ServerProc, fails, ok};
+use common::{ServerProc, fails, ok, wait_for};
 use serde_json::Value;
 
 const PIPELINE: &str = r#"
@@ -252,17 +252,6 @@ fn promotions_follow_availability_rules() {
     assert!(err.contains("Stage \"qa\" does not exist"), "{err}");
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 /// The controllers' side: auto-promotion into dev runs the Stage's steps
 /// for real; they fail (the repository does not exist), the Stage says
 /// why, and the same Freight is not retried automatically.
@@ -286,7 +275,7 @@ fn failed_auto_promotions_are_reported_and_not_retried() {
         .unwrap();
         v["items"].as_array().unwrap().clone()
     };
-    wait_for("the auto-promotion into dev to fail", || {
+    wait_for("the auto-promotion into dev to fail", 30, || {
         promos(&s)
             .iter()
             .any(|p| p["status"]["phase"] == "Failed" || p["status"]["phase"] == "Errored")
@@ -308,7 +297,7 @@ fn failed_auto_promotions_are_reported_and_not_retried() {
         .as_str()
         .unwrap_or("");
     assert!(step == "Failed" || step == "Errored", "{p}");
-    wait_for("dev to report the failure", || {
+    wait_for("dev to report the failure", 30, || {
         let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
             "get",
             "stage",

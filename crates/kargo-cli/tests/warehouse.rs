@@ -5,28 +5,10 @@
 
 mod common;
 
-use common::{ServerProc, fails, ok};
+use common::{ServerProc, fails, git, ok, wait_for};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use std::time::Duration;
 
 fn release(work: &Path, tag: &str) {
     std::fs::write(work.join("VERSION"), tag).unwrap();
@@ -34,17 +16,6 @@ fn release(work: &Path, tag: &str) {
     git(work, &["commit", "-q", "-m", &format!("release {tag}")]);
     git(work, &["tag", tag]);
     git(work, &["push", "-q", "origin", "main", "--tags"]);
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -76,7 +47,7 @@ fn freight_follows_new_tags() {
         let out = ok(&s.kargo(&["get", "freight", "-p", "my-web-app"]));
         out.lines().skip(1).map(String::from).collect()
     };
-    wait_for("the first Freight", || freight_lines(&s).len() == 1);
+    wait_for("the first Freight", 30, || freight_lines(&s).len() == 1);
     let first = freight_lines(&s);
     assert!(
         first[0].contains("Warehouse") && first[0].contains("app"),
@@ -282,7 +253,7 @@ fn private_repositories_use_project_credentials() {
     ));
     assert!(out.contains("secret/private-repo created"), "{out}");
     ok(&s.kargo(&["refresh", "warehouse", "private", "-p", "p", "--wait"]));
-    wait_for("Freight from the private repository", || {
+    wait_for("Freight from the private repository", 30, || {
         ok(&s.kargo(&["get", "freight", "-p", "p", "-o", "name"]))
             .lines()
             .count()
@@ -332,9 +303,9 @@ fn push_webhooks_refresh_warehouses() {
             .lines()
             .count()
     };
-    wait_for("the first Freight", || count(&s) == 1);
+    wait_for("the first Freight", 30, || count(&s) == 1);
     let mut hook = String::new();
-    wait_for("the receiver's URL", || {
+    wait_for("the receiver's URL", 30, || {
         let pc: serde_json::Value = serde_json::from_str(&ok(&s.kubectl(&[
             "get",
             "projectconfig",
@@ -398,7 +369,7 @@ fn push_webhooks_refresh_warehouses() {
     let (code, body) = post(&sign("hush-hush"));
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("refreshed 1 warehouse(s): app"), "{body}");
-    wait_for("the Freight for v1.1.0", || count(&s) == 2);
+    wait_for("the Freight for v1.1.0", 30, || count(&s) == 2);
     // An unknown receiver token is a plain 404.
     let bogus = hook
         .rsplit_once('/')

@@ -22,6 +22,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The current time as Kubernetes writes it in statuses (RFC 3339, seconds).
+pub(crate) fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// Settings shared by the controllers.
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {

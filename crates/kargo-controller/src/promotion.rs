@@ -7,6 +7,7 @@
 //! `kargo.akuity.io/abort` annotation.
 
 use crate::credentials::{CredType, CredentialSet};
+use crate::now;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kargo_api::common::FreightReference;
@@ -75,12 +76,6 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
 fn error_policy(_p: Arc<Promotion>, e: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %e, "promotion reconcile failed");
     Action::requeue(Duration::from_secs(5))
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 fn phase(p: &Promotion) -> PromotionPhase {

@@ -6,6 +6,7 @@
 //! Freight that is available to the Stage.
 
 use crate::conditions;
+use crate::now;
 use futures::StreamExt;
 use kargo_api::common::FreightReference;
 use kargo_api::project::PromotionPolicy;
@@ -110,12 +111,6 @@ fn error_policy(_s: Arc<Stage>, e: &Error, _ctx: Arc<Context>) -> Action {
     }
     tracing::warn!(error = %e, "stage reconcile failed");
     Action::requeue(Duration::from_secs(5))
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 fn origin_key(r: &FreightReference) -> String {

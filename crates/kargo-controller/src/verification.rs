@@ -6,6 +6,7 @@
 //! Freight of the collection. A new Promotion or the
 //! `kargo.akuity.io/abort` annotation stops the running AnalysisRun.
 
+use crate::now;
 use kargo_api::analysis::{AnalysisRunSpec, Argument};
 use kargo_api::stage::{AnalysisRunReference, FreightCollection, VerificationInfo};
 use kargo_api::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Freight, Stage, labels};
@@ -18,12 +19,6 @@ use std::collections::BTreeMap;
 pub const STAGE_LABEL: &str = "kargo.akuity.io/stage";
 /// Label on AnalysisRuns naming the Freight collection they verify.
 pub const COLLECTION_LABEL: &str = "kargo.akuity.io/freight-collection";
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
 
 fn terminal(phase: &str) -> bool {
     matches!(

@@ -8,6 +8,7 @@
 
 use crate::conditions;
 use crate::credentials::CredType;
+use crate::now;
 use futures::StreamExt;
 use kargo_api::common::{Chart, FreightOrigin, GitCommit, Image};
 use kargo_api::validate::parse_go_duration;
@@ -79,12 +80,6 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
 fn error_policy(_w: Arc<Warehouse>, e: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(error = %e, "warehouse reconcile failed");
     Action::requeue(Duration::from_secs(5))
-}
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
 }
 
 fn seconds_since(ts: Option<&str>) -> Option<f64> {

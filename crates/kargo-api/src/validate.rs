@@ -782,6 +782,21 @@ pub fn config_map(v: &Value) -> Outcome {
     out
 }
 
+/// Deployment and Pod: the server publishes the ones that stand for its
+/// own process (`kubectl logs -n kargo deploy/kargo-controller`); nothing
+/// here runs workloads, so writes through the API are refused.
+pub fn server_process(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("object");
+    out.err(
+        "metadata",
+        format!(
+            "{kind}s are read-only here: the kargo server publishes the ones that stand for its own process (see `kubectl logs -n kargo deploy/kargo-controller`) and runs no workloads"
+        ),
+    );
+    out
+}
+
 /// Event.
 pub fn event(v: &Value) -> Outcome {
     let mut out = Outcome::default();

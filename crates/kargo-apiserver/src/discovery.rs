@@ -32,7 +32,13 @@ fn groups() -> Vec<&'static str> {
 }
 
 fn group_doc(group: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{}", kargo_api::VERSION), "version": kargo_api::VERSION});
+    // Each group serves one version (kargo.akuity.io and argoproj.io
+    // v1alpha1, apps v1).
+    let version = resources()
+        .iter()
+        .find(|r| r.group == group)
+        .map_or(kargo_api::VERSION, |r| r.version);
+    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
     json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
@@ -63,6 +69,9 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
             "shortNames": r.short_names, "categories": r.categories,
         }));
+        if r.kind == "Pod" {
+            list.push(json!({"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]}));
+        }
         if r.has_status {
             list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced(), "kind": r.kind, "verbs": ["get", "patch", "update"]}));
         }

@@ -12,6 +12,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use client::ConnectFlags;
 use cmd::get::Output;
+use kargo_server::process_logs::LogBuffer;
 
 #[derive(Parser)]
 #[command(
@@ -238,11 +239,7 @@ enum CreateCmd {
 
 fn main() {
     let cli = Cli::parse();
-    let verbose = std::env::var("KARGO_LOG").unwrap_or_else(|_| "warn,kube_client=off".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(verbose))
-        .with_writer(std::io::stderr)
-        .init();
+    let logs = init_logging(matches!(cli.command, Command::Server(_)));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -253,16 +250,44 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = rt.block_on(run(cli)) {
+    if let Err(e) = rt.block_on(run(cli, logs)) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+/// Logs go to stderr (`KARGO_LOG`, default warnings only). The server
+/// also keeps its own log at info level (`KARGO_SERVER_LOG`) for
+/// `kubectl logs -n kargo deploy/kargo-controller`.
+fn init_logging(server: bool) -> LogBuffer {
+    use tracing_subscriber::{
+        EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+    };
+    let verbose = std::env::var("KARGO_LOG").unwrap_or_else(|_| "warn,kube_client=off".into());
+    let kept = std::env::var("KARGO_SERVER_LOG")
+        .unwrap_or_else(|_| "info,kube_client=off,kube_runtime=warn".into());
+    let logs = LogBuffer::new();
+    let buffer_layer = server.then(|| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(logs.clone())
+            .with_filter(EnvFilter::new(kept))
+    });
+    tracing_subscriber::registry()
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(EnvFilter::new(verbose)),
+        )
+        .with(buffer_layer)
+        .init();
+    logs
+}
+
+async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
     match cli.command {
-        Command::Server(a) => cmd::server::run(a).await,
+        Command::Server(a) => cmd::server::run(a, logs).await,
         Command::Quickstart(a) => cmd::quickstart::run(a).await,
         Command::Login(a) => cmd::login::login(a).await,
         Command::Config {
@@ -273,7 +298,10 @@ async fn run(cli: Cli) -> Result<()> {
             cmd::apply::apply(
                 &c,
                 &files,
-                client::project(project.as_deref())?.as_deref(),
+                cmd::apply::ProjectScope::new(
+                    project.as_deref(),
+                    client::project(None)?.as_deref(),
+                ),
                 false,
             )
             .await
@@ -302,7 +330,10 @@ async fn run(cli: Cli) -> Result<()> {
                     cmd::apply::apply(
                         &c,
                         &files,
-                        client::project(project.as_deref())?.as_deref(),
+                        cmd::apply::ProjectScope::new(
+                            project.as_deref(),
+                            client::project(None)?.as_deref(),
+                        ),
                         true,
                     )
                     .await

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{KARGO, ServerProc, fails, ok, seed_dir};
+use common::{KARGO, ServerProc, bare_repo, fails, git, ok, seed_dir, wait_for};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -103,6 +103,118 @@ fn seed_examples_through_kargo_and_kubectl() {
         !left.contains("/prod\n") && !left.contains("staging-eu"),
         "{left}"
     );
+}
+
+/// `kargo config set-project` gives objects without a namespace a home; it
+/// does not refuse objects that name their own (the seed's Application in
+/// `argocd`). A `--project` typed on the command line still must match.
+#[test]
+fn a_configured_project_is_a_default_not_a_filter() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    ok(&s.kargo(&["config", "set-project", "my-web-app"]));
+    let seed = seed_dir();
+    let out = ok(&s.kargo(&["apply", "-f", seed.to_str().unwrap()]));
+    assert!(
+        out.contains("application.argoproj.io/my-web-app-dev created"),
+        "{out}"
+    );
+    let bare = "kind: Warehouse\nmetadata: {name: bare}\nspec:\n  subscriptions:\n  - git: {repoURL: \"https://127.0.0.1:9/x.git\"}\n";
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(bare)));
+    ok(&s.kubectl(&["get", "warehouse", "bare", "-n", "my-web-app"]));
+    let app = seed.join("06-argocd-application.yaml");
+    let err = fails(&s.kargo(&["apply", "-p", "my-web-app", "-f", app.to_str().unwrap()]));
+    assert!(
+        err.contains("namespace \"argocd\" but --project is \"my-web-app\""),
+        "{err}"
+    );
+}
+
+/// The seed's `kubectl logs -n kargo deploy/kargo-controller -f` against
+/// the standalone server: the Deployment and its Pod stand for the server
+/// process, the log shows what the controllers did, `-f` follows new
+/// lines, and the objects cannot be written through the API.
+#[test]
+fn kubectl_logs_follows_the_controller() {
+    let home = tempfile::tempdir().unwrap();
+    let (bare, work) = bare_repo(home.path(), "app");
+    let commit = |msg: &str| {
+        std::fs::write(work.join("VERSION"), msg).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", msg]);
+        git(&work, &["push", "-q", "origin", "main"]);
+    };
+    commit("one");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "p"]));
+    let wh = format!(
+        "kind: Warehouse\nmetadata: {{name: w, namespace: p}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"file://{}\", branch: main}}\n",
+        bare.display()
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh)));
+    wait_for("the first Freight in the log", 30, || {
+        ok(&s.kubectl(&["logs", "-n", "kargo", "deploy/kargo-controller"]))
+            .contains("FreightCreated")
+    });
+    let pods = ok(&s.kubectl(&["get", "pods", "-n", "kargo"]));
+    assert!(
+        pods.contains("kargo-controller-") && pods.contains("Running"),
+        "{pods}"
+    );
+    let tail = ok(&s.kubectl(&[
+        "logs",
+        "-n",
+        "kargo",
+        "deploy/kargo-controller",
+        "--tail=1",
+        "--timestamps",
+    ]));
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+    assert!(tail.starts_with("20"), "a timestamp first: {tail}");
+
+    let mut follow = s
+        .kubectl_cmd(&["logs", "-n", "kargo", "deploy/kargo-controller", "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20)).expect("old lines");
+    let mut created = usize::from(first.contains("FreightCreated"));
+    commit("two");
+    ok(&s.kargo(&["refresh", "warehouse", "w", "-p", "p", "--wait"]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while created < 2 && Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+            && l.contains("FreightCreated")
+        {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 2, "-f shows the old and the new FreightCreated");
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: kargo}\nspec:\n  containers: [{name: c, image: busybox}]\n";
+    let err = fails(&s.kargo_stdin(&["apply", "-f", "-"], Some(pod)));
+    assert!(err.contains("read-only"), "{err}");
+    let err = fails(&s.kubectl(&[
+        "logs",
+        "-n",
+        "kargo",
+        "deploy/kargo-controller",
+        "--previous",
+    ]));
+    assert!(err.contains("not kept"), "{err}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ServerProc, fails, git, ok, wait_for};
+use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -20,25 +20,7 @@ struct Repos {
 }
 
 fn repos(home: &Path) -> Repos {
-    let mk = |name: &str| {
-        let bare = home.join(format!("{name}.git"));
-        let work = home.join(name);
-        git(
-            home,
-            &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-        );
-        git(home, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
-        git(
-            &work,
-            &[
-                "remote",
-                "add",
-                "origin",
-                &format!("file://{}", bare.display()),
-            ],
-        );
-        (bare, work)
-    };
+    let mk = |name: &str| bare_repo(home, name);
     let (_app_bare, app_work) = mk("app");
     let (config_bare, config_work) = mk("config");
     for stage in ["dev", "staging"] {

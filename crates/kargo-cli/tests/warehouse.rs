@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ServerProc, fails, git, ok, wait_for};
+use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -22,18 +22,8 @@ fn release(work: &Path, tag: &str) {
 fn freight_follows_new_tags() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start(home.path());
-    let bare = home.path().join("app.git");
-    let work = home.path().join("app");
-    git(
-        home.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(
-        home.path(),
-        &["init", "-q", "-b", "main", work.to_str().unwrap()],
-    );
+    let (bare, work) = bare_repo(home.path(), "app");
     let url = format!("file://{}", bare.display());
-    git(&work, &["remote", "add", "origin", &url]);
     release(&work, "v1.0.0");
 
     ok(&s.kargo(&["create", "project", "my-web-app"]));
@@ -280,18 +270,8 @@ fn private_repositories_use_project_credentials() {
 fn push_webhooks_refresh_warehouses() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start(home.path());
-    let bare = home.path().join("app.git");
-    let work = home.path().join("app");
-    git(
-        home.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(
-        home.path(),
-        &["init", "-q", "-b", "main", work.to_str().unwrap()],
-    );
+    let (bare, work) = bare_repo(home.path(), "app");
     let url = format!("file://{}", bare.display());
-    git(&work, &["remote", "add", "origin", &url]);
     release(&work, "v1.0.0");
     ok(&s.kargo(&["create", "project", "p"]));
     let objs = format!(

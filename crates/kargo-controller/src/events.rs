@@ -1,6 +1,7 @@
 //! Kubernetes Events (core `v1`) about kargo objects, so `kubectl
 //! describe` shows what happened to a Warehouse, Stage or Promotion.
-//! Emitting is best effort: a failure is logged, never fatal.
+//! Each Event is also logged at info level. Emitting is best effort: a
+//! failure is logged, never fatal.
 
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, PostParams};
@@ -22,6 +23,13 @@ where
     K: Resource<DynamicType = ()>,
 {
     let Some(ns) = obj.namespace() else { return };
+    // The same story goes to the server's log (`kubectl logs -n kargo deploy/kargo-controller`).
+    let object = format!("{}/{}", K::kind(&()).to_lowercase(), obj.name_any());
+    let level = match kind {
+        Kind::Normal => "Normal",
+        Kind::Warning => "Warning",
+    };
+    tracing::info!(namespace = %ns, %object, reason, r#type = level, "{message}");
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -34,7 +42,7 @@ where
         },
         "reason": reason,
         "message": message,
-        "type": match kind { Kind::Normal => "Normal", Kind::Warning => "Warning" },
+        "type": level,
         "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         "source": {"component": "kargo-controller"},
         "reportingComponent": "kargo-controller",

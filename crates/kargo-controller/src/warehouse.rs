@@ -445,7 +445,6 @@ async fn create_freight(
     let api: Api<Freight> = Api::namespaced(ctx.client.clone(), &w.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &f).await {
         Ok(created) => {
-            tracing::info!(warehouse = %w.name_any(), freight = %id, "created Freight");
             let msg = format!("created Freight {} ({id})", created.alias().unwrap_or(""));
             crate::events::emit(
                 &ctx.client,

@@ -6,6 +6,7 @@
 mod auth;
 pub mod client;
 mod in_process;
+pub mod process_logs;
 mod tls;
 pub mod webhooks;
 
@@ -31,6 +32,9 @@ pub struct ServerConfig {
     pub min_warehouse_interval: std::time::Duration,
     /// Run the controllers (false: API only, nothing reaches out).
     pub controllers: bool,
+    /// Where the process's log lines are kept for `kubectl logs`; the
+    /// caller attaches it to its tracing subscriber.
+    pub logs: process_logs::LogBuffer,
 }
 
 impl ServerConfig {
@@ -43,6 +47,7 @@ impl ServerConfig {
             tls_key: None,
             min_warehouse_interval: std::time::Duration::from_secs(30),
             controllers: true,
+            logs: process_logs::LogBuffer::new(),
         }
     }
 }
@@ -103,6 +108,7 @@ impl Server {
         std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
         let store = Store::open(&cfg.data_dir.join("kargo.db"))?;
         let token = auth::load_or_create_token(&cfg.data_dir)?;
+        let pod = process_logs::publish_process(&store, env!("CARGO_PKG_VERSION"))?;
         let tls = tls::load_or_create(&cfg, cfg.listen.ip())?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
             tls.cert_pem.into_bytes(),
@@ -132,8 +138,9 @@ impl Server {
                 axum::routing::post(webhooks::receive),
             )
             .with_state(in_process_client(store.clone()));
-        let app =
-            auth::require_token(kargo_apiserver::router(store.clone()), token.clone()).merge(hooks);
+        let api = kargo_apiserver::router(store.clone())
+            .merge(process_logs::router(cfg.logs.clone(), pod));
+        let app = auth::require_token(api, token.clone()).merge(hooks);
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?

@@ -6,7 +6,24 @@ use anyhow::{Result, anyhow, bail};
 use kube::api::{DynamicObject, PostParams};
 use serde_json::{Value, json};
 
-fn namespace_of(m: &Manifest, project: Option<&str>) -> Result<Option<String>> {
+/// Where objects that name no namespace go.
+#[derive(Clone, Copy, Default)]
+pub struct ProjectScope<'a> {
+    /// `--project` as typed: objects naming another namespace are refused.
+    pub flag: Option<&'a str>,
+    /// The default from `kargo config set-project`: used only for objects
+    /// that name no namespace.
+    pub configured: Option<&'a str>,
+}
+
+impl<'a> ProjectScope<'a> {
+    /// The flag, with the configured default behind it.
+    pub fn new(flag: Option<&'a str>, configured: Option<&'a str>) -> Self {
+        ProjectScope { flag, configured }
+    }
+}
+
+fn namespace_of(m: &Manifest, scope: ProjectScope) -> Result<Option<String>> {
     if !m.info.namespaced() {
         return Ok(None);
     }
@@ -15,18 +32,19 @@ fn namespace_of(m: &Manifest, project: Option<&str>) -> Result<Option<String>> {
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty());
-    match (from_doc, project) {
-        (Some(d), Some(p)) if d != p => bail!(
-            "{}: the object is in namespace {d:?} but --project is {p:?}",
-            m.source
-        ),
+    match (from_doc, scope.flag) {
+        (Some(d), Some(p)) if d != p => {
+            bail!("the object is in namespace {d:?} but --project is {p:?}")
+        }
         (Some(d), _) => Ok(Some(d.to_string())),
         (None, Some(p)) => Ok(Some(p.to_string())),
-        (None, None) => bail!(
-            "{}: {} has no metadata.namespace; pass --project (-p)",
-            m.source,
-            m.info.kind
-        ),
+        (None, None) => match scope.configured {
+            Some(p) => Ok(Some(p.to_string())),
+            None => bail!(
+                "{} has no metadata.namespace; pass --project (-p) or set a default with `kargo config set-project`",
+                m.info.kind
+            ),
+        },
     }
 }
 
@@ -78,7 +96,7 @@ async fn ensure_namespace(
 pub async fn apply(
     client: &kube::Client,
     files: &[String],
-    project: Option<&str>,
+    project: ProjectScope<'_>,
     create_only: bool,
 ) -> Result<()> {
     let mut ms = manifest::read_all(files)?;
@@ -100,7 +118,7 @@ pub async fn apply(
 async fn apply_one(
     client: &kube::Client,
     m: &Manifest,
-    project: Option<&str>,
+    project: ProjectScope<'_>,
     create_only: bool,
     namespaces: &mut Vec<String>,
 ) -> Result<()> {

@@ -45,7 +45,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// Runs the server.
-pub async fn run(args: ServerArgs) -> Result<()> {
+pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) -> Result<()> {
     let started_at = std::time::Instant::now();
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     let server = Server::start(ServerConfig {
@@ -53,6 +53,7 @@ pub async fn run(args: ServerArgs) -> Result<()> {
         tls_key: args.tls_key,
         min_warehouse_interval: args.min_warehouse_interval,
         controllers: !args.disable_controllers,
+        logs,
         ..ServerConfig::new(data_dir.clone(), args.listen)
     })
     .await

@@ -137,6 +137,28 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A bare repository `<home>/<name>.git` on branch main, and a work tree
+/// `<home>/<name>` whose `origin` is it (`file://`).
+pub fn bare_repo(home: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let bare = home.join(format!("{name}.git"));
+    let work = home.join(name);
+    git(
+        home,
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(home, &["init", "-q", "-b", "main", work.to_str().unwrap()]);
+    git(
+        &work,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("file://{}", bare.display()),
+        ],
+    );
+    (bare, work)
+}
+
 /// Polls `f` every 100 ms until it holds, failing the test after `secs`.
 pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let start = std::time::Instant::now();

@@ -213,7 +213,13 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
     for (name, text) in manifests::files(&ws, &env_url) {
         std::fs::write(mdir.join(name), text)?;
     }
-    crate::cmd::apply::apply(&client, &[mdir.to_string_lossy().into_owned()], None, false).await?;
+    crate::cmd::apply::apply(
+        &client,
+        &[mdir.to_string_lossy().into_owned()],
+        crate::cmd::apply::ProjectScope::default(),
+        false,
+    )
+    .await?;
     println!(
         "pipeline: dev -> staging-us + staging-eu -> prod-us (prod-us needs both); dev and staging auto-promote; every Stage verifies /healthz\n"
     );

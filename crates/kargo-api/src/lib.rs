@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;
+pub mod glob;
 pub mod printer;
 pub mod project;
 pub mod promotion;

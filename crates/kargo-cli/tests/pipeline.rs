@@ -819,3 +819,121 @@ fn argocd_update_runs_only_where_its_condition_holds() {
         "{err}"
     );
 }
+
+/// `/metrics` scraped by a real Prometheus over HTTPS with the admin
+/// token: promotion outcomes per Stage (the seed's "track promotion
+/// success rates"), verification outcomes, and whether each Stage's
+/// current Freight is verified (its "alert on Freight stuck unverified").
+#[test]
+fn prometheus_scrapes_promotion_and_verification_metrics() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, _healthy) = health_server();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let template = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: health, namespace: my-web-app}}\nspec:\n  metrics:\n  - name: up\n    successCondition: result == \"ok\"\n    provider:\n      web: {{url: \"http://{health}/dev/healthz\", jsonPath: \"{{$.status}}\"}}\n"
+    );
+    let verified_dev = manifests(&r).replace(
+        "kind: Stage\nmetadata: {name: dev, namespace: my-web-app}\nspec:\n",
+        "kind: Stage\nmetadata: {name: dev, namespace: my-web-app}\nspec:\n  verification:\n    analysisTemplates: [{name: health}]\n",
+    );
+    ok(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&format!("{template}\n---\n{verified_dev}")),
+    ));
+    wait_for("v1.0.0 to be verified in dev", 60, || {
+        let name = name_of_tag(&s, "v1.0.0");
+        !name.is_empty()
+            && serde_json::from_str::<Value>(&ok(&s.kubectl(&[
+                "get",
+                "freight",
+                &name,
+                "-n",
+                "my-web-app",
+                "-o",
+                "json",
+            ])))
+            .unwrap()["status"]["verifiedIn"]["dev"]
+                .is_object()
+    });
+    // A Promotion that fails: the config repository is gone.
+    let bad = verified_dev.replace(&r.config_url, "file:///nonexistent/config.git");
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&bad)));
+    fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &alias_of_tag(&s, "v1.0.0"),
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+
+    let target = s.url.trim_start_matches("https://").to_string();
+    let prom = common::prometheus::Prometheus::start(&format!(
+        "  - job_name: kargo\n    scheme: https\n    authorization:\n      credentials_file: {token}\n    tls_config:\n      ca_file: {ca}\n    static_configs:\n      - targets: ['{target}']\n",
+        token = s.data.join("admin-token").display(),
+        ca = s.data.join("ca.crt").display(),
+    ));
+    let value = |q: &str| -> f64 {
+        prom.query(q)
+            .first()
+            .and_then(|r| r["value"][1].as_str())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    prom.wait_for("kargo_build_info", 60);
+    let sel = r#"project="my-web-app",stage="dev""#;
+    assert_eq!(
+        value(&format!(r#"kargo_promotions{{{sel},phase="Succeeded"}}"#)),
+        1.0
+    );
+    assert_eq!(
+        value(&format!(
+            r#"sum(kargo_promotions{{{sel},phase=~"Failed|Errored"}})"#
+        )),
+        1.0
+    );
+    // The success-rate query docs/metrics.md gives.
+    assert_eq!(
+        value(
+            r#"sum by (stage) (kargo_promotions{phase="Succeeded"}) / sum by (stage) (kargo_promotions{phase=~"Succeeded|Failed|Errored"})"#
+        ),
+        0.5
+    );
+    assert_eq!(
+        value(&format!(
+            r#"kargo_verifications{{{sel},phase="Successful"}}"#
+        )),
+        1.0
+    );
+    assert_eq!(
+        value(&format!("kargo_stage_freight_verified{{{sel}}}")),
+        1.0
+    );
+    assert!(value(&format!("kargo_stage_freight_age_seconds{{{sel}}}")) >= 0.0);
+    assert_eq!(
+        value(&format!(
+            r#"kargo_promotion_duration_seconds_count{{{sel}}}"#
+        )),
+        1.0
+    );
+    assert_eq!(
+        value(r#"kargo_freight{project="my-web-app",warehouse="app"}"#),
+        1.0
+    );
+    assert_eq!(value(r#"kargo_warehouse_ready{warehouse="app"}"#), 1.0);
+    // Without the token, /metrics is refused like the rest of the API.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(s.data.join("ca.crt"))
+        .arg(format!("{}/metrics", s.url))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
+}

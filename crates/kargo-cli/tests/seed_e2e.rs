@@ -33,12 +33,12 @@ mod registry;
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
+use common::prometheus::Prometheus;
 use common::{ServerProc, bare_repo, fails, git, ok, seed_dir, wait_for};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,104 +117,6 @@ fn start_environment(rt: &tokio::runtime::Runtime, env: Env) -> String {
     let addr = listener.local_addr().expect("addr");
     rt.spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
-}
-
-// ---------------------------------------------------------------------
-// Prometheus, one per region.
-// ---------------------------------------------------------------------
-
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A plain HTTP/1.0 GET on loopback: status and body.
-fn http_get(url: &str) -> Option<(u16, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut s = std::net::TcpStream::connect(host).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_string()))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// Starts Debian's `prometheus` scraping `target` every second.
-fn start_prometheus(target: &str) -> Prometheus {
-    let bin = "/usr/bin/prometheus";
-    assert!(
-        Path::new(bin).exists(),
-        "{bin} is missing: apt-get install -y prometheus (scripts/test.sh does it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (host, path) = target
-        .strip_prefix("http://")
-        .and_then(|t| t.split_once('/'))
-        .expect("target URL");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: my-web-app\n    metrics_path: /{path}\n\
-             \x20   static_configs:\n      - targets: ['{host}']\n"
-        ),
-    )
-    .unwrap();
-    let port = registry::free_port();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
-}
-
-impl Prometheus {
-    /// Waits until a 5-minute rate can be computed (two scrapes).
-    fn wait_ready(&self) {
-        let probe = format!(
-            "{}/api/v1/query?query={}",
-            self.url,
-            percent_encode("count_over_time(http_requests_total[5m]) >= 2")
-        );
-        wait_for("Prometheus to hold two scrapes", 60, || {
-            http_get(&probe).is_some_and(|(code, body)| code == 200 && body.contains("\"value\""))
-        });
-    }
 }
 
 // ---------------------------------------------------------------------
@@ -524,11 +426,12 @@ fn the_seed_runs_end_to_end() {
         ..Default::default()
     }));
     let environment = start_environment(&rt, env.clone());
-    let prom_dev = start_prometheus(&format!("{environment}/dev/metrics"));
-    let prom_us = start_prometheus(&format!("{environment}/staging-us/metrics"));
-    let prom_eu = start_prometheus(&format!("{environment}/staging-eu/metrics"));
+    // One Prometheus per region; each waits for two scrapes (a 5-minute rate).
+    let prom_dev = Prometheus::scraping(&format!("{environment}/dev/metrics"));
+    let prom_us = Prometheus::scraping(&format!("{environment}/staging-us/metrics"));
+    let prom_eu = Prometheus::scraping(&format!("{environment}/staging-eu/metrics"));
     for p in [&prom_dev, &prom_us, &prom_eu] {
-        p.wait_ready();
+        p.wait_for("count_over_time(http_requests_total[5m]) >= 2", 60);
     }
     let a = Addresses {
         repos: &r,

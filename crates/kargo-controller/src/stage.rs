@@ -133,16 +133,6 @@ fn reference(p: &Promotion) -> PromotionReference {
     }
 }
 
-fn glob_match(pattern: &str, name: &str) -> bool {
-    let re = format!(
-        "^{}$",
-        regex::escape(pattern)
-            .replace("\\*", ".*")
-            .replace("\\?", ".")
-    );
-    regex::Regex::new(&re).is_ok_and(|r| r.is_match(name))
-}
-
 /// Whether a ProjectConfig policy turns on auto-promotion for the Stage.
 fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
     let name = stage.name_any();
@@ -154,7 +144,7 @@ fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
             let by_name = if sel.name.is_empty() {
                 true
             } else if let Some(g) = sel.name.strip_prefix("glob:") {
-                glob_match(g, &name)
+                kargo_api::glob::matches(g, &name)
             } else if let Some(r) = sel
                 .name
                 .strip_prefix("regex:")

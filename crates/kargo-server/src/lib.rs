@@ -6,6 +6,7 @@
 mod auth;
 pub mod client;
 mod in_process;
+pub mod metrics;
 pub mod process_logs;
 mod tls;
 pub mod webhooks;
@@ -138,8 +139,12 @@ impl Server {
                 axum::routing::post(webhooks::receive),
             )
             .with_state(in_process_client(store.clone()));
+        let metrics = axum::Router::new()
+            .route("/metrics", axum::routing::get(metrics::handler))
+            .with_state(store.clone());
         let api = kargo_apiserver::router(store.clone())
-            .merge(process_logs::router(cfg.logs.clone(), pod));
+            .merge(process_logs::router(cfg.logs.clone(), pod))
+            .merge(metrics);
         let app = auth::require_token(api, token.clone()).merge(hooks);
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)

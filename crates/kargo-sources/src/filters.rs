@@ -59,30 +59,10 @@ pub struct PathFilter {
     exclude: Vec<PathPattern>,
 }
 
-fn glob_to_regex(g: &str) -> String {
-    let mut out = String::from("^");
-    let chars: Vec<char> = g.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '*' if chars.get(i + 1) == Some(&'*') => {
-                out.push_str(".*");
-                i += 1;
-            }
-            '*' => out.push_str("[^/]*"),
-            '?' => out.push_str("[^/]"),
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-        i += 1;
-    }
-    out.push('$');
-    out
-}
-
 fn pattern(p: &str) -> Result<PathPattern, String> {
     let re = |r: &str| Regex::new(r).map_err(|e| format!("invalid path pattern {p:?}: {e}"));
     if let Some(g) = p.strip_prefix("glob:") {
-        Ok(PathPattern::Glob(re(&glob_to_regex(g))?))
+        Ok(PathPattern::Glob(re(&kargo_api::glob::to_regex(g))?))
     } else if let Some(r) = p
         .strip_prefix("regex:")
         .or_else(|| p.strip_prefix("regexp:"))

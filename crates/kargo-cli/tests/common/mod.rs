@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod git_http;
+pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

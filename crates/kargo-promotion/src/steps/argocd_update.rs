@@ -71,11 +71,7 @@ fn authorized(app: &Value, project: &str, stage: &str) -> bool {
     let Some((p, s)) = v.split_once(':') else {
         return false;
     };
-    let glob = |pat: &str, text: &str| {
-        let re = format!("^{}$", regex::escape(pat).replace("\\*", ".*"));
-        regex::Regex::new(&re).is_ok_and(|r| r.is_match(text))
-    };
-    glob(p.trim(), project) && glob(s.trim(), stage)
+    kargo_api::glob::matches(p.trim(), project) && kargo_api::glob::matches(s.trim(), stage)
 }
 
 impl Step for ArgoCdUpdate {

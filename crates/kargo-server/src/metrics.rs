@@ -1,0 +1,264 @@
+//! `GET /metrics`: Prometheus metrics about the pipeline, computed from
+//! the store at scrape time so they are never out of step with the
+//! objects (and survive restarts). They answer the seed's good practice:
+//! "track promotion success rates" and "alert on Freight stuck
+//! unverified". The names and labels are documented in docs/metrics.md.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use kargo_api::lookup_kind;
+use kargo_store::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    project: String,
+    stage: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    project: String,
+    stage: String,
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WarehouseLabels {
+    project: String,
+    warehouse: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
+    let Some(info) = lookup_kind(api_version, kind) else {
+        return Vec::new();
+    };
+    let Ok((rows, _)) = store.list(info, None, None, 0) else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r.ns, v)))
+        .collect()
+}
+
+fn text(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn seconds(v: &Value, pointer: &str) -> Option<f64> {
+    let t: jiff::Timestamp = v.pointer(pointer)?.as_str()?.parse().ok()?;
+    Some(t.as_millisecond() as f64 / 1000.0)
+}
+
+/// Renders every metric in the OpenMetrics text format.
+pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::Error> {
+    let now_s = now.as_millisecond() as f64 / 1000.0;
+    let mut reg = Registry::default();
+
+    let build = Family::<VersionLabels, Gauge>::default();
+    build
+        .get_or_create(&VersionLabels {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+        .set(1);
+    reg.register("kargo_build_info", "The running kargo-rs version", build);
+
+    let promotions = Family::<PhaseLabels, Gauge>::default();
+    let durations = Family::<StageLabels, Histogram>::new_with_constructor(|| {
+        Histogram::new(exponential_buckets(0.25, 2.0, 14))
+    });
+    for (ns, p) in all(store, "kargo.akuity.io/v1alpha1", "Promotion") {
+        let stage = text(&p, "/spec/stage");
+        let mut phase = text(&p, "/status/phase");
+        if phase.is_empty() {
+            phase = "Pending".into();
+        }
+        promotions
+            .get_or_create(&PhaseLabels {
+                project: ns.clone(),
+                stage: stage.clone(),
+                phase: phase.clone(),
+            })
+            .inc();
+        if phase == "Succeeded"
+            && let (Some(a), Some(b)) = (
+                seconds(&p, "/status/startedAt"),
+                seconds(&p, "/status/finishedAt"),
+            )
+        {
+            durations
+                .get_or_create(&StageLabels { project: ns, stage })
+                .observe((b - a).max(0.0));
+        }
+    }
+    reg.register(
+        "kargo_promotions",
+        "Promotions by Stage and phase (Pending, Running, Succeeded, Failed, Errored, Aborted)",
+        promotions,
+    );
+    reg.register(
+        "kargo_promotion_duration_seconds",
+        "How long Succeeded Promotions ran, by Stage",
+        durations,
+    );
+
+    let verifications = Family::<PhaseLabels, Gauge>::default();
+    for (ns, run) in all(store, "argoproj.io/v1alpha1", "AnalysisRun") {
+        let stage = text(&run, "/metadata/labels/kargo.akuity.io~1stage");
+        if stage.is_empty() {
+            continue;
+        }
+        let mut phase = text(&run, "/status/phase");
+        if phase.is_empty() {
+            phase = "Pending".into();
+        }
+        verifications
+            .get_or_create(&PhaseLabels {
+                project: ns,
+                stage,
+                phase,
+            })
+            .inc();
+    }
+    reg.register(
+        "kargo_verifications",
+        "Verification AnalysisRuns by Stage and phase (Running, Successful, Failed, Error, Inconclusive)",
+        verifications,
+    );
+
+    let freight_count = Family::<WarehouseLabels, Gauge>::default();
+    let mut freight: HashMap<(String, String), Value> = HashMap::new();
+    for (ns, f) in all(store, "kargo.akuity.io/v1alpha1", "Freight") {
+        freight_count
+            .get_or_create(&WarehouseLabels {
+                project: ns.clone(),
+                warehouse: text(&f, "/origin/name"),
+            })
+            .inc();
+        freight.insert((ns, text(&f, "/metadata/name")), f);
+    }
+    reg.register(
+        "kargo_freight",
+        "Freight by origin Warehouse",
+        freight_count,
+    );
+
+    let verified = Family::<StageLabels, Gauge>::default();
+    let since = Family::<StageLabels, FloatGauge>::default();
+    for (ns, s) in all(store, "kargo.akuity.io/v1alpha1", "Stage") {
+        let stage = text(&s, "/metadata/name");
+        let Some(items) = s
+            .pointer("/status/freightHistory/0/items")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let labels = StageLabels {
+            project: ns.clone(),
+            stage: stage.clone(),
+        };
+        let mut all_verified = !items.is_empty();
+        let mut entered: Option<f64> = None;
+        for item in items.values() {
+            let name = text(item, "/name");
+            let Some(f) = freight.get(&(ns.clone(), name)) else {
+                all_verified = false;
+                continue;
+            };
+            let status = f.get("status");
+            if status
+                .and_then(|st| st.pointer("/verifiedIn"))
+                .and_then(|v| v.get(&stage))
+                .is_none()
+            {
+                all_verified = false;
+            }
+            if let Some(t) = status.and_then(|st| {
+                st.pointer("/currentlyIn")
+                    .and_then(|c| c.get(&stage))
+                    .and_then(|c| seconds(c, "/since"))
+            }) {
+                entered = Some(entered.map_or(t, |e: f64| e.max(t)));
+            }
+        }
+        verified.get_or_create(&labels).set(i64::from(all_verified));
+        if let Some(t) = entered {
+            since.get_or_create(&labels).set((now_s - t).max(0.0));
+        }
+    }
+    reg.register(
+        "kargo_stage_freight_verified",
+        "1 when the Stage's current Freight is verified there, else 0",
+        verified,
+    );
+    reg.register(
+        "kargo_stage_freight_age_seconds",
+        "Seconds since the Stage's current Freight arrived",
+        since,
+    );
+
+    let ready = Family::<WarehouseLabels, Gauge>::default();
+    for (ns, w) in all(store, "kargo.akuity.io/v1alpha1", "Warehouse") {
+        let is_ready = w
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
+        ready
+            .get_or_create(&WarehouseLabels {
+                project: ns,
+                warehouse: text(&w, "/metadata/name"),
+            })
+            .set(i64::from(is_ready));
+    }
+    reg.register(
+        "kargo_warehouse_ready",
+        "1 when the Warehouse's last discovery succeeded (condition Ready), else 0",
+        ready,
+    );
+
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &reg)?;
+    Ok(out)
+}
+
+/// The `/metrics` handler.
+pub async fn handler(State(store): State<Store>) -> Response {
+    let rendered =
+        tokio::task::spawn_blocking(move || render(&store, jiff::Timestamp::now())).await;
+    match rendered {
+        Ok(Ok(body)) => (
+            [(
+                http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "rendering metrics failed\n",
+        )
+            .into_response(),
+    }
+}

@@ -937,3 +937,88 @@ fn prometheus_scrapes_promotion_and_verification_metrics() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "401");
 }
+
+/// Garbage collection with Kargo's rules, tightened by flags: per Stage
+/// only the newest Promotion is kept, per Warehouse the Freight in use and
+/// one more, and Events expire; what a Stage holds is never deleted.
+#[test]
+fn garbage_collection_keeps_what_is_in_use() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let s = ServerProc::start_with(
+        home.path(),
+        &[
+            "--gc-interval",
+            "1s",
+            "--gc-max-retained-promotions",
+            "1",
+            "--gc-min-promotion-deletion-age",
+            "0s",
+            "--gc-max-retained-freight",
+            "1",
+            "--gc-min-freight-deletion-age",
+            "0s",
+            "--event-ttl",
+            "3s",
+        ],
+    );
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests(&r))));
+    for tag in ["v1.0.0", "v1.1.0", "v1.2.0"] {
+        if tag != "v1.0.0" {
+            release(&r, tag);
+            ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
+        }
+        wait_for(&format!("{tag} in dev"), 60, || {
+            let name = name_of_tag(&s, tag);
+            !name.is_empty() && stage_freight(&s, "dev") == name
+        });
+    }
+    let names = |kind: &str| -> Vec<String> {
+        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            kind,
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let current = name_of_tag(&s, "v1.2.0");
+    let previous = name_of_tag(&s, "v1.1.0");
+    wait_for("the oldest Freight to be collected", 30, || {
+        names("freight").len() == 2
+    });
+    let left = names("freight");
+    assert!(
+        left.contains(&current) && left.contains(&previous),
+        "{left:?}"
+    );
+    wait_for("old Promotions to be collected", 30, || {
+        names("promotions").len() == 1
+    });
+    assert_eq!(stage_freight(&s, "dev"), current, "dev still holds v1.2.0");
+    wait_for("Events to expire", 30, || names("events").is_empty());
+    // Rolling back to the Freight that was kept still works.
+    ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "dev",
+        "--freight",
+        &previous,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(values(&r, "dev").contains("tag: v1.1.0"));
+}

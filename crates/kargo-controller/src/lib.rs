@@ -6,12 +6,14 @@
 //! Warehouses (discovery, Freight creation), Stages (status from
 //! Promotions, Freight whereabouts, auto-promotion, verification),
 //! Promotions (steps, one at a time per Stage, resumable), AnalysisRuns
-//! (measurements in-process) and ProjectConfigs (webhook URLs).
+//! (measurements in-process), ProjectConfigs (webhook URLs) and garbage
+//! collection (old Promotions, Freight and Events).
 
 pub mod analysis;
 mod conditions;
 pub mod credentials;
 pub mod events;
+pub mod gc;
 pub mod project_config;
 pub mod promotion;
 pub mod stage;
@@ -40,6 +42,8 @@ pub struct ControllerConfig {
     pub work_dir: PathBuf,
     /// The server's address as users reach it (for webhook URLs).
     pub public_url: String,
+    /// What garbage collection keeps.
+    pub gc: gc::GcConfig,
 }
 
 /// Starts every controller; returns when they stop (never, normally).
@@ -60,6 +64,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         project_config::run(client.clone(), configs),
         warehouse::run(client.clone(), warehouses),
         stage::run(client.clone(), stages),
-        promotion::run(client, promotions)
+        promotion::run(client.clone(), promotions),
+        gc::run(client, cfg.gc.clone())
     );
 }

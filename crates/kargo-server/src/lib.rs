@@ -12,6 +12,7 @@ mod tls;
 pub mod webhooks;
 
 pub use in_process::in_process_client;
+pub use kargo_controller::gc::GcConfig;
 
 use kargo_store::Store;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     /// Where the process's log lines are kept for `kubectl logs`; the
     /// caller attaches it to its tracing subscriber.
     pub logs: process_logs::LogBuffer,
+    /// What garbage collection keeps (Kargo's defaults).
+    pub gc: kargo_controller::gc::GcConfig,
 }
 
 impl ServerConfig {
@@ -49,6 +52,7 @@ impl ServerConfig {
             min_warehouse_interval: std::time::Duration::from_secs(30),
             controllers: true,
             logs: process_logs::LogBuffer::new(),
+            gc: kargo_controller::gc::GcConfig::default(),
         }
     }
 }
@@ -169,6 +173,7 @@ impl Server {
                     min_warehouse_interval: cfg.min_warehouse_interval,
                     work_dir: cfg.data_dir.join("work"),
                     public_url: url.clone(),
+                    gc: cfg.gc.clone(),
                 },
             ))
         } else {

@@ -28,6 +28,24 @@ pub struct ServerArgs {
     /// Serve the API only: no controllers, so nothing is discovered or promoted.
     #[arg(long)]
     pub disable_controllers: bool,
+    /// Time between garbage-collection sweeps.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub gc_interval: std::time::Duration,
+    /// Promotions kept per Stage beyond the oldest unfinished one.
+    #[arg(long, default_value_t = 20)]
+    pub gc_max_retained_promotions: usize,
+    /// Promotions younger than this are never garbage-collected.
+    #[arg(long, default_value = "336h", value_parser = parse_duration)]
+    pub gc_min_promotion_deletion_age: std::time::Duration,
+    /// Freight kept per Warehouse beyond the oldest one in use.
+    #[arg(long, default_value_t = 20)]
+    pub gc_max_retained_freight: usize,
+    /// Freight younger than this is never garbage-collected.
+    #[arg(long, default_value = "336h", value_parser = parse_duration)]
+    pub gc_min_freight_deletion_age: std::time::Duration,
+    /// How long Events are kept after they last happened.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub event_ttl: std::time::Duration,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -54,6 +72,14 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         min_warehouse_interval: args.min_warehouse_interval,
         controllers: !args.disable_controllers,
         logs,
+        gc: kargo_server::GcConfig {
+            interval: args.gc_interval,
+            max_retained_promotions: args.gc_max_retained_promotions,
+            min_promotion_deletion_age: args.gc_min_promotion_deletion_age,
+            max_retained_freight: args.gc_max_retained_freight,
+            min_freight_deletion_age: args.gc_min_freight_deletion_age,
+            event_ttl: args.event_ttl,
+        },
         ..ServerConfig::new(data_dir.clone(), args.listen)
     })
     .await

@@ -127,7 +127,7 @@ impl Step for GitClone {
             "{}.git",
             hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
         ));
-        ensure_clone(&repo, &remote)?;
+        let fresh = ensure_clone(&repo, &remote)?;
 
         let mut commits = Map::new();
         let mut checkouts = ctx
@@ -146,8 +146,11 @@ impl Step for GitClone {
                     format!("{field}: must not be the work directory itself"),
                 ));
             }
-            let branch = add_worktree(&repo, &dir, c, &cfg.repo_url)?;
-            let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).unwrap_or_default();
+            let (branch, tip) = add_worktree(&repo, &dir, c, &cfg.repo_url, fresh)?;
+            let sha = match tip {
+                Some(sha) => sha,
+                None => git::run(Some(&dir), None, &["rev-parse", "HEAD"]).unwrap_or_default(),
+            };
             let key = c
                 .as_
                 .clone()
@@ -175,8 +178,8 @@ impl Step for GitClone {
 }
 
 /// Clones `remote` into `repo` (no checkout) or, if a clone is already
-/// there, fetches.
-fn ensure_clone(repo: &Path, remote: &Remote) -> Result<(), StepError> {
+/// there (a resumed Promotion), fetches. True when it cloned afresh.
+fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
     if repo.join("HEAD").exists() && git::succeeds(Some(repo), &["rev-parse", "--git-dir"]) {
         git::run(
             Some(repo),
@@ -184,7 +187,7 @@ fn ensure_clone(repo: &Path, remote: &Remote) -> Result<(), StepError> {
             &["fetch", "--prune", "--tags", "origin"],
         )
         .map_err(git_err)?;
-        return Ok(());
+        return Ok(false);
     }
     if repo.exists() {
         std::fs::remove_dir_all(repo)
@@ -203,30 +206,25 @@ fn ensure_clone(repo: &Path, remote: &Remote) -> Result<(), StepError> {
     )
     .map_err(git_err)?;
     // Detach the clone's own HEAD so that every branch can be checked out
-    // in a worktree.
-    if let Ok(sha) = git::run(
+    // in a worktree. An empty remote has no HEAD to detach: nothing to do.
+    let _ = git::run(
         Some(repo),
         None,
-        &["rev-parse", "--verify", "--quiet", "HEAD"],
-    ) {
-        git::run(
-            Some(repo),
-            None,
-            &["update-ref", "--no-deref", "HEAD", &sha],
-        )
-        .map_err(git_err)?;
-    }
-    Ok(())
+        &["update-ref", "--no-deref", "HEAD", "HEAD"],
+    );
+    Ok(true)
 }
 
 /// Adds the worktree for one checkout, replacing whatever a crashed run
-/// left at `dir`. Returns the branch checked out, if any.
+/// left at `dir` (`fresh`: the clone is new, so nothing was left).
+/// Returns the branch checked out, if any, and its commit when known.
 fn add_worktree(
     repo: &Path,
     dir: &Path,
     c: &Checkout,
     url: &str,
-) -> Result<Option<String>, StepError> {
+    fresh: bool,
+) -> Result<(Option<String>, Option<String>), StepError> {
     if dir.exists() {
         let _ = git::run(
             Some(repo),
@@ -239,7 +237,9 @@ fn add_worktree(
             })?;
         }
     }
-    git::run(Some(repo), None, &["worktree", "prune"]).map_err(git_err)?;
+    if !fresh {
+        git::run(Some(repo), None, &["worktree", "prune"]).map_err(git_err)?;
+    }
     let path = dir.to_string_lossy();
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     if let Some(tag) = nonempty(&c.tag) {
@@ -255,7 +255,7 @@ fn add_worktree(
                 format!("tag {tag:?} of {}: {}", git::redact(url), e.stderr),
             )
         })?;
-        return Ok(None);
+        return Ok((None, None));
     }
     if let Some(commit) = nonempty(&c.commit) {
         git::run(
@@ -269,7 +269,7 @@ fn add_worktree(
                 format!("commit {commit:?} of {}: {}", git::redact(url), e.stderr),
             )
         })?;
-        return Ok(None);
+        return Ok((None, None));
     }
     let branch = match nonempty(&c.branch) {
         Some(b) => b,
@@ -290,11 +290,13 @@ fn add_worktree(
         }
     };
     let remote_ref = format!("refs/remotes/origin/{branch}");
-    let exists = git::succeeds(
+    let tip = git::run(
         Some(repo),
+        None,
         &["rev-parse", "--verify", "--quiet", &remote_ref],
-    );
-    if exists {
+    )
+    .ok();
+    if tip.is_some() {
         git::run(
             Some(repo),
             None,
@@ -302,17 +304,12 @@ fn add_worktree(
                 "worktree",
                 "add",
                 "--force",
+                "--track",
                 "-B",
                 &branch,
                 &path,
                 &remote_ref,
             ],
-        )
-        .map_err(git_err)?;
-        git::run(
-            Some(dir),
-            None,
-            &["branch", "--set-upstream-to", &format!("origin/{branch}")],
         )
         .map_err(git_err)?;
     } else if c.create {
@@ -338,7 +335,7 @@ fn add_worktree(
             ),
         ));
     }
-    Ok(Some(branch))
+    Ok((Some(branch), tip))
 }
 
 #[cfg(test)]

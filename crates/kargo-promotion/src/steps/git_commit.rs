@@ -68,9 +68,11 @@ impl Step for GitCommit {
         }
         let (name, email) = author(ctx, &cfg);
         git::run(Some(&dir), None, &["add", "--all", "."]).map_err(git_err)?;
-        let clean = git::succeeds(Some(&dir), &["diff", "--cached", "--quiet"]);
-        let has_head = git::succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
-        let status = if clean && has_head {
+        // Nothing staged on an existing HEAD: nothing to commit. (A new,
+        // empty branch still gets its first commit.)
+        let clean = git::succeeds(Some(&dir), &["diff", "--cached", "--quiet"])
+            && git::succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
+        let status = if clean {
             StepStatus::Skipped
         } else {
             let mut cmd = git::command(

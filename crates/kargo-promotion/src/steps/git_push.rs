@@ -100,42 +100,64 @@ impl Step for GitPush {
             }
         };
         let attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let refspec = format!("HEAD:refs/heads/{branch}");
+        let mut push_args = vec!["push", "origin", refspec.as_str()];
+        if force {
+            push_args.push("--force");
+        }
         let mut last = String::new();
         let mut pushed = false;
+        // Without force, push first: the common case needs no fetch. Only a
+        // rejected push fetches, then finds the commit already there (a
+        // resumed Promotion) or rebases onto what moved. A forced push
+        // always looks first, so it never overwrites commits that already
+        // contain this one.
+        let mut look_first = force;
         for _ in 0..attempts {
-            let remote_exists = fetch_branch(&dir, &remote, &branch)?;
-            let tracking = format!("refs/remotes/origin/{branch}");
-            if remote_exists {
-                if git::succeeds(
-                    Some(&dir),
-                    &["merge-base", "--is-ancestor", "HEAD", &tracking],
-                ) {
-                    // Already there: a previous run pushed it.
-                    pushed = true;
-                    break;
-                }
-                if !force
-                    && !git::succeeds(
+            if look_first {
+                let remote_exists = fetch_branch(&dir, &remote, &branch)?;
+                if remote_exists {
+                    if git::succeeds(
                         Some(&dir),
-                        &["merge-base", "--is-ancestor", &tracking, "HEAD"],
-                    )
-                {
-                    rebase(&dir, &tracking)?;
+                        &["merge-base", "--is-ancestor", "HEAD", &tracking],
+                    ) {
+                        // Already there: a previous run pushed it.
+                        pushed = true;
+                        break;
+                    }
+                    if !force
+                        && !git::succeeds(
+                            Some(&dir),
+                            &["merge-base", "--is-ancestor", &tracking, "HEAD"],
+                        )
+                    {
+                        rebase(&dir, &tracking)?;
+                    }
                 }
             }
-            let refspec = format!("HEAD:refs/heads/{branch}");
-            let mut args = vec!["push", "origin", refspec.as_str()];
-            if force {
-                args.push("--force");
-            }
-            match git::run(Some(&dir), Some(&remote), &args) {
+            match git::run(Some(&dir), Some(&remote), &push_args) {
                 Ok(_) => {
                     pushed = true;
                     break;
                 }
-                Err(e) if is_non_fast_forward(&e.stderr) => last = e.to_string(),
+                Err(e) if is_non_fast_forward(&e.stderr) => {
+                    last = e.to_string();
+                    look_first = true;
+                }
                 Err(e) => return Err(git_err(e)),
             }
+        }
+        if !pushed
+            && look_first
+            && fetch_branch(&dir, &remote, &branch)?
+            && git::succeeds(
+                Some(&dir),
+                &["merge-base", "--is-ancestor", "HEAD", &tracking],
+            )
+        {
+            // The last rejection was for a commit the remote already has.
+            pushed = true;
         }
         if !pushed {
             return Err(StepError::retryable(

@@ -239,7 +239,10 @@ enum CreateCmd {
 
 fn main() {
     let cli = Cli::parse();
-    let logs = init_logging(matches!(cli.command, Command::Server(_)));
+    let logs = init_logging(matches!(
+        cli.command,
+        Command::Server(_) | Command::Quickstart(_)
+    ));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -288,7 +291,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
     match cli.command {
         Command::Server(a) => cmd::server::run(a, logs).await,
-        Command::Quickstart(a) => cmd::quickstart::run(a).await,
+        Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a).await,
         Command::Config {
             what: ConfigCmd::SetProject { project },

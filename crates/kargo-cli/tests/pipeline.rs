@@ -292,6 +292,20 @@ fn freight_flows_through_git_and_rolls_back() {
         assert!(out.contains(expect), "{expect} missing in:\n{out}");
     }
     assert!(values(&r, "staging").contains("tag: v1.0.0"));
+    // The Stage stops reporting the finished Promotion as current.
+    wait_for("staging to drop its currentPromotion", 30, || {
+        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
+            "get",
+            "stage",
+            "staging",
+            "-n",
+            "my-web-app",
+            "-o",
+            "json",
+        ])))
+        .unwrap();
+        st["status"]["currentPromotion"].is_null() && st["status"]["lastPromotion"].is_object()
+    });
     // kubectl describe tells the story through Events.
     let promo = out
         .split_whitespace()

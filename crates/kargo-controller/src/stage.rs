@@ -356,15 +356,14 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
     }
 
     if st != old {
-        // Pinned to the version read: a concurrent change makes this a 409
-        // and the reconcile runs again on fresh data.
-        let rv = stage.meta().resource_version.clone();
+        // The whole status is replaced (a merge patch would keep fields
+        // that are now unset, such as a finished `currentPromotion`), pinned
+        // to the version read: a concurrent change makes this a 409 and the
+        // reconcile runs again on fresh data.
+        let mut updated = (*stage).clone();
+        updated.status = Some(st);
         Api::<Stage>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"resourceVersion": rv}, "status": st})),
-            )
+            .replace_status(&name, &PostParams::default(), &updated)
             .await?;
     }
     Ok(Action::requeue(Duration::from_secs(if verifying {

@@ -169,7 +169,7 @@ impl Story {
 }
 
 /// Runs the quick start.
-pub async fn run(args: QuickstartArgs) -> Result<()> {
+pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuffer) -> Result<()> {
     let keep_dir = args.dir.is_some() || args.keep_running;
     let tmp = tempfile::Builder::new()
         .prefix("kargo-quickstart-")
@@ -184,6 +184,7 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
         .context("starting the demo environment")?;
     let server = kargo_server::Server::start(kargo_server::ServerConfig {
         min_warehouse_interval: Duration::from_secs(1),
+        logs,
         ..kargo_server::ServerConfig::new(dir.join("data"), "127.0.0.1:0".parse()?)
     })
     .await
@@ -322,10 +323,18 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
                     .await?
                     .and_then(|f| f.metadata.name.clone())
                     .unwrap_or_default();
-                Ok(s.verification("prod-us").await?.0 == f)
+                let settled = s.stages().await?.iter().any(|st| {
+                    st.metadata.name.as_deref() == Some("prod-us")
+                        && st
+                            .status
+                            .as_ref()
+                            .is_some_and(|x| x.current_promotion.is_none())
+                });
+                Ok(settled && s.verification("prod-us").await?.0 == f)
             },
         )
         .await?;
+    story.report().await?;
 
     summary(&story).await?;
     println!(
@@ -340,12 +349,14 @@ pub async fn run(args: QuickstartArgs) -> Result<()> {
     println!("  kargo get freight -p {PROJECT}");
     println!("  kargo get stages -p {PROJECT}");
     println!("  kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait");
-    println!(
-        "  kubectl --server {} --certificate-authority {} --token \"$(cat {})\" get stages -n {PROJECT}",
+    let kubectl = format!(
+        "kubectl --server {} --certificate-authority {} --token \"$(cat {})\"",
         s.url,
         dir.join("data/ca.crt").display(),
         dir.join("data/admin-token").display()
     );
+    println!("  {kubectl} get stages -n {PROJECT}");
+    println!("  {kubectl} logs -n kargo deploy/kargo-controller   # what the controllers did");
     println!(
         "  git -C {} log --oneline main   # what Kargo committed",
         dir.join("repos/k8s-config.git").display()

@@ -1,4 +1,5 @@
-//! The HTTP client set-up the web and prometheus providers share: rustls
+//! The HTTP client set-up the web and prometheus providers (and the
+//! promotion `http` step) share: rustls
 //! with the `ring` provider installed once, per-metric timeout and
 //! `insecure`, and reqwest errors described without URLs (which may carry
 //! credentials).
@@ -17,7 +18,7 @@ fn ensure_crypto_provider() {
 
 /// A client with `timeout` for the whole request and optional TLS
 /// verification.
-pub(crate) fn client(timeout: Duration, insecure: bool) -> Result<reqwest::Client, String> {
+pub fn client(timeout: Duration, insecure: bool) -> Result<reqwest::Client, String> {
     ensure_crypto_provider();
     reqwest::Client::builder()
         .timeout(timeout)
@@ -28,7 +29,7 @@ pub(crate) fn client(timeout: Duration, insecure: bool) -> Result<reqwest::Clien
 }
 
 /// A reqwest error without its URL, with its causes.
-pub(crate) fn describe(e: reqwest::Error) -> String {
+pub fn describe(e: reqwest::Error) -> String {
     let timeout = e.is_timeout();
     let e = e.without_url();
     let mut msg = e.to_string();
@@ -45,7 +46,7 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
 }
 
 /// Reads at most `limit` bytes of a response body.
-pub(crate) async fn body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+pub async fn body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(describe)? {
         if out.len() + chunk.len() > limit {

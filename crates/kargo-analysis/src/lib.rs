@@ -32,7 +32,7 @@ pub mod prometheus;
 pub mod provider;
 pub mod web;
 
-mod http;
+pub mod http;
 
 pub use crate::args::{NoSecrets, SecretLookup, StaticSecrets};
 pub use crate::engine::{

@@ -1036,3 +1036,86 @@ fn garbage_collection_keeps_what_is_in_use() {
     ]));
     assert!(values(&r, "dev").contains("tag: v1.1.0"));
 }
+
+/// Kargo's `http` step inside a real Promotion: it reaches a service (a
+/// stand-in for a chat webhook or deployment API), its outputs are kept
+/// with the Promotion, and a response that never meets the success
+/// criteria keeps the step Running until its retry timeout ends it.
+#[test]
+fn http_step_notifies_and_polls() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, healthy) = health_server();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let stage = |name: &str, step: &str| {
+        format!(
+            "kind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: {name}, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n{step}",
+            app = r.app_url
+        )
+    };
+    let notify = format!(
+        "      - uses: http\n        as: notify\n        config:\n          method: POST\n          url: http://{health}/notify\n          body: '${{{{ quote(ctx.stage + \" gets \" + ctx.targetFreight.name) }}}}'\n          successExpression: response.body.status == \"ok\"\n          outputs:\n          - {{name: answer, fromExpression: response.body.status}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&stage("notify", &notify))));
+    wait_for("the Freight", 30, || !name_of_tag(&s, "v1.0.0").is_empty());
+    let freight = name_of_tag(&s, "v1.0.0");
+    let out = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "notify",
+        "--freight",
+        &freight,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(out.contains("http") && out.contains("Succeeded"), "{out}");
+    let name = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
+        .unwrap()
+        .to_string();
+    let p: Value = serde_json::from_str(&ok(&s.kubectl(&[
+        "get",
+        "promotion",
+        &name,
+        "-n",
+        "my-web-app",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(
+        p["status"]["state"]["outputs"]["notify"]["answer"], "ok",
+        "{p}"
+    );
+
+    // The service keeps answering "down": the step stays Running, then its
+    // retry timeout fails the Promotion with the reason.
+    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    let poll = format!(
+        "      - uses: http\n        as: wait\n        retry: {{timeout: 3s}}\n        config:\n          url: http://{health}/status\n          successExpression: response.body.status == \"ok\"\n          failureExpression: response.status == 404\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&stage("poll", &poll))));
+    let err = fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "poll",
+        "--freight",
+        &freight,
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    assert!(err.contains("Errored") || err.contains("Failed"), "{err}");
+    assert!(
+        err.contains("timeout") || err.contains("timed out"),
+        "{err}"
+    );
+}

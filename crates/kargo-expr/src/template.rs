@@ -174,10 +174,23 @@ impl<'a> Evaluator<'a> {
                 message,
             })?;
         }
-        let value = self
-            .functions
-            .eval(expression, &self.context)
-            .map_err(|e| ExprError::from_expr(location.clone(), &e))?;
+        // The expr-lang parser panics on some input it cannot handle; that
+        // must be the user's error message, never a crashed Promotion.
+        let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.functions.eval(expression, &self.context)
+        }))
+        .map_err(|panic| ExprError::Eval {
+            location: location.clone(),
+            message: format!(
+                "the expression could not be parsed ({})",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unsupported syntax")
+            ),
+        })?;
+        let value = evaluated.map_err(|e| ExprError::from_expr(location.clone(), &e))?;
         if has_non_finite(&value) {
             return Err(ExprError::Eval {
                 location,

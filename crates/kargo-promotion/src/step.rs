@@ -233,7 +233,7 @@ impl Registry {
     }
 
     /// The built-in steps: `git-clone`, `yaml-update`, `git-update`,
-    /// `git-commit`, `git-push`, `git-clear`.
+    /// `git-commit`, `git-push`, `git-clear`, `argocd-update`, `http`.
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         r.register(Arc::new(crate::steps::git_clone::GitClone));
@@ -247,6 +247,7 @@ impl Registry {
         r.register(Arc::new(crate::steps::git_push::GitPush));
         r.register(Arc::new(crate::steps::git_clear::GitClear));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
+        r.register(Arc::new(crate::steps::http::Http));
         r
     }
 

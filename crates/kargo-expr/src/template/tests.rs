@@ -577,3 +577,14 @@ fn no_freight_in_env_means_plain_variables() {
         Ok(Value::Null)
     );
 }
+
+#[test]
+fn map_literals_with_variables_evaluate_or_fail_cleanly() {
+    // Literal maps work; wherever the parser gives up, the answer is an
+    // error naming the expression, never a panic.
+    assert_eq!(ok(r#"${{ quote({"a": 1}) }}"#), json!("{\"a\":1}"));
+    match eval(r#"${{ quote({"text": ctx.stage}) }}"#) {
+        Ok(v) => assert_eq!(v, json!("{\"text\":\"dev\"}")),
+        Err(e) => assert!(e.to_string().contains("ctx.stage"), "{e}"),
+    }
+}

@@ -5,4 +5,5 @@ pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
 pub mod git_push;
+pub mod http;
 pub mod yaml_update;

@@ -1,0 +1,392 @@
+//! `http`: one HTTP/S request, as Kargo's step makes it — to notify a chat
+//! channel, call a deployment API, or poll an endpoint until it says the
+//! rollout is done. `successExpression` / `failureExpression` (bare
+//! expressions over `response.status`, `response.headers`, `response.body`)
+//! decide the outcome; a response that is neither is `Running`, so the
+//! step is tried again (bounded by its `retry`). With neither expression,
+//! a 2xx status succeeds and anything else fails. `outputs` are extracted
+//! from successful responses only.
+
+use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, parse_config};
+use kargo_expr::{Env, Evaluator, NoLookup};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+
+/// Step name.
+pub const NAME: &str = "http";
+/// Largest response body read (bigger bodies fail the step).
+pub const MAX_BODY: usize = 4 << 20;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A header or query parameter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameValue {
+    /// Name.
+    pub name: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// An output extracted from the response.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputRule {
+    /// Output name.
+    pub name: String,
+    /// Expression over `response`.
+    pub from_expression: String,
+}
+
+/// `config` of the step.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// HTTP method (default GET).
+    #[serde(default)]
+    pub method: String,
+    /// Request URL.
+    pub url: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: Vec<NameValue>,
+    /// Query parameters (URL-encoded here).
+    #[serde(default)]
+    pub query_params: Vec<NameValue>,
+    /// Request body.
+    #[serde(default)]
+    pub body: String,
+    /// Skip TLS verification (discouraged).
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// Timeout of one request (Go duration, default 10s).
+    #[serde(default)]
+    pub timeout: String,
+    /// Success criterion.
+    #[serde(default)]
+    pub success_expression: String,
+    /// Failure criterion (wins when both hold).
+    #[serde(default)]
+    pub failure_expression: String,
+    /// Outputs.
+    #[serde(default)]
+    pub outputs: Vec<OutputRule>,
+}
+
+/// The step.
+pub struct Http;
+
+/// Go's canonical header key: `content-type` → `Content-Type`.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The `response` variable: status, headers (canonical name → values) and
+/// the body as JSON (an empty object when empty or not a JSON object/array).
+fn response_value(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Value {
+    let mut h: Map<String, Value> = Map::new();
+    for (k, v) in headers {
+        let entry = h
+            .entry(canonical(k.as_str()))
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(a) = entry {
+            a.push(json!(String::from_utf8_lossy(v.as_bytes())));
+        }
+    }
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(|v| v.is_object() || v.is_array())
+            .unwrap_or_else(|| json!({}))
+    };
+    json!({"status": status, "headers": h, "body": body})
+}
+
+fn evaluate(field: &str, expression: &str, response: &Value) -> Result<Value, StepError> {
+    let env = Env::new().set("response", response.clone());
+    Evaluator::new(&env, &NoLookup)
+        .evaluate_expression(expression)
+        .map_err(|e| StepError::terminal(NAME, format!("{field}: {e}")))
+}
+
+fn condition(field: &str, expression: &str, response: &Value) -> Result<bool, StepError> {
+    match evaluate(field, expression, response)? {
+        Value::Bool(b) => Ok(b),
+        other => Err(StepError::terminal(
+            NAME,
+            format!("{field}: {expression:?} must evaluate to true or false, got {other}"),
+        )),
+    }
+}
+
+async fn send(cfg: &Config, timeout: Duration) -> Result<(u16, Value), StepError> {
+    let method = if cfg.method.is_empty() {
+        reqwest::Method::GET
+    } else {
+        reqwest::Method::from_bytes(cfg.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            StepError::config(
+                NAME,
+                format!("method: {:?} is not an HTTP method", cfg.method),
+            )
+        })?
+    };
+    let mut url = reqwest::Url::parse(&cfg.url)
+        .map_err(|e| StepError::config(NAME, format!("url: {:?} is not a URL: {e}", cfg.url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(StepError::config(
+            NAME,
+            format!("url: {:?} must be http:// or https://", cfg.url),
+        ));
+    }
+    if !cfg.query_params.is_empty() {
+        let mut q = url.query_pairs_mut();
+        for p in &cfg.query_params {
+            q.append_pair(&p.name, &p.value);
+        }
+    }
+    let client = kargo_analysis::http::client(timeout, cfg.insecure_skip_tls_verify)
+        .map_err(|e| StepError::retryable(NAME, e))?;
+    let mut req = client.request(method, url);
+    for h in &cfg.headers {
+        req = req.header(h.name.as_str(), h.value.as_str());
+    }
+    if !cfg.body.is_empty() {
+        req = req.body(cfg.body.clone());
+    }
+    let resp = req.send().await.map_err(|e| {
+        StepError::retryable(
+            NAME,
+            format!("request failed: {}", kargo_analysis::http::describe(e)),
+        )
+    })?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = kargo_analysis::http::body(resp, MAX_BODY)
+        .await
+        .map_err(|e| StepError::terminal(NAME, e))?;
+    Ok((status, response_value(status, &headers, &body)))
+}
+
+impl Step for Http {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(&self, _ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let cfg: Config = parse_config(NAME, config)?;
+        let timeout = if cfg.timeout.is_empty() {
+            DEFAULT_TIMEOUT
+        } else {
+            kargo_api::validate::parse_go_duration(&cfg.timeout)
+                .filter(|s| *s > 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    StepError::config(
+                        NAME,
+                        format!("timeout: {:?} is not a duration such as 30s", cfg.timeout),
+                    )
+                })?
+        };
+        let fut = send(&cfg, timeout);
+        let (status, response) = match tokio::runtime::Handle::try_current() {
+            // Steps run on a blocking thread (the controller's spawn_blocking).
+            Ok(h) => h.block_on(fut),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StepError::retryable(NAME, format!("cannot start a runtime: {e}")))?
+                .block_on(fut),
+        }?;
+        let has_success = !cfg.success_expression.trim().is_empty();
+        let has_failure = !cfg.failure_expression.trim().is_empty();
+        let ok2xx = (200..300).contains(&status);
+        let failed = if has_failure {
+            condition("failureExpression", &cfg.failure_expression, &response)?
+        } else if has_success {
+            !condition("successExpression", &cfg.success_expression, &response)?
+        } else {
+            !ok2xx
+        };
+        if failed {
+            return Err(StepError::terminal(
+                NAME,
+                format!("the response (status {status}) met the failure criteria"),
+            ));
+        }
+        let succeeded = if has_success {
+            condition("successExpression", &cfg.success_expression, &response)?
+        } else {
+            // Only a failure expression, which did not hold; or no expressions and 2xx.
+            true
+        };
+        if !succeeded {
+            return Ok(StepResult {
+                status: Some(StepStatus::Running),
+                message: format!(
+                    "the response (status {status}) met neither the success nor the failure criteria; trying again"
+                ),
+                ..Default::default()
+            });
+        }
+        let mut outputs = Map::new();
+        for (i, o) in cfg.outputs.iter().enumerate() {
+            let v = evaluate(
+                &format!("outputs[{i}].fromExpression"),
+                &o.from_expression,
+                &response,
+            )?;
+            outputs.insert(o.name.clone(), v);
+        }
+        Ok(StepResult::succeeded(outputs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::with_ctx;
+    use std::io::{Read, Write};
+
+    /// A loopback server answering every request with `status` and a JSON
+    /// body that echoes the request line, headers and body.
+    fn server(status: u16, extra: &'static str) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (head, body) = req.split_once("\r\n\r\n").unwrap_or((&req, ""));
+                let line = head.lines().next().unwrap_or("").to_string();
+                let token = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-token: "))
+                    .unwrap_or("")
+                    .to_string();
+                let reply =
+                    json!({"line": line, "token": token, "body": body, "extra": extra}).to_string();
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nX-Trace-ID: abc\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn run(cfg: Value) -> Result<StepResult, StepError> {
+        let tmp = tempfile::tempdir().unwrap();
+        with_ctx(tmp.path(), &Map::new(), |ctx| Http.run(ctx, &cfg))
+    }
+
+    #[test]
+    fn default_criteria_are_the_status_class() {
+        let ok = server(200, "");
+        let res = run(json!({
+            "method": "POST",
+            "url": format!("{ok}/hook"),
+            "headers": [{"name": "X-Token", "value": "t0k"}],
+            "queryParams": [{"name": "msg", "value": "a b&c"}],
+            "body": "{\"text\":\"promoted\"}",
+            "outputs": [
+                {"name": "status", "fromExpression": "response.status"},
+                {"name": "line", "fromExpression": "response.body.line"},
+                {"name": "trace", "fromExpression": "response.headers[\"X-Trace-Id\"][0]"},
+                {"name": "token", "fromExpression": "response.body.token"},
+                {"name": "sent", "fromExpression": "response.body.body"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(res.status(), StepStatus::Succeeded);
+        assert_eq!(res.outputs["status"], json!(200));
+        assert_eq!(
+            res.outputs["line"],
+            json!("POST /hook?msg=a+b%26c HTTP/1.1")
+        );
+        assert_eq!(res.outputs["trace"], json!("abc"));
+        assert_eq!(res.outputs["token"], json!("t0k"));
+        assert_eq!(res.outputs["sent"], json!("{\"text\":\"promoted\"}"));
+
+        let down = server(503, "");
+        let err = run(json!({"url": down})).unwrap_err();
+        assert!(err.terminal && err.message.contains("status 503"), "{err}");
+    }
+
+    #[test]
+    fn polling_until_the_criteria_decide() {
+        let cfg = |url: String| {
+            json!({
+                "url": url,
+                "successExpression": "response.status == 200 && response.body.extra == \"done\"",
+                "failureExpression": "response.status == 404"
+            })
+        };
+        let res = run(cfg(server(200, "rolling"))).unwrap();
+        assert_eq!(res.status(), StepStatus::Running, "neither: try again");
+        assert!(res.message.contains("neither"), "{}", res.message);
+        assert_eq!(
+            run(cfg(server(200, "done"))).unwrap().status(),
+            StepStatus::Succeeded
+        );
+        let err = run(cfg(server(404, ""))).unwrap_err();
+        assert!(err.terminal, "{err}");
+        // Only a success expression: its negation is the failure.
+        let err = run(
+            json!({"url": server(200, "x"), "successExpression": "response.body.extra == \"y\""}),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("failure criteria"), "{err}");
+    }
+
+    #[test]
+    fn bad_config_and_unreachable_hosts_say_what_is_wrong() {
+        let e = run(json!({"url": "http://127.0.0.1:9/", "method": "GE T"})).unwrap_err();
+        assert!(e.message.contains("method"), "{e}");
+        let e = run(json!({"url": "not a url"})).unwrap_err();
+        assert!(e.message.contains("url"), "{e}");
+        let e = run(json!({"url": "ftp://x/"})).unwrap_err();
+        assert!(e.message.contains("http://"), "{e}");
+        let e = run(json!({"url": "http://127.0.0.1:9/", "timeout": "soon"})).unwrap_err();
+        assert!(e.message.contains("timeout"), "{e}");
+        let e = run(json!({"url": "http://127.0.0.1:9/", "retries": 3})).unwrap_err();
+        assert!(e.message.contains("retries"), "{e}");
+        let e = run(json!({"url": "http://127.0.0.1:9/"})).unwrap_err();
+        assert!(!e.terminal && e.message.contains("request failed"), "{e}");
+        let e = run(json!({"url": server(200, ""), "successExpression": "response.status"}))
+            .unwrap_err();
+        assert!(e.message.contains("true or false"), "{e}");
+    }
+
+    #[test]
+    fn canonical_header_names() {
+        assert_eq!(canonical("content-type"), "Content-Type");
+        assert_eq!(canonical("x-request-id"), "X-Request-Id");
+        assert_eq!(canonical("ETAG"), "Etag");
+    }
+
+    #[test]
+    fn response_body_is_an_object_or_empty() {
+        let h = reqwest::header::HeaderMap::new();
+        assert_eq!(response_value(200, &h, b"")["body"], json!({}));
+        assert_eq!(response_value(200, &h, b"not json")["body"], json!({}));
+        assert_eq!(
+            response_value(200, &h, br#"{"a": [1]}"#)["body"]["a"][0],
+            json!(1)
+        );
+    }
+}

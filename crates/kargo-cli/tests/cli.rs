@@ -217,6 +217,81 @@ fn kubectl_logs_follows_the_controller() {
     assert!(err.contains("not kept"), "{err}");
 }
 
+/// The read-only web UI: sign in with the admin token (the cookie is a
+/// derived session value, not the token), then see the seed's pipeline in
+/// upstream order and the project's Freight.
+#[test]
+fn web_ui_shows_the_pipeline_after_sign_in() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    ok(&s.kargo(&["apply", "-f", seed_dir().to_str().unwrap()]));
+    let freight = "kind: Freight\nmetadata: {namespace: my-web-app}\norigin: {kind: Warehouse, name: app-images}\nimages: [{repoURL: myacr.azurecr.io/my-web-app, tag: 1.5.0, digest: \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]\n";
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(freight)));
+    let curl = |args: &[&str]| -> String {
+        let out = Command::new("curl")
+            .args(["-s", "-i", "--cacert"])
+            .arg(s.data.join("ca.crt"))
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let login = curl(&[&format!("{}/ui", s.url)]);
+    assert!(
+        login.starts_with("HTTP/2 200") || login.starts_with("HTTP/1.1 200"),
+        "{login}"
+    );
+    assert!(login.contains("Admin token"), "{login}");
+    let bad = curl(&["-d", "token=wrong", &format!("{}/ui/login", s.url)]);
+    assert!(bad.contains(" 401"), "{bad}");
+    let good = curl(&[
+        "-d",
+        &format!("token={}", s.token()),
+        &format!("{}/ui/login", s.url),
+    ]);
+    let cookie = good
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .unwrap_or_else(|| panic!("no cookie in {good}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        good.contains("HttpOnly") && !cookie.contains(&s.token()),
+        "{good}"
+    );
+    let home_page = curl(&["-H", &format!("Cookie: {cookie}"), &format!("{}/ui", s.url)]);
+    assert!(home_page.contains("/ui/projects/my-web-app"), "{home_page}");
+    let pipeline = curl(&[
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &format!("{}/ui/projects/my-web-app", s.url),
+    ]);
+    let at = |needle: &str| {
+        pipeline
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{pipeline}"))
+    };
+    assert!(at("<b>dev</b>") < at("<b>staging-us</b>"), "upstream first");
+    assert!(
+        at("<b>staging-eu</b>") < at("<b>prod-us</b>"),
+        "upstream first"
+    );
+    at("Warehouse my-warehouse");
+    at("staging-us + staging-eu");
+    at("1.5.0");
+    let anonymous = curl(&[&format!("{}/ui/projects/my-web-app", s.url)]);
+    assert!(
+        anonymous.contains(" 303") && !anonymous.contains("staging-us"),
+        "{anonymous}"
+    );
+}
+
 #[test]
 fn kubectl_watch_sees_an_update() {
     let home = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ mod in_process;
 pub mod metrics;
 pub mod process_logs;
 mod tls;
+pub mod ui;
 pub mod webhooks;
 
 pub use in_process::in_process_client;
@@ -149,7 +150,9 @@ impl Server {
         let api = kargo_apiserver::router(store.clone())
             .merge(process_logs::router(cfg.logs.clone(), pod))
             .merge(metrics);
-        let app = auth::require_token(api, token.clone()).merge(hooks);
+        let app = auth::require_token(api, token.clone())
+            .merge(hooks)
+            .merge(ui::router(store.clone(), token.clone()));
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?

@@ -131,16 +131,7 @@ spec:
 }
 
 fn stage_freight(s: &ServerProc, stage: &str) -> String {
-    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "stage",
-        stage,
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let v: Value = s.get_json(&["stage", stage, "-n", "my-web-app"]);
     v["status"]["freightSummary"]
         .as_str()
         .unwrap_or("")
@@ -148,15 +139,7 @@ fn stage_freight(s: &ServerProc, stage: &str) -> String {
 }
 
 fn alias_of_tag(s: &ServerProc, tag: &str) -> String {
-    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "freight",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let v: Value = s.get_json(&["freight", "-n", "my-web-app"]);
     v["items"]
         .as_array()
         .unwrap()
@@ -172,15 +155,7 @@ fn alias_of_tag(s: &ServerProc, tag: &str) -> String {
 }
 
 fn name_of_tag(s: &ServerProc, tag: &str) -> String {
-    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "freight",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let v: Value = s.get_json(&["freight", "-n", "my-web-app"]);
     v["items"]
         .as_array()
         .unwrap()
@@ -212,16 +187,7 @@ fn freight_flows_through_git_and_rolls_back() {
     );
     // The Stage and the Freight record it; without verification it counts as verified.
     let v1 = name_of_tag(&s, "v1.0.0");
-    let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "stage",
-        "dev",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
     assert_eq!(
         st["status"]["freightHistory"][0]["items"]["Warehouse/app"]["name"],
         v1.as_str()
@@ -233,16 +199,7 @@ fn freight_flows_through_git_and_rolls_back() {
             .starts_with("dev.")
     );
     wait_for("v1.0.0 to be verified in dev", 30, || {
-        let f: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "freight",
-            &v1,
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let f: Value = s.get_json(&["freight", &v1, "-n", "my-web-app"]);
         f["status"]["verifiedIn"]["dev"].is_object()
             && f["status"]["currentlyIn"]["dev"]["since"].is_string()
     });
@@ -255,16 +212,7 @@ fn freight_flows_through_git_and_rolls_back() {
     );
     // A control-flow Stage (no steps) verifies what becomes available to it.
     wait_for("v1.0.0 to pass the control-flow Stage", 30, || {
-        let f: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "freight",
-            &v1,
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let f: Value = s.get_json(&["freight", &v1, "-n", "my-web-app"]);
         f["status"]["verifiedIn"]["gate"].is_object()
     });
     let log = git(&r.config_bare, &["log", "--format=%s", "main"]);
@@ -294,16 +242,7 @@ fn freight_flows_through_git_and_rolls_back() {
     assert!(values(&r, "staging").contains("tag: v1.0.0"));
     // The Stage stops reporting the finished Promotion as current.
     wait_for("staging to drop its currentPromotion", 30, || {
-        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "stage",
-            "staging",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let st: Value = s.get_json(&["stage", "staging", "-n", "my-web-app"]);
         st["status"]["currentPromotion"].is_null() && st["status"]["lastPromotion"].is_object()
     });
     // kubectl describe tells the story through Events.
@@ -399,15 +338,7 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
         "--freight",
         &fname,
     ]));
-    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "promotions",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let v: Value = s.get_json(&["promotions", "-n", "my-web-app"]);
     let running = v["items"][0]["metadata"]["name"]
         .as_str()
         .unwrap()
@@ -450,15 +381,7 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
     ]));
     drop(s);
     let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
-    let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "promotions",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let v: Value = s.get_json(&["promotions", "-n", "my-web-app"]);
     let pending = v["items"]
         .as_array()
         .unwrap()
@@ -473,16 +396,7 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
 
     let s = ServerProc::start(home.path());
     let phase = |s: &ServerProc, name: &str| -> String {
-        let p: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "promotion",
-            name,
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let p: Value = s.get_json(&["promotion", name, "-n", "my-web-app"]);
         p["status"]["phase"].as_str().unwrap_or("").to_string()
     };
     wait_for("the interrupted Promotion to finish", 60, || {
@@ -574,15 +488,7 @@ spec:
     ));
 
     let runs = |s: &ServerProc| -> Vec<Value> {
-        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "analysisruns",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let v: Value = s.get_json(&["analysisruns", "-n", "my-web-app"]);
         let mut items = v["items"].as_array().unwrap().clone();
         items.sort_by_key(|i| {
             i["metadata"]["creationTimestamp"]
@@ -593,18 +499,7 @@ spec:
         items
     };
     let v1 = name_of_tag(&s, "v1.0.0");
-    let freight = |s: &ServerProc| -> Value {
-        serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "freight",
-            &v1,
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap()
-    };
+    let freight = |s: &ServerProc| -> Value { s.get_json(&["freight", &v1, "-n", "my-web-app"]) };
     wait_for("v1.0.0 to be verified in dev", 60, || {
         !v1.is_empty() && freight(&s)["status"]["verifiedIn"]["dev"].is_object()
     });
@@ -645,16 +540,7 @@ spec:
     healthy.store(false, std::sync::atomic::Ordering::SeqCst);
     ok(&s.kargo(&["verify", "--project", "my-web-app", "--stage", "dev"]));
     wait_for("dev to report the failed verification", 60, || {
-        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "stage",
-            "dev",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
         st["status"]["conditions"].as_array().is_some_and(|c| {
             c.iter().any(|c| {
                 c["type"] == "Verified"
@@ -681,16 +567,7 @@ spec:
     wait_for("a third AnalysisRun", 30, || runs(&s).len() >= 3);
     ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app", "--abort"]));
     wait_for("the verification to be aborted", 30, || {
-        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "stage",
-            "dev",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
         st["status"]["freightHistory"][0]["verificationHistory"][0]["phase"] == "Aborted"
     });
     assert_eq!(
@@ -784,16 +661,7 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     ]));
     assert!(!out.contains("Skipped"), "{out}");
     assert!(values(&r, "prod").contains("tag: v1.5.0"));
-    let app: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "application",
-        "my-web-app-prod",
-        "-n",
-        "argocd",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let app: Value = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
     assert_eq!(
         app["operation"]["initiatedBy"]["username"], "kargo",
         "{app}"
@@ -860,16 +728,7 @@ fn prometheus_scrapes_promotion_and_verification_metrics() {
     wait_for("v1.0.0 to be verified in dev", 60, || {
         let name = name_of_tag(&s, "v1.0.0");
         !name.is_empty()
-            && serde_json::from_str::<Value>(&ok(&s.kubectl(&[
-                "get",
-                "freight",
-                &name,
-                "-n",
-                "my-web-app",
-                "-o",
-                "json",
-            ])))
-            .unwrap()["status"]["verifiedIn"]["dev"]
+            && s.get_json(&["freight", &name, "-n", "my-web-app"])["status"]["verifiedIn"]["dev"]
                 .is_object()
     });
     // A Promotion that fails: the config repository is gone.
@@ -990,15 +849,7 @@ fn garbage_collection_keeps_what_is_in_use() {
         });
     }
     let names = |kind: &str| -> Vec<String> {
-        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            kind,
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let v: Value = s.get_json(&[kind, "-n", "my-web-app"]);
         v["items"]
             .as_array()
             .unwrap()
@@ -1079,16 +930,7 @@ fn http_step_notifies_and_polls() {
         .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
         .unwrap()
         .to_string();
-    let p: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "promotion",
-        &name,
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let p: Value = s.get_json(&["promotion", &name, "-n", "my-web-app"]);
     assert_eq!(
         p["status"]["state"]["outputs"]["notify"]["answer"], "ok",
         "{p}"

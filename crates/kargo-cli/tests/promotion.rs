@@ -80,15 +80,7 @@ fn promotions_follow_availability_rules() {
         "jolly-penguin",
     ]));
     assert!(out.contains("created: jolly-penguin"), "{out}");
-    let promos: Value = serde_json::from_str(&ok(&s.kubectl(&[
-        "get",
-        "promotions",
-        "-n",
-        "my-web-app",
-        "-o",
-        "json",
-    ])))
-    .unwrap();
+    let promos: Value = s.get_json(&["promotions", "-n", "my-web-app"]);
     let p = &promos["items"][0];
     let name = p["metadata"]["name"].as_str().unwrap();
     let freight = p["spec"]["freight"].as_str().unwrap();
@@ -264,15 +256,7 @@ fn failed_auto_promotions_are_reported_and_not_retried() {
     let policy = "kind: ProjectConfig\nmetadata: {name: my-web-app, namespace: my-web-app}\nspec:\n  promotionPolicies:\n  - stageSelector: {name: \"glob:dev*\"}\n    autoPromotionEnabled: true\n";
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(policy)));
     let promos = |s: &ServerProc| -> Vec<Value> {
-        let v: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "promotions",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let v: Value = s.get_json(&["promotions", "-n", "my-web-app"]);
         v["items"].as_array().unwrap().clone()
     };
     wait_for("the auto-promotion into dev to fail", 30, || {
@@ -298,16 +282,7 @@ fn failed_auto_promotions_are_reported_and_not_retried() {
         .unwrap_or("");
     assert!(step == "Failed" || step == "Errored", "{p}");
     wait_for("dev to report the failure", 30, || {
-        let st: Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "stage",
-            "dev",
-            "-n",
-            "my-web-app",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
         st["status"]["autoPromotionEnabled"] == true
             && st["status"]["conditions"].as_array().is_some_and(|c| {
                 c.iter().any(|c| {

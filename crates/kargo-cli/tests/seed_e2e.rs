@@ -303,14 +303,13 @@ fn write_manifests(a: &Addresses, prometheus_us: &str, prometheus_eu: &str, dir:
 // Reading state through kubectl, as a user would.
 // ---------------------------------------------------------------------
 
+/// `kubectl get ... -o json` in the project unless `-n` is given.
 fn get_json(s: &ServerProc, args: &[&str]) -> Value {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
+    let mut a = args.to_vec();
     if !args.contains(&"-n") {
         a.extend_from_slice(&["-n", PROJECT]);
     }
-    a.extend_from_slice(&["-o", "json"]);
-    serde_json::from_str(&ok(&s.kubectl(&a))).unwrap()
+    s.get_json(&a)
 }
 
 /// The Freight from `warehouse` carrying image tag `tag`.

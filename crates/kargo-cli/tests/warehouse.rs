@@ -286,16 +286,7 @@ fn push_webhooks_refresh_warehouses() {
     wait_for("the first Freight", 30, || count(&s) == 1);
     let mut hook = String::new();
     wait_for("the receiver's URL", 30, || {
-        let pc: serde_json::Value = serde_json::from_str(&ok(&s.kubectl(&[
-            "get",
-            "projectconfig",
-            "p",
-            "-n",
-            "p",
-            "-o",
-            "json",
-        ])))
-        .unwrap();
+        let pc: serde_json::Value = s.get_json(&["projectconfig", "p", "-n", "p"]);
         hook = pc["status"]["webhookReceivers"][0]["url"]
             .as_str()
             .unwrap_or("")

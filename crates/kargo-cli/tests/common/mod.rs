@@ -111,6 +111,14 @@ impl ServerProc {
         c
     }
 
+    /// `kubectl get ARGS -o json`, parsed; fails the test if kubectl does.
+    pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["get"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&ok(&self.kubectl(&a))).expect("kubectl printed JSON")
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_cmd(args)
             .output()

@@ -190,25 +190,7 @@ fn private_repositories_use_project_credentials() {
     let s = ServerProc::start(home.path());
     let root = home.path().join("repos");
     std::fs::create_dir_all(&root).unwrap();
-    let bare = root.join("private.git");
-    let work = home.path().join("private");
-    git(
-        home.path(),
-        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
-    );
-    git(
-        home.path(),
-        &["init", "-q", "-b", "main", work.to_str().unwrap()],
-    );
-    git(
-        &work,
-        &[
-            "remote",
-            "add",
-            "origin",
-            &format!("file://{}", bare.display()),
-        ],
-    );
+    let (_bare, work) = bare_repo(&root, "private");
     release(&work, "v1.0.0");
     let server = common::git_http::serve(&root, "bot", "s3cr3t-pass");
     let url = format!("{}/private.git", server.base);

@@ -233,7 +233,8 @@ impl Registry {
     }
 
     /// The built-in steps: `git-clone`, `yaml-update`, `git-update`,
-    /// `git-commit`, `git-push`, `git-clear`, `argocd-update`, `http`.
+    /// `git-commit`, `git-push`, `git-clear`, `argocd-update`, `http`,
+    /// `kustomize-set-image`.
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         r.register(Arc::new(crate::steps::git_clone::GitClone));
@@ -248,6 +249,9 @@ impl Registry {
         r.register(Arc::new(crate::steps::git_clear::GitClear));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
         r.register(Arc::new(crate::steps::http::Http));
+        r.register(Arc::new(
+            crate::steps::kustomize_set_image::KustomizeSetImage,
+        ));
         r
     }
 

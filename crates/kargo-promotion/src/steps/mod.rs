@@ -6,4 +6,5 @@ pub mod git_clone;
 pub mod git_commit;
 pub mod git_push;
 pub mod http;
+pub mod kustomize_set_image;
 pub mod yaml_update;

@@ -961,3 +961,84 @@ fn http_step_notifies_and_polls() {
         "{err}"
     );
 }
+
+/// `argocd-update` against an Application that an Argo CD reports on (the
+/// test plays Argo CD through the API): the Promotion waits while the sync
+/// runs and succeeds when Argo CD reports it done.
+#[test]
+fn argocd_update_waits_for_the_sync_argo_cd_reports() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.5.0");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", "my-web-app"]));
+    let objs = format!(
+        "kind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: prod, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: argocd-update\n        config:\n          apps: [{{name: my-web-app-prod}}]\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: my-web-app-prod\n  namespace: argocd\n  annotations:\n    kargo.akuity.io/authorized-stage: my-web-app:prod\nspec:\n  project: default\n  source: {{repoURL: \"{cfg}\", targetRevision: main, path: apps/my-web-app/prod}}\n  destination: {{server: \"https://kubernetes.default.svc\", namespace: my-web-app-prod}}\n",
+        app = r.app_url,
+        cfg = r.config_url
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&objs)));
+    let app = ["application", "my-web-app-prod", "-n", "argocd"];
+    let mut status_patch: Vec<&str> = vec!["patch"];
+    status_patch.extend_from_slice(&app);
+    status_patch.extend_from_slice(&["--subresource=status", "--type", "merge", "-p"]);
+    let argo_reports = |status: &str| {
+        let mut a = status_patch.clone();
+        a.push(status);
+        ok(&s.kubectl(&a));
+    };
+    argo_reports(r#"{"status":{"sync":{"status":"OutOfSync"},"health":{"status":"Healthy"}}}"#);
+    wait_for("the Freight", 30, || !name_of_tag(&s, "v1.5.0").is_empty());
+    let out = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "my-web-app",
+        "--stage",
+        "prod",
+        "--freight",
+        &name_of_tag(&s, "v1.5.0"),
+    ]));
+    let promo = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
+        .unwrap()
+        .to_string();
+    let promotion = || s.get_json(&["promotion", &promo, "-n", "my-web-app"]);
+    wait_for("the sync request", 30, || {
+        s.get_json(&app)["operation"]["initiatedBy"]["username"] == "kargo"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let p = promotion();
+    assert_eq!(p["status"]["phase"], "Running", "waits for Argo CD: {p}");
+    assert!(
+        p["status"]["stepExecutionMetadata"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("waiting for Argo CD"),
+        "{p}"
+    );
+    // Argo CD takes the operation and reports it done.
+    let mut take: Vec<&str> = vec!["patch"];
+    take.extend_from_slice(&app);
+    take.extend_from_slice(&[
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/operation"}]"#,
+    ]);
+    ok(&s.kubectl(&take));
+    argo_reports(
+        r#"{"status":{"sync":{"status":"Synced"},"operationState":{"phase":"Succeeded","message":"successfully synced","operation":{"initiatedBy":{"username":"kargo"}},"syncResult":{"revision":"abc123"}}}}"#,
+    );
+    wait_for("the Promotion to succeed", 30, || {
+        promotion()["status"]["phase"] == "Succeeded"
+    });
+    let p = promotion();
+    assert!(
+        p["status"]["stepExecutionMetadata"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("synced to abc123"),
+        "{p}"
+    );
+}

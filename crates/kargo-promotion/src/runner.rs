@@ -583,7 +583,7 @@ impl Runner {
             .filter(|t| *t > 0)
             .unwrap_or(DEFAULT_ERROR_THRESHOLD);
         let timeout = match step.retry.as_ref().and_then(|r| r.timeout.as_deref()) {
-            None | Some("") => None,
+            None | Some("") => runner.default_timeout(),
             Some(t) => match kargo_api::validate::parse_go_duration(t) {
                 Some(secs) if secs > 0.0 => Some(Duration::from_secs_f64(secs)),
                 Some(_) => None,

@@ -212,6 +212,11 @@ pub trait Step: Send + Sync {
     /// Runs the step with its evaluated `config`. Must be idempotent: after
     /// a crash the runner runs an interrupted step again.
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError>;
+    /// How long the step may stay `Running` when the user sets no
+    /// `retry.timeout` (None: as long as it takes).
+    fn default_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Steps by name.

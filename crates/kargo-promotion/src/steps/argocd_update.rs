@@ -2,11 +2,13 @@
 //! and asks Argo CD to sync them, as Kargo's step does: the Application
 //! must carry `kargo.akuity.io/authorized-stage: <project>:<stage>`;
 //! sources matching a `repoURL` may get a new `targetRevision`; a sync
-//! `operation` is written. The step returns once the sync is requested
-//! (Argo CD performs it; following the Application's health afterwards is
-//! not done yet).
+//! `operation` is written. Where an Argo CD controller reports on the
+//! Application (it has a `status`), the step stays `Running` until Argo CD
+//! reports the sync `Succeeded` (or fails it), within `retry.timeout`
+//! (default 5 minutes); an Application nothing reports on (no Argo CD, as
+//! in a standalone server) is not awaited, and the step says so.
 
-use crate::step::{Step, StepContext, StepError, StepResult};
+use crate::step::{Step, StepContext, StepError, StepResult, StepStatus};
 use kargo_api::freight_id::normalize_git_url;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -60,6 +62,72 @@ pub struct SourceUpdate {
 /// The step.
 pub struct ArgoCdUpdate;
 
+/// Annotation naming the Promotion that last asked for a sync.
+pub const PROMOTION_ANNOTATION: &str = "kargo.akuity.io/promotion";
+/// How long the step waits for Argo CD when `retry.timeout` is not set
+/// (Kargo's default).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Where a requested sync stands.
+enum Sync {
+    /// Argo CD finished it.
+    Done(String),
+    /// Nothing reports on the Application (no Argo CD): not awaited.
+    NoArgoCd(String),
+    /// Not finished yet.
+    Waiting(String),
+    /// Argo CD reported a failure.
+    Failed(String),
+}
+
+/// Whether an Argo CD controller maintains this Application's status.
+fn argo_cd_reports(app: &Value) -> bool {
+    app.get("status")
+        .and_then(Value::as_object)
+        .is_some_and(|s| {
+            ["reconciledAt", "sync", "health", "operationState"]
+                .iter()
+                .any(|k| s.contains_key(*k))
+        })
+}
+
+fn sync_state(app: &Value) -> Sync {
+    if !argo_cd_reports(app) {
+        return Sync::NoArgoCd(
+            "no Argo CD reports on this Application, so the sync is not awaited".into(),
+        );
+    }
+    if app.get("operation").is_some_and(|o| !o.is_null()) {
+        return Sync::Waiting("Argo CD has not started the sync".into());
+    }
+    let Some(op) = app.pointer("/status/operationState") else {
+        return Sync::Waiting("Argo CD has not reported on the sync".into());
+    };
+    if op
+        .pointer("/operation/initiatedBy/username")
+        .and_then(Value::as_str)
+        != Some("kargo")
+    {
+        return Sync::Waiting("Argo CD reports on another operation".into());
+    }
+    let phase = op.get("phase").and_then(Value::as_str).unwrap_or("");
+    let message = op.get("message").and_then(Value::as_str).unwrap_or("");
+    match phase {
+        "Succeeded" => Sync::Done(format!(
+            "synced{}",
+            op.pointer("/syncResult/revision")
+                .and_then(Value::as_str)
+                .map(|r| format!(" to {r}"))
+                .unwrap_or_default()
+        )),
+        "Failed" | "Error" => Sync::Failed(format!("the sync ended {phase}: {message}")),
+        other => Sync::Waiting(format!(
+            "sync {}",
+            if other.is_empty() { "pending" } else { other }
+        )),
+    }
+}
+
 fn authorized(app: &Value, project: &str, stage: &str) -> bool {
     let Some(v) = app
         .pointer("/metadata/annotations")
@@ -79,6 +147,10 @@ impl Step for ArgoCdUpdate {
         NAME
     }
 
+    fn default_timeout(&self) -> Option<std::time::Duration> {
+        Some(DEFAULT_TIMEOUT)
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: Config = serde_json::from_value(config.clone())
             .map_err(|e| StepError::config(NAME, e.to_string()))?;
@@ -93,6 +165,8 @@ impl Step for ArgoCdUpdate {
         })?;
         let (project, stage) = (&ctx.promotion.project, &ctx.promotion.stage);
         let mut updated = Vec::new();
+        let mut waiting: Vec<String> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         for (i, a) in cfg.apps.iter().enumerate() {
             let ns = if a.namespace.is_empty() {
                 "argocd"
@@ -122,8 +196,28 @@ impl Step for ArgoCdUpdate {
                     ),
                 ));
             }
+            let requested_here = app
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(PROMOTION_ANNOTATION))
+                .and_then(Value::as_str)
+                == Some(ctx.promotion.promotion.as_str());
+            if requested_here {
+                // An earlier run of this step asked for the sync: follow it.
+                match sync_state(&app) {
+                    Sync::Done(msg) | Sync::NoArgoCd(msg) => notes.push(msg),
+                    Sync::Waiting(msg) => waiting.push(format!("{ns}/{}: {msg}", a.name)),
+                    Sync::Failed(msg) => {
+                        return Err(StepError::terminal(
+                            NAME,
+                            format!("Application {ns}/{}: {msg}", a.name),
+                        ));
+                    }
+                }
+                updated.push(json!({"name": a.name, "namespace": ns}));
+                continue;
+            }
             let mut patch = json!({
-                "metadata": {"annotations": {"kargo.akuity.io/promotion": ctx.promotion.promotion}},
+                "metadata": {"annotations": {PROMOTION_ANNOTATION: ctx.promotion.promotion}},
             });
             // Source updates: `spec.source` or `spec.sources[]`.
             let mut revision = String::new();
@@ -193,11 +287,29 @@ impl Step for ArgoCdUpdate {
             apps.patch(ns, &a.name, &patch).map_err(|e| {
                 StepError::retryable(NAME, format!("updating Application {ns}/{}: {e}", a.name))
             })?;
+            if argo_cd_reports(&app) {
+                waiting.push(format!("{ns}/{}: sync requested", a.name));
+            } else {
+                notes.push(format!(
+                    "{ns}/{}: sync requested; no Argo CD reports on this Application, so it is not awaited",
+                    a.name
+                ));
+            }
             updated.push(json!({"name": a.name, "namespace": ns}));
         }
         let mut outputs = Map::new();
         outputs.insert("apps".into(), Value::Array(updated));
-        Ok(StepResult::succeeded(outputs))
+        if !waiting.is_empty() {
+            return Ok(StepResult {
+                status: Some(StepStatus::Running),
+                outputs,
+                message: format!("waiting for Argo CD: {}", waiting.join("; ")),
+                ..Default::default()
+            });
+        }
+        let mut result = StepResult::succeeded(outputs);
+        result.message = notes.join("; ");
+        Ok(result)
     }
 }
 
@@ -285,5 +397,73 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.message.contains("invalid config"), "{}", err.message);
+    }
+
+    /// With an Argo CD reporting on the Application, the step waits for
+    /// the sync it asked for and takes Argo CD's verdict; without one it
+    /// does not wait.
+    #[test]
+    fn follows_the_sync_where_argo_cd_reports() {
+        let app = |status: Value| {
+            json!({"metadata": {"name": "web", "namespace": "argocd", "annotations": {AUTHORIZED_STAGE: "my-web-app:prod"}},
+                "spec": {"source": {"repoURL": "https://git.example.com/cfg.git", "targetRevision": "main"}},
+                "status": status})
+        };
+        let cfg = json!({"apps": [{"name": "web"}]});
+        let fake = Fake(Mutex::new(
+            [(
+                "argocd/web".to_string(),
+                app(json!({"sync": {"status": "OutOfSync"}})),
+            )]
+            .into(),
+        ));
+        let first = run(&fake, "prod", cfg.clone()).unwrap();
+        assert_eq!(first.status(), StepStatus::Running, "{}", first.message);
+        assert!(
+            first.message.contains("sync requested"),
+            "{}",
+            first.message
+        );
+        // Run again before Argo CD picked it up: still waiting, no second request.
+        let again = run(&fake, "prod", cfg.clone()).unwrap();
+        assert_eq!(again.status(), StepStatus::Running);
+        assert!(again.message.contains("not started"), "{}", again.message);
+        // Argo CD takes the operation and runs it.
+        let argo = |phase: &str, message: &str| {
+            let mut m = fake.0.lock().unwrap();
+            let a = m.get_mut("argocd/web").unwrap();
+            a.as_object_mut().unwrap().remove("operation");
+            a["status"]["operationState"] = json!({"phase": phase, "message": message,
+                "operation": {"initiatedBy": {"username": "kargo"}}, "syncResult": {"revision": "abc123"}});
+        };
+        argo("Running", "");
+        assert_eq!(
+            run(&fake, "prod", cfg.clone()).unwrap().status(),
+            StepStatus::Running
+        );
+        argo("Succeeded", "successfully synced");
+        let done = run(&fake, "prod", cfg.clone()).unwrap();
+        assert_eq!(done.status(), StepStatus::Succeeded);
+        assert!(
+            done.message.contains("synced to abc123"),
+            "{}",
+            done.message
+        );
+        argo("Failed", "one or more objects failed to apply");
+        let err = run(&fake, "prod", cfg.clone()).unwrap_err();
+        assert!(
+            err.terminal && err.message.contains("failed to apply"),
+            "{}",
+            err.message
+        );
+
+        // Nothing reports on it (a standalone server): requested, not awaited.
+        let quiet = Fake(Mutex::new(
+            [("argocd/web".to_string(), app(Value::Null))].into(),
+        ));
+        let res = run(&quiet, "prod", cfg).unwrap();
+        assert_eq!(res.status(), StepStatus::Succeeded);
+        assert!(res.message.contains("not awaited"), "{}", res.message);
+        assert_eq!(ArgoCdUpdate.default_timeout(), Some(DEFAULT_TIMEOUT));
     }
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
+use common::{ServerProc, bare_repo, fails, git, ok, promotion_name, wait_for};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -224,18 +224,7 @@ fn freight_flows_through_git_and_rolls_back() {
 
     // Promote into staging by alias, following it live.
     let alias = alias_of_tag(&s, "v1.0.0");
-    let out = ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "staging",
-        "--freight",
-        &alias,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let out = ok(&s.promote_wait("my-web-app", "staging", &alias));
     for expect in ["git-clone", "git-update", "commit", "git-push", "Succeeded"] {
         assert!(out.contains(expect), "{expect} missing in:\n{out}");
     }
@@ -246,12 +235,7 @@ fn freight_flows_through_git_and_rolls_back() {
         st["status"]["currentPromotion"].is_null() && st["status"]["lastPromotion"].is_object()
     });
     // kubectl describe tells the story through Events.
-    let promo = out
-        .split_whitespace()
-        .find(|w| w.starts_with("promotion.kargo.akuity.io/"))
-        .unwrap()
-        .trim_start_matches("promotion.kargo.akuity.io/")
-        .to_string();
+    let promo = promotion_name(&out);
     let described = ok(&s.kubectl(&["describe", "promotion", &promo, "-n", "my-web-app"]));
     assert!(
         described.contains("PromotionStarted") && described.contains("PromotionSucceeded"),
@@ -267,18 +251,7 @@ fn freight_flows_through_git_and_rolls_back() {
         stage_freight(&s, "dev") == name_of_tag(&s, "v1.1.0")
     });
     assert!(values(&r, "dev").contains("tag: v1.1.0"));
-    ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "dev",
-        "--freight",
-        &alias,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    ok(&s.promote_wait("my-web-app", "dev", &alias));
     assert!(
         values(&r, "dev").contains("tag: v1.0.0"),
         "rollback writes the old tag back"
@@ -523,18 +496,7 @@ spec:
         described.contains("Successful") && described.contains("webcheck"),
         "{described}"
     );
-    ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "staging",
-        "--freight",
-        &v1,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    ok(&s.promote_wait("my-web-app", "staging", &v1));
 
     // The environment breaks; re-verify (the seed's form): it fails and the Stage says why.
     healthy.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -631,34 +593,12 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&objs)));
     wait_for("the Freight", 30, || !name_of_tag(&s, "v1.5.0").is_empty());
     let alias = alias_of_tag(&s, "v1.5.0");
-    let out = ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "dev",
-        "--freight",
-        &alias,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let out = ok(&s.promote_wait("my-web-app", "dev", &alias));
     assert!(
         out.contains("argocd-update") && out.contains("Skipped"),
         "{out}"
     );
-    let out = ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "prod",
-        "--freight",
-        &alias,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let out = ok(&s.promote_wait("my-web-app", "prod", &alias));
     assert!(!out.contains("Skipped"), "{out}");
     assert!(values(&r, "prod").contains("tag: v1.5.0"));
     let app: Value = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
@@ -683,18 +623,7 @@ fn argocd_update_runs_only_where_its_condition_holds() {
         "--overwrite",
         "kargo.akuity.io/authorized-stage=my-web-app:dev",
     ]));
-    let err = fails(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "prod",
-        "--freight",
-        &alias,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let err = fails(&s.promote_wait("my-web-app", "prod", &alias));
     assert!(
         err.contains("kargo.akuity.io/authorized-stage: \\\"my-web-app:prod\\\"")
             || err.contains("my-web-app:prod"),
@@ -873,18 +802,7 @@ fn garbage_collection_keeps_what_is_in_use() {
     assert_eq!(stage_freight(&s, "dev"), current, "dev still holds v1.2.0");
     wait_for("Events to expire", 30, || names("events").is_empty());
     // Rolling back to the Freight that was kept still works.
-    ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "dev",
-        "--freight",
-        &previous,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    ok(&s.promote_wait("my-web-app", "dev", &previous));
     assert!(values(&r, "dev").contains("tag: v1.1.0"));
 }
 
@@ -912,24 +830,9 @@ fn http_step_notifies_and_polls() {
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&stage("notify", &notify))));
     wait_for("the Freight", 30, || !name_of_tag(&s, "v1.0.0").is_empty());
     let freight = name_of_tag(&s, "v1.0.0");
-    let out = ok(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "notify",
-        "--freight",
-        &freight,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let out = ok(&s.promote_wait("my-web-app", "notify", &freight));
     assert!(out.contains("http") && out.contains("Succeeded"), "{out}");
-    let name = out
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
-        .unwrap()
-        .to_string();
+    let name = promotion_name(&out);
     let p: Value = s.get_json(&["promotion", &name, "-n", "my-web-app"]);
     assert_eq!(
         p["status"]["state"]["outputs"]["notify"]["answer"], "ok",
@@ -943,18 +846,7 @@ fn http_step_notifies_and_polls() {
         "      - uses: http\n        as: wait\n        retry: {{timeout: 3s}}\n        config:\n          url: http://{health}/status\n          successExpression: response.body.status == \"ok\"\n          failureExpression: response.status == 404\n"
     );
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&stage("poll", &poll))));
-    let err = fails(&s.kargo(&[
-        "promote",
-        "-p",
-        "my-web-app",
-        "--stage",
-        "poll",
-        "--freight",
-        &freight,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let err = fails(&s.promote_wait("my-web-app", "poll", &freight));
     assert!(err.contains("Errored") || err.contains("Failed"), "{err}");
     assert!(
         err.contains("timeout") || err.contains("timed out"),
@@ -998,11 +890,7 @@ fn argocd_update_waits_for_the_sync_argo_cd_reports() {
         "--freight",
         &name_of_tag(&s, "v1.5.0"),
     ]));
-    let promo = out
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
-        .unwrap()
-        .to_string();
+    let promo = promotion_name(&out);
     let promotion = || s.get_json(&["promotion", &promo, "-n", "my-web-app"]);
     wait_for("the sync request", 30, || {
         s.get_json(&app)["operation"]["initiatedBy"]["username"] == "kargo"

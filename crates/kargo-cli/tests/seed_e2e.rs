@@ -34,7 +34,7 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
 use common::prometheus::Prometheus;
-use common::{ServerProc, bare_repo, fails, git, ok, seed_dir, wait_for};
+use common::{ServerProc, bare_repo, fails, git, ok, promotion_name, seed_dir, wait_for};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -363,18 +363,7 @@ fn current_tag(s: &ServerProc, stage: &str) -> String {
 
 /// `kargo promote ... --wait`; returns the Promotion's name.
 fn promote(s: &ServerProc, stage: &str, freight: &str) -> String {
-    let out = ok(&s.kargo(&[
-        "promote",
-        "--project",
-        PROJECT,
-        "--stage",
-        stage,
-        "--freight",
-        freight,
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    let out = ok(&s.promote_wait(PROJECT, stage, freight));
     promotion_name(&out)
 }
 
@@ -389,13 +378,6 @@ fn refused(s: &ServerProc, stage: &str, freight: &str) -> String {
         "--freight",
         freight,
     ]))
-}
-
-fn promotion_name(out: &str) -> String {
-    out.split_whitespace()
-        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
-        .unwrap_or_else(|| panic!("no Promotion named in {out}"))
-        .to_string()
 }
 
 struct Clock(Instant);

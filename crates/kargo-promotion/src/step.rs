@@ -90,6 +90,19 @@ pub struct StepContext<'a> {
 }
 
 impl StepContext<'_> {
+    /// [`StepContext::resolve`]s `path` and requires a git working tree
+    /// there (what `git-clone` made).
+    pub fn working_tree(&self, step: &str, path: &str) -> Result<PathBuf, StepError> {
+        let dir = self.resolve(step, "path", path)?;
+        if !dir.join(".git").exists() {
+            return Err(StepError::terminal(
+                step,
+                format!("path: {path:?} is not a git working tree (run git-clone first)"),
+            ));
+        }
+        Ok(dir)
+    }
+
     /// Joins `path` (from a step's config) onto the work directory,
     /// refusing absolute paths and `..` that would leave it.
     pub fn resolve(&self, step: &str, field: &str, path: &str) -> Result<PathBuf, StepError> {

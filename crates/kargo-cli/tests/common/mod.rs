@@ -111,6 +111,22 @@ impl ServerProc {
         c
     }
 
+    /// `kargo promote --project P --stage S --freight F --wait --timeout 60`.
+    pub fn promote_wait(&self, project: &str, stage: &str, freight: &str) -> Output {
+        self.kargo(&[
+            "promote",
+            "--project",
+            project,
+            "--stage",
+            stage,
+            "--freight",
+            freight,
+            "--wait",
+            "--timeout",
+            "60",
+        ])
+    }
+
     /// `kubectl get ARGS -o json`, parsed; fails the test if kubectl does.
     pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = vec!["get"];
@@ -166,6 +182,14 @@ pub fn bare_repo(home: &Path, name: &str) -> (PathBuf, PathBuf) {
         ],
     );
     (bare, work)
+}
+
+/// The Promotion that `kargo promote` printed it created.
+pub fn promotion_name(out: &str) -> String {
+    out.split_whitespace()
+        .find_map(|w| w.strip_prefix("promotion.kargo.akuity.io/"))
+        .unwrap_or_else(|| panic!("no Promotion named in {out}"))
+        .to_string()
 }
 
 /// Polls `f` every 100 ms until it holds, failing the test after `secs`.

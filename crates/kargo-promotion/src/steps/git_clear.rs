@@ -27,13 +27,7 @@ impl Step for GitClear {
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: GitClearConfig = parse_config(NAME, config)?;
-        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
-        if !dir.join(".git").exists() {
-            return Err(StepError::terminal(
-                NAME,
-                format!("path: {:?} is not a git working tree", cfg.path),
-            ));
-        }
+        let dir = ctx.working_tree(NAME, &cfg.path)?;
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| StepError::retryable(NAME, format!("reading {:?}: {e}", cfg.path)))?;
         for entry in entries {

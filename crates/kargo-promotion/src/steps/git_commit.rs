@@ -56,16 +56,7 @@ impl Step for GitCommit {
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: GitCommitConfig = parse_config(NAME, config)?;
         let message = commit_message(ctx, &cfg)?;
-        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
-        if !dir.join(".git").exists() {
-            return Err(StepError::terminal(
-                NAME,
-                format!(
-                    "path: {:?} is not a git working tree (run git-clone first)",
-                    cfg.path
-                ),
-            ));
-        }
+        let dir = ctx.working_tree(NAME, &cfg.path)?;
         let (name, email) = author(ctx, &cfg);
         git::run(Some(&dir), None, &["add", "--all", "."]).map_err(git_err)?;
         // Nothing staged on an existing HEAD: nothing to commit. (A new,

@@ -70,16 +70,7 @@ impl Step for GitPush {
                 "targetBranch and generateTargetBranch are mutually exclusive",
             ));
         }
-        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
-        if !dir.join(".git").exists() {
-            return Err(StepError::terminal(
-                NAME,
-                format!(
-                    "path: {:?} is not a git working tree (run git-clone first)",
-                    cfg.path
-                ),
-            ));
-        }
+        let dir = ctx.working_tree(NAME, &cfg.path)?;
         let url = git::origin_url(&dir).map_err(git_err)?;
         let remote = Remote {
             credentials: ctx.credentials.git_credentials(&url),

@@ -97,8 +97,7 @@ fn age_of<K: Resource>(obj: &K, now: jiff::Timestamp) -> Duration {
     obj.meta()
         .creation_timestamp
         .as_ref()
-        .and_then(|t| t.0.to_string().parse::<jiff::Timestamp>().ok())
-        .map_or(Duration::ZERO, |t| elapsed(t, now))
+        .map_or(Duration::ZERO, |t| elapsed(t.0, now))
 }
 
 async fn delete_all<K>(api: &Api<K>, names: &[String], what: &str, ns: &str)
@@ -180,18 +179,11 @@ async fn sweep_project(client: &kube::Client, ns: &str, cfg: &GcConfig) -> kube:
 
 /// When an Event last happened.
 fn event_last_seen(e: &Event) -> Option<jiff::Timestamp> {
-    let t = e
-        .last_timestamp
+    e.last_timestamp
         .as_ref()
-        .map(|t| t.0.to_string())
-        .or_else(|| e.event_time.as_ref().map(|t| t.0.to_string()))
-        .or_else(|| {
-            e.metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.to_string())
-        })?;
-    t.parse().ok()
+        .map(|t| t.0)
+        .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
 
 async fn sweep_events(client: &kube::Client, ttl: Duration) -> kube::Result<()> {

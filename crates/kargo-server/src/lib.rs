@@ -90,6 +90,26 @@ pub enum ServerError {
     Tls(String),
 }
 
+/// Every stored object of a kind (in `ns`, or in all namespaces), decoded,
+/// with its namespace; rows that do not decode are skipped. For the
+/// read-only views (`/metrics`, `/ui`).
+pub(crate) fn stored(
+    store: &Store,
+    api_version: &str,
+    kind: &str,
+    ns: Option<&str>,
+) -> Vec<(String, serde_json::Value)> {
+    let Some(info) = kargo_api::lookup_kind(api_version, kind) else {
+        return Vec::new();
+    };
+    let Ok((rows, _)) = store.list(info, ns, None, 0) else {
+        return Vec::new();
+    };
+    rows.into_iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r.ns, v)))
+        .collect()
+}
+
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
     move |source| ServerError::Io {
         path: path.to_path_buf(),

@@ -7,7 +7,6 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use kargo_api::lookup_kind;
 use kargo_store::Store;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
@@ -45,15 +44,7 @@ struct VersionLabels {
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
-    let Some(info) = lookup_kind(api_version, kind) else {
-        return Vec::new();
-    };
-    let Ok((rows, _)) = store.list(info, None, None, 0) else {
-        return Vec::new();
-    };
-    rows.into_iter()
-        .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r.ns, v)))
-        .collect()
+    crate::stored(store, api_version, kind, None)
 }
 
 fn text(v: &Value, pointer: &str) -> String {

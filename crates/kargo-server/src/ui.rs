@@ -10,7 +10,6 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use kargo_api::lookup_kind;
 use kargo_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -128,17 +127,10 @@ async fn logout() -> Response {
 }
 
 fn list(store: &Store, api_version: &str, kind: &str, ns: Option<&str>) -> Vec<Value> {
-    let Some(info) = lookup_kind(api_version, kind) else {
-        return Vec::new();
-    };
-    store
-        .list(info, ns, None, 0)
-        .map(|(rows, _)| {
-            rows.into_iter()
-                .filter_map(|r| serde_json::from_str(&r.body).ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::stored(store, api_version, kind, ns)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
 }
 
 fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {

@@ -20,6 +20,7 @@ pub mod promotion;
 pub mod registry;
 pub mod stage;
 pub mod validate;
+pub mod verification_request;
 pub mod warehouse;
 
 pub use analysis::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate};

@@ -527,16 +527,112 @@ spec:
     healthy.store(true, std::sync::atomic::Ordering::SeqCst);
     ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app"]));
     wait_for("a third AnalysisRun", 30, || runs(&s).len() >= 3);
+    // While it runs, the Stage is not Ready, and says so.
+    wait_for("dev to report the running verification", 30, || {
+        let ready = condition(&s, "dev", "Ready");
+        ready["status"] == "False"
+            && matches!(
+                ready["reason"].as_str(),
+                Some("VerificationPending") | Some("VerificationRunning")
+            )
+    });
     ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app", "--abort"]));
+    // Kargo records a user abort as Failed, "Verification aborted by user".
     wait_for("the verification to be aborted", 30, || {
         let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
-        st["status"]["freightHistory"][0]["verificationHistory"][0]["phase"] == "Aborted"
+        let v = &st["status"]["freightHistory"][0]["verificationHistory"][0];
+        v["phase"] == "Failed" && v["message"] == "Verification aborted by user"
     });
     assert_eq!(
         runs(&s)[2]["spec"]["terminate"],
         true,
         "the AnalysisRun was told to stop"
     );
+    let ready = condition(&s, "dev", "Ready");
+    assert_eq!(ready["status"], "False", "{ready}");
+    assert_eq!(ready["reason"], "VerificationFailed", "{ready}");
+    assert_eq!(ready["message"], "Verification aborted by user", "{ready}");
+    // Aborting again when nothing runs changes nothing.
+    let again = ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app", "--abort"]));
+    assert!(again.contains("no verification is running"), "{again}");
+
+    // The abort acted once: the next release is promoted into dev and
+    // verified there (before, every later verification aborted itself).
+    // `kubectl wait --for=condition=Ready` returns only once dev is
+    // promoted, healthy and verified.
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&template(2))));
+    release(&r, "v1.1.0");
+    ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
+    let waited = s
+        .kubectl_cmd(&[
+            "wait",
+            "--for=condition=Ready",
+            "stage/dev",
+            "-n",
+            "my-web-app",
+            "--timeout=90s",
+        ])
+        .output()
+        .unwrap();
+    assert!(waited.status.success(), "{waited:?}");
+    let v11 = name_of_tag(&s, "v1.1.0");
+    let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
+    assert_eq!(st["status"]["freightSummary"], v11.as_str(), "{st}");
+    let current = &st["status"]["freightHistory"][0];
+    assert_eq!(
+        current["verificationHistory"][0]["phase"], "Successful",
+        "{st}"
+    );
+    assert_eq!(st["status"]["health"]["status"], "Healthy", "{st}");
+    assert_eq!(condition(&s, "dev", "Ready")["reason"], "Verified");
+    let fv: Value = s.get_json(&["freight", &v11, "-n", "my-web-app"]);
+    assert!(fv["status"]["verifiedIn"]["dev"].is_object(), "{fv}");
+    // Exactly one AnalysisRun for this verification, even with the old
+    // re-verify and abort requests still on the Stage.
+    let collection = current["id"].as_str().unwrap().to_string();
+    let of_collection = |s: &ServerProc| {
+        runs(s)
+            .into_iter()
+            .filter(|r| {
+                r["metadata"]["labels"]["kargo.akuity.io/freight-collection"] == collection.as_str()
+            })
+            .count()
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(of_collection(&s), 1);
+    // Re-verify: one more run, no more; ids keep one (UUID) format.
+    ok(&s.kargo(&["verify", "stage", "dev", "-p", "my-web-app"]));
+    wait_for("the re-verification to succeed", 60, || {
+        let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
+        let h = &st["status"]["freightHistory"][0]["verificationHistory"];
+        h.as_array().is_some_and(|h| h.len() == 2) && h[0]["phase"] == "Successful"
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(of_collection(&s), 2);
+    let st: Value = s.get_json(&["stage", "dev", "-n", "my-web-app"]);
+    for c in st["status"]["freightHistory"].as_array().unwrap() {
+        for v in c["verificationHistory"].as_array().into_iter().flatten() {
+            let id = v["id"].as_str().unwrap();
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, vec![8, 4, 4, 4, 12], "{id}");
+            assert!(
+                matches!(
+                    v["phase"].as_str(),
+                    Some("Successful" | "Failed" | "Error" | "Aborted" | "Inconclusive")
+                ),
+                "every earlier verification ended: {v}"
+            );
+        }
+    }
+}
+
+/// The Stage's condition of `type_` (Null when unset).
+fn condition(s: &ServerProc, stage: &str, type_: &str) -> Value {
+    let st: Value = s.get_json(&["stage", stage, "-n", "my-web-app"]);
+    st["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+        .unwrap_or(Value::Null)
 }
 
 /// The seed's conditional step: `argocd-update` runs only for prod

@@ -3,7 +3,7 @@
 
 use kargo_api::common::Condition;
 
-/// Sets (or replaces) the condition of `type_`.
+/// Sets (or replaces) the condition of `type_`, True or False.
 pub fn set(
     conditions: &mut Vec<Condition>,
     type_: &str,
@@ -12,7 +12,20 @@ pub fn set(
     message: &str,
     generation: Option<i64>,
 ) {
-    let status_s = if status { "True" } else { "False" };
+    let status = if status { "True" } else { "False" };
+    set_status(conditions, type_, status, reason, message, generation)
+}
+
+/// Sets (or replaces) the condition of `type_` with `status` `True`,
+/// `False` or `Unknown`.
+pub fn set_status(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status_s: &str,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) {
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -35,6 +48,11 @@ pub fn set(
             last_transition_time: Some(now),
         }),
     }
+}
+
+/// The condition of `type_`, if set.
+pub fn get<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
 }
 
 /// Removes the condition of `type_`.

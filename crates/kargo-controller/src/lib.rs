@@ -6,7 +6,8 @@
 //! Warehouses (discovery, Freight creation), Stages (status from
 //! Promotions, Freight whereabouts, auto-promotion, verification),
 //! Promotions (steps, one at a time per Stage, resumable), AnalysisRuns
-//! (measurements in-process), ProjectConfigs (webhook URLs) and garbage
+//! (measurements in-process), Projects (status and stats), ProjectConfigs
+//! (webhook URLs) and garbage
 //! collection (old Promotions, Freight and Events).
 
 pub mod analysis;
@@ -14,6 +15,7 @@ mod conditions;
 pub mod credentials;
 pub mod events;
 pub mod gc;
+pub mod project;
 pub mod project_config;
 pub mod promotion;
 pub mod stage;
@@ -62,6 +64,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     tokio::join!(
         analysis::run(client.clone(), analyses),
         project_config::run(client.clone(), configs),
+        project::run(client.clone()),
         warehouse::run(client.clone(), warehouses),
         stage::run(client.clone(), stages),
         promotion::run(client.clone(), promotions),

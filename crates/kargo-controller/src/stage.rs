@@ -200,15 +200,12 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
     });
 
     let old = stage.status.clone().unwrap_or_default();
-    let mut st = StageStatus {
-        observed_generation: stage.meta().generation,
-        ..old.clone()
-    };
+    let generation = stage.meta().generation;
+    let mut st = old.clone();
     st.current_promotion = promos
         .iter()
         .find(|p| phase(p) == PromotionPhase::Running)
         .map(reference);
-    let mut trigger = crate::verification::Trigger::None;
     let finished = promos
         .iter()
         .filter(|p| phase(p).is_terminal())
@@ -232,107 +229,69 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
             .is_none_or(|l| l.name != last.name_any());
         st.last_promotion = Some(reference(last));
         if newly_finished && phase(last) == PromotionPhase::Succeeded {
+            if let Some(previous) = st.freight_history.first_mut() {
+                crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
+                    .await?;
+            }
             record_success(&stage, &freight_api, last, &mut st).await?;
-            let actor = last
-                .annotations()
-                .get("kargo.akuity.io/create-actor")
-                .cloned()
-                .unwrap_or_default();
-            trigger = crate::verification::Trigger::Promoted(actor);
-        }
-    }
-    // Verification of what the Stage now uses.
-    let verification =
-        crate::verification::reconcile(&ctx.client, &stage, &mut st.freight_history, trigger)
-            .await?;
-    let mut verifying = false;
-    match &verification {
-        Some((phase, message)) => {
-            let (ok, reason) = match phase.as_str() {
-                "Successful" => (true, "Verified"),
-                "Pending" | "Running" => {
-                    verifying = true;
-                    (false, "Verifying")
-                }
-                other => (
-                    false,
-                    if other == "Aborted" {
-                        "VerificationAborted"
-                    } else {
-                        "VerificationFailed"
-                    },
-                ),
-            };
-            let text = if message.is_empty() {
-                format!("verification {phase}")
-            } else {
-                format!("verification {phase}: {message}")
-            };
-            conditions::set(
+            conditions::set_status(
                 &mut st.conditions,
                 "Verified",
-                ok,
-                reason,
-                &text,
-                stage.meta().generation,
+                "Unknown",
+                "WaitingForVerification",
+                "Waiting for verification to be performed after successful promotion",
+                generation,
             );
         }
-        None => conditions::remove(&mut st.conditions, "Verified"),
     }
-
-    // Summary and conditions.
-    let current = st.freight_history.first().cloned().unwrap_or_default();
-    st.freight_summary = match (stage.spec.requested_freight.len(), current.items.len()) {
-        (1, 1) => current
-            .items
-            .values()
-            .next()
-            .map(|r| r.name.clone())
-            .unwrap_or_default(),
-        (want, have) => format!("{have}/{want} Fulfilled"),
-    };
-    let generation = stage.meta().generation;
-    match (&st.current_promotion, &st.last_promotion) {
-        (Some(p), _) => conditions::set(
-            &mut st.conditions,
-            "Promoting",
-            true,
-            "Promoting",
-            &format!("Promotion {} is running", p.name),
-            generation,
-        ),
-        _ => conditions::remove(&mut st.conditions, "Promoting"),
-    }
-    let ready_msg = match &st.last_promotion {
-        Some(l)
-            if l.status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_some_and(|p| p != PromotionPhase::Succeeded) =>
-        {
-            let s = l.status.clone().unwrap_or_default();
-            (
-                false,
-                "LastPromotionFailed",
-                format!(
-                    "Promotion {} {:?}: {}",
-                    l.name,
-                    s.phase.unwrap_or_default(),
-                    s.message
-                ),
-            )
+    let has_steps = stage
+        .spec
+        .promotion_template
+        .as_ref()
+        .is_some_and(|t| !t.effective_steps().is_empty());
+    let missing = missing_warehouse(&ctx.client, &stage).await?;
+    let mut verifying = false;
+    if has_steps {
+        match &st.current_promotion {
+            Some(p) => conditions::set(
+                &mut st.conditions,
+                "Promoting",
+                true,
+                "ActivePromotion",
+                &format!("Promotion {:?} is currently Running", p.name),
+                generation,
+            ),
+            None => conditions::remove(&mut st.conditions, "Promoting"),
         }
-        _ if current.items.is_empty() => (true, "NoFreight", "no Freight promoted yet".to_string()),
-        _ => (true, "Ready", format!("using {}", st.freight_summary)),
-    };
-    conditions::set(
-        &mut st.conditions,
-        "Ready",
-        ready_msg.0,
-        ready_msg.1,
-        &ready_msg.2,
-        generation,
-    );
+        let healthy = assess_health(&mut st, generation);
+        verifying = crate::verification::reconcile(&ctx.client, &stage, &mut st, healthy).await?;
+        summarize(
+            &mut st,
+            stage.spec.requested_freight.len(),
+            generation,
+            missing,
+        );
+    } else {
+        // A control-flow Stage: nothing is promoted or verified here.
+        pass_through(&stage, &freight_api).await?;
+        for t in ["Promoting", "Healthy", "Verified"] {
+            conditions::remove(&mut st.conditions, t);
+        }
+        match missing {
+            Some(message) => conditions::set(
+                &mut st.conditions,
+                "Ready",
+                false,
+                "WarehouseNotFound",
+                &message,
+                generation,
+            ),
+            None => {
+                conditions::set(&mut st.conditions, "Ready", true, "Ready", "", generation);
+                st.observed_generation = generation;
+            }
+        }
+    }
 
     // Auto-promotion.
     let policies = Api::<ProjectConfig>::namespaced(ctx.client.clone(), &ns)
@@ -343,15 +302,8 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
     let auto = auto_promotion(&policies, &stage);
     st.auto_promotion_enabled = Some(auto);
     let busy = promos.iter().any(|p| !phase(p).is_terminal());
-    let has_steps = stage
-        .spec
-        .promotion_template
-        .as_ref()
-        .is_some_and(|t| !t.effective_steps().is_empty());
-    if !has_steps {
-        pass_through(&stage, &freight_api).await?;
-    }
     if auto && !busy && has_steps {
+        let current = st.freight_history.first().cloned().unwrap_or_default();
         auto_promote(&stage, &freight_api, &promo_api, &promos, &current).await?;
     }
 
@@ -371,6 +323,169 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
     } else {
         60
     })))
+}
+
+/// Kargo's Freight collection id: the SHA-1 of its sorted Freight names
+/// joined by `,` (`FreightCollection.UpdateOrPush`).
+fn collection_id(items: &std::collections::BTreeMap<String, FreightReference>) -> String {
+    use sha1::Digest;
+    let mut names: Vec<&str> = items.values().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    hex::encode(sha1::Sha1::digest(names.join(",").as_bytes()))
+}
+
+/// A `Ready`-blocking message when a Warehouse the Stage requests Freight
+/// from does not exist.
+async fn missing_warehouse(client: &kube::Client, stage: &Stage) -> Result<Option<String>, Error> {
+    let ns = stage.namespace().unwrap_or_default();
+    let api = Api::<kargo_api::Warehouse>::namespaced(client.clone(), &ns);
+    for (i, req) in stage.spec.requested_freight.iter().enumerate() {
+        if req.origin.kind == "Warehouse" && api.get_opt(&req.origin.name).await?.is_none() {
+            return Ok(Some(format!(
+                "Warehouse {:?} named in spec.requestedFreight[{i}].origin does not exist in project {ns:?}",
+                req.origin.name
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Kargo's health assessment (`assessHealth`): Unknown while promoting,
+/// with no Freight, or after a failed Promotion; otherwise the outcome of
+/// the health checks the last Promotion registered (none yet: Healthy).
+/// Returns whether the Stage is Healthy.
+fn assess_health(st: &mut StageStatus, generation: Option<i64>) -> bool {
+    let unknown = |st: &mut StageStatus, reason: &str, message: &str, issue: Option<&str>| {
+        conditions::set_status(
+            &mut st.conditions,
+            "Healthy",
+            "Unknown",
+            reason,
+            message,
+            generation,
+        );
+        st.health = issue.map(|i| kargo_api::stage::Health {
+            status: "Unknown".into(),
+            issues: vec![i.to_string()],
+            ..Default::default()
+        });
+        false
+    };
+    if st.current_promotion.is_some() {
+        return unknown(
+            st,
+            "ActivePromotion",
+            "Stage has a Promotion in progress",
+            Some("Cannot assess health because a Promotion is currently in progress"),
+        );
+    }
+    let Some(last) = st.last_promotion.clone() else {
+        return unknown(st, "NoFreight", "Stage has no current Freight", None);
+    };
+    let last_phase = last
+        .status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .unwrap_or_default();
+    if last_phase != PromotionPhase::Succeeded {
+        return unknown(
+            st,
+            &format!("LastPromotion{last_phase:?}"),
+            "Cannot assess health because last Promotion did not succeed",
+            Some("Cannot assess health because last Promotion did not succeed"),
+        );
+    }
+    let checks = last
+        .status
+        .as_ref()
+        .map(|s| s.health_checks.len())
+        .unwrap_or(0);
+    conditions::set(
+        &mut st.conditions,
+        "Healthy",
+        true,
+        "Healthy",
+        &format!("Stage is healthy (performed {checks} health checks)"),
+        generation,
+    );
+    st.health = Some(kargo_api::stage::Health {
+        status: "Healthy".into(),
+        ..Default::default()
+    });
+    true
+}
+
+/// Kargo's `summarizeConditions`: `Ready` is False while a Promotion runs,
+/// after a failed Promotion, when a requested Warehouse is missing, while
+/// not Healthy and until verified; True (with the `Verified` reason and
+/// message) only when all of that holds. `observedGeneration` advances
+/// only when Ready, as in Kargo.
+fn summarize(
+    st: &mut StageStatus,
+    requested: usize,
+    generation: Option<i64>,
+    missing_warehouse: Option<String>,
+) {
+    let current = st.freight_history.first();
+    let have = current.map(|c| c.items.len()).unwrap_or(0);
+    st.freight_summary = match (requested, current) {
+        (1, Some(c)) if c.items.len() == 1 => c
+            .items
+            .values()
+            .next()
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        _ => format!("{have}/{requested} Fulfilled"),
+    };
+    let get = |t: &str| conditions::get(&st.conditions, t).cloned();
+    let not_ready = |st: &mut StageStatus, reason: &str, message: &str| {
+        conditions::set(
+            &mut st.conditions,
+            "Ready",
+            false,
+            reason,
+            message,
+            generation,
+        );
+    };
+    if let Some(p) = get("Promoting") {
+        return not_ready(st, &p.reason, &p.message);
+    }
+    if let Some(s) = st
+        .last_promotion
+        .as_ref()
+        .and_then(|l| l.status.clone())
+        .filter(|s| {
+            s.phase
+                .is_some_and(|p| p.is_terminal() && p != PromotionPhase::Succeeded)
+        })
+    {
+        let reason = format!("LastPromotion{:?}", s.phase.unwrap_or_default());
+        return not_ready(st, &reason, &s.message);
+    }
+    if let Some(message) = missing_warehouse {
+        return not_ready(st, "WarehouseNotFound", &message);
+    }
+    match get("Healthy") {
+        Some(h) if h.status == "True" => {}
+        Some(h) => return not_ready(st, &h.reason, &h.message),
+        None => return not_ready(st, "Unhealthy", "Stage is not healthy"),
+    }
+    match get("Verified") {
+        Some(v) if v.status == "True" => {
+            conditions::set(
+                &mut st.conditions,
+                "Ready",
+                true,
+                &v.reason,
+                &v.message,
+                generation,
+            );
+            st.observed_generation = generation;
+        }
+        Some(v) => not_ready(st, &v.reason, &v.message),
+        None => not_ready(st, "PendingVerification", "Stage is not verified"),
+    }
 }
 
 /// A Promotion succeeded: the Stage now uses its Freight.
@@ -402,11 +517,7 @@ async fn record_success(
         .map(|r| r.name.clone())
         .collect();
     items.insert(origin_key(&fref), fref.clone());
-    let id = {
-        let mut names: Vec<&str> = items.values().map(|r| r.name.as_str()).collect();
-        names.sort();
-        kargo_api::freight_id::go_path_clean(&names.join("/")).replace('/', "-")
-    };
+    let id = collection_id(&items);
     st.freight_history.insert(
         0,
         FreightCollection {

@@ -1,33 +1,47 @@
-//! Kargo's verification wiring, driven by the Stage controller: after a
-//! successful Promotion (or on `kargo.akuity.io/reverify`), the Stage's
-//! AnalysisTemplates are merged into one AnalysisRun; its outcome is
-//! recorded in the current Freight collection's `verificationHistory`
-//! (at most 10) and, when Successful, as `verifiedIn[stage]` on every
-//! Freight of the collection. A new Promotion or the
-//! `kargo.akuity.io/abort` annotation stops the running AnalysisRun.
+//! Kargo's verification of a Stage's current Freight collection, driven by
+//! the Stage controller (`verifyStageFreight` in Kargo's
+//! `pkg/controller/stages/regular_stages.go`):
+//!
+//! - A collection with no verification yet is verified once the Stage is
+//!   not promoting and is healthy: the Stage's AnalysisTemplates are merged
+//!   into one AnalysisRun (or, with no `verification`, the attempt is
+//!   Successful at once).
+//! - A running attempt follows its AnalysisRun until it ends; an abort
+//!   request naming that attempt's id terminates the run and records it as
+//!   Kargo does: `Failed`, "Verification aborted by user".
+//! - A finished attempt is re-run only by a re-verify request naming its id.
+//!
+//! Requests name the attempt they are about (`kargo_api::
+//! verification_request`), so each acts once and a stale one is harmless.
+//! Attempt ids and AnalysisRun names are derived from what caused the
+//! attempt (the Promotion, or the attempt re-run), so a reconcile that is
+//! repeated after a lost status write finds the run it already created
+//! (409) instead of starting a second one: exactly one AnalysisRun per
+//! attempt.
 
 use crate::now;
 use kargo_api::analysis::{AnalysisRunSpec, Argument};
-use kargo_api::stage::{AnalysisRunReference, FreightCollection, VerificationInfo};
+use kargo_api::stage::{AnalysisRunReference, FreightCollection, StageStatus, VerificationInfo};
+use kargo_api::verification_request::VerificationRequest;
 use kargo_api::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Freight, Stage, labels};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
+use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
 
 /// Label on AnalysisRuns naming their Stage.
 pub const STAGE_LABEL: &str = "kargo.akuity.io/stage";
 /// Label on AnalysisRuns naming the Freight collection they verify.
 pub const COLLECTION_LABEL: &str = "kargo.akuity.io/freight-collection";
+/// Annotation on AnalysisRuns naming the Promotion whose result they verify.
+pub const PROMOTION_ANNOTATION: &str = "kargo.akuity.io/promotion";
+/// The message Kargo records for a verification a user aborted.
+pub const ABORTED_BY_USER: &str = "Verification aborted by user";
 
-fn terminal(phase: &str) -> bool {
-    matches!(
-        phase,
-        "Successful" | "Failed" | "Error" | "Inconclusive" | "Aborted"
-    )
-}
+pub use kargo_api::verification_request::is_terminal as terminal;
 
-/// Whether the Stage verifies at all.
+/// Whether the Stage verifies with AnalysisTemplates.
 pub fn enabled(stage: &Stage) -> bool {
     stage
         .spec
@@ -36,12 +50,39 @@ pub fn enabled(stage: &Stage) -> bool {
         .is_some_and(|v| !v.analysis_templates.is_empty())
 }
 
-/// What should happen this reconcile.
-pub enum Trigger {
-    /// A Promotion just succeeded (with its actor).
-    Promoted(String),
-    /// Nothing new happened.
-    None,
+/// A UUID-shaped id derived from `parts` (the same parts give the same id).
+fn derived_id(parts: &[&str]) -> String {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = hex::encode(h.finalize());
+    format!(
+        "{}-{}-{}-{}-{}",
+        &d[0..8],
+        &d[8..12],
+        &d[12..16],
+        &d[16..20],
+        &d[20..32]
+    )
+}
+
+/// Kargo's AnalysisRun name, `<stage>.<ulid>.<collection[:7]>`, with the
+/// ULID's time taken from `time` and its random part from the attempt id.
+fn run_name(stage: &str, collection: &str, id: &str, time: Option<&str>) -> String {
+    let ms = time
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond().max(0) as u64)
+        .unwrap_or(0);
+    let digest = Sha1::digest(id.as_bytes());
+    let mut random = [0u8; 16];
+    random.copy_from_slice(&digest[..16]);
+    let ulid = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random));
+    // 253 characters at most, as Kargo's builder keeps them.
+    let prefix: String = stage.chars().take(253 - 27 - 8).collect();
+    let suffix: String = collection.chars().take(7).collect();
+    format!("{prefix}.{}.{suffix}", ulid.to_string().to_lowercase())
 }
 
 /// Builds the AnalysisRun spec from the Stage's templates and args.
@@ -133,31 +174,50 @@ async fn build_spec(
     Ok(spec)
 }
 
-/// Starts a verification of the current collection.
+/// Why an attempt starts: it decides the attempt's id and run name.
+struct Cause<'a> {
+    /// The attempt id.
+    id: String,
+    /// Who asked.
+    actor: String,
+    /// A stable time for the run name's ULID.
+    time: Option<&'a str>,
+    /// The Promotion whose result is verified, when that started it.
+    promotion: Option<&'a str>,
+}
+
+/// Starts an attempt for `coll`; the result is pushed onto its history.
 async fn start(
     client: &kube::Client,
     stage: &Stage,
     coll: &mut FreightCollection,
-    id: String,
-    actor: String,
-) -> Result<(), kube::Error> {
+    cause: Cause<'_>,
+) -> Result<VerificationInfo, kube::Error> {
     let ns = stage.namespace().unwrap_or_default();
-    let name = format!(
-        "{}.{}",
-        stage.name_any(),
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
     let mut info = VerificationInfo {
-        id,
-        actor,
+        id: cause.id.clone(),
+        actor: cause.actor,
         start_time: Some(now()),
         phase: "Pending".into(),
         ..Default::default()
     };
+    if !enabled(stage) {
+        // No verification configured: the attempt succeeds at once (Kargo).
+        info.phase = "Successful".into();
+        info.finish_time = Some(now());
+        push(coll, info.clone());
+        return Ok(info);
+    }
+    let name = run_name(&stage.name_any(), &coll.id, &cause.id, cause.time);
     match build_spec(client, stage, &ns).await {
         Err(message) => {
             info.phase = "Error".into();
-            info.message = message;
+            info.message = format!(
+                "error building AnalysisRun for Stage {:?} and Freight collection {:?} in namespace {:?}: {message}",
+                stage.name_any(),
+                coll.id,
+                ns
+            );
             info.finish_time = Some(now());
         }
         Ok(spec) => {
@@ -170,6 +230,10 @@ async fn start(
             let mut lbls: BTreeMap<String, String> = md.labels.clone();
             lbls.insert(STAGE_LABEL.into(), stage.name_any());
             lbls.insert(COLLECTION_LABEL.into(), coll.id.clone());
+            let mut annotations = md.annotations.clone();
+            if let Some(p) = cause.promotion {
+                annotations.insert(PROMOTION_ANNOTATION.into(), p.to_string());
+            }
             let mut ar = AnalysisRun {
                 api_version: "argoproj.io/v1alpha1".into(),
                 kind: "AnalysisRun".into(),
@@ -179,32 +243,48 @@ async fn start(
             ar.metadata.name = Some(name.clone());
             ar.metadata.namespace = Some(ns.clone());
             ar.metadata.labels = Some(lbls);
-            if !md.annotations.is_empty() {
-                ar.metadata.annotations = Some(md.annotations.clone());
+            if !annotations.is_empty() {
+                ar.metadata.annotations = Some(annotations);
             }
-            match Api::<AnalysisRun>::namespaced(client.clone(), &ns)
+            let created = match Api::<AnalysisRun>::namespaced(client.clone(), &ns)
                 .create(&PostParams::default(), &ar)
                 .await
             {
-                Ok(_) => {
+                Ok(_) => Ok(()),
+                // An earlier pass of this very attempt created it; its status
+                // write was lost. Adopt the run instead of starting another.
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => Err(format!(
+                    "error creating AnalysisRun {name:?} in namespace {ns:?}: {}",
+                    e.message
+                )),
+                Err(e) => return Err(e),
+            };
+            match created {
+                Ok(()) => {
                     info.analysis_run = Some(AnalysisRunReference {
                         name,
                         namespace: ns,
                         phase: String::new(),
                     })
                 }
-                Err(kube::Error::Api(e)) if e.code == 422 || e.code == 400 => {
+                Err(message) => {
                     info.phase = "Error".into();
-                    info.message = format!("the merged AnalysisRun is invalid: {}", e.message);
+                    info.message = message;
                     info.finish_time = Some(now());
                 }
-                Err(e) => return Err(e),
             }
         }
     }
+    push(coll, info.clone());
+    Ok(info)
+}
+
+/// Records `info` as the collection's newest attempt (at most 10 kept).
+fn push(coll: &mut FreightCollection, info: VerificationInfo) {
+    coll.verification_history.retain(|v| v.id != info.id);
     coll.verification_history.insert(0, info);
     coll.verification_history.truncate(10);
-    Ok(())
 }
 
 async fn terminate(
@@ -218,7 +298,7 @@ async fn terminate(
             api.patch(
                 &r.name,
                 &PatchParams::default(),
-                &kube::api::Patch::Merge(json!({"spec": {"terminate": true}})),
+                &Patch::Merge(json!({"spec": {"terminate": true}})),
             )
             .await?;
         }
@@ -226,145 +306,404 @@ async fn terminate(
     Ok(())
 }
 
-/// Advances verification for the Stage's current collection. Returns the
-/// phase of the latest verification, if any.
+/// A new Promotion replaced the collection that `previous` verifies: its
+/// running attempt, if any, is stopped and ends Aborted with the reason.
+pub async fn supersede(
+    client: &kube::Client,
+    ns: &str,
+    previous: &mut FreightCollection,
+    promotion: &str,
+) -> Result<(), kube::Error> {
+    if let Some(v) = previous.verification_history.first_mut()
+        && !terminal(&v.phase)
+    {
+        terminate(client, ns, v).await?;
+        v.phase = "Aborted".into();
+        v.message = format!("Promotion {promotion:?} replaced the Freight being verified");
+        v.finish_time = Some(now());
+    }
+    Ok(())
+}
+
+/// Marks every Freight of the collection verified in the Stage.
+async fn mark_verified(
+    client: &kube::Client,
+    stage: &Stage,
+    coll: &FreightCollection,
+) -> Result<(), kube::Error> {
+    let ns = stage.namespace().unwrap_or_default();
+    let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
+    for item in coll.items.values() {
+        let patch = json!({"status": {"verifiedIn": {stage.name_any(): {"verifiedAt": now()}}}});
+        match fapi
+            .patch_status(&item.name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => {}
+            // Freight deleted meanwhile: nothing to mark.
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+async fn record_event(client: &kube::Client, stage: &Stage, info: &VerificationInfo) {
+    let kind = if info.phase == "Successful" {
+        crate::events::Kind::Normal
+    } else {
+        crate::events::Kind::Warning
+    };
+    let what = match &info.analysis_run {
+        Some(r) => format!("AnalysisRun {}", r.name),
+        None => format!("verification {}", info.id),
+    };
+    let text = if info.message.is_empty() {
+        format!("{what} {}", info.phase)
+    } else {
+        format!("{what} {}: {}", info.phase, info.message)
+    };
+    let reason = format!("Verification{}", info.phase);
+    crate::events::emit(client, stage, kind, &reason, &text).await;
+}
+
+/// Advances verification of the Stage's current collection (`status`
+/// already reflects this reconcile's Promotions and health) and sets the
+/// `Verified` condition as Kargo does. Returns whether an attempt is still
+/// running.
 pub async fn reconcile(
     client: &kube::Client,
     stage: &Stage,
-    history: &mut [FreightCollection],
-    trigger: Trigger,
-) -> Result<Option<(String, String)>, kube::Error> {
+    status: &mut StageStatus,
+    healthy: bool,
+) -> Result<bool, kube::Error> {
     let ns = stage.namespace().unwrap_or_default();
-    let Some(coll) = history.first_mut() else {
-        return Ok(None);
+    let generation = stage.metadata.generation;
+    let promoting = status.current_promotion.is_some();
+    let last_promotion = status
+        .last_promotion
+        .as_ref()
+        .map(|p| (p.name.clone(), p.finished_at.clone()));
+    let Some(coll) = status.freight_history.first_mut() else {
+        crate::conditions::set_status(
+            &mut status.conditions,
+            "Verified",
+            "Unknown",
+            "NoFreight",
+            "Stage has no current Freight to verify",
+            generation,
+        );
+        return Ok(false);
     };
-    if !enabled(stage) {
-        return Ok(None);
+    if !promoting {
+        advance(client, stage, &ns, coll, healthy, last_promotion).await?;
     }
-    let reverify = stage
-        .annotations()
-        .get(labels::REVERIFY)
-        .cloned()
-        .filter(|t| !t.is_empty());
-    let abort = stage
-        .annotations()
-        .get(labels::ABORT)
-        .cloned()
-        .filter(|t| !t.is_empty());
-    let latest_running = coll
+    let coll = &status.freight_history[0];
+    if let Some((state, reason, message)) = verified_condition(coll) {
+        crate::conditions::set_status(
+            &mut status.conditions,
+            "Verified",
+            state,
+            &reason,
+            &message,
+            generation,
+        );
+    }
+    Ok(coll
         .verification_history
         .first()
-        .filter(|v| !terminal(&v.phase))
-        .cloned();
-    match trigger {
-        Trigger::Promoted(actor) => {
-            if let Some(running) = &latest_running {
-                terminate(client, &ns, running).await?;
-            }
-            start(
-                client,
-                stage,
-                coll,
-                ulid::Ulid::new().to_string().to_lowercase(),
-                actor,
-            )
-            .await?;
-        }
-        Trigger::None => {
-            if let Some(token) =
-                reverify.filter(|t| !coll.verification_history.iter().any(|v| v.id == *t))
-            {
-                if let Some(running) = &latest_running {
-                    terminate(client, &ns, running).await?;
-                    if let Some(v) = coll.verification_history.first_mut() {
-                        v.phase = "Aborted".into();
-                        v.message = "superseded by a new verification".into();
-                        v.finish_time = Some(now());
-                    }
-                }
-                start(client, stage, coll, token, "admin".into()).await?;
-            }
-        }
-    }
-    // Abort the running verification once per annotation value.
-    if let (Some(token), Some(v)) = (abort, coll.verification_history.first_mut())
-        && !terminal(&v.phase)
-        && v.message != format!("aborted ({token})")
-    {
-        terminate(client, &ns, v).await?;
-        v.phase = "Aborted".into();
-        v.message = format!("aborted ({token})");
-        v.finish_time = Some(now());
-    }
-    // Follow the AnalysisRun.
-    let Some(v) = coll.verification_history.first_mut() else {
-        return Ok(None);
-    };
-    if !terminal(&v.phase)
-        && let Some(r) = v.analysis_run.clone()
-    {
-        match Api::<AnalysisRun>::namespaced(client.clone(), &ns)
-            .get_opt(&r.name)
-            .await?
-        {
-            Some(ar) => {
-                let st = ar.status.clone().unwrap_or_default();
-                let phase = if st.phase.is_empty() {
-                    "Pending".to_string()
-                } else {
-                    st.phase.clone()
+        .is_some_and(|v| !terminal(&v.phase)))
+}
+
+async fn advance(
+    client: &kube::Client,
+    stage: &Stage,
+    ns: &str,
+    coll: &mut FreightCollection,
+    healthy: bool,
+    last_promotion: Option<(String, Option<String>)>,
+) -> Result<(), kube::Error> {
+    let annotations = stage.annotations();
+    let stage_uid = stage.uid().unwrap_or_default();
+    let last = coll.verification_history.first().cloned();
+    match last {
+        Some(v) if !terminal(&v.phase) => {
+            let abort = VerificationRequest::from_annotations(annotations, labels::ABORT);
+            if let Some(req) = abort.filter(|r| r.for_id(&v.id)) {
+                terminate(client, ns, &v).await?;
+                let info = VerificationInfo {
+                    actor: if req.actor.is_empty() {
+                        v.actor.clone()
+                    } else {
+                        req.actor
+                    },
+                    phase: "Failed".into(),
+                    message: ABORTED_BY_USER.into(),
+                    finish_time: Some(now()),
+                    ..v
                 };
-                v.phase = phase.clone();
-                v.analysis_run = Some(AnalysisRunReference {
-                    phase: phase.clone(),
-                    ..r.clone()
-                });
-                if terminal(&phase) {
-                    v.finish_time = Some(now());
-                    v.message = st.message.clone();
-                    let kind = if phase == "Successful" {
-                        crate::events::Kind::Normal
-                    } else {
-                        crate::events::Kind::Warning
-                    };
-                    let text = if st.message.is_empty() {
-                        format!("AnalysisRun {} {phase}", r.name)
-                    } else {
-                        format!("AnalysisRun {} {phase}: {}", r.name, st.message)
-                    };
-                    crate::events::emit(
-                        client,
-                        stage,
-                        kind,
-                        &format!("Verification{phase}"),
-                        &text,
-                    )
-                    .await;
-                    if phase == "Successful" {
-                        let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
-                        for item in coll.items.values() {
-                            let patch = json!({"status": {"verifiedIn": {stage.name_any(): {"verifiedAt": now()}}}});
-                            fapi.patch_status(
-                                &item.name,
-                                &PatchParams::default(),
-                                &Patch::Merge(patch),
-                            )
-                            .await?;
-                        }
-                    }
-                }
+                record_event(client, stage, &info).await;
+                coll.verification_history[0] = info;
+                return Ok(());
             }
-            None => {
-                v.phase = "Error".into();
-                v.message = format!("AnalysisRun {} was deleted", r.name);
-                v.finish_time = Some(now());
+            follow(client, stage, ns, coll).await
+        }
+        Some(v) => {
+            let reverify = VerificationRequest::from_annotations(annotations, labels::REVERIFY);
+            let Some(req) = reverify.filter(|r| r.for_id(&v.id)) else {
+                return Ok(());
+            };
+            if !healthy {
+                return Ok(());
             }
+            let id = derived_id(&["reverify", &stage_uid, &coll.id, &req.id]);
+            let cause = Cause {
+                id,
+                actor: req.actor.clone(),
+                time: v.finish_time.as_deref(),
+                promotion: None,
+            };
+            let info = start(client, stage, coll, cause).await?;
+            after_start(client, stage, coll, &info).await
+        }
+        None => {
+            if !healthy {
+                return Ok(());
+            }
+            let (promotion, finished) = last_promotion.unzip();
+            let finished = finished.flatten();
+            let id = derived_id(&[
+                "promotion",
+                &stage_uid,
+                &coll.id,
+                promotion.as_deref().unwrap_or(""),
+            ]);
+            let cause = Cause {
+                id,
+                actor: String::new(),
+                time: finished.as_deref(),
+                promotion: promotion.as_deref(),
+            };
+            let info = start(client, stage, coll, cause).await?;
+            after_start(client, stage, coll, &info).await
         }
     }
-    let v = coll
+}
+
+/// An attempt that ended as it started (no templates, or an error) is
+/// reported at once; one that runs is followed.
+async fn after_start(
+    client: &kube::Client,
+    stage: &Stage,
+    coll: &mut FreightCollection,
+    info: &VerificationInfo,
+) -> Result<(), kube::Error> {
+    if terminal(&info.phase) {
+        record_event(client, stage, info).await;
+        if info.phase == "Successful" {
+            mark_verified(client, stage, coll).await?;
+        }
+        return Ok(());
+    }
+    let ns = stage.namespace().unwrap_or_default();
+    follow(client, stage, &ns, coll).await
+}
+
+/// Reads the running attempt's AnalysisRun and records its phase.
+async fn follow(
+    client: &kube::Client,
+    stage: &Stage,
+    ns: &str,
+    coll: &mut FreightCollection,
+) -> Result<(), kube::Error> {
+    let Some(v) = coll.verification_history.first().cloned() else {
+        return Ok(());
+    };
+    let Some(r) = v.analysis_run.clone() else {
+        return Ok(());
+    };
+    let info = match Api::<AnalysisRun>::namespaced(client.clone(), ns)
+        .get_opt(&r.name)
+        .await?
+    {
+        Some(ar) => {
+            let st = ar.status.clone().unwrap_or_default();
+            let phase = if st.phase.is_empty() {
+                "Pending".to_string()
+            } else {
+                st.phase.clone()
+            };
+            VerificationInfo {
+                phase: phase.clone(),
+                message: st.message.clone(),
+                finish_time: if terminal(&phase) { Some(now()) } else { None },
+                analysis_run: Some(AnalysisRunReference { phase, ..r }),
+                ..v.clone()
+            }
+        }
+        None => VerificationInfo {
+            phase: "Error".into(),
+            message: format!(
+                "error getting AnalysisRun {:?} in namespace {ns:?}: it was deleted",
+                r.name
+            ),
+            finish_time: Some(now()),
+            ..v.clone()
+        },
+    };
+    if terminal(&info.phase) {
+        record_event(client, stage, &info).await;
+        if info.phase == "Successful" {
+            mark_verified(client, stage, coll).await?;
+        }
+    }
+    coll.verification_history[0] = info;
+    Ok(())
+}
+
+/// The `Verified` condition for a collection, with Kargo's reasons and
+/// messages, from its newest attempt. Kargo keeps `Verified` True once any
+/// attempt succeeded; here a later failed re-verification shows (the
+/// Freight stays `verifiedIn`, as in Kargo): a status hiding a failed
+/// check would lie. docs/ARCHITECTURE.md lists this difference.
+fn verified_condition(coll: &FreightCollection) -> Option<(&'static str, String, String)> {
+    if coll
         .verification_history
         .first()
-        .cloned()
-        .unwrap_or_default();
-    Ok(Some((v.phase, v.message)))
+        .is_some_and(|v| v.phase == "Successful")
+    {
+        return Some((
+            "True",
+            "Verified".into(),
+            "Freight has been verified".into(),
+        ));
+    }
+    let v = coll.verification_history.first()?;
+    Some(match v.phase.as_str() {
+        "Pending" => (
+            "Unknown",
+            "VerificationPending".into(),
+            "Freight is pending verification".into(),
+        ),
+        "Running" => (
+            "Unknown",
+            "VerificationRunning".into(),
+            "Freight is currently being verified".into(),
+        ),
+        "Failed" | "Error" => (
+            "False",
+            format!("Verification{}", v.phase),
+            v.message.clone(),
+        ),
+        "Aborted" => ("False", "VerificationAborted".into(), v.message.clone()),
+        "Inconclusive" => (
+            "Unknown",
+            "VerificationInconclusive".into(),
+            v.message.clone(),
+        ),
+        other => (
+            "Unknown",
+            "UnknownVerificationPhase".into(),
+            format!("Freight verification is in an unknown phase: {other}"),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_uuid_shaped() {
+        let a = derived_id(&["promotion", "uid", "coll", "dev.01abc.1234567"]);
+        assert_eq!(
+            a,
+            derived_id(&["promotion", "uid", "coll", "dev.01abc.1234567"])
+        );
+        assert_ne!(
+            a,
+            derived_id(&["promotion", "uid", "coll", "dev.01abd.1234567"])
+        );
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, vec![8, 4, 4, 4, 12]);
+        // Parts are separated: ("ab","c") is not ("a","bc").
+        assert_ne!(derived_id(&["ab", "c"]), derived_id(&["a", "bc"]));
+    }
+
+    #[test]
+    fn run_names_follow_kargo_and_are_stable() {
+        let n = run_name(
+            "dev",
+            "0123456789abcdef",
+            "id-1",
+            Some("2026-01-02T03:04:05Z"),
+        );
+        assert_eq!(
+            n,
+            run_name(
+                "dev",
+                "0123456789abcdef",
+                "id-1",
+                Some("2026-01-02T03:04:05Z")
+            )
+        );
+        let parts: Vec<&str> = n.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], "dev");
+        assert_eq!(parts[1].len(), 26);
+        assert_eq!(parts[2], "0123456");
+        assert_ne!(
+            n,
+            run_name(
+                "dev",
+                "0123456789abcdef",
+                "id-2",
+                Some("2026-01-02T03:04:05Z")
+            )
+        );
+        let long = run_name(&"s".repeat(300), "c", "i", None);
+        assert!(long.len() <= 253, "{}", long.len());
+    }
+
+    fn attempt(id: &str, phase: &str, message: &str) -> VerificationInfo {
+        VerificationInfo {
+            id: id.into(),
+            phase: phase.into(),
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn verified_condition_as_kargo() {
+        let mut c = FreightCollection::default();
+        assert_eq!(verified_condition(&c), None);
+        let rows: &[(&str, &str, &str)] = &[
+            ("Pending", "Unknown", "VerificationPending"),
+            ("Running", "Unknown", "VerificationRunning"),
+            ("Failed", "False", "VerificationFailed"),
+            ("Error", "False", "VerificationError"),
+            ("Aborted", "False", "VerificationAborted"),
+            ("Inconclusive", "Unknown", "VerificationInconclusive"),
+            ("Bogus", "Unknown", "UnknownVerificationPhase"),
+        ];
+        for (phase, state, reason) in rows {
+            c.verification_history = vec![attempt("a", phase, "m")];
+            let (s, r, _) = verified_condition(&c).unwrap();
+            assert_eq!((s, r.as_str()), (*state, *reason), "{phase}");
+        }
+        // The newest attempt decides: a failed re-verification after a success shows.
+        c.verification_history = vec![attempt("b", "Failed", "x"), attempt("a", "Successful", "")];
+        let (s, r, m) = verified_condition(&c).unwrap();
+        assert_eq!(
+            (s, r.as_str(), m.as_str()),
+            ("False", "VerificationFailed", "x")
+        );
+        c.verification_history = vec![attempt("b", "Successful", ""), attempt("a", "Failed", "x")];
+        let (s, r, m) = verified_condition(&c).unwrap();
+        assert_eq!(
+            (s, r.as_str(), m.as_str()),
+            ("True", "Verified", "Freight has been verified")
+        );
+    }
 }

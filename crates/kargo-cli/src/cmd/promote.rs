@@ -4,6 +4,7 @@
 use crate::resources::explain;
 use anyhow::{Context, Result, bail};
 use kargo_api::promotion::PromotionPhase;
+use kargo_api::verification_request::VerificationRequest;
 use kargo_api::{Freight, Promotion, labels};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -167,17 +168,43 @@ pub async fn abort(client: &kube::Client, project: &str, name: &str) -> Result<(
 }
 
 /// Re-runs verification of a Stage (annotation `kargo.akuity.io/reverify`),
-/// or aborts the running one (`kargo.akuity.io/abort`).
+/// or aborts the running one (`kargo.akuity.io/abort`). As in Kargo, the
+/// request names the id of the Stage's current verification, so it acts on
+/// that verification once and never on a later one.
 pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bool) -> Result<()> {
-    let token = jiff::Timestamp::now().as_nanosecond().to_string();
+    let api = Api::<kargo_api::Stage>::namespaced(client.clone(), project);
+    let s = api.get(stage).await.map_err(explain)?;
+    let has_freight = s
+        .status
+        .as_ref()
+        .and_then(|st| st.freight_history.first())
+        .is_some_and(|c| !c.items.is_empty());
+    if !has_freight {
+        anyhow::bail!(
+            "Stage {stage:?} in project {project:?} has no current Freight to verify: promote Freight to it first"
+        );
+    }
+    let Some(current) = kargo_api::verification_request::current(&s) else {
+        anyhow::bail!(
+            "Stage {stage:?} in project {project:?} has no verification yet: wait for the first one to start"
+        );
+    };
+    if abort && kargo_api::verification_request::is_terminal(&current.phase) {
+        println!(
+            "stage.kargo.akuity.io/{stage}: no verification is running (the latest ended {})",
+            current.phase
+        );
+        return Ok(());
+    }
     let key = if abort {
         labels::ABORT
     } else {
         labels::REVERIFY
     };
-    let patch = json!({"metadata": {"annotations": {key: token}}});
-    Api::<kargo_api::Stage>::namespaced(client.clone(), project)
-        .patch(stage, &PatchParams::default(), &Patch::Merge(patch))
+    // Until per-user sign-in exists every request is the admin's.
+    let request = VerificationRequest::new(current.id.clone(), "admin");
+    let patch = json!({"metadata": {"annotations": {key: request.to_annotation()}}});
+    api.patch(stage, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
     if abort {

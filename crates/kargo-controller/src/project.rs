@@ -1,0 +1,204 @@
+//! The Project controller: fills in a Project's status as Kargo's does
+//! (`pkg/controller/management/projects`): `Ready` True with reason
+//! `Synced` once its namespace exists, and `stats` counting the project's
+//! Warehouses and (non-control-flow) Stages and how many of each are
+//! Healthy. It reads Stages and Warehouses from watch-fed caches, so a
+//! change costs one pass over that project's objects, never a list call.
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kargo_api::{Project, Stage, Warehouse};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the reconciler needs.
+pub struct Context {
+    client: kube::Client,
+    stages: Store<Stage>,
+    warehouses: Store<Warehouse>,
+}
+
+fn healthy(status: Option<&[kargo_api::common::Condition]>) -> bool {
+    status
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Healthy" && c.status == "True")
+}
+
+/// Runs the controller.
+pub async fn run(client: kube::Client) {
+    let (stages, stage_writer) = reflector::store();
+    let (warehouses, warehouse_writer) = reflector::store();
+    let stage_stream = reflector(
+        stage_writer,
+        watcher(
+            Api::<Stage>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .applied_objects();
+    let warehouse_stream = reflector(
+        warehouse_writer,
+        watcher(
+            Api::<Warehouse>::all(client.clone()),
+            watcher::Config::default(),
+        ),
+    )
+    .default_backoff()
+    .applied_objects();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        stages,
+        warehouses,
+    });
+    let to_project = |ns: Option<String>| ns.map(|ns| ObjectRef::<Project>::new(&ns));
+    Controller::new(Api::<Project>::all(client), watcher::Config::default())
+        .with_config(Config::default().debounce(Duration::from_millis(500)))
+        .watches_stream(stage_stream, move |s: Stage| to_project(s.namespace()))
+        .watches_stream(warehouse_stream, move |w: Warehouse| {
+            to_project(w.namespace())
+        })
+        .run(
+            reconcile,
+            |_, e: &kube::Error, _| {
+                tracing::debug!(error = %e, "project reconcile");
+                Action::requeue(Duration::from_secs(5))
+            },
+            ctx,
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Kargo's stats for the objects of one project.
+fn stats(project: &str, stages: &[Arc<Stage>], warehouses: &[Arc<Warehouse>]) -> Value {
+    let in_project = |ns: Option<String>| ns.as_deref() == Some(project);
+    let stages: Vec<_> = stages
+        .iter()
+        .filter(|s| in_project(s.namespace()))
+        // Control-flow Stages (no steps) are not counted, as in Kargo.
+        .filter(|s| {
+            s.spec
+                .promotion_template
+                .as_ref()
+                .is_some_and(|t| !t.effective_steps().is_empty())
+        })
+        .collect();
+    let warehouses: Vec<_> = warehouses
+        .iter()
+        .filter(|w| in_project(w.namespace()))
+        .collect();
+    let healthy_stages = stages
+        .iter()
+        .filter(|s| healthy(s.status.as_ref().map(|st| &st.conditions[..])))
+        .count();
+    let healthy_warehouses = warehouses
+        .iter()
+        .filter(|w| healthy(w.status.as_ref().map(|st| &st.conditions[..])))
+        .count();
+    // Kargo's fields are omitempty: zero counts are left out.
+    let counts = |count: usize, healthy: usize| {
+        let mut o = serde_json::Map::new();
+        if count > 0 {
+            o.insert("count".into(), json!(count));
+        }
+        if healthy > 0 {
+            o.insert("health".into(), json!({"healthy": healthy}));
+        }
+        Value::Object(o)
+    };
+    json!({
+        "warehouses": counts(warehouses.len(), healthy_warehouses),
+        "stages": counts(stages.len(), healthy_stages),
+    })
+}
+
+async fn reconcile(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
+    if project.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let name = project.name_any();
+    let namespace = Api::<Namespace>::all(ctx.client.clone())
+        .get_opt(&name)
+        .await?;
+    let generation = project.meta().generation;
+    let ready = match namespace {
+        Some(_) => json!({
+            "type": "Ready", "status": "True", "reason": "Synced",
+            "message": "Project is synced and ready for use",
+        }),
+        None => json!({
+            "type": "Ready", "status": "False", "reason": "EnsuringNamespaceFailed",
+            "message": format!("Failed to ensure existence of project namespace: namespace {name:?} does not exist"),
+        }),
+    };
+    let stats = stats(&name, &ctx.stages.state(), &ctx.warehouses.state());
+    let old = serde_json::to_value(&project.status).unwrap_or(Value::Null);
+    let old_ready = old
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    let unchanged_ready = old_ready.is_some_and(|c| {
+        c["status"] == ready["status"]
+            && c["reason"] == ready["reason"]
+            && c["message"] == ready["message"]
+    });
+    if unchanged_ready && old.get("stats") == Some(&stats) {
+        return Ok(Action::requeue(Duration::from_secs(300)));
+    }
+    let mut ready = ready;
+    ready["observedGeneration"] = json!(generation);
+    ready["lastTransitionTime"] = match old_ready {
+        Some(c) if c["status"] == ready["status"] => c["lastTransitionTime"].clone(),
+        _ => json!(crate::now()),
+    };
+    let patch = json!({"status": {"conditions": [ready], "stats": stats}});
+    Api::<Project>::all(ctx.client.clone())
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(ns: &str, steps: bool, healthy: bool) -> Arc<Stage> {
+        let mut s: Stage = serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage",
+            "metadata": {"name": "s", "namespace": ns},
+            "spec": {"requestedFreight": []},
+            "status": {"conditions": [{"type": "Healthy", "status": if healthy {"True"} else {"Unknown"}}]},
+        }))
+        .unwrap();
+        if steps {
+            s.spec.promotion_template = serde_json::from_value(
+                json!({"spec": {"steps": [{"uses": "git-clone", "config": {}}]}}),
+            )
+            .unwrap();
+        }
+        Arc::new(s)
+    }
+
+    #[test]
+    fn stats_count_as_kargo() {
+        let stages = vec![
+            stage("p", true, true),
+            stage("p", true, false),
+            stage("p", false, true), // control flow: not counted
+            stage("other", true, true),
+        ];
+        let v = stats("p", &stages, &[]);
+        assert_eq!(
+            v,
+            json!({"warehouses": {}, "stages": {"count": 2, "health": {"healthy": 1}}})
+        );
+    }
+}

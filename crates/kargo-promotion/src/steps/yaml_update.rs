@@ -453,8 +453,14 @@ fn find_scalar(text: &str, node: Option<YamlNode>, parts: &[String]) -> Result<T
             in_flow,
         });
     }
-    if start > 0 && !text[..start].ends_with([' ', '\t', '\n', '\r', '[', '{', ',']) {
+    let before = text.get(..start).unwrap_or_default();
+    if !before.is_empty() && !before.ends_with([' ', '\t', '\n', '\r', '[', '{', ',']) {
         prefix.insert(0, ' ');
+    }
+    if text.get(start..end.max(start)).is_none() {
+        return Err(format!(
+            "{walked}: the value's position in the file is unclear"
+        ));
     }
     Ok(Target {
         range: start..end.max(start),

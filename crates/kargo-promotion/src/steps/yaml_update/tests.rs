@@ -600,6 +600,9 @@ fn shapes_kargo_rewrites_badly_are_edited_in_place() -> Result<(), SetError> {
     let text = "image: {tag: 1, repo: x}  # c\ntags: [a, b]\n";
     let out = set(text, &[("image.tag", json!(2)), ("tags.1", json!("c,d"))])?;
     assert_eq!(out, "image: {tag: 2, repo: x}  # c\ntags: [a, \"c,d\"]\n");
+    // Two values on one line both change.
+    let out = set(text, &[("image.tag", json!(3)), ("image.repo", json!("z"))])?;
+    assert_eq!(out, "image: {tag: 3, repo: z}  # c\ntags: [a, b]\n");
     // Empty values get theirs after the colon; the comment stays.
     let text = "a:\nb: # set me\nc:\n- \nd: 1\n";
     let out = set(

@@ -23,7 +23,7 @@
 //! comment, the rest of a flow collection), every line of a multi-line
 //! scalar, anchors, the file's line endings, the old value's quote style
 //! for a new string, and strings that would not read back as themselves
-//! written plain (`yes`, `a: b`, ``) are quoted.
+//! written plain (`yes`, `a: b`, the empty string) are quoted.
 //!
 //! The file is validated by libyaml (through `yaml_serde`), the parser
 //! Kargo's `yaml.v3` is ported from, so the same files are refused (a tab

@@ -723,3 +723,41 @@ fn the_step_writes_files_and_kargos_message() -> Result<(), Box<dyn std::error::
     );
     Ok(())
 }
+
+#[test]
+fn less_common_yaml_forms() -> Result<(), SetError> {
+    for (text, key, value, want) in [
+        (
+            "%YAML 1.2\n---\na: 1\n",
+            "a",
+            json!(2),
+            "%YAML 1.2\n---\na: 2\n",
+        ),
+        ("key   : value\n", "key", json!("v2"), "key   : v2\n"),
+        ("a: !!map {b: 1}\n", "a.b", json!(2), "a: !!map {b: 2}\n"),
+        ("- [a, b]\n- c\n", "0.1", json!("d"), "- [a, d]\n- c\n"),
+        ("\"a.b\": 1\n", r"a\.b", json!(2), "\"a.b\": 2\n"),
+        ("'k': 'v'\n", "k", json!("w"), "'k': 'w'\n"),
+        (
+            "été: chaud\n",
+            "été",
+            json!("très chaud"),
+            "été: très chaud\n",
+        ),
+        (
+            "a: x\n",
+            "a",
+            json!("non\u{a0}breaking"),
+            "a: \"non\\u00a0breaking\"\n",
+        ),
+        (
+            "a:\n  # comment\n  b: 1\n",
+            "a.b",
+            json!(2),
+            "a:\n  # comment\n  b: 2\n",
+        ),
+    ] {
+        assert_eq!(one(text, key, value)?, want, "{text}");
+    }
+    Ok(())
+}

@@ -1,34 +1,46 @@
 //! `yaml-update` (and the seed's `git-update`, which behaves the same):
-//! sets values at dotted keys in YAML files without reformatting them.
+//! sets the values of existing keys in YAML files, as Kargo's
+//! `yaml.SetValuesInFile` does, without reformatting them.
 //!
 //! Config, Kargo's `yaml-update`: `path` (a file) + `updates: [{key,
 //! value}]`. The seed's `git-update`: `path` (a directory) + `updates:
 //! [{file, key, value}]`, where `file` is relative to `path`. Both forms
 //! are accepted by both names.
 //!
-//! Keys use Kargo's dot notation: `image.tag`, `containers[0].image` (or
-//! `containers.0.image`), `\.` for a dot inside a key. The file is parsed
-//! with the lossless `yaml-edit` parser only to find the byte range of the
-//! scalar to change; that range is then replaced in the original text, so
-//! every other byte (comments, key order, indentation, quoting of other
-//! values) stays the same. A missing key is added through `yaml-edit`.
+//! Keys follow Kargo's sjson syntax ([`super::sjson_key`]): `image.tag`,
+//! `containers.0.image`, `example\.com/version`. As in Kargo, only the
+//! first document of the file is read, a key must exist and name a scalar
+//! (a missing key, a mapping or a sequence fails the step, nothing is
+//! created), a part meets a sequence as a decimal index, and an alias is
+//! not followed.
 //!
-//! Typing: if the old value was a string (quoted, or a plain scalar that
-//! reads as a string), the new value is written as a string, in the old
-//! quote style, quoted when a plain scalar would read as another type
-//! (`"1.5"`, `"true"`). Otherwise the value's own JSON type is written.
+//! Values are written with their own type, as Kargo writes them: a number
+//! or a bool replaces a string as a number or a bool; numbers print as
+//! Go prints a float64 (`1.234567e+06`); a string that Go would read as a
+//! number, a bool or JSON is written Go-quoted (`"42"`). Where Kargo's
+//! line rewriting would lose or corrupt something, this keeps it
+//! (docs/promotions.md lists each case): the rest of the line (a trailing
+//! comment, the rest of a flow collection), every line of a multi-line
+//! scalar, anchors, the file's line endings, the old value's quote style
+//! for a new string, and strings that would not read back as themselves
+//! written plain (`yes`, `a: b`, the empty string) are quoted.
 //!
-//! Output: `commitMessage` describing the changes (for `git-commit`'s
-//! `messageFromSteps`).
+//! The file is validated by libyaml (through `yaml_serde`), the parser
+//! Kargo's `yaml.v3` is ported from, so the same files are refused (a tab
+//! in the indentation, for one). The lossless `yaml-edit` tree finds the
+//! byte range of each value, and only those bytes are replaced.
+//!
+//! Output: `commitMessage`, Kargo's `Updated <path>` followed by one
+//! `- <key>: <value>` line per update.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use yaml_edit::path::YamlPath;
-use yaml_edit::{Document, YamlNode};
+use yaml_edit::{Mapping, Sequence, YamlFile, YamlNode};
 
+use super::go_value::{go_print, go_quote, is_printable, needs_go_quotes};
+use super::sjson_key::{KeyError, split_key};
 use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
 
 /// Kargo's name.
@@ -53,7 +65,7 @@ pub struct YamlUpdate {
     /// File relative to `path` (seed form); absent: `path` is the file.
     #[serde(default)]
     pub file: Option<String>,
-    /// Dotted key.
+    /// Key in Kargo's sjson syntax.
     pub key: String,
     /// New value (any JSON/YAML type).
     pub value: Value,
@@ -72,6 +84,114 @@ impl YamlUpdateStep {
     }
 }
 
+/// The updates of one file: its path as the config names it, and the
+/// updates with their index in `updates`.
+type FileUpdates<'a> = (String, Vec<(usize, &'a YamlUpdate)>);
+
+/// Every problem of a config, as Kargo's JSON schema reports them all at
+/// once: `path` and `updates` are required, `path` and each `key` are
+/// non-empty strings, `updates` has at least one entry, each with a `value`.
+fn config_problems(config: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let empty = Map::new();
+    let obj = config.as_object().unwrap_or(&empty);
+    match obj.get("path") {
+        None => problems.push("path: required".to_string()),
+        Some(Value::String(p)) if p.is_empty() => {
+            problems.push("path: must not be empty".to_string());
+        }
+        _ => {}
+    }
+    match obj.get("updates") {
+        None | Some(Value::Null) => problems.push("updates: required".to_string()),
+        Some(Value::Array(list)) if list.is_empty() => {
+            problems.push("updates: at least one update is required".to_string());
+        }
+        Some(Value::Array(list)) => {
+            for (i, u) in list.iter().enumerate() {
+                let Some(u) = u.as_object() else { continue };
+                match u.get("key") {
+                    None => problems.push(format!("updates[{i}].key: required")),
+                    Some(Value::String(k)) if k.is_empty() => {
+                        problems.push(format!("updates[{i}].key: must not be empty"));
+                    }
+                    _ => {}
+                }
+                if !u.contains_key("value") {
+                    problems.push(format!("updates[{i}].value: required"));
+                }
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// Groups the updates by file, keeping their order.
+fn plan(cfg: &YamlUpdateConfig) -> Vec<FileUpdates<'_>> {
+    let mut files: Vec<FileUpdates<'_>> = Vec::new();
+    for (i, u) in cfg.updates.iter().enumerate() {
+        let rel = match &u.file {
+            Some(f) if !f.is_empty() => format!("{}/{}", cfg.path.trim_end_matches('/'), f),
+            _ => cfg.path.clone(),
+        };
+        match files.iter_mut().find(|(f, _)| *f == rel) {
+            Some((_, list)) => list.push((i, u)),
+            None => files.push((rel, vec![(i, u)])),
+        }
+    }
+    files
+}
+
+/// Decodes and checks a config, naming every problem.
+fn parse(name: &str, config: &Value) -> Result<YamlUpdateConfig, StepError> {
+    let problems = config_problems(config);
+    if !problems.is_empty() {
+        return Err(StepError::config(name, problems.join("; ")));
+    }
+    parse_config(name, config)
+}
+
+/// Applies `updates` (with their index in the config) to the file `rel`,
+/// resolved to `file`; writes it only when something changed.
+fn update_file(
+    name: &str,
+    file: &Path,
+    rel: &str,
+    updates: &[(usize, &str, &Value)],
+) -> Result<(), StepError> {
+    let text = read_file(name, file, rel)?;
+    let edits: Vec<(&str, &Value)> = updates.iter().map(|(_, k, v)| (*k, *v)).collect();
+    let new_text = set_values(&text, &edits).map_err(|e| {
+        let at = match e.update().and_then(|n| updates.get(n)) {
+            Some((i, _, _)) => format!("updates[{i}]: "),
+            None => String::new(),
+        };
+        StepError::terminal(name, format!("{at}{rel}: {e}"))
+    })?;
+    if new_text != text {
+        std::fs::write(file, new_text)
+            .map_err(|e| StepError::retryable(name, format!("writing {rel}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Kargo's commit message for the updates of one file: `Updated <path>`,
+/// a blank line, then `- <key>: <value>` per update.
+pub fn commit_message<'a>(
+    path: &str,
+    updates: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> String {
+    let mut message = String::new();
+    for (key, value) in updates {
+        if message.is_empty() {
+            message = format!("Updated {path}\n");
+        }
+        message.push_str(&format!("\n- {key}: {}", go_print(value)));
+    }
+    message
+}
+
 impl Step for YamlUpdateStep {
     fn name(&self) -> &str {
         self.name
@@ -79,59 +199,24 @@ impl Step for YamlUpdateStep {
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let name = self.name;
-        let cfg: YamlUpdateConfig = parse_config(name, config)?;
-        if cfg.updates.is_empty() {
-            return Err(StepError::config(
-                name,
-                "updates: at least one update is required",
-            ));
-        }
-        // Group the updates by file, keeping their order.
-        let mut files: Vec<(String, Vec<(usize, &YamlUpdate)>)> = Vec::new();
-        for (i, u) in cfg.updates.iter().enumerate() {
-            if u.key.is_empty() {
-                return Err(StepError::config(
-                    name,
-                    format!("updates[{i}].key: must not be empty"),
-                ));
-            }
-            let rel = match &u.file {
-                Some(f) if !f.is_empty() => format!("{}/{}", cfg.path.trim_end_matches('/'), f),
-                _ => cfg.path.clone(),
-            };
-            match files.iter_mut().find(|(f, _)| *f == rel) {
-                Some((_, list)) => list.push((i, u)),
-                None => files.push((rel, vec![(i, u)])),
-            }
-        }
-        let mut lines = Vec::new();
-        for (rel, updates) in &files {
+        let cfg = parse(name, config)?;
+        let mut messages = Vec::new();
+        for (rel, updates) in &plan(&cfg) {
             let field = if updates.iter().any(|(_, u)| u.file.is_some()) {
                 "updates[].file"
             } else {
                 "path"
             };
             let file = ctx.resolve(name, field, rel)?;
-            let text = read_file(name, &file, rel)?;
-            let mut new_text = text.clone();
-            for (i, u) in updates {
-                new_text = set_value(&new_text, &u.key, &u.value).map_err(|e| {
-                    StepError::terminal(name, format!("updates[{i}]: {rel}: key {:?}: {e}", u.key))
-                })?;
-                lines.push(format!("- {rel}: {}: {}", u.key, render_plain(&u.value)));
-            }
-            if new_text != text {
-                std::fs::write(&file, new_text)
-                    .map_err(|e| StepError::retryable(name, format!("writing {rel}: {e}")))?;
-            }
-        }
-        let mut message = String::from("Updated YAML files\n");
-        for l in &lines {
-            message.push('\n');
-            message.push_str(l);
+            let edits: Vec<(usize, &str, &Value)> = updates
+                .iter()
+                .map(|(i, u)| (*i, u.key.as_str(), &u.value))
+                .collect();
+            update_file(name, &file, rel, &edits)?;
+            messages.push(commit_message(rel, edits.iter().map(|(_, k, v)| (*k, *v))));
         }
         let mut outputs = Map::new();
-        outputs.insert("commitMessage".into(), json!(message));
+        outputs.insert("commitMessage".into(), json!(messages.join("\n\n")));
         Ok(StepResult::succeeded(outputs))
     }
 }
@@ -146,120 +231,382 @@ fn read_file(step: &str, file: &Path, rel: &str) -> Result<String, StepError> {
     })
 }
 
-/// Errors of [`set_value`].
+/// Errors of [`set_values`]; the leading words are Kargo's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EditError {
-    /// Not parseable YAML.
-    #[error("the file is not valid YAML: {0}")]
+pub enum SetError {
+    /// The file is not YAML that libyaml (and so Kargo) accepts.
+    #[error("error unmarshaling input: {0}")]
     Parse(String),
-    /// The key path cannot be followed or created.
-    #[error("{0}")]
-    Path(String),
-    /// The key holds a mapping or a sequence, not a value.
-    #[error("the key holds a {0}, not a single value")]
-    NotScalar(&'static str),
+    /// Update `update`'s key is not valid sjson syntax.
+    #[error("error splitting key {key}: {source}")]
+    Key {
+        /// Index of the update.
+        update: usize,
+        /// The key as given.
+        key: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// Update `update`'s key does not lead to a scalar value.
+    #[error("error finding key {key}: {reason}")]
+    Find {
+        /// Index of the update.
+        update: usize,
+        /// The key as given.
+        key: String,
+        /// Why, starting with Kargo's words.
+        reason: String,
+    },
 }
 
-/// Sets `key` to `value` in the YAML `text`, changing only the bytes of
-/// that value (see the module docs for the typing rules).
-pub fn set_value(text: &str, key: &str, value: &Value) -> Result<String, EditError> {
-    let doc = Document::from_str(text).map_err(|e| EditError::Parse(e.to_string()))?;
-    match doc.try_get_path(key) {
-        Ok(node) => {
-            let (old_kind, quote) = match &node {
-                YamlNode::Scalar(s) => {
-                    let raw = s.to_string();
-                    classify(&raw)
-                }
-                YamlNode::Mapping(_) => return Err(EditError::NotScalar("mapping")),
-                YamlNode::Sequence(_) => return Err(EditError::NotScalar("sequence")),
-                YamlNode::Alias(_) => return Err(EditError::NotScalar("alias")),
-                YamlNode::TaggedNode(_) => return Err(EditError::NotScalar("tagged value")),
-            };
-            let range = node.byte_range();
-            let (start, end) = (range.start as usize, range.end as usize);
-            let raw = text
-                .get(start..end)
-                .ok_or_else(|| EditError::Path(format!("cannot locate the value of {key:?}")))?;
-            // A scalar's range may include trailing blanks; keep them.
-            let trimmed = raw.trim_end();
-            let end = start + trimmed.len();
-            let rendered = render(value, old_kind, quote);
-            Ok(format!("{}{}{}", &text[..start], rendered, &text[end..]))
+impl SetError {
+    /// Index of the update at fault, if one is.
+    pub fn update(&self) -> Option<usize> {
+        match self {
+            SetError::Parse(_) => None,
+            SetError::Key { update, .. } | SetError::Find { update, .. } => Some(*update),
         }
-        Err(yaml_edit::path::PathError::NotFound { .. }) => {
-            // Add the key through yaml-edit with a placeholder, then put
-            // our own rendering of the value in its place.
-            // Only mapping keys are created; a missing list index is an error.
-            let segments =
-                yaml_edit::path::try_parse_path(key).map_err(|e| EditError::Path(e.to_string()))?;
-            let mut prefix = String::new();
-            for (i, seg) in segments.iter().enumerate() {
-                match seg {
-                    yaml_edit::path::PathSegment::Key(k) => {
-                        if i > 0 {
-                            prefix.push('.');
-                        }
-                        prefix.push_str(&k.replace('\\', "\\\\").replace('.', "\\."));
-                    }
-                    yaml_edit::path::PathSegment::Index(n) => {
-                        if doc.try_get_path(&prefix).is_err() {
-                            break;
-                        }
-                        prefix.push_str(&format!("[{n}]"));
-                        if doc.try_get_path(&prefix).is_err() {
-                            return Err(EditError::Path(format!("list index {n} does not exist")));
-                        }
-                    }
-                }
+    }
+}
+
+/// Sets each `(key, value)` in the YAML `text` and returns the new text.
+/// Every key is looked up in the original document before anything
+/// changes; a later update of the same value wins. No update at all
+/// returns the text unchanged (after validating it).
+pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, SetError> {
+    let root = first_document(text)?;
+    let mut edits: Vec<Edit> = Vec::new();
+    for (n, (key, value)) in updates.iter().enumerate() {
+        let parts = split_key(key).map_err(|source| SetError::Key {
+            update: n,
+            key: key.to_string(),
+            source,
+        })?;
+        let target = find_scalar(text, root.clone(), &parts).map_err(|reason| SetError::Find {
+            update: n,
+            key: key.to_string(),
+            reason,
+        })?;
+        let rendered = render(value, &target);
+        edits.retain(|e| e.target.range != target.range);
+        edits.push(Edit { target, rendered });
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.target.range.start));
+    let mut out = text.to_string();
+    for e in edits {
+        let (start, end) = (e.target.range.start, e.target.range.end);
+        let text = format!("{}{}{}", e.target.prefix, e.rendered, e.target.suffix);
+        out.replace_range(start..end, &text);
+    }
+    Ok(out)
+}
+
+/// The root node of the first document (the only one Kargo reads), after
+/// libyaml accepted it; `None` for a file with no document.
+fn first_document(text: &str) -> Result<Option<YamlNode>, SetError> {
+    validate(text)?;
+    let parsed = YamlFile::parse(text);
+    let Some(doc) = parsed.tree().documents().next() else {
+        return Ok(None);
+    };
+    let end = doc.byte_range().end as usize;
+    if let Some(e) = parsed
+        .positioned_errors()
+        .iter()
+        .find(|e| (e.range.start as usize) < end)
+    {
+        return Err(SetError::Parse(format!(
+            "the editor cannot read this YAML: {}",
+            e.message
+        )));
+    }
+    Ok(doc
+        .as_mapping()
+        .map(YamlNode::Mapping)
+        .or_else(|| doc.as_sequence().map(YamlNode::Sequence))
+        .or_else(|| doc.as_scalar().map(YamlNode::Scalar))
+        .or_else(|| doc.as_tagged().map(YamlNode::TaggedNode)))
+}
+
+/// libyaml's verdict on the first document (Kargo reads only that one).
+fn validate(text: &str) -> Result<(), SetError> {
+    let Some(first) = yaml_serde::Deserializer::from_str(text).next() else {
+        return Ok(());
+    };
+    serde::de::IgnoredAny::deserialize(first)
+        .map(|_| ())
+        .map_err(|e| SetError::Parse(e.to_string()))
+}
+
+/// One replacement.
+struct Edit {
+    target: Target,
+    rendered: String,
+}
+
+/// Where a value goes and what it replaces.
+#[derive(Clone, Debug)]
+struct Target {
+    /// Bytes to replace.
+    range: std::ops::Range<usize>,
+    /// The old value's text (without tag and anchor).
+    old: String,
+    /// Written before the value (a space after `:`, a kept anchor).
+    prefix: String,
+    /// Written after the value.
+    suffix: String,
+    /// Inside a flow collection, where `,[]{}` end a plain scalar.
+    in_flow: bool,
+}
+
+/// Follows `parts` from `node` to a scalar (Kargo's `findScalarNode`).
+fn find_scalar(text: &str, node: Option<YamlNode>, parts: &[String]) -> Result<Target, String> {
+    let not_found = |at: &str, why: String| Err(format!("key path not found ({at}{why})"));
+    let Some(mut node) = node else {
+        return not_found("", "the document is empty".into());
+    };
+    let mut in_flow = false;
+    // The `:` or `-` that introduced the current node, for empty values.
+    let mut indicator_end: Option<usize> = None;
+    let mut walked = String::new();
+    for part in parts {
+        let at = if walked.is_empty() {
+            String::new()
+        } else {
+            format!("{walked}: ")
+        };
+        match unwrap_tag(&node) {
+            Shape::Mapping(m) => {
+                in_flow |= m.is_flow_style();
+                let Some((key_end, value)) = lookup(&m, part) else {
+                    return not_found(&at, format!("no key {part:?} in this mapping"));
+                };
+                indicator_end = colon_after(text, key_end);
+                node = match value {
+                    Some(v) => v,
+                    None => return not_found(&at, format!("{part:?} has no value node")),
+                };
             }
-            let placeholder = "kargo-promotion-placeholder-6b1f";
-            doc.try_set_path(key, placeholder)
-                .map_err(|e| EditError::Path(e.to_string()))?;
-            let out = doc.to_string();
-            Ok(out.replacen(placeholder, &render(value, OldKind::None, Quote::Plain), 1))
+            Shape::Sequence(s) => {
+                in_flow |= s.is_flow_style();
+                let len = s.len();
+                let index = go_atoi(part).ok_or_else(|| {
+                    format!("{at}{part:?} is not an index into this sequence of {len} items")
+                })?;
+                let item = usize::try_from(index).ok().and_then(|i| s.get(i));
+                let Some(item) = item else {
+                    return Err(format!(
+                        "{at}index {index} is out of range: the sequence has {len} items \
+                         (yaml-update changes existing values; it does not add items)"
+                    ));
+                };
+                indicator_end = None;
+                node = item;
+            }
+            Shape::Scalar { .. } => {
+                return not_found(&at, "a scalar value has no keys".into());
+            }
+            Shape::Other(what) => return not_found(&at, format!("{what} is not followed")),
         }
-        Err(e) => Err(EditError::Path(e.to_string())),
+        walked = if walked.is_empty() {
+            part.clone()
+        } else {
+            format!("{walked}.{part}")
+        };
+    }
+    let (start, scalar) = match unwrap_tag(&node) {
+        Shape::Scalar { start, scalar } => (start, scalar),
+        Shape::Mapping(_) => return Err(not_scalar(&walked, "a mapping")),
+        Shape::Sequence(_) => return Err(not_scalar(&walked, "a sequence")),
+        Shape::Other(what) => return Err(not_scalar(&walked, what)),
+    };
+    let scalar_range = scalar.byte_range();
+    let (s_start, s_end) = (scalar_range.start as usize, scalar_range.end as usize);
+    let old = text.get(s_start..s_end).unwrap_or_default();
+    // A scalar's range may include trailing blanks and line breaks; keep them.
+    let end = s_start + old.trim_end().len();
+    let old = old.trim_end().to_string();
+    // An anchor between a tag and the value stays, so aliases keep working.
+    let between = text.get(start..s_start).unwrap_or_default();
+    let mut prefix: String = between
+        .split_whitespace()
+        .filter(|w| w.starts_with('&'))
+        .map(|w| format!("{w} "))
+        .collect();
+    if old.is_empty() && start == s_start {
+        // An empty (null) value: write after its `:` (or `-`), keeping any
+        // comment on the line, as Kargo writes it after the indicator.
+        let Some(at) = indicator_end.or_else(|| dash_before(text, start)) else {
+            return Err(format!("{walked} is an empty value with no place to write"));
+        };
+        let rest = text.get(at..).unwrap_or_default();
+        let blank = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        return Ok(Target {
+            range: at..at + blank,
+            old,
+            prefix: " ".into(),
+            suffix: if rest[blank..].starts_with('#') {
+                " ".into()
+            } else {
+                String::new()
+            },
+            in_flow,
+        });
+    }
+    let before = text.get(..start).unwrap_or_default();
+    if !before.is_empty() && !before.ends_with([' ', '\t', '\n', '\r', '[', '{', ',']) {
+        prefix.insert(0, ' ');
+    }
+    if text.get(start..end.max(start)).is_none() {
+        return Err(format!(
+            "{walked}: the value's position in the file is unclear"
+        ));
+    }
+    Ok(Target {
+        range: start..end.max(start),
+        old,
+        prefix,
+        suffix: String::new(),
+        in_flow,
+    })
+}
+
+fn not_scalar(walked: &str, what: &str) -> String {
+    format!("key path does not address a scalar node ({walked} is {what})")
+}
+
+/// A node with its tag looked through.
+enum Shape {
+    Mapping(Mapping),
+    Sequence(Sequence),
+    /// `start` is where the node's text starts (its tag, if any).
+    Scalar {
+        start: usize,
+        scalar: yaml_edit::Scalar,
+    },
+    Other(&'static str),
+}
+
+fn unwrap_tag(node: &YamlNode) -> Shape {
+    match node {
+        YamlNode::Mapping(m) => Shape::Mapping(m.clone()),
+        YamlNode::Sequence(s) => Shape::Sequence(s.clone()),
+        YamlNode::Scalar(s) => Shape::Scalar {
+            start: s.byte_range().start as usize,
+            scalar: s.clone(),
+        },
+        YamlNode::Alias(_) => Shape::Other("an alias"),
+        YamlNode::TaggedNode(t) => {
+            if let Some(m) = t.as_mapping() {
+                Shape::Mapping(m)
+            } else if let Some(s) = t.as_sequence() {
+                Shape::Sequence(s)
+            } else if let Some(s) = t.value() {
+                Shape::Scalar {
+                    start: node.byte_range().start as usize,
+                    scalar: s,
+                }
+            } else {
+                Shape::Other("a tagged value")
+            }
+        }
     }
 }
 
-/// What the old scalar was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OldKind {
-    /// A string.
-    String,
-    /// A number, bool or null, or no old value.
-    None,
+/// The first entry whose key reads as `part`: the key's end and the value.
+fn lookup(m: &Mapping, part: &str) -> Option<(usize, Option<YamlNode>)> {
+    m.entries().find_map(|e| {
+        let key = e.key_node()?;
+        let text = match &key {
+            YamlNode::Scalar(s) => s.as_string(),
+            YamlNode::TaggedNode(t) => t.value()?.as_string(),
+            _ => return None,
+        };
+        (text == part).then(|| (key.byte_range().end as usize, e.value_node()))
+    })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Quote {
-    Plain,
-    Single,
-    Double,
+/// Position just after the `:` that follows a key ending at `key_end`.
+fn colon_after(text: &str, key_end: usize) -> Option<usize> {
+    let rest = text.get(key_end..)?;
+    let skipped = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    rest[skipped..]
+        .starts_with(':')
+        .then_some(key_end + skipped + 1)
 }
 
-fn classify(raw: &str) -> (OldKind, Quote) {
-    let raw = raw.trim();
-    if raw.starts_with('"') {
-        (OldKind::String, Quote::Double)
-    } else if raw.starts_with('\'') {
-        (OldKind::String, Quote::Single)
-    } else if raw.starts_with('|') || raw.starts_with('>') {
-        (OldKind::String, Quote::Double)
-    } else if plain_reads_as_other_type(raw) {
-        (OldKind::None, Quote::Plain)
-    } else {
-        (OldKind::String, Quote::Plain)
+/// Position just after a `-` that precedes `at` with only blanks between.
+fn dash_before(text: &str, at: usize) -> Option<usize> {
+    let before = text.get(..at)?.trim_end_matches([' ', '\t']);
+    before.ends_with('-').then_some(before.len())
+}
+
+/// Go's `strconv.Atoi`: an optional sign and decimal digits.
+fn go_atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The text written for `value` in place of `target`'s old value.
+fn render(value: &Value, target: &Target) -> String {
+    match value {
+        Value::String(s) => render_string(s, target),
+        Value::Null => "null".to_string(),
+        // Numbers and bools print as Kargo prints them; objects and arrays
+        // as JSON, which YAML reads as a flow collection.
+        other => go_print(other),
     }
 }
 
-/// Whether a plain scalar would be read as something other than a string
-/// by YAML 1.1 or 1.2 readers (Go's yaml.v3, Helm, PyYAML).
-fn plain_reads_as_other_type(s: &str) -> bool {
-    if s.is_empty() {
-        return true;
+/// A new string value: in the old value's quote style where that style
+/// can carry it, else plain when Kargo writes it plain and it reads back
+/// as the same string, else Go-quoted (Kargo's quoting).
+fn render_string(s: &str, target: &Target) -> String {
+    if target.old.starts_with('"') {
+        return go_quote(s);
     }
+    if target.old.starts_with('\'') {
+        if s.chars().all(|c| c == ' ' || is_printable(c)) {
+            return format!("'{}'", s.replace('\'', "''"));
+        }
+        return go_quote(s);
+    }
+    if !needs_go_quotes(s) && safe_plain(s, target.in_flow) {
+        return s.to_string();
+    }
+    go_quote(s)
+}
+
+/// Whether `s` written as a plain scalar reads back as the string `s` in
+/// YAML 1.2 (Go's yaml.v3) and YAML 1.1 (Helm's reader) alike.
+fn safe_plain(s: &str, in_flow: bool) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if s.trim_matches([' ', '\t']) != s
+        || !s.chars().all(|c| c == ' ' || is_printable(c))
+        || reads_as_other_type(s)
+    {
+        return false;
+    }
+    let second = s[first.len_utf8()..].chars().next();
+    let opens_ok = match first {
+        '-' | '?' | ':' => second.is_some_and(|c| c != ' ' && !(in_flow && ",[]{}".contains(c))),
+        c => !",[]{}#&*!|>'\"%@`".contains(c),
+    };
+    let breaks = s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || (in_flow && s.contains([',', '[', ']', '{', '}']));
+    opens_ok && !breaks
+}
+
+/// Whether a YAML 1.1 or 1.2 reader takes the plain scalar `s` for a null,
+/// a bool, a number, or a merge key.
+fn reads_as_other_type(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
@@ -272,6 +619,8 @@ fn plain_reads_as_other_type(s: &str) -> bool {
             | "off"
             | "y"
             | "n"
+            | "<<"
+            | "="
             | ".inf"
             | "-.inf"
             | "+.inf"
@@ -279,175 +628,29 @@ fn plain_reads_as_other_type(s: &str) -> bool {
     ) {
         return true;
     }
-    let digits = s.trim_start_matches(['-', '+']).replace('_', "");
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let digits = unsigned.replace('_', "");
     if digits.is_empty() {
         return false;
     }
-    if digits.parse::<f64>().is_ok()
-        && digits
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_digit() || c == '.')
+    let lower = digits.to_ascii_lowercase();
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(rest) = lower.strip_prefix(prefix) {
+            return !rest.is_empty() && rest.chars().all(|c| c.is_digit(radix));
+        }
+    }
+    if digits.starts_with(|c: char| c.is_ascii_digit() || c == '.') && digits.parse::<f64>().is_ok()
     {
         return true;
     }
-    let hex_oct = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0o"));
-    if let Some(h) = hex_oct {
-        return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit());
-    }
-    // Sexagesimal (YAML 1.1): 1:30
-    digits.contains(':')
-        && digits
-            .split(':')
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// Whether `s` can be written as a plain scalar and read back as the same
-/// string.
-fn safe_plain(s: &str) -> bool {
-    if s.is_empty() || s.trim() != s || plain_reads_as_other_type(s) {
-        return false;
-    }
-    let first = s.chars().next().unwrap_or(' ');
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        return false;
-    }
-    !(s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.contains('\n')
-        || s.chars().any(|c| c.is_control()))
-}
-
-/// The text of a scalar value without YAML quoting.
-fn render_plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        other => other.to_string(),
-    }
-}
-
-fn double_quoted(s: &str) -> String {
-    // A JSON string is a valid YAML double-quoted scalar.
-    Value::String(s.to_string()).to_string()
-}
-
-fn single_quoted(s: &str) -> Option<String> {
-    (!s.contains('\n')).then(|| format!("'{}'", s.replace('\'', "''")))
-}
-
-fn render(value: &Value, old: OldKind, quote: Quote) -> String {
-    let as_string = match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) | Value::Bool(_) if old == OldKind::String => Some(render_plain(value)),
-        _ => None,
-    };
-    match as_string {
-        Some(s) => match quote {
-            Quote::Double => double_quoted(&s),
-            Quote::Single => single_quoted(&s).unwrap_or_else(|| double_quoted(&s)),
-            Quote::Plain if safe_plain(&s) => s,
-            Quote::Plain => double_quoted(&s),
-        },
-        // Numbers, bools, null; objects and arrays as flow JSON.
-        None => render_plain(value),
-    }
+    // YAML 1.1 sexagesimal numbers: 1:30, 1:30.5
+    unsigned.contains(':')
+        && unsigned.split(':').enumerate().all(|(i, p)| {
+            !p.is_empty()
+                && (p.chars().all(|c| c.is_ascii_digit() || c == '_')
+                    || (i > 0 && p.parse::<f64>().is_ok()))
+        })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const VALUES: &str = r#"# Values for my-web-app (dev)
-# Managed by Kargo: image.tag is updated on promotion.
-
-replicaCount: 2   # keep two for dev
-
-image:
-  repository: myacr.azurecr.io/my-web-app   # the app
-  # tag is set by Kargo
-  tag: 1.5.0    # current
-  pullPolicy: IfNotPresent
-
-version: "1.5"
-quoted: 'single'
-flags:
-  enabled: true
-containers:
-  - name: web
-    image: nginx:1.25 # pinned
-  - name: sidecar
-    image: busybox
-
-# trailing comment
-"#;
-
-    fn set(text: &str, key: &str, value: Value) -> String {
-        match set_value(text, key, &value) {
-            Ok(s) => s,
-            Err(e) => panic!("set_value({key}): {e}"),
-        }
-    }
-
-    #[test]
-    fn only_the_scalar_changes() {
-        let out = set(VALUES, "image.tag", json!("1.6.0"));
-        assert_eq!(
-            out,
-            VALUES.replace("tag: 1.5.0    # current", "tag: 1.6.0    # current")
-        );
-    }
-
-    #[test]
-    fn number_looking_strings_stay_strings() {
-        // The old value was a quoted string; expressions may produce 1.6 as a number.
-        let out = set(VALUES, "version", json!(1.6));
-        assert_eq!(out, VALUES.replace("version: \"1.5\"", "version: \"1.6\""));
-        // A plain string that would now read as a number gets quoted.
-        let out = set(VALUES, "image.tag", json!("1.6"));
-        assert_eq!(out, VALUES.replace("tag: 1.5.0 ", "tag: \"1.6\" "));
-        // Same when the expression typed it as a number: the old value was a string.
-        let out = set(VALUES, "image.tag", json!(2));
-        assert_eq!(out, VALUES.replace("tag: 1.5.0 ", "tag: \"2\" "));
-        let out = set(VALUES, "quoted", json!("it's"));
-        assert_eq!(out, VALUES.replace("quoted: 'single'", "quoted: 'it''s'"));
-    }
-
-    #[test]
-    fn non_strings_keep_their_type() {
-        let out = set(VALUES, "replicaCount", json!(3));
-        assert_eq!(out, VALUES.replace("replicaCount: 2 ", "replicaCount: 3 "));
-        let out = set(VALUES, "flags.enabled", json!(false));
-        assert_eq!(out, VALUES.replace("enabled: true", "enabled: false"));
-    }
-
-    #[test]
-    fn list_indices() {
-        let out = set(VALUES, "containers[1].image", json!("busybox:1.36"));
-        assert_eq!(out, VALUES.replace("image: busybox", "image: busybox:1.36"));
-        let out = set(VALUES, "containers.0.image", json!("nginx:1.27"));
-        assert_eq!(out, VALUES.replace("nginx:1.25", "nginx:1.27"));
-    }
-
-    #[test]
-    fn missing_key_is_added() {
-        let out = set(VALUES, "image.digest", json!("sha256:abc"));
-        assert!(out.contains("# tag is set by Kargo\n  tag: 1.5.0    # current"));
-        let parsed: Value = match yaml_serde::from_str(&out) {
-            Ok(v) => v,
-            Err(e) => panic!("{e}\n{out}"),
-        };
-        assert_eq!(parsed["image"]["digest"], "sha256:abc");
-        assert_eq!(parsed["image"]["tag"], "1.5.0");
-    }
-
-    #[test]
-    fn errors_name_the_problem() {
-        let e = set_value(VALUES, "image", &json!("x"));
-        assert_eq!(e, Err(EditError::NotScalar("mapping")));
-        assert!(set_value(VALUES, "containers[9].image", &json!("x")).is_err());
-    }
-}
+mod tests;

@@ -166,8 +166,55 @@ fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
     })
 }
 
-/// One reconciliation.
+/// One reconciliation. A failure other than a write conflict is shown on
+/// the Stage as Kargo shows it: `Ready` False, reason `ReconcileError`,
+/// with the error, and `Reconciling` True (`RetryAfterError`).
 pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let result = reconcile_stage(cached.clone(), ctx.clone()).await;
+    if let Err(e) = &result
+        && !matches!(e, Error::Kube(kube::Error::Api(s)) if s.code == 409)
+    {
+        report_error(&ctx.client, &cached, &e.to_string()).await;
+    }
+    result
+}
+
+async fn report_error(client: &kube::Client, cached: &Stage, message: &str) {
+    let ns = cached.namespace().unwrap_or_default();
+    let api = Api::<Stage>::namespaced(client.clone(), &ns);
+    let Ok(Some(mut stage)) = api.get_opt(&cached.name_any()).await else {
+        return;
+    };
+    let generation = stage.meta().generation;
+    let mut st = stage.status.clone().unwrap_or_default();
+    conditions::set(
+        &mut st.conditions,
+        "Ready",
+        false,
+        "ReconcileError",
+        message,
+        generation,
+    );
+    conditions::set(
+        &mut st.conditions,
+        "Reconciling",
+        true,
+        "RetryAfterError",
+        "",
+        generation,
+    );
+    if stage.status.as_ref() != Some(&st) {
+        stage.status = Some(st);
+        if let Err(e) = api
+            .replace_status(&stage.name_any(), &PostParams::default(), &stage)
+            .await
+        {
+            tracing::debug!(error = %e, "recording a Stage reconcile error");
+        }
+    }
+}
+
+async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = cached.namespace().unwrap_or_default();
     let name = cached.name_any();
     // Read the Stage fresh: the watch cache may not have our last status
@@ -250,6 +297,7 @@ pub async fn reconcile(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, 
         .as_ref()
         .is_some_and(|t| !t.effective_steps().is_empty());
     let missing = missing_warehouse(&ctx.client, &stage).await?;
+    conditions::remove(&mut st.conditions, "Reconciling");
     let mut verifying = false;
     if has_steps {
         match &st.current_promotion {

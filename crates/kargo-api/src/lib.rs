@@ -14,11 +14,13 @@ pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;
 pub mod glob;
+pub mod pattern;
 pub mod printer;
 pub mod project;
 pub mod promotion;
 pub mod registry;
 pub mod stage;
+pub mod urls;
 pub mod validate;
 pub mod warehouse;
 

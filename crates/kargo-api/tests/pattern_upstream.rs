@@ -337,7 +337,10 @@ fn matchers_table() {
 
 /// Kargo's `pkg/api/authorized_stage_test.go` (`TestAuthorizedStages`):
 /// value, then either the `(project, stage)` pairs or an error fragment.
-const AUTHORIZED: &[(&str, Result<&[(&str, &str)], &str>)] = &[
+/// Either the parsed `(project, stage)` pairs or a fragment of the error.
+type Parsed = Result<&'static [(&'static str, &'static str)], &'static str>;
+
+const AUTHORIZED: &[(&str, Parsed)] = &[
     ("proj:stage", Ok(&[("proj", "stage")])),
     (
         "proj:stage-a,proj:stage-b,other:stage-c",

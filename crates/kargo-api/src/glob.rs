@@ -150,7 +150,9 @@ mod tests {
 
     #[test]
     fn refusals_name_the_problem() {
-        for bad in ["[", "[]", "[!]", "a\\", "{a,b", "a}", "[a-"] {
+        // `[z-a]`: doublestar accepts it and never matches; globset refuses
+        // it (a documented difference).
+        for bad in ["[", "[]", "[!]", "a\\", "{a,b", "a}", "[a-", "[z-a]"] {
             let e = Glob::new(bad).expect_err(bad);
             assert_eq!(e.pattern, bad);
             assert!(e.to_string().contains(bad), "{e}");

@@ -73,6 +73,10 @@ pub struct GitCommit {
     /// Committer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub committer: String,
+    /// Name of the subscription that found it, when the subscription has
+    /// one; part of the Freight ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A container image carried by Freight.
@@ -91,6 +95,10 @@ pub struct Image {
     /// Image annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Name of the subscription that found it, when the subscription has
+    /// one; part of the Freight ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A Helm chart carried by Freight.
@@ -106,6 +114,10 @@ pub struct Chart {
     /// Chart version.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
+    /// Name of the subscription that found it, when the subscription has
+    /// one; part of the Freight ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A reference to one piece of Freight and what it carries.

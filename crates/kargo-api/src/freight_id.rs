@@ -1,9 +1,16 @@
 //! Freight identity: Kargo's content-addressed Freight ID (SHA-1 over the
-//! origin and the sorted, normalised artifact parts) and the URL
-//! normalisation it depends on.
+//! origin and the sorted artifact parts, `pkg/api/freight.go`), and Go's
+//! `path.Join`/`path.Clean` that the chart part is built with.
 
 use crate::common::{Chart, FreightOrigin, GitCommit, Image};
+use crate::urls::{normalize_chart, normalize_git};
 use sha1::{Digest, Sha1};
+
+/// The URL normalisers under the names older callers use; they are
+/// [`crate::urls`]' functions, not copies.
+pub use crate::urls::{
+    normalize_chart as normalize_chart_repo_url, normalize_git as normalize_git_url,
+};
 
 /// Computes the Freight ID exactly as Kargo does:
 /// `sha1("<kind>/<name>:" + join(sorted(parts), "|"))` in lowercase hex.
@@ -14,56 +21,48 @@ pub fn freight_id(
     charts: &[Chart],
 ) -> String {
     let mut parts: Vec<String> = Vec::with_capacity(commits.len() + images.len() + charts.len());
-    for c in commits {
-        let repo = normalize_git_url(&c.repo_url);
-        if c.tag.is_empty() {
-            parts.push(format!("{repo}:{}", c.id));
-        } else {
-            parts.push(format!("{repo}:{}:{}", c.tag, c.id));
-        }
-    }
-    for i in images {
-        parts.push(format!("{}:{}@{}", i.repo_url, i.tag, i.digest));
-    }
-    for c in charts {
-        let joined = go_path_join(&[&normalize_chart_repo_url(&c.repo_url), &c.name]);
-        parts.push(format!("{joined}:{}", c.version));
-    }
+    parts.extend(commits.iter().map(commit_part));
+    parts.extend(images.iter().map(image_part));
+    parts.extend(charts.iter().map(chart_part));
     parts.sort();
     let input = format!("{}/{}:{}", origin.kind, origin.name, parts.join("|"));
     hex::encode(Sha1::digest(input.as_bytes()))
 }
 
-/// Normalises a git URL: lowercase, no user info, no trailing `/` or `.git`.
-/// SCP-style (`git@host:path`) URLs lose their user too.
-pub fn normalize_git_url(repo: &str) -> String {
-    let lower = repo.trim().to_lowercase();
-    let strip = |p: &str| -> String {
-        let p = p.trim_end_matches('/');
-        p.strip_suffix(".git")
-            .unwrap_or(p)
-            .trim_end_matches('/')
-            .to_string()
-    };
-    if let Some((scheme, rest)) = lower.split_once("://") {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        return format!("{scheme}://{host}{}", strip(path));
+/// `:<subscriptionName>` when the artifact came from a named subscription.
+fn with_subscription(base: String, subscription_name: &str) -> String {
+    if subscription_name.is_empty() {
+        base
+    } else {
+        format!("{base}:{subscription_name}")
     }
-    // SCP-style: [user@]host:path
-    if let Some((authority, path)) = lower.split_once(':') {
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        return format!("{host}:{}", strip(path));
-    }
-    strip(&lower)
 }
 
-/// Normalises a Helm chart repository URL: lowercase, no trailing `/`.
-pub fn normalize_chart_repo_url(repo: &str) -> String {
-    repo.trim().to_lowercase().trim_end_matches('/').to_string()
+/// `<normalised repo>[:<tag>]:<id>[:<subscription>]`: the tag is part of
+/// the identity, so a commit tagged again makes new Freight.
+fn commit_part(c: &GitCommit) -> String {
+    let repo = normalize_git(&c.repo_url);
+    let base = if c.tag.is_empty() {
+        format!("{repo}:{}", c.id)
+    } else {
+        format!("{repo}:{}:{}", c.tag, c.id)
+    };
+    with_subscription(base, &c.subscription_name)
+}
+
+/// `<repoURL as written>:<tag>@<digest>[:<subscription>]`: both tag and
+/// digest, so a re-pushed mutable tag and a re-tagged digest are both new.
+fn image_part(i: &Image) -> String {
+    with_subscription(
+        format!("{}:{}@{}", i.repo_url, i.tag, i.digest),
+        &i.subscription_name,
+    )
+}
+
+/// `path.Join(<normalised repo>, <name>):<version>[:<subscription>]`.
+fn chart_part(c: &Chart) -> String {
+    let joined = go_path_join(&[&normalize_chart(&c.repo_url), &c.name]);
+    with_subscription(format!("{joined}:{}", c.version), &c.subscription_name)
 }
 
 /// Go's `path.Join`: joins non-empty elements with `/` and cleans the result
@@ -116,30 +115,6 @@ mod tests {
     }
 
     #[test]
-    fn git_urls_normalise() {
-        assert_eq!(
-            normalize_git_url("https://GitHub.com/My-Org/Repo.git/"),
-            "https://github.com/my-org/repo"
-        );
-        assert_eq!(
-            normalize_git_url("https://user:pw@github.com/a/b.git"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(
-            normalize_git_url("git@github.com:a/b.git"),
-            "github.com:a/b"
-        );
-        assert_eq!(
-            normalize_git_url("ssh://git@host:22/a/b/"),
-            "ssh://host:22/a/b"
-        );
-        assert_eq!(
-            normalize_git_url("file:///tmp/repo.git"),
-            "file:///tmp/repo"
-        );
-    }
-
-    #[test]
     fn go_path_join_matches_go() {
         assert_eq!(
             go_path_join(&["https://charts.example.com", "nginx"]),
@@ -177,6 +152,7 @@ mod tests {
             repo_url: "https://Charts.Example.com/".into(),
             name: "nginx".into(),
             version: "1.2.3".into(),
+            ..Default::default()
         };
         // input (byte-sorted parts): Warehouse/my-warehouse:https://github.com/my-org/infra-config:0123...4567|https:/charts.example.com/nginx:1.2.3|myacr.azurecr.io/my-web-app:1.5.0@sha256:abc
         assert_eq!(

@@ -239,6 +239,16 @@ pub fn project_config(v: &Value) -> Outcome {
                     "a promotion policy must set exactly one of \"stage\" or \"stageSelector\"",
                 );
             }
+            if let Some(Err(e)) = p
+                .stage_selector
+                .as_ref()
+                .map(|sel| crate::pattern::check_stage_selector(&sel.name))
+            {
+                out.err(
+                    format!("spec.promotionPolicies[{i}].stageSelector.name"),
+                    e.to_string(),
+                );
+            }
         }
     }
     out
@@ -271,8 +281,22 @@ pub fn warehouse(v: &Value) -> Outcome {
             "at least one subscription (git, image or chart) is required",
         );
     }
+    let mut names: Vec<(&str, String)> = Vec::new();
     for (i, s) in w.spec.subscriptions.iter().enumerate() {
         let p = format!("spec.subscriptions[{i}]");
+        if !s.name.is_empty() {
+            let path = format!("{p}.name");
+            if !is_dns1123_label(&s.name) {
+                out.err(&path, format!("invalid subscription name {:?}: expected a DNS-1123 label (lowercase letters, digits and '-', at most 63)", s.name));
+            }
+            match names.iter().find(|(n, _)| *n == s.name) {
+                Some((_, first)) => out.err(
+                    &path,
+                    format!("subscription name {:?} already used at {first}", s.name),
+                ),
+                None => names.push((&s.name, path)),
+            }
+        }
         let n = [s.git.is_some(), s.image.is_some(), s.chart.is_some()]
             .iter()
             .filter(|b| **b)
@@ -308,6 +332,9 @@ pub fn warehouse(v: &Value) -> Outcome {
                 &g.allow_tags_regexes,
                 &g.ignore_tags_regexes,
             );
+            check_deprecated_tags(&mut out, &format!("{p}.git"), &g.allow_tags, &g.ignore_tags);
+            check_path_patterns(&mut out, &format!("{p}.git.includePaths"), &g.include_paths);
+            check_path_patterns(&mut out, &format!("{p}.git.excludePaths"), &g.exclude_paths);
         }
         if let Some(im) = &s.image {
             if im.repo_url.is_empty() {
@@ -368,6 +395,12 @@ pub fn warehouse(v: &Value) -> Outcome {
                 &im.allow_tags_regexes,
                 &im.ignore_tags_regexes,
             );
+            check_deprecated_tags(
+                &mut out,
+                &format!("{p}.image"),
+                &im.allow_tags,
+                &im.ignore_tags,
+            );
         }
         if let Some(c) = &s.chart {
             let url = c.repo_url.as_str();
@@ -404,6 +437,32 @@ pub fn warehouse(v: &Value) -> Outcome {
         }
     }
     out
+}
+
+/// `allowTags`/`ignoreTags` stopped working in Kargo v1.11.0 (discovery
+/// fails on them); refused here, naming the replacement.
+fn check_deprecated_tags(out: &mut Outcome, path: &str, allow: &str, ignore: &[String]) {
+    if !allow.is_empty() {
+        out.err(
+            format!("{path}.allowTags"),
+            "allowTags is deprecated and unsupported as of Kargo v1.11.0; use allowTagsRegexes instead",
+        );
+    }
+    if !ignore.is_empty() {
+        out.err(
+            format!("{path}.ignoreTags"),
+            "ignoreTags is deprecated and unsupported as of Kargo v1.11.0; use ignoreTagsRegexes instead",
+        );
+    }
+}
+
+/// Git path filters: `glob:`, `regex:`/`regexp:` or a base directory.
+fn check_path_patterns(out: &mut Outcome, path: &str, patterns: &[String]) {
+    for (i, p) in patterns.iter().enumerate() {
+        if let Err(e) = crate::pattern::parse_path_pattern(p) {
+            out.err(format!("{path}[{i}]"), e.to_string());
+        }
+    }
 }
 
 fn check_regexes(out: &mut Outcome, path: &str, allow: &[String], ignore: &[String]) {
@@ -854,6 +913,72 @@ mod tests {
         let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["spec.subscriptions[0]", "spec.subscriptions[1]"]);
         assert_eq!(out.unknown_fields, ["spec.bogus"]);
+    }
+
+    #[test]
+    fn patterns_names_and_deprecated_tag_fields_are_refused_with_their_paths() {
+        let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [
+            {"name": "app", "git": {"repoURL": "https://h/r", "includePaths": ["apps", "glob:charts/**/*.{yaml,yml}", "glob:[", "regex:("],
+                "excludePaths": ["regexp:[a-z"], "allowTags": "^v", "ignoreTags": ["v1"]}},
+            {"name": "app", "image": {"repoURL": "nginx", "allowTags": "^1"}},
+            {"name": "Not_A_Label", "chart": {"repoURL": "oci://r/c"}}]}});
+        let out = warehouse(&w);
+        let got: Vec<(&str, &str)> = out
+            .errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str()))
+            .collect();
+        let paths: Vec<&str> = got.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.subscriptions[0].git.allowTags",
+                "spec.subscriptions[0].git.ignoreTags",
+                "spec.subscriptions[0].git.includePaths[2]",
+                "spec.subscriptions[0].git.includePaths[3]",
+                "spec.subscriptions[0].git.excludePaths[0]",
+                "spec.subscriptions[1].name",
+                "spec.subscriptions[1].image.allowTags",
+                "spec.subscriptions[2].name",
+            ],
+            "{got:#?}"
+        );
+        assert!(
+            got[0].1.contains("use allowTagsRegexes instead"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].1.contains("use ignoreTagsRegexes instead"),
+            "{got:#?}"
+        );
+        assert!(got[2].1.contains("\"[\""), "{got:#?}");
+        assert!(
+            got[5]
+                .1
+                .contains("already used at spec.subscriptions[0].name"),
+            "{got:#?}"
+        );
+
+        let pc = json!({"metadata": {"name": "p", "namespace": "p"}, "spec": {"promotionPolicies": [
+            {"stageSelector": {"name": "glob:prod-*"}, "autoPromotionEnabled": true},
+            {"stageSelector": {"name": "glob:[prod"}},
+            {"stageSelector": {"name": "wild:prod"}}]}});
+        let out = project_config(&pc);
+        let paths: Vec<&str> = out.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.promotionPolicies[1].stageSelector.name",
+                "spec.promotionPolicies[2].stageSelector.name"
+            ],
+            "{:?}",
+            out.errors
+        );
+        assert!(
+            out.errors[1]
+                .message
+                .contains("must be \"regex\", \"regexp\" or \"glob\"")
+        );
     }
 
     #[test]

@@ -55,6 +55,10 @@ pub struct FreightCreationCriteria {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RepoSubscription {
+    /// Optional name (a DNS-1123 label, unique in the Warehouse); recorded
+    /// on what the subscription discovers and part of the Freight ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// A git repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitSubscription>,
@@ -284,6 +288,9 @@ pub struct GitDiscoveryResult {
     /// Commits, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commits: Vec<DiscoveredCommit>,
+    /// Name of the subscription that found these, when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// One discovered commit.
@@ -326,6 +333,9 @@ pub struct ImageDiscoveryResult {
     /// References, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<DiscoveredImageReference>,
+    /// Name of the subscription that found these, when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// One discovered image.
@@ -362,4 +372,7 @@ pub struct ChartDiscoveryResult {
     /// Versions, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
+    /// Name of the subscription that found these, when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }

@@ -141,19 +141,10 @@ fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
         let selected = if !p.stage.is_empty() {
             p.stage == name
         } else if let Some(sel) = &p.stage_selector {
-            let by_name = if sel.name.is_empty() {
-                true
-            } else if let Some(g) = sel.name.strip_prefix("glob:") {
-                kargo_api::glob::matches(g, &name)
-            } else if let Some(r) = sel
-                .name
-                .strip_prefix("regex:")
-                .or_else(|| sel.name.strip_prefix("regexp:"))
-            {
-                regex::Regex::new(r).is_ok_and(|r| r.is_match(&name))
-            } else {
-                sel.name == name
-            };
+            // Exact, `glob:`, `regex:` or `regexp:` (Kargo's name patterns).
+            let by_name = sel.name.is_empty()
+                || kargo_api::pattern::parse_name_pattern(&sel.name)
+                    .is_ok_and(|m| m.matches(&name));
             by_name
                 && sel
                     .match_labels

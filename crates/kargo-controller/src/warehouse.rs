@@ -283,6 +283,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
             out.git.push(GitDiscoveryResult {
                 repo_url: g.repo_url.clone(),
                 commits,
+                subscription_name: s.name.clone(),
             });
         } else if let Some(im) = &s.image {
             let ns = w.namespace().unwrap_or_default();
@@ -307,6 +308,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 repo_url: im.repo_url.clone(),
                 platform: im.platform.clone(),
                 references,
+                subscription_name: s.name.clone(),
             });
         } else if let Some(c) = &s.chart {
             let ns = w.namespace().unwrap_or_default();
@@ -332,6 +334,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 name: c.name.clone(),
                 semver_constraint: c.semver_constraint.clone(),
                 versions,
+                subscription_name: s.name.clone(),
             });
         }
     }
@@ -373,18 +376,13 @@ fn criteria_met(w: &Warehouse, f: &Freight) -> Result<bool, String> {
         .map_err(|e| format!("freightCreationCriteria.expression: {e}"))
 }
 
-/// Creates Freight from the newest artifact of each subscription.
-/// Returns its ID, or None when some subscription found nothing.
-async fn create_freight(
-    w: &Warehouse,
-    ctx: &Context,
-    found: &DiscoveredArtifacts,
-) -> Result<Created, Error> {
+/// The Freight made of the newest artifact of each subscription, each
+/// carrying its subscription's name (Kargo's `getFreightFromArtifacts`);
+/// None when some subscription found nothing.
+fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freight> {
     let mut commits = Vec::new();
     for g in &found.git {
-        let Some(c) = g.commits.first() else {
-            return Ok(Created::Nothing);
-        };
+        let c = g.commits.first()?;
         commits.push(GitCommit {
             repo_url: g.repo_url.clone(),
             id: c.id.clone(),
@@ -393,45 +391,56 @@ async fn create_freight(
             message: c.subject.clone(),
             author: c.author.clone(),
             committer: c.committer.clone(),
+            subscription_name: g.subscription_name.clone(),
         });
     }
     let mut images = Vec::new();
     for r in &found.images {
-        let Some(im) = r.references.first() else {
-            return Ok(Created::Nothing);
-        };
+        let im = r.references.first()?;
         images.push(Image {
             repo_url: r.repo_url.clone(),
             tag: im.tag.clone(),
             digest: im.digest.clone(),
             annotations: im.annotations.clone(),
+            subscription_name: r.subscription_name.clone(),
         });
     }
     let mut charts = Vec::new();
     for r in &found.charts {
-        let Some(v) = r.versions.first() else {
-            return Ok(Created::Nothing);
-        };
+        let v = r.versions.first()?;
         charts.push(Chart {
             repo_url: r.repo_url.clone(),
             name: r.name.clone(),
             version: v.clone(),
+            subscription_name: r.subscription_name.clone(),
         });
     }
     if commits.is_empty() && images.is_empty() && charts.is_empty() {
-        return Ok(Created::Nothing);
+        return None;
     }
-    let mut f = Freight {
+    Some(Freight {
         api_version: "kargo.akuity.io/v1alpha1".into(),
         kind: "Freight".into(),
         origin: FreightOrigin {
             kind: "Warehouse".into(),
-            name: w.name_any(),
+            name: warehouse.to_string(),
         },
         commits,
         images,
         charts,
         ..Default::default()
+    })
+}
+
+/// Creates Freight from the newest artifact of each subscription.
+/// Returns its ID, or None when some subscription found nothing.
+async fn create_freight(
+    w: &Warehouse,
+    ctx: &Context,
+    found: &DiscoveredArtifacts,
+) -> Result<Created, Error> {
+    let Some(mut f) = newest_freight(&w.name_any(), found) else {
+        return Ok(Created::Nothing);
     };
     let id = f.compute_id();
     match criteria_met(w, &f) {
@@ -459,4 +468,46 @@ async fn create_freight(
         Err(e) => return Err(e.into()),
     }
     Ok(Created::Freight(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kargo_api::warehouse::{DiscoveredCommit, DiscoveredImageReference};
+
+    /// Named subscriptions stamp their name on what they discover, and the
+    /// Freight made from it carries the name into its ID.
+    #[test]
+    fn subscription_names_reach_freight() {
+        let found = DiscoveredArtifacts {
+            git: vec![GitDiscoveryResult {
+                repo_url: "git@github.com:example/repo.git".into(),
+                commits: vec![DiscoveredCommit {
+                    id: "0123456789abcdef0123456789abcdef01234567".into(),
+                    tag: "v1.0.0".into(),
+                    ..Default::default()
+                }],
+                subscription_name: "config".into(),
+            }],
+            images: vec![ImageDiscoveryResult {
+                repo_url: "docker.io/library/nginx".into(),
+                references: vec![DiscoveredImageReference {
+                    tag: "1.25.0".into(),
+                    digest: "sha256:abc".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let f = newest_freight("guestbook", &found).expect("every subscription found something");
+        assert_eq!(f.commits[0].subscription_name, "config");
+        assert_eq!(f.images[0].subscription_name, "", "unnamed subscription");
+        // printf '%s' 'Warehouse/guestbook:docker.io/library/nginx:1.25.0@sha256:abc|ssh://git@github.com/example/repo:v1.0.0:0123456789abcdef0123456789abcdef01234567:config' | sha1sum
+        assert_eq!(f.compute_id(), "eb59e4e770c49d2dbc0e557225519ae32d8c6ebc");
+
+        let mut empty = found.clone();
+        empty.images[0].references.clear();
+        assert!(newest_freight("guestbook", &empty).is_none());
+    }
 }

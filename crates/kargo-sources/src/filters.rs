@@ -1,6 +1,8 @@
 //! Tag filters shared by git and image subscriptions: allow/ignore
-//! regexes, and path filters (`glob:`, `regex:`/`regexp:`, else a prefix).
+//! regexes, and path filters (`glob:`, `regex:`/`regexp:`, else a base
+//! directory; `kargo_api::pattern`).
 
+use kargo_api::pattern::{Matchers, parse_path_pattern};
 use regex::Regex;
 
 /// Compiled allow/ignore tag filters.
@@ -8,31 +10,36 @@ use regex::Regex;
 pub struct TagFilter {
     allow: Vec<Regex>,
     ignore: Vec<Regex>,
-    ignore_exact: Vec<String>,
 }
 
 impl TagFilter {
-    /// Compiles the filters; `allow_single` is the deprecated single regex.
+    /// Compiles the filters. The deprecated `allowTags` (`allow_single`)
+    /// and `ignoreTags` (`ignore_exact`) fail discovery, as in Kargo since
+    /// v1.11.0 (admission refuses them too; this covers stored objects).
     pub fn new(
         allow_single: &str,
         allow: &[String],
         ignore_exact: &[String],
         ignore: &[String],
     ) -> Result<Self, String> {
+        if !allow_single.is_empty() {
+            return Err(
+                "allowTags is deprecated and unsupported as of Kargo v1.11.0; use allowTagsRegexes instead".into(),
+            );
+        }
+        if !ignore_exact.is_empty() {
+            return Err(
+                "ignoreTags is deprecated and unsupported as of Kargo v1.11.0; use ignoreTagsRegexes instead".into(),
+            );
+        }
         let compile =
             |r: &str| Regex::new(r).map_err(|e| format!("invalid regular expression {r:?}: {e}"));
-        let mut allow_re: Vec<Regex> =
-            allow.iter().map(|r| compile(r)).collect::<Result<_, _>>()?;
-        if !allow_single.is_empty() {
-            allow_re.push(compile(allow_single)?);
-        }
         Ok(TagFilter {
-            allow: allow_re,
+            allow: allow.iter().map(|r| compile(r)).collect::<Result<_, _>>()?,
             ignore: ignore
                 .iter()
                 .map(|r| compile(r))
                 .collect::<Result<_, _>>()?,
-            ignore_exact: ignore_exact.to_vec(),
         })
     }
 
@@ -40,78 +47,43 @@ impl TagFilter {
     pub fn allows(&self, tag: &str) -> bool {
         (self.allow.is_empty() || self.allow.iter().any(|r| r.is_match(tag)))
             && !self.ignore.iter().any(|r| r.is_match(tag))
-            && !self.ignore_exact.iter().any(|t| t == tag)
     }
 }
 
-/// One path filter.
-#[derive(Debug)]
-enum PathPattern {
-    Prefix(String),
-    Glob(Regex),
-    Regex(Regex),
-}
-
-/// Include/exclude path filters for commits.
+/// Include/exclude path filters for commits, as Kargo's
+/// `pattern.ParsePathPattern` reads them.
 #[derive(Debug, Default)]
 pub struct PathFilter {
-    include: Vec<PathPattern>,
-    exclude: Vec<PathPattern>,
+    include: Matchers,
+    exclude: Matchers,
 }
 
-fn pattern(p: &str) -> Result<PathPattern, String> {
-    let re = |r: &str| Regex::new(r).map_err(|e| format!("invalid path pattern {p:?}: {e}"));
-    if let Some(g) = p.strip_prefix("glob:") {
-        Ok(PathPattern::Glob(re(&kargo_api::glob::to_regex(g))?))
-    } else if let Some(r) = p
-        .strip_prefix("regex:")
-        .or_else(|| p.strip_prefix("regexp:"))
-    {
-        Ok(PathPattern::Regex(re(r)?))
-    } else {
-        Ok(PathPattern::Prefix(p.trim_start_matches("./").to_string()))
-    }
-}
-
-impl PathPattern {
-    fn matches(&self, path: &str) -> bool {
-        match self {
-            PathPattern::Prefix(p) => {
-                path == p
-                    || path.starts_with(&format!("{}/", p.trim_end_matches('/')))
-                    || p.is_empty()
-            }
-            PathPattern::Glob(r) | PathPattern::Regex(r) => r.is_match(path),
-        }
-    }
+fn patterns(list: &[String]) -> Result<Matchers, String> {
+    list.iter()
+        .map(|p| parse_path_pattern(p).map_err(|e| format!("path selector {p:?}: {e}")))
+        .collect::<Result<_, _>>()
+        .map(Matchers)
 }
 
 impl PathFilter {
     /// Compiles include and exclude lists.
     pub fn new(include: &[String], exclude: &[String]) -> Result<Self, String> {
         Ok(PathFilter {
-            include: include
-                .iter()
-                .map(|p| pattern(p))
-                .collect::<Result<_, _>>()?,
-            exclude: exclude
-                .iter()
-                .map(|p| pattern(p))
-                .collect::<Result<_, _>>()?,
+            include: patterns(include)?,
+            exclude: patterns(exclude)?,
         })
     }
 
     /// True when there is nothing to filter.
     pub fn is_empty(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
+        self.include.0.is_empty() && self.exclude.0.is_empty()
     }
 
     /// Whether a commit touching `paths` is relevant: some path is
     /// included (or no includes given) and not excluded.
     pub fn accepts(&self, paths: &[String]) -> bool {
         paths.iter().any(|p| {
-            (self.include.is_empty() || self.include.iter().any(|i| i.matches(p)))
-                && !self.exclude.iter().any(|e| e.matches(p))
+            (self.include.0.is_empty() || self.include.matches(p)) && !self.exclude.matches(p)
         })
     }
 }
@@ -122,12 +94,22 @@ mod tests {
 
     #[test]
     fn tags() {
-        let f = TagFilter::new("", &["^v".into()], &["v2.0.0".into()], &["-rc".into()]).unwrap();
+        let f = TagFilter::new(
+            "",
+            &["^v".into()],
+            &[],
+            &["-rc".into(), "^v2\\.0\\.0$".into()],
+        )
+        .unwrap();
         assert!(f.allows("v1.0.0"));
         assert!(!f.allows("1.0.0"));
         assert!(!f.allows("v1.1.0-rc.1"));
         assert!(!f.allows("v2.0.0"));
         assert!(TagFilter::new("", &["(".into()], &[], &[]).is_err());
+        let e = TagFilter::new("^v", &[], &[], &[]).unwrap_err();
+        assert!(e.contains("use allowTagsRegexes instead"), "{e}");
+        let e = TagFilter::new("", &[], &["v1".into()], &[]).unwrap_err();
+        assert!(e.contains("use ignoreTagsRegexes instead"), "{e}");
     }
 
     #[test]
@@ -142,5 +124,10 @@ mod tests {
         assert!(f.accepts(&["charts/a/b/values.yaml".into()]));
         assert!(!f.accepts(&["apps/web/README.md".into()]));
         assert!(f.accepts(&["apps/web/README.md".into(), "apps/web/x.go".into()]));
+        let f = PathFilter::new(&["glob:charts/*/values.{yaml,yml}".into()], &[]).unwrap();
+        assert!(f.accepts(&["charts/a/values.yml".into()]));
+        assert!(!f.accepts(&["charts/a/b/values.yaml".into()]));
+        let e = PathFilter::new(&["glob:[".into()], &[]).unwrap_err();
+        assert!(e.contains("\"glob:[\""), "{e}");
     }
 }

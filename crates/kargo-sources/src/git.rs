@@ -5,7 +5,7 @@
 //! comparison skips the fetch entirely when nothing moved.
 
 use crate::filters::{PathFilter, TagFilter};
-use kargo_api::freight_id::normalize_git_url;
+use kargo_api::urls::normalize_git;
 use kargo_api::warehouse::{CommitSelectionStrategy, DiscoveredCommit, GitSubscription};
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
@@ -194,7 +194,7 @@ impl GitDiscoverer {
 
     /// Brings the mirror of `url` up to date and returns it.
     async fn sync(&self, url: &str, creds: Option<&GitCredentials>) -> Result<Mirror, GitError> {
-        let key = normalize_git_url(url);
+        let key = normalize_git(url);
         let state = self.state(&key);
         let mut st = state.lock().await;
         let path = self

@@ -14,4 +14,4 @@ mod tls;
 pub use chart::{ChartCredentials, ChartDiscoverer, ChartError, ChartStats};
 pub use git::{GitDiscoverer, GitError};
 pub use image::{ImageCredentials, ImageDiscoverer, ImageError, ImageStats};
-pub use registry::{RegistryError, normalize_image_repo};
+pub use registry::RegistryError;

@@ -128,12 +128,6 @@ pub(crate) fn parse_repo(url: &str) -> Result<RepoTarget, String> {
     })
 }
 
-/// Normalises an image repository URL as Kargo does (`nginx` ->
-/// `docker.io/library/nginx`).
-pub fn normalize_image_repo(url: &str) -> Result<String, String> {
-    parse_repo(url).map(|t| t.name())
-}
-
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
     registry: String,

@@ -85,12 +85,11 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
                 a.warehouse
             )
         })?;
-        let commits = found
+        let result = found
             .git
             .iter()
-            .find(|g| normalize_git_url(&g.repo_url) == normalize_git_url(repo))
-            .map(|g| g.commits.as_slice())
-            .unwrap_or_default();
+            .find(|g| normalize_git_url(&g.repo_url) == normalize_git_url(repo));
+        let commits = result.map(|g| g.commits.as_slice()).unwrap_or_default();
         let hit = commits
             .iter()
             .find(|d| match (id, tag) {
@@ -107,6 +106,9 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             message: hit.subject.clone(),
             author: hit.author.clone(),
             committer: hit.committer.clone(),
+            subscription_name: result
+                .map(|g| g.subscription_name.clone())
+                .unwrap_or_default(),
         });
     }
     for i in &a.images {
@@ -123,12 +125,8 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
                 a.warehouse
             )
         })?;
-        let refs = found
-            .images
-            .iter()
-            .find(|r| r.repo_url == repo)
-            .map(|r| r.references.as_slice())
-            .unwrap_or_default();
+        let result = found.images.iter().find(|r| r.repo_url == repo);
+        let refs = result.map(|r| r.references.as_slice()).unwrap_or_default();
         let hit = refs
             .iter()
             .find(|r| tag.as_ref().is_some_and(|t| r.tag == *t) || digest.as_ref().is_some_and(|d| r.digest == *d))
@@ -138,6 +136,9 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             tag: hit.tag.clone(),
             digest: hit.digest.clone(),
             annotations: hit.annotations.clone(),
+            subscription_name: result
+                .map(|r| r.subscription_name.clone())
+                .unwrap_or_default(),
         });
     }
     for c in &a.charts {
@@ -162,14 +163,11 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
                 a.warehouse
             )
         })?;
-        let known = found
-            .charts
-            .iter()
-            .find(|r| {
-                normalize_chart_repo_url(&r.repo_url) == normalize_chart_repo_url(&sub.repo_url)
-                    && r.name == sub.name
-            })
-            .is_some_and(|r| r.versions.iter().any(|v| v == version));
+        let result = found.charts.iter().find(|r| {
+            normalize_chart_repo_url(&r.repo_url) == normalize_chart_repo_url(&sub.repo_url)
+                && r.name == sub.name
+        });
+        let known = result.is_some_and(|r| r.versions.iter().any(|v| v == version));
         if !known {
             bail!(
                 "--chart {c:?}: version {version} is not among the versions Warehouse {} has discovered",
@@ -180,6 +178,9 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             repo_url: sub.repo_url.clone(),
             name: sub.name.clone(),
             version: version.into(),
+            subscription_name: result
+                .map(|r| r.subscription_name.clone())
+                .unwrap_or_default(),
         });
     }
     if let Some(alias) = &a.alias {

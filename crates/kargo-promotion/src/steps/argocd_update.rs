@@ -136,10 +136,9 @@ fn authorized(app: &Value, project: &str, stage: &str) -> bool {
     else {
         return false;
     };
-    let Some((p, s)) = v.split_once(':') else {
-        return false;
-    };
-    kargo_api::glob::matches(p.trim(), project) && kargo_api::glob::matches(s.trim(), stage)
+    // Kargo's list of `<project>:<stage>` entries; globs are refused.
+    kargo_api::pattern::authorized_stages(v)
+        .is_ok_and(|list| list.iter().any(|(p, s)| p == project && s == stage))
 }
 
 impl Step for ArgoCdUpdate {

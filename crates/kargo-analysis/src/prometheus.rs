@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use crate::http;
 use crate::provider::{Observation, Observed};
+use crate::typecheck::GoType;
 
 /// Default query timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 30;
@@ -80,8 +81,14 @@ async fn run(prom: &PrometheusMetric) -> Result<Observation, String> {
     if let Some(t) = doc["data"]["resultType"].as_str() {
         metadata.insert("resultType".to_string(), t.to_string());
     }
+    // Rollouts hands expr a `float64` for a scalar, a `[]float64` otherwise.
+    let result_type = match &result {
+        Value::Array(_) => GoType::Array(Box::new(GoType::Float)),
+        _ => GoType::Float,
+    };
     Ok(Observation::Value(Observed {
         result,
+        result_type,
         shown,
         extra: Vec::new(),
         metadata,

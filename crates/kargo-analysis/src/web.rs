@@ -18,6 +18,7 @@ use serde_json::{Map, Value as Json};
 use crate::http;
 use crate::jsonpath::first_match;
 use crate::provider::{Observation, Observed};
+use crate::typecheck::GoType;
 
 /// Default request timeout.
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 10;
@@ -94,16 +95,26 @@ async fn run(metric: &Metric, web: &WebMetric) -> Result<Observation, String> {
     } else {
         web.json_path.as_str()
     };
-    let result = match serde_json::from_slice::<Json>(&body) {
-        Ok(data) => first_match(path, &data).map_err(|e| e.to_string())?,
-        Err(_) => Json::String(String::from_utf8_lossy(&body).into_owned()),
+    let (result, shown) = match serde_json::from_slice::<Json>(&body) {
+        Ok(data) => {
+            let r = first_match(path, &data)
+                .map_err(|e| format!("Could not find JSONPath in body: {e}"))?;
+            let shown = r.to_string();
+            (r, shown)
+        }
+        // Not JSON: the raw body, recorded as it is.
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            (Json::String(text.clone()), text)
+        }
     };
     let response = serde_json::json!({"status": status, "headers": headers});
     let mut metadata = BTreeMap::new();
     metadata.insert("responseStatus".to_string(), status.to_string());
     Ok(Observation::Value(Observed {
         result: to_expr(&result),
-        shown: result.to_string(),
+        result_type: GoType::of_json(&result),
+        shown,
         extra: vec![("response".to_string(), to_expr(&response))],
         metadata,
     }))

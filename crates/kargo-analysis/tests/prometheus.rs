@@ -280,14 +280,13 @@ async fn no_data_basic_and_oauth2_auth() {
         .await
     };
     let r = once(metric(Some(basic))).await;
-    // `result[0]` on an empty vector is an evaluation error in expr-lang
-    // (an Error measurement, retried), and the message says "no data".
+    // `result[0]` on an empty vector is an evaluation error (an Error
+    // measurement, retried), worded as Rollouts words it.
     let m = &r.status.metric_results[0].measurements[0];
     assert_eq!(m.phase, "Error");
-    assert!(
-        m.message.starts_with("measured [] (no data"),
-        "{}",
-        m.message
+    assert_eq!(
+        m.message,
+        "could not evaluate successCondition \"result[0] < 0.05\": metric result is nil or empty: no data returned from the metric provider"
     );
     let oauth = PrometheusAuth {
         oauth2: Some(OAuth2Config {

@@ -10,11 +10,11 @@
 //! Error > Inconclusive > Successful), trim measurements to the retention,
 //! and say when to call again. A completed run is returned untouched.
 //!
-//! Differences from Rollouts, all compatible: measurements are taken to
-//! completion within the step (no in-flight measurements); a metric that
-//! fails terminates the other metrics in the same step rather than the
-//! next; and messages name the metric, the measured value and the
-//! condition.
+//! Messages are Rollouts' (`Metric "m" assessed Failed due to failed (1) >
+//! failureLimit (0)`). Differences from Rollouts, both compatible:
+//! measurements are taken to completion within the step (no in-flight
+//! measurements), and a metric that fails terminates the other metrics in
+//! the same step rather than the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -100,7 +100,7 @@ async fn seed_http_health_check_string_vs_number() {
     assert_eq!(last(&r).phase, "Error");
     assert_eq!(
         last(&r).message,
-        "could not evaluate successCondition \"result == \\\"200\\\"\": invalid operation: == (mismatched types float64 and string)"
+        "could not evaluate successCondition \"result == \"200\"\": invalid operation: == (mismatched types float64 and string)"
     );
 
     m.success_condition = "response.status == 200 && result == 200".into();

@@ -191,17 +191,21 @@ fn measured(
     }
 }
 
+/// (assertion, metrics, run start, results, expected wake-up), times in
+/// seconds from "now".
+type ReconcileRow = (
+    &'static str,
+    Vec<Metric>,
+    Option<i64>,
+    Vec<MetricResult>,
+    Option<i64>,
+);
+
 /// `TestCalculateNextReconcile*`: each assertion's metrics and results, and
 /// the expected wake-up as seconds from "now" (`None`: no requeue).
 #[test]
 fn calculate_next_reconcile_rows() {
-    let rows: Vec<(
-        &str,
-        Vec<Metric>,
-        Option<i64>,
-        Vec<MetricResult>,
-        Option<i64>,
-    )> = vec![
+    let rows: Vec<ReconcileRow> = vec![
         (
             "TimeInterval: requeue at interval",
             vec![metric("success-rate", Some("60s"), None, None)],

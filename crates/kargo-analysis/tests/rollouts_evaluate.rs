@@ -379,7 +379,10 @@ fn as_int_and_as_float_rows() {
 /// The helper tests, each assertion a condition over `result` (the value
 /// Rollouts' `valueFromPointer` binds): `TestIsInf` (2), `TestDefaultFunc`
 /// (4), `TestIsNilFunc` (6), `TestIsNil` (6), `TestValueFromPointer` (6).
-const HELPERS: [(&str, fn() -> Input, &str, bool); 24] = [
+/// (upstream test, input, condition, expected answer).
+type HelperRow = (&'static str, fn() -> Input, &'static str, bool);
+
+const HELPERS: [HelperRow; 24] = [
     ("TestIsInf[inf]", || f(f64::INFINITY), "isInf(result)", true),
     ("TestIsInf[0]", || f(0.0), "isInf(result)", false),
     (

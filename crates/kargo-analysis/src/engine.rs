@@ -331,105 +331,29 @@ impl Prepared {
         r.measurements.push(measurement);
     }
 
-    /// Rollouts' `assessRunStatus`: each metric's phase (its message
-    /// becomes its last measurement's message when the phase changes),
-    /// the summaries, and the run's phase and message.
+    /// Assesses the run; when a metric completed badly in this pass, once
+    /// more with the run terminating (Rollouts does that in its next
+    /// reconcile).
     fn assess(&mut self) {
-        let mut terminating = is_terminating(self.terminate, &self.status);
-        loop {
-            self.assess_metrics(terminating);
-            let t = is_terminating(self.terminate, &self.status);
-            if t == terminating {
-                break;
-            }
-            terminating = t;
+        let before = is_terminating(self.terminate, &self.status);
+        let mut outcome = assess_run(
+            &self.metrics,
+            &self.dry_run,
+            self.terminate,
+            &mut self.status,
+        );
+        if !before && is_terminating(self.terminate, &self.status) {
+            outcome = assess_run(
+                &self.metrics,
+                &self.dry_run,
+                self.terminate,
+                &mut self.status,
+            );
         }
-        let mut worst: Option<Phase> = None;
-        let mut worst_message = if self.terminate {
-            "Run Terminated".to_string()
-        } else {
-            String::new()
-        };
-        let mut everything_completed = true;
-        let mut run = RunSummary::default();
-        let mut dry = RunSummary::default();
-        for (m, p) in &self.metrics {
-            let is_dry = self.dry_run.contains(&m.name);
-            let summary = if is_dry { &mut dry } else { &mut run };
-            summary.count += 1;
-            let Some(r) = self
-                .status
-                .metric_results
-                .iter_mut()
-                .find(|r| r.name == m.name)
-            else {
-                everything_completed = false;
-                continue;
-            };
-            let status = Phase::parse(&r.phase).unwrap_or(Phase::Running);
-            if !status.completed() {
-                everything_completed = false;
-                continue;
-            }
-            let (phase, message) = limit_breached(p, r);
-            match phase {
-                Some(Phase::Error) => summary.error += 1,
-                Some(Phase::Failed) => summary.failed += 1,
-                Some(Phase::Inconclusive) => summary.inconclusive += 1,
-                _ => summary.successful += 1,
-            }
-            if is_dry {
-                worst.get_or_insert(Phase::Successful);
-                if !message.is_empty() {
-                    r.message = format!("Metric assessed {status} due to {message}");
-                }
-                continue;
-            }
-            if worst.is_none_or(|w| status.is_worse_than(w)) {
-                worst = Some(status);
-                if !message.is_empty() {
-                    worst_message =
-                        format!("Metric \"{}\" assessed {status} due to {message}", m.name);
-                    if !r.message.is_empty() {
-                        worst_message.push_str(&format!(": \"Error Message: {}\"", r.message));
-                    }
-                }
-            }
-        }
-        self.status.run_summary = Some(run);
-        self.status.dry_run_summary = Some(dry);
-        let worst_message = worst_message.trim().to_string();
-        let (phase, message) = if terminating {
-            (worst.unwrap_or(Phase::Successful), worst_message)
-        } else {
-            match worst {
-                Some(w) if everything_completed => (w, worst_message),
-                _ => (Phase::Running, String::new()),
-            }
-        };
+        let (phase, message) = outcome;
         if self.status.phase != phase.as_str() {
             self.status.phase = phase.as_str().to_string();
             self.status.message = message;
-        }
-    }
-
-    fn assess_metrics(&mut self, terminating: bool) {
-        for (m, p) in &self.metrics {
-            let Some(r) = self
-                .status
-                .metric_results
-                .iter_mut()
-                .find(|r| r.name == m.name)
-            else {
-                continue;
-            };
-            let new = assess(p, r, terminating);
-            if new.as_str() != r.phase {
-                if let Some(last) = r.measurements.last() {
-                    r.message = last.message.clone();
-                }
-                r.phase = new.as_str().to_string();
-            }
         }
     }
 
@@ -450,6 +374,102 @@ impl Prepared {
     fn next_reconcile(&self) -> Option<Timestamp> {
         let metrics: Vec<Metric> = self.metrics.iter().map(|(m, _)| m.clone()).collect();
         next_reconcile_time(&metrics, &self.status)
+    }
+}
+
+/// Rollouts' `assessRunStatus` over a run's (resolved) spec: updates each
+/// metric's phase and message and the summaries in `status`, and returns
+/// the run's phase and message (the caller writes them when the phase
+/// changes, as Rollouts does).
+pub fn assess_run_status(
+    spec: &AnalysisRunSpec,
+    status: &mut AnalysisRunStatus,
+) -> Result<(Phase, String), SpecError> {
+    let dry = match_rules(
+        "dryRun",
+        spec.dry_run.iter().map(|d| d.metric_name.as_str()),
+        &spec.metrics,
+    )?;
+    let metrics: Vec<(Metric, Params)> = spec
+        .metrics
+        .iter()
+        .map(|m| (m.clone(), Params::of(m)))
+        .collect();
+    Ok(assess_run(&metrics, &dry, spec.terminate, status))
+}
+
+fn assess_run(
+    metrics: &[(Metric, Params)],
+    dry_run: &BTreeSet<String>,
+    terminate: bool,
+    status: &mut AnalysisRunStatus,
+) -> (Phase, String) {
+    let terminating = is_terminating(terminate, status);
+    let mut worst: Option<Phase> = None;
+    let mut worst_message = if terminate {
+        "Run Terminated".to_string()
+    } else {
+        String::new()
+    };
+    let mut everything_completed = true;
+    let mut run = RunSummary::default();
+    let mut dry = RunSummary::default();
+    for (m, p) in metrics {
+        let is_dry = dry_run.contains(&m.name);
+        let summary = if is_dry { &mut dry } else { &mut run };
+        summary.count += 1;
+        let Some(r) = status.metric_results.iter_mut().find(|r| r.name == m.name) else {
+            // Not started yet (e.g. an initialDelay).
+            everything_completed = false;
+            continue;
+        };
+        let metric_status = assess(p, r, terminating);
+        if metric_status.as_str() != r.phase {
+            if let Some(last) = r.measurements.last() {
+                r.message = last.message.clone();
+            }
+            r.phase = metric_status.as_str().to_string();
+        }
+        if !metric_status.completed() {
+            everything_completed = false;
+            continue;
+        }
+        let (phase, message) = limit_breached(p, r);
+        match phase {
+            Some(Phase::Error) => summary.error += 1,
+            Some(Phase::Failed) => summary.failed += 1,
+            Some(Phase::Inconclusive) => summary.inconclusive += 1,
+            _ => summary.successful += 1,
+        }
+        if is_dry {
+            worst.get_or_insert(Phase::Successful);
+            if !message.is_empty() {
+                r.message = format!("Metric assessed {metric_status} due to {message}");
+            }
+            continue;
+        }
+        if worst.is_none_or(|w| metric_status.is_worse_than(w)) {
+            worst = Some(metric_status);
+            if !message.is_empty() {
+                worst_message = format!(
+                    "Metric \"{}\" assessed {metric_status} due to {message}",
+                    m.name
+                );
+                if !r.message.is_empty() {
+                    worst_message.push_str(&format!(": \"Error Message: {}\"", r.message));
+                }
+            }
+        }
+    }
+    status.run_summary = Some(run);
+    status.dry_run_summary = Some(dry);
+    let worst_message = worst_message.trim().to_string();
+    if terminating {
+        return (worst.unwrap_or(Phase::Successful), worst_message);
+    }
+    match worst {
+        Some(w) if everything_completed => (w, worst_message),
+        _ => (Phase::Running, String::new()),
     }
 }
 
@@ -552,6 +572,10 @@ fn assess(p: &Params, r: &MetricResult, terminating: bool) -> Phase {
 /// Rollouts' `assessMetricFailureInconclusiveOrError`: the limit a
 /// metric's counters exceed (strictly), later checks overriding earlier
 /// ones, and Rollouts' wording of it.
+pub fn assess_metric_limits(metric: &Metric, result: &MetricResult) -> (Option<Phase>, String) {
+    limit_breached(&Params::of(metric), result)
+}
+
 fn limit_breached(p: &Params, r: &MetricResult) -> (Option<Phase>, String) {
     let mut out = (None, String::new());
     if p.failure_limit >= 0 && r.failed > p.failure_limit {

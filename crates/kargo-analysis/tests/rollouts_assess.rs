@@ -1,12 +1,15 @@
 //! Argo Rollouts' `analysis/analysis_test.go` as data: the
 //! `TestAssessMetricStatus*` limits matrix (through
-//! [`assess_metric_status`]) and `TestCalculateNextReconcile*` (through
-//! [`next_reconcile_time`]).
+//! [`assess_metric_status`]), `TestCalculateNextReconcile*` (through
+//! [`next_reconcile_time`]), `TestAssessMetricFailureInconclusiveOrError`,
+//! and the run-message tests (`TestAssessRunStatus*`, `TestTerminate*`).
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kargo_analysis::{Phase, assess_metric_status, next_reconcile_time};
-use kargo_api::analysis::{AnalysisRunStatus, Measurement, Metric, MetricResult};
+use kargo_analysis::{NoSecrets, Observation, Phase, assess_metric_status, next_reconcile_time};
+use kargo_api::analysis::{
+    AnalysisRunSpec, AnalysisRunStatus, DryRun, Measurement, Metric, MetricResult, RunSummary,
+};
 
 /// One assertion: the metric's limits, the result's counters, the phase of
 /// the last measurement, and the expected phase when not terminating and
@@ -351,4 +354,333 @@ fn calculate_next_reconcile_rows() {
             "{name}"
         );
     }
+}
+
+/// `TestAssessMetricFailureInconclusiveOrError`: 3 cases, each the phase,
+/// the message and `assessMetricStatus(terminating)` (9 assertions).
+#[test]
+fn assess_metric_failure_inconclusive_or_error_rows() {
+    let cases = [
+        (Phase::Failed, (1, 0, 0), "failed (1) > failureLimit (0)"),
+        (
+            Phase::Inconclusive,
+            (0, 1, 0),
+            "inconclusive (1) > inconclusiveLimit (0)",
+        ),
+        (
+            Phase::Error,
+            (0, 0, 5),
+            "consecutiveErrors (5) > consecutiveErrorLimit (4)",
+        ),
+    ];
+    let mut assertions = 0;
+    for (phase, (failed, inconclusive, consecutive_error), msg) in cases {
+        let metric = Metric::default();
+        let result = MetricResult {
+            failed,
+            inconclusive,
+            consecutive_error,
+            measurements: vec![Measurement {
+                phase: phase.as_str().into(),
+                finished_at: Some("2025-01-01T00:00:00Z".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let (got, message) = kargo_analysis::assess_metric_limits(&metric, &result);
+        assert_eq!(got, Some(phase));
+        assert_eq!(message, msg);
+        assert_eq!(assess_metric_status(&metric, &result, true), phase);
+        assertions += 3;
+    }
+    assert_eq!(assertions, 9, "upstream assertions");
+}
+
+/// Rollouts' `newTerminatingRun(status, isDryRun)` fixture: `run-forever`
+/// with a measurement in flight, `failed-metric` completed with `status`.
+fn terminating_run(status: Phase, dry: bool) -> (AnalysisRunSpec, AnalysisRunStatus) {
+    let job = || {
+        let mut m = Metric::default();
+        m.provider.job = Some(Default::default());
+        m
+    };
+    let spec = AnalysisRunSpec {
+        metrics: vec![
+            Metric {
+                name: "run-forever".into(),
+                ..job()
+            },
+            Metric {
+                name: "failed-metric".into(),
+                ..job()
+            },
+        ],
+        dry_run: if dry {
+            vec![
+                DryRun {
+                    metric_name: "run-forever".into(),
+                },
+                DryRun {
+                    metric_name: "failed-metric".into(),
+                },
+            ]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    };
+    let t = at(-60);
+    let mut failed = MetricResult {
+        name: "failed-metric".into(),
+        count: 1,
+        dry_run: dry,
+        phase: status.as_str().into(),
+        measurements: vec![Measurement {
+            phase: status.as_str().into(),
+            started_at: Some(t.clone()),
+            finished_at: Some(t.clone()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    match status {
+        Phase::Failed => failed.failed = 1,
+        Phase::Inconclusive => failed.inconclusive = 1,
+        Phase::Error => failed.error = 1,
+        _ => {}
+    }
+    let status = AnalysisRunStatus {
+        phase: "Running".into(),
+        started_at: Some(at(-120)),
+        metric_results: vec![
+            MetricResult {
+                name: "run-forever".into(),
+                dry_run: dry,
+                phase: "Running".into(),
+                measurements: vec![Measurement {
+                    phase: "Running".into(),
+                    started_at: Some(t),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            failed,
+        ],
+        ..Default::default()
+    };
+    (spec, status)
+}
+
+fn summary(count: i32, successful: i32, failed: i32) -> RunSummary {
+    RunSummary {
+        count,
+        successful,
+        failed,
+        ..Default::default()
+    }
+}
+
+/// (test, dry run, run-forever's phase and failures, provider message,
+/// expected phase, message, dry-run summary).
+type RunStatusRow = (
+    &'static str,
+    bool,
+    (Phase, i32),
+    &'static str,
+    Phase,
+    String,
+    RunSummary,
+);
+
+/// `TestAssessRunStatusErrorMessage*` and `TestAssessRunStatusMultipleFailures*`
+/// (status, message and dry-run summary each: 18 assertions).
+#[test]
+fn assess_run_status_message_rows() {
+    let rows: Vec<RunStatusRow> = vec![
+        ("ErrorMessageAnalysisPhaseFail", false, (Successful, 0), "", Failed,
+            "Metric \"failed-metric\" assessed Failed due to failed (1) > failureLimit (0)".into(), summary(0, 0, 0)),
+        ("ErrorMessageAnalysisPhaseFailInDryRunMode", true, (Successful, 0), "", Successful, String::new(), summary(2, 1, 1)),
+        ("ErrorMessageFromProvider", false, (Successful, 0), "Provider Error", Failed,
+            "Metric \"failed-metric\" assessed Failed due to failed (1) > failureLimit (0): \"Error Message: Provider Error\"".into(), summary(0, 0, 0)),
+        ("ErrorMessageFromProviderInDryRunMode", true, (Successful, 0), "Provider Error", Successful, String::new(), summary(2, 1, 1)),
+        ("MultipleFailures", false, (Failed, 1), "", Failed,
+            "Metric \"run-forever\" assessed Failed due to failed (1) > failureLimit (0)".into(), summary(0, 0, 0)),
+        ("MultipleFailuresInDryRunMode", true, (Failed, 1), "", Successful, String::new(), summary(2, 0, 2)),
+    ];
+    assert_eq!(rows.len() * 3, 18, "upstream assertions");
+    for (test, dry, (forever_phase, forever_failed), provider, phase, message, dry_summary) in rows
+    {
+        let (spec, mut status) = terminating_run(Failed, dry);
+        status.metric_results[0].phase = forever_phase.as_str().into();
+        status.metric_results[0].failed = forever_failed;
+        status.metric_results[1].message = provider.into();
+        let (got_phase, got_message) =
+            kargo_analysis::assess_run_status(&spec, &mut status).expect("valid spec");
+        assert_eq!(got_phase, phase, "{test}");
+        assert_eq!(got_message, message, "{test}");
+        assert_eq!(status.dry_run_summary, Some(dry_summary), "{test}");
+    }
+}
+
+/// Upstream tests that reconcile a whole run: our `reconcile` with a
+/// provider answering as upstream's mock does.
+#[test]
+fn reconcile_message_rows() {
+    let mut assertions = 0;
+    let step = |spec: &AnalysisRunSpec, status: &AnalysisRunStatus, answer: Phase| {
+        kargo_analysis::reconcile(spec, status, now(), &NoSecrets, &mut |_| {
+            Observation::Decided {
+                phase: answer,
+                value: String::new(),
+                message: String::new(),
+                metadata: Default::default(),
+            }
+        })
+        .status
+    };
+    let job = |name: &str| {
+        let mut m = Metric {
+            name: name.into(),
+            ..Default::default()
+        };
+        m.provider.job = Some(Default::default());
+        m
+    };
+    let finished = |phase: Phase| Measurement {
+        phase: phase.as_str().into(),
+        started_at: Some(at(-60)),
+        finished_at: Some(at(-60)),
+        ..Default::default()
+    };
+
+    // TestAssessRunStatusWithOnlyDryRunMetrics.
+    let spec = AnalysisRunSpec {
+        metrics: vec![job("success-metric")],
+        dry_run: vec![DryRun {
+            metric_name: "success-metric".into(),
+        }],
+        ..Default::default()
+    };
+    let status = AnalysisRunStatus {
+        metric_results: vec![MetricResult {
+            name: "success-metric".into(),
+            count: 1,
+            successful: 1,
+            dry_run: true,
+            phase: "Successful".into(),
+            measurements: vec![finished(Successful)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        step(&spec, &status, Failed).phase,
+        "Successful",
+        "OnlyDryRunMetrics"
+    );
+    assertions += 1;
+
+    // TestAssessRunStatusWithMixedMetrics: the in-flight measurement ends
+    // Successful (upstream: Resume), the earlier inconclusive one counts.
+    let spec = AnalysisRunSpec {
+        metrics: vec![job("run-forever"), job("success-metric")],
+        dry_run: vec![DryRun {
+            metric_name: "success-metric".into(),
+        }],
+        ..Default::default()
+    };
+    let status = AnalysisRunStatus {
+        metric_results: vec![
+            MetricResult {
+                name: "run-forever".into(),
+                inconclusive: 1,
+                phase: "Running".into(),
+                measurements: vec![Measurement {
+                    phase: "Running".into(),
+                    started_at: Some(at(-60)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            MetricResult {
+                name: "success-metric".into(),
+                count: 1,
+                failed: 1,
+                dry_run: true,
+                phase: "Successful".into(),
+                measurements: vec![finished(Failed)],
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let out = step(&spec, &status, Successful);
+    assert_eq!(out.phase, "Inconclusive", "MixedMetrics");
+    assert_eq!(
+        out.message,
+        "Metric \"run-forever\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0)"
+    );
+    assertions += 2;
+
+    // TestAssessRunStatusWorstMessageInReconcileAnalysisRun (+ InDryRunMode).
+    for dry in [false, true] {
+        let (spec, mut status) = terminating_run(Failed, dry);
+        status.metric_results[0].phase = "Failed".into();
+        status.metric_results[0].failed = 1;
+        let out = step(&spec, &status, Failed);
+        if dry {
+            assert_eq!(out.phase, "Successful");
+            assert_eq!(out.message, "");
+            assert_eq!(out.dry_run_summary, Some(summary(2, 0, 2)));
+            let want = "Metric assessed Failed due to failed (1) > failureLimit (0)";
+            assert_eq!(out.metric_results[0].message, want);
+            assert_eq!(out.metric_results[1].message, want);
+            assertions += 5;
+        } else {
+            assert_eq!(out.phase, "Failed");
+            assert_eq!(
+                out.message,
+                "Metric \"run-forever\" assessed Failed due to failed (1) > failureLimit (0)"
+            );
+            assertions += 2;
+        }
+    }
+
+    // TestTerminateAnalysisRun (+ InDryRunMode).
+    for dry in [false, true] {
+        let mut m = Metric {
+            name: "success-rate".into(),
+            initial_delay: Some("20s".into()),
+            interval: Some("20s".into()),
+            success_condition: "result[0] > 0.90".into(),
+            ..Default::default()
+        };
+        m.provider.web = Some(Default::default());
+        let spec = AnalysisRunSpec {
+            metrics: vec![m],
+            terminate: true,
+            dry_run: if dry {
+                vec![DryRun {
+                    metric_name: "success-rate".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        };
+        let status = AnalysisRunStatus {
+            phase: "Running".into(),
+            started_at: Some(now().to_string()),
+            ..Default::default()
+        };
+        let out = step(&spec, &status, Error);
+        assert_eq!(out.phase, "Successful");
+        assert_eq!(out.message, "Run Terminated");
+        assertions += 2;
+        if dry {
+            assert_eq!(out.dry_run_summary, Some(summary(1, 0, 0)));
+            assertions += 1;
+        }
+    }
+    assert_eq!(assertions, 1 + 2 + 7 + 5, "upstream assertions");
 }

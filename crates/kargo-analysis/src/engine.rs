@@ -161,11 +161,7 @@ fn prepare(
         }
     }
     let checked = validate(&metrics).and_then(|params| {
-        let dry = match_rules(
-            "dryRun",
-            spec.dry_run.iter().map(|d| d.metric_name.as_str()),
-            &metrics,
-        )?;
+        let dry = dry_run_metrics(&spec.dry_run, &metrics)?;
         let mut retention = BTreeMap::new();
         for (i, r) in spec.measurement_retention.iter().enumerate() {
             let names = match_rules("measurementRetention", [r.metric_name.as_str()], &metrics)
@@ -385,11 +381,7 @@ pub fn assess_run_status(
     spec: &AnalysisRunSpec,
     status: &mut AnalysisRunStatus,
 ) -> Result<(Phase, String), SpecError> {
-    let dry = match_rules(
-        "dryRun",
-        spec.dry_run.iter().map(|d| d.metric_name.as_str()),
-        &spec.metrics,
-    )?;
+    let dry = dry_run_metrics(&spec.dry_run, &spec.metrics)?;
     let metrics: Vec<(Metric, Params)> = spec
         .metrics
         .iter()
@@ -607,7 +599,7 @@ fn limit_breached(p: &Params, r: &MetricResult) -> (Option<Phase>, String) {
 
 /// Rollouts' `IsTerminating`: terminate requested, or a non-dry-run metric
 /// ended Failed, Error or Inconclusive.
-fn is_terminating(terminate: bool, status: &AnalysisRunStatus) -> bool {
+pub fn is_terminating(terminate: bool, status: &AnalysisRunStatus) -> bool {
     terminate
         || status.metric_results.iter().any(|r| {
             !r.dry_run
@@ -653,9 +645,22 @@ fn validate(metrics: &[Metric]) -> Result<Vec<Params>, SpecError> {
     Ok(metrics.iter().map(Params::of).collect())
 }
 
-/// Metric names matched by `dryRun` / `measurementRetention` rules: `*`
-/// matches all, anything else is an unanchored regular expression (as in
-/// Rollouts); a rule matching nothing is an error.
+/// Rollouts' `GetDryRunMetrics`: the metrics the `dryRun` rules name.
+pub fn dry_run_metrics(
+    rules: &[kargo_api::analysis::DryRun],
+    metrics: &[Metric],
+) -> Result<BTreeSet<String>, SpecError> {
+    match_rules(
+        "dryRun",
+        rules.iter().map(|d| d.metric_name.as_str()),
+        metrics,
+    )
+}
+
+/// Metric names matched by `dryRun` / `measurementRetention` rules, as
+/// Rollouts matches them: each rule an unanchored regular expression (one
+/// that does not compile, such as `*`, matches nothing); a rule matching
+/// nothing is an error.
 fn match_rules<'a>(
     field: &str,
     rules: impl IntoIterator<Item = &'a str>,
@@ -663,23 +668,17 @@ fn match_rules<'a>(
 ) -> Result<BTreeSet<String>, SpecError> {
     let mut out = BTreeSet::new();
     for (i, rule) in rules.into_iter().enumerate() {
-        let re = if rule == "*" {
-            None
-        } else {
-            Some(Regex::new(rule).map_err(|e| {
-                SpecError(format!("{field}[{i}]: invalid metric name pattern: {e}"))
-            })?)
-        };
+        let re = Regex::new(rule).ok();
         let mut matched = false;
         for m in metrics {
-            if re.as_ref().is_none_or(|r| r.is_match(&m.name)) {
+            if re.as_ref().is_some_and(|r| r.is_match(&m.name)) {
                 out.insert(m.name.clone());
                 matched = true;
             }
         }
         if !matched {
             return Err(SpecError(format!(
-                "{field}[{i}]: rule didn't match any metric name(s)"
+                "{field}[{i}]: Rule didn't match any metric name(s)"
             )));
         }
     }

@@ -39,8 +39,8 @@ pub mod http;
 pub use crate::args::{NoSecrets, SecretLookup, StaticSecrets};
 pub use crate::engine::{
     DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_ERROR_RETRY_INTERVAL, DEFAULT_MEASUREMENT_RETENTION,
-    Reconciled, assess_metric_limits, assess_metric_status, assess_run_status, next_reconcile_time,
-    reconcile, reconcile_async,
+    Reconciled, assess_metric_limits, assess_metric_status, assess_run_status, dry_run_metrics,
+    is_terminating, next_reconcile_time, reconcile, reconcile_async,
 };
 pub use crate::error::{ArgError, MergeError, SpecError};
 pub use crate::merge::merge_templates;

@@ -281,12 +281,21 @@ fn dry_run_metrics_do_not_affect_the_phase() {
     assert_eq!((run_s.count, run_s.successful), (1, 1));
     assert!(result(&r, "experimental").dry_run);
     assert_eq!(result(&r, "experimental").phase, "Failed");
-    // `*` makes every metric a dry run.
+    // `.*` makes every metric a dry run; `*` is not a regular expression, so
+    // it matches nothing and the spec is invalid, as in Rollouts.
+    spec.dry_run = vec![DryRun {
+        metric_name: ".*".into(),
+    }];
+    let (r, _) = drive_simple(&spec, 5, &mut script(vec![v(0.9)]));
+    assert_eq!(r.status.phase, "Successful");
     spec.dry_run = vec![DryRun {
         metric_name: "*".into(),
     }];
     let (r, _) = drive_simple(&spec, 5, &mut script(vec![v(0.9)]));
-    assert_eq!(r.status.phase, "Successful");
+    assert_eq!(
+        r.status.message,
+        "Analysis spec invalid: dryRun[0]: Rule didn't match any metric name(s)"
+    );
     // A rule matching nothing is invalid, as in Rollouts.
     spec.dry_run = vec![DryRun {
         metric_name: "^nope$".into(),

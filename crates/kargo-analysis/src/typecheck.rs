@@ -365,7 +365,7 @@ impl Checker<'_> {
                 return Ok(GoType::Unknown);
             }
             if !(left.unknown() || left == GoType::Bool) {
-                left = self.fail(format!(
+                self.fail(format!(
                     "non-bool expression (type {}) used as condition",
                     left.name()
                 ));
@@ -373,7 +373,6 @@ impl Checker<'_> {
             let a = self.expr(0)?;
             self.eat(":")?;
             let b = self.expr(0)?;
-            let _ = left;
             return Ok(if a == b { a } else { GoType::Unknown });
         }
         Ok(left)

@@ -69,25 +69,24 @@ impl ResolvedArgs {
     }
 }
 
-/// Resolves the values of `args`, reading Secrets through `secrets`.
+/// Resolves the values of `args`, reading Secrets through `secrets`. As in
+/// Rollouts, `valueFrom.secretKeyRef` wins over `value`, and any other
+/// `valueFrom` (a `fieldRef`, which only the Rollout controller fills) leaves
+/// the argument without a value.
 pub fn resolve_values(
     args: &[Argument],
     secrets: &dyn SecretLookup,
 ) -> Result<ResolvedArgs, ArgError> {
     let mut out = ResolvedArgs::default();
     for arg in args {
-        match (&arg.value, &arg.value_from) {
-            (Some(_), Some(_)) => return Err(ArgError::Both(arg.name.clone())),
-            (Some(v), None) => {
-                out.values.insert(arg.name.clone(), v.clone());
-            }
-            (None, Some(from)) => {
-                let Some(r) = &from.secret_key_ref else {
-                    return Err(ArgError::UnsupportedValueFrom(arg.name.clone()));
-                };
+        let secret_ref = arg
+            .value_from
+            .as_ref()
+            .and_then(|f| f.secret_key_ref.as_ref());
+        match (secret_ref, &arg.value) {
+            (Some(r), _) => {
                 let v = secrets.secret_value(&r.name, &r.key).ok_or_else(|| {
                     ArgError::SecretNotFound {
-                        arg: arg.name.clone(),
                         secret: r.name.clone(),
                         key: r.key.clone(),
                     }
@@ -95,23 +94,36 @@ pub fn resolve_values(
                 out.secrets.push(v.clone());
                 out.values.insert(arg.name.clone(), v);
             }
+            (None, Some(v)) => {
+                out.values.insert(arg.name.clone(), v.clone());
+            }
             (None, None) => out.missing.push(arg.name.clone()),
         }
     }
     Ok(out)
 }
 
-static TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{\{\s*args\.([A-Za-z0-9_.\-]+)\s*\}\}").unwrap_or_else(|_| unreachable!())
-});
+/// A fasttemplate tag, as Rollouts' templating finds them: `{{`, anything,
+/// the next `}}`.
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)\{\{(.*?)\}\}").unwrap_or_else(|_| unreachable!()));
 
 /// The argument names `text` refers to as `{{args.NAME}}`.
 pub fn references(text: &str) -> Vec<String> {
-    TAG.captures_iter(text).map(|c| c[1].to_string()).collect()
+    TAG.captures_iter(text)
+        .filter_map(|c| c[1].trim().strip_prefix("args.").map(str::to_string))
+        .collect()
 }
 
-/// `metric` with every `{{args.NAME}}` replaced by its value.
+/// `metric` with every `{{args.NAME}}` replaced by its value, as Rollouts'
+/// `ResolveMetricArgs` does it: on the metric's JSON, values escaped for
+/// JSON strings. An argument without a value is an error even when no
+/// metric uses it; a tag naming no argument is an error (the last one is
+/// reported, as in Rollouts).
 pub fn resolve_metric(metric: &Metric, args: &ResolvedArgs) -> Result<Metric, ArgError> {
+    if let Some(name) = args.missing.first() {
+        return Err(ArgError::NotSupplied(name.clone()));
+    }
     let text = serde_json::to_string(metric)
         .map_err(|e| ArgError::Invalid(metric.name.clone(), e.to_string()))?;
     if !TAG.is_match(&text) {
@@ -119,20 +131,18 @@ pub fn resolve_metric(metric: &Metric, args: &ResolvedArgs) -> Result<Metric, Ar
     }
     let mut err = None;
     let replaced = TAG.replace_all(&text, |c: &regex::Captures<'_>| {
-        let name = &c[1];
-        match args.values.get(name) {
+        let tag = &c[1];
+        match tag
+            .trim()
+            .strip_prefix("args.")
+            .and_then(|name| args.values.get(name))
+        {
             Some(v) => {
                 let quoted = serde_json::to_string(v).unwrap_or_default();
                 quoted[1..quoted.len().saturating_sub(1).max(1)].to_string()
             }
             None => {
-                if err.is_none() {
-                    err = Some(if args.missing.iter().any(|m| m == name) {
-                        ArgError::NoValue(name.to_string())
-                    } else {
-                        ArgError::Undeclared(name.to_string(), metric.name.clone())
-                    });
-                }
+                err = Some(ArgError::Unresolved(tag.to_string()));
                 String::new()
             }
         }
@@ -196,13 +206,13 @@ mod tests {
             ..Default::default()
         }];
         let r = resolve_values(&args, &NoSecrets).unwrap();
-        assert_eq!(
-            resolve_metric(&web_metric("http://{{args.host}}"), &r),
-            Err(ArgError::NoValue("host".into()))
-        );
-        assert_eq!(
-            resolve_metric(&web_metric("http://{{args.other}}"), &r),
-            Err(ArgError::Undeclared("other".into(), "m".into()))
-        );
+        // Rollouts: an argument without a value fails even when unused.
+        for url in ["http://{{args.host}}", "http://x"] {
+            let e = resolve_metric(&web_metric(url), &r).unwrap_err();
+            assert_eq!(e.to_string(), "argument \"host\" was not supplied");
+        }
+        let r = resolve_values(&[], &NoSecrets).unwrap();
+        let e = resolve_metric(&web_metric("http://{{args.a}}/{{ args.other }}"), &r).unwrap_err();
+        assert_eq!(e.to_string(), "failed to resolve {{ args.other }}");
     }
 }

@@ -10,20 +10,19 @@
 //! Error > Inconclusive > Successful), trim measurements to the retention,
 //! and say when to call again. A completed run is returned untouched.
 //!
-//! Differences from Rollouts, all compatible: measurements are taken to
-//! completion within the step (no in-flight measurements); a metric that
-//! fails terminates the other metrics in the same step rather than the
-//! next; and messages name the metric, the measured value and the
-//! condition.
+//! Messages are Rollouts' (`Metric "m" assessed Failed due to failed (1) >
+//! failureLimit (0)`). Differences from Rollouts, both compatible:
+//! measurements are taken to completion within the step (no in-flight
+//! measurements), and a metric that fails terminates the other metrics in
+//! the same step rather than the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kargo_api::analysis::{
-    AnalysisRunSpec, AnalysisRunStatus, Measurement, Metric, MetricResult, RunSummary,
+    AnalysisRunSpec, AnalysisRunStatus, Measurement, Metric, MetricResult, RunSummary, int_value,
+    parse_go_duration_strict, validate_metrics,
 };
-use kargo_api::validate::parse_go_duration;
 use regex::Regex;
 
 use crate::args::{ResolvedArgs, SecretLookup, resolve_metric, resolve_values};
@@ -144,7 +143,7 @@ fn prepare(
             return error_run(
                 status,
                 now,
-                format!("unable to resolve metric arguments: {e}"),
+                format!("Unable to resolve metric arguments: {e}"),
             );
         }
     };
@@ -156,17 +155,13 @@ fn prepare(
                 return error_run(
                     status,
                     now,
-                    args.redact(&format!("unable to resolve metric arguments: {e}")),
+                    args.redact(&format!("Unable to resolve metric arguments: {e}")),
                 );
             }
         }
     }
     let checked = validate(&metrics).and_then(|params| {
-        let dry = match_rules(
-            "dryRun",
-            spec.dry_run.iter().map(|d| d.metric_name.as_str()),
-            &metrics,
-        )?;
+        let dry = dry_run_metrics(&spec.dry_run, &metrics)?;
         let mut retention = BTreeMap::new();
         for (i, r) in spec.measurement_retention.iter().enumerate() {
             let names = match_rules("measurementRetention", [r.metric_name.as_str()], &metrics)
@@ -181,7 +176,7 @@ fn prepare(
     });
     let (params, dry_run, retention) = match checked {
         Ok(x) => x,
-        Err(e) => return error_run(status, now, format!("analysis spec invalid: {e}")),
+        Err(e) => return error_run(status, now, format!("Analysis spec invalid: {e}")),
     };
     let mut status = status.clone();
     if status.started_at.is_none() {
@@ -259,8 +254,14 @@ impl Prepared {
     fn record(&mut self, metric: &Metric, obs: Observation, now: Timestamp) {
         let (phase, value, message, metadata) = match obs {
             Observation::Value(o) => {
-                let j = judge(metric, &o.result, &o.shown, &o.extra);
-                (j.phase, o.shown, j.message, o.metadata)
+                let j = judge(metric, &o.result, &o.result_type, &o.extra);
+                // Rollouts records no value for a measurement in Error.
+                let value = if j.phase == Phase::Error {
+                    String::new()
+                } else {
+                    o.shown
+                };
+                (j.phase, value, j.message, o.metadata)
             }
             Observation::Decided {
                 phase,
@@ -326,106 +327,29 @@ impl Prepared {
         r.measurements.push(measurement);
     }
 
+    /// Assesses the run; when a metric completed badly in this pass, once
+    /// more with the run terminating (Rollouts does that in its next
+    /// reconcile).
     fn assess(&mut self) {
-        let mut terminating = is_terminating(self.terminate_flag(), &self.status);
-        loop {
-            self.assess_metrics(terminating);
-            let t = is_terminating(self.terminate_flag(), &self.status);
-            if t == terminating {
-                break;
-            }
-            terminating = t;
+        let before = is_terminating(self.terminate, &self.status);
+        let mut outcome = assess_run(
+            &self.metrics,
+            &self.dry_run,
+            self.terminate,
+            &mut self.status,
+        );
+        if !before && is_terminating(self.terminate, &self.status) {
+            outcome = assess_run(
+                &self.metrics,
+                &self.dry_run,
+                self.terminate,
+                &mut self.status,
+            );
         }
-        let mut worst: Option<(Phase, String)> = None;
-        let mut everything_completed = true;
-        let mut run = RunSummary::default();
-        let mut dry = RunSummary::default();
-        for (m, _) in &self.metrics {
-            let is_dry = self.dry_run.contains(&m.name);
-            let summary = if is_dry { &mut dry } else { &mut run };
-            summary.count += 1;
-            let Some(r) = self.status.metric_results.iter().find(|r| r.name == m.name) else {
-                everything_completed = false;
-                continue;
-            };
-            let p = Phase::parse(&r.phase).unwrap_or(Phase::Running);
-            if !p.completed() {
-                everything_completed = false;
-                continue;
-            }
-            match p {
-                Phase::Failed => summary.failed += 1,
-                Phase::Error => summary.error += 1,
-                Phase::Inconclusive => summary.inconclusive += 1,
-                _ => summary.successful += 1,
-            }
-            if is_dry {
-                if worst.is_none() {
-                    worst = Some((Phase::Successful, String::new()));
-                }
-                continue;
-            }
-            let replace = match &worst {
-                None => true,
-                Some((w, _)) => p.is_worse_than(*w),
-            };
-            if replace {
-                let msg = if p == Phase::Successful {
-                    String::new()
-                } else {
-                    r.message.clone()
-                };
-                worst = Some((p, msg));
-            }
-        }
-        self.status.run_summary = Some(run);
-        self.status.dry_run_summary = Some(dry);
-        let (phase, mut message) = if terminating {
-            worst.unwrap_or((Phase::Successful, String::new()))
-        } else {
-            match worst {
-                Some(w) if everything_completed => w,
-                _ => (Phase::Running, String::new()),
-            }
-        };
-        if self.terminate_flag() && message.is_empty() {
-            message = "Run Terminated".to_string();
-        }
+        let (phase, message) = outcome;
         if self.status.phase != phase.as_str() {
             self.status.phase = phase.as_str().to_string();
             self.status.message = message;
-        }
-    }
-
-    fn terminate_flag(&self) -> bool {
-        self.terminate
-    }
-
-    fn assess_metrics(&mut self, terminating: bool) {
-        for (m, p) in &self.metrics {
-            let Some(r) = self
-                .status
-                .metric_results
-                .iter_mut()
-                .find(|r| r.name == m.name)
-            else {
-                continue;
-            };
-            if phase::completed(&r.phase) {
-                continue;
-            }
-            let (new, why) = assess_metric(p, r, terminating);
-            if new.as_str() != r.phase {
-                r.message = match &why {
-                    Some(w) => format!("metric \"{}\": {w}", m.name),
-                    None => r
-                        .measurements
-                        .last()
-                        .map(|x| x.message.clone())
-                        .unwrap_or_default(),
-                };
-                r.phase = new.as_str().to_string();
-            }
         }
     }
 
@@ -444,140 +368,238 @@ impl Prepared {
     }
 
     fn next_reconcile(&self) -> Option<Timestamp> {
-        let started = self
-            .status
-            .started_at
-            .as_deref()
-            .and_then(|s| s.parse::<Timestamp>().ok())?;
-        let mut next: Option<Timestamp> = None;
-        let mut consider = |t: Timestamp| {
-            if next.is_none_or(|n| t < n) {
-                next = Some(t);
-            }
-        };
-        for (m, p) in &self.metrics {
-            let r = self.status.metric_results.iter().find(|r| r.name == m.name);
-            if r.is_some_and(|r| phase::completed(&r.phase)) {
-                continue;
-            }
-            let Some(last) = r.and_then(|r| r.measurements.last()) else {
-                consider(started + p.initial_delay.unwrap_or(SignedDuration::ZERO));
-                continue;
-            };
-            if let (Some(c), Some(r)) = (p.count, r)
-                && r.count >= c
-            {
-                continue;
-            }
-            let interval = if last.phase == Phase::Error.as_str() {
-                Some(DEFAULT_ERROR_RETRY_INTERVAL)
-            } else {
-                p.interval
-            };
-            if let (Some(i), Some(f)) = (interval, finished_at(last)) {
-                consider(f + i);
-            }
-        }
-        next
+        let metrics: Vec<Metric> = self.metrics.iter().map(|(m, _)| m.clone()).collect();
+        next_reconcile_time(&metrics, &self.status)
     }
 }
 
-/// The phase of one metric after its latest measurement, and why when it
-/// did not succeed (Rollouts' `assessMetricStatus`, plus
-/// `consecutiveSuccessLimit` and `failureLimit: -1`).
-fn assess_metric(p: &Params, r: &MetricResult, terminating: bool) -> (Phase, Option<String>) {
-    let Some(last) = r.measurements.last() else {
-        return if terminating {
-            (Phase::Successful, None)
-        } else {
-            (Phase::Pending, None)
+/// Rollouts' `assessRunStatus` over a run's (resolved) spec: updates each
+/// metric's phase and message and the summaries in `status`, and returns
+/// the run's phase and message (the caller writes them when the phase
+/// changes, as Rollouts does).
+pub fn assess_run_status(
+    spec: &AnalysisRunSpec,
+    status: &mut AnalysisRunStatus,
+) -> Result<(Phase, String), SpecError> {
+    let dry = dry_run_metrics(&spec.dry_run, &spec.metrics)?;
+    let metrics: Vec<(Metric, Params)> = spec
+        .metrics
+        .iter()
+        .map(|m| (m.clone(), Params::of(m)))
+        .collect();
+    Ok(assess_run(&metrics, &dry, spec.terminate, status))
+}
+
+fn assess_run(
+    metrics: &[(Metric, Params)],
+    dry_run: &BTreeSet<String>,
+    terminate: bool,
+    status: &mut AnalysisRunStatus,
+) -> (Phase, String) {
+    let terminating = is_terminating(terminate, status);
+    let mut worst: Option<Phase> = None;
+    let mut worst_message = if terminate {
+        "Run Terminated".to_string()
+    } else {
+        String::new()
+    };
+    let mut everything_completed = true;
+    let mut run = RunSummary::default();
+    let mut dry = RunSummary::default();
+    for (m, p) in metrics {
+        let is_dry = dry_run.contains(&m.name);
+        let summary = if is_dry { &mut dry } else { &mut run };
+        summary.count += 1;
+        let Some(r) = status.metric_results.iter_mut().find(|r| r.name == m.name) else {
+            // Not started yet (e.g. an initialDelay).
+            everything_completed = false;
+            continue;
         };
-    };
-    let last_msg = |ph: Phase| -> String {
-        r.measurements
-            .iter()
-            .rev()
-            .find(|x| x.phase == ph.as_str())
-            .or(Some(last))
-            .map(|x| x.message.clone())
-            .unwrap_or_default()
-    };
-    let with_msg = |ph: Phase, tail: String| -> String {
-        let msg = last_msg(ph);
-        if msg.is_empty() {
-            tail
-        } else {
-            format!("{msg}: {tail}")
+        let metric_status = assess(p, r, terminating);
+        if metric_status.as_str() != r.phase {
+            if let Some(last) = r.measurements.last() {
+                r.message = last.message.clone();
+            }
+            r.phase = metric_status.as_str().to_string();
+        }
+        if !metric_status.completed() {
+            everything_completed = false;
+            continue;
+        }
+        let (phase, message) = limit_breached(p, r);
+        match phase {
+            Some(Phase::Error) => summary.error += 1,
+            Some(Phase::Failed) => summary.failed += 1,
+            Some(Phase::Inconclusive) => summary.inconclusive += 1,
+            _ => summary.successful += 1,
+        }
+        if is_dry {
+            worst.get_or_insert(Phase::Successful);
+            if !message.is_empty() {
+                r.message = format!("Metric assessed {metric_status} due to {message}");
+            }
+            continue;
+        }
+        if worst.is_none_or(|w| metric_status.is_worse_than(w)) {
+            worst = Some(metric_status);
+            if !message.is_empty() {
+                worst_message = format!(
+                    "Metric \"{}\" assessed {metric_status} due to {message}",
+                    m.name
+                );
+                if !r.message.is_empty() {
+                    worst_message.push_str(&format!(": \"Error Message: {}\"", r.message));
+                }
+            }
+        }
+    }
+    status.run_summary = Some(run);
+    status.dry_run_summary = Some(dry);
+    let worst_message = worst_message.trim().to_string();
+    if terminating {
+        return (worst.unwrap_or(Phase::Successful), worst_message);
+    }
+    match worst {
+        Some(w) if everything_completed => (w, worst_message),
+        _ => (Phase::Running, String::new()),
+    }
+}
+
+/// Rollouts' `calculateNextReconcileTime`: the earliest of each unfinished
+/// metric's next event: the end of its `initialDelay` (not measured yet),
+/// `resumeAt` (in flight), 10 s after an Error, `interval` after the last
+/// measurement. `None` when nothing is due again.
+pub fn next_reconcile_time(metrics: &[Metric], status: &AnalysisRunStatus) -> Option<Timestamp> {
+    let started = status
+        .started_at
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok());
+    let mut next: Option<Timestamp> = None;
+    let mut consider = |t: Timestamp| {
+        if next.is_none_or(|n| t < n) {
+            next = Some(t);
         }
     };
-    // Later checks override earlier ones, as in Rollouts.
-    let mut verdict: Option<(Phase, String)> = None;
-    if p.failure_limit >= 0 && r.failed > p.failure_limit {
-        verdict = Some((
-            Phase::Failed,
-            with_msg(
-                Phase::Failed,
-                format!("failed {} times (limit {})", r.failed, p.failure_limit),
-            ),
-        ));
+    for m in metrics {
+        let p = Params::of(m);
+        let r = status.metric_results.iter().find(|r| r.name == m.name);
+        if r.is_some_and(|r| phase::completed(&r.phase)) {
+            continue;
+        }
+        let Some((r, last)) = r.and_then(|r| Some((r, r.measurements.last()?))) else {
+            if let (Some(d), Some(s)) = (p.initial_delay, started) {
+                consider(s + d);
+            }
+            continue;
+        };
+        let Some(finished) = finished_at(last) else {
+            if let Some(t) = last.resume_at.as_deref().and_then(|t| t.parse().ok()) {
+                consider(t);
+            }
+            continue;
+        };
+        if p.count.is_some_and(|c| r.count >= c) {
+            continue;
+        }
+        let interval = if last.phase == Phase::Error.as_str() {
+            Some(DEFAULT_ERROR_RETRY_INTERVAL)
+        } else {
+            p.interval
+        };
+        if let Some(i) = interval {
+            consider(finished + i);
+        }
     }
-    if r.inconclusive > p.inconclusive_limit {
-        verdict = Some((
-            Phase::Inconclusive,
-            with_msg(
-                Phase::Inconclusive,
-                format!(
-                    "inconclusive {} times (limit {})",
-                    r.inconclusive, p.inconclusive_limit
-                ),
-            ),
-        ));
+    next
+}
+
+/// Rollouts' `assessMetricStatus`: the phase of `metric` given its
+/// `result`, when the run is `terminating` or not.
+pub fn assess_metric_status(metric: &Metric, result: &MetricResult, terminating: bool) -> Phase {
+    assess(&Params::of(metric), result, terminating)
+}
+
+fn assess(p: &Params, r: &MetricResult, terminating: bool) -> Phase {
+    if let Some(done) = Phase::parse(&r.phase).filter(|ph| ph.completed()) {
+        return done;
     }
-    if r.consecutive_error > p.consecutive_error_limit {
-        verdict = Some((
-            Phase::Error,
-            with_msg(
-                Phase::Error,
-                format!(
-                    "{} consecutive errors (limit {})",
-                    r.consecutive_error, p.consecutive_error_limit
-                ),
-            ),
-        ));
+    let Some(last) = r.measurements.last() else {
+        return if terminating {
+            Phase::Successful
+        } else {
+            Phase::Pending
+        };
+    };
+    if !phase::completed(&last.phase) {
+        return Phase::Running;
     }
-    if let Some((ph, why)) = verdict {
-        return (ph, Some(why));
+    if let (Some(breached), _) = limit_breached(p, r) {
+        return breached;
     }
     let csl = p.consecutive_success_limit;
     if csl > 0 && r.consecutive_success.unwrap_or(0) >= csl {
-        return (Phase::Successful, None);
+        return Phase::Successful;
     }
     if let Some(c) = p.count
         && r.count >= c
     {
         if csl > 0 {
-            let why = format!(
-                "consecutiveSuccessLimit ({csl}) not reached in {} measurements",
-                r.count
-            );
-            let ph = if p.failure_limit < 0 {
-                Phase::Failed
-            } else {
+            // Count reached without the consecutive successes: with a
+            // failure limit in force that is Inconclusive, with
+            // `failureLimit: -1` it is Failed.
+            return if p.failure_limit >= 0 {
                 Phase::Inconclusive
+            } else {
+                Phase::Failed
             };
-            return (ph, Some(with_msg(ph, why)));
         }
-        return (Phase::Successful, None);
+        return Phase::Successful;
     }
     if terminating {
-        return (Phase::Successful, None);
+        return Phase::Successful;
     }
-    (Phase::Running, None)
+    Phase::Running
+}
+
+/// Rollouts' `assessMetricFailureInconclusiveOrError`: the limit a
+/// metric's counters exceed (strictly), later checks overriding earlier
+/// ones, and Rollouts' wording of it.
+pub fn assess_metric_limits(metric: &Metric, result: &MetricResult) -> (Option<Phase>, String) {
+    limit_breached(&Params::of(metric), result)
+}
+
+fn limit_breached(p: &Params, r: &MetricResult) -> (Option<Phase>, String) {
+    let mut out = (None, String::new());
+    if p.failure_limit >= 0 && r.failed > p.failure_limit {
+        out = (
+            Some(Phase::Failed),
+            format!("failed ({}) > failureLimit ({})", r.failed, p.failure_limit),
+        );
+    }
+    if r.inconclusive > p.inconclusive_limit {
+        out = (
+            Some(Phase::Inconclusive),
+            format!(
+                "inconclusive ({}) > inconclusiveLimit ({})",
+                r.inconclusive, p.inconclusive_limit
+            ),
+        );
+    }
+    if r.consecutive_error > p.consecutive_error_limit {
+        out = (
+            Some(Phase::Error),
+            format!(
+                "consecutiveErrors ({}) > consecutiveErrorLimit ({})",
+                r.consecutive_error, p.consecutive_error_limit
+            ),
+        );
+    }
+    out
 }
 
 /// Rollouts' `IsTerminating`: terminate requested, or a non-dry-run metric
 /// ended Failed, Error or Inconclusive.
-fn is_terminating(terminate: bool, status: &AnalysisRunStatus) -> bool {
+pub fn is_terminating(terminate: bool, status: &AnalysisRunStatus) -> bool {
     terminate
         || status.metric_results.iter().any(|r| {
             !r.dry_run
@@ -592,120 +614,53 @@ fn finished_at(m: &Measurement) -> Option<Timestamp> {
     m.finished_at.as_deref()?.parse().ok()
 }
 
-fn int_value(metric: &str, field: &str, v: &Option<IntOrString>) -> Result<Option<i32>, SpecError> {
-    match v {
-        None => Ok(None),
-        Some(IntOrString::Int(i)) => Ok(Some(*i)),
-        Some(IntOrString::String(s)) => s.trim().parse::<i32>().map(Some).map_err(|_| {
-            SpecError(format!(
-                "metric \"{metric}\": {field} \"{s}\" is not an integer"
-            ))
-        }),
-    }
-}
-
-fn duration(
-    metric: &str,
-    field: &str,
-    v: &Option<String>,
-) -> Result<Option<SignedDuration>, SpecError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => parse_go_duration(s)
-            .filter(|d| d.is_finite() && *d >= 0.0)
-            .map(|d| Some(SignedDuration::from_secs_f64(d)))
-            .ok_or_else(|| {
-                SpecError(format!(
-                    "metric \"{metric}\": {field} \"{s}\" is not a duration"
-                ))
-            }),
+impl Params {
+    /// A metric's parameters read as Rollouts reads them (`IntValue()`:
+    /// a non-integer string is 0; durations that do not parse are unset,
+    /// which validation has already rejected).
+    fn of(m: &Metric) -> Params {
+        let duration = |v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .and_then(|s| parse_go_duration_strict(s).ok())
+                .filter(|d| d.is_finite())
+                .map(|d| SignedDuration::from_secs_f64(d.max(0.0)))
+        };
+        Params {
+            interval: duration(&m.interval),
+            initial_delay: duration(&m.initial_delay),
+            count: m.effective_count(),
+            failure_limit: int_value(&m.failure_limit).unwrap_or(0),
+            inconclusive_limit: int_value(&m.inconclusive_limit).unwrap_or(0),
+            consecutive_error_limit: int_value(&m.consecutive_error_limit)
+                .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT),
+            consecutive_success_limit: int_value(&m.consecutive_success_limit).unwrap_or(0),
+        }
     }
 }
 
 /// Rollouts' `ValidateMetrics`, and the parsed parameters of each metric.
 fn validate(metrics: &[Metric]) -> Result<Vec<Params>, SpecError> {
-    if metrics.is_empty() {
-        return Err(SpecError("at least one metric is required".into()));
-    }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(metrics.len());
-    for m in metrics {
-        let n = &m.name;
-        if !seen.insert(n.clone()) {
-            return Err(SpecError(format!("two metrics have the same name \"{n}\"")));
-        }
-        if m.provider.names().len() != 1 {
-            return Err(SpecError(format!(
-                "metric \"{n}\" must define exactly one provider type"
-            )));
-        }
-        let interval = duration(n, "interval", &m.interval)?;
-        let initial_delay = duration(n, "initialDelay", &m.initial_delay)?;
-        let count = int_value(n, "count", &m.count)?;
-        let failure_limit = int_value(n, "failureLimit", &m.failure_limit)?.unwrap_or(0);
-        let inconclusive_limit =
-            int_value(n, "inconclusiveLimit", &m.inconclusive_limit)?.unwrap_or(0);
-        let consecutive_error_limit =
-            int_value(n, "consecutiveErrorLimit", &m.consecutive_error_limit)?
-                .unwrap_or(DEFAULT_CONSECUTIVE_ERROR_LIMIT);
-        let consecutive_success_limit =
-            int_value(n, "consecutiveSuccessLimit", &m.consecutive_success_limit)?.unwrap_or(0);
-        if consecutive_error_limit < 0 || inconclusive_limit < 0 || consecutive_success_limit < 0 {
-            return Err(SpecError(format!("metric \"{n}\": limits must be >= 0")));
-        }
-        if failure_limit < -1 {
-            return Err(SpecError(format!(
-                "metric \"{n}\": failureLimit must be >= -1"
-            )));
-        }
-        if failure_limit == -1 && consecutive_success_limit == 0 {
-            return Err(SpecError(format!(
-                "metric \"{n}\": failureLimit -1 needs a consecutiveSuccessLimit"
-            )));
-        }
-        // Rollouts' EffectiveCount: no count (or 0) and no interval is one
-        // measurement; an interval without count runs until terminated.
-        let count = match count {
-            Some(c) if c > 0 => Some(c),
-            Some(c) if c < 0 => {
-                return Err(SpecError(format!("metric \"{n}\": count must be >= 0")));
-            }
-            _ if interval.is_none() => Some(1),
-            _ => None,
-        };
-        if let Some(c) = count {
-            if c > 1 && interval.is_none() {
-                return Err(SpecError(format!(
-                    "metric \"{n}\": interval must be specified when count > 1"
-                )));
-            }
-            if c < failure_limit {
-                return Err(SpecError(format!(
-                    "metric \"{n}\": count must be >= failureLimit"
-                )));
-            }
-            if c < inconclusive_limit {
-                return Err(SpecError(format!(
-                    "metric \"{n}\": count must be >= inconclusiveLimit"
-                )));
-            }
-        }
-        out.push(Params {
-            interval,
-            initial_delay,
-            count,
-            failure_limit,
-            inconclusive_limit,
-            consecutive_error_limit,
-            consecutive_success_limit,
-        });
-    }
-    Ok(out)
+    validate_metrics(metrics).map_err(SpecError)?;
+    Ok(metrics.iter().map(Params::of).collect())
 }
 
-/// Metric names matched by `dryRun` / `measurementRetention` rules: `*`
-/// matches all, anything else is an unanchored regular expression (as in
-/// Rollouts); a rule matching nothing is an error.
+/// Rollouts' `GetDryRunMetrics`: the metrics the `dryRun` rules name.
+pub fn dry_run_metrics(
+    rules: &[kargo_api::analysis::DryRun],
+    metrics: &[Metric],
+) -> Result<BTreeSet<String>, SpecError> {
+    match_rules(
+        "dryRun",
+        rules.iter().map(|d| d.metric_name.as_str()),
+        metrics,
+    )
+}
+
+/// Metric names matched by `dryRun` / `measurementRetention` rules, as
+/// Rollouts matches them: each rule an unanchored regular expression (one
+/// that does not compile, such as `*`, matches nothing); a rule matching
+/// nothing is an error.
 fn match_rules<'a>(
     field: &str,
     rules: impl IntoIterator<Item = &'a str>,
@@ -713,23 +668,17 @@ fn match_rules<'a>(
 ) -> Result<BTreeSet<String>, SpecError> {
     let mut out = BTreeSet::new();
     for (i, rule) in rules.into_iter().enumerate() {
-        let re = if rule == "*" {
-            None
-        } else {
-            Some(Regex::new(rule).map_err(|e| {
-                SpecError(format!("{field}[{i}]: invalid metric name pattern: {e}"))
-            })?)
-        };
+        let re = Regex::new(rule).ok();
         let mut matched = false;
         for m in metrics {
-            if re.as_ref().is_none_or(|r| r.is_match(&m.name)) {
+            if re.as_ref().is_some_and(|r| r.is_match(&m.name)) {
                 out.insert(m.name.clone());
                 matched = true;
             }
         }
         if !matched {
             return Err(SpecError(format!(
-                "{field}[{i}]: rule didn't match any metric name(s)"
+                "{field}[{i}]: Rule didn't match any metric name(s)"
             )));
         }
     }

@@ -4,26 +4,18 @@
 
 use thiserror::Error;
 
-/// `{{args.NAME}}` could not be resolved.
+/// `{{args.NAME}}` could not be resolved (Rollouts' wording).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ArgError {
-    /// Declared without `value` or `valueFrom`.
-    #[error("argument \"{0}\" has no value")]
-    NoValue(String),
-    /// Referenced by a metric but not declared.
-    #[error("argument \"{0}\" is referenced by metric \"{1}\" but not declared")]
-    Undeclared(String, String),
-    /// Both `value` and `valueFrom`.
-    #[error("argument \"{0}\" has both value and valueFrom")]
-    Both(String),
-    /// `valueFrom` other than `secretKeyRef`.
-    #[error("argument \"{0}\": only valueFrom.secretKeyRef is supported")]
-    UnsupportedValueFrom(String),
+    /// Declared with neither `value` nor a Secret.
+    #[error("argument \"{0}\" was not supplied")]
+    NotSupplied(String),
+    /// A `{{...}}` tag that names no argument with a value.
+    #[error("failed to resolve {{{{{0}}}}}")]
+    Unresolved(String),
     /// The Secret or key is missing.
-    #[error("argument \"{arg}\": key \"{key}\" of secret \"{secret}\" not found")]
+    #[error("key '{key}' does not exist in secret '{secret}'")]
     SecretNotFound {
-        /// Argument name.
-        arg: String,
         /// Secret name.
         secret: String,
         /// Key.

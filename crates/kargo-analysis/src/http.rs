@@ -1,10 +1,13 @@
 //! The HTTP client set-up the web and prometheus providers (and the
-//! promotion `http` step) share: rustls
+//! promotion `http` step) share, and their OAuth2 client-credentials grant: rustls
 //! with the `ring` provider installed once, per-metric timeout and
 //! `insecure`, and reqwest errors described without URLs (which may carry
 //! credentials).
 
 use std::sync::Once;
+
+use kargo_api::analysis::OAuth2Config;
+use serde_json::Value as Json;
 use std::time::Duration;
 
 static INSTALL: Once = Once::new();
@@ -55,4 +58,38 @@ pub async fn body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, 
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// An access token from the client-credentials grant.
+pub async fn oauth2_token(client: &reqwest::Client, o: &OAuth2Config) -> Result<String, String> {
+    // Built before any await: the serializer is not Send.
+    let form = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials");
+        form.append_pair("client_id", &o.client_id);
+        form.append_pair("client_secret", &o.client_secret);
+        if !o.scopes.is_empty() {
+            form.append_pair("scope", &o.scopes.join(" "));
+        }
+        form.finish()
+    };
+    let resp = client
+        .post(&o.token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| format!("oauth2 token request failed: {}", describe(e)))?;
+    let status = resp.status();
+    let answer = body(resp, 1024 * 1024).await?;
+    if !status.is_success() {
+        // golang.org/x/oauth2's wording, which Rollouts reports.
+        return Err(format!("oauth2: cannot fetch token: {status}"));
+    }
+    let doc: Json = serde_json::from_slice(&answer)
+        .map_err(|_| "oauth2 token response is not JSON".to_string())?;
+    doc["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "oauth2 token response has no access_token".to_string())
 }

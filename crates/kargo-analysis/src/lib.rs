@@ -8,6 +8,7 @@
 //!   terminate, run summaries, next wake-up;
 //! - [`evaluate`]: a measured value against `successCondition` /
 //!   `failureCondition` (expr-lang, `result` bound to the value);
+//! - [`typecheck`]: the static type check Rollouts' expr compiler applies;
 //! - [`args`]: `{{args.NAME}}` resolution, secret-backed arguments;
 //! - [`merge`]: several AnalysisTemplates into one AnalysisRun spec;
 //! - [`provider`]: what a provider reports ([`Observation`]) and the
@@ -30,6 +31,7 @@ pub mod merge;
 pub mod phase;
 pub mod prometheus;
 pub mod provider;
+pub mod typecheck;
 pub mod web;
 
 pub mod http;
@@ -37,7 +39,8 @@ pub mod http;
 pub use crate::args::{NoSecrets, SecretLookup, StaticSecrets};
 pub use crate::engine::{
     DEFAULT_CONSECUTIVE_ERROR_LIMIT, DEFAULT_ERROR_RETRY_INTERVAL, DEFAULT_MEASUREMENT_RETENTION,
-    Reconciled, reconcile, reconcile_async,
+    Reconciled, assess_metric_limits, assess_metric_status, assess_run_status, dry_run_metrics,
+    is_terminating, next_reconcile_time, reconcile, reconcile_async,
 };
 pub use crate::error::{ArgError, MergeError, SpecError};
 pub use crate::merge::merge_templates;

@@ -54,14 +54,16 @@ impl Phase {
         )
     }
 
-    /// Rollouts' ordering: Failed > Error > Inconclusive > Successful.
+    /// Rollouts' `analysisStatusOrder`: Successful < Running < Pending <
+    /// Inconclusive < Error < Failed.
     fn severity(self) -> u8 {
         match self {
-            Phase::Failed => 4,
-            Phase::Error => 3,
-            Phase::Inconclusive => 2,
-            Phase::Successful => 1,
-            Phase::Pending | Phase::Running => 0,
+            Phase::Successful => 0,
+            Phase::Running => 1,
+            Phase::Pending => 2,
+            Phase::Inconclusive => 3,
+            Phase::Error => 4,
+            Phase::Failed => 5,
         }
     }
 

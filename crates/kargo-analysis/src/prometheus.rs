@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use expr::Value;
-use kargo_api::analysis::{OAuth2Config, PrometheusMetric};
+use kargo_api::analysis::PrometheusMetric;
 use serde_json::Value as Json;
 
 use crate::http;
 use crate::provider::{Observation, Observed};
+use crate::typecheck::GoType;
 
 /// Default query timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 30;
@@ -50,7 +51,7 @@ async fn run(prom: &PrometheusMetric) -> Result<Observation, String> {
         if let Some(b) = &auth.basic {
             req = req.basic_auth(&b.username, Some(&b.password));
         } else if let Some(o) = &auth.oauth2 {
-            let token = oauth2_token(&client, o).await?;
+            let token = http::oauth2_token(&client, o).await?;
             req = req.bearer_auth(token);
         } else if auth.sigv4.is_some() {
             return Err("prometheus sigv4 authentication is not supported".into());
@@ -80,8 +81,14 @@ async fn run(prom: &PrometheusMetric) -> Result<Observation, String> {
     if let Some(t) = doc["data"]["resultType"].as_str() {
         metadata.insert("resultType".to_string(), t.to_string());
     }
+    // Rollouts hands expr a `float64` for a scalar, a `[]float64` otherwise.
+    let result_type = match &result {
+        Value::Array(_) => GoType::Array(Box::new(GoType::Float)),
+        _ => GoType::Float,
+    };
     Ok(Observation::Value(Observed {
         result,
+        result_type,
         shown,
         extra: Vec::new(),
         metadata,
@@ -161,39 +168,6 @@ fn fmt(f: f64) -> String {
 fn snippet(body: &[u8]) -> String {
     let s = String::from_utf8_lossy(body);
     s.chars().take(200).collect()
-}
-
-/// An access token from the client-credentials grant.
-async fn oauth2_token(client: &reqwest::Client, o: &OAuth2Config) -> Result<String, String> {
-    // Built before any await: the serializer is not Send.
-    let body = {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        form.append_pair("client_id", &o.client_id);
-        form.append_pair("client_secret", &o.client_secret);
-        if !o.scopes.is_empty() {
-            form.append_pair("scope", &o.scopes.join(" "));
-        }
-        form.finish()
-    };
-    let resp = client
-        .post(&o.token_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("oauth2 token request failed: {}", http::describe(e)))?;
-    let status = resp.status();
-    let body = http::body(resp, 1024 * 1024).await?;
-    if !status.is_success() {
-        return Err(format!("oauth2 token endpoint answered HTTP {status}"));
-    }
-    let doc: Json = serde_json::from_slice(&body)
-        .map_err(|_| "oauth2 token response is not JSON".to_string())?;
-    doc["access_token"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| "oauth2 token response has no access_token".to_string())
 }
 
 #[cfg(test)]

@@ -6,12 +6,16 @@ use std::collections::BTreeMap;
 use kargo_api::analysis::Metric;
 
 use crate::phase::Phase;
+use crate::typecheck::GoType;
 
 /// A value for the engine to judge with the metric's conditions.
 #[derive(Debug, Clone)]
 pub struct Observed {
     /// Bound to `result` in conditions.
     pub result: expr::Value,
+    /// The Go type Rollouts' provider would hand to expr for `result`
+    /// (what the condition's static type check sees).
+    pub result_type: GoType,
     /// The value as recorded in the measurement (`value`).
     pub shown: String,
     /// Additional condition variables (the web provider's `response`).
@@ -41,10 +45,12 @@ pub enum Observation {
 }
 
 impl Observation {
-    /// A plain JSON value, shown as its compact JSON (tests, simple callers).
+    /// A JSON value as Go decodes it (numbers are `float64`), shown as its
+    /// compact JSON (tests, simple callers).
     pub fn json(value: serde_json::Value) -> Observation {
         Observation::Value(Observed {
             result: kargo_expr::convert::to_expr(&value),
+            result_type: GoType::of_json(&value),
             shown: value.to_string(),
             extra: Vec::new(),
             metadata: BTreeMap::new(),

@@ -73,9 +73,14 @@ fn seed_error_rate_fails_after_three_failures_with_clear_message() {
     assert_eq!(times, vec![t0(), t0() + secs(30), t0() + secs(60)]);
     let m = result(&r, "error-rate");
     assert_eq!((m.count, m.failed), (3, 3));
-    let want = "metric \"error-rate\": measured [0.08] against success condition \"result[0] < 0.05\": failed 3 times (limit 2)";
-    assert_eq!(m.message, want);
-    assert_eq!(r.status.message, want);
+    // Rollouts' wording: a Failed measurement carries no message, the run
+    // names the limit; the measured value is in each measurement.
+    assert_eq!(m.message, "");
+    assert_eq!(m.measurements.last().unwrap().value, "[0.08]");
+    assert_eq!(
+        r.status.message,
+        "Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)"
+    );
     assert_eq!(r.next_reconcile, None);
     let s = r.status.run_summary.clone().unwrap();
     assert_eq!((s.count, s.failed), (1, 1));
@@ -177,9 +182,10 @@ fn consecutive_errors_retry_after_10s_and_error_past_limit() {
     assert_eq!(times[4], t0() + secs(40));
     let res = result(&r, "flaky");
     assert_eq!((res.error, res.count, res.consecutive_error), (5, 0, 5));
+    assert_eq!(res.message, "connection refused");
     assert_eq!(
-        res.message,
-        "metric \"flaky\": connection refused: 5 consecutive errors (limit 4)"
+        r.status.message,
+        "Metric \"flaky\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): \"Error Message: connection refused\""
     );
     // Errors do not count toward count, and a success resets the streak.
     m.consecutive_error_limit = int(1);
@@ -211,12 +217,10 @@ fn inconclusive_limit() {
     let (r, times) = drive_simple(&run(vec![m]), 20, &mut script(vec![v(0.1)]));
     assert_eq!(r.status.phase, "Inconclusive");
     assert_eq!(times.len(), 2);
-    assert!(
-        r.status.message.contains("neither success condition"),
-        "{}",
-        r.status.message
+    assert_eq!(
+        r.status.message,
+        "Metric \"unsure\" assessed Inconclusive due to inconclusive (2) > inconclusiveLimit (1)"
     );
-    assert!(r.status.message.ends_with("inconclusive 2 times (limit 1)"));
 }
 
 #[test]
@@ -256,13 +260,8 @@ fn consecutive_success_limit_with_unlimited_failures() {
     });
     assert_eq!(r.status.phase, "Failed");
     assert_eq!(times.len(), 10);
-    assert!(
-        r.status
-            .message
-            .contains("consecutiveSuccessLimit (3) not reached"),
-        "{}",
-        r.status.message
-    );
+    // No limit was exceeded, so Rollouts gives the run no message.
+    assert_eq!(r.status.message, "");
 }
 
 #[test]
@@ -282,12 +281,21 @@ fn dry_run_metrics_do_not_affect_the_phase() {
     assert_eq!((run_s.count, run_s.successful), (1, 1));
     assert!(result(&r, "experimental").dry_run);
     assert_eq!(result(&r, "experimental").phase, "Failed");
-    // `*` makes every metric a dry run.
+    // `.*` makes every metric a dry run; `*` is not a regular expression, so
+    // it matches nothing and the spec is invalid, as in Rollouts.
+    spec.dry_run = vec![DryRun {
+        metric_name: ".*".into(),
+    }];
+    let (r, _) = drive_simple(&spec, 5, &mut script(vec![v(0.9)]));
+    assert_eq!(r.status.phase, "Successful");
     spec.dry_run = vec![DryRun {
         metric_name: "*".into(),
     }];
     let (r, _) = drive_simple(&spec, 5, &mut script(vec![v(0.9)]));
-    assert_eq!(r.status.phase, "Successful");
+    assert_eq!(
+        r.status.message,
+        "Analysis spec invalid: dryRun[0]: Rule didn't match any metric name(s)"
+    );
     // A rule matching nothing is invalid, as in Rollouts.
     spec.dry_run = vec![DryRun {
         metric_name: "^nope$".into(),
@@ -314,7 +322,9 @@ fn failing_metric_terminates_the_others() {
     assert_eq!(times.len(), 2);
     assert_eq!(result(&r, "forever").phase, "Successful");
     assert!(
-        r.status.message.starts_with("metric \"bad\""),
+        r.status
+            .message
+            .starts_with("Metric \"bad\" assessed Failed"),
         "{}",
         r.status.message
     );
@@ -351,7 +361,7 @@ fn args_missing_value_errors_naming_it() {
     assert!(times.is_empty());
     assert_eq!(
         r.status.message,
-        "unable to resolve metric arguments: argument \"service-name\" has no value"
+        "Unable to resolve metric arguments: argument \"service-name\" was not supplied"
     );
 }
 
@@ -397,13 +407,12 @@ fn args_from_secret_are_substituted_and_redacted() {
     let last = result(&r, "web").measurements.last().unwrap();
     assert_eq!(last.message, "GET http://svc/?token=***** failed");
     assert!(!r.status.message.contains("s3cr3t"));
-    // A Secret that does not exist is an Error naming the argument.
+    // A Secret that does not exist is an Error naming the Secret and key.
     let (r, _) = drive(&spec, &NoSecrets, 10, &mut |_| v(1.0));
     assert_eq!(r.status.phase, "Error");
-    assert!(
-        r.status.message.contains("argument \"token\""),
-        "{}",
-        r.status.message
+    assert_eq!(
+        r.status.message,
+        "Unable to resolve metric arguments: key 'token' does not exist in secret 'creds'"
     );
 }
 
@@ -414,7 +423,7 @@ fn invalid_specs() {
     let (r, _) = drive_simple(&run(vec![two]), 2, &mut script(vec![v(1.0)]));
     assert_eq!(r.status.phase, "Error");
     assert!(
-        r.status.message.contains("exactly one provider"),
+        r.status.message == "Analysis spec invalid: metrics[0]: multiple providers specified",
         "{}",
         r.status.message
     );
@@ -424,7 +433,7 @@ fn invalid_specs() {
         &mut script(vec![v(1.0)]),
     );
     assert!(
-        r.status.message.contains("same name"),
+        r.status.message == "Analysis spec invalid: metrics[1]: duplicate name 'a'",
         "{}",
         r.status.message
     );
@@ -432,7 +441,8 @@ fn invalid_specs() {
     m.count = int(3);
     let (r, _) = drive_simple(&run(vec![m]), 2, &mut script(vec![v(1.0)]));
     assert!(
-        r.status.message.contains("interval must be specified"),
+        r.status.message
+            == "Analysis spec invalid: metrics[0]: interval must be specified when count > 1",
         "{}",
         r.status.message
     );

@@ -187,16 +187,12 @@ async fn seed_error_rate_check_against_real_prometheus() {
     assert_eq!(bad.status.phase, "Failed", "{:?}", bad.status);
     let m = &bad.status.metric_results[0];
     assert_eq!((m.count, m.failed), (3, 3));
-    assert!(
-        bad.status
-            .message
-            .starts_with("metric \"error-rate\": measured [0.2")
-            && bad.status.message.ends_with(
-                "against success condition \"result[0] < 0.05\": failed 3 times (limit 2)"
-            ),
-        "{}",
-        bad.status.message
+    assert_eq!(
+        bad.status.message,
+        "Metric \"error-rate\" assessed Failed due to failed (3) > failureLimit (2)"
     );
+    let last = m.measurements.last().unwrap();
+    assert!(last.value.starts_with("[0.2"), "{}", last.value);
     assert!(start.elapsed() < Duration::from_secs(45));
 }
 
@@ -280,14 +276,13 @@ async fn no_data_basic_and_oauth2_auth() {
         .await
     };
     let r = once(metric(Some(basic))).await;
-    // `result[0]` on an empty vector is an evaluation error in expr-lang
-    // (an Error measurement, retried), and the message says "no data".
+    // `result[0]` on an empty vector is an evaluation error (an Error
+    // measurement, retried), worded as Rollouts words it.
     let m = &r.status.metric_results[0].measurements[0];
     assert_eq!(m.phase, "Error");
-    assert!(
-        m.message.starts_with("measured [] (no data"),
-        "{}",
-        m.message
+    assert_eq!(
+        m.message,
+        "could not evaluate successCondition \"result[0] < 0.05\": metric result is nil or empty: no data returned from the metric provider"
     );
     let oauth = PrometheusAuth {
         oauth2: Some(OAuth2Config {
@@ -302,11 +297,12 @@ async fn no_data_basic_and_oauth2_auth() {
     m.success_condition = "len(result) > 0 && result[0] < 0.05".into();
     let r = run_to_end(m, Duration::from_secs(5)).await;
     assert_eq!(r.status.phase, "Failed");
-    assert!(
-        r.status.message.contains("measured [] (no data"),
-        "{}",
-        r.status.message
+    assert_eq!(
+        r.status.message,
+        "Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)"
     );
+    let last = r.status.metric_results[0].measurements.last().unwrap();
+    assert_eq!(last.value, "[]");
     // Unauthenticated: an Error measurement with Prometheus' error.
     let r = once(metric(None)).await;
     let m = &r.status.metric_results[0].measurements[0];

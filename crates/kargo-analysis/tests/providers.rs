@@ -78,9 +78,10 @@ fn last(r: &Reconciled) -> &kargo_api::analysis::Measurement {
 
 /// The seed's `http-health-check` (`{$.statusCode}`, `result == "200"`):
 /// passes only when the service returns the status code as a JSON string;
-/// with a JSON number, `200 == "200"` is false in expr-lang (as in Rollouts'
-/// expr) and the measurement fails. `response.status == 200` is the robust
-/// way to write it here.
+/// with a JSON number, Rollouts' expr rejects `float64 == string` at
+/// compile time, so the measurement is an Error (retried, then the run
+/// errors), not a failure. `response.status == 200` is the robust way to
+/// write it here.
 #[tokio::test]
 async fn seed_http_health_check_string_vs_number() {
     let base = serve().await;
@@ -95,11 +96,11 @@ async fn seed_http_health_check_string_vs_number() {
 
     m.provider.web.as_mut().unwrap().url = format!("{base}/number");
     let r = once(m.clone()).await;
-    assert_eq!(r.status.phase, "Failed");
-    assert_eq!(last(&r).value, "200");
+    assert_eq!(r.status.phase, "Running", "an Error measurement is retried");
+    assert_eq!(last(&r).phase, "Error");
     assert_eq!(
-        r.status.message,
-        "metric \"webcheck\": measured 200 against success condition \"result == \\\"200\\\"\": failed 1 times (limit 0)"
+        last(&r).message,
+        "could not evaluate successCondition \"result == \"200\"\": invalid operation: == (mismatched types float64 and string)"
     );
 
     m.success_condition = "response.status == 200 && result == 200".into();
@@ -149,16 +150,18 @@ async fn json_paths_non_json_and_status_extension() {
     ))
     .await;
     assert_eq!(r.status.phase, "Failed");
-    assert!(
-        r.status.message.contains("measured false"),
-        "{}",
-        r.status.message
+    assert_eq!(last(&r).value, "false");
+    assert_eq!(
+        r.status.message,
+        "Metric \"webcheck\" assessed Failed due to failed (1) > failureLimit (0)"
     );
     // Missing JSONPath result.
     let r = once(web(format!("{base}/number"), "{$.nope}", "result == 1")).await;
     assert_eq!(last(&r).phase, "Error");
     assert!(
-        last(&r).message.contains("is empty"),
+        last(&r)
+            .message
+            .starts_with("Could not find JSONPath in body"),
         "{}",
         last(&r).message
     );

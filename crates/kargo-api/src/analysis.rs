@@ -429,3 +429,177 @@ pub struct RunSummary {
     #[serde(default)]
     pub error: i32,
 }
+
+/// Go's `IntOrString.IntValue()`, which Rollouts reads every limit with:
+/// unset is `None`; a string that is not an integer is `0`, not an error.
+pub fn int_value(v: &Option<IntOrString>) -> Option<i32> {
+    match v {
+        None => None,
+        Some(IntOrString::Int(i)) => Some(*i),
+        Some(IntOrString::String(s)) => Some(s.parse().unwrap_or(0)),
+    }
+}
+
+impl Metric {
+    /// Rollouts' `EffectiveCount`: `count` when it is above 0; otherwise 1
+    /// without an `interval` and unbounded (`None`) with one.
+    pub fn effective_count(&self) -> Option<i32> {
+        match int_value(&self.count) {
+            Some(c) if c != 0 => Some(c),
+            _ if self.interval.as_deref().unwrap_or("").is_empty() => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// Go's `time.ParseDuration` in seconds, with Go's error text.
+pub fn parse_go_duration_strict(s: &str) -> Result<f64, String> {
+    let quoted = format!("\"{s}\"");
+    let invalid = || format!("time: invalid duration {quoted}");
+    let mut rest = s;
+    let negative = rest.starts_with('-');
+    if let Some(r) = rest.strip_prefix(['-', '+']) {
+        rest = r;
+    }
+    if rest == "0" {
+        return Ok(0.0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return Err(invalid());
+        }
+        let n: f64 = number.parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        let mult = match unit {
+            "" => return Err(format!("time: missing unit in duration {quoted}")),
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => {
+                return Err(format!(
+                    "time: unknown unit \"{other}\" in duration {quoted}"
+                ));
+            }
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Ok(if negative { -total } else { total })
+}
+
+/// A metric Rollouts' `ValidateMetric` rejects: the field it concerns and
+/// Rollouts' message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricProblem {
+    /// The field (e.g. `count`, `provider`).
+    pub field: &'static str,
+    /// Rollouts' wording.
+    pub message: String,
+}
+
+/// Rollouts' `ValidateMetrics` (`utils/analysis/factory.go`), its first
+/// error worded as Rollouts words it (`metrics[0]: ...`).
+pub fn validate_metrics(metrics: &[Metric]) -> Result<(), String> {
+    if metrics.is_empty() {
+        return Err("no metrics specified".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, m) in metrics.iter().enumerate() {
+        if !seen.insert(m.name.as_str()) {
+            return Err(format!("metrics[{i}]: duplicate name '{}'", m.name));
+        }
+        validate_metric(m).map_err(|p| format!("metrics[{i}]: {}", p.message))?;
+    }
+    Ok(())
+}
+
+/// Rollouts' `ValidateMetric`: limits, count, durations, one provider.
+/// `count` 0 or unset skips the count checks, as in Rollouts.
+pub fn validate_metric(m: &Metric) -> Result<(), MetricProblem> {
+    let bad = |field: &'static str, message: String| Err(MetricProblem { field, message });
+    let count = int_value(&m.count).unwrap_or(0);
+    let failure_limit = int_value(&m.failure_limit).unwrap_or(0);
+    let success_limit = int_value(&m.consecutive_success_limit).unwrap_or(0);
+    let inconclusive_limit = int_value(&m.inconclusive_limit).unwrap_or(0);
+    if success_limit < 0 {
+        return bad(
+            "consecutiveSuccessLimit",
+            "consecutiveSuccessLimit must be >= 0".into(),
+        );
+    }
+    if failure_limit < -1 {
+        return bad(
+            "failureLimit",
+            "failureLimit must be >= 0, or -1 to be disabled".into(),
+        );
+    }
+    if success_limit == 0 && failure_limit == -1 {
+        return bad(
+            "failureLimit",
+            "failureLimit and consecutiveSuccessLimit cannot both be disabled".into(),
+        );
+    }
+    if inconclusive_limit < 0 {
+        return bad("inconclusiveLimit", "inconclusiveLimit must be >= 0".into());
+    }
+    if int_value(&m.consecutive_error_limit).is_some_and(|l| l < 0) {
+        return bad(
+            "consecutiveErrorLimit",
+            "consecutiveErrorLimit must be >= 0".into(),
+        );
+    }
+    if count > 0 {
+        if failure_limit >= 0 && count < failure_limit + success_limit {
+            return bad(
+                "count",
+                format!(
+                    "count ({count}) must be >= failureLimit + consecutiveSuccessLimit ({failure_limit} + {success_limit}) if both >= 0"
+                ),
+            );
+        }
+        if failure_limit < 0 && count < success_limit {
+            return bad("count", "count must be >= consecutiveSuccessLimit".into());
+        }
+        if count < inconclusive_limit {
+            return bad("count", "count must be >= inconclusiveLimit".into());
+        }
+    }
+    let interval = m.interval.as_deref().unwrap_or("");
+    if count > 1 && interval.is_empty() {
+        return bad(
+            "interval",
+            "interval must be specified when count > 1".into(),
+        );
+    }
+    if !interval.is_empty()
+        && let Err(e) = parse_go_duration_strict(interval)
+    {
+        return bad("interval", format!("invalid interval string: {e}"));
+    }
+    let delay = m.initial_delay.as_deref().unwrap_or("");
+    if !delay.is_empty()
+        && let Err(e) = parse_go_duration_strict(delay)
+    {
+        return bad("initialDelay", format!("invalid startDelay string: {e}"));
+    }
+    match m.provider.names().len() {
+        0 => bad("provider", "no provider specified".into()),
+        1 => Ok(()),
+        _ => bad("provider", "multiple providers specified".into()),
+    }
+}

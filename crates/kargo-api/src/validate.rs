@@ -650,18 +650,37 @@ pub fn cluster_promotion_task(v: &Value) -> Outcome {
     out
 }
 
-fn int_value(v: &Option<IntOrString>) -> Option<i64> {
-    match v {
-        Some(IntOrString::Int(i)) => Some(i64::from(*i)),
-        Some(IntOrString::String(s)) => s.parse().ok(),
-        None => None,
+/// `m` with the fields that still hold `{{args.X}}` left unset: Rollouts
+/// validates metrics after resolving arguments, so a template's templated
+/// fields are checked when its AnalysisRun starts.
+fn untemplated(m: &Metric) -> Metric {
+    let templated =
+        |v: &Option<IntOrString>| matches!(v, Some(IntOrString::String(s)) if s.contains("{{"));
+    let mut m = m.clone();
+    for v in [
+        &mut m.count,
+        &mut m.failure_limit,
+        &mut m.inconclusive_limit,
+        &mut m.consecutive_error_limit,
+        &mut m.consecutive_success_limit,
+    ] {
+        if templated(v) {
+            *v = None;
+        }
     }
+    for v in [&mut m.interval, &mut m.initial_delay] {
+        if v.as_deref().is_some_and(|s| s.contains("{{")) {
+            *v = None;
+        }
+    }
+    m
 }
 
-/// Checks metrics with Argo Rollouts' template rules.
+/// Checks metrics with Argo Rollouts' rules (`ValidateMetrics`, worded as
+/// Rollouts words them), plus the provider fields a measurement needs.
 pub fn check_metrics(out: &mut Outcome, path: &str, metrics: &[Metric]) {
     if metrics.is_empty() {
-        out.err(path, "at least one metric is required");
+        out.err(path, "no metrics specified");
     }
     let mut names = std::collections::HashSet::new();
     for (i, m) in metrics.iter().enumerate() {
@@ -669,62 +688,10 @@ pub fn check_metrics(out: &mut Outcome, path: &str, metrics: &[Metric]) {
         if m.name.is_empty() {
             out.err(format!("{p}.name"), "required");
         } else if !names.insert(m.name.clone()) {
-            out.err(
-                format!("{p}.name"),
-                format!("metric name {:?} is used more than once", m.name),
-            );
+            out.err(format!("{p}.name"), format!("duplicate name '{}'", m.name));
         }
-        let providers = m.provider.names();
-        if providers.len() != 1 {
-            out.err(
-                format!("{p}.provider"),
-                format!(
-                    "exactly one provider is required (web, prometheus, job, ...); found {}",
-                    if providers.is_empty() {
-                        "none".to_string()
-                    } else {
-                        providers.join(", ")
-                    }
-                ),
-            );
-        }
-        check_duration(
-            out,
-            &format!("{p}.interval"),
-            m.interval.as_deref().filter(|s| !s.contains("{{")),
-        );
-        check_duration(
-            out,
-            &format!("{p}.initialDelay"),
-            m.initial_delay.as_deref().filter(|s| !s.contains("{{")),
-        );
-        let count = int_value(&m.count);
-        let failure_limit = int_value(&m.failure_limit).unwrap_or(0);
-        let success_limit = int_value(&m.consecutive_success_limit).unwrap_or(0);
-        if let Some(c) = count {
-            if c > 1 && m.interval.is_none() {
-                out.err(
-                    format!("{p}.interval"),
-                    format!(
-                        "required when count is {c} (more than one measurement needs an interval)"
-                    ),
-                );
-            }
-            if c < failure_limit + success_limit.max(0) {
-                out.err(format!("{p}.count"), format!("count {c} must be at least failureLimit ({failure_limit}) + consecutiveSuccessLimit ({success_limit})"));
-            }
-        }
-        if failure_limit < -1 {
-            out.err(
-                format!("{p}.failureLimit"),
-                "must be -1 (no limit) or at least 0",
-            );
-        }
-        if failure_limit == -1 && success_limit <= 0 {
-            out.err(
-                format!("{p}.failureLimit"),
-                "failureLimit -1 requires consecutiveSuccessLimit to be set",
-            );
+        if let Err(problem) = crate::analysis::validate_metric(&untemplated(m)) {
+            out.err(format!("{p}.{}", problem.field), problem.message);
         }
         if let Some(w) = &m.provider.web {
             if w.url.is_empty() {
@@ -1008,9 +975,23 @@ mod tests {
             [
                 "spec.metrics[0].interval",
                 "spec.metrics[1].name",
-                "spec.metrics[1].provider",
                 "spec.metrics[1].count"
             ]
+        );
+        assert_eq!(
+            out.errors[2].message,
+            "count (1) must be >= failureLimit + consecutiveSuccessLimit (2 + 0) if both >= 0"
+        );
+        // Limits without a count are fine (Rollouts checks them against
+        // count only when count > 0), and templated fields wait for the run.
+        let t = json!({"metadata": {"name": "t"}, "spec": {"metrics": [
+            {"name": "a", "failureLimit": 3, "provider": {"web": {"url": "http://x"}}},
+            {"name": "b", "count": 0, "inconclusiveLimit": 2, "provider": {"web": {"url": "http://x"}}},
+            {"name": "c", "count": "{{args.n}}", "interval": "{{args.i}}", "failureLimit": 1, "provider": {"web": {"url": "http://x"}}}]}});
+        assert!(
+            analysis_template(&t).errors.is_empty(),
+            "{:?}",
+            analysis_template(&t).errors
         );
     }
 

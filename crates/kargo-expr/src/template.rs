@@ -161,6 +161,33 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Evaluates a bare expression the way Kargo's git `expressionFilter`
+    /// reads its result: a bool is the answer; any other result is printed
+    /// as Go's `%v` prints it and read with Go's `strconv.ParseBool`, so `1`,
+    /// `0`, `"true"` or `"F"` decide too and anything else is an error.
+    pub fn evaluate_filter(&self, expression: &str) -> Result<bool, ExprError> {
+        let location = Location {
+            template: expression.to_string(),
+            segment: expression.to_string(),
+            offset: 0,
+        };
+        let value = self.run(expression, location)?;
+        if let expr::Value::Bool(b) = value {
+            return Ok(b);
+        }
+        let printed = match &value {
+            expr::Value::Integer(i) => i.to_string(),
+            expr::Value::Float(f) => f.to_string(),
+            expr::Value::String(s) => s.clone(),
+            expr::Value::Nil => "<nil>".to_string(),
+            other => interpolation_text(other),
+        };
+        parse_go_bool(&printed).ok_or_else(|| ExprError::NotBool {
+            condition: expression.to_string(),
+            got: format!("{printed:?}"),
+        })
+    }
+
     fn run(&self, expression: &str, location: Location) -> Result<expr::Value, ExprError> {
         if expression.trim().is_empty() {
             return Err(ExprError::Eval {

@@ -271,12 +271,16 @@ fn quoting_functions() {
 #[test]
 fn freight_functions() {
     assert_eq!(
-        ok("${{ warehouse('my-web-app').Name }}"),
+        ok("${{ warehouse('my-web-app').name }}"),
         json!("my-web-app")
     );
     assert_eq!(
-        ok("${{ warehouse('my-web-app').Kind }}"),
+        ok("${{ warehouse('my-web-app').kind }}"),
         json!("Warehouse")
+    );
+    assert_eq!(
+        ok("${{ warehouse('my-web-app') }}"),
+        json!({"kind": "Warehouse", "name": "my-web-app"})
     );
     assert_eq!(
         ok("${{ imageFrom('myacr.azurecr.io/my-web-app').Tag }}"),
@@ -338,9 +342,9 @@ fn data_functions() {
         ok("${{ freightMetadata(ctx.targetFreight.name).category }}"),
         json!("hotfix")
     );
-    assert_eq!(
-        ok("${{ freightMetadata(ctx.targetFreight.name, 'category') }}"),
-        json!("hotfix")
+    assert!(
+        err("${{ freightMetadata(ctx.targetFreight.name, 'category') }}")
+            .contains("expected 1 argument, got 2")
     );
     assert_eq!(
         ok("${{ freightMetadata(ctx.targetFreight.name)?.settings?.timeout ?? 300 }}"),
@@ -356,7 +360,7 @@ fn data_functions() {
         json!("default-tier")
     );
     assert_eq!(
-        ok("${{ stageMetadata('dev', 'settings') }}"),
+        ok("${{ stageMetadata('dev').settings }}"),
         json!({"timeout": 30})
     );
 }
@@ -490,12 +494,12 @@ fn errors_name_expression_position_and_cause() {
 fn function_argument_errors() {
     assert!(err("${{ warehouse() }}").contains("warehouse(): expected 1 argument, got 0"));
     assert!(err("${{ warehouse('') }}").contains("name must not be empty"));
-    assert!(err("${{ warehouse(1) }}").contains("name must be a string, got int"));
-    assert!(err("${{ imageFrom('a', 'b') }}").contains("second argument must be a FreightOrigin"));
+    assert!(err("${{ warehouse(1) }}").contains("argument must be string, got int"));
+    assert!(err("${{ imageFrom('a', 'b') }}").contains("second argument must be FreightOrigin"));
     assert!(err("${{ commitFrom() }}").contains("expected 1-2 arguments, got 0"));
     assert!(
         err("${{ chartFrom('a', warehouse('x'), warehouse('y')) }}")
-            .contains("second must be the chart name")
+            .contains("when using three arguments, second argument must be string")
     );
     assert!(err("${{ semverDiff('1.0.0') }}").contains("expected 2 arguments, got 1"));
     assert!(err("${{ freightMetadata('') }}").contains("must not be empty"));

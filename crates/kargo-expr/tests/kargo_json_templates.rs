@@ -5,6 +5,8 @@
 //! many upstream rows it carries (its table rows plus the three
 //! "forbidden key" subtests).
 
+#![allow(clippy::approx_constant)] // upstream's aFloat is the literal 3.14
+
 use kargo_expr::{Env, Evaluator, NoLookup};
 use serde_json::{Value, json};
 

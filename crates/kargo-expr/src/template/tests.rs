@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::env::PromotionContext;
-use crate::lookup::{StaticLookup, StepStatus};
+use crate::lookup::{NoLookup, StaticLookup, StepStatus};
 
 fn lookup() -> StaticLookup {
     let mut l = StaticLookup {
@@ -426,6 +426,42 @@ fn status_functions() {
     let c = Evaluator::new(&env(), &clean);
     assert_eq!(c.evaluate_condition("${{ success() }}"), Ok(true));
     assert_eq!(c.evaluate_condition("${{ failure() }}"), Ok(false));
+}
+
+#[test]
+fn dates_and_durations() {
+    assert_eq!(ok("${{ date('2024-01-02').Year() }}"), json!(2024));
+    assert_eq!(ok("${{ now().After(date('2020-01-01')) }}"), json!(true));
+    assert_eq!(
+        ok("${{ date('2024-01-02') }}"),
+        json!("2024-01-02T00:00:00Z")
+    );
+    assert_eq!(
+        ok("${{ date('2024-01-02T03:04:05.5+02:00') }}"),
+        json!("2024-01-02T03:04:05.5+02:00")
+    );
+    assert_eq!(ok("${{ duration('1h30m').Minutes() }}"), json!(90));
+    assert_eq!(
+        ok("${{ (date('2024-01-02') + duration('36h')).Format('2006-01-02 15:04') }}"),
+        json!("2024-01-03 12:00")
+    );
+    assert_eq!(
+        ok("${{ date('2024-03-01') - date('2024-02-28') > duration('24h') }}"),
+        json!(true)
+    );
+}
+
+#[test]
+fn yaml_and_json_text_like_go() {
+    let env = Env::new().set("v", json!({"b": {"a": [1, 2]}, "a": "true"}));
+    assert_eq!(
+        Evaluator::new(&env, &NoLookup).evaluate_template("${{ asYAML(v) }}"),
+        Ok(json!("a: \"true\"\nb:\n    a:\n        - 1\n        - 2\n"))
+    );
+    assert_eq!(
+        ok("v=${{ {'b': 1, 'a': '<x>'} }}"),
+        json!(r#"v={"a":"\u003cx\u003e","b":1}"#)
+    );
 }
 
 #[test]

@@ -270,16 +270,28 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             .collect();
         lookup.secrets.insert(s.name_any(), data);
     }
+    // freightMetadata(), freightStatus() and stageMetadata() may name any
+    // Freight or Stage of the Project, as in Kargo.
     if let Ok(f) = fapi.list(&ListParams::default()).await {
         for f in f.items {
+            let status = match f.status.as_ref().map(serde_json::to_value) {
+                Some(Ok(Value::Object(m))) => m,
+                _ => serde_json::Map::new(),
+            };
             if let Some(md) = f.status.as_ref().map(|s| s.metadata.clone()) {
                 lookup
                     .freight_metadata
                     .insert(f.name_any(), md.into_iter().collect());
             }
+            lookup.freight_status.insert(f.name_any(), status);
         }
     }
-    if let Some(s) = &stage {
+    for s in Api::<Stage>::namespaced(c.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| err("Stages", e))?
+        .items
+    {
         lookup.stage_metadata.insert(
             s.name_any(),
             s.status

@@ -1,6 +1,11 @@
 //! The variables an expression can read: `ctx`, `vars`, `outputs`, `task`
-//! and `freight`, built from plain JSON so callers need no expr-lang types.
+//! and `freight`, built from plain JSON so callers need no expr-lang types,
+//! plus time variables (a git `expressionFilter`'s `commitDate`) that
+//! expressions see as expr-lang times with `.Year()`, `.After()`, ...
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value, json};
 
 use crate::freight::freight_variable;
@@ -48,6 +53,7 @@ impl PromotionContext {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Env {
     vars: Map<String, Value>,
+    times: BTreeMap<String, DateTime<FixedOffset>>,
 }
 
 impl Env {
@@ -90,8 +96,20 @@ impl Env {
     }
     /// Sets any top-level variable.
     pub fn set(mut self, name: &str, value: Value) -> Env {
+        self.times.remove(name);
         self.vars.insert(name.to_string(), value);
         self
+    }
+
+    /// Sets a time variable from RFC 3339 text (`2024-01-02T03:04:05Z`);
+    /// expressions see a time value (`commitDate.Year()`,
+    /// `commitDate.After(date("2024-01-01"))`, `now() - commitDate`).
+    pub fn set_time(mut self, name: &str, rfc3339: &str) -> Result<Env, String> {
+        let t = DateTime::parse_from_rfc3339(rfc3339.trim())
+            .map_err(|e| format!("{name}: {rfc3339:?} is not an RFC 3339 time: {e}"))?;
+        self.vars.remove(name);
+        self.times.insert(name.to_string(), t);
+        Ok(self)
     }
 
     /// A variable's value.
@@ -106,9 +124,16 @@ impl Env {
 
     /// The expr-lang context holding these variables.
     pub(crate) fn to_context(&self) -> expr::Context {
+        let times = self.times.iter().map(|(k, t)| {
+            (
+                k.clone(),
+                expr::Value::DateTime(expr::DateTimeValue::fixed(*t)),
+            )
+        });
         self.vars
             .iter()
             .map(|(k, v)| (k.clone(), crate::convert::to_expr(v)))
+            .chain(times)
             .collect()
     }
 }
@@ -143,5 +168,17 @@ mod tests {
         assert_eq!(env.get("task"), Some(&json!({"outputs": {"x": {"y": 1}}})));
         assert_eq!(env.get("vars"), Some(&json!({})));
         assert!(env.to_context().get("outputs").is_some());
+    }
+
+    #[test]
+    fn time_variables_are_times() {
+        let env = Env::new().set_time("commitDate", "2024-03-01T12:00:00+01:00");
+        let ctx = env.map(|e| e.to_context()).unwrap_or_default();
+        assert!(matches!(
+            ctx.get("commitDate"),
+            Some(expr::Value::DateTime(_))
+        ));
+        let bad = Env::new().set_time("commitDate", "yesterday");
+        assert!(bad.is_err_and(|e| e.contains("commitDate") && e.contains("yesterday")));
     }
 }

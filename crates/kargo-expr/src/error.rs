@@ -56,6 +56,11 @@ pub enum ExprError {
     /// A condition (a step's `if`) did not produce a bool.
     #[error("condition {condition:?} evaluated to {got}, expected true or false")]
     NotBool { condition: String, got: String },
+    /// The environment defines a variable under the name of one of the
+    /// templating functions (`quote`, `asYAML`, `asJSON`), which Kargo
+    /// refuses.
+    #[error("{name:?} is a forbidden key in the environment map; it is reserved for internal use")]
+    Reserved { name: &'static str },
     /// An error inside a configuration block, with the field path.
     #[error("{path}: {source}")]
     AtPath {

@@ -105,10 +105,10 @@ pub fn freight_variable(collection: &[Value], target: Option<&str>) -> Value {
     })
 }
 
-/// A Freight origin as `warehouse()` returns it (Go field names, as Kargo's
-/// expressions see `kargoapi.FreightOrigin`).
+/// A Freight origin as `warehouse()` returns it: `{kind, name}`, what Kargo's
+/// `kargoapi.FreightOrigin` marshals to.
 pub fn origin_value(name: &str) -> Value {
-    json!({"Kind": "Warehouse", "Name": name})
+    json!({"kind": "Warehouse", "name": name})
 }
 
 /// `(kind, name)` of an origin value from `warehouse()` (or a Freight's own

@@ -1,7 +1,8 @@
 //! Kargo's expression functions, registered on an expr-lang environment:
-//! `quote`, `unsafeQuote`, `asJSON`, `warehouse`, `commitFrom`, `imageFrom`,
-//! `chartFrom`, `semverDiff`, `semverParse`, `configMap`, `secret`,
-//! `freightMetadata`, `stageMetadata`, and the step-status functions
+//! `quote`, `unsafeQuote`, `asJSON`, `asYAML`, `warehouse`, `commitFrom`,
+//! `imageFrom`, `chartFrom`, `semverDiff`, `semverParse`, `configMap`,
+//! `secret`, `freightMetadata`, `freightStatus`, `stageMetadata`, and the
+//! step-status functions
 //! `success`, `failure`, `always`, `status`. Their data comes from a
 //! [`Lookup`]; argument checks and messages follow Kargo's
 //! `pkg/expressions/function`.
@@ -9,16 +10,18 @@
 use expr::{Environment, Value};
 use serde_json::{Map, Value as Json};
 
-use crate::convert::{to_expr, to_json};
+use crate::convert::{go_json, to_expr, to_json};
 use crate::freight::{ArtifactKind, find_artifact, origin_of, origin_value};
 use crate::lookup::{ALIAS_SEPARATOR, Lookup};
 use crate::semver::parse_version;
+use crate::yaml::go_yaml;
 
 /// Names of every function this module registers.
 pub const FUNCTION_NAMES: &[&str] = &[
     "quote",
     "unsafeQuote",
     "asJSON",
+    "asYAML",
     "warehouse",
     "commitFrom",
     "imageFrom",
@@ -28,6 +31,7 @@ pub const FUNCTION_NAMES: &[&str] = &[
     "configMap",
     "secret",
     "freightMetadata",
+    "freightStatus",
     "stageMetadata",
     "success",
     "failure",
@@ -63,8 +67,11 @@ fn type_name(v: &Value) -> &'static str {
         Value::Array(_) => "array",
         Value::Map(_) | Value::KeyedMap(_) => "map",
         Value::Bytes(_) => "bytes",
-        #[allow(unreachable_patterns)]
-        _ => "value",
+        Value::DateTime(_) => "time",
+        Value::Duration(_) => "duration",
+        Value::Timezone(_) => "timezone",
+        Value::Month(_) => "month",
+        Value::Weekday(_) => "weekday",
     }
 }
 
@@ -78,20 +85,24 @@ fn string_arg<'v>(
         Some(Value::String(s)) => Ok(s),
         Some(other) => Err(fail(
             ident,
-            format!("{what} must be a string, got {}", type_name(other)),
+            format!("{what} must be string, got {}", type_name(other)),
         )),
         None => Err(fail(ident, format!("missing {what}"))),
     }
 }
 
+/// The single string argument of a one-argument function; `what` names it
+/// in the "must be string" message and `empty` in the "must not be empty"
+/// one, as Kargo words them.
 fn nonempty_string_arg<'v>(
     ident: &str,
     args: &'v [Value],
     what: &str,
+    empty: &str,
 ) -> Result<&'v str, expr::Error> {
     let s = string_arg(ident, args, 0, what)?;
     if s.is_empty() {
-        return Err(fail(ident, format!("{what} must not be empty")));
+        return Err(fail(ident, format!("{empty} must not be empty")));
     }
     Ok(s)
 }
@@ -105,7 +116,7 @@ fn origin_arg(ident: &str, v: &Value, position: &str) -> Result<(String, String)
     Err(fail(
         ident,
         format!(
-            "{position} argument must be a FreightOrigin (from warehouse(\"name\")), got {}",
+            "{position} argument must be FreightOrigin (from warehouse(\"name\")), got {}",
             type_name(v)
         ),
     ))
@@ -142,15 +153,16 @@ pub fn go_quote(s: &str) -> String {
 }
 
 fn unsafe_quote(v: &Value) -> String {
-    format!("\"{}\"", to_json(v))
+    format!("\"{}\"", go_json(&to_json(v), false))
 }
 
-fn metadata(map: Option<Map<String, Json>>, key: Option<&str>) -> FnResult {
-    Ok(match (map, key) {
-        (None, _) => Value::Nil,
-        (Some(m), None) => to_expr(&Json::Object(m)),
-        (Some(m), Some(k)) => m.get(k).map_or(Value::Nil, to_expr),
-    })
+/// `status.metadata` as Kargo's functions return it: nil when the object
+/// does not exist or has no metadata.
+fn metadata(map: Option<Map<String, Json>>) -> Value {
+    match map {
+        Some(m) if !m.is_empty() => to_expr(&Json::Object(m)),
+        _ => Value::Nil,
+    }
 }
 
 fn string_map(m: Option<std::collections::BTreeMap<String, String>>) -> Value {
@@ -215,6 +227,16 @@ fn artifact_from(lookup: &dyn Lookup, kind: ArtifactKind, ident: &str, args: &[V
     if let Some(second) = args.get(1) {
         match second {
             Value::String(name) if kind == ArtifactKind::Chart => chart_name = Some(name.as_str()),
+            Value::Map(_) => origin = Some(origin_arg(ident, second, "second")?),
+            other if kind == ArtifactKind::Chart => {
+                return Err(fail(
+                    ident,
+                    format!(
+                        "second argument must be string or FreightOrigin, got {}",
+                        type_name(other)
+                    ),
+                ));
+            }
             other => origin = Some(origin_arg(ident, other, "second")?),
         }
     }
@@ -222,7 +244,10 @@ fn artifact_from(lookup: &dyn Lookup, kind: ArtifactKind, ident: &str, args: &[V
         if chart_name.is_none() {
             return Err(fail(
                 ident,
-                "with three arguments, the second must be the chart name",
+                format!(
+                    "when using three arguments, second argument must be string, got {}",
+                    args.get(1).map_or("nil", type_name)
+                ),
             ));
         }
         origin = Some(origin_arg(ident, third, "third")?);
@@ -255,13 +280,19 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
     });
     env.add_function("asJSON", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
-        let pretty =
-            serde_json::to_string_pretty(&to_json(&c.args[0])).map_err(|e| fail(&c.ident, e))?;
+        let pretty = go_json(&to_json(&c.args[0]), true);
         Ok(Value::String(format!("\"{pretty}\n\"")))
+    });
+    env.add_function("asYAML", |c| {
+        arity(&c.ident, &c.args, 1, 1)?;
+        Ok(Value::String(format!(
+            "\"{}\"",
+            go_yaml(&to_json(&c.args[0]))
+        )))
     });
     env.add_function("warehouse", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
-        let name = nonempty_string_arg(&c.ident, &c.args, "name")?;
+        let name = nonempty_string_arg(&c.ident, &c.args, "argument", "name")?;
         Ok(to_expr(&origin_value(name)))
     });
     env.add_function("commitFrom", move |c| {
@@ -297,22 +328,21 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
         Ok(string_map(lookup.secret(name)))
     });
     env.add_function("freightMetadata", move |c| {
-        arity(&c.ident, &c.args, 1, 2)?;
-        let name = nonempty_string_arg(&c.ident, &c.args, "freight name")?;
-        let key = match c.args.get(1) {
-            Some(_) => Some(string_arg(&c.ident, &c.args, 1, "key")?),
-            None => None,
-        };
-        metadata(lookup.freight_metadata(name), key)
+        arity(&c.ident, &c.args, 1, 1)?;
+        let name = nonempty_string_arg(&c.ident, &c.args, "first argument", "freight ref name")?;
+        Ok(metadata(lookup.freight_metadata(name)))
+    });
+    env.add_function("freightStatus", move |c| {
+        arity(&c.ident, &c.args, 1, 1)?;
+        let name = nonempty_string_arg(&c.ident, &c.args, "first argument", "freight ref name")?;
+        Ok(lookup
+            .freight_status(name)
+            .map_or(Value::Nil, |s| to_expr(&Json::Object(s))))
     });
     env.add_function("stageMetadata", move |c| {
-        arity(&c.ident, &c.args, 1, 2)?;
-        let name = nonempty_string_arg(&c.ident, &c.args, "stage name")?;
-        let key = match c.args.get(1) {
-            Some(_) => Some(string_arg(&c.ident, &c.args, 1, "key")?),
-            None => None,
-        };
-        metadata(lookup.stage_metadata(name), key)
+        arity(&c.ident, &c.args, 1, 1)?;
+        let name = nonempty_string_arg(&c.ident, &c.args, "argument", "stage name")?;
+        Ok(metadata(lookup.stage_metadata(name)))
     });
     env.add_function("always", |c| {
         arity(&c.ident, &c.args, 0, 0)?;
@@ -328,7 +358,7 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
     });
     env.add_function("status", move |c| {
         arity(&c.ident, &c.args, 1, 1)?;
-        let alias = nonempty_string_arg(&c.ident, &c.args, "argument")?;
+        let alias = nonempty_string_arg(&c.ident, &c.args, "argument", "argument")?;
         let (current_ns, _) = split_alias(lookup.current_step_alias());
         let status = lookup
             .step_statuses()

@@ -10,7 +10,12 @@
 //!   Secrets, metadata and step statuses (no store or network here);
 //! - [`freight`]: the `freight` variable and artifact look-ups;
 //! - [`semver`]: Masterminds-compatible versions and constraints;
-//! - [`convert`]: JSON <-> expr-lang values; [`error`]: [`ExprError`].
+//! - [`convert`]: JSON <-> expr-lang values, Go-style JSON text;
+//!   [`yaml`]: Go-style YAML text for `asYAML()`; [`error`]: [`ExprError`].
+//!
+//! expr-lang's date/time built-ins are on: `now()`, `date("2024-01-02")`,
+//! `duration("1h")`, `timezone("Europe/Berlin")`, time methods (`.Year()`,
+//! `.After(t)`, `.Sub(t)`, `.Format(layout)`, ...) and time arithmetic.
 //!
 //! ```
 //! use kargo_expr::{Env, Evaluator, NoLookup};
@@ -31,6 +36,7 @@ pub mod functions;
 pub mod lookup;
 pub mod semver;
 pub mod template;
+pub mod yaml;
 
 pub use crate::env::{Env, PromotionContext};
 pub use crate::error::{ExprError, Location};

@@ -44,7 +44,13 @@ pub trait Lookup: Sync {
     fn freight_metadata(&self, _name: &str) -> Option<Map<String, Value>> {
         None
     }
-    /// `status.metadata` of the Stage `name`; `None` if there is no such Stage.
+    /// The whole `status` of the Freight `name` (JSON, as stored); `None` if
+    /// there is no such Freight.
+    fn freight_status(&self, _name: &str) -> Option<Map<String, Value>> {
+        None
+    }
+    /// `status.metadata` of the Stage `name` (any Stage of the Project);
+    /// `None` if there is no such Stage.
     fn stage_metadata(&self, _name: &str) -> Option<Map<String, Value>> {
         None
     }
@@ -65,6 +71,7 @@ pub struct StaticLookup {
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     pub secrets: BTreeMap<String, BTreeMap<String, String>>,
     pub freight_metadata: BTreeMap<String, Map<String, Value>>,
+    pub freight_status: BTreeMap<String, Map<String, Value>>,
     pub stage_metadata: BTreeMap<String, Map<String, Value>>,
     pub steps: Vec<StepStatus>,
     pub current_step: String,
@@ -82,6 +89,9 @@ impl Lookup for StaticLookup {
     }
     fn freight_metadata(&self, name: &str) -> Option<Map<String, Value>> {
         self.freight_metadata.get(name).cloned()
+    }
+    fn freight_status(&self, name: &str) -> Option<Map<String, Value>> {
+        self.freight_status.get(name).cloned()
     }
     fn stage_metadata(&self, name: &str) -> Option<Map<String, Value>> {
         self.stage_metadata.get(name).cloned()

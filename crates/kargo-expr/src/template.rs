@@ -40,7 +40,12 @@ pub struct Evaluator<'a> {
     functions: Environment<'a>,
     context: expr::Context,
     freight: Option<Json>,
+    /// A variable named like a templating function, which Kargo refuses.
+    reserved: Option<&'static str>,
 }
+
+/// Function names no variable may take (Kargo's `EvaluateJSONTemplate`).
+const RESERVED: &[&str] = &["quote", "asYAML", "asJSON"];
 
 impl std::fmt::Debug for Evaluator<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,15 +59,33 @@ impl<'a> Evaluator<'a> {
     pub fn new(env: &Env, lookup: &'a dyn Lookup) -> Evaluator<'a> {
         let mut functions = Environment::new();
         functions::register(&mut functions, lookup);
+        let mut context = env.to_context();
+        // Go's expr reads `null` as nil (Kargo's `quote(null)`); the Rust
+        // parser takes it for a variable name, so it is one, holding nil.
+        if context.get("null").is_none() {
+            context.insert("null", expr::Value::Nil);
+        }
         Evaluator {
             functions,
-            context: env.to_context(),
+            context,
             freight: env.get("freight").cloned(),
+            reserved: RESERVED
+                .iter()
+                .copied()
+                .find(|name| env.get(name).is_some()),
+        }
+    }
+
+    fn check_reserved(&self) -> Result<(), ExprError> {
+        match self.reserved {
+            Some(name) => Err(ExprError::Reserved { name }),
+            None => Ok(()),
         }
     }
 
     /// Evaluates one template string (see the module docs for the typing).
     pub fn evaluate_template(&self, template: &str) -> Result<Json, ExprError> {
+        self.check_reserved()?;
         if !has_expression(template) {
             return Ok(Json::String(template.to_string()));
         }
@@ -103,6 +126,7 @@ impl<'a> Evaluator<'a> {
     /// Evaluates every string value in `config`, at any depth; keys are left
     /// alone. Errors carry the field path (`updates[0].value`).
     pub fn evaluate_config(&self, config: &Json) -> Result<Json, ExprError> {
+        self.check_reserved()?;
         self.walk(config, "")
     }
 
@@ -159,6 +183,33 @@ impl<'a> Evaluator<'a> {
                 got: other.to_string(),
             }),
         }
+    }
+
+    /// Evaluates a bare expression the way Kargo's git `expressionFilter`
+    /// reads its result: a bool is the answer; any other result is printed
+    /// as Go's `%v` prints it and read with Go's `strconv.ParseBool`, so `1`,
+    /// `0`, `"true"` or `"F"` decide too and anything else is an error.
+    pub fn evaluate_filter(&self, expression: &str) -> Result<bool, ExprError> {
+        let location = Location {
+            template: expression.to_string(),
+            segment: expression.to_string(),
+            offset: 0,
+        };
+        let value = self.run(expression, location)?;
+        if let expr::Value::Bool(b) = value {
+            return Ok(b);
+        }
+        let printed = match &value {
+            expr::Value::Integer(i) => i.to_string(),
+            expr::Value::Float(f) => f.to_string(),
+            expr::Value::String(s) => s.clone(),
+            expr::Value::Nil => "<nil>".to_string(),
+            other => interpolation_text(other),
+        };
+        parse_go_bool(&printed).ok_or_else(|| ExprError::NotBool {
+            condition: expression.to_string(),
+            got: format!("{printed:?}"),
+        })
     }
 
     fn run(&self, expression: &str, location: Location) -> Result<expr::Value, ExprError> {

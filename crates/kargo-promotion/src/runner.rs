@@ -302,6 +302,9 @@ impl Lookup for RunLookup<'_> {
     fn freight_metadata(&self, name: &str) -> Option<Map<String, Value>> {
         self.inner.freight_metadata(name)
     }
+    fn freight_status(&self, name: &str) -> Option<Map<String, Value>> {
+        self.inner.freight_status(name)
+    }
     fn stage_metadata(&self, name: &str) -> Option<Map<String, Value>> {
         self.inner.stage_metadata(name)
     }

@@ -292,16 +292,13 @@ impl GitDiscoverer {
                     &sub.ignore_tags_regexes,
                 )
                 .map_err(GitError::Invalid)?;
-                let mut tags = self.tags(&sub.repo_url, &mirror).await?;
-                tags.retain(|t| filter.allows(&t.tag));
-                if !expr.is_empty() {
-                    let mut kept = Vec::new();
-                    for t in tags {
-                        if expr.accepts(&t, true)? {
-                            kept.push(t);
-                        }
+                let mut tagged = self.tags(&sub.repo_url, &mirror).await?;
+                tagged.retain(|(t, _)| filter.allows(&t.tag));
+                let mut tags = Vec::new();
+                for (t, notes) in tagged {
+                    if expr.accepts(&t, Some(&notes))? {
+                        tags.push(t);
                     }
-                    tags = kept;
                 }
                 if !paths.is_empty() {
                     let mut kept = Vec::new();
@@ -388,7 +385,7 @@ impl GitDiscoverer {
                 committer: f[3].into(),
                 creator_date: Some(f[4].into()),
             };
-            if !expr.accepts(&commit, false)? {
+            if !expr.accepts(&commit, None)? {
                 continue;
             }
             commits.push(commit);
@@ -399,8 +396,16 @@ impl GitDiscoverer {
         Ok(commits)
     }
 
-    async fn tags(&self, url: &str, m: &Mirror) -> Result<Vec<DiscoveredCommit>, GitError> {
-        let fmt = "--format=%(refname:strip=2)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(subject)%1f%(*subject)%1f%(authorname) <%(authoremail)>%1f%(*authorname) <%(*authoremail)>%1f%(committername) <%(committeremail)>%1f%(*committername) <%(*committeremail)>";
+    /// Every tag with what an `expressionFilter` sees of it; for an
+    /// annotated tag, the id, subject, author and committer are those of the
+    /// tagged commit, as in Kargo.
+    async fn tags(
+        &self,
+        url: &str,
+        m: &Mirror,
+    ) -> Result<Vec<(DiscoveredCommit, TagNotes)>, GitError> {
+        // for-each-ref's email fields carry their angle brackets.
+        let fmt = "--format=%(refname:strip=2)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(subject)%1f%(*subject)%1f%(authorname) %(authoremail)%1f%(*authorname) %(*authoremail)%1f%(committername) %(committeremail)%1f%(*committername) %(*committeremail)%1f%(taggername) %(taggeremail)";
         let out = self
             .git(
                 "for-each-ref",
@@ -411,29 +416,38 @@ impl GitDiscoverer {
             )
             .await?;
         let pick = |a: &str, b: &str| {
-            if b.trim().is_empty() || b.trim() == "<>" {
-                a.to_string()
+            if b.trim().is_empty() {
+                a.trim().to_string()
             } else {
-                b.to_string()
+                b.trim().to_string()
             }
         };
         Ok(out
             .lines()
             .filter_map(|l| {
                 let f: Vec<&str> = l.split('\x1f').collect();
-                (f.len() >= 10).then(|| DiscoveredCommit {
+                if f.len() < 11 {
+                    return None;
+                }
+                let annotated = !f[2].trim().is_empty();
+                let commit = DiscoveredCommit {
                     tag: f[0].into(),
                     id: pick(f[1], f[2]),
                     branch: String::new(),
                     creator_date: Some(f[3].into()),
                     subject: pick(f[4], f[5]),
-                    author: pick(f[6], f[7])
-                        .trim_matches(|c| c == ' ' || c == '<' || c == '>')
-                        .to_string(),
-                    committer: pick(f[8], f[9])
-                        .trim_matches(|c| c == ' ' || c == '<' || c == '>')
-                        .to_string(),
-                })
+                    author: pick(f[6], f[7]),
+                    committer: pick(f[8], f[9]),
+                };
+                let notes = if annotated {
+                    TagNotes {
+                        tagger: f[10].trim().to_string(),
+                        annotation: f[4].to_string(),
+                    }
+                } else {
+                    TagNotes::default()
+                };
+                Some((commit, notes))
             })
             .collect())
     }
@@ -523,9 +537,21 @@ fn semver_sort(sub: &GitSubscription, tags: &mut Vec<DiscoveredCommit>) -> Resul
     Ok(())
 }
 
+/// What an annotated tag adds for `expressionFilter`: `tagger` (`name
+/// <email>`) and `annotation` (the tag message's subject); empty for a
+/// lightweight tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagNotes {
+    pub tagger: String,
+    pub annotation: String,
+}
+
 /// `expressionFilter`: an expression over each commit (`id`, `commitDate`,
 /// `author`, `committer`, `subject`) or tag (`tag`, `id`, `creatorDate`,
-/// `author`, `committer`, `subject`); only those for which it is true are kept.
+/// `author`, `committer`, `subject`, `tagger`, `annotation`); only those for
+/// which it is true are kept. `commitDate` and `creatorDate` are times (`creatorDate.Year()`,
+/// `commitDate.After(date('2025-01-01'))`); a result that is not a bool is
+/// read as Kargo reads it (`1`/`0`, `"true"`, ... via Go's `ParseBool`).
 pub struct ExprFilter {
     expr: String,
 }
@@ -543,25 +569,296 @@ impl ExprFilter {
         self.expr.is_empty()
     }
 
-    /// Whether the commit (or tag) passes.
-    pub fn accepts(&self, c: &DiscoveredCommit, tag: bool) -> Result<bool, GitError> {
+    /// Whether the commit (or, with its [`TagNotes`], the tag) passes.
+    pub fn accepts(&self, c: &DiscoveredCommit, tag: Option<&TagNotes>) -> Result<bool, GitError> {
         if self.expr.is_empty() {
             return Ok(true);
         }
-        let date = serde_json::Value::String(c.creator_date.clone().unwrap_or_default());
         let mut env = kargo_expr::Env::new()
             .set("id", c.id.clone().into())
             .set("author", c.author.clone().into())
             .set("committer", c.committer.clone().into())
             .set("subject", c.subject.clone().into());
-        env = if tag {
-            env.set("tag", c.tag.clone().into())
-                .set("creatorDate", date)
-        } else {
-            env.set("commitDate", date)
+        let date_var = match tag {
+            Some(notes) => {
+                env = env
+                    .set("tag", c.tag.clone().into())
+                    .set("tagger", notes.tagger.clone().into())
+                    .set("annotation", notes.annotation.clone().into());
+                "creatorDate"
+            }
+            None => "commitDate",
+        };
+        env = match c.creator_date.as_deref() {
+            Some(date) => env
+                .set_time(date_var, date)
+                .map_err(|e| GitError::Invalid(format!("expressionFilter: {e}")))?,
+            // Go's zero time, what Kargo holds when git reports no date.
+            None => env
+                .set_time(date_var, "0001-01-01T00:00:00Z")
+                .map_err(|e| GitError::Invalid(format!("expressionFilter: {e}")))?,
         };
         kargo_expr::Evaluator::new(&env, &kargo_expr::NoLookup)
-            .evaluate_condition(&self.expr)
+            .evaluate_filter(&self.expr)
             .map_err(|e| GitError::Invalid(format!("expressionFilter: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod expr_filter_tests {
+    //! Kargo's own tables for `expressionFilter`, ported as data:
+    //! `Test_tagBasedSelector_filterTagsByExpression` and
+    //! `Test_newestFromBranchSelector_evaluateCommitExpression`
+    //! (pkg/controller/git/commit/*_test.go).
+
+    use super::*;
+
+    fn commit(
+        id: &str,
+        tag: &str,
+        author: &str,
+        subject: &str,
+        date: Option<&str>,
+    ) -> DiscoveredCommit {
+        DiscoveredCommit {
+            id: id.into(),
+            tag: tag.into(),
+            author: author.into(),
+            subject: subject.into(),
+            creator_date: date.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    /// (name, expression, tags as (tag, author, date), kept tags or `Err(substring)`).
+    type TagRow = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str, Option<&'static str>)],
+        Result<&'static [&'static str], &'static str>,
+    );
+
+    const TAG_ROWS: &[TagRow] = &[
+        (
+            "empty expression returns all tags",
+            "",
+            &[("v1.0.0", "", None), ("v2.0.0", "", None)],
+            Ok(&["v1.0.0", "v2.0.0"]),
+        ),
+        (
+            "boolean expression filters correctly",
+            "hasPrefix(tag, 'v1.')",
+            &[
+                ("v1.0.0", "", None),
+                ("v2.0.0", "", None),
+                ("v1.2.3", "", None),
+            ],
+            Ok(&["v1.0.0", "v1.2.3"]),
+        ),
+        (
+            "non-boolean expression converted to boolean",
+            "1",
+            &[("v1.0.0", "", None), ("v2.0.0", "", None)],
+            Ok(&["v1.0.0", "v2.0.0"]),
+        ),
+        (
+            "non-boolean expression false",
+            "0",
+            &[("v1.0.0", "", None), ("v2.0.0", "", None)],
+            Ok(&[]),
+        ),
+        // Upstream: "error parsing expression result"; ours names the value.
+        (
+            "error parsing non-boolean result",
+            "'invalid'",
+            &[("v1.0.0", "", None)],
+            Err("evaluated to \"invalid\""),
+        ),
+        (
+            "complex expression with tag metadata",
+            "tag contains '1.' && author == 'test-author'",
+            &[
+                ("v1.0.0", "test-author", None),
+                ("v1.2.3", "other-author", None),
+                ("v2.0.0", "test-author", None),
+            ],
+            Ok(&["v1.0.0"]),
+        ),
+        (
+            "expression with date comparison",
+            "creatorDate.Year() >= 2023",
+            &[
+                ("v1.0.0", "", Some("2023-01-01T00:00:00Z")),
+                ("v2.0.0", "", Some("2022-01-01T00:00:00Z")),
+            ],
+            Ok(&["v1.0.0"]),
+        ),
+    ];
+
+    #[test]
+    fn kargo_tag_filter_table() {
+        assert_eq!(TAG_ROWS.len(), 7, "upstream rows");
+        for (name, expression, tags, want) in TAG_ROWS {
+            let filter = ExprFilter::new(expression);
+            let mut kept = Vec::new();
+            let mut error = None;
+            for (tag, author, date) in *tags {
+                match filter.accepts(
+                    &commit("", tag, author, "", *date),
+                    Some(&TagNotes::default()),
+                ) {
+                    Ok(true) => kept.push(*tag),
+                    Ok(false) => {}
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+            match want {
+                Ok(expected) => {
+                    assert_eq!(error, None, "{name}");
+                    assert_eq!(kept, expected.to_vec(), "{name}");
+                }
+                Err(sub) => assert!(
+                    error.as_deref().is_some_and(|e| e.contains(sub)),
+                    "{name}: {error:?}"
+                ),
+            }
+        }
+    }
+
+    /// (name, expression, commit as (id, author, subject, date), result or `Err(substring)`).
+    type CommitRow = (
+        &'static str,
+        &'static str,
+        (
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+        ),
+        Result<bool, &'static str>,
+    );
+
+    const COMMIT_ROWS: &[CommitRow] = &[
+        (
+            "boolean true expression",
+            "true",
+            ("abc", "", "", None),
+            Ok(true),
+        ),
+        (
+            "boolean false expression",
+            "false",
+            ("abc", "", "", None),
+            Ok(false),
+        ),
+        (
+            "expression with commit data",
+            "id == 'abc' && author == 'test-author'",
+            ("abc", "test-author", "", None),
+            Ok(true),
+        ),
+        (
+            "expression with commit data false",
+            "id == 'xyz'",
+            ("abc", "", "", None),
+            Ok(false),
+        ),
+        (
+            "non-boolean result converted to true",
+            "1",
+            ("abc", "", "", None),
+            Ok(true),
+        ),
+        (
+            "non-boolean result converted to false",
+            "0",
+            ("abc", "", "", None),
+            Ok(false),
+        ),
+        // Upstream: Go's "invalid syntax" from strconv.ParseBool; ours names the value.
+        (
+            "error parsing non-boolean result",
+            "'invalid'",
+            ("abc", "", "", None),
+            Err("evaluated to \"invalid\""),
+        ),
+        (
+            "expression with date comparison",
+            "commitDate.Year() >= 2023",
+            ("abc", "", "", Some("2023-06-01T00:00:00Z")),
+            Ok(true),
+        ),
+        (
+            "expression with subject matching",
+            "subject contains 'fix:'",
+            ("abc", "", "fix: resolve issue with authentication", None),
+            Ok(true),
+        ),
+    ];
+
+    #[test]
+    fn kargo_commit_filter_table() {
+        assert_eq!(COMMIT_ROWS.len(), 9, "upstream rows");
+        for (name, expression, (id, author, subject, date), want) in COMMIT_ROWS {
+            let got = ExprFilter::new(expression)
+                .accepts(&commit(id, "", author, subject, *date), None)
+                .map_err(|e| e.to_string());
+            match want {
+                Ok(b) => assert_eq!(got, Ok(*b), "{name}"),
+                Err(sub) => assert!(
+                    got.as_ref().is_err_and(|e| e.contains(sub)),
+                    "{name}: {got:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn documented_date_filters() {
+        let c = commit(
+            "abc",
+            "v1.2.0",
+            "Example Bot",
+            "",
+            Some("2025-03-01T10:00:00+02:00"),
+        );
+        let notes = TagNotes {
+            tagger: "Rel Eng <rel@example.com>".into(),
+            annotation: "release 1.2".into(),
+        };
+        let tag = Some(&notes);
+        let f = |e: &str, tag| {
+            ExprFilter::new(e)
+                .accepts(&c, tag)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            f(
+                "!(author == 'Example Bot') && commitDate.After(date('2025-01-01'))",
+                None
+            ),
+            Ok(false)
+        );
+        assert_eq!(f("commitDate.After(date('2025-01-01'))", None), Ok(true));
+        assert_eq!(
+            f(
+                "creatorDate.After(date('2024-01-01')) && !(tag contains 'alpha')",
+                tag
+            ),
+            Ok(true)
+        );
+        assert_eq!(f("creatorDate.Year() >= 2026", tag), Ok(false));
+        assert_eq!(f("now() - commitDate > duration('1h')", None), Ok(true));
+        assert_eq!(
+            f(
+                "tagger contains 'rel@' && annotation startsWith 'release'",
+                tag
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            f("commitDate.Format('2006-01-02')", None).map_err(|e| e.contains("2025-03-01")),
+            Err(true)
+        );
     }
 }

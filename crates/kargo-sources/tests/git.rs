@@ -258,3 +258,36 @@ async fn unreachable_remotes_fail_with_a_clear_message_and_no_secret() {
     let err = d.discover(&s, None).await.unwrap_err().to_string();
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test]
+async fn tag_expression_filter_sees_kargo_variables() {
+    let r = Remote::new();
+    r.commit("a.txt", "feat: one");
+    r.tag("v1.0.0");
+    r.commit("b.txt", "fix: two");
+    git(&r.work, &["tag", "v1.1.0"]);
+    git(&r.work, &["push", "-q", "origin", "v1.1.0"]);
+    let cache = tempfile::tempdir().unwrap();
+    let d = GitDiscoverer::new(cache.path());
+    let mut s = sub(&r.url, CommitSelectionStrategy::SemVer);
+    let tags_for = |found: Vec<kargo_api::warehouse::DiscoveredCommit>| {
+        found.into_iter().map(|c| c.tag).collect::<Vec<_>>()
+    };
+    // Annotated: tagger and annotation; author is the tagged commit's.
+    s.expression_filter = "tagger == 'Dev <dev@example.com>' && annotation == 'release v1.0.0' \
+                           && author == 'Dev <dev@example.com>' && subject == 'feat: one'"
+        .into();
+    assert_eq!(tags_for(d.discover(&s, None).await.unwrap()), ["v1.0.0"]);
+    // Lightweight: no tagger, no annotation.
+    s.expression_filter = "tagger == '' && annotation == ''".into();
+    assert_eq!(tags_for(d.discover(&s, None).await.unwrap()), ["v1.1.0"]);
+    // creatorDate is a time; a number result is read as Go's ParseBool does.
+    s.expression_filter =
+        "creatorDate.After(date('2000-01-01')) && creatorDate.Year() > 2000".into();
+    assert_eq!(
+        tags_for(d.discover(&s, None).await.unwrap()),
+        ["v1.1.0", "v1.0.0"]
+    );
+    s.expression_filter = "tag == 'v1.1.0' ? 1 : 0".into();
+    assert_eq!(tags_for(d.discover(&s, None).await.unwrap()), ["v1.1.0"]);
+}

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::env::PromotionContext;
-use crate::lookup::{StaticLookup, StepStatus};
+use crate::lookup::{NoLookup, StaticLookup, StepStatus};
 
 fn lookup() -> StaticLookup {
     let mut l = StaticLookup {
@@ -271,12 +271,16 @@ fn quoting_functions() {
 #[test]
 fn freight_functions() {
     assert_eq!(
-        ok("${{ warehouse('my-web-app').Name }}"),
+        ok("${{ warehouse('my-web-app').name }}"),
         json!("my-web-app")
     );
     assert_eq!(
-        ok("${{ warehouse('my-web-app').Kind }}"),
+        ok("${{ warehouse('my-web-app').kind }}"),
         json!("Warehouse")
+    );
+    assert_eq!(
+        ok("${{ warehouse('my-web-app') }}"),
+        json!({"kind": "Warehouse", "name": "my-web-app"})
     );
     assert_eq!(
         ok("${{ imageFrom('myacr.azurecr.io/my-web-app').Tag }}"),
@@ -338,9 +342,9 @@ fn data_functions() {
         ok("${{ freightMetadata(ctx.targetFreight.name).category }}"),
         json!("hotfix")
     );
-    assert_eq!(
-        ok("${{ freightMetadata(ctx.targetFreight.name, 'category') }}"),
-        json!("hotfix")
+    assert!(
+        err("${{ freightMetadata(ctx.targetFreight.name, 'category') }}")
+            .contains("expected 1 argument, got 2")
     );
     assert_eq!(
         ok("${{ freightMetadata(ctx.targetFreight.name)?.settings?.timeout ?? 300 }}"),
@@ -356,7 +360,7 @@ fn data_functions() {
         json!("default-tier")
     );
     assert_eq!(
-        ok("${{ stageMetadata('dev', 'settings') }}"),
+        ok("${{ stageMetadata('dev').settings }}"),
         json!({"timeout": 30})
     );
 }
@@ -425,6 +429,42 @@ fn status_functions() {
 }
 
 #[test]
+fn dates_and_durations() {
+    assert_eq!(ok("${{ date('2024-01-02').Year() }}"), json!(2024));
+    assert_eq!(ok("${{ now().After(date('2020-01-01')) }}"), json!(true));
+    assert_eq!(
+        ok("${{ date('2024-01-02') }}"),
+        json!("2024-01-02T00:00:00Z")
+    );
+    assert_eq!(
+        ok("${{ date('2024-01-02T03:04:05.5+02:00') }}"),
+        json!("2024-01-02T03:04:05.5+02:00")
+    );
+    assert_eq!(ok("${{ duration('1h30m').Minutes() }}"), json!(90));
+    assert_eq!(
+        ok("${{ (date('2024-01-02') + duration('36h')).Format('2006-01-02 15:04') }}"),
+        json!("2024-01-03 12:00")
+    );
+    assert_eq!(
+        ok("${{ date('2024-03-01') - date('2024-02-28') > duration('24h') }}"),
+        json!(true)
+    );
+}
+
+#[test]
+fn yaml_and_json_text_like_go() {
+    let env = Env::new().set("v", json!({"b": {"a": [1, 2]}, "a": "true"}));
+    assert_eq!(
+        Evaluator::new(&env, &NoLookup).evaluate_template("${{ asYAML(v) }}"),
+        Ok(json!("a: \"true\"\nb:\n    a:\n        - 1\n        - 2\n"))
+    );
+    assert_eq!(
+        ok("v=${{ {'b': 1, 'a': '<x>'} }}"),
+        json!(r#"v={"a":"\u003cx\u003e","b":1}"#)
+    );
+}
+
+#[test]
 fn expr_lang_builtins_are_available() {
     assert_eq!(ok("${{ upper(ctx.stage) }}"), json!("DEV"));
     assert_eq!(
@@ -490,12 +530,12 @@ fn errors_name_expression_position_and_cause() {
 fn function_argument_errors() {
     assert!(err("${{ warehouse() }}").contains("warehouse(): expected 1 argument, got 0"));
     assert!(err("${{ warehouse('') }}").contains("name must not be empty"));
-    assert!(err("${{ warehouse(1) }}").contains("name must be a string, got int"));
-    assert!(err("${{ imageFrom('a', 'b') }}").contains("second argument must be a FreightOrigin"));
+    assert!(err("${{ warehouse(1) }}").contains("argument must be string, got int"));
+    assert!(err("${{ imageFrom('a', 'b') }}").contains("second argument must be FreightOrigin"));
     assert!(err("${{ commitFrom() }}").contains("expected 1-2 arguments, got 0"));
     assert!(
         err("${{ chartFrom('a', warehouse('x'), warehouse('y')) }}")
-            .contains("second must be the chart name")
+            .contains("when using three arguments, second argument must be string")
     );
     assert!(err("${{ semverDiff('1.0.0') }}").contains("expected 2 arguments, got 1"));
     assert!(err("${{ freightMetadata('') }}").contains("must not be empty"));

@@ -161,6 +161,11 @@ pub fn go_type_name(v: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Map(_) | Value::KeyedMap(_) => "map[string]interface {}",
         Value::Bytes(_) => "[]uint8",
+        Value::DateTime(_) => "time.Time",
+        Value::Duration(_) => "time.Duration",
+        Value::Timezone(_) => "*time.Location",
+        Value::Month(_) => "time.Month",
+        Value::Weekday(_) => "time.Weekday",
     }
 }
 

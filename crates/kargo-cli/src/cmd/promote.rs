@@ -50,11 +50,11 @@ pub async fn promote(
         .await
         .map_err(explain)?;
     let name = created.metadata.name.clone().unwrap_or_default();
-    println!(
+    outln!(
         "promotion.kargo.akuity.io/{name} created: {} ({}) -> {stage}",
         f.alias().unwrap_or(&fname),
         &fname[..fname.len().min(7)]
-    );
+    )?;
     if wait {
         follow(&api, &name, timeout).await?;
     }
@@ -92,7 +92,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
                 m.status
             );
             if shown.get(i) != Some(&line) {
-                println!("{line}");
+                outln!("{line}")?;
                 if i < shown.len() {
                     shown[i] = line;
                 } else {
@@ -104,7 +104,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
         if last_phase != Some(phase) {
             last_phase = Some(phase);
             if !phase.is_terminal() {
-                println!("promotion {name}: {phase:?}");
+                outln!("promotion {name}: {phase:?}")?;
             }
         }
         if phase.is_terminal() {
@@ -114,7 +114,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
                 format!(": {}", st.message)
             };
             if phase == PromotionPhase::Succeeded {
-                println!("promotion {name}: Succeeded{msg}");
+                outln!("promotion {name}: Succeeded{msg}")?;
                 return Ok(());
             }
             bail!("promotion {name}: {phase:?}{msg}");
@@ -146,11 +146,11 @@ pub async fn approve(
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
-    println!(
+    outln!(
         "freight {} ({}) approved for Stage {stage}",
         f.alias().unwrap_or(&name),
         &name[..name.len().min(7)]
-    );
+    )?;
     Ok(())
 }
 
@@ -162,7 +162,7 @@ pub async fn abort(client: &kube::Client, project: &str, name: &str) -> Result<(
         .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
-    println!("promotion.kargo.akuity.io/{name} abort requested");
+    outln!("promotion.kargo.akuity.io/{name} abort requested")?;
     Ok(())
 }
 
@@ -181,9 +181,9 @@ pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bo
         .await
         .map_err(explain)?;
     if abort {
-        println!("stage.kargo.akuity.io/{stage}: verification abort requested");
+        outln!("stage.kargo.akuity.io/{stage}: verification abort requested")?;
     } else {
-        println!("stage.kargo.akuity.io/{stage}: verification requested");
+        outln!("stage.kargo.akuity.io/{stage}: verification requested")?;
     }
     Ok(())
 }
@@ -196,7 +196,7 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
         .await
         .map_err(explain)?;
     let st = ar.status.unwrap_or_default();
-    println!(
+    outln!(
         "analysisrun {name}: {}{}",
         if st.phase.is_empty() {
             "Pending"
@@ -208,15 +208,21 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
         } else {
             format!(" — {}", st.message)
         }
-    );
+    )?;
     for m in &st.metric_results {
-        println!(
+        outln!(
             "\nmetric {} ({}): {} measurement(s), {} successful, {} failed, {} inconclusive, {} error",
-            m.name, m.phase, m.count, m.successful, m.failed, m.inconclusive, m.error
-        );
+            m.name,
+            m.phase,
+            m.count,
+            m.successful,
+            m.failed,
+            m.inconclusive,
+            m.error
+        )?;
         for (i, x) in m.measurements.iter().enumerate() {
             let when = x.started_at.as_deref().unwrap_or("");
-            println!(
+            outln!(
                 "  #{} {when} {} value={}{}",
                 i + 1,
                 x.phase,
@@ -226,10 +232,10 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
                 } else {
                     format!(" ({})", x.message)
                 }
-            );
+            )?;
             if let Some(out) = x.metadata.get("output").filter(|o| !o.is_empty()) {
                 for line in out.lines() {
-                    println!("    | {line}");
+                    outln!("    | {line}")?;
                 }
             }
         }

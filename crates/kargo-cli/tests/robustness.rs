@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Freight to list: enough (with long tags) that every output format is
 /// far larger than a pipe's buffer, so the writer meets the closed pipe.
-const FREIGHT: usize = 700;
+const FREIGHT: usize = 1000;
 
 fn project_with_freight(s: &ServerProc) {
     ok(&s.kargo(&["create", "project", "p"]));
@@ -53,6 +53,20 @@ fn read_one_line_then_close(s: &ServerProc, args: &[&str]) {
     assert!(o.status.success(), "kargo {args:?}: {:?}", o.status);
 }
 
+/// Runs `kargo ARGS` with a stdout pipe whose reader has already left.
+fn run_with_stdout_closed(s: &ServerProc, args: &[&str]) -> Output {
+    let mut child = Command::new(KARGO)
+        .args(args)
+        .env("KARGO_CONFIG", s.home.join("config.yaml"))
+        .env("HOME", &s.home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_reader_that_stops_reading_ends_the_command_quietly() {
     let home = tempfile::tempdir().unwrap();
@@ -66,11 +80,10 @@ fn a_reader_that_stops_reading_ends_the_command_quietly() {
     for format in ["table", "wide", "yaml", "json", "name"] {
         read_one_line_then_close(&s, &["get", "freight", "-p", "p", "-o", format]);
     }
-    read_one_line_then_close(&s, &["get", "promotions", "-p", "p", "-o", "yaml"]);
-    read_one_line_then_close(&s, &["get", "stages", "-p", "p", "-o", "wide"]);
-    // A stream: `promote --wait` keeps printing while it follows the
-    // Promotion (no controller runs here, so it would wait for the timeout).
-    read_one_line_then_close(
+    // A stream: `promote --wait` prints as it follows the Promotion (no
+    // controller runs here, so it would wait for the timeout). Its reader
+    // leaves before the first line: every later line would race with it.
+    let o = run_with_stdout_closed(
         &s,
         &[
             "promote",
@@ -84,6 +97,12 @@ fn a_reader_that_stops_reading_ends_the_command_quietly() {
             "--timeout",
             "30",
         ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 
@@ -233,7 +252,7 @@ fn refused_promotions_read_as_sentences_naming_freight_and_stage() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
     ok(&s.kargo(&["create", "project", "p"]));
-    let docs = "kind: Warehouse\nmetadata: {name: app, namespace: p}\nspec:\n  subscriptions:\n  - image: {repoURL: 127.0.0.1:9/app}\n---\nkind: Freight\nmetadata: {namespace: p, labels: {kargo.akuity.io/alias: jolly-penguin}}\norigin: {kind: Warehouse, name: app}\nimages: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: \"sha256:15\"}]\n---\nkind: Stage\nmetadata: {name: prod, namespace: p}\nspec:\n  requestedFreight:\n  - origin: {kind: Warehouse, name: app}\n    sources: {stages: [staging-us, staging-eu]}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config: {repoURL: \"file:///tmp/none.git\"}\n";
+    let docs = "kind: Warehouse\nmetadata: {name: app, namespace: p}\nspec:\n  subscriptions:\n  - image: {repoURL: 127.0.0.1:9/app}\n---\nkind: Freight\nmetadata: {namespace: p, labels: {kargo.akuity.io/alias: jolly-penguin}}\norigin: {kind: Warehouse, name: app}\nimages: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: \"sha256:15\"}]\n---\nkind: Stage\nmetadata: {name: prod, namespace: p}\nspec:\n  requestedFreight:\n  - origin: {kind: Warehouse, name: app}\n    sources: {stages: [staging-us, staging-eu]}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config: {repoURL: \"file:///tmp/none.git\"}\n---\nkind: Warehouse\nmetadata: {name: other, namespace: p}\nspec:\n  subscriptions:\n  - image: {repoURL: 127.0.0.1:9/other}\n---\nkind: Stage\nmetadata: {name: elsewhere, namespace: p}\nspec:\n  requestedFreight:\n  - origin: {kind: Warehouse, name: other}\n    sources: {direct: true}\n";
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(docs)));
     let err = fails(&s.kargo(&[
         "promote",
@@ -248,6 +267,38 @@ fn refused_promotions_read_as_sentences_naming_freight_and_stage() {
         err.trim(),
         r#"error: Promotion of Freight "jolly-penguin" to Stage "prod" is invalid: spec.freight: Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it is not verified in Stage "staging-us" and is not verified in Stage "staging-eu""#
     );
+    // Approval is refused in sentences too (Kargo's approve endpoint's
+    // rules): an unknown Stage, a Stage that does not request the origin.
+    let approve = |stage: &str| {
+        s.kargo(&[
+            "approve",
+            "-p",
+            "p",
+            "--freight",
+            "jolly-penguin",
+            "--stage",
+            stage,
+        ])
+    };
+    assert_eq!(
+        fails(&approve("qa")).trim(),
+        r#"error: cannot approve Freight "jolly-penguin" for Stage "qa": could not find Stage "qa" in namespace "p""#
+    );
+    assert_eq!(
+        fails(&approve("elsewhere")).trim(),
+        r#"error: cannot approve Freight "jolly-penguin" for Stage "elsewhere": Stage "elsewhere" does not request Freight from origin "Warehouse/app""#
+    );
+    ok(&approve("prod"));
+    let promoted = ok(&s.kargo(&[
+        "promote",
+        "-p",
+        "p",
+        "--stage",
+        "prod",
+        "--freight",
+        "jolly-penguin",
+    ]));
+    assert!(promoted.contains("-> prod"), "{promoted}");
     // kubectl gets the same sentence from the API.
     let name = ok(&s.kubectl(&["get", "freight", "-n", "p", "-o", "name"]));
     let freight = name.trim().rsplit('/').next().unwrap().to_string();

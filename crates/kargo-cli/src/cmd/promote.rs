@@ -138,6 +138,27 @@ pub async fn approve(
 ) -> Result<()> {
     let f = resolve_freight(client, project, freight).await?;
     let name = f.metadata.name.clone().unwrap_or_default();
+    // As Kargo's approve endpoint: the Stage must exist and request
+    // Freight from this origin, or the approval could never be acted upon.
+    let shown = f.alias().unwrap_or(&name).to_string();
+    let refuse = |why: String| {
+        anyhow::anyhow!("cannot approve Freight {shown:?} for Stage {stage:?}: {why}")
+    };
+    let s = Api::<kargo_api::Stage>::namespaced(client.clone(), project)
+        .get_opt(stage)
+        .await
+        .map_err(explain)?
+        .ok_or_else(|| {
+            refuse(format!(
+                "could not find Stage {stage:?} in namespace {project:?}"
+            ))
+        })?;
+    if kargo_api::availability::request_for(&s, &f).is_none() {
+        return Err(refuse(format!(
+            "Stage {stage:?} does not request Freight from origin \"{}/{}\"",
+            f.origin.kind, f.origin.name
+        )));
+    }
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

@@ -56,13 +56,13 @@ fn check_upstream(f: &Freight, up: &str, soak: Option<f64>, now_ms: i64) -> Resu
         .as_ref()
         .is_some_and(|s| s.verified_in.contains_key(up));
     if !verified {
-        return Err(format!("not verified in {up}"));
+        return Err(format!("is not verified in Stage {up:?}"));
     }
     if let Some(required) = soak {
         let have = soaked(f, up, now_ms);
         if have < required {
             return Err(format!(
-                "has soaked {} of the {} required in {up} ({} left)",
+                "has soaked {} of the {} required in Stage {up:?} ({} left)",
                 human(have),
                 human(required),
                 human(required - have)
@@ -101,7 +101,7 @@ pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable
         .unwrap_or_else(|| f.metadata.name.clone().unwrap_or_default());
     let Some(req) = request_for(stage, f) else {
         return Err(NotAvailable(format!(
-            "Stage {sname} does not request Freight from {}/{}",
+            "Freight {fname:?} is not available to Stage {sname:?}: the Stage does not request Freight from {} {:?}",
             f.origin.kind, f.origin.name
         )));
     };
@@ -134,12 +134,21 @@ pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable
     let problems: Vec<String> = results.into_iter().filter_map(|(_, r)| r.err()).collect();
     let need = match strategy {
         AvailabilityStrategy::All => "every upstream Stage",
-        AvailabilityStrategy::OneOf => "one upstream Stage",
+        AvailabilityStrategy::OneOf => "at least one upstream Stage",
     };
     Err(NotAvailable(format!(
-        "Freight {fname} is not available to Stage {sname}: it needs {need} to verify it, and it {}",
-        problems.join("; it ")
+        "Freight {fname:?} is not available to Stage {sname:?}: it must be verified in {need}, but it {}",
+        and_list(&problems)
     )))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 #[cfg(test)]
@@ -175,11 +184,9 @@ mod tests {
         let s = stage(json!({"stages": ["us", "eu"], "availabilityStrategy": "All"}));
         let one = freight(json!({"verifiedIn": {"us": {}}}));
         let err = check(&s, &one, NOW).unwrap_err().0;
-        assert!(
-            err.contains("every upstream Stage")
-                && err.contains("not verified in eu")
-                && !err.contains("in us"),
-            "{err}"
+        assert_eq!(
+            err,
+            r#"Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it is not verified in Stage "eu""#
         );
         assert!(
             check(
@@ -196,6 +203,11 @@ mod tests {
         );
         let s = stage(json!({"stages": ["us", "eu"], "availabilityStrategy": "OneOf"}));
         assert!(check(&s, &one, NOW).is_ok(), "OneOf takes any one upstream");
+        let err = check(&s, &freight(json!({})), NOW).unwrap_err().0;
+        assert_eq!(
+            err,
+            r#"Freight "jolly-penguin" is not available to Stage "prod": it must be verified in at least one upstream Stage, but it is not verified in Stage "us" and is not verified in Stage "eu""#
+        );
     }
 
     #[test]
@@ -206,7 +218,10 @@ mod tests {
             .to_string();
         let f = freight(json!({"verifiedIn": {"us": {}}, "currentlyIn": {"us": {"since": since}}}));
         let err = check(&s, &f, NOW).unwrap_err().0;
-        assert!(err.contains("40m left"), "{err}");
+        assert_eq!(
+            err,
+            r#"Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it has soaked 20m of the 60m required in Stage "us" (40m left)"#
+        );
         let f = freight(json!({"verifiedIn": {"us": {"longestSoak": "2h0m0s"}}}));
         assert!(check(&s, &f, NOW).is_ok());
         let f = freight(json!({"approvedFor": {"prod": {}}}));

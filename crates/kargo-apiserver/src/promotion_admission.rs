@@ -12,11 +12,19 @@ use serde_json::{Value, json};
 /// Annotation recording who created a Promotion.
 pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
 
-fn invalid(name: &str, path: &str, message: String) -> ApiError {
-    ApiError::invalid(
+/// A refusal naming the Promotion, or — before it has a name — the
+/// Freight and Stage it is for.
+fn invalid(name: &str, freight: &str, stage: &str, path: &str, message: String) -> ApiError {
+    let subject = if name.is_empty() {
+        format!("Promotion of Freight {freight:?} to Stage {stage:?}")
+    } else {
+        format!("Promotion.{} {name:?}", kargo_api::KARGO_GROUP)
+    };
+    ApiError::invalid_subject(
         "Promotion",
         kargo_api::KARGO_GROUP,
         name,
+        &subject,
         &[FieldError {
             path: path.into(),
             message,
@@ -56,8 +64,10 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
         Err(StoreError::NotFound { .. }) => {
             return Err(invalid(
                 &name,
+                &freight_name,
+                &stage_name,
                 "spec.stage",
-                format!("Stage {stage_name:?} does not exist in project {ns:?}"),
+                format!("could not find Stage {stage_name:?} in namespace {ns:?}"),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -67,27 +77,32 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
         Err(StoreError::NotFound { .. }) => {
             return Err(invalid(
                 &name,
+                &freight_name,
+                &stage_name,
                 "spec.freight",
                 format!(
-                    "Freight {freight_name:?} does not exist in project {ns:?} (give its name, not its alias)"
+                    "could not find Freight {freight_name:?} in namespace {ns:?} (spec.freight takes the Freight's name, not its alias)"
                 ),
             ));
         }
         Err(e) => return Err(e.into()),
     };
+    let shown = freight.alias().unwrap_or(&freight_name).to_string();
     let template = stage.spec.promotion_template.clone().unwrap_or_default();
     if template.effective_steps().is_empty() {
         return Err(invalid(
             &name,
+            &shown,
+            &stage_name,
             "spec.stage",
             format!(
-                "Stage {stage_name} has no promotion steps (a control-flow Stage): Freight is not promoted into it"
+                "Stage {stage_name:?} in namespace {ns:?} defines no promotion steps (a control-flow Stage takes no Promotions)"
             ),
         ));
     }
     if let Err(why) = availability::check(&stage, &freight, jiff::Timestamp::now().as_millisecond())
     {
-        return Err(invalid(&name, "spec.freight", why.0));
+        return Err(invalid(&name, &shown, &stage_name, "spec.freight", why.0));
     }
     if name.is_empty() {
         let ulid = ulid::Ulid::new().to_string().to_lowercase();
@@ -129,4 +144,106 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
         ann[CREATE_ACTOR] = json!("admin");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NS: &str = "p";
+
+    /// A store with Freight `f1` (alias jolly-penguin) from Warehouse `w`,
+    /// Stage `dev` (direct), `prod` (needs `dev`'s verification) and the
+    /// control-flow Stage `gate`.
+    fn store(dir: &std::path::Path) -> Store {
+        let s = Store::open(&dir.join("s.db")).unwrap();
+        let ns = lookup_kind("v1", "Namespace").unwrap();
+        s.create(
+            ns,
+            "",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}),
+        )
+        .unwrap();
+        let kind = |k: &str| lookup_kind("kargo.akuity.io/v1alpha1", k).unwrap();
+        let steps = json!({"steps": [{"uses": "git-clone", "config": {}}]});
+        let stage = |name: &str, sources: Value, template: Option<&Value>| {
+            let mut spec = json!({"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": sources}]});
+            if let Some(t) = template {
+                spec["promotionTemplate"] = json!({"spec": t});
+            }
+            json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage", "metadata": {"name": name, "namespace": NS}, "spec": spec})
+        };
+        for st in [
+            stage("dev", json!({"direct": true}), Some(&steps)),
+            stage("prod", json!({"stages": ["dev"]}), Some(&steps)),
+            stage("gate", json!({"direct": true}), None),
+        ] {
+            s.create(kind("Stage"), NS, st).unwrap();
+        }
+        s.create(kind("Freight"), NS, json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight",
+            "metadata": {"name": "f1", "namespace": NS, "labels": {kargo_api::labels::ALIAS: "jolly-penguin"}},
+            "origin": {"kind": "Warehouse", "name": "w"}})).unwrap();
+        s
+    }
+
+    fn refusal(s: &Store, name: &str, stage: &str, freight: &str) -> String {
+        let mut obj = json!({"metadata": {"name": name, "namespace": NS}, "spec": {"stage": stage, "freight": freight}});
+        let e = admit_new_promotion(s, NS, &mut obj).unwrap_err();
+        assert_eq!(e.code, http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!e.message.contains("\"\""), "{}", e.message);
+        e.message
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_naming_freight_and_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let rows: [(&str, &str, &str, &str); 5] = [
+            (
+                "",
+                "prod",
+                "f1",
+                r#"Promotion of Freight "jolly-penguin" to Stage "prod" is invalid: spec.freight: Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it is not verified in Stage "dev""#,
+            ),
+            (
+                "",
+                "nope",
+                "f1",
+                r#"Promotion of Freight "f1" to Stage "nope" is invalid: spec.stage: could not find Stage "nope" in namespace "p""#,
+            ),
+            (
+                "",
+                "dev",
+                "jolly-penguin",
+                r#"Promotion of Freight "jolly-penguin" to Stage "dev" is invalid: spec.freight: could not find Freight "jolly-penguin" in namespace "p" (spec.freight takes the Freight's name, not its alias)"#,
+            ),
+            (
+                "",
+                "gate",
+                "f1",
+                r#"Promotion of Freight "jolly-penguin" to Stage "gate" is invalid: spec.stage: Stage "gate" in namespace "p" defines no promotion steps (a control-flow Stage takes no Promotions)"#,
+            ),
+            (
+                "mine",
+                "prod",
+                "f1",
+                r#"Promotion.kargo.akuity.io "mine" is invalid: spec.freight: Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it is not verified in Stage "dev""#,
+            ),
+        ];
+        for (name, stage, freight, want) in rows {
+            assert_eq!(refusal(&s, name, stage, freight), want);
+        }
+    }
+
+    #[test]
+    fn available_freight_gets_a_name_and_the_stage_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut obj =
+            json!({"metadata": {"namespace": NS}, "spec": {"stage": "dev", "freight": "f1"}});
+        admit_new_promotion(&s, NS, &mut obj).unwrap();
+        let name = obj["metadata"]["name"].as_str().unwrap();
+        assert!(name.starts_with("dev.") && name.ends_with(".f1"), "{name}");
+        assert_eq!(obj["spec"]["steps"][0]["uses"], "git-clone");
+    }
 }

@@ -63,13 +63,32 @@ impl ApiError {
             format!("the body of the request was in an unknown format: {ct}"),
         )
     }
-    /// 422 with one cause per field.
+    /// 422 with one cause per field: `Kind.group "name" is invalid: ...`
+    /// (`(unnamed)` instead of `""` for an object that has no name yet).
     pub fn invalid(kind: &str, group: &str, name: &str, errors: &[FieldError]) -> Self {
         let qualified = if group.is_empty() {
             kind.to_string()
         } else {
             format!("{kind}.{group}")
         };
+        let subject = if name.is_empty() {
+            format!("{qualified} (unnamed)")
+        } else {
+            format!("{qualified} {name:?}")
+        };
+        Self::invalid_subject(kind, group, name, &subject, errors)
+    }
+
+    /// 422 with one cause per field, the message opening with `subject`
+    /// (e.g. `Promotion of Freight "f" to Stage "s"` for an object that
+    /// is named only once admitted).
+    pub fn invalid_subject(
+        kind: &str,
+        group: &str,
+        name: &str,
+        subject: &str,
+        errors: &[FieldError],
+    ) -> Self {
         let list: Vec<String> = errors
             .iter()
             .map(|e| {
@@ -92,8 +111,13 @@ impl ApiError {
         ApiError {
             code: StatusCode::UNPROCESSABLE_ENTITY,
             reason: "Invalid",
-            message: format!("{qualified} {name:?} is invalid: {joined}"),
-            details: Some(json!({"name": name, "group": group, "kind": kind, "causes": causes})),
+            message: format!("{subject} is invalid: {joined}"),
+            // kubectl rebuilds the message from `details` as `The Kind "name"
+            // is invalid`; without a name it would print `""`, so an unnamed
+            // object's refusal goes without details and kubectl prints the
+            // message itself (`The request is invalid: <message>`).
+            details: (!name.is_empty())
+                .then(|| json!({"name": name, "group": group, "kind": kind, "causes": causes})),
         }
     }
 

@@ -2,8 +2,9 @@
 //! (server, token, CA), from flags, or from a kubeconfig for a real
 //! cluster (`--kubeconfig` / `KUBECONFIG`).
 
-use crate::config::{self, CliConfig};
+use crate::config;
 use anyhow::{Context, Result, bail};
+use std::time::Duration;
 
 /// Connection flags shared by every command.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -20,6 +21,36 @@ pub struct ConnectFlags {
     /// Skip TLS certificate verification.
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
+    /// Trust this CA certificate (PEM file), overriding the config's.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub certificate_authority: Option<std::path::PathBuf>,
+    /// How long to wait for the server to accept a connection (TCP and
+    /// TLS) and for each answer: `30s`, `2m`, a number of seconds, or `0`
+    /// for no limit.
+    #[arg(long, global = true, env = "KARGO_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub request_timeout: Timeout,
+}
+
+/// A request timeout; `None` means no limit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timeout(pub Option<Duration>);
+
+/// Parses `--request-timeout`: a Go duration (`30s`, `1m30s`), a bare
+/// number of seconds, or `0` for no limit.
+fn parse_timeout(s: &str) -> Result<Timeout, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let d: kube::core::Duration = s.trim().parse().map_err(|e| {
+                format!("{s:?} is not a duration such as 30s, 2m or 0 (no limit): {e}")
+            })?;
+            if d.is_negative() {
+                return Err(format!("{s:?} is negative"));
+            }
+            d.into()
+        }
+    };
+    Ok(Timeout((!d.is_zero()).then_some(d)))
 }
 
 /// The kube client for this invocation.
@@ -33,9 +64,14 @@ pub async fn client(flags: &ConnectFlags) -> Result<kube::Client> {
                 .with_context(|| format!("reading kubeconfig {}", p.display()))?,
             None => kube::config::Kubeconfig::read().context("reading KUBECONFIG")?,
         };
-        let c = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        let mut c = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .context("loading kubeconfig")?;
+        crate::unreachable::remember(&c.cluster_url.to_string(), flags.request_timeout.0);
+        if let Some(t) = flags.request_timeout.0 {
+            c.connect_timeout = Some(t);
+            c.read_timeout = Some(t);
+        }
         return kube::Client::try_from(c).context("building the Kubernetes client");
     }
     let cfg = cfg.unwrap_or_default();
@@ -45,19 +81,40 @@ pub async fn client(flags: &ConnectFlags) -> Result<kube::Client> {
             "no server configured: start one with `kargo server`, or run `kargo login URL --token TOKEN`"
         );
     }
+    let ca = match &flags.certificate_authority {
+        Some(p) => read_ca(p)?,
+        None => cfg.ca_data.clone(),
+    };
     build(
         &address,
         flags.token.as_deref().unwrap_or(&cfg.bearer_token),
-        &cfg,
-        flags.insecure_skip_tls_verify,
+        &ca,
+        flags.insecure_skip_tls_verify || cfg.insecure_skip_tls_verify,
+        flags.request_timeout,
     )
 }
 
-/// Builds a client for `address` with `token`.
-pub fn build(address: &str, token: &str, cfg: &CliConfig, insecure: bool) -> Result<kube::Client> {
-    let insecure = insecure || cfg.insecure_skip_tls_verify;
-    kargo_server::client::https_client(address, Some(token), Some(&cfg.ca_data), insecure)
-        .context("building the client")
+/// Reads a CA certificate file (PEM).
+pub fn read_ca(p: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(p)
+        .with_context(|| format!("reading the CA certificate {}", p.display()))
+}
+
+/// Builds a client for `address` with `token`, trusting `ca_pem` (if not
+/// empty), with `timeout` for connecting and for each answer.
+pub fn build(
+    address: &str,
+    token: &str,
+    ca_pem: &str,
+    insecure: bool,
+    timeout: Timeout,
+) -> Result<kube::Client> {
+    crate::unreachable::remember(address, timeout.0);
+    let mut c = kargo_server::client::https_config(address, Some(token), Some(ca_pem), insecure)
+        .context("building the client")?;
+    c.connect_timeout = timeout.0;
+    c.read_timeout = timeout.0;
+    kube::Client::try_from(c).context("building the client")
 }
 
 /// The project from the flag, else the config's default.

@@ -2,11 +2,14 @@
 //! verbs users know from Kargo, talking to any Kubernetes-compatible API
 //! through kube-rs.
 
+#[macro_use]
+mod output;
 mod client;
 mod cmd;
 mod config;
 mod manifest;
 mod resources;
+mod unreachable;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -254,6 +257,10 @@ fn main() {
         }
     };
     if let Err(e) = rt.block_on(run(cli, logs)) {
+        if output::is_closed(&e) {
+            // `kargo get freight | head`: the reader has what it wanted.
+            std::process::exit(0);
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -292,7 +299,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     match cli.command {
         Command::Server(a) => cmd::server::run(a, logs).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
-        Command::Login(a) => cmd::login::login(a).await,
+        Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Config {
             what: ConfigCmd::SetProject { project },
         } => cmd::login::set_project(&project),
@@ -486,13 +493,13 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             .await
         }
         Command::Version => {
-            println!("Client Version: {}", env!("CARGO_PKG_VERSION"));
+            outln!("Client Version: {}", env!("CARGO_PKG_VERSION"))?;
             match client::client(&flags).await {
                 Ok(c) => match c.apiserver_version().await {
-                    Ok(v) => println!("Server Version: {}", v.git_version),
-                    Err(e) => println!("Server Version: unavailable ({})", resources::explain(e)),
+                    Ok(v) => outln!("Server Version: {}", v.git_version)?,
+                    Err(e) => outln!("Server Version: unavailable ({})", resources::explain(e))?,
                 },
-                Err(e) => println!("Server Version: unavailable ({e})"),
+                Err(e) => outln!("Server Version: unavailable ({e})")?,
             }
             Ok(())
         }

@@ -42,6 +42,9 @@ pub fn qualified_name(info: &ResourceInfo, name: &str) -> String {
 
 /// Turns a kube error into one readable line.
 pub fn explain(e: kube::Error) -> anyhow::Error {
+    if let Some(words) = crate::unreachable::describe(&e) {
+        return anyhow!(words);
+    }
     match e {
         kube::Error::Api(s) => anyhow!("{}", s.message),
         other => anyhow!("{other}"),

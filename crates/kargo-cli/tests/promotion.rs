@@ -162,7 +162,8 @@ fn promotions_follow_availability_rules() {
         "jolly-penguin",
     ]));
     assert!(
-        err.contains("not verified in staging-eu") && !err.contains("not verified in staging-us"),
+        err.contains("not verified in Stage \"staging-eu\"")
+            && !err.contains("not verified in Stage \"staging-us\""),
         "{err}"
     );
     // staging-us (OneOf from dev) is not available either until dev verifies it.
@@ -175,7 +176,7 @@ fn promotions_follow_availability_rules() {
         "--freight",
         "jolly-penguin",
     ]));
-    assert!(err.contains("not verified in dev"), "{err}");
+    assert!(err.contains("not verified in Stage \"dev\""), "{err}");
     // A control-flow Stage takes no Promotions.
     ok(&s.kubectl(&[
         "patch",
@@ -241,7 +242,10 @@ fn promotions_follow_availability_rules() {
         "--freight",
         "jolly-penguin",
     ]));
-    assert!(err.contains("Stage \"qa\" does not exist"), "{err}");
+    assert!(
+        err.contains("could not find Stage \"qa\" in namespace \"my-web-app\""),
+        "{err}"
+    );
 }
 
 /// The controllers' side: auto-promotion into dev runs the Stage's steps

@@ -516,7 +516,7 @@ fn the_seed_runs_end_to_end() {
     assert!(message.contains("webcheck"), "{message}");
     assert!(!verified_in(&s, "1.5.0", "dev"));
     let err = refused(&s, "staging-us", "jolly-penguin");
-    assert!(err.contains("not verified in dev"), "{err}");
+    assert!(err.contains("not verified in Stage \"dev\""), "{err}");
     let listed = ok(&s.kubectl(&["get", "analysisrun", "-n", PROJECT]));
     assert!(
         listed.contains(&run) && listed.contains("Failed"),
@@ -571,7 +571,8 @@ fn the_seed_runs_end_to_end() {
     assert_eq!(last_verification(&s, "staging-eu").0, "Running");
     let err = refused(&s, "prod-us", "jolly-penguin");
     assert!(
-        err.contains("not verified in staging-eu") && !err.contains("not verified in staging-us"),
+        err.contains("not verified in Stage \"staging-eu\"")
+            && !err.contains("not verified in Stage \"staging-us\""),
         "{err}"
     );
     clock.mark("staging-us verified jolly-penguin; prod-us still waits for staging-eu");
@@ -700,7 +701,7 @@ fn the_seed_runs_end_to_end() {
     });
     let err = refused(&s, "prod-us", &v17);
     assert!(
-        err.contains("not verified in staging-us") && !err.contains("staging-eu"),
+        err.contains("not verified in Stage \"staging-us\"") && !err.contains("staging-eu"),
         "{err}"
     );
     clock.mark("the 5xx rate in staging-us blocks 1.7.0 from prod-us");

@@ -52,6 +52,19 @@ pub fn https_client(
     ca_pem: Option<&str>,
     insecure: bool,
 ) -> Result<kube::Client, ClientError> {
+    Ok(kube::Client::try_from(https_config(
+        url, token, ca_pem, insecure,
+    )?)?)
+}
+
+/// The kube-rs configuration [`https_client`] builds its client from, for
+/// callers that change it first (the CLI sets its own timeouts).
+pub fn https_config(
+    url: &str,
+    token: Option<&str>,
+    ca_pem: Option<&str>,
+    insecure: bool,
+) -> Result<kube::Config, ClientError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|_| ClientError::Address(url.to_string()))?;
@@ -67,5 +80,5 @@ pub fn https_client(
         c.auth_info.token = Some(t.to_string().into());
     }
     c.read_timeout = Some(Duration::from_secs(300));
-    Ok(kube::Client::try_from(c)?)
+    Ok(c)
 }

@@ -82,7 +82,7 @@ async fn ensure_namespace(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
         )?;
         match nsapi.create(&PostParams::default(), &obj).await {
-            Ok(_) => println!("namespace/{ns} created"),
+            Ok(_) => outln!("namespace/{ns} created")?,
             Err(kube::Error::Api(e)) if e.code == 409 => {}
             Err(e) => return Err(explain(e)),
         }
@@ -151,19 +151,19 @@ async fn apply_one(
             a.create(&PostParams::default(), &d)
                 .await
                 .map_err(explain)?;
-            println!("{qn} created");
+            outln!("{qn} created")?;
             return Ok(());
         };
         let current = serde_json::to_value(&existing)?;
         let desired = desired_state(&current, &obj);
         if desired == current {
-            println!("{qn} unchanged");
+            outln!("{qn} unchanged")?;
             return Ok(());
         }
         let d: DynamicObject = serde_json::from_value(desired)?;
         match a.replace(&name, &PostParams::default(), &d).await {
             Ok(_) => {
-                println!("{qn} configured");
+                outln!("{qn} configured")?;
                 return Ok(());
             }
             Err(kube::Error::Api(e)) if e.code == 409 => continue,
@@ -215,6 +215,6 @@ pub async fn create_project(client: &kube::Client, name: &str) -> Result<()> {
         .create(&PostParams::default(), &obj)
         .await
         .map_err(explain)?;
-    println!("project.kargo.akuity.io/{name} created");
+    outln!("project.kargo.akuity.io/{name} created")?;
     Ok(())
 }

@@ -81,9 +81,10 @@ pub async fn create(client: &kube::Client, project: &str, a: RepoCredentialsArgs
         .create(&PostParams::default(), &secret)
         .await
         .map_err(explain)?;
-    println!(
+    outln!(
         "secret/{} created ({kind} credentials for {})",
-        a.name, a.repo_url
-    );
+        a.name,
+        a.repo_url
+    )?;
     Ok(())
 }

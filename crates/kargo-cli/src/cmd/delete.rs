@@ -18,7 +18,7 @@ pub async fn by_name(
     let mut failed = 0;
     for n in names {
         match a.delete(n, &DeleteParams::default()).await {
-            Ok(_) => println!("{} deleted", qualified_name(info, n)),
+            Ok(_) => outln!("{} deleted", qualified_name(info, n))?,
             Err(e) => {
                 eprintln!("error: {}", explain(e));
                 failed += 1;
@@ -60,7 +60,7 @@ pub async fn by_files(
             Err(e) => Err(e),
         };
         match res {
-            Ok(_) => println!("{} deleted", qualified_name(m.info, name)),
+            Ok(_) => outln!("{} deleted", qualified_name(m.info, name))?,
             Err(e) => {
                 eprintln!("error: {}: {e}", m.source);
                 failed += 1;

@@ -190,11 +190,11 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
         .create(&PostParams::default(), &f)
         .await
         .map_err(explain)?;
-    println!(
+    outln!(
         "freight.kargo.akuity.io/{} created (alias {})",
         created.metadata.name.as_deref().unwrap_or(""),
         created.alias().unwrap_or("")
-    );
+    )?;
     Ok(())
 }
 
@@ -226,6 +226,6 @@ pub async fn update_alias(
     api.patch(&name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
-    println!("freight.kargo.akuity.io/{name} alias is now {new_alias}");
+    outln!("freight.kargo.akuity.io/{name} alias is now {new_alias}")?;
     Ok(())
 }

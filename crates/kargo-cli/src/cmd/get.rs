@@ -119,7 +119,7 @@ async fn table(
         }));
     }
     for line in out.to_string().lines() {
-        println!("{}", line.trim_end().trim_start_matches(' '));
+        outln!("{}", line.trim_end().trim_start_matches(' '))?;
     }
     Ok(())
 }
@@ -143,7 +143,7 @@ async fn objects(
     match output {
         Output::Name => {
             for v in &values {
-                println!(
+                outln!(
                     "{}",
                     qualified_name(
                         info,
@@ -151,7 +151,7 @@ async fn objects(
                             .and_then(Value::as_str)
                             .unwrap_or("")
                     )
-                );
+                )?;
             }
         }
         Output::Json | Output::Yaml => {
@@ -161,9 +161,9 @@ async fn objects(
                 json!({"apiVersion": "v1", "kind": "List", "items": values})
             };
             if output == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                outln!("{}", serde_json::to_string_pretty(&doc)?)?;
             } else {
-                print!("{}", yaml_serde::to_string(&doc)?);
+                out!("{}", yaml_serde::to_string(&doc)?)?;
             }
         }
         Output::Table | Output::Wide => unreachable!("handled by table()"),
@@ -265,7 +265,7 @@ async fn freight_table(client: &kube::Client, name: Option<&str>, project: &str)
         ]);
     }
     for line in out.to_string().lines() {
-        println!("{}", line.trim_end().trim_start_matches(' '));
+        outln!("{}", line.trim_end().trim_start_matches(' '))?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::client;
 use crate::config::{self, CliConfig};
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Flags of `kargo login`.
 #[derive(Debug, clap::Args)]
@@ -21,11 +21,9 @@ pub struct LoginArgs {
 }
 
 /// Saves the connection after checking that it works.
-pub async fn login(a: LoginArgs) -> Result<()> {
-    let ca_data = match &a.ca_file {
-        Some(p) => {
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-        }
+pub async fn login(a: LoginArgs, flags: &client::ConnectFlags) -> Result<()> {
+    let ca_data = match a.ca_file.as_ref().or(flags.certificate_authority.as_ref()) {
+        Some(p) => client::read_ca(p)?,
         None => String::new(),
     };
     let mut cfg = config::load()?.unwrap_or_default();
@@ -36,13 +34,18 @@ pub async fn login(a: LoginArgs) -> Result<()> {
         insecure_skip_tls_verify: a.insecure_skip_tls_verify,
         ..cfg
     };
-    let c = client::build(&a.url, &a.token, &cfg, a.insecure_skip_tls_verify)?;
+    let c = client::build(
+        &a.url,
+        &a.token,
+        &cfg.ca_data,
+        cfg.insecure_skip_tls_verify,
+        flags.request_timeout,
+    )?;
     c.apiserver_version()
         .await
-        .map_err(crate::resources::explain)
-        .with_context(|| format!("cannot reach {}", a.url))?;
+        .map_err(crate::resources::explain)?;
     let p = config::save(&cfg)?;
-    println!("logged in to {} (configuration in {})", a.url, p.display());
+    outln!("logged in to {} (configuration in {})", a.url, p.display())?;
     Ok(())
 }
 
@@ -51,6 +54,6 @@ pub fn set_project(project: &str) -> Result<()> {
     let mut cfg = config::load()?.unwrap_or_default();
     cfg.project = project.to_string();
     config::save(&cfg)?;
-    println!("default project set to {project}");
+    outln!("default project set to {project}")?;
     Ok(())
 }

@@ -51,11 +51,11 @@ pub async fn promote(
         .await
         .map_err(explain)?;
     let name = created.metadata.name.clone().unwrap_or_default();
-    println!(
+    outln!(
         "promotion.kargo.akuity.io/{name} created: {} ({}) -> {stage}",
         f.alias().unwrap_or(&fname),
         &fname[..fname.len().min(7)]
-    );
+    )?;
     if wait {
         follow(&api, &name, timeout).await?;
     }
@@ -93,7 +93,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
                 m.status
             );
             if shown.get(i) != Some(&line) {
-                println!("{line}");
+                outln!("{line}")?;
                 if i < shown.len() {
                     shown[i] = line;
                 } else {
@@ -105,7 +105,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
         if last_phase != Some(phase) {
             last_phase = Some(phase);
             if !phase.is_terminal() {
-                println!("promotion {name}: {phase:?}");
+                outln!("promotion {name}: {phase:?}")?;
             }
         }
         if phase.is_terminal() {
@@ -115,7 +115,7 @@ pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Resu
                 format!(": {}", st.message)
             };
             if phase == PromotionPhase::Succeeded {
-                println!("promotion {name}: Succeeded{msg}");
+                outln!("promotion {name}: Succeeded{msg}")?;
                 return Ok(());
             }
             bail!("promotion {name}: {phase:?}{msg}");
@@ -139,6 +139,27 @@ pub async fn approve(
 ) -> Result<()> {
     let f = resolve_freight(client, project, freight).await?;
     let name = f.metadata.name.clone().unwrap_or_default();
+    // As Kargo's approve endpoint: the Stage must exist and request
+    // Freight from this origin, or the approval could never be acted upon.
+    let shown = f.alias().unwrap_or(&name).to_string();
+    let refuse = |why: String| {
+        anyhow::anyhow!("cannot approve Freight {shown:?} for Stage {stage:?}: {why}")
+    };
+    let s = Api::<kargo_api::Stage>::namespaced(client.clone(), project)
+        .get_opt(stage)
+        .await
+        .map_err(explain)?
+        .ok_or_else(|| {
+            refuse(format!(
+                "could not find Stage {stage:?} in namespace {project:?}"
+            ))
+        })?;
+    if kargo_api::availability::request_for(&s, &f).is_none() {
+        return Err(refuse(format!(
+            "Stage {stage:?} does not request Freight from origin \"{}/{}\"",
+            f.origin.kind, f.origin.name
+        )));
+    }
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
@@ -147,11 +168,11 @@ pub async fn approve(
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
-    println!(
+    outln!(
         "freight {} ({}) approved for Stage {stage}",
         f.alias().unwrap_or(&name),
         &name[..name.len().min(7)]
-    );
+    )?;
     Ok(())
 }
 
@@ -163,7 +184,7 @@ pub async fn abort(client: &kube::Client, project: &str, name: &str) -> Result<(
         .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(explain)?;
-    println!("promotion.kargo.akuity.io/{name} abort requested");
+    outln!("promotion.kargo.akuity.io/{name} abort requested")?;
     Ok(())
 }
 
@@ -208,9 +229,9 @@ pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bo
         .await
         .map_err(explain)?;
     if abort {
-        println!("stage.kargo.akuity.io/{stage}: verification abort requested");
+        outln!("stage.kargo.akuity.io/{stage}: verification abort requested")?;
     } else {
-        println!("stage.kargo.akuity.io/{stage}: verification requested");
+        outln!("stage.kargo.akuity.io/{stage}: verification requested")?;
     }
     Ok(())
 }
@@ -223,7 +244,7 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
         .await
         .map_err(explain)?;
     let st = ar.status.unwrap_or_default();
-    println!(
+    outln!(
         "analysisrun {name}: {}{}",
         if st.phase.is_empty() {
             "Pending"
@@ -235,15 +256,21 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
         } else {
             format!(" — {}", st.message)
         }
-    );
+    )?;
     for m in &st.metric_results {
-        println!(
+        outln!(
             "\nmetric {} ({}): {} measurement(s), {} successful, {} failed, {} inconclusive, {} error",
-            m.name, m.phase, m.count, m.successful, m.failed, m.inconclusive, m.error
-        );
+            m.name,
+            m.phase,
+            m.count,
+            m.successful,
+            m.failed,
+            m.inconclusive,
+            m.error
+        )?;
         for (i, x) in m.measurements.iter().enumerate() {
             let when = x.started_at.as_deref().unwrap_or("");
-            println!(
+            outln!(
                 "  #{} {when} {} value={}{}",
                 i + 1,
                 x.phase,
@@ -253,10 +280,10 @@ pub async fn logs(client: &kube::Client, project: &str, name: &str) -> Result<()
                 } else {
                     format!(" ({})", x.message)
                 }
-            );
+            )?;
             if let Some(out) = x.metadata.get("output").filter(|o| !o.is_empty()) {
                 for line in out.lines() {
-                    println!("    | {line}");
+                    outln!("    | {line}")?;
                 }
             }
         }

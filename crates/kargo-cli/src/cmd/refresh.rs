@@ -27,7 +27,7 @@ pub async fn warehouse(
     .await
     .map_err(explain)?;
     if !wait {
-        println!("warehouse.kargo.akuity.io/{name} refresh requested");
+        outln!("warehouse.kargo.akuity.io/{name} refresh requested")?;
         return Ok(());
     }
     let start = Instant::now();
@@ -43,7 +43,7 @@ pub async fn warehouse(
                 ),
                 _ => {
                     let msg = ready.map(|c| c.message.clone()).unwrap_or_default();
-                    println!("warehouse.kargo.akuity.io/{name} refreshed: {msg}");
+                    outln!("warehouse.kargo.akuity.io/{name} refreshed: {msg}")?;
                     return Ok(());
                 }
             }

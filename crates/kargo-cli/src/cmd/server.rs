@@ -110,11 +110,11 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         );
     }
     // The one line scripts and tests wait for.
-    println!(
+    outln!(
         "kargo server ready at {} in {} ms",
         s.url,
         started_at.elapsed().as_millis()
-    );
+    )?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => { r.context("waiting for Ctrl-C")?; }
         r = terminate() => { r?; }

@@ -41,8 +41,8 @@ struct Story {
 }
 
 impl Story {
-    fn say(&self, msg: &str) {
-        println!("[{:>5.1}s] {msg}", self.start.elapsed().as_secs_f64());
+    fn say(&self, msg: &str) -> Result<()> {
+        outln!("[{:>5.1}s] {msg}", self.start.elapsed().as_secs_f64())
     }
 
     async fn freight(&self) -> Result<Vec<Freight>> {
@@ -97,7 +97,7 @@ impl Story {
                 ),
             };
             if !line.is_empty() && self.seen.get(&name) != Some(&line) {
-                self.say(&format!("{name:<11} {line}"));
+                self.say(&format!("{name:<11} {line}"))?;
                 self.seen.insert(name, line);
             }
         }
@@ -144,7 +144,7 @@ impl Story {
         self.ws.release(tag)?;
         self.say(&format!(
             "released {tag} (tagged the app repository) and refreshed the Warehouse"
-        ));
+        ))?;
         let patch = json!({"metadata": {"annotations": {labels::REFRESH: jiff::Timestamp::now().to_string()}}});
         Api::<kargo_api::Warehouse>::namespaced(self.client.clone(), PROJECT)
             .patch(PROJECT, &PatchParams::default(), &Patch::Merge(patch))
@@ -177,7 +177,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
         .context("creating a workspace")?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let start = Instant::now();
-    println!("kargo quick start — workspace {}", dir.display());
+    outln!("kargo quick start — workspace {}", dir.display())?;
     let ws = Workspace::create(&dir)?;
     let env_url = demo_env::start(ws.config_repo())
         .await
@@ -201,12 +201,12 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
             ..Default::default()
         })?,
     )?;
-    println!("  app repository:    {}", ws.app_url);
-    println!("  config repository: {}", ws.config_url);
-    println!(
+    outln!("  app repository:    {}", ws.app_url)?;
+    outln!("  config repository: {}", ws.config_url)?;
+    outln!(
         "  demo environment:  {env_url}/<stage>/healthz  (stands in for Argo CD and a cluster: it runs what git says)"
-    );
-    println!("  kargo server:      {}", s.url);
+    )?;
+    outln!("  kargo server:      {}", s.url)?;
 
     let client = server.client()?;
     let mdir = dir.join("manifests");
@@ -221,9 +221,9 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
         false,
     )
     .await?;
-    println!(
+    outln!(
         "pipeline: dev -> staging-us + staging-eu -> prod-us (prod-us needs both); dev and staging auto-promote; every Stage verifies /healthz\n"
-    );
+    )?;
 
     let mut story = Story {
         client: client.clone(),
@@ -246,7 +246,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
             .await?;
         story.say(&format!(
             "{tag} is verified in dev, staging-us and staging-eu: prod-us may take it"
-        ));
+        ))?;
     }
     story.release("v1.2.0").await?;
     story
@@ -263,7 +263,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
             },
         )
         .await?;
-    story.say("v1.2.0 failed its health check in dev: it stops there, staging keeps v1.1.0");
+    story.say("v1.2.0 failed its health check in dev: it stops there, staging keeps v1.1.0")?;
     for st in ["staging-us", "staging-eu"] {
         if story.ws.deployed(st) != "v1.1.0" {
             bail!(
@@ -280,7 +280,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
     };
     let v11 = alias(story.freight_for("v1.1.0").await?);
     let v10 = alias(story.freight_for("v1.0.0").await?);
-    println!("\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait");
+    outln!("\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait")?;
     crate::cmd::promote::promote(
         &client,
         PROJECT,
@@ -293,10 +293,10 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
     story.say(&format!(
         "prod-us runs {} (git says so)",
         story.ws.deployed("prod-us")
-    ));
-    println!(
+    ))?;
+    outln!(
         "\n$ kargo promote --project {PROJECT} --stage prod-us --freight {v10} --wait   # the rollback"
-    );
+    )?;
     crate::cmd::promote::promote(
         &client,
         PROJECT,
@@ -312,7 +312,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
             story.ws.deployed("prod-us")
         );
     }
-    story.say("prod-us is back on v1.0.0: the same steps wrote the old tag to git");
+    story.say("prod-us is back on v1.0.0: the same steps wrote the old tag to git")?;
     story
         .until(
             "prod-us to record the rollback",
@@ -337,32 +337,32 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
     story.report().await?;
 
     summary(&story).await?;
-    println!(
+    outln!(
         "\nTry it yourself (the server is {}):",
         if args.keep_running {
             "still running"
         } else {
             "stopped when this command ends; use --keep-running"
         }
-    );
-    println!("  export KARGO_CONFIG={}", cfg_path.display());
-    println!("  kargo get freight -p {PROJECT}");
-    println!("  kargo get stages -p {PROJECT}");
-    println!("  kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait");
+    )?;
+    outln!("  export KARGO_CONFIG={}", cfg_path.display())?;
+    outln!("  kargo get freight -p {PROJECT}")?;
+    outln!("  kargo get stages -p {PROJECT}")?;
+    outln!("  kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait")?;
     let kubectl = format!(
         "kubectl --server {} --certificate-authority {} --token \"$(cat {})\"",
         s.url,
         dir.join("data/ca.crt").display(),
         dir.join("data/admin-token").display()
     );
-    println!("  {kubectl} get stages -n {PROJECT}");
-    println!("  {kubectl} logs -n kargo deploy/kargo-controller   # what the controllers did");
-    println!(
+    outln!("  {kubectl} get stages -n {PROJECT}")?;
+    outln!("  {kubectl} logs -n kargo deploy/kargo-controller   # what the controllers did")?;
+    outln!(
         "  git -C {} log --oneline main   # what Kargo committed",
         dir.join("repos/k8s-config.git").display()
-    );
+    )?;
     if args.keep_running {
-        println!("\nPress Ctrl-C to stop.");
+        outln!("\nPress Ctrl-C to stop.")?;
         tokio::signal::ctrl_c().await?;
     }
     server.shutdown();
@@ -424,9 +424,9 @@ async fn summary(story: &Story) -> Result<()> {
         }
         t.add_row(row);
     }
-    println!("\nFreight × Stage:");
+    outln!("\nFreight × Stage:")?;
     for line in t.to_string().lines() {
-        println!("  {}", line.trim_end().trim_start_matches(' '));
+        outln!("  {}", line.trim_end().trim_start_matches(' '))?;
     }
     Ok(())
 }

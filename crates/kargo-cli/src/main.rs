@@ -2,6 +2,9 @@
 //! verbs users know from Kargo, talking to any Kubernetes-compatible API
 //! through kube-rs.
 
+// stdout goes through `outln!`, which ends quietly on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 #[macro_use]
 mod output;
 mod client;

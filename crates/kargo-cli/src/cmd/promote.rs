@@ -211,10 +211,10 @@ pub async fn verify(client: &kube::Client, project: &str, stage: &str, abort: bo
         );
     };
     if abort && kargo_api::verification_request::is_terminal(&current.phase) {
-        println!(
+        outln!(
             "stage.kargo.akuity.io/{stage}: no verification is running (the latest ended {})",
             current.phase
-        );
+        )?;
         return Ok(());
     }
     let key = if abort {

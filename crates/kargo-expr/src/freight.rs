@@ -119,30 +119,6 @@ pub fn origin_of(v: &Value) -> Option<(String, String)> {
     Some((kind.to_string(), name.to_string()))
 }
 
-fn normalize_git(url: &str) -> String {
-    let u = url.trim().to_ascii_lowercase();
-    let u = u.trim_end_matches('/');
-    u.strip_suffix(".git")
-        .unwrap_or(u)
-        .trim_end_matches('/')
-        .to_string()
-}
-
-fn normalize_image(repo: &str) -> String {
-    let r = repo.trim().trim_end_matches('/').to_ascii_lowercase();
-    match r.split_once('/') {
-        None => format!("docker.io/library/{r}"),
-        Some((first, _)) if !first.contains(['.', ':']) && first != "localhost" => {
-            format!("docker.io/{r}")
-        }
-        _ => r,
-    }
-}
-
-fn normalize_chart(repo: &str) -> String {
-    repo.trim().trim_end_matches('/').to_ascii_lowercase()
-}
-
 /// Which kind of artifact a look-up is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactKind {
@@ -166,11 +142,13 @@ impl ArtifactKind {
             ArtifactKind::Chart => "a Helm chart",
         }
     }
+    /// How Kargo's `freight.Find*` compare repository URLs: git URLs
+    /// through the one git normaliser (`kargo_api::urls`), image and chart
+    /// URLs as written.
     fn normalize(self, url: &str) -> String {
         match self {
-            ArtifactKind::Commit => normalize_git(url),
-            ArtifactKind::Image => normalize_image(url),
-            ArtifactKind::Chart => normalize_chart(url),
+            ArtifactKind::Commit => kargo_api::urls::normalize_git(url),
+            ArtifactKind::Image | ArtifactKind::Chart => url.to_string(),
         }
     }
     /// The artifact with Go field names, as Kargo's functions return it.
@@ -387,17 +365,20 @@ mod tests {
     #[test]
     fn find_normalizes_and_respects_origin() {
         let c = collection();
-        let img = find_artifact(
+        let img = find_artifact(&c, ArtifactKind::Image, "nginx", None, None);
+        assert_eq!(
+            img.ok().flatten().map(|v| v["Tag"].clone()),
+            Some(json!("1.27"))
+        );
+        // Images are compared as written, as Kargo's FindImage does.
+        let other_spelling = find_artifact(
             &c,
             ArtifactKind::Image,
             "docker.io/library/nginx",
             None,
             None,
         );
-        assert_eq!(
-            img.ok().flatten().map(|v| v["Tag"].clone()),
-            Some(json!("1.27"))
-        );
+        assert_eq!(other_spelling, Ok(None));
         let commit = find_artifact(
             &c,
             ArtifactKind::Commit,

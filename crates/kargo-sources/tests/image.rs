@@ -131,16 +131,19 @@ async fn lexical_strategy_and_tag_filters() {
         ["1.2.0", "1.0.0"]
     );
 
-    // Deprecated fields: a single allow regex and exact tags to ignore.
+    // Deprecated fields fail discovery with the replacement named (Kargo >= 1.11).
     let mut s = sub(repo.clone());
     s.image_selection_strategy = Some(ImageSelectionStrategy::Lexical);
     s.allow_tags = r"^\d".into();
-    s.ignore_tags = vec!["1.2.0".into()];
-    s.discovery_limit = Some(2);
-    assert_eq!(
-        tags(&d.discover(&s, None).await.unwrap()),
-        ["2.0.0-rc.1", "1.1"]
+    let err = d.discover(&s, None).await.unwrap_err().to_string();
+    assert!(
+        err.contains("allowTags is deprecated") && err.contains("allowTagsRegexes"),
+        "{err}"
     );
+    let mut s = sub(repo.clone());
+    s.ignore_tags = vec!["1.2.0".into()];
+    let err = d.discover(&s, None).await.unwrap_err().to_string();
+    assert!(err.contains("ignoreTagsRegexes"), "{err}");
 
     // Filters apply to SemVer too.
     let mut s = sub(repo.clone());

@@ -14,6 +14,7 @@ pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;
 pub mod glob;
+pub mod k8s_names;
 pub mod pattern;
 pub mod printer;
 pub mod project;

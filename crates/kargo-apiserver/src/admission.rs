@@ -118,6 +118,7 @@ pub fn admit(
             message: format!("invalid name {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"),
         });
     }
+    errors.extend(crate::object_meta::validate(&obj));
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
     }

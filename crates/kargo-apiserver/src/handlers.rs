@@ -90,30 +90,81 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Decodes a JSON or YAML body.
+/// Decodes a JSON or YAML body. A request without `Content-Type` is read
+/// as JSON; any other media type is 415, as kube-apiserver answers it.
 pub fn body_value(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let yaml = match media.as_str() {
+        "application/json" | "" | "*/*" => false,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+        _ => return Err(ApiError::unsupported_media(ct)),
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
     }
-    if ct.contains("yaml") {
+    if yaml {
         yaml_serde::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
-    } else if ct.contains("protobuf") {
-        Err(ApiError::unsupported_media(ct))
     } else {
         serde_json::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
     }
 }
 
-async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::too_large(MAX_BODY))
+/// How much of an oversized body is read and dropped so the client, which
+/// is still sending, receives the 413 instead of a reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+/// How long draining an oversized body may take.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads a request body of at most [`MAX_BODY`] bytes. A larger body is a
+/// 413 `Status`: one announced by `Content-Length` is refused before it is
+/// read (a client that sent `Expect: 100-continue` then never sends it);
+/// otherwise the rest is read and dropped (up to [`DRAIN_LIMIT`], within
+/// [`DRAIN_TIMEOUT`]) so the client is still listening when the answer
+/// comes.
+async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
+    use http_body_util::BodyExt;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let expects_continue = headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if announced.is_some_and(|n| n > MAX_BODY) && expects_continue {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut read = 0usize;
+    let drain = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                read += data.len();
+                if read <= MAX_BODY {
+                    buf.extend_from_slice(&data);
+                } else if read > DRAIN_LIMIT {
+                    break;
+                }
+            }
+        }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() || read > MAX_BODY {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
+    Ok(buf.freeze())
 }
 
 /// Entry point for everything under `/api` and `/apis`.
@@ -174,7 +225,7 @@ async fn dispatch(
         }
         (Method::POST, Target::Collection { info, ns }) => {
             let ns = ns.unwrap_or_default();
-            let v = body_value(&headers, &read_body(body).await?)?;
+            let v = body_value(&headers, &read_body(&headers, body).await?)?;
             create(&server, info, &ns, v, &q).await
         }
         (Method::GET, Target::Object { info, ns, name, .. }) => {
@@ -206,7 +257,7 @@ async fn dispatch(
                 status,
             },
         ) => {
-            let v = body_value(&headers, &read_body(body).await?)?;
+            let v = body_value(&headers, &read_body(&headers, body).await?)?;
             update(&server, info, &ns, &name, v, status, &q).await
         }
         (
@@ -223,11 +274,11 @@ async fn dispatch(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let bytes = read_body(body).await?;
+            let bytes = read_body(&headers, body).await?;
             patch(&server, info, &ns, &name, status, &ct, &bytes, &q).await
         }
         (Method::DELETE, Target::Object { info, ns, name, .. }) => {
-            let bytes = read_body(body).await?;
+            let bytes = read_body(&headers, body).await?;
             let opts: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
                 json!({})
             } else {
@@ -265,11 +316,14 @@ struct Continue {
     name: String,
 }
 
-fn selectors(q: &Query) -> ApiResult<(LabelSelector, FieldSelector)> {
+fn selectors(info: &ResourceInfo, q: &Query) -> ApiResult<(LabelSelector, FieldSelector)> {
     let ls = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    let fs = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-        .map_err(ApiError::bad_request)?;
+    let fs = FieldSelector::parse_for(
+        info.kind,
+        q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+    )
+    .map_err(ApiError::bad_request)?;
     Ok((ls, fs))
 }
 
@@ -280,7 +334,7 @@ async fn list(
     q: &Query,
     as_table: bool,
 ) -> ApiResult<Response> {
-    let (ls, fs) = selectors(q)?;
+    let (ls, fs) = selectors(info, q)?;
     let limit: usize = match q.get("limit") {
         Some(l) => l
             .parse()
@@ -480,7 +534,15 @@ async fn patch(
     } else if ct.starts_with("application/apply-patch") {
         PatchKind::Apply
     } else {
-        return Err(ApiError::unsupported_media(ct));
+        return Err(ApiError::unsupported_media_of(
+            ct,
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+                "application/strategic-merge-patch+json",
+            ],
+        ));
     };
     let patch_doc: Value = if kind == PatchKind::Apply {
         yaml_serde::from_slice(bytes).map_err(|e| {

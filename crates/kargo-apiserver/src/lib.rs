@@ -8,6 +8,7 @@
 mod admission;
 mod discovery;
 mod handlers;
+mod object_meta;
 mod openapi;
 mod patch;
 mod promotion_admission;

@@ -57,10 +57,18 @@ impl ApiError {
     }
     /// 415.
     pub fn unsupported_media(ct: &str) -> Self {
+        Self::unsupported_media_of(ct, &["application/json", "application/yaml"])
+    }
+    /// 415 listing the media types the request could have used, worded as
+    /// kube-apiserver words it.
+    pub fn unsupported_media_of(ct: &str, accepted: &[&str]) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format: {ct}"),
+            format!(
+                "the body of the request was in an unknown format ({ct:?}) - accepted media types include: {}",
+                accepted.join(", ")
+            ),
         )
     }
     /// 422 with one cause per field: `Kind.group "name" is invalid: ...`

@@ -101,8 +101,11 @@ pub async fn serve(
 ) -> ApiResult<Response> {
     let labels = LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-        .map_err(ApiError::bad_request)?;
+    let fields = FieldSelector::parse_for(
+        info.kind,
+        q.get("fieldSelector").map(String::as_str).unwrap_or(""),
+    )
+    .map_err(ApiError::bad_request)?;
     let ns = ns.or_else(|| fields.pinned("metadata.namespace").map(String::from));
     let filter = Filter {
         res: res_key(info),

@@ -38,11 +38,18 @@ impl ServerProc {
         Self::start_with(home, &[])
     }
 
-    /// Starts with extra `kargo server` flags.
+    /// Starts with extra `kargo server` flags. The tests' repositories
+    /// are local, so `--allow-file-repos` is always on.
     pub fn start_with(home: &Path, extra: &[&str]) -> ServerProc {
         let data = home.join("data");
         let mut child = Command::new(KARGO)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-file-repos",
+                "--data-dir",
+            ])
             .arg(&data)
             .args(extra)
             .env("KARGO_CONFIG", home.join("config.yaml"))

@@ -41,8 +41,18 @@ impl ServerProc {
     /// Starts with extra `kargo server` flags. The tests' repositories
     /// are local, so `--allow-file-repos` is always on.
     pub fn start_with(home: &Path, extra: &[&str]) -> ServerProc {
+        Self::start_in(home, None, extra)
+    }
+
+    /// [`ServerProc::start_with`], with the server's working directory
+    /// set to `cwd` (e.g. a git checkout).
+    pub fn start_in(home: &Path, cwd: Option<&Path>, extra: &[&str]) -> ServerProc {
         let data = home.join("data");
-        let mut child = Command::new(KARGO)
+        let mut cmd = Command::new(KARGO);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
             .args([
                 "server",
                 "--listen",

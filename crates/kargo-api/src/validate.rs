@@ -268,8 +268,15 @@ pub fn cluster_config(v: &Value) -> Outcome {
     out
 }
 
-/// Warehouse.
+/// Warehouse, with `file://` git repositories refused (the server's
+/// default; see [`warehouse_with`]).
 pub fn warehouse(v: &Value) -> Outcome {
+    warehouse_with(v, false)
+}
+
+/// Warehouse. `allow_file_repos`: the server runs with
+/// `--allow-file-repos`, so `file://` git repository URLs are accepted.
+pub fn warehouse_with(v: &Value, allow_file_repos: bool) -> Outcome {
     let mut out = Outcome::default();
     let Some(w) = decode::<Warehouse>(v, &mut out) else {
         return out;
@@ -315,11 +322,8 @@ pub fn warehouse(v: &Value) -> Outcome {
             }
         };
         if let Some(g) = &s.git {
-            if g.repo_url.is_empty() {
-                out.err(
-                    format!("{p}.git.repoURL"),
-                    "required: the git repository URL",
-                );
+            if let Err(e) = crate::urls::check_git_repo_url(&g.repo_url, allow_file_repos) {
+                out.err(format!("{p}.git.repoURL"), e);
             }
             limit(
                 &mut out,
@@ -404,11 +408,8 @@ pub fn warehouse(v: &Value) -> Outcome {
         }
         if let Some(c) = &s.chart {
             let url = c.repo_url.as_str();
-            if url.is_empty() {
-                out.err(
-                    format!("{p}.chart.repoURL"),
-                    "required: the chart repository URL",
-                );
+            if let Err(e) = crate::urls::check_chart_repo_url(url) {
+                out.err(format!("{p}.chart.repoURL"), e);
             } else if url.starts_with("oci://") {
                 if !c.name.is_empty() {
                     out.err(
@@ -416,17 +417,10 @@ pub fn warehouse(v: &Value) -> Outcome {
                         "must be empty for an oci:// repository (the URL names the chart)",
                     );
                 }
-            } else if url.starts_with("http://") || url.starts_with("https://") {
-                if c.name.is_empty() {
-                    out.err(
-                        format!("{p}.chart.name"),
-                        "required for an HTTP(S) chart repository",
-                    );
-                }
-            } else {
+            } else if c.name.is_empty() {
                 out.err(
-                    format!("{p}.chart.repoURL"),
-                    format!("{url:?}: expected an http://, https:// or oci:// URL"),
+                    format!("{p}.chart.name"),
+                    "required for an HTTP(S) chart repository",
                 );
             }
             limit(
@@ -875,11 +869,56 @@ mod tests {
             out.errors
         );
         assert!(out.errors[0].message.contains("SemVer"), "{:?}", out.errors);
-        let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [{}, {"git": {"repoURL": "x"}, "chart": {"repoURL": "oci://r/c"}}], "bogus": 1}});
+        let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [{}, {"git": {"repoURL": "https://h/x"}, "chart": {"repoURL": "oci://r/c"}}], "bogus": 1}});
         let out = warehouse(&w);
         let paths: Vec<_> = out.errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["spec.subscriptions[0]", "spec.subscriptions[1]"]);
         assert_eq!(out.unknown_fields, ["spec.bogus"]);
+    }
+
+    #[test]
+    fn repo_urls_are_checked_and_file_needs_the_server_setting() {
+        let w = json!({"metadata": {"name": "w"}, "spec": {"subscriptions": [
+            {"git": {"repoURL": "--upload-pack=touch /tmp/x"}},
+            {"git": {"repoURL": "ext::sh -c touch% /tmp/x"}},
+            {"git": {"repoURL": "gopher://h/r"}},
+            {"git": {"repoURL": "file:///srv/r.git"}},
+            {"git": {"repoURL": "git@github.com:example/r.git"}},
+            {"chart": {"repoURL": "file:///charts", "name": "c"}},
+            {"chart": {"repoURL": "https://charts.example.com", "name": "c"}}]}});
+        let out = warehouse(&w);
+        let got: Vec<(&str, &str)> = out
+            .errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str()))
+            .collect();
+        let paths: Vec<&str> = got.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.subscriptions[0].git.repoURL",
+                "spec.subscriptions[1].git.repoURL",
+                "spec.subscriptions[2].git.repoURL",
+                "spec.subscriptions[3].git.repoURL",
+                "spec.subscriptions[5].chart.repoURL",
+            ],
+            "{got:#?}"
+        );
+        assert!(got[0].1.contains("must not start with '-'"), "{got:#?}");
+        assert!(got[1].1.contains("\"ext::\""), "{got:#?}");
+        assert!(got[2].1.contains("not a supported git"), "{got:#?}");
+        assert!(got[3].1.contains("--allow-file-repos"), "{got:#?}");
+        let out = warehouse_with(&w, true);
+        let paths: Vec<&str> = out.errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.subscriptions[0].git.repoURL",
+                "spec.subscriptions[1].git.repoURL",
+                "spec.subscriptions[2].git.repoURL",
+                "spec.subscriptions[5].chart.repoURL",
+            ]
+        );
     }
 
     #[test]

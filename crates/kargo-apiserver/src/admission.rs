@@ -1,6 +1,7 @@
 //! Admission: what happens to an object between the request and the
 //! store — apiVersion/kind checks, defaulting, Freight naming (ID) and
-//! aliasing, typed validation, immutability, unknown-field policy.
+//! aliasing, typed validation, immutability, unknown-field policy, and the
+//! server's settings that validation depends on ([`AdmissionSettings`]).
 
 use crate::status::{ApiError, ApiResult};
 use http::StatusCode;
@@ -34,6 +35,15 @@ impl FieldValidation {
     }
 }
 
+/// The server's settings that admission applies (`kargo server` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdmissionSettings {
+    /// `--allow-file-repos`: Warehouses may subscribe to `file://` git
+    /// repositories. Off by default: anyone who can write a Warehouse
+    /// could otherwise make the server read any repository on its disk.
+    pub allow_file_repos: bool,
+}
+
 /// An object ready to store, with warnings for the client.
 pub struct Admitted {
     /// The object.
@@ -45,6 +55,7 @@ pub struct Admitted {
 /// Runs admission for a create (`old` None) or an update.
 pub fn admit(
     store: &Store,
+    settings: &AdmissionSettings,
     info: &'static ResourceInfo,
     ns: &str,
     mut obj: Value,
@@ -100,7 +111,11 @@ pub fn admit(
     if info.kind == "Promotion" && old.is_none() {
         crate::promotion_admission::admit_new_promotion(store, ns, &mut obj)?;
     }
-    let outcome = (info.validate)(&obj);
+    let outcome = if info.kind == "Warehouse" {
+        kargo_api::validate::warehouse_with(&obj, settings.allow_file_repos)
+    } else {
+        (info.validate)(&obj)
+    };
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -341,4 +356,75 @@ fn check_freight_origin(store: &Store, ns: &str, obj: &Value) -> ApiResult<Vec<F
         );
     }
     Ok(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warehouse(url: &str) -> Value {
+        json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
+            "metadata": {"name": "w", "namespace": "p"},
+            "spec": {"subscriptions": [{"git": {"repoURL": url}}]}})
+    }
+
+    fn admit_warehouse(url: &str, settings: AdmissionSettings) -> ApiResult<Admitted> {
+        let store =
+            Store::open(std::path::Path::new(":memory:")).unwrap_or_else(|e| panic!("store: {e}"));
+        let info = kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", "Warehouse")
+            .unwrap_or_else(|| panic!("Warehouse is served"));
+        admit(
+            &store,
+            &settings,
+            info,
+            "p",
+            warehouse(url),
+            None,
+            FieldValidation::Warn,
+        )
+    }
+
+    #[test]
+    fn repo_urls_are_refused_with_422_naming_the_field() {
+        let off = AdmissionSettings::default();
+        let on = AdmissionSettings {
+            allow_file_repos: true,
+        };
+        let rows = [
+            ("--upload-pack=touch /tmp/x", "must not start with '-'"),
+            ("ext::sh -c touch% /tmp/x", "remote-helper"),
+            (
+                "gopher://example.com/r.git",
+                "not a supported git repository URL",
+            ),
+            ("file:///srv/r.git", "--allow-file-repos"),
+        ];
+        for (url, why) in rows {
+            let Err(e) = admit_warehouse(url, off) else {
+                panic!("{url:?} was admitted");
+            };
+            assert_eq!(e.code, StatusCode::UNPROCESSABLE_ENTITY, "{url:?}");
+            assert!(
+                e.message.contains("spec.subscriptions[0].git.repoURL") && e.message.contains(why),
+                "{url:?}: {}",
+                e.message
+            );
+            let causes = e
+                .details
+                .as_ref()
+                .and_then(|d| d.get("causes"))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                causes[0]["field"], "spec.subscriptions[0].git.repoURL",
+                "{causes}"
+            );
+        }
+        // The server's setting lets file:// in, and nothing else.
+        assert!(admit_warehouse("file:///srv/r.git", on).is_ok());
+        assert!(admit_warehouse("--upload-pack=x", on).is_err());
+        assert!(admit_warehouse("ext::sh -c x", on).is_err());
+        assert!(admit_warehouse("https://github.com/example/r.git", off).is_ok());
+        assert!(admit_warehouse("git@github.com:example/r.git", off).is_ok());
+    }
 }

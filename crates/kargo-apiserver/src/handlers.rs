@@ -463,7 +463,7 @@ async fn create(
     let dry = dry_run(q);
     let ns = ns.to_string();
     let (obj, warnings) = blocking(server, move |s| {
-        let admitted = match admit(&s.store, info, &ns, v, None, fv) {
+        let admitted = match admit(&s.store, &s.admission, info, &ns, v, None, fv) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
@@ -497,7 +497,7 @@ async fn update(
             Ok(o) => o,
             Err(e) => return Ok(Err(e.into())),
         };
-        let admitted = match admit(&s.store, info, &ns, v, Some(&old), fv) {
+        let admitted = match admit(&s.store, &s.admission, info, &ns, v, Some(&old), fv) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
@@ -584,7 +584,7 @@ async fn patch(
                 v["metadata"] = json!({});
             }
             v["metadata"]["name"] = json!(name);
-            let admitted = match admit(&s.store, info, &ns, v, None, fv) {
+            let admitted = match admit(&s.store, &s.admission, info, &ns, v, None, fv) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };
@@ -609,7 +609,7 @@ async fn patch(
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };
-            let mut admitted = match admit(&s.store, info, &ns, new, Some(&old), fv) {
+            let mut admitted = match admit(&s.store, &s.admission, info, &ns, new, Some(&old), fv) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };

@@ -18,7 +18,7 @@ mod status;
 mod table;
 mod watch;
 
-pub use admission::FieldValidation;
+pub use admission::{AdmissionSettings, FieldValidation};
 pub use handlers::MAX_BODY;
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;
@@ -39,6 +39,8 @@ use kargo_store::Store;
 pub struct ApiServer {
     /// The object store.
     pub store: Store,
+    /// The server's settings that admission applies.
+    pub admission: AdmissionSettings,
 }
 
 async fn api(
@@ -51,9 +53,15 @@ async fn api(
     handlers::handle(s, method, uri, headers, body).await
 }
 
-/// The API router: `/version`, `/api`, `/apis`, `/openapi` and health.
+/// The API router: `/version`, `/api`, `/apis`, `/openapi` and health,
+/// with the default admission settings (no `file://` repositories).
 pub fn router(store: Store) -> Router {
-    let state = ApiServer { store };
+    router_with(store, AdmissionSettings::default())
+}
+
+/// [`router`] with the server's admission settings.
+pub fn router_with(store: Store, admission: AdmissionSettings) -> Router {
+    let state = ApiServer { store, admission };
     Router::new()
         .route(
             "/version",

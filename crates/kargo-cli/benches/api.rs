@@ -28,7 +28,13 @@ impl Drop for Proc {
 fn start(dir: &std::path::Path) -> Proc {
     let t = Instant::now();
     let mut child = Command::new(KARGO)
-        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-file-repos",
+            "--data-dir",
+        ])
         .arg(dir.join("data"))
         .env("KARGO_CONFIG", dir.join("config.yaml"))
         .stdout(Stdio::piped())

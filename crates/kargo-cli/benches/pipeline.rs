@@ -145,6 +145,7 @@ fn main() {
             "127.0.0.1:0",
             "--min-warehouse-interval",
             "1s",
+            "--allow-file-repos",
             "--data-dir",
         ])
         .arg(d.join("data"))

@@ -46,16 +46,19 @@ pub struct ControllerConfig {
     pub public_url: String,
     /// What garbage collection keeps.
     pub gc: gc::GcConfig,
+    /// Promotion steps may use `file://` repositories (`kargo server
+    /// --allow-file-repos`; admission applies the same rule to Warehouses).
+    pub allow_file_repos: bool,
 }
 
 /// Starts every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
     let stages = Arc::new(stage::Context::new(client.clone()));
-    let promotions = Arc::new(promotion::Context::new(
-        client.clone(),
-        cfg.work_dir.clone(),
-    ));
+    let promotions = Arc::new(
+        promotion::Context::new(client.clone(), cfg.work_dir.clone())
+            .with_allow_file_repos(cfg.allow_file_repos),
+    );
     let configs = Arc::new(project_config::Context::new(
         client.clone(),
         cfg.public_url.clone(),

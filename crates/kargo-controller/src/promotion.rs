@@ -34,6 +34,8 @@ pub struct Context {
     /// Promotions executing in this process, with their cancel flags.
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
     retry_delay: Duration,
+    /// Steps may use `file://` repositories (`--allow-file-repos`).
+    allow_file_repos: bool,
 }
 
 impl Context {
@@ -45,7 +47,15 @@ impl Context {
             work_root,
             running: Mutex::new(HashMap::new()),
             retry_delay: Duration::from_secs(5),
+            allow_file_repos: false,
         }
+    }
+
+    /// Lets steps use `file://` repositories (the server's
+    /// `--allow-file-repos`).
+    pub fn with_allow_file_repos(mut self, allow: bool) -> Self {
+        self.allow_file_repos = allow;
+        self
     }
 }
 
@@ -446,6 +456,7 @@ async fn execute(
             work_dir: work,
             retry_delay: ctx.retry_delay,
             cancel,
+            allow_file_repos: ctx.allow_file_repos,
         },
     );
     let steps = p.spec.steps.clone();

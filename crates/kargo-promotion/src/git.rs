@@ -2,6 +2,10 @@
 //! command line, passes credentials through the environment (an
 //! `http.extraHeader` set with `GIT_CONFIG_COUNT/KEY/VALUE`, never an
 //! argument or a URL), disables prompts, and redacts secrets from errors.
+//!
+//! Git never takes an option from user input: every URL or path that
+//! comes from a config goes after `--` (or `--end-of-options` for
+//! revisions), and the `ext::` remote helper is switched off.
 
 use std::fmt;
 use std::path::Path;
@@ -105,7 +109,14 @@ pub fn command(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Co
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
     }
-    cmd.args(["-c", "credential.helper=", "-c", "core.askPass="]);
+    cmd.args([
+        "-c",
+        "credential.helper=",
+        "-c",
+        "core.askPass=",
+        "-c",
+        "protocol.ext.allow=never",
+    ]);
     cmd.args(args);
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "/bin/false")
@@ -344,6 +355,7 @@ pub(crate) mod testutil {
             shared,
             credentials: &NoCredentials,
             apps: None,
+            allow_file_repos: true,
         };
         f(&ctx)
     }

@@ -9,6 +9,8 @@
 //!   [`Registry`] of steps by name;
 //! - [`git`]: the `git` CLI wrapper the git steps share (credentials through
 //!   the environment, secrets redacted from errors);
+//! - [`safe_path`]: resolving config paths inside the work tree with
+//!   symlinks followed (a step never leaves its work tree);
 //! - [`steps`]: one file per built-in step, each with its config type and
 //!   tests: `git-clone`, `yaml-update` (alias `git-update`), `git-commit`,
 //!   `git-push`, `git-clear`.
@@ -19,6 +21,7 @@
 pub mod apps;
 pub mod git;
 pub mod runner;
+pub mod safe_path;
 pub mod step;
 pub mod steps;
 

@@ -172,6 +172,9 @@ pub struct RunnerOptions {
     pub retry_delay: Duration,
     /// Set to abort: checked before each step and between retries.
     pub cancel: Arc<AtomicBool>,
+    /// Whether steps may use `file://` repositories (the server's
+    /// `--allow-file-repos`; off by default).
+    pub allow_file_repos: bool,
 }
 
 impl RunnerOptions {
@@ -181,6 +184,7 @@ impl RunnerOptions {
             work_dir: work_dir.into(),
             retry_delay: Duration::from_secs(5),
             cancel: Arc::new(AtomicBool::new(false)),
+            allow_file_repos: false,
         }
     }
 }
@@ -638,6 +642,7 @@ impl Runner {
                     shared: &state.shared,
                     credentials: input.credentials,
                     apps: input.apps,
+                    allow_file_repos: self.options.allow_file_repos,
                 };
                 runner.run(&ctx, &config)
             };

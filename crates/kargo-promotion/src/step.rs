@@ -87,6 +87,9 @@ pub struct StepContext<'a> {
     pub credentials: &'a dyn CredentialLookup,
     /// Argo CD Applications, when the caller can reach them.
     pub apps: Option<&'a dyn crate::apps::ArgoCdApps>,
+    /// Whether `file://` repository URLs are allowed (the server's
+    /// `--allow-file-repos`).
+    pub allow_file_repos: bool,
 }
 
 impl StepContext<'_> {
@@ -103,34 +106,37 @@ impl StepContext<'_> {
         Ok(dir)
     }
 
-    /// Joins `path` (from a step's config) onto the work directory,
-    /// refusing absolute paths and `..` that would leave it.
+    /// Joins `path` (from a step's config field `field`) onto the work
+    /// directory with [`crate::safe_path::secure_join`]: symlinks are
+    /// followed, and an absolute path, a `..` above the work directory or a
+    /// symlink that leads outside it is a terminal error naming the field
+    /// and the path. Every step resolves every path through here.
     pub fn resolve(&self, step: &str, field: &str, path: &str) -> Result<PathBuf, StepError> {
-        let rel = Path::new(path);
-        let mut out = self.work_dir.to_path_buf();
-        let mut depth = 0usize;
-        for c in rel.components() {
-            match c {
-                Component::CurDir => {}
-                Component::Normal(p) => {
-                    out.push(p);
-                    depth += 1;
-                }
-                Component::ParentDir if depth > 0 => {
-                    out.pop();
-                    depth -= 1;
-                }
-                _ => {
-                    return Err(StepError::config(
-                        step,
-                        format!(
-                            "{field}: {path:?} must be a relative path inside the work directory"
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(out)
+        use crate::safe_path::{UnsafePath, secure_join};
+        secure_join(self.work_dir, path).map_err(|e| match e {
+            UnsafePath::NotRelative => StepError::config(
+                step,
+                format!("{field}: {path:?} must be a relative path inside the work directory"),
+            ),
+            UnsafePath::Escapes { link, target } => StepError::terminal(
+                step,
+                format!(
+                    "{field}: {path:?} resolves outside the work tree (symlink {link:?} to {target:?})"
+                ),
+            ),
+            UnsafePath::TooManySymlinks => StepError::terminal(
+                step,
+                format!("{field}: {path:?}: too many levels of symbolic links"),
+            ),
+            UnsafePath::Io(e) => StepError::retryable(step, format!("{field}: {path:?}: {e}")),
+        })
+    }
+
+    /// Refuses a repository URL that the server does not allow (see
+    /// [`kargo_api::urls::check_git_repo_url`]), naming `field`.
+    pub fn check_repo_url(&self, step: &str, field: &str, url: &str) -> Result<(), StepError> {
+        kargo_api::urls::check_git_repo_url(url, self.allow_file_repos)
+            .map_err(|e| StepError::config(step, format!("{field}: {e}")))
     }
 }
 

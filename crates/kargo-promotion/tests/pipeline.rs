@@ -153,6 +153,7 @@ impl Repo {
     fn runner(&self, name: &str) -> Runner {
         let mut opts = RunnerOptions::new(self.root.join("work").join(name));
         opts.retry_delay = std::time::Duration::from_millis(1);
+        opts.allow_file_repos = true;
         Runner::new(Arc::new(Registry::builtin()), opts)
     }
 }
@@ -252,6 +253,62 @@ fn seed_dev_pipeline_changes_only_the_tag() -> TestResult {
             .message
             .contains("ctx.stage == \"prod\"")
     );
+    Ok(())
+}
+
+#[test]
+fn a_committed_symlink_out_of_the_work_tree_fails_the_promotion() -> TestResult {
+    let repo = Repo::new()?;
+    let outside = repo.root.join("outside.yaml");
+    std::fs::write(&outside, VALUES)?;
+    let seed = repo.root.join("seed");
+    let values = seed.join("apps/my-web-app/dev/values.yaml");
+    std::fs::remove_file(&values)?;
+    std::os::unix::fs::symlink(&outside, &values)?;
+    git(&seed, &["add", "."])?;
+    git(&seed, &["commit", "--quiet", "-m", "link"])?;
+    git(&seed, &["push", "--quiet", "origin", "main"])?;
+
+    let o = promote(&repo, "p1", "dev", "1.6.0")?;
+    assert_eq!(o.phase, PromotionPhase::Failed, "{}", o.message);
+    assert_eq!(
+        statuses(&o)[..3],
+        ["step-0=Succeeded", "step-1=Failed", "step-2=Skipped"]
+    );
+    assert!(
+        o.message.contains(
+            "updates[].file: \"./src/apps/my-web-app/dev/values.yaml\" resolves outside the work tree"
+        ) && o.message.contains(&*outside.to_string_lossy()),
+        "{}",
+        o.message
+    );
+    // Nothing was written through the link, and nothing was pushed.
+    assert_eq!(std::fs::read_to_string(&outside)?, VALUES);
+    assert_eq!(repo.commits()?, ["link", "initial"]);
+    Ok(())
+}
+
+#[test]
+fn file_repositories_need_the_server_setting() -> TestResult {
+    let repo = Repo::new()?;
+    let mut opts = RunnerOptions::new(repo.root.join("work").join("p1"));
+    opts.retry_delay = std::time::Duration::from_millis(1);
+    let runner = Runner::new(Arc::new(Registry::builtin()), opts);
+    let mut persist = |_: &RunState| Ok(());
+    let o = runner.run(
+        &input("dev", "1.6.0"),
+        &repo.steps()?,
+        &NoTasks,
+        RunState::new(),
+        &mut persist,
+    )?;
+    assert_eq!(o.phase, PromotionPhase::Failed, "{}", o.message);
+    assert!(
+        o.message.contains("repoURL") && o.message.contains("--allow-file-repos"),
+        "{}",
+        o.message
+    );
+    assert_eq!(repo.commits()?, ["initial"]);
     Ok(())
 }
 

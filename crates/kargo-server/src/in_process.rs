@@ -5,9 +5,19 @@
 use kargo_store::Store;
 use tower::ServiceBuilder;
 
-/// A kube client that calls the embedded API directly.
+/// A kube client that calls the embedded API directly, with the default
+/// admission settings.
 pub fn in_process_client(store: Store) -> kube::Client {
-    let router = kargo_apiserver::router(store);
+    in_process_client_with(store, kargo_apiserver::AdmissionSettings::default())
+}
+
+/// [`in_process_client`] with the server's admission settings (the
+/// controllers' writes are admitted by the same rules as the users').
+pub fn in_process_client_with(
+    store: Store,
+    admission: kargo_apiserver::AdmissionSettings,
+) -> kube::Client {
+    let router = kargo_apiserver::router_with(store, admission);
     let service = ServiceBuilder::new()
         .map_request(|req: http::Request<kube::client::Body>| req.map(axum::body::Body::new))
         .service(router);

@@ -12,7 +12,7 @@ mod tls;
 pub mod ui;
 pub mod webhooks;
 
-pub use in_process::in_process_client;
+pub use in_process::{in_process_client, in_process_client_with};
 pub use kargo_controller::gc::GcConfig;
 
 use kargo_store::Store;
@@ -40,6 +40,9 @@ pub struct ServerConfig {
     pub logs: process_logs::LogBuffer,
     /// What garbage collection keeps (Kargo's defaults).
     pub gc: kargo_controller::gc::GcConfig,
+    /// `--allow-file-repos`: Warehouses and `git-clone` steps may use
+    /// `file://` repositories (off by default).
+    pub allow_file_repos: bool,
 }
 
 impl ServerConfig {
@@ -54,6 +57,7 @@ impl ServerConfig {
             controllers: true,
             logs: process_logs::LogBuffer::new(),
             gc: kargo_controller::gc::GcConfig::default(),
+            allow_file_repos: false,
         }
     }
 }
@@ -157,17 +161,20 @@ impl Server {
             path: PathBuf::from(cfg.listen.to_string()),
             source,
         })?;
+        let admission = kargo_apiserver::AdmissionSettings {
+            allow_file_repos: cfg.allow_file_repos,
+        };
         // Webhooks authenticate with their own secrets, not the API token.
         let hooks = axum::Router::new()
             .route(
                 "/webhooks/{provider}/{token}",
                 axum::routing::post(webhooks::receive),
             )
-            .with_state(in_process_client(store.clone()));
+            .with_state(in_process_client_with(store.clone(), admission));
         let metrics = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics::handler))
             .with_state(store.clone());
-        let api = kargo_apiserver::router(store.clone())
+        let api = kargo_apiserver::router_with(store.clone(), admission)
             .merge(process_logs::router(cfg.logs.clone(), pod))
             .merge(metrics);
         let app = auth::require_token(api, token.clone())
@@ -190,13 +197,14 @@ impl Server {
         let url = format!("https://{host}:{}", addr.port());
         let controllers = if cfg.controllers {
             tokio::spawn(kargo_controller::run(
-                in_process_client(store.clone()),
+                in_process_client_with(store.clone(), admission),
                 kargo_controller::ControllerConfig {
                     cache_dir: cfg.data_dir.join("cache"),
                     min_warehouse_interval: cfg.min_warehouse_interval,
                     work_dir: cfg.data_dir.join("work"),
                     public_url: url.clone(),
                     gc: cfg.gc.clone(),
+                    allow_file_repos: cfg.allow_file_repos,
                 },
             ))
         } else {

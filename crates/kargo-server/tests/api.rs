@@ -561,3 +561,80 @@ async fn the_in_process_client_needs_no_socket() {
     let via_tcp: Api<Project> = Api::all(h.client.clone());
     assert!(via_tcp.get("p").await.is_ok());
 }
+
+#[tokio::test]
+async fn file_repositories_need_allow_file_repos_and_options_never_pass() {
+    let file_wh = |name: &str, url: &str| -> Warehouse {
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
+            "metadata": {"name": name},
+            "spec": {"subscriptions": [{"git": {"repoURL": url}}]}
+        }))
+        .unwrap()
+    };
+    // The default: file:// and options refused with 422 naming the field.
+    let h = start().await;
+    project(&h.client, "p").await;
+    let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
+    for (url, why) in [
+        ("file:///srv/r.git", "--allow-file-repos"),
+        ("--upload-pack=touch /tmp/x", "must not start with '-'"),
+        ("ext::sh -c touch% /tmp/x", "remote-helper"),
+    ] {
+        match api.create(&PostParams::default(), &file_wh("w", url)).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!(s.code, 422, "{url}");
+                assert!(
+                    s.message.contains("spec.subscriptions[0].git.repoURL")
+                        && s.message.contains(why),
+                    "{url}: {}",
+                    s.message
+                );
+            }
+            other => panic!("{url}: expected 422, got {other:?}"),
+        }
+    }
+    // With the setting: file:// is admitted, and so are status writes on
+    // it; options still are not.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServerConfig {
+        controllers: false,
+        allow_file_repos: true,
+        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+    })
+    .await
+    .unwrap();
+    let client = server.client().unwrap();
+    project(&client, "p").await;
+    let api: Api<Warehouse> = Api::namespaced(client.clone(), "p");
+    api.create(&PostParams::default(), &file_wh("w", "file:///srv/r.git"))
+        .await
+        .unwrap();
+    let status = json!({"status": {"observedGeneration": 1}});
+    api.patch_status("w", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let in_process: Api<Warehouse> = Api::namespaced(
+        kargo_server::in_process_client_with(
+            server.store.clone(),
+            kargo_apiserver::AdmissionSettings {
+                allow_file_repos: true,
+            },
+        ),
+        "p",
+    );
+    in_process
+        .patch_status("w", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    assert_eq!(
+        api_code(
+            api.create(
+                &PostParams::default(),
+                &file_wh("x", "--upload-pack=touch /tmp/x")
+            )
+            .await
+        ),
+        422
+    );
+}

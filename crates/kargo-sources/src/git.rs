@@ -3,6 +3,11 @@
 //! normalised URL and shared by every Warehouse that watches it; it is
 //! updated with `git fetch`, never re-cloned, and a `git ls-remote`
 //! comparison skips the fetch entirely when nothing moved.
+//!
+//! Git never takes an option from user input: the repository URL goes
+//! after `--`, revisions after `--end-of-options`, the `ext::` remote
+//! helper is switched off, and a URL that starts with `-` or names a
+//! remote helper is refused before git runs.
 
 use crate::filters::{PathFilter, TagFilter};
 use kargo_api::urls::normalize_git;
@@ -136,7 +141,14 @@ impl GitDiscoverer {
         if let Some(d) = dir {
             cmd.arg("-C").arg(d);
         }
-        cmd.args(["-c", "credential.helper=", "-c", "core.askPass="]);
+        cmd.args([
+            "-c",
+            "credential.helper=",
+            "-c",
+            "core.askPass=",
+            "-c",
+            "protocol.ext.allow=never",
+        ]);
         cmd.args(args);
         cmd.env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_ASKPASS", "/bin/false")
@@ -192,6 +204,27 @@ impl GitDiscoverer {
             .clone()
     }
 
+    /// The remote's refs as `git ls-remote --symref` prints them. The URL
+    /// goes after `--`, so even one that looks like an option
+    /// (`--upload-pack=...`) is only ever a repository to git.
+    pub async fn ls_remote(
+        &self,
+        url: &str,
+        creds: Option<&GitCredentials>,
+    ) -> Result<String, GitError> {
+        let refs = self
+            .git(
+                "ls-remote",
+                url,
+                &["ls-remote", "--symref", "--", url],
+                None,
+                creds,
+            )
+            .await?;
+        self.bump(|s| s.ls_remotes += 1);
+        Ok(refs)
+    }
+
     /// Brings the mirror of `url` up to date and returns it.
     async fn sync(&self, url: &str, creds: Option<&GitCredentials>) -> Result<Mirror, GitError> {
         let key = normalize_git(url);
@@ -200,16 +233,7 @@ impl GitDiscoverer {
         let path = self
             .cache
             .join(format!("{}.git", hex::encode(Sha1::digest(key.as_bytes()))));
-        let refs = self
-            .git(
-                "ls-remote",
-                url,
-                &["ls-remote", "--symref", url],
-                None,
-                creds,
-            )
-            .await?;
-        self.bump(|s| s.ls_remotes += 1);
+        let refs = self.ls_remote(url, creds).await?;
         let refs_hash = hex::encode(Sha1::digest(refs.as_bytes()));
         st.default_branch = refs.lines().find_map(|l| {
             l.strip_prefix("ref: refs/heads/")
@@ -238,6 +262,7 @@ impl GitDiscoverer {
                     "--prune-tags",
                     "--no-tags",
                     "--force",
+                    "--",
                     url,
                     "+refs/heads/*:refs/heads/*",
                     "+refs/tags/*:refs/tags/*",
@@ -261,9 +286,10 @@ impl GitDiscoverer {
         sub: &GitSubscription,
         creds: Option<&GitCredentials>,
     ) -> Result<Vec<DiscoveredCommit>, GitError> {
-        if sub.repo_url.is_empty() {
-            return Err(GitError::Invalid("repoURL is empty".into()));
-        }
+        // Admission decided about file:// already (the server's
+        // --allow-file-repos); an option or a remote helper is never run.
+        kargo_api::urls::check_git_repo_url(&sub.repo_url, true)
+            .map_err(|e| GitError::Invalid(format!("repoURL: {e}")))?;
         let limit = sub.discovery_limit.unwrap_or(20).clamp(1, 100) as usize;
         let mirror = self.sync(&sub.repo_url, creds).await?;
         let paths =
@@ -335,7 +361,6 @@ impl GitDiscoverer {
         let n = scan.to_string();
         let mut args = vec![
             "log",
-            rev.as_str(),
             "-n",
             n.as_str(),
             "--format=%x1e%H%x1f%s%x1f%an <%ae>%x1f%cn <%ce>%x1f%cI",
@@ -343,7 +368,7 @@ impl GitDiscoverer {
         if !paths.is_empty() {
             args.push("--name-only");
         }
-        args.push("--");
+        args.extend(["--end-of-options", rev.as_str(), "--"]);
         let out = self
             .git("log", url, &args, Some(&m.path), None)
             .await
@@ -468,6 +493,7 @@ impl GitDiscoverer {
                     "--name-only",
                     "-r",
                     "--root",
+                    "--end-of-options",
                     id,
                 ],
                 Some(&m.path),

@@ -2,16 +2,19 @@
 //! Helm chart and container image repository URLs that Freight IDs,
 //! subscription uniqueness and credential look-ups compare. One normaliser
 //! per artifact kind, each returning its input unchanged when it cannot
-//! make sense of it, exactly as Kargo does.
+//! make sense of it, exactly as Kargo does. `repo_url` says which
+//! repository URLs are accepted at all.
 
 mod git;
 mod gourl;
 mod helm;
 mod image;
+mod repo_url;
 
 pub use git::normalize_git;
 pub use helm::normalize_chart;
 pub use image::normalize_image;
+pub use repo_url::{check_chart_repo_url, check_git_repo_url};
 
 use regex::Regex;
 use std::sync::LazyLock;

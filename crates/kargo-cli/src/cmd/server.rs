@@ -46,6 +46,10 @@ pub struct ServerArgs {
     /// How long Events are kept after they last happened.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
     pub event_ttl: std::time::Duration,
+    /// Let Warehouses and git-clone steps use file:// repositories (off by
+    /// default: they can read any repository on the server's disk).
+    #[arg(long)]
+    pub allow_file_repos: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -71,6 +75,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         tls_key: args.tls_key,
         min_warehouse_interval: args.min_warehouse_interval,
         controllers: !args.disable_controllers,
+        allow_file_repos: args.allow_file_repos,
         logs,
         gc: kargo_server::GcConfig {
             interval: args.gc_interval,

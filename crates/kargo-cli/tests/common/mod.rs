@@ -38,11 +38,28 @@ impl ServerProc {
         Self::start_with(home, &[])
     }
 
-    /// Starts with extra `kargo server` flags.
+    /// Starts with extra `kargo server` flags. The tests' repositories
+    /// are local, so `--allow-file-repos` is always on.
     pub fn start_with(home: &Path, extra: &[&str]) -> ServerProc {
+        Self::start_in(home, None, extra)
+    }
+
+    /// [`ServerProc::start_with`], with the server's working directory
+    /// set to `cwd` (e.g. a git checkout).
+    pub fn start_in(home: &Path, cwd: Option<&Path>, extra: &[&str]) -> ServerProc {
         let data = home.join("data");
-        let mut child = Command::new(KARGO)
-            .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut cmd = Command::new(KARGO);
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-file-repos",
+                "--data-dir",
+            ])
             .arg(&data)
             .args(extra)
             .env("KARGO_CONFIG", home.join("config.yaml"))

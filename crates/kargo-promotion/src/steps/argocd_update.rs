@@ -361,6 +361,7 @@ mod tests {
             shared: &shared,
             credentials: &crate::git::NoCredentials,
             apps: Some(fake),
+            allow_file_repos: false,
         };
         ArgoCdUpdate.run(&ctx, &config)
     }

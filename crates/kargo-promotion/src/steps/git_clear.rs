@@ -74,6 +74,7 @@ mod tests {
             shared: &shared,
             credentials: &NoCredentials,
             apps: None,
+            allow_file_repos: true,
         };
         GitClear.run(&ctx, &json!({"path": "./src"}))?;
         let left: Vec<_> = std::fs::read_dir(&tree)?
@@ -85,6 +86,38 @@ mod tests {
         assert!(matches!(err, Err(StepError { terminal: true, .. })));
         let err = GitClear.run(&ctx, &json!({}));
         assert!(err.is_err_and(|e| e.to_string().contains("missing field `path`")));
+        Ok(())
+    }
+
+    #[test]
+    fn never_deletes_through_a_symlink() -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let work = tmp.path().join("work");
+        let tree = work.join("src");
+        std::fs::create_dir_all(tree.join(".git"))?;
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(outside.join(".git"))?;
+        std::fs::write(outside.join("keep.txt"), "k")?;
+        std::os::unix::fs::symlink(&outside, tree.join("dir-link"))?;
+        std::os::unix::fs::symlink(outside.join("keep.txt"), tree.join("file-link"))?;
+        std::os::unix::fs::symlink(&outside, work.join("elsewhere"))?;
+        let shared = Map::new();
+        crate::git::testutil::with_ctx(&work, &shared, |ctx| {
+            GitClear.run(ctx, &json!({"path": "src"}))
+        })?;
+        // The links went; what they pointed to stayed.
+        assert!(!tree.join("dir-link").exists() && !tree.join("file-link").exists());
+        assert_eq!(std::fs::read_to_string(outside.join("keep.txt"))?, "k");
+        // A working tree reached through a symlink out of the work tree.
+        let err = crate::git::testutil::with_ctx(&work, &shared, |ctx| {
+            GitClear.run(ctx, &json!({"path": "elsewhere"}))
+        });
+        assert!(err.is_err_and(|e| {
+            e.terminal
+                && e.message
+                    .contains("path: \"elsewhere\" resolves outside the work tree")
+        }),);
+        assert_eq!(std::fs::read_to_string(outside.join("keep.txt"))?, "k");
         Ok(())
     }
 }

@@ -91,9 +91,7 @@ impl Step for GitClone {
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: GitCloneConfig = parse_config(NAME, config)?;
-        if cfg.repo_url.is_empty() {
-            return Err(StepError::config(NAME, "repoURL: must not be empty"));
-        }
+        ctx.check_repo_url(NAME, "repoURL", &cfg.repo_url)?;
         if cfg.checkout.is_empty() {
             return Err(StepError::config(
                 NAME,
@@ -110,6 +108,20 @@ impl Step for GitClone {
                     NAME,
                     format!("checkout[{i}]: branch, tag and commit are mutually exclusive"),
                 ));
+            }
+            for (field, value) in [
+                ("branch", &c.branch),
+                ("tag", &c.tag),
+                ("commit", &c.commit),
+            ] {
+                if let Some(v) = value.as_deref()
+                    && v.starts_with('-')
+                {
+                    return Err(StepError::config(
+                        NAME,
+                        format!("checkout[{i}].{field}: {v:?} must not start with '-'"),
+                    ));
+                }
             }
             if c.path.is_empty() {
                 return Err(StepError::config(
@@ -178,8 +190,9 @@ impl Step for GitClone {
 }
 
 /// Clones `remote` into `repo` (no checkout) or, if a clone is already
-/// there (a resumed Promotion), fetches. True when it cloned afresh.
-fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
+/// there (a resumed Promotion), fetches. True when it cloned afresh. The
+/// URL goes to git after `--`, never as an option.
+pub fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
     if repo.join("HEAD").exists() && git::succeeds(Some(repo), &["rev-parse", "--git-dir"]) {
         git::run(
             Some(repo),
@@ -202,7 +215,7 @@ fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
     git::run(
         None,
         Some(remote),
-        &["clone", "--no-checkout", &remote.url, &target],
+        &["clone", "--no-checkout", "--", &remote.url, &target],
     )
     .map_err(git_err)?;
     // Detach the clone's own HEAD so that every branch can be checked out
@@ -229,7 +242,13 @@ fn add_worktree(
         let _ = git::run(
             Some(repo),
             None,
-            &["worktree", "remove", "--force", &dir.to_string_lossy()],
+            &[
+                "worktree",
+                "remove",
+                "--force",
+                "--",
+                &dir.to_string_lossy(),
+            ],
         );
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(|e| {
@@ -247,7 +266,7 @@ fn add_worktree(
         git::run(
             Some(repo),
             None,
-            &["worktree", "add", "--detach", &path, &r],
+            &["worktree", "add", "--detach", "--", &path, &r],
         )
         .map_err(|e| {
             StepError::terminal(
@@ -261,7 +280,7 @@ fn add_worktree(
         git::run(
             Some(repo),
             None,
-            &["worktree", "add", "--detach", &path, &commit],
+            &["worktree", "add", "--detach", "--", &path, &commit],
         )
         .map_err(|e| {
             StepError::terminal(
@@ -293,7 +312,13 @@ fn add_worktree(
     let tip = git::run(
         Some(repo),
         None,
-        &["rev-parse", "--verify", "--quiet", &remote_ref],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &remote_ref,
+        ],
     )
     .ok();
     if tip.is_some() {
@@ -307,6 +332,7 @@ fn add_worktree(
                 "--track",
                 "-B",
                 &branch,
+                "--",
                 &path,
                 &remote_ref,
             ],
@@ -316,14 +342,14 @@ fn add_worktree(
         git::run(
             Some(repo),
             None,
-            &["worktree", "add", "--force", "--detach", &path],
+            &["worktree", "add", "--force", "--detach", "--", &path],
         )
         .map_err(git_err)?;
         git::run(Some(dir), None, &["checkout", "--orphan", &branch]).map_err(git_err)?;
         git::run(
             Some(dir),
             None,
-            &["rm", "-rf", "--quiet", "--ignore-unmatch", "."],
+            &["rm", "-rf", "--quiet", "--ignore-unmatch", "--", "."],
         )
         .map_err(git_err)?;
     } else {
@@ -392,6 +418,31 @@ mod tests {
         let escape = json!({"repoURL": url, "checkout": [{"path": "../x"}]});
         let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &escape));
         assert!(err.is_err_and(|e| e.to_string().contains("checkout[0].path")));
+        // A checkout path through a symlink that leaves the work tree.
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside)?;
+        std::os::unix::fs::symlink(&outside, work.join("out"))?;
+        let through = json!({"repoURL": url, "checkout": [{"path": "out/x"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &through));
+        assert!(err.is_err_and(|e| {
+            e.to_string()
+                .contains("checkout[0].path: \"out/x\" resolves outside the work tree")
+        }));
+        assert_eq!(std::fs::read_dir(&outside)?.count(), 0);
+        // Options never reach git.
+        let option = json!({"repoURL": "--upload-pack=touch /tmp/x", "checkout": [{"path": "y"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &option));
+        assert!(err.is_err_and(|e| {
+            e.terminal
+                && e.to_string()
+                    .contains("repoURL: \"--upload-pack=touch /tmp/x\" must not start with '-'")
+        }));
+        let helper = json!({"repoURL": "ext::sh -c touch% /tmp/x", "checkout": [{"path": "y"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &helper));
+        assert!(err.is_err_and(|e| e.to_string().contains("remote-helper")));
+        let branch = json!({"repoURL": url, "checkout": [{"branch": "--orphan", "path": "y"}]});
+        let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &branch));
+        assert!(err.is_err_and(|e| e.to_string().contains("checkout[0].branch")));
         Ok(())
     }
 }

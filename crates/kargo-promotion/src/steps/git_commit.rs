@@ -58,7 +58,7 @@ impl Step for GitCommit {
         let message = commit_message(ctx, &cfg)?;
         let dir = ctx.working_tree(NAME, &cfg.path)?;
         let (name, email) = author(ctx, &cfg);
-        git::run(Some(&dir), None, &["add", "--all", "."]).map_err(git_err)?;
+        git::run(Some(&dir), None, &["add", "--all", "--", "."]).map_err(git_err)?;
         // Nothing staged on an existing HEAD: nothing to commit. (A new,
         // empty branch still gets its first commit.)
         let clean = git::succeeds(Some(&dir), &["diff", "--cached", "--quiet"])

@@ -158,8 +158,19 @@ impl Step for KustomizeSetImage {
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: Config = parse_config(NAME, config)?;
         check(&cfg)?;
-        let dir = ctx.resolve(NAME, "path", &cfg.path)?;
-        let Some(file) = FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file()) else {
+        ctx.resolve(NAME, "path", &cfg.path)?;
+        let mut found = None;
+        for f in FILES {
+            // Each candidate is resolved on its own: a committed
+            // kustomization.yaml may itself be a symlink.
+            let rel = std::path::Path::new(&cfg.path).join(f);
+            let p = ctx.resolve(NAME, "path", &rel.to_string_lossy())?;
+            if p.is_file() {
+                found = Some(p);
+                break;
+            }
+        }
+        let Some(file) = found else {
             return Err(StepError::terminal(
                 NAME,
                 format!("path: {:?} has no kustomization.yaml", cfg.path),
@@ -319,6 +330,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("not a list"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_symlinked_kustomization_outside_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(work.join("src/base"))?;
+        let outside = tmp.path().join("kustomization.yaml");
+        std::fs::write(&outside, "images: []\n")?;
+        std::os::unix::fs::symlink(&outside, work.join("src/base/kustomization.yaml"))?;
+        let e = run(
+            &work,
+            json!({"path": "src/base", "images": [{"image": "a", "tag": "1"}]}),
+        )
+        .unwrap_err();
+        assert!(
+            e.terminal && e.message.contains("resolves outside the work tree"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&outside)?, "images: []\n");
+        // The directory itself through a symlink that leaves the tree.
+        std::os::unix::fs::symlink(tmp.path(), work.join("up"))?;
+        let e = run(
+            &work,
+            json!({"path": "up", "images": [{"image": "a", "tag": "1"}]}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("path: \"up\" resolves outside"), "{e}");
+        assert_eq!(std::fs::read_to_string(&outside)?, "images: []\n");
         Ok(())
     }
 }

@@ -184,6 +184,8 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
         .context("starting the demo environment")?;
     let server = kargo_server::Server::start(kargo_server::ServerConfig {
         min_warehouse_interval: Duration::from_secs(1),
+        // The quick start's repositories are local (file://).
+        allow_file_repos: true,
         logs,
         ..kargo_server::ServerConfig::new(dir.join("data"), "127.0.0.1:0".parse()?)
     })

@@ -73,6 +73,9 @@ pub struct GitCommit {
     /// Committer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub committer: String,
+    /// Name of the Warehouse subscription that found it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A container image carried by Freight.
@@ -91,6 +94,9 @@ pub struct Image {
     /// Image annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Name of the Warehouse subscription that found it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A Helm chart carried by Freight.
@@ -106,6 +112,9 @@ pub struct Chart {
     /// Chart version.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
+    /// Name of the Warehouse subscription that found it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
 }
 
 /// A reference to one piece of Freight and what it carries.
@@ -127,6 +136,36 @@ pub struct FreightReference {
     /// Charts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<Chart>,
+    /// Artifacts of generic subscriptions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactReference>,
+}
+
+/// An artifact of a generic (not git, image or chart) subscription.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactReference {
+    /// Kind of artifact.
+    #[serde(default)]
+    pub artifact_type: String,
+    /// The subscription that found it.
+    #[serde(default)]
+    pub subscription_name: String,
+    /// Its version.
+    #[serde(default)]
+    pub version: String,
+    /// Opaque details from the subscriber.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A reference to an object in the same namespace (`LocalObjectReference`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalRef {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
 }
 
 /// A reference to a Kubernetes object by name (and optionally namespace).

@@ -177,6 +177,7 @@ mod tests {
             repo_url: "https://Charts.Example.com/".into(),
             name: "nginx".into(),
             version: "1.2.3".into(),
+            ..Default::default()
         };
         // input (byte-sorted parts): Warehouse/my-warehouse:https://github.com/my-org/infra-config:0123...4567|https:/charts.example.com/nginx:1.2.3|myacr.azurecr.io/my-web-app:1.5.0@sha256:abc
         assert_eq!(

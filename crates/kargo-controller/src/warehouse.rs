@@ -283,6 +283,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
             out.git.push(GitDiscoveryResult {
                 repo_url: g.repo_url.clone(),
                 commits,
+                ..Default::default()
             });
         } else if let Some(im) = &s.image {
             let ns = w.namespace().unwrap_or_default();
@@ -307,6 +308,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 repo_url: im.repo_url.clone(),
                 platform: im.platform.clone(),
                 references,
+                ..Default::default()
             });
         } else if let Some(c) = &s.chart {
             let ns = w.namespace().unwrap_or_default();
@@ -332,6 +334,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 name: c.name.clone(),
                 semver_constraint: c.semver_constraint.clone(),
                 versions,
+                ..Default::default()
             });
         }
     }
@@ -393,6 +396,7 @@ async fn create_freight(
             message: c.subject.clone(),
             author: c.author.clone(),
             committer: c.committer.clone(),
+            ..Default::default()
         });
     }
     let mut images = Vec::new();
@@ -405,6 +409,7 @@ async fn create_freight(
             tag: im.tag.clone(),
             digest: im.digest.clone(),
             annotations: im.annotations.clone(),
+            ..Default::default()
         });
     }
     let mut charts = Vec::new();
@@ -416,6 +421,7 @@ async fn create_freight(
             repo_url: r.repo_url.clone(),
             name: r.name.clone(),
             version: v.clone(),
+            ..Default::default()
         });
     }
     if commits.is_empty() && images.is_empty() && charts.is_empty() {

@@ -107,6 +107,7 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             message: hit.subject.clone(),
             author: hit.author.clone(),
             committer: hit.committer.clone(),
+            ..Default::default()
         });
     }
     for i in &a.images {
@@ -138,6 +139,7 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             tag: hit.tag.clone(),
             digest: hit.digest.clone(),
             annotations: hit.annotations.clone(),
+            ..Default::default()
         });
     }
     for c in &a.charts {
@@ -180,6 +182,7 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             repo_url: sub.repo_url.clone(),
             name: sub.name.clone(),
             version: version.into(),
+            ..Default::default()
         });
     }
     if let Some(alias) = &a.alias {

@@ -252,10 +252,10 @@ async fn write(
     }
     .map_err(kube::Error::BuildRequest)?;
     let (mut parts, body) = req.into_parts();
-    let sep = if parts.uri.query().is_some() {
-        '&'
-    } else {
-        '?'
+    let sep = match parts.uri.query() {
+        None => "?",
+        Some("") => "",
+        Some(_) => "&",
     };
     let uri = format!("{}{sep}fieldValidation={}", parts.uri, validate.directive());
     parts.uri = uri

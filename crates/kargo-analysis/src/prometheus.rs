@@ -29,6 +29,11 @@ pub async fn measure(prom: &PrometheusMetric) -> Observation {
 }
 
 async fn run(prom: &PrometheusMetric) -> Result<Observation, String> {
+    if prom.range_query.is_some() {
+        // Stored so Rollouts YAML is accepted, but never silently run as
+        // an instant query: that would judge a different number.
+        return Err("rangeQuery is not supported by this Prometheus provider yet; use an instant query (e.g. with a [5m] range vector)".into());
+    }
     let timeout = prom
         .timeout
         .filter(|t| *t > 0)

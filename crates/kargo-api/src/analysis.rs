@@ -39,6 +39,10 @@ pub struct AnalysisTemplateSpec {
     /// How many measurements to keep per metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurement_retention: Vec<MeasurementRetention>,
+    /// Nested templates (`templateName`, `clusterScope`): stored; Argo
+    /// Rollouts expands them only for Rollouts, and so do we not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<serde_json::Value>,
 }
 
 /// `spec` of an AnalysisRun.
@@ -60,6 +64,10 @@ pub struct AnalysisRunSpec {
     /// Retention per metric.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub measurement_retention: Vec<MeasurementRetention>,
+    /// When to delete the finished run (`secondsAfterCompletion`,
+    /// `secondsAfterFailure`, `secondsAfterSuccess`): stored, not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_strategy: Option<serde_json::Value>,
 }
 
 /// One metric.
@@ -202,6 +210,10 @@ pub struct PrometheusMetric {
     /// Extra request headers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<WebMetricHeader>,
+    /// A range query (`start`, `end`, `step`): stored; the provider refuses
+    /// to run it (an instant query is evaluated instead only when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_query: Option<serde_json::Value>,
 }
 
 /// `prometheus.authentication`.
@@ -214,8 +226,14 @@ pub struct PrometheusAuth {
     /// OAuth2 client credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2Config>,
-    /// HTTP basic auth (an extension of ours).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// HTTP basic auth (Rollouts' `basicAuth`; `basic` is read too, the
+    /// spelling earlier versions of kargo-rs used).
+    #[serde(
+        default,
+        rename = "basicAuth",
+        alias = "basic",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub basic: Option<BasicAuth>,
 }
 
@@ -330,6 +348,9 @@ pub struct AnalysisRunStatus {
     /// Start time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When the run reached its final phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
     /// Counts over non-dry-run metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_summary: Option<RunSummary>,

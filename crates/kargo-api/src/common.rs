@@ -139,6 +139,36 @@ pub struct FreightReference {
     /// Charts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<Chart>,
+    /// Artifacts of generic subscriptions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactReference>,
+}
+
+/// An artifact of a generic (not git, image or chart) subscription.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactReference {
+    /// Kind of artifact.
+    #[serde(default)]
+    pub artifact_type: String,
+    /// The subscription that found it.
+    #[serde(default)]
+    pub subscription_name: String,
+    /// Its version.
+    #[serde(default)]
+    pub version: String,
+    /// Opaque details from the subscriber.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A reference to an object in the same namespace (`LocalObjectReference`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalRef {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
 }
 
 /// A reference to a Kubernetes object by name (and optionally namespace).

@@ -2,7 +2,7 @@
 //! charts) that moves through Stages. Its fields sit at the top level,
 //! so its `kube::Resource` impl is written by hand.
 
-use crate::common::{Chart, FreightOrigin, GitCommit, Image};
+use crate::common::{ArtifactReference, Chart, FreightOrigin, GitCommit, Image};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -36,6 +36,12 @@ pub struct Freight {
     /// Helm charts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<Chart>,
+    /// Artifacts of generic subscriptions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactReference>,
+    /// When the Warehouse discovered these artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovered_at: Option<String>,
     /// Where the Freight has been verified, approved and is in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<FreightStatus>,

@@ -21,6 +21,7 @@ pub mod project;
 pub mod promotion;
 pub mod registry;
 pub mod stage;
+pub mod target;
 pub mod urls;
 pub mod validate;
 pub mod verification_request;
@@ -33,6 +34,7 @@ pub use project::{ClusterConfig, Project, ProjectConfig};
 pub use promotion::{ClusterPromotionTask, Promotion, PromotionTask};
 pub use registry::{ResourceInfo, Scope, lookup_kind, lookup_plural, resources};
 pub use stage::Stage;
+pub use target::{PromotionRequest, Target};
 pub use warehouse::Warehouse;
 
 /// The API group of Kargo's own kinds.

@@ -42,6 +42,9 @@ pub struct PromotionSpec {
     /// Steps, copied from the Stage's template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<PromotionStep>,
+    /// The Target promoted to, when the Promotion belongs to a PromotionRequest.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
 }
 
 /// One promotion step: `uses` a built-in step or runs a `task`.
@@ -158,7 +161,7 @@ pub struct PromotionStatus {
     pub freight_collection: Option<FreightCollection>,
     /// Health checks steps asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub health_checks: Vec<serde_json::Value>,
+    pub health_checks: Vec<HealthCheckStep>,
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -201,4 +204,16 @@ pub struct StepExecutionMetadata {
     /// Whether the step was allowed to fail.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_error: bool,
+}
+
+/// A health check a promotion step asked for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheckStep {
+    /// The health checker.
+    #[serde(default)]
+    pub uses: String,
+    /// Its configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
 }

@@ -3,6 +3,7 @@
 
 use crate::common::{Condition, ExpressionVariable, FreightOrigin, FreightReference};
 use crate::promotion::PromotionStep;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,6 +32,18 @@ pub struct StageSpec {
     /// How to verify Freight after promotion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// The Targets this Stage governs (stored; not acted on yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<StageTargets>,
+}
+
+/// `spec.targets`: label selectors picking the Targets a Stage governs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageTargets {
+    /// A Target matching any selector is governed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<LabelSelector>,
 }
 
 /// One origin of Freight the Stage requests.
@@ -71,9 +84,18 @@ pub struct FreightSources {
     /// `All` (the default here, as the seed reads a list of upstream Stages) or `OneOf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_strategy: Option<AvailabilityStrategy>,
-    /// How auto-promotion picks Freight (`NewestFreight` or `MatchUpstream`).
+    /// How auto-promotion picks Freight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_promotion_options: Option<serde_json::Value>,
+    pub auto_promotion_options: Option<AutoPromotionOptions>,
+}
+
+/// `sources.autoPromotionOptions`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoPromotionOptions {
+    /// `NewestFreight` (default) or `MatchUpstream`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selection_policy: String,
 }
 
 /// `promotionTemplate`: Kargo writes `promotionTemplate.spec.steps`; the
@@ -207,6 +229,81 @@ pub struct StageStatus {
     /// Arbitrary metadata set by promotion steps.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Holds on auto-promotion set on this Stage, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+    /// Holds in force, including ones inherited from elsewhere.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub effective_auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+    /// PromotionRequest in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_promotion_request: Option<PromotionRequestReference>,
+    /// Last PromotionRequest that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_promotion_request: Option<PromotionRequestReference>,
+    /// Whether a promotion window is open now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_window_status: Option<PromotionWindowStatus>,
+}
+
+/// A hold on auto-promotion.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoPromotionHold {
+    /// Who set it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// Freight it concerns.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub freight_name: String,
+    /// Origin it concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<FreightOrigin>,
+    /// Promotion that caused it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub promotion_name: String,
+}
+
+/// A reference to a PromotionRequest from a Stage's status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionRequestReference {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Phase.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub phase: String,
+    /// The Freight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight: Option<crate::common::LocalRef>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// `status.promotionWindowStatus`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionWindowStatus {
+    /// True while promotions are held back by a window.
+    #[serde(default)]
+    pub closed: bool,
+    /// Why.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// When the next window opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_open: Option<String>,
+    /// When the current window closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_close: Option<String>,
+    /// Why it will close.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_close_reason: String,
 }
 
 /// The Freight a Stage used together, one per origin.

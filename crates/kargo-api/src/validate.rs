@@ -46,24 +46,80 @@ impl Outcome {
     }
 }
 
-/// Decodes `v` as `T`, recording decode errors and unknown fields.
+/// Decodes `v` as `T`, recording decode errors and unknown fields with
+/// Kubernetes-style paths (`spec.subscriptions[0].git.branch`).
 pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
     let mut unknown = Vec::new();
-    let mut record = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+    let mut record = |p: serde_ignored::Path<'_>| {
+        let mut segments = Vec::new();
+        ignored_segments(&p, &mut segments);
+        unknown.push(field_path(segments));
+    };
     let de = serde_ignored::Deserializer::new(v, &mut record);
     let res: Result<T, _> = serde_path_to_error::deserialize(de);
     out.unknown_fields.extend(unknown);
     match res {
         Ok(t) => Some(t),
         Err(e) => {
-            let path = e.path().to_string();
-            out.err(
-                if path == "." { String::new() } else { path },
-                e.into_inner().to_string(),
-            );
+            use serde_path_to_error::Segment;
+            let segments = e
+                .path()
+                .iter()
+                .filter_map(|s| match s {
+                    Segment::Seq { index } => Some(PathSegment::Index(*index)),
+                    Segment::Map { key } | Segment::Enum { variant: key } => {
+                        Some(PathSegment::Key(key.clone()))
+                    }
+                    Segment::Unknown => None,
+                })
+                .collect();
+            out.err(field_path(segments), e.into_inner().to_string());
             None
         }
     }
+}
+
+/// One step of a field path.
+enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+fn ignored_segments(p: &serde_ignored::Path<'_>, out: &mut Vec<PathSegment>) {
+    use serde_ignored::Path;
+    match p {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            ignored_segments(parent, out);
+            out.push(PathSegment::Index(*index));
+        }
+        Path::Map { parent, key } => {
+            ignored_segments(parent, out);
+            out.push(PathSegment::Key(key.clone()));
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => ignored_segments(parent, out),
+    }
+}
+
+/// `a.b[0].c`; map keys that hold dots or slashes (label keys) are
+/// bracketed: `metadata.labels[kargo.akuity.io/alias]`.
+fn field_path(segments: Vec<PathSegment>) -> String {
+    let mut s = String::new();
+    for seg in segments {
+        match seg {
+            PathSegment::Index(i) => s.push_str(&format!("[{i}]")),
+            PathSegment::Key(k) if k.contains(['.', '/']) => s.push_str(&format!("[{k}]")),
+            PathSegment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(&k);
+            }
+        }
+    }
+    s
 }
 
 /// True for a DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, ≤ 63).

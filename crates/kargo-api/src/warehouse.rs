@@ -68,6 +68,24 @@ pub struct RepoSubscription {
     /// A Helm chart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart: Option<ChartSubscription>,
+    /// A generic subscription (Kargo's extension point; no subscriber here yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<GenericSubscription>,
+}
+
+/// `subscriptions[].subscription`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenericSubscription {
+    /// The kind of subscription.
+    #[serde(default)]
+    pub subscription_type: String,
+    /// Opaque configuration for its subscriber.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+    /// Max artifacts to discover (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_limit: Option<i64>,
 }
 
 /// How to choose commits from a git repository.
@@ -136,11 +154,18 @@ pub struct GitSubscription {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_limit: Option<i64>,
     /// Skip TLS verification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "insecureSkipTLSVerify",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insecure_skip_tls_verify: Option<bool>,
     /// Only consider commits/tags newer than this (RFC 3339 or expression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// Clone without blobs (stored; discovery here always uses a bare mirror).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobless: Option<bool>,
 }
 
 /// How to choose image tags.
@@ -200,7 +225,11 @@ pub struct ImageSubscription {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub platform: String,
     /// Skip TLS verification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "insecureSkipTLSVerify",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insecure_skip_tls_verify: Option<bool>,
     /// Max tags to discover (default 20, max 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +262,13 @@ pub struct ChartSubscription {
     /// Max versions to discover (default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery_limit: Option<i64>,
+    /// Skip TLS verification.
+    #[serde(
+        rename = "insecureSkipTLSVerify",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub insecure_skip_tls_verify: Option<bool>,
 }
 
 /// Observed state of a Warehouse.
@@ -276,6 +312,21 @@ pub struct DiscoveredArtifacts {
     /// Per chart subscription.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<ChartDiscoveryResult>,
+    /// Per generic subscription.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<DiscoveryResult>,
+}
+
+/// Artifacts found by one generic subscription.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveryResult {
+    /// The subscription's name.
+    #[serde(default)]
+    pub name: String,
+    /// Artifacts, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifact_references: Vec<crate::common::ArtifactReference>,
 }
 
 /// Commits found in one repository.
@@ -291,6 +342,33 @@ pub struct GitDiscoveryResult {
     /// Name of the subscription that found these, when it has one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subscription_name: String,
+    /// The refs seen at discovery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_refs: Option<ObservedRefs>,
+}
+
+/// Refs seen in a repository at discovery.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedRefs {
+    /// Head commit of the branch.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch_head: String,
+    /// Tags and their commits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<ObservedTag>,
+}
+
+/// A tag and its commit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedTag {
+    /// Tag name.
+    #[serde(default)]
+    pub name: String,
+    /// Commit ID.
+    #[serde(default)]
+    pub id: String,
 }
 
 /// One discovered commit.

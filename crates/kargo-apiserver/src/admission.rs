@@ -1,7 +1,8 @@
 //! Admission: what happens to an object between the request and the
-//! store — apiVersion/kind checks, defaulting, Freight naming (ID) and
-//! aliasing, typed validation, immutability, unknown-field policy, and the
-//! server's settings that validation depends on ([`AdmissionSettings`]).
+//! store — apiVersion/kind checks, the project check for Kargo's kinds,
+//! defaulting, Freight naming (ID) and aliasing, unknown-field policy
+//! (`fieldValidation`), typed validation, immutability, and the server's
+//! settings that validation depends on ([`AdmissionSettings`]).
 
 use crate::status::{ApiError, ApiResult};
 use http::StatusCode;
@@ -105,6 +106,9 @@ pub fn admit(
     if info.kind == "Secret" {
         fold_string_data(&mut obj)?;
     }
+    if old.is_none() && info.group == kargo_api::KARGO_GROUP && info.namespaced() {
+        require_project(store, ns)?;
+    }
     if info.kind == "Freight" {
         admit_freight(store, info, ns, &mut obj)?;
     }
@@ -121,6 +125,34 @@ pub fn admit(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    let mut warnings = Vec::new();
+    if !outcome.unknown_fields.is_empty() {
+        let list = outcome
+            .unknown_fields
+            .iter()
+            .map(|f| format!("unknown field {f:?}"));
+        match fv {
+            // As kube-apiserver: strict decoding fails before validation.
+            FieldValidation::Strict => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    format!(
+                        "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+                        list.collect::<Vec<_>>().join(", "),
+                        kind = info.kind,
+                        version = info.version,
+                    ),
+                ));
+            }
+            FieldValidation::Warn => warnings.extend(list),
+            FieldValidation::Ignore => {}
+        }
+        // As kube-apiserver prunes them: unknown fields are never stored.
+        for path in &outcome.unknown_fields {
+            prune(&mut obj, path);
+        }
+    }
     let mut errors = outcome.errors;
     if let Some(old) = old {
         errors.extend(check_update(info.kind, old, &obj));
@@ -137,31 +169,86 @@ pub fn admit(
     if !errors.is_empty() {
         return Err(ApiError::invalid(info.kind, info.group, &name, &errors));
     }
-    let mut warnings = Vec::new();
-    if !outcome.unknown_fields.is_empty() {
-        match fv {
-            FieldValidation::Strict => {
-                let list: Vec<String> = outcome
-                    .unknown_fields
-                    .iter()
-                    .map(|f| format!("unknown field {f:?}"))
-                    .collect();
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    format!("strict decoding error: {}", list.join(", ")),
-                ));
-            }
-            FieldValidation::Warn => warnings.extend(
-                outcome
-                    .unknown_fields
-                    .iter()
-                    .map(|f| format!("unknown field {f:?}")),
-            ),
-            FieldValidation::Ignore => {}
+    Ok(Admitted { obj, warnings })
+}
+
+/// Removes the field at a path as `kargo_api::validate` writes them
+/// (`spec.a[0].b`, `metadata.labels[example.com/x]`).
+fn prune(obj: &mut Value, path: &str) {
+    let mut tokens = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        if c != '.' && c != '[' {
+            cur.push(c);
+            continue;
+        }
+        if !cur.is_empty() {
+            tokens.push(std::mem::take(&mut cur));
+        }
+        if c == '[' {
+            tokens.push(chars.by_ref().take_while(|c| *c != ']').collect());
         }
     }
-    Ok(Admitted { obj, warnings })
+    if !cur.is_empty() {
+        tokens.push(cur);
+    }
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
+    let mut node = obj;
+    for t in parents {
+        let next = match node {
+            Value::Object(m) => m.get_mut(t),
+            Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => return,
+        }
+    }
+    if let Value::Object(m) = node {
+        m.remove(last);
+    }
+}
+
+/// Kargo's objects live in projects: creating one in a namespace that is
+/// missing, or not labelled `kargo.akuity.io/project: "true"`, is refused
+/// as Kargo's webhooks refuse it, with a hint on how to make the project.
+fn require_project(store: &Store, ns: &str) -> ApiResult<()> {
+    let hint = format!(
+        "Kargo objects live in projects; create it with `kargo create project {ns}` (or apply a Project named {ns:?} first)"
+    );
+    let ns_info = kargo_api::lookup_kind("v1", "Namespace").expect("registered");
+    let namespace = match store.get(ns_info, "", ns) {
+        Ok(v) => v,
+        Err(kargo_store::StoreError::NotFound { .. }) => {
+            let mut e = ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("Namespace {ns:?} not found: {hint}"),
+            );
+            e.details = Some(json!({"name": ns, "kind": "Namespace"}));
+            return Err(e);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let is_project = namespace
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(labels::PROJECT))
+        .and_then(Value::as_str)
+        == Some("true");
+    if is_project {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        format!(
+            "metadata.namespace: Invalid value: {ns:?}: namespace {ns:?} is not a project: {hint}"
+        ),
+    ))
 }
 
 /// Freight is named by its content and gets a unique alias.
@@ -426,5 +513,19 @@ mod tests {
         assert!(admit_warehouse("ext::sh -c x", on).is_err());
         assert!(admit_warehouse("https://github.com/example/r.git", off).is_ok());
         assert!(admit_warehouse("git@github.com:example/r.git", off).is_ok());
+    }
+
+    #[test]
+    fn prune_removes_exactly_the_unknown_field() {
+        let mut v = json!({"spec": {"a": [{"b": 1, "typo": 2}], "verifcation": {}},
+            "metadata": {"labels": {"example.com/x": "1", "y": "2"}}});
+        prune(&mut v, "spec.a[0].typo");
+        prune(&mut v, "spec.verifcation");
+        prune(&mut v, "metadata.labels[example.com/x]");
+        prune(&mut v, "spec.missing.deeper");
+        assert_eq!(
+            v,
+            json!({"spec": {"a": [{"b": 1}]}, "metadata": {"labels": {"y": "2"}}})
+        );
     }
 }

@@ -55,6 +55,8 @@ enum Command {
         /// Project (namespace) for objects that name none.
         #[arg(short = 'p', long)]
         project: Option<String>,
+        #[command(flatten)]
+        validate: cmd::apply::ValidateFlag,
     },
     /// Create objects (fails if they exist).
     Create {
@@ -64,6 +66,8 @@ enum Command {
         /// Project for objects that name none.
         #[arg(short = 'p', long)]
         project: Option<String>,
+        #[command(flatten)]
+        validate: cmd::apply::ValidateFlag,
         #[command(subcommand)]
         what: Option<CreateCmd>,
     },
@@ -306,7 +310,11 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Config {
             what: ConfigCmd::SetProject { project },
         } => cmd::login::set_project(&project),
-        Command::Apply { files, project } => {
+        Command::Apply {
+            files,
+            project,
+            validate,
+        } => {
             let c = client::client(&flags).await?;
             cmd::apply::apply(
                 &c,
@@ -316,12 +324,14 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                     client::project(None)?.as_deref(),
                 ),
                 false,
+                validate.validate,
             )
             .await
         }
         Command::Create {
             files,
             project,
+            validate,
             what,
         } => {
             let c = client::client(&flags).await?;
@@ -348,6 +358,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                             client::project(None)?.as_deref(),
                         ),
                         true,
+                        validate.validate,
                     )
                     .await
                 }

@@ -493,3 +493,141 @@ fn sigkill_loses_no_acknowledged_write() {
     // The seed-style objects made before the kill are there too.
     assert!(ok(&s.kargo(&["get", "projects", "-o", "name"])).contains("project.kargo.akuity.io/p"));
 }
+
+/// Unknown fields never pass silently: `kargo apply`/`create` and kubectl
+/// send `fieldValidation=Strict`, so a typo'd Stage is refused with the
+/// field's path; `--validate=warn` applies it, prints the server's
+/// warnings and stores no unknown field. Kargo's kinds need a project;
+/// other kinds (the seed's Application in `argocd`, Secrets) do not.
+#[test]
+fn typos_are_refused_and_kargo_kinds_need_a_project() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
+    ok(&s.kargo(&["create", "project", "p"]));
+    let dir = home.path().join("m");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stage = |name: &str| {
+        format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {{name: {name}, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: w}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      stpes:\n      - uses: git-clone\n  verifcation:\n    analysisTemplates: [{{name: t}}]\n"
+        )
+    };
+    let typo = dir.join("typo.yaml");
+    std::fs::write(&typo, stage("dev")).unwrap();
+    let typo = typo.to_str().unwrap();
+    let paths = [
+        r#"unknown field "spec.promotionTemplate.spec.stpes""#,
+        r#"unknown field "spec.verifcation""#,
+    ];
+
+    // kargo: strict by default, and with --validate (no value), =strict, =true.
+    for flags in [
+        &[][..],
+        &["--validate"],
+        &["--validate=strict"],
+        &["--validate=true"],
+    ] {
+        let mut args = vec!["apply", "-f", typo];
+        args.extend_from_slice(flags);
+        let err = fails(&s.kargo(&args));
+        for p in paths {
+            assert!(err.contains(p), "{flags:?}: {err}");
+        }
+        assert!(!err.contains("?."), "no stray ? in paths: {err}");
+    }
+    let err = fails(&s.kargo(&["create", "-f", typo]));
+    assert!(err.contains(paths[1]), "{err}");
+    // kubectl sends fieldValidation=Strict by default too.
+    let out = s.kubectl(&["apply", "-f", typo]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for p in paths {
+        assert!(
+            err.contains(&p.replace('"', "\\\"")) || err.contains(p),
+            "{err}"
+        );
+    }
+    assert!(
+        !ok(&s.kargo(&["get", "stages", "-p", "p", "-o", "name"])).contains("dev"),
+        "a refused Stage is not stored"
+    );
+
+    // --validate=warn applies, prints the warnings, stores no unknown field.
+    let out = s.kargo(&["apply", "-f", typo, "--validate=warn"]);
+    let (stdout, stderr) = (ok(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("stage.kargo.akuity.io/dev created"),
+        "{stdout}"
+    );
+    for p in paths {
+        assert!(stderr.contains(&format!("Warning: {p}")), "{stderr}");
+    }
+    let stored = s.get_json(&["stage", "dev", "-n", "p"]);
+    assert!(stored["spec"].get("verifcation").is_none(), "{stored}");
+    assert!(
+        stored["spec"]["promotionTemplate"]["spec"]
+            .get("stpes")
+            .is_none(),
+        "{stored}"
+    );
+    // ignore (or false): accepted without a word.
+    let out = s.kargo(&["apply", "-f", typo, "--validate=false"]);
+    ok(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Warning"));
+    let err = fails(&s.kargo(&["apply", "-f", typo, "--validate=lenient"]));
+    assert!(err.contains("--validate"), "{err}");
+    // kubectl --validate=warn prints the server's warnings as well.
+    let typo2 = dir.join("typo2.yaml");
+    std::fs::write(&typo2, stage("dev2")).unwrap();
+    let out = s.kubectl(&["create", "-f", typo2.to_str().unwrap(), "--validate=warn"]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("spec.verifcation"), "{stderr}");
+
+    // Other kinds are not affected: the seed's Application in argocd and a Secret.
+    let seed_app = seed_dir().join("06-argocd-application.yaml");
+    let out = ok(&s.kargo(&["apply", "-f", seed_app.to_str().unwrap()]));
+    assert!(
+        out.contains("application.argoproj.io/my-web-app-dev created"),
+        "{out}"
+    );
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: argocd}\nstringData: {password: x}\n";
+    let out = ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(secret)));
+    assert!(out.contains("secret/creds created"), "{out}");
+
+    // A Kargo kind into a namespace that is not a project: refused, with the hint.
+    let wh = |ns: &str| {
+        format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata: {{name: w, namespace: {ns}}}\nspec:\n  subscriptions:\n  - image: {{repoURL: nginx}}\n"
+        )
+    };
+    let err = fails(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh("argocd"))));
+    assert!(
+        err.contains(r#"namespace "argocd" is not a project"#)
+            && err.contains("kargo create project argocd"),
+        "{err}"
+    );
+    let wh_file = dir.join("wh.yaml");
+    std::fs::write(&wh_file, wh("argocd")).unwrap();
+    let out = s.kubectl(&["apply", "-f", wh_file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not a project") && err.contains("kargo create project argocd"),
+        "{err}"
+    );
+    // A namespace that does not exist is not created for a Kargo kind.
+    let err = fails(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh("nowhere"))));
+    assert!(
+        err.contains(r#"Namespace "nowhere" not found"#)
+            && err.contains("kargo create project nowhere"),
+        "{err}"
+    );
+    assert!(
+        !s.kubectl(&["get", "namespace", "nowhere"]).status.success(),
+        "no stray namespace"
+    );
+    // Once it is a project, the same Warehouse applies.
+    ok(&s.kargo(&["create", "project", "nowhere"]));
+    let out = ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh("nowhere"))));
+    assert!(out.contains("warehouse.kargo.akuity.io/w created"), "{out}");
+}

@@ -74,7 +74,10 @@ async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, ku
         }
     }
     let clock = || jiff::Timestamp::now();
-    let out = reconcile_async(&ar.spec, &status, &clock, &secrets, &ctx.providers).await;
+    let mut out = reconcile_async(&ar.spec, &status, &clock, &secrets, &ctx.providers).await;
+    if terminal(&out.status.phase) && out.status.completed_at.is_none() {
+        out.status.completed_at = Some(crate::now());
+    }
     if out.status != status {
         Api::<AnalysisRun>::namespaced(ctx.client.clone(), &ns)
             .patch_status(

@@ -64,7 +64,7 @@ async fn reconcile(pc: Arc<ProjectConfig>, ctx: Arc<Context>) -> Result<Action, 
     let ns = pc.namespace().unwrap_or_default();
     let mut receivers = Vec::new();
     for r in &pc.spec.webhook_receivers {
-        for (provider, cfg) in &r.providers {
+        for (provider, cfg) in &r.providers() {
             let Some(secret_name) = cfg.pointer("/secretRef/name").and_then(Value::as_str) else {
                 continue;
             };

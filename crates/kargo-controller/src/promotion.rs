@@ -190,6 +190,7 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
             commits: freight.commits.clone(),
             images: freight.images.clone(),
             charts: freight.charts.clone(),
+            artifacts: freight.artifacts.clone(),
         };
         patch_status(
             &api,

@@ -544,6 +544,7 @@ async fn record_success(
         commits: f.commits.clone(),
         images: f.images.clone(),
         charts: f.charts.clone(),
+        artifacts: f.artifacts.clone(),
     };
     let mut items = st
         .freight_history

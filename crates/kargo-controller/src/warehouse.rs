@@ -284,6 +284,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 repo_url: g.repo_url.clone(),
                 commits,
                 subscription_name: s.name.clone(),
+                ..Default::default()
             });
         } else if let Some(im) = &s.image {
             let ns = w.namespace().unwrap_or_default();
@@ -309,6 +310,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 platform: im.platform.clone(),
                 references,
                 subscription_name: s.name.clone(),
+                ..Default::default()
             });
         } else if let Some(c) = &s.chart {
             let ns = w.namespace().unwrap_or_default();
@@ -335,6 +337,7 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 semver_constraint: c.semver_constraint.clone(),
                 versions,
                 subscription_name: s.name.clone(),
+                ..Default::default()
             });
         }
     }
@@ -392,6 +395,7 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             author: c.author.clone(),
             committer: c.committer.clone(),
             subscription_name: g.subscription_name.clone(),
+            ..Default::default()
         });
     }
     let mut images = Vec::new();
@@ -403,6 +407,7 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             digest: im.digest.clone(),
             annotations: im.annotations.clone(),
             subscription_name: r.subscription_name.clone(),
+            ..Default::default()
         });
     }
     let mut charts = Vec::new();
@@ -413,6 +418,7 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             name: r.name.clone(),
             version: v.clone(),
             subscription_name: r.subscription_name.clone(),
+            ..Default::default()
         });
     }
     if commits.is_empty() && images.is_empty() && charts.is_empty() {
@@ -488,6 +494,7 @@ mod tests {
                     ..Default::default()
                 }],
                 subscription_name: "config".into(),
+                ..Default::default()
             }],
             images: vec![ImageDiscoveryResult {
                 repo_url: "docker.io/library/nginx".into(),

@@ -122,7 +122,7 @@ async fn handle(
     'outer: for pc in &configs.items {
         let project = pc.namespace().unwrap_or_default();
         for r in &pc.spec.webhook_receivers {
-            let Some(cfg) = r.providers.get(provider) else {
+            let Some(cfg) = r.provider(provider) else {
                 continue;
             };
             let Some(secret_name) = cfg.pointer("/secretRef/name").and_then(Value::as_str) else {

@@ -1,10 +1,65 @@
 //! `kargo apply -f`, `kargo create -f` and `kargo create project`.
+//! Writes carry `fieldValidation` (`--validate`, strict by default, as
+//! kubectl does) and the server's `Warning` headers are printed.
 
 use crate::manifest::{self, Manifest};
 use crate::resources::{api, explain, qualified_name};
 use anyhow::{Result, anyhow, bail};
 use kube::api::{DynamicObject, PostParams};
 use serde_json::{Value, json};
+
+/// How the server treats fields the kind does not know (`--validate`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validate {
+    /// Refuse the object (`fieldValidation=Strict`).
+    #[default]
+    Strict,
+    /// Accept it, drop the fields and print the server's warnings.
+    Warn,
+    /// Accept it and drop the fields silently.
+    Ignore,
+}
+
+impl Validate {
+    /// kubectl's values: `strict` or `true`, `warn`, `ignore` or `false`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "strict" | "true" => Ok(Self::Strict),
+            "warn" => Ok(Self::Warn),
+            "ignore" | "false" => Ok(Self::Ignore),
+            _ => Err(format!(
+                "invalid --validate {s:?}: expected strict (or true), warn, or ignore (or false)"
+            )),
+        }
+    }
+
+    /// The `fieldValidation` query value.
+    fn directive(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Warn => "Warn",
+            Self::Ignore => "Ignore",
+        }
+    }
+}
+
+/// `--validate[=strict|warn|ignore]` for `apply` and `create -f`.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub struct ValidateFlag {
+    /// How unknown fields are treated: strict (or true) refuses the object,
+    /// warn applies it and prints the server's warnings, ignore (or false)
+    /// applies it silently. Unknown fields are never stored.
+    #[arg(
+        long = "validate",
+        value_name = "MODE",
+        value_parser = Validate::parse,
+        default_value = "strict",
+        num_args = 0..=1,
+        default_missing_value = "strict",
+        require_equals = true
+    )]
+    pub validate: Validate,
+}
 
 /// Where objects that name no namespace go.
 #[derive(Clone, Copy, Default)]
@@ -98,13 +153,15 @@ pub async fn apply(
     files: &[String],
     project: ProjectScope<'_>,
     create_only: bool,
+    validate: Validate,
 ) -> Result<()> {
     let mut ms = manifest::read_all(files)?;
     manifest::order(&mut ms);
     let mut failures = 0;
     let mut namespaces = Vec::new();
     for m in &ms {
-        if let Err(e) = apply_one(client, m, project, create_only, &mut namespaces).await {
+        if let Err(e) = apply_one(client, m, project, create_only, validate, &mut namespaces).await
+        {
             eprintln!("error: {}: {e:#}", m.source);
             failures += 1;
         }
@@ -120,6 +177,7 @@ async fn apply_one(
     m: &Manifest,
     project: ProjectScope<'_>,
     create_only: bool,
+    validate: Validate,
     namespaces: &mut Vec<String>,
 ) -> Result<()> {
     if m.obj.get("metadata").is_some_and(|v| !v.is_object()) {
@@ -127,7 +185,12 @@ async fn apply_one(
     }
     let ns = namespace_of(m, project)?;
     let name = name_of(m)?;
-    if let Some(ns) = &ns {
+    // Kargo's kinds live in projects, which the server checks (with a
+    // hint); other kinds (Argo CD Applications, Secrets) get their
+    // namespace created as needed.
+    if let Some(ns) = &ns
+        && m.info.group != kargo_api::KARGO_GROUP
+    {
         ensure_namespace(client, ns, namespaces).await?;
     }
     let a = api(client, m.info, ns.as_deref())?;
@@ -147,8 +210,7 @@ async fn apply_one(
             a.get_opt(&name).await.map_err(explain)?
         };
         let Some(existing) = existing else {
-            let d: DynamicObject = serde_json::from_value(obj.clone())?;
-            a.create(&PostParams::default(), &d)
+            write(client, &a, None, &obj, validate)
                 .await
                 .map_err(explain)?;
             outln!("{qn} created")?;
@@ -160,8 +222,7 @@ async fn apply_one(
             outln!("{qn} unchanged")?;
             return Ok(());
         }
-        let d: DynamicObject = serde_json::from_value(desired)?;
-        match a.replace(&name, &PostParams::default(), &d).await {
+        match write(client, &a, Some(&name), &desired, validate).await {
             Ok(_) => {
                 outln!("{qn} configured")?;
                 return Ok(());
@@ -171,6 +232,80 @@ async fn apply_one(
         }
     }
     bail!("{qn} kept changing under us; try again")
+}
+
+/// Creates (`name` None) or replaces an object with `fieldValidation` set,
+/// printing the server's `Warning` headers as kubectl does.
+async fn write(
+    client: &kube::Client,
+    a: &kube::Api<DynamicObject>,
+    name: Option<&str>,
+    obj: &Value,
+    validate: Validate,
+) -> Result<Value, kube::Error> {
+    let body = serde_json::to_vec(obj).map_err(kube::Error::SerdeError)?;
+    let r = kube::core::Request::new(a.resource_url());
+    let pp = PostParams::default();
+    let req = match name {
+        None => r.create(&pp, body),
+        Some(n) => r.replace(n, &pp, body),
+    }
+    .map_err(kube::Error::BuildRequest)?;
+    let (mut parts, body) = req.into_parts();
+    let sep = match parts.uri.query() {
+        None => "?",
+        Some("") => "",
+        Some(_) => "&",
+    };
+    let uri = format!("{}{sep}fieldValidation={}", parts.uri, validate.directive());
+    parts.uri = uri
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| kube::Error::HttpError(e.into()))?;
+    let res = client
+        .send(http::Request::from_parts(
+            parts,
+            kube::client::Body::from(body),
+        ))
+        .await?;
+    for w in res.headers().get_all(http::header::WARNING) {
+        if let Ok(text) = w.to_str() {
+            eprintln!("Warning: {}", warning_text(text));
+        }
+    }
+    let status = res.status();
+    let bytes = res.into_body().collect_bytes().await?;
+    if status.is_client_error() || status.is_server_error() {
+        let text = String::from_utf8_lossy(&bytes);
+        let st = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
+            kube::core::Status::failure(text.trim(), "Unknown").with_code(status.as_u16())
+        });
+        return Err(kube::Error::Api(st.boxed()));
+    }
+    serde_json::from_slice(&bytes).map_err(kube::Error::SerdeError)
+}
+
+/// The text of a `Warning` header (`299 - "text"`), unquoted.
+fn warning_text(header: &str) -> String {
+    let Some(quoted) = header
+        .splitn(3, ' ')
+        .nth(2)
+        .and_then(|q| q.strip_prefix('"'))
+        .and_then(|q| q.strip_suffix('"'))
+    else {
+        return header.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The file's object on top of the stored one: content fields come from
@@ -217,4 +352,32 @@ pub async fn create_project(client: &kube::Client, name: &str) -> Result<()> {
         .map_err(explain)?;
     outln!("project.kargo.akuity.io/{name} created")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_accepts_kubectls_values() {
+        for (s, v) in [
+            ("strict", Validate::Strict),
+            ("true", Validate::Strict),
+            ("warn", Validate::Warn),
+            ("ignore", Validate::Ignore),
+            ("false", Validate::Ignore),
+        ] {
+            assert_eq!(Validate::parse(s), Ok(v), "{s}");
+        }
+        assert!(Validate::parse("lenient").is_err());
+    }
+
+    #[test]
+    fn warning_headers_are_unquoted() {
+        assert_eq!(
+            warning_text(r#"299 - "unknown field \"spec.verifcation\"""#),
+            r#"unknown field "spec.verifcation""#
+        );
+        assert_eq!(warning_text("no quotes"), "no quotes");
+    }
 }

@@ -221,6 +221,7 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
         &[mdir.to_string_lossy().into_owned()],
         crate::cmd::apply::ProjectScope::default(),
         false,
+        crate::cmd::apply::Validate::Strict,
     )
     .await?;
     outln!(

@@ -17,6 +17,7 @@ pub mod glob;
 pub mod pattern;
 pub mod printer;
 pub mod project;
+pub mod redact;
 pub mod promotion;
 pub mod registry;
 pub mod stage;

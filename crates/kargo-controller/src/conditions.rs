@@ -36,14 +36,14 @@ pub fn set_status(
             }
             c.status = status_s.into();
             c.reason = reason.into();
-            c.message = message.into();
+            c.message = kargo_api::redact::redact(message);
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
             type_: type_.into(),
             status: status_s.into(),
             reason: reason.into(),
-            message: message.into(),
+            message: kargo_api::redact::redact(message),
             observed_generation: generation,
             last_transition_time: Some(now),
         }),

@@ -121,10 +121,7 @@ mod tests {
             redact_url("https://user@example.com"),
             "https://xxxxx@example.com"
         );
-        assert_eq!(
-            redact_url("https://example.com/a"),
-            "https://example.com/a"
-        );
+        assert_eq!(redact_url("https://example.com/a"), "https://example.com/a");
         // Unparseable: never echoed whole.
         let bad = "https://user:pa ss@exa mple.com";
         let shown = redact_url(bad);

@@ -130,6 +130,12 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m.clone())
             }
+            // The store logs the transition to read-only once.
+            StoreError::InsufficientStorage(m) => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                m.clone(),
+            ),
             StoreError::Internal(m) => {
                 tracing::error!(error = %m, "store failure");
                 ApiError::new(

@@ -370,7 +370,9 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
                 }
                 st
             }
-            Err(e) => json!({"phase": "Errored", "message": kargo_api::redact::redact(&e.to_string()), "finishedAt": now()}),
+            Err(e) => {
+                json!({"phase": "Errored", "message": kargo_api::redact::redact(&e.to_string()), "finishedAt": now()})
+            }
         };
         let ph = status["phase"].as_str().unwrap_or("").to_string();
         if ph != "Running" {

@@ -143,11 +143,15 @@ async fn send(cfg: &Config, timeout: Duration) -> Result<(u16, Value), StepError
             )
         })?
     };
-    let mut url = reqwest::Url::parse(&cfg.url)
-        .map_err(|e| StepError::config(NAME, format!(
-            "url: {:?} is not a URL: {e}",
-            kargo_api::redact::redact_url(&cfg.url)
-        )))?;
+    let mut url = reqwest::Url::parse(&cfg.url).map_err(|e| {
+        StepError::config(
+            NAME,
+            format!(
+                "url: {:?} is not a URL: {e}",
+                kargo_api::redact::redact_url(&cfg.url)
+            ),
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(StepError::config(
             NAME,
@@ -401,14 +405,20 @@ mod tests {
         let secret = "hunter2-s3cret";
         // Refused connection: the retryable error.
         let e = run(json!({"url": format!("http://bob:{secret}@127.0.0.1:9/x")})).unwrap_err();
-        assert!(!e.message.contains(secret) && !e.message.contains("bob"), "{e}");
+        assert!(
+            !e.message.contains(secret) && !e.message.contains("bob"),
+            "{e}"
+        );
         // Failure criteria met: the terminal error.
         let down = server(503, "").replace("http://", &format!("http://bob:{secret}@"));
         let e = run(json!({"url": down})).unwrap_err();
         assert!(!e.message.contains(secret), "{e}");
         // Not a URL at all: never echoed whole.
         let e = run(json!({"url": format!("http://bob:{secret} @ exa mple")})).unwrap_err();
-        assert!(!e.message.contains(secret) && e.message.contains("url"), "{e}");
+        assert!(
+            !e.message.contains(secret) && e.message.contains("url"),
+            "{e}"
+        );
         let e = run(json!({"url": format!("ftp://bob:{secret}@h/")})).unwrap_err();
         assert!(!e.message.contains(secret), "{e}");
         // A user name alone (often a token) goes too.

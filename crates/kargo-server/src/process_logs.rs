@@ -196,7 +196,7 @@ fn upsert(
 
 /// A Pod name in Kubernetes' style: the Deployment's name and five
 /// characters that change on every start.
-fn pod_name() -> String {
+pub(crate) fn pod_name() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let suffix: String = (0..5)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)

@@ -15,6 +15,7 @@ pub mod webhooks;
 
 pub use in_process::in_process_client;
 pub use kargo_controller::gc::GcConfig;
+pub use kargo_store::Durability;
 
 use kargo_store::Store;
 use std::net::SocketAddr;

@@ -418,16 +418,16 @@ impl Store {
         if db.since_compact >= 1_000 {
             db.since_compact = 0;
             let keep_from = db.rv.saturating_sub(db.opts.event_retention) + 1;
-            if keep_from > db.oldest_rv {
-                if let Err(e) = Self::drop_events_before(db, keep_from) {
-                    tracing::warn!(error = %e, "compacting the watch log");
-                }
+            if keep_from > db.oldest_rv
+                && let Err(e) = Self::drop_events_before(db, keep_from)
+            {
+                tracing::warn!(error = %e, "compacting the watch log");
             }
         }
-        if db.event_bytes > db.opts.event_retention_bytes {
-            if let Err(e) = Self::compact_bytes(db) {
-                tracing::warn!(error = %e, "compacting the watch log by size");
-            }
+        if db.event_bytes > db.opts.event_retention_bytes
+            && let Err(e) = Self::compact_bytes(db)
+        {
+            tracing::warn!(error = %e, "compacting the watch log by size");
         }
         Ok(out)
     }

@@ -205,7 +205,7 @@ impl Store {
             |r| r.get::<_, i64>(0),
         )? as u64;
         let event_bytes: u64 = conn.query_row(
-            "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM events",
+            "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM events",
             [],
             |r| r.get::<_, i64>(0),
         )? as u64;
@@ -435,7 +435,7 @@ impl Store {
     /// Drops the watch log's events older than `keep_from`.
     fn drop_events_before(db: &mut Db, keep_from: u64) -> Result<()> {
         let freed: i64 = db.conn.query_row(
-            "SELECT COALESCE(SUM(LENGTH(body)), 0) FROM events WHERE rv < ?1",
+            "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM events WHERE rv < ?1",
             [keep_from as i64],
             |r| r.get(0),
         )?;
@@ -456,7 +456,7 @@ impl Store {
         {
             let mut st = db
                 .conn
-                .prepare_cached("SELECT rv, LENGTH(body) FROM events ORDER BY rv")?;
+                .prepare_cached("SELECT rv, LENGTH(CAST(body AS BLOB)) FROM events ORDER BY rv")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let rv = r.get::<_, i64>(0)? as u64;

@@ -95,6 +95,13 @@ fn watch_log_is_bounded_by_bytes() {
     let rv = s.current_rv();
     let sub = s.watch(Some(rv - 2)).unwrap();
     assert_eq!(sub.backlog.len(), 2);
+    // Older history is gone (410), and the count survives a restart.
+    assert!(matches!(s.watch(Some(1)), Err(StoreError::Gone(_))));
+    let bytes = s.event_log_bytes();
+    drop(sub);
+    drop(s);
+    let s = Store::open(&db).unwrap();
+    assert_eq!(s.event_log_bytes(), bytes);
 }
 
 /// The same rewrites bounded by count alone, as before: the docs' "before"

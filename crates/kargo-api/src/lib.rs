@@ -19,6 +19,7 @@ pub mod pattern;
 pub mod printer;
 pub mod project;
 pub mod promotion;
+pub mod redact;
 pub mod registry;
 pub mod stage;
 pub mod target;

@@ -53,6 +53,19 @@ async fn api(
     handlers::handle(s, method, uri, headers, body).await
 }
 
+/// Ready, or 503 naming the condition while the store is read-only
+/// because its disk (or database) is full; reads still work meanwhile.
+async fn readyz(State(s): State<ApiServer>) -> axum::response::Response {
+    if s.store.storage_full() {
+        return (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "storage full: the server is read-only until disk space is freed",
+        )
+            .into_response();
+    }
+    "ok".into_response()
+}
+
 /// The API router: `/version`, `/api`, `/apis`, `/openapi` and health,
 /// with the default admission settings (no `file://` repositories).
 pub fn router(store: Store) -> Router {
@@ -69,7 +82,7 @@ pub fn router_with(store: Store, admission: AdmissionSettings) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/api", any(api))
         .route("/api/{*rest}", any(api))
         .route("/apis", any(api))

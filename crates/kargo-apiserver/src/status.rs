@@ -129,11 +129,11 @@ impl ApiError {
         }
     }
 
-    /// The `Status` body.
+    /// The `Status` body (credentials in URLs in the message masked).
     pub fn to_status(&self) -> Value {
         let mut s = json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {},
-            "status": "Failure", "message": self.message, "reason": self.reason, "code": self.code.as_u16()
+            "status": "Failure", "message": kargo_api::redact::redact(&self.message), "reason": self.reason, "code": self.code.as_u16()
         });
         if let Some(d) = &self.details {
             s["details"] = d.clone();
@@ -162,6 +162,12 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", m.clone())
             }
+            // The store logs the transition to read-only once.
+            StoreError::InsufficientStorage(m) => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                m.clone(),
+            ),
             StoreError::Internal(m) => {
                 tracing::error!(error = %m, "store failure");
                 ApiError::new(
@@ -187,3 +193,28 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_messages_mask_credentials_in_urls() {
+        let e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "spec.subscriptions[0].git.repoURL: \"https://bob:s3cret@h/r.git\" is invalid",
+        );
+        let s = e.to_status();
+        assert_eq!(
+            s["message"],
+            "spec.subscriptions[0].git.repoURL: \"https://xxxxx@h/r.git\" is invalid"
+        );
+        let full = ApiError::from(StoreError::InsufficientStorage(
+            "the database is full".into(),
+        ));
+        assert_eq!(full.code, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(full.to_status()["reason"], "InsufficientStorage");
+        assert_eq!(full.to_status()["code"], 507);
+    }
+}

@@ -293,7 +293,7 @@ fn init_logging(server: bool) -> LogBuffer {
     tracing_subscriber::registry()
         .with(
             fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(kargo_server::process_logs::RedactedStderr)
                 .with_filter(EnvFilter::new(verbose)),
         )
         .with(buffer_layer)

@@ -1,5 +1,5 @@
 //! Status conditions: set one by type, keeping `lastTransitionTime` when
-//! the status did not change.
+//! the status did not change. Messages pass through `kargo_api::redact`.
 
 use kargo_api::common::Condition;
 
@@ -36,14 +36,14 @@ pub fn set_status(
             }
             c.status = status_s.into();
             c.reason = reason.into();
-            c.message = message.into();
+            c.message = kargo_api::redact::redact(message);
             c.observed_generation = generation;
         }
         None => conditions.push(Condition {
             type_: type_.into(),
             status: status_s.into(),
             reason: reason.into(),
-            message: message.into(),
+            message: kargo_api::redact::redact(message),
             observed_generation: generation,
             last_transition_time: Some(now),
         }),
@@ -58,4 +58,23 @@ pub fn get<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition
 /// Removes the condition of `type_`.
 pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
     conditions.retain(|c| c.type_ != type_);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_messages_are_masked_on_set_and_replace() {
+        let mut cs = Vec::new();
+        let msg = "discovery of https://bob:s3cret@git.example.com/r.git failed";
+        set(&mut cs, "Healthy", false, "DiscoveryFailed", msg, None);
+        assert_eq!(
+            cs[0].message,
+            "discovery of https://xxxxx@git.example.com/r.git failed"
+        );
+        set(&mut cs, "Healthy", false, "DiscoveryFailed", msg, None);
+        assert_eq!(cs.len(), 1);
+        assert!(!cs[0].message.contains("s3cret"));
+    }
 }

@@ -23,6 +23,8 @@ where
     K: Resource<DynamicType = ()>,
 {
     let Some(ns) = obj.namespace() else { return };
+    // Credentials in URLs never reach an Event or the log.
+    let message = &kargo_api::redact::redact(message);
     // The same story goes to the server's log (`kubectl logs -n kargo deploy/kargo-controller`).
     let object = format!("{}/{}", K::kind(&()).to_lowercase(), obj.name_any());
     let level = match kind {

@@ -382,6 +382,8 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let outcome = execute(&p, &ctx, cancel).await;
         let status = match outcome {
             Ok((ph, message, state)) => {
+                // Credentials in URLs never reach the Promotion's status.
+                let message = kargo_api::redact::redact(&message);
                 let mut st = json!({"phase": ph, "message": message, "finishedAt": now(), "stepExecutionMetadata": state.metadata, "currentStep": state.current_step, "state": state});
                 if ph == PromotionPhase::Running {
                     // A step asked to be called again later.
@@ -391,7 +393,9 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
                 }
                 st
             }
-            Err(e) => json!({"phase": "Errored", "message": e, "finishedAt": now()}),
+            Err(e) => {
+                json!({"phase": "Errored", "message": kargo_api::redact::redact(&e.to_string()), "finishedAt": now()})
+            }
         };
         let ph = status["phase"].as_str().unwrap_or("").to_string();
         if ph != "Running" {

@@ -81,25 +81,9 @@ impl fmt::Display for GitFailure {
     }
 }
 
-/// Removes `user:password@` from URLs in `text`.
+/// Removes `user:password@` from URLs in `text` (see [`kargo_api::redact`]).
 pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
-            .unwrap_or(tail.len());
-        let authority_end = tail[..end].find('/').unwrap_or(end);
-        match tail[..authority_end].rfind('@') {
-            Some(at) => out.push_str(&tail[at + 1..end]),
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
+    kargo_api::redact::redact(text)
 }
 
 /// Builds a git command in `dir` for `remote`. Credentials, if any, go
@@ -220,7 +204,7 @@ mod tests {
     fn redacts_userinfo() {
         assert_eq!(
             redact("fatal: unable to access 'https://bob:s3cret@git.example.com/r.git/': 403"),
-            "fatal: unable to access 'https://git.example.com/r.git/': 403"
+            "fatal: unable to access 'https://xxxxx@git.example.com/r.git/': 403"
         );
         assert_eq!(redact("file:///tmp/a.git"), "file:///tmp/a.git");
         assert_eq!(redact("no url"), "no url");

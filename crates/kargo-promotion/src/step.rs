@@ -179,7 +179,8 @@ pub struct StepError {
     /// step is then `Failed` at once. Otherwise it is retried up to its
     /// `retry.errorThreshold` and then `Errored`.
     pub terminal: bool,
-    /// What went wrong; never contains secrets.
+    /// What went wrong; never contains secrets (the constructors mask
+    /// credentials in URLs with [`kargo_api::redact::redact`]).
     pub message: String,
 }
 
@@ -189,7 +190,7 @@ impl StepError {
         StepError {
             step: step.to_string(),
             terminal: true,
-            message: message.into(),
+            message: kargo_api::redact::redact(&message.into()),
         }
     }
     /// A bad configuration: terminal.
@@ -201,7 +202,7 @@ impl StepError {
         StepError {
             step: step.to_string(),
             terminal: false,
-            message: message.into(),
+            message: kargo_api::redact::redact(&message.into()),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod auth;
 pub mod client;
+pub mod data_dir;
 mod in_process;
 pub mod metrics;
 pub mod process_logs;
@@ -14,6 +15,7 @@ pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
 pub use kargo_controller::gc::GcConfig;
+pub use kargo_store::Durability;
 
 use kargo_store::Store;
 use std::net::SocketAddr;
@@ -43,6 +45,13 @@ pub struct ServerConfig {
     /// `--allow-file-repos`: Warehouses and `git-clone` steps may use
     /// `file://` repositories (off by default).
     pub allow_file_repos: bool,
+    /// What an acknowledged write survives (`--durability`).
+    pub durability: kargo_store::Durability,
+    /// Time between database maintenance runs (vacuum, WAL truncation).
+    pub vacuum_interval: std::time::Duration,
+    /// Caps the database at this many pages (SQLite `max_page_count`): a
+    /// full disk on demand, for drills and tests. None: no cap.
+    pub max_db_pages: Option<u64>,
 }
 
 impl ServerConfig {
@@ -58,6 +67,9 @@ impl ServerConfig {
             logs: process_logs::LogBuffer::new(),
             gc: kargo_controller::gc::GcConfig::default(),
             allow_file_repos: false,
+            durability: kargo_store::Durability::Normal,
+            vacuum_interval: std::time::Duration::from_secs(3600),
+            max_db_pages: None,
         }
     }
 }
@@ -89,6 +101,9 @@ pub enum ServerError {
     /// The store could not be opened.
     #[error("opening the store: {0}")]
     Store(#[from] kargo_store::StoreError),
+    /// Another server holds the data directory's lock.
+    #[error("{0}: another kargo server is running on this data directory")]
+    InUse(PathBuf),
     /// TLS material could not be made or read.
     #[error("TLS: {0}")]
     Tls(String),
@@ -121,6 +136,22 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError 
     }
 }
 
+/// Database housekeeping every `interval`: vacuum when a quarter of the
+/// file (and at least 64 MiB) is free pages, truncate the WAL.
+async fn maintain(store: Store, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.maintain(64 * 1024 * 1024)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "database maintenance"),
+            Err(e) => tracing::warn!(error = %e, "database maintenance task"),
+        }
+    }
+}
+
 /// A running server.
 pub struct Server {
     /// Connection details.
@@ -130,15 +161,35 @@ pub struct Server {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     controllers: tokio::task::JoinHandle<()>,
+    maintenance: tokio::task::JoinHandle<()>,
+    _lock: data_dir::DirLock,
 }
 
 impl Server {
     /// Opens everything and starts listening. Returns once the socket is bound.
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
-        let store = Store::open(&cfg.data_dir.join("kargo.db"))?;
+        data_dir::prepare(&cfg.data_dir)?;
+        let lock = data_dir::lock(&cfg.data_dir)?;
+        let store = Store::open_with(
+            &data_dir::db_path(&cfg.data_dir),
+            kargo_store::Options {
+                durability: cfg.durability,
+                ..kargo_store::Options::default()
+            },
+        )?;
+        if let Some(pages) = cfg.max_db_pages {
+            store.set_max_page_count(pages)?;
+        }
         let token = auth::load_or_create_token(&cfg.data_dir)?;
-        let pod = process_logs::publish_process(&store, env!("CARGO_PKG_VERSION"))?;
+        // A full disk must not keep the server down: it serves reads and
+        // refuses writes (507) until space is freed.
+        let pod = match process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")) {
+            Err(kargo_store::StoreError::InsufficientStorage(m)) => {
+                tracing::error!("starting read-only: {m}");
+                process_logs::pod_name()
+            }
+            other => other?,
+        };
         let tls = tls::load_or_create(&cfg, cfg.listen.ip())?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
             tls.cert_pem.into_bytes(),
@@ -210,8 +261,12 @@ impl Server {
         } else {
             tokio::spawn(async {})
         };
+        let maintenance = tokio::spawn(maintain(store.clone(), cfg.vacuum_interval));
         let addr_file = cfg.data_dir.join("address");
-        std::fs::write(&addr_file, &url).map_err(io_err(&addr_file))?;
+        if let Err(e) = std::fs::write(&addr_file, &url) {
+            // Only a convenience for scripts; a full disk must not stop the server.
+            tracing::warn!(file = %addr_file.display(), error = %e, "writing the server address");
+        }
         Ok(Server {
             started: Started {
                 url,
@@ -223,6 +278,8 @@ impl Server {
             handle,
             task,
             controllers,
+            maintenance,
+            _lock: lock,
         })
     }
 
@@ -237,6 +294,7 @@ impl Server {
     /// Stops accepting connections and lets open ones finish.
     pub fn shutdown(&self) {
         self.controllers.abort();
+        self.maintenance.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     }

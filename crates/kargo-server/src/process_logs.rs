@@ -112,7 +112,8 @@ impl std::io::Write for LineWriter {
 
 impl Drop for LineWriter {
     fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.pending);
+        // Credentials in URLs never reach the kept log.
+        let text = kargo_api::redact::redact(&String::from_utf8_lossy(&self.pending));
         for l in text.lines().filter(|l| !l.trim().is_empty()) {
             self.buffer.push(l);
         }
@@ -125,6 +126,45 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     fn make_writer(&'a self) -> LineWriter {
         LineWriter {
             buffer: self.clone(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// Standard error with credentials in URLs masked: the writer for the
+/// terminal log layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedactedStderr;
+
+/// Collects one formatted event and writes it, redacted, when dropped.
+pub struct RedactedStderrWriter {
+    pending: Vec<u8>,
+}
+
+impl std::io::Write for RedactedStderrWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedStderrWriter {
+    fn drop(&mut self) {
+        let text = kargo_api::redact::redact(&String::from_utf8_lossy(&self.pending));
+        // Nothing sensible to do when stderr is gone.
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactedStderr {
+    type Writer = RedactedStderrWriter;
+
+    fn make_writer(&'a self) -> RedactedStderrWriter {
+        RedactedStderrWriter {
             pending: Vec::new(),
         }
     }
@@ -156,7 +196,7 @@ fn upsert(
 
 /// A Pod name in Kubernetes' style: the Deployment's name and five
 /// characters that change on every start.
-fn pod_name() -> String {
+pub(crate) fn pod_name() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let suffix: String = (0..5)
         .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)

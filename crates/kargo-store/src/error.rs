@@ -30,6 +30,10 @@ pub enum StoreError {
     /// The request cannot be applied (422).
     #[error("{0}")]
     Invalid(String),
+    /// The database (or its disk) is full: writes are refused until space
+    /// is freed, reads go on (507).
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// The database failed (500).
     #[error("storage error: {0}")]
     Internal(String),
@@ -37,6 +41,11 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return StoreError::InsufficientStorage(format!(
+                "the database is full ({e}): writes are refused until disk space is freed; reads still work"
+            ));
+        }
         StoreError::Internal(e.to_string())
     }
 }

@@ -6,10 +6,14 @@
 //! watchers resume from a resourceVersion (or answers Gone).
 //!
 //! Every write is one SQLite transaction; the call returns only after it
-//! committed, so an acknowledged write survives SIGKILL. Watch events are
-//! published after commit, in resourceVersion order, under the same lock.
+//! committed, so an acknowledged write survives SIGKILL (and power loss
+//! with [`Durability::Full`]). Watch events are published after commit, in
+//! resourceVersion order, under the same lock. The watch log is bounded by
+//! count and by bytes; a full disk refuses writes (507) and keeps reads.
 
+pub mod backup;
 mod error;
+pub mod files;
 pub mod meta;
 mod schema;
 
@@ -99,17 +103,37 @@ pub struct Preconditions {
     pub resource_version: Option<String>,
 }
 
+/// What an acknowledged write survives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: a killed process loses nothing acknowledged;
+    /// a power loss or kernel crash may lose the last commits (never
+    /// corrupts). The default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: an fsync per commit, so acknowledged writes
+    /// survive power loss too; fewer writes per second.
+    Full,
+}
+
 /// Store tuning.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Watch events kept for resuming watches.
     pub event_retention: u64,
+    /// Bytes of object bodies the watch log keeps at most; the oldest
+    /// events go first (the newest one is always kept).
+    pub event_retention_bytes: u64,
+    /// What an acknowledged write survives.
+    pub durability: Durability,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             event_retention: 50_000,
+            event_retention_bytes: 64 * 1024 * 1024,
+            durability: Durability::Normal,
         }
     }
 }
@@ -120,6 +144,10 @@ struct Db {
     oldest_rv: u64,
     opts: Options,
     since_compact: u64,
+    /// Bytes of bodies in the watch log.
+    event_bytes: u64,
+    /// The last write failed for lack of space.
+    full: bool,
 }
 
 /// The object store. Cheap to clone.
@@ -160,9 +188,12 @@ impl Store {
     }
 
     /// Opens the store with explicit options.
+    /// The database file (and its WAL files) are made private (0600).
     pub fn open_with(path: &Path, opts: Options) -> Result<Store> {
+        files::make_private(path)
+            .map_err(|e| StoreError::Internal(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
-        schema::init(&conn)?;
+        schema::init(&conn, opts.durability)?;
         let rv: u64 = conn.query_row(
             "SELECT MAX(COALESCE((SELECT MAX(rv) FROM events),0), COALESCE((SELECT MAX(rv) FROM objects),0), COALESCE((SELECT value FROM meta WHERE key='rv'),0))",
             [],
@@ -173,6 +204,11 @@ impl Store {
             [rv as i64 + 1],
             |r| r.get::<_, i64>(0),
         )? as u64;
+        let event_bytes: u64 = conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM events",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64;
         let (events, _) = broadcast::channel(16_384);
         Ok(Store {
             db: Arc::new(Mutex::new(Db {
@@ -181,6 +217,8 @@ impl Store {
                 oldest_rv: oldest,
                 opts,
                 since_compact: 0,
+                event_bytes,
+                full: false,
             })),
             events,
         })
@@ -305,6 +343,53 @@ impl Store {
     fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let mut guard = self.lock();
         let db = &mut *guard;
+        let r = Self::write_in(db, &self.events, f);
+        match &r {
+            Err(StoreError::InsufficientStorage(m)) if !db.full => {
+                db.full = true;
+                tracing::error!("storage full: the server is read-only until space is freed: {m}");
+            }
+            Ok(_) if db.full => {
+                db.full = false;
+                tracing::warn!("storage available again: writes resumed");
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// True while writes fail for lack of space (the last write hit a full
+    /// disk or database, and none has succeeded since).
+    pub fn storage_full(&self) -> bool {
+        self.lock().full
+    }
+
+    /// Caps the database at `pages` pages (SQLite's `max_page_count`) on
+    /// this connection: a full database on demand, for tests and drills.
+    /// Returns the cap in force (SQLite never sets it below the current size).
+    pub fn set_max_page_count(&self, pages: u64) -> Result<u64> {
+        let db = self.lock();
+        let n: i64 = db
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?;
+        Ok(n as u64)
+    }
+
+    /// Pages the database file has now.
+    pub fn page_count(&self) -> Result<u64> {
+        let db = self.lock();
+        Ok(db
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn write_in<T>(
+        db: &mut Db,
+        events: &broadcast::Sender<Arc<WatchEvent>>,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
         let start_rv = db.rv;
         let (out, rv, pending) = {
             let tx = db.conn.transaction()?;
@@ -323,30 +408,101 @@ impl Store {
         };
         db.since_compact += rv - start_rv;
         db.rv = rv;
+        db.event_bytes += pending.iter().map(|e| e.body.len() as u64).sum::<u64>();
         for e in pending {
             // No receivers is fine: nobody is watching.
-            let _ = self.events.send(Arc::new(e));
+            let _ = events.send(Arc::new(e));
         }
+        // Compaction failing (say, on a full disk) must not fail the write
+        // that already committed; the next write tries again.
         if db.since_compact >= 1_000 {
             db.since_compact = 0;
             let keep_from = db.rv.saturating_sub(db.opts.event_retention) + 1;
-            if keep_from > db.oldest_rv {
-                db.conn
-                    .execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
-                db.oldest_rv = keep_from;
+            if keep_from > db.oldest_rv
+                && let Err(e) = Self::drop_events_before(db, keep_from)
+            {
+                tracing::warn!(error = %e, "compacting the watch log");
             }
         }
+        if db.event_bytes > db.opts.event_retention_bytes
+            && let Err(e) = Self::compact_bytes(db)
+        {
+            tracing::warn!(error = %e, "compacting the watch log by size");
+        }
         Ok(out)
+    }
+
+    /// Drops the watch log's events older than `keep_from`.
+    fn drop_events_before(db: &mut Db, keep_from: u64) -> Result<()> {
+        let freed: i64 = db.conn.query_row(
+            "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM events WHERE rv < ?1",
+            [keep_from as i64],
+            |r| r.get(0),
+        )?;
+        db.conn
+            .execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
+        db.event_bytes = db.event_bytes.saturating_sub(freed as u64);
+        db.oldest_rv = db.oldest_rv.max(keep_from);
+        Ok(())
+    }
+
+    /// Drops the oldest events until the log holds at most three quarters
+    /// of its byte bound (so compaction runs once per quarter, not per
+    /// write), always keeping the newest event.
+    fn compact_bytes(db: &mut Db) -> Result<()> {
+        let target = db.opts.event_retention_bytes / 4 * 3;
+        let mut excess = db.event_bytes.saturating_sub(target);
+        let mut keep_from = db.oldest_rv;
+        {
+            let mut st = db
+                .conn
+                .prepare_cached("SELECT rv, LENGTH(CAST(body AS BLOB)) FROM events ORDER BY rv")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let rv = r.get::<_, i64>(0)? as u64;
+                if excess == 0 || rv >= db.rv {
+                    keep_from = rv;
+                    break;
+                }
+                excess = excess.saturating_sub(r.get::<_, i64>(1)? as u64);
+                keep_from = rv + 1;
+            }
+        }
+        Self::drop_events_before(db, keep_from)
+    }
+
+    /// Bytes of object bodies the watch log holds now.
+    pub fn event_log_bytes(&self) -> u64 {
+        self.lock().event_bytes
+    }
+
+    /// Housekeeping on a schedule: rebuilds the file (`VACUUM`) when at
+    /// least a quarter of it (and `min_free` bytes) is free pages, so space
+    /// freed by compaction goes back to the filesystem, then truncates the
+    /// WAL. Returns whether it vacuumed. Holds the store lock meanwhile.
+    pub fn maintain(&self, min_free: u64) -> Result<bool> {
+        let db = self.lock();
+        let q = |sql: &str| db.conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let (pages, free, size) = (
+            q("PRAGMA page_count")? as u64,
+            q("PRAGMA freelist_count")? as u64,
+            q("PRAGMA page_size")? as u64,
+        );
+        let vacuum = free * size >= min_free && free * 4 >= pages;
+        if vacuum {
+            db.conn.execute_batch("VACUUM")?;
+            tracing::info!(freed_bytes = free * size, "vacuumed the database");
+        }
+        db.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(vacuum)
     }
 
     /// Compacts the watch log now, keeping the last `keep` events (for tests and admin).
     pub fn compact(&self, keep: u64) -> Result<()> {
         let mut db = self.lock();
         let keep_from = db.rv.saturating_sub(keep) + 1;
-        db.conn
-            .execute("DELETE FROM events WHERE rv < ?1", [keep_from as i64])?;
-        db.oldest_rv = db.oldest_rv.max(keep_from);
-        Ok(())
+        Self::drop_events_before(&mut db, keep_from)
     }
 
     /// Creates an object. Fills uid, creationTimestamp, generation,

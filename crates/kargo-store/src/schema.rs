@@ -1,12 +1,24 @@
-//! The SQLite schema and connection settings (WAL, synchronous=NORMAL:
-//! a committed transaction survives a killed process).
+//! The SQLite schema and connection settings: WAL, and `synchronous`
+//! NORMAL (a committed transaction survives a killed process, the last
+//! ones may be lost on power loss) or FULL (they survive power loss too,
+//! at the cost of an fsync per commit).
 
 use rusqlite::Connection;
 
 /// Applies pragmas and creates tables if missing.
-pub fn init(conn: &Connection) -> rusqlite::Result<()> {
+pub fn init(conn: &Connection, durability: crate::Durability) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            crate::Durability::Normal => "NORMAL",
+            crate::Durability::Full => "FULL",
+        },
+    )?;
+    // After a checkpoint the WAL file shrinks back to this (bytes), so one
+    // burst of large writes does not keep the disk space forever.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(

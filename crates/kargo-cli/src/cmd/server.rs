@@ -1,5 +1,7 @@
 //! `kargo server`: runs the embedded server until interrupted, and
-//! writes the CLI config on first use so the next command just works.
+//! writes the CLI config on first use so the next command just works;
+//! `kargo server backup FILE` / `kargo server restore FILE` copy its
+//! database out (while it serves) and back (while it is stopped).
 
 use crate::config::{self, CliConfig};
 use anyhow::{Context, Result};
@@ -10,9 +12,21 @@ use std::path::PathBuf;
 /// Flags of `kargo server`.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// Back up or restore instead of serving.
+    #[command(subcommand)]
+    pub action: Option<ServerAction>,
     /// Where the database, admin token and certificates live.
-    #[arg(long, env = "KARGO_DATA_DIR")]
+    #[arg(long, env = "KARGO_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// What an acknowledged write survives: `normal` (a killed process;
+    /// SQLite synchronous=NORMAL) or `full` (power loss too, an fsync per
+    /// write; synchronous=FULL).
+    #[arg(long, value_enum, default_value = "normal")]
+    pub durability: DurabilityArg,
+    /// Time between database maintenance runs (vacuum when a quarter of
+    /// the file is free, WAL truncation).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub vacuum_interval: std::time::Duration,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
@@ -52,6 +66,30 @@ pub struct ServerArgs {
     pub allow_file_repos: bool,
 }
 
+/// `kargo server backup|restore`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerAction {
+    /// Copy the database to FILE, consistently, while the server serves.
+    Backup {
+        /// Where the copy goes (replaced if it exists; mode 0600).
+        file: PathBuf,
+    },
+    /// Put a backup back; refused while a server runs on the data directory.
+    Restore {
+        /// A file `kargo server backup` made.
+        file: PathBuf,
+    },
+}
+
+/// `--durability`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DurabilityArg {
+    /// Survives a killed process (synchronous=NORMAL).
+    Normal,
+    /// Survives power loss too (synchronous=FULL).
+    Full,
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     kargo_api::validate::parse_go_duration(s)
         .map(std::time::Duration::from_secs_f64)
@@ -70,7 +108,38 @@ fn default_data_dir() -> PathBuf {
 pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) -> Result<()> {
     let started_at = std::time::Instant::now();
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    match args.action {
+        Some(ServerAction::Backup { file }) => {
+            let c = kargo_server::data_dir::backup(&data_dir, &file)
+                .with_context(|| format!("backing up {}", data_dir.display()))?;
+            println!(
+                "backed up {} to {} ({} pages, resourceVersion {})",
+                data_dir.display(),
+                file.display(),
+                c.pages,
+                c.resource_version
+            );
+            return Ok(());
+        }
+        Some(ServerAction::Restore { file }) => {
+            let c = kargo_server::data_dir::restore(&data_dir, &file)
+                .with_context(|| format!("restoring {}", file.display()))?;
+            println!(
+                "restored {} into {} (resourceVersion {})",
+                file.display(),
+                data_dir.display(),
+                c.resource_version
+            );
+            return Ok(());
+        }
+        None => {}
+    }
     let server = Server::start(ServerConfig {
+        durability: match args.durability {
+            DurabilityArg::Normal => kargo_server::Durability::Normal,
+            DurabilityArg::Full => kargo_server::Durability::Full,
+        },
+        vacuum_interval: args.vacuum_interval,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         min_warehouse_interval: args.min_warehouse_interval,

@@ -143,12 +143,22 @@ async fn send(cfg: &Config, timeout: Duration) -> Result<(u16, Value), StepError
             )
         })?
     };
-    let mut url = reqwest::Url::parse(&cfg.url)
-        .map_err(|e| StepError::config(NAME, format!("url: {:?} is not a URL: {e}", cfg.url)))?;
+    let mut url = reqwest::Url::parse(&cfg.url).map_err(|e| {
+        StepError::config(
+            NAME,
+            format!(
+                "url: {:?} is not a URL: {e}",
+                kargo_api::redact::redact_url(&cfg.url)
+            ),
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(StepError::config(
             NAME,
-            format!("url: {:?} must be http:// or https://", cfg.url),
+            format!(
+                "url: {:?} must be http:// or https://",
+                kargo_api::redact::redact_url(&cfg.url)
+            ),
         ));
     }
     if !cfg.query_params.is_empty() {
@@ -388,5 +398,31 @@ mod tests {
             response_value(200, &h, br#"{"a": [1]}"#)["body"]["a"][0],
             json!(1)
         );
+    }
+
+    #[test]
+    fn credentials_in_the_url_appear_in_no_message() {
+        let secret = "hunter2-s3cret";
+        // Refused connection: the retryable error.
+        let e = run(json!({"url": format!("http://bob:{secret}@127.0.0.1:9/x")})).unwrap_err();
+        assert!(
+            !e.message.contains(secret) && !e.message.contains("bob"),
+            "{e}"
+        );
+        // Failure criteria met: the terminal error.
+        let down = server(503, "").replace("http://", &format!("http://bob:{secret}@"));
+        let e = run(json!({"url": down})).unwrap_err();
+        assert!(!e.message.contains(secret), "{e}");
+        // Not a URL at all: never echoed whole.
+        let e = run(json!({"url": format!("http://bob:{secret} @ exa mple")})).unwrap_err();
+        assert!(
+            !e.message.contains(secret) && e.message.contains("url"),
+            "{e}"
+        );
+        let e = run(json!({"url": format!("ftp://bob:{secret}@h/")})).unwrap_err();
+        assert!(!e.message.contains(secret), "{e}");
+        // A user name alone (often a token) goes too.
+        let e = run(json!({"url": format!("http://{secret}@127.0.0.1:9/")})).unwrap_err();
+        assert!(!e.message.contains(secret), "{e}");
     }
 }

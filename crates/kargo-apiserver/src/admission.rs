@@ -458,6 +458,17 @@ mod tests {
     fn admit_warehouse(url: &str, settings: AdmissionSettings) -> ApiResult<Admitted> {
         let store =
             Store::open(std::path::Path::new(":memory:")).unwrap_or_else(|e| panic!("store: {e}"));
+        // Kargo's kinds live in projects: `p` is one.
+        let ns_info = kargo_api::lookup_kind("v1", "Namespace")
+            .unwrap_or_else(|| panic!("Namespace is served"));
+        store
+            .create(
+                ns_info,
+                "",
+                json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "p", "labels": {"kargo.akuity.io/project": "true"}}}),
+            )
+            .unwrap_or_else(|e| panic!("namespace: {e}"));
         let info = kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", "Warehouse")
             .unwrap_or_else(|| panic!("Warehouse is served"));
         admit(

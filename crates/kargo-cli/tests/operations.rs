@@ -17,7 +17,13 @@ fn start_logging(home: &Path) -> ServerProc {
     let data = home.join("data");
     let log = std::fs::File::create(home.join("stderr.log")).unwrap();
     let mut child = Command::new(KARGO)
-        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-file-repos",
+            "--data-dir",
+        ])
         .arg(&data)
         .env("KARGO_CONFIG", home.join("config.yaml"))
         .env("HOME", home)

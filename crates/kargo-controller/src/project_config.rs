@@ -48,8 +48,19 @@ impl Context {
 /// Runs the controller.
 pub async fn run(client: kube::Client, ctx: Arc<Context>) {
     Controller::new(
-        Api::<ProjectConfig>::all(client),
+        Api::<ProjectConfig>::all(client.clone()),
         watcher::Config::default(),
+    )
+    // A receiver's Secret may come after its ProjectConfig: a Secret change
+    // wakes the project's ProjectConfig (named after the project).
+    .watches(
+        Api::<Secret>::all(client),
+        watcher::Config::default(),
+        |s: Secret| {
+            s.namespace().map(|ns| {
+                kube::runtime::reflector::ObjectRef::<ProjectConfig>::new(&ns).within(&ns)
+            })
+        },
     )
     .run(
         reconcile,

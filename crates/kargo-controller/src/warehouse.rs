@@ -310,7 +310,6 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 platform: im.platform.clone(),
                 references,
                 subscription_name: s.name.clone(),
-                ..Default::default()
             });
         } else if let Some(c) = &s.chart {
             let ns = w.namespace().unwrap_or_default();
@@ -337,7 +336,6 @@ async fn discover(w: &Warehouse, ctx: &Context) -> Result<DiscoveredArtifacts, S
                 semver_constraint: c.semver_constraint.clone(),
                 versions,
                 subscription_name: s.name.clone(),
-                ..Default::default()
             });
         }
     }
@@ -395,7 +393,6 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             author: c.author.clone(),
             committer: c.committer.clone(),
             subscription_name: g.subscription_name.clone(),
-            ..Default::default()
         });
     }
     let mut images = Vec::new();
@@ -407,7 +404,6 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             digest: im.digest.clone(),
             annotations: im.annotations.clone(),
             subscription_name: r.subscription_name.clone(),
-            ..Default::default()
         });
     }
     let mut charts = Vec::new();
@@ -418,7 +414,6 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
             name: r.name.clone(),
             version: v.clone(),
             subscription_name: r.subscription_name.clone(),
-            ..Default::default()
         });
     }
     if commits.is_empty() && images.is_empty() && charts.is_empty() {

@@ -109,7 +109,6 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             subscription_name: result
                 .map(|g| g.subscription_name.clone())
                 .unwrap_or_default(),
-            ..Default::default()
         });
     }
     for i in &a.images {
@@ -140,7 +139,6 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             subscription_name: result
                 .map(|r| r.subscription_name.clone())
                 .unwrap_or_default(),
-            ..Default::default()
         });
     }
     for c in &a.charts {
@@ -183,7 +181,6 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
             subscription_name: result
                 .map(|r| r.subscription_name.clone())
                 .unwrap_or_default(),
-            ..Default::default()
         });
     }
     if let Some(alias) = &a.alias {

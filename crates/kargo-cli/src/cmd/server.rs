@@ -112,24 +112,24 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         Some(ServerAction::Backup { file }) => {
             let c = kargo_server::data_dir::backup(&data_dir, &file)
                 .with_context(|| format!("backing up {}", data_dir.display()))?;
-            println!(
+            outln!(
                 "backed up {} to {} ({} pages, resourceVersion {})",
                 data_dir.display(),
                 file.display(),
                 c.pages,
                 c.resource_version
-            );
+            )?;
             return Ok(());
         }
         Some(ServerAction::Restore { file }) => {
             let c = kargo_server::data_dir::restore(&data_dir, &file)
                 .with_context(|| format!("restoring {}", file.display()))?;
-            println!(
+            outln!(
                 "restored {} into {} (resourceVersion {})",
                 file.display(),
                 data_dir.display(),
                 c.resource_version
-            );
+            )?;
             return Ok(());
         }
         None => {}

@@ -4,50 +4,10 @@
 
 mod common;
 
-use common::{KARGO, ServerProc, bare_repo, fails, git, ok, wait_for};
+use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 const SECRET: &str = "hunter2-s3cret";
-
-/// A server whose stderr (at info level) goes to `<home>/stderr.log`.
-fn start_logging(home: &Path) -> ServerProc {
-    let data = home.join("data");
-    let log = std::fs::File::create(home.join("stderr.log")).unwrap();
-    let mut child = Command::new(KARGO)
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-file-repos",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env("KARGO_CONFIG", home.join("config.yaml"))
-        .env("HOME", home)
-        .env("KARGO_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawn kargo server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    ServerProc {
-        child,
-        url,
-        home: home.to_path_buf(),
-        data,
-    }
-}
 
 #[test]
 fn credentials_in_an_http_step_url_reach_no_status_event_or_log() {
@@ -58,7 +18,7 @@ fn credentials_in_an_http_step_url_reach_no_status_event_or_log() {
     git(&work, &["commit", "-q", "-m", "release"]);
     git(&work, &["tag", "v1.0.0"]);
     git(&work, &["push", "-q", "origin", "main", "--tags"]);
-    let s = start_logging(home.path());
+    let s = ServerProc::start_logging(home.path());
     ok(&s.kargo(&["create", "project", "p"]));
     let manifests = format!(
         "kind: Warehouse\nmetadata: {{name: app, namespace: p}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"file://{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: dev, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: http\n        config:\n          url: http://bob:{SECRET}@127.0.0.1:9/hook\n",

@@ -122,36 +122,6 @@ fn origin_arg(ident: &str, v: &Value, position: &str) -> Result<(String, String)
     ))
 }
 
-/// Go's `strconv.Quote`, which Kargo's `quote()` applies to strings.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c.is_control() => {
-                let n = c as u32;
-                if n < 0x80 {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else {
-                    out.push_str(&format!("\\u{n:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn unsafe_quote(v: &Value) -> String {
     format!("\"{}\"", go_json(&to_json(v), false))
 }
@@ -270,7 +240,7 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
     env.add_function("quote", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         Ok(Value::String(match &c.args[0] {
-            Value::String(s) => go_quote(s),
+            Value::String(s) => crate::go_value::go_quote(s),
             other => unsafe_quote(other),
         }))
     });
@@ -375,8 +345,8 @@ mod tests {
 
     #[test]
     fn go_quote_escapes_like_strconv() {
-        assert_eq!(go_quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
-        assert_eq!(go_quote("\u{1}é"), "\"\\x01é\"");
+        assert_eq!(crate::go_value::go_quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
+        assert_eq!(crate::go_value::go_quote("\u{1}é"), "\"\\x01é\"");
     }
 
     #[test]

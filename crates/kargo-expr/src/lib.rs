@@ -33,6 +33,7 @@ pub mod env;
 pub mod error;
 pub mod freight;
 pub mod functions;
+pub mod go_value;
 pub mod lookup;
 pub mod semver;
 pub mod template;

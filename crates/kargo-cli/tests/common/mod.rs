@@ -47,11 +47,24 @@ impl ServerProc {
     /// [`ServerProc::start_with`], with the server's working directory
     /// set to `cwd` (e.g. a git checkout).
     pub fn start_in(home: &Path, cwd: Option<&Path>, extra: &[&str]) -> ServerProc {
-        let data = home.join("data");
         let mut cmd = Command::new(KARGO);
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
+        cmd.stderr(Stdio::null());
+        Self::spawn(home, cmd, extra)
+    }
+
+    /// A server whose log (at info level) goes to `<home>/stderr.log`.
+    pub fn start_logging(home: &Path) -> ServerProc {
+        let log = std::fs::File::create(home.join("stderr.log")).expect("create stderr.log");
+        let mut cmd = Command::new(KARGO);
+        cmd.env("KARGO_LOG", "info").stderr(log);
+        Self::spawn(home, cmd, &[])
+    }
+
+    fn spawn(home: &Path, mut cmd: Command, extra: &[&str]) -> ServerProc {
+        let data = home.join("data");
         let mut child = cmd
             .args([
                 "server",
@@ -65,7 +78,6 @@ impl ServerProc {
             .env("KARGO_CONFIG", home.join("config.yaml"))
             .env("HOME", home)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .expect("spawn kargo server");
         let mut line = String::new();

@@ -1,13 +1,12 @@
 //! The built-in steps, one file each with its config type and tests, and
-//! two helpers of `yaml-update`: `sjson_key` (Kargo's key syntax) and
-//! `go_value` (how Kargo prints a value).
+//! a helper of `yaml-update`: `sjson_key` (Kargo's key syntax); how Go
+//! prints a value lives in `kargo_expr::go_value`.
 
 pub mod argocd_update;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
 pub mod git_push;
-pub mod go_value;
 pub mod http;
 pub mod kustomize_set_image;
 pub mod sjson_key;

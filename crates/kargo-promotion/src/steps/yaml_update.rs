@@ -39,9 +39,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use yaml_edit::{Mapping, Sequence, YamlFile, YamlNode};
 
-use super::go_value::{go_print, go_quote, is_printable, needs_go_quotes};
 use super::sjson_key::{KeyError, split_key};
 use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use kargo_expr::go_value::{go_print, go_quote, is_printable, needs_go_quotes};
 
 /// Kargo's name.
 pub const YAML_UPDATE: &str = "yaml-update";

@@ -1,5 +1,6 @@
-//! How Kargo's Go code prints a step's value into a file and a commit
-//! message: `yaml.QuoteIfNecessary` (a string that Go would parse as a
+//! How Go prints values, wherever Kargo's behaviour depends on it: Go's
+//! `strconv.Quote` (Kargo's `quote()`), and how a step's value goes into a
+//! file and a commit message: `yaml.QuoteIfNecessary` (a string that Go would parse as a
 //! float, a bool or JSON gets Go quotes) and `fmt`'s `%v` of a value that
 //! came through `encoding/json` (every number is a float64, so `1234567`
 //! prints as `1.234567e+06`).

@@ -529,7 +529,7 @@ spec:
     wait_for("a third AnalysisRun", 30, || runs(&s).len() >= 3);
     // While it runs, the Stage is not Ready, and says so.
     wait_for("dev to report the running verification", 30, || {
-        let ready = condition(&s, "dev", "Ready");
+        let ready = s.stage_condition("my-web-app", "dev", "Ready");
         ready["status"] == "False"
             && matches!(
                 ready["reason"].as_str(),
@@ -548,7 +548,7 @@ spec:
         true,
         "the AnalysisRun was told to stop"
     );
-    let ready = condition(&s, "dev", "Ready");
+    let ready = s.stage_condition("my-web-app", "dev", "Ready");
     assert_eq!(ready["status"], "False", "{ready}");
     assert_eq!(ready["reason"], "VerificationFailed", "{ready}");
     assert_eq!(ready["message"], "Verification aborted by user", "{ready}");
@@ -584,7 +584,10 @@ spec:
         "{st}"
     );
     assert_eq!(st["status"]["health"]["status"], "Healthy", "{st}");
-    assert_eq!(condition(&s, "dev", "Ready")["reason"], "Verified");
+    assert_eq!(
+        s.stage_condition("my-web-app", "dev", "Ready")["reason"],
+        "Verified"
+    );
     let fv: Value = s.get_json(&["freight", &v11, "-n", "my-web-app"]);
     assert!(fv["status"]["verifiedIn"]["dev"].is_object(), "{fv}");
     // Exactly one AnalysisRun for this verification, even with the old
@@ -624,15 +627,6 @@ spec:
             );
         }
     }
-}
-
-/// The Stage's condition of `type_` (Null when unset).
-fn condition(s: &ServerProc, stage: &str, type_: &str) -> Value {
-    let st: Value = s.get_json(&["stage", stage, "-n", "my-web-app"]);
-    st["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
-        .unwrap_or(Value::Null)
 }
 
 /// The seed's conditional step: `argocd-update` runs only for prod

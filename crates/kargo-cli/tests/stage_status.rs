@@ -9,14 +9,6 @@ mod common;
 use common::{ServerProc, bare_repo, git, ok, wait_for};
 use serde_json::Value;
 
-fn condition(s: &ServerProc, stage: &str, type_: &str) -> Value {
-    let st: Value = s.get_json(&["stage", stage, "-n", "p"]);
-    st["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
-        .unwrap_or(Value::Null)
-}
-
 #[test]
 fn ready_says_what_blocks_a_stage() {
     let home = tempfile::tempdir().unwrap();
@@ -78,9 +70,9 @@ spec:
 
     // A Warehouse that does not exist is named with its field.
     wait_for("typo to report the missing Warehouse", 30, || {
-        condition(&s, "typo", "Ready")["reason"] == "WarehouseNotFound"
+        s.stage_condition("p", "typo", "Ready")["reason"] == "WarehouseNotFound"
     });
-    let ready = condition(&s, "typo", "Ready");
+    let ready = s.stage_condition("p", "typo", "Ready");
     assert_eq!(ready["status"], "False");
     let message = ready["message"].as_str().unwrap();
     assert!(
@@ -88,7 +80,7 @@ spec:
         "{message}"
     );
     // Nothing promoted yet: not Ready, and the Stage says why.
-    let ready = condition(&s, "good", "Ready");
+    let ready = s.stage_condition("p", "good", "Ready");
     assert_eq!(ready["status"], "False", "{ready}");
     assert_eq!(ready["reason"], "NoFreight", "{ready}");
 
@@ -124,24 +116,31 @@ spec:
         "{last_phase}"
     );
     wait_for("broken to report its failed Promotion", 30, || {
-        condition(&s, "broken", "Ready")["reason"] == format!("LastPromotion{last_phase}").as_str()
+        s.stage_condition("p", "broken", "Ready")["reason"]
+            == format!("LastPromotion{last_phase}").as_str()
     });
-    let ready = condition(&s, "broken", "Ready");
+    let ready = s.stage_condition("p", "broken", "Ready");
     assert_eq!(ready["status"], "False");
     assert!(
         !ready["message"].as_str().unwrap_or("").is_empty(),
         "{ready}"
     );
-    assert_eq!(condition(&s, "broken", "Healthy")["status"], "Unknown");
+    assert_eq!(
+        s.stage_condition("p", "broken", "Healthy")["status"],
+        "Unknown"
+    );
 
     // A good one: Ready True once promoted, healthy and verified (no
     // verification configured: verified at once).
     ok(&s.promote_wait("p", "good", &freight));
     wait_for("good to be Ready", 30, || {
-        condition(&s, "good", "Ready")["status"] == "True"
+        s.stage_condition("p", "good", "Ready")["status"] == "True"
     });
-    assert_eq!(condition(&s, "good", "Ready")["reason"], "Verified");
-    assert_eq!(condition(&s, "good", "Healthy")["status"], "True");
+    assert_eq!(
+        s.stage_condition("p", "good", "Ready")["reason"],
+        "Verified"
+    );
+    assert_eq!(s.stage_condition("p", "good", "Healthy")["status"], "True");
     let st: Value = s.get_json(&["stage", "good", "-n", "p"]);
     assert_eq!(st["status"]["health"]["status"], "Healthy");
     assert_eq!(

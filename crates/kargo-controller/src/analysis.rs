@@ -46,13 +46,9 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
         .await;
 }
 
-fn terminal(phase: &str) -> bool {
-    matches!(phase, "Successful" | "Failed" | "Error" | "Inconclusive")
-}
-
 async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, kube::Error> {
     let status = ar.status.clone().unwrap_or_default();
-    if terminal(&status.phase) {
+    if kargo_analysis::phase::completed(&status.phase) {
         return Ok(Action::await_change());
     }
     let ns = ar.namespace().unwrap_or_default();
@@ -75,7 +71,7 @@ async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, ku
     }
     let clock = || jiff::Timestamp::now();
     let mut out = reconcile_async(&ar.spec, &status, &clock, &secrets, &ctx.providers).await;
-    if terminal(&out.status.phase) && out.status.completed_at.is_none() {
+    if kargo_analysis::phase::completed(&out.status.phase) && out.status.completed_at.is_none() {
         out.status.completed_at = Some(crate::now());
     }
     if out.status != status {

@@ -25,10 +25,8 @@ pub struct Context {
 }
 
 fn healthy(status: Option<&[kargo_api::common::Condition]>) -> bool {
-    status
-        .unwrap_or_default()
-        .iter()
-        .any(|c| c.type_ == "Healthy" && c.status == "True")
+    crate::conditions::get(status.unwrap_or_default(), "Healthy")
+        .is_some_and(|c| c.status == "True")
 }
 
 /// Runs the controller.

@@ -499,14 +499,25 @@ async fn after_start(
     info: &VerificationInfo,
 ) -> Result<(), kube::Error> {
     if terminal(&info.phase) {
-        record_event(client, stage, info).await;
-        if info.phase == "Successful" {
-            mark_verified(client, stage, coll).await?;
-        }
-        return Ok(());
+        return finished(client, stage, coll, info).await;
     }
     let ns = stage.namespace().unwrap_or_default();
     follow(client, stage, &ns, coll).await
+}
+
+/// An attempt ended: an Event says how, and a success marks the
+/// collection's Freight verified in the Stage.
+async fn finished(
+    client: &kube::Client,
+    stage: &Stage,
+    coll: &FreightCollection,
+    info: &VerificationInfo,
+) -> Result<(), kube::Error> {
+    record_event(client, stage, info).await;
+    if info.phase == "Successful" {
+        mark_verified(client, stage, coll).await?;
+    }
+    Ok(())
 }
 
 /// Reads the running attempt's AnalysisRun and records its phase.
@@ -552,10 +563,7 @@ async fn follow(
         },
     };
     if terminal(&info.phase) {
-        record_event(client, stage, &info).await;
-        if info.phase == "Successful" {
-            mark_verified(client, stage, coll).await?;
-        }
+        finished(client, stage, coll, &info).await?;
     }
     coll.verification_history[0] = info;
     Ok(())

@@ -164,6 +164,15 @@ impl ServerProc {
         serde_json::from_str(&ok(&self.kubectl(&a))).expect("kubectl printed JSON")
     }
 
+    /// The Stage's status condition of `type_` (Null when unset).
+    pub fn stage_condition(&self, ns: &str, stage: &str, type_: &str) -> serde_json::Value {
+        let st = self.get_json(&["stage", stage, "-n", ns]);
+        st["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == type_).cloned())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_cmd(args)
             .output()

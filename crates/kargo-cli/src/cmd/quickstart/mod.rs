@@ -318,8 +318,8 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
     story.say("prod-us is back on v1.0.0: the same steps wrote the old tag to git")?;
     story
         .until(
-            "prod-us to record the rollback",
-            Duration::from_secs(30),
+            "prod-us to verify the rollback",
+            Duration::from_secs(60),
             async |s: &Story| {
                 let f = s
                     .freight_for("v1.0.0")
@@ -333,7 +333,10 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
                             .as_ref()
                             .is_some_and(|x| x.current_promotion.is_none())
                 });
-                Ok(settled && s.verification("prod-us").await?.0 == f)
+                // The summary reads verification results: wait until the
+                // rolled-back Freight's verification has finished.
+                let (current, phase) = s.verification("prod-us").await?;
+                Ok(settled && current == f && kargo_api::verification_request::is_terminal(&phase))
             },
         )
         .await?;

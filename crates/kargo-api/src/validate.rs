@@ -137,6 +137,27 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
+/// Writes a duration the way the duration flags take it: `5m`, `1m30s`,
+/// `2h`, `1500ms` (what [`parse_go_duration`] reads back).
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let secs = ms / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
 /// Parses a Go duration (`5m0s`, `1h30m`, `10s`, `250ms`) into seconds.
 pub fn parse_go_duration(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -907,6 +928,17 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_go_duration("5m0s"), Some(300.0));
+        for (d, text) in [
+            (std::time::Duration::from_secs(300), "5m"),
+            (std::time::Duration::from_secs(90), "1m30s"),
+            (std::time::Duration::from_secs(7200), "2h"),
+            (std::time::Duration::from_secs(30), "30s"),
+            (std::time::Duration::from_millis(1500), "1500ms"),
+            (std::time::Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_go_duration(text), Some(d.as_secs_f64()));
+        }
         assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
         assert_eq!(parse_go_duration("250ms"), Some(0.25));
         assert_eq!(parse_go_duration("5 minutes"), None);

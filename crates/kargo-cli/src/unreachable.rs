@@ -153,7 +153,7 @@ pub fn describe(e: &(dyn StdError + 'static)) -> Option<String> {
         Cause::TimedOut => match timeout {
             Some(t) => format!(
                 "{at}: no answer within {} (the request timeout; change it with --request-timeout)",
-                human(t)
+                kargo_api::validate::format_duration(t)
             ),
             None => format!("{at}: the connection timed out"),
         },
@@ -178,27 +178,9 @@ pub fn describe(e: &(dyn StdError + 'static)) -> Option<String> {
     })
 }
 
-fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else {
-        format!("{}s", ms / 1000)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_the_flag() {
-        assert_eq!(human(Duration::from_secs(30)), "30s");
-        assert_eq!(human(Duration::from_secs(120)), "2m");
-        assert_eq!(human(Duration::from_millis(1500)), "1500ms");
-    }
 
     #[test]
     fn plain_errors_are_not_connection_failures() {

@@ -1,11 +1,12 @@
 //! The `kargo` binary when things around it go wrong: a reader that stops
 //! reading (`kargo get freight | head`), servers that cannot be reached
-//! (refused, untrusted certificate, silent, unknown host), and refusals
-//! that must read as sentences.
+//! (refused, untrusted certificate, silent, unknown host), refusals that
+//! must read as sentences, and a git remote that never answers (killed
+//! after `--git-timeout`; `kargo abort` interrupts it at once).
 
 mod common;
 
-use common::{KARGO, ServerProc, fails, ok};
+use common::{KARGO, ServerProc, fails, ok, promotion_name, wait_for};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -328,4 +329,132 @@ fn refused_promotions_read_as_sentences_naming_freight_and_stage() {
             r#"The request is invalid: error when creating "STDIN": Promotion of Freight "{freight}" to Stage "nope" is invalid: spec.stage: could not find Stage "nope" in namespace "p""#
         )
     );
+}
+
+/// A TCP listener that accepts every connection and never says a word;
+/// returns its port and how many connections it has taken.
+fn silent_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, taken)
+}
+
+/// Processes whose command line mentions `needle` (git and its helpers).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+/// A project `p` whose Stage `dev` clones `repo_url` first, and Freight
+/// `quiet-otter` to promote.
+fn silent_pipeline(s: &ServerProc, repo_url: &str) {
+    ok(&s.kargo(&["create", "project", "p"]));
+    let docs = format!(
+        "kind: Warehouse\nmetadata: {{name: app, namespace: p}}\nspec:\n  subscriptions:\n  - image: {{repoURL: 127.0.0.1:9/app}}\n---\nkind: Freight\nmetadata: {{namespace: p, labels: {{kargo.akuity.io/alias: quiet-otter}}}}\norigin: {{kind: Warehouse, name: app}}\nimages: [{{repoURL: 127.0.0.1:9/app, tag: 1.0.0, digest: \"sha256:10\"}}]\n---\nkind: Stage\nmetadata: {{name: dev, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: git-clone\n        config: {{repoURL: \"{repo_url}\", checkout: [{{branch: main, path: ./src}}]}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&docs)));
+}
+
+fn phase(s: &ServerProc, promotion: &str) -> String {
+    s.get_json(&["promotion", promotion, "-n", "p"])["status"]["phase"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_silent_git_remote_is_killed_after_its_timeout_and_abort_interrupts_it() {
+    let (port, taken) = silent_listener();
+    let url = format!("http://127.0.0.1:{port}/config.git");
+    let needle = format!("127.0.0.1:{port}");
+
+    // Default limits (5 minutes): only an abort ends the clone early.
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    silent_pipeline(&s, &url);
+    let promote = || {
+        promotion_name(&ok(&s.kargo(&[
+            "promote",
+            "-p",
+            "p",
+            "--stage",
+            "dev",
+            "--freight",
+            "quiet-otter",
+        ])))
+    };
+    let first = promote();
+    let queued = promote();
+    wait_for("git to connect to the silent remote", 30, || {
+        taken.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    });
+    assert_eq!(phase(&s, &first), "Running");
+    assert!(matches!(phase(&s, &queued).as_str(), "" | "Pending"));
+    let asked = Instant::now();
+    ok(&s.kargo(&["abort", "promotion", &first, "-p", "p"]));
+    wait_for("the aborted Promotion to end", 10, || {
+        phase(&s, &first) == "Aborted"
+    });
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "abort took {:?}",
+        asked.elapsed()
+    );
+    // The queue moves on: the next Promotion starts (and hangs the same way).
+    wait_for("the queued Promotion to start", 10, || {
+        phase(&s, &queued) == "Running"
+    });
+    wait_for("it to reach the remote", 30, || {
+        taken.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    });
+    ok(&s.kargo(&["abort", "promotion", &queued, "-p", "p"]));
+    wait_for("the second abort", 10, || phase(&s, &queued) == "Aborted");
+    // Nothing of either clone is left running.
+    wait_for("git and its helpers to be gone", 5, || {
+        processes_mentioning(&needle).is_empty()
+    });
+    drop(s);
+
+    // `--git-timeout 2s`: the clone is killed and the Promotion Errors.
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start_with(home.path(), &["--git-timeout", "2s"]);
+    silent_pipeline(&s, &url);
+    let started = Instant::now();
+    let err = fails(&s.kargo(&[
+        "promote",
+        "-p",
+        "p",
+        "--stage",
+        "dev",
+        "--freight",
+        "quiet-otter",
+        "--wait",
+        "--timeout",
+        "60",
+    ]));
+    let took = started.elapsed();
+    assert!(err.contains("Errored"), "{err}");
+    assert!(err.contains("timed out after 2s"), "{err}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "the Promotion ended after {took:?}"
+    );
+    assert!(processes_mentioning(&needle).is_empty());
 }

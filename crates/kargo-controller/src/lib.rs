@@ -49,6 +49,11 @@ pub struct ControllerConfig {
     /// Promotion steps may use `file://` repositories (`kargo server
     /// --allow-file-repos`; admission applies the same rule to Warehouses).
     pub allow_file_repos: bool,
+    /// Longest one git process may run (`--git-timeout`).
+    pub git_timeout: Duration,
+    /// Longest one network call without a timeout of its own may take
+    /// (`--http-timeout`).
+    pub http_timeout: Duration,
 }
 
 /// Starts every controller; returns when they stop (never, normally).
@@ -57,7 +62,8 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let stages = Arc::new(stage::Context::new(client.clone()));
     let promotions = Arc::new(
         promotion::Context::new(client.clone(), cfg.work_dir.clone())
-            .with_allow_file_repos(cfg.allow_file_repos),
+            .with_allow_file_repos(cfg.allow_file_repos)
+            .with_timeouts(cfg.git_timeout, cfg.http_timeout),
     );
     let configs = Arc::new(project_config::Context::new(
         client.clone(),

@@ -36,6 +36,10 @@ pub struct Context {
     retry_delay: Duration,
     /// Steps may use `file://` repositories (`--allow-file-repos`).
     allow_file_repos: bool,
+    /// Longest one git process of a step may run (`--git-timeout`).
+    git_timeout: Duration,
+    /// Longest one network call of a step may take (`--http-timeout`).
+    http_timeout: Duration,
 }
 
 impl Context {
@@ -48,7 +52,17 @@ impl Context {
             running: Mutex::new(HashMap::new()),
             retry_delay: Duration::from_secs(5),
             allow_file_repos: false,
+            git_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
+            http_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Bounds each git process and network call of a step (the server's
+    /// `--git-timeout` and `--http-timeout`).
+    pub fn with_timeouts(mut self, git: Duration, http: Duration) -> Self {
+        self.git_timeout = git;
+        self.http_timeout = http;
+        self
     }
 
     /// Lets steps use `file://` repositories (the server's
@@ -460,7 +474,11 @@ async fn execute(
         RunnerOptions {
             work_dir: work,
             retry_delay: ctx.retry_delay,
-            cancel,
+            limits: kargo_promotion::Limits {
+                cancel,
+                git_timeout: ctx.git_timeout,
+                http_timeout: ctx.http_timeout,
+            },
             allow_file_repos: ctx.allow_file_repos,
         },
     );

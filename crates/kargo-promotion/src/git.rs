@@ -3,6 +3,10 @@
 //! `http.extraHeader` set with `GIT_CONFIG_COUNT/KEY/VALUE`, never an
 //! argument or a URL), disables prompts, and redacts secrets from errors.
 //!
+//! Every process runs under the Promotion's [`Limits`] ([`Git`]): a
+//! remote that never answers cannot hold a step beyond `--git-timeout`,
+//! and an abort kills git at once.
+//!
 //! Git never takes an option from user input: every URL or path that
 //! comes from a config goes after `--` (or `--end-of-options` for
 //! revisions), and the `ext::` remote helper is switched off.
@@ -10,6 +14,8 @@
 use std::fmt;
 use std::path::Path;
 use std::process::{Command, Output};
+
+use crate::limits::{ChildError, Limits};
 
 use base64::Engine;
 
@@ -127,73 +133,113 @@ pub fn command(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Co
     cmd
 }
 
-/// Runs git and returns its stdout, trimmed at the end.
-pub fn run(
-    dir: Option<&Path>,
-    remote: Option<&Remote>,
-    args: &[&str],
-) -> Result<String, GitFailure> {
-    let out = output(dir, remote, args)?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+/// Runs git commands under a Promotion's [`Limits`]: each process is
+/// killed (with whatever it started) after the server's `--git-timeout` or
+/// when the Promotion is aborted.
+#[derive(Clone, Copy, Debug)]
+pub struct Git<'a> {
+    limits: &'a Limits,
 }
 
-/// Runs git and returns its whole output, failing on a non-zero exit.
-pub fn output(
-    dir: Option<&Path>,
-    remote: Option<&Remote>,
-    args: &[&str],
-) -> Result<Output, GitFailure> {
-    let shown = redact(&format!("git {}", args.join(" ")));
-    let out = command(dir, remote, args)
-        .output()
-        .map_err(|e| GitFailure {
-            command: shown.clone(),
-            stderr: format!("cannot run git: {e}"),
-        })?;
-    if out.status.success() {
-        return Ok(out);
+impl<'a> Git<'a> {
+    /// Git under `limits`.
+    pub fn new(limits: &'a Limits) -> Self {
+        Git { limits }
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stderr = if stderr.trim().is_empty() {
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    } else {
-        stderr.into_owned()
-    };
-    let mut message = redact(stderr.trim());
-    if let Some(r) = remote
-        && let Some(c) = &r.credentials
-        && !c.password.is_empty()
-    {
-        message = message.replace(&c.password, "<redacted>");
+
+    /// Runs git and returns its stdout, trimmed at the end.
+    pub fn run(
+        &self,
+        dir: Option<&Path>,
+        remote: Option<&Remote>,
+        args: &[&str],
+    ) -> Result<String, GitFailure> {
+        let out = self.output(dir, remote, args)?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
-    Err(GitFailure {
-        command: shown,
-        stderr: message,
-    })
-}
 
-/// Runs git and reports only whether it exited with 0.
-pub fn succeeds(dir: Option<&Path>, args: &[&str]) -> bool {
-    command(dir, None, args)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+    /// Runs git and returns its whole output, failing on a non-zero exit.
+    pub fn output(
+        &self,
+        dir: Option<&Path>,
+        remote: Option<&Remote>,
+        args: &[&str],
+    ) -> Result<Output, GitFailure> {
+        self.finish(command(dir, remote, args), args, remote, None)
+    }
 
-/// The current branch of the work tree at `dir`, `None` when detached.
-pub fn current_branch(dir: &Path) -> Option<String> {
-    run(
-        Some(dir),
-        None,
-        &["symbolic-ref", "--quiet", "--short", "HEAD"],
-    )
-    .ok()
-    .filter(|b| !b.is_empty())
-}
+    /// Runs a command made by [`command`] (and adjusted by the caller),
+    /// feeding it `stdin`; `args` are what it shows in errors.
+    pub fn finish(
+        &self,
+        cmd: Command,
+        args: &[&str],
+        remote: Option<&Remote>,
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, GitFailure> {
+        let out = self.exit_status(cmd, args, stdin)?;
+        let shown = redact(&format!("git {}", args.join(" ")));
+        if out.status.success() {
+            return Ok(out);
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = if stderr.trim().is_empty() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            stderr.into_owned()
+        };
+        let mut message = redact(stderr.trim());
+        if let Some(r) = remote
+            && let Some(c) = &r.credentials
+            && !c.password.is_empty()
+        {
+            message = message.replace(&c.password, "<redacted>");
+        }
+        Err(GitFailure {
+            command: shown,
+            stderr: message,
+        })
+    }
 
-/// URL of `origin` in the work tree at `dir`.
-pub fn origin_url(dir: &Path) -> Result<String, GitFailure> {
-    run(Some(dir), None, &["remote", "get-url", "origin"])
+    /// Runs a command made by [`command`] and returns its output whatever
+    /// its exit status; fails only when it could not run to its end.
+    pub fn exit_status(
+        &self,
+        mut cmd: Command,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, GitFailure> {
+        let failure = |stderr: String| GitFailure {
+            command: redact(&format!("git {}", args.join(" "))),
+            stderr,
+        };
+        match self.limits.output(&mut cmd, stdin, self.limits.git_timeout) {
+            Ok(out) => Ok(out),
+            Err(ChildError::Interrupted(why)) => Err(failure(why.to_string())),
+            Err(ChildError::Io(e)) => Err(failure(format!("cannot run git: {e}"))),
+        }
+    }
+
+    /// Runs git and reports only whether it exited with 0.
+    pub fn succeeds(&self, dir: Option<&Path>, args: &[&str]) -> bool {
+        self.output(dir, None, args).is_ok()
+    }
+
+    /// The current branch of the work tree at `dir`, `None` when detached.
+    pub fn current_branch(&self, dir: &Path) -> Option<String> {
+        self.run(
+            Some(dir),
+            None,
+            &["symbolic-ref", "--quiet", "--short", "HEAD"],
+        )
+        .ok()
+        .filter(|b| !b.is_empty())
+    }
+
+    /// URL of `origin` in the work tree at `dir`.
+    pub fn origin_url(&self, dir: &Path) -> Result<String, GitFailure> {
+        self.run(Some(dir), None, &["remote", "get-url", "origin"])
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +311,7 @@ pub(crate) mod testutil {
     use serde_json::Map;
 
     use crate::git::NoCredentials;
+    use crate::limits::Limits;
     use crate::step::StepContext;
 
     pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -340,6 +387,7 @@ pub(crate) mod testutil {
             credentials: &NoCredentials,
             apps: None,
             allow_file_repos: true,
+            limits: &Limits::default(),
         };
         f(&ctx)
     }

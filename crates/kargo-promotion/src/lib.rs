@@ -9,6 +9,8 @@
 //!   [`Registry`] of steps by name;
 //! - [`git`]: the `git` CLI wrapper the git steps share (credentials through
 //!   the environment, secrets redacted from errors);
+//! - [`limits`]: the abort flag and per-process / per-call timeouts every
+//!   child process and network call of a step runs under;
 //! - [`safe_path`]: resolving config paths inside the work tree with
 //!   symlinks followed (a step never leaves its work tree);
 //! - [`steps`]: one file per built-in step, each with its config type and
@@ -20,6 +22,7 @@
 
 pub mod apps;
 pub mod git;
+pub mod limits;
 pub mod runner;
 pub mod safe_path;
 pub mod step;
@@ -27,6 +30,7 @@ pub mod steps;
 
 pub use crate::apps::ArgoCdApps;
 pub use crate::git::{CredentialLookup, GitCredentials, NoCredentials};
+pub use crate::limits::Limits;
 pub use crate::runner::{
     NoTasks, PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,
     expand_steps,

@@ -32,7 +32,6 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kargo_api::common::ExpressionVariable;
@@ -45,6 +44,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::git::CredentialLookup;
+use crate::limits::Limits;
 use crate::step::{Registry, StepContext, StepError, StepResult, StepStatus};
 
 /// Everything about the Promotion that expressions and steps read.
@@ -170,8 +170,10 @@ pub struct RunnerOptions {
     pub work_dir: PathBuf,
     /// Pause between retries of a step that returned a retryable error.
     pub retry_delay: Duration,
-    /// Set to abort: checked before each step and between retries.
-    pub cancel: Arc<AtomicBool>,
+    /// The abort flag (checked before each step and between retries; it
+    /// also kills a running step's processes) and the per-process and
+    /// per-call timeouts.
+    pub limits: Limits,
     /// Whether steps may use `file://` repositories (the server's
     /// `--allow-file-repos`; off by default).
     pub allow_file_repos: bool,
@@ -183,7 +185,7 @@ impl RunnerOptions {
         RunnerOptions {
             work_dir: work_dir.into(),
             retry_delay: Duration::from_secs(5),
-            cancel: Arc::new(AtomicBool::new(false)),
+            limits: Limits::default(),
             allow_file_repos: false,
         }
     }
@@ -364,7 +366,7 @@ impl Runner {
     }
 
     fn cancelled(&self) -> bool {
-        self.options.cancel.load(Ordering::SeqCst)
+        self.options.limits.aborted()
     }
 
     /// Runs (or continues, from `from`) the Promotion's `steps`. `persist`
@@ -643,9 +645,15 @@ impl Runner {
                     credentials: input.credentials,
                     apps: input.apps,
                     allow_file_repos: self.options.allow_file_repos,
+                    limits: &self.options.limits,
                 };
                 runner.run(&ctx, &config)
             };
+            // An abort kills the step's processes; whatever it returned
+            // then, the step and the run are Aborted.
+            if self.cancelled() {
+                return Ok(Ended::Aborted);
+            }
             match result {
                 Ok(res) => {
                     state

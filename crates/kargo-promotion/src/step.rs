@@ -90,9 +90,17 @@ pub struct StepContext<'a> {
     /// Whether `file://` repository URLs are allowed (the server's
     /// `--allow-file-repos`).
     pub allow_file_repos: bool,
+    /// The abort flag and timeouts every child process and network call
+    /// of the step runs under.
+    pub limits: &'a crate::limits::Limits,
 }
 
 impl StepContext<'_> {
+    /// Git under this Promotion's limits.
+    pub fn git(&self) -> crate::git::Git<'_> {
+        crate::git::Git::new(self.limits)
+    }
+
     /// [`StepContext::resolve`]s `path` and requires a git working tree
     /// there (what `git-clone` made).
     pub fn working_tree(&self, step: &str, path: &str) -> Result<PathBuf, StepError> {

@@ -89,7 +89,9 @@ fn injection_urls_run_nothing_from_inside_a_checkout() -> TestResult {
             ..Default::default()
         };
         let target = root.join(format!("clone-{i}.git"));
-        assert!(ensure_clone(&target, &remote).is_err(), "{url}");
+        let limits = kargo_promotion::Limits::default();
+        let git = kargo_promotion::git::Git::new(&limits);
+        assert!(ensure_clone(&git, &target, &remote).is_err(), "{url}");
         assert!(!marker.exists(), "{url} ran a command through git clone");
 
         // A Promotion, even with file:// repositories allowed.

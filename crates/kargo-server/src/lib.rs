@@ -52,6 +52,11 @@ pub struct ServerConfig {
     /// Caps the database at this many pages (SQLite `max_page_count`): a
     /// full disk on demand, for drills and tests. None: no cap.
     pub max_db_pages: Option<u64>,
+    /// Longest one git process may run (`--git-timeout`, default 5m).
+    pub git_timeout: std::time::Duration,
+    /// Longest one network call without a timeout of its own may take
+    /// (`--http-timeout`, default 5m).
+    pub http_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -70,6 +75,8 @@ impl ServerConfig {
             durability: kargo_store::Durability::Normal,
             vacuum_interval: std::time::Duration::from_secs(3600),
             max_db_pages: None,
+            git_timeout: std::time::Duration::from_secs(300),
+            http_timeout: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -256,6 +263,8 @@ impl Server {
                     public_url: url.clone(),
                     gc: cfg.gc.clone(),
                     allow_file_repos: cfg.allow_file_repos,
+                    git_timeout: cfg.git_timeout,
+                    http_timeout: cfg.http_timeout,
                 },
             ))
         } else {

@@ -64,6 +64,15 @@ pub struct ServerArgs {
     /// default: they can read any repository on the server's disk).
     #[arg(long)]
     pub allow_file_repos: bool,
+    /// Longest one git process may run (clone, fetch, push, ls-remote);
+    /// then it is killed and the step or refresh fails with a timeout.
+    /// Separate from a step's `retry.timeout`.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub git_timeout: std::time::Duration,
+    /// Longest one network call without a timeout of its own may take
+    /// (registry and chart lookups, Argo CD calls).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub http_timeout: std::time::Duration,
 }
 
 /// `kargo server backup|restore`.
@@ -145,6 +154,8 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         min_warehouse_interval: args.min_warehouse_interval,
         controllers: !args.disable_controllers,
         allow_file_repos: args.allow_file_repos,
+        git_timeout: args.git_timeout,
+        http_timeout: args.http_timeout,
         logs,
         gc: kargo_server::GcConfig {
             interval: args.gc_interval,

@@ -3,7 +3,7 @@
 //! expansion, abort, persistence.
 
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use kargo_api::promotion::PromotionStepRetry;
 use kargo_expr::NoLookup;
@@ -397,7 +397,7 @@ steps:
 fn abort_between_steps() {
     let f = fixture(0);
     let s = steps("- uses: echo\n  config: {a: 1}\n- uses: echo\n  config: {b: 2}\n");
-    let cancel = f.runner.options().cancel.clone();
+    let cancel = f.runner.options().limits.cancel.clone();
     let mut persist = |st: &RunState| {
         if st.status_of("step-0") == Some(StepStatus::Succeeded) {
             cancel.store(true, Ordering::SeqCst);

@@ -362,6 +362,7 @@ mod tests {
             credentials: &crate::git::NoCredentials,
             apps: Some(fake),
             allow_file_repos: false,
+            limits: &crate::limits::Limits::default(),
         };
         ArgoCdUpdate.run(&ctx, &config)
     }

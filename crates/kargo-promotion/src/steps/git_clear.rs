@@ -75,6 +75,7 @@ mod tests {
             credentials: &NoCredentials,
             apps: None,
             allow_file_repos: true,
+            limits: &crate::limits::Limits::default(),
         };
         GitClear.run(&ctx, &json!({"path": "./src"}))?;
         let left: Vec<_> = std::fs::read_dir(&tree)?

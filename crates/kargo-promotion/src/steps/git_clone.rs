@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 
-use crate::git::{self, Remote};
+use crate::git::{self, Git, Remote};
 use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
 
 const NAME: &str = "git-clone";
@@ -139,7 +139,8 @@ impl Step for GitClone {
             "{}.git",
             hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
         ));
-        let fresh = ensure_clone(&repo, &remote)?;
+        let git = ctx.git();
+        let fresh = ensure_clone(&git, &repo, &remote)?;
 
         let mut commits = Map::new();
         let mut checkouts = ctx
@@ -158,10 +159,12 @@ impl Step for GitClone {
                     format!("{field}: must not be the work directory itself"),
                 ));
             }
-            let (branch, tip) = add_worktree(&repo, &dir, c, &cfg.repo_url, fresh)?;
+            let (branch, tip) = add_worktree(&git, &repo, &dir, c, &cfg.repo_url, fresh)?;
             let sha = match tip {
                 Some(sha) => sha,
-                None => git::run(Some(&dir), None, &["rev-parse", "HEAD"]).unwrap_or_default(),
+                None => git
+                    .run(Some(&dir), None, &["rev-parse", "HEAD"])
+                    .unwrap_or_default(),
             };
             let key = c
                 .as_
@@ -192,9 +195,9 @@ impl Step for GitClone {
 /// Clones `remote` into `repo` (no checkout) or, if a clone is already
 /// there (a resumed Promotion), fetches. True when it cloned afresh. The
 /// URL goes to git after `--`, never as an option.
-pub fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
-    if repo.join("HEAD").exists() && git::succeeds(Some(repo), &["rev-parse", "--git-dir"]) {
-        git::run(
+pub fn ensure_clone(git: &Git<'_>, repo: &Path, remote: &Remote) -> Result<bool, StepError> {
+    if repo.join("HEAD").exists() && git.succeeds(Some(repo), &["rev-parse", "--git-dir"]) {
+        git.run(
             Some(repo),
             Some(remote),
             &["fetch", "--prune", "--tags", "origin"],
@@ -212,7 +215,7 @@ pub fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
         })?;
     }
     let target = repo.to_string_lossy();
-    git::run(
+    git.run(
         None,
         Some(remote),
         &["clone", "--no-checkout", "--", &remote.url, &target],
@@ -220,7 +223,7 @@ pub fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
     .map_err(git_err)?;
     // Detach the clone's own HEAD so that every branch can be checked out
     // in a worktree. An empty remote has no HEAD to detach: nothing to do.
-    let _ = git::run(
+    let _ = git.run(
         Some(repo),
         None,
         &["update-ref", "--no-deref", "HEAD", "HEAD"],
@@ -232,6 +235,7 @@ pub fn ensure_clone(repo: &Path, remote: &Remote) -> Result<bool, StepError> {
 /// left at `dir` (`fresh`: the clone is new, so nothing was left).
 /// Returns the branch checked out, if any, and its commit when known.
 fn add_worktree(
+    git: &Git<'_>,
     repo: &Path,
     dir: &Path,
     c: &Checkout,
@@ -239,7 +243,7 @@ fn add_worktree(
     fresh: bool,
 ) -> Result<(Option<String>, Option<String>), StepError> {
     if dir.exists() {
-        let _ = git::run(
+        let _ = git.run(
             Some(repo),
             None,
             &[
@@ -257,13 +261,14 @@ fn add_worktree(
         }
     }
     if !fresh {
-        git::run(Some(repo), None, &["worktree", "prune"]).map_err(git_err)?;
+        git.run(Some(repo), None, &["worktree", "prune"])
+            .map_err(git_err)?;
     }
     let path = dir.to_string_lossy();
     let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     if let Some(tag) = nonempty(&c.tag) {
         let r = format!("refs/tags/{tag}");
-        git::run(
+        git.run(
             Some(repo),
             None,
             &["worktree", "add", "--detach", "--", &path, &r],
@@ -277,7 +282,7 @@ fn add_worktree(
         return Ok((None, None));
     }
     if let Some(commit) = nonempty(&c.commit) {
-        git::run(
+        git.run(
             Some(repo),
             None,
             &["worktree", "add", "--detach", "--", &path, &commit],
@@ -294,35 +299,37 @@ fn add_worktree(
         Some(b) => b,
         None => {
             // The remote's default branch.
-            let head = git::run(
-                Some(repo),
-                None,
-                &["rev-parse", "--abbrev-ref", "origin/HEAD"],
-            )
-            .map_err(|e| {
-                StepError::terminal(
-                    NAME,
-                    format!("the remote has no default branch: {}", e.stderr),
+            let head = git
+                .run(
+                    Some(repo),
+                    None,
+                    &["rev-parse", "--abbrev-ref", "origin/HEAD"],
                 )
-            })?;
+                .map_err(|e| {
+                    StepError::terminal(
+                        NAME,
+                        format!("the remote has no default branch: {}", e.stderr),
+                    )
+                })?;
             head.trim_start_matches("origin/").to_string()
         }
     };
     let remote_ref = format!("refs/remotes/origin/{branch}");
-    let tip = git::run(
-        Some(repo),
-        None,
-        &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            &remote_ref,
-        ],
-    )
-    .ok();
+    let tip = git
+        .run(
+            Some(repo),
+            None,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &remote_ref,
+            ],
+        )
+        .ok();
     if tip.is_some() {
-        git::run(
+        git.run(
             Some(repo),
             None,
             &[
@@ -339,14 +346,15 @@ fn add_worktree(
         )
         .map_err(git_err)?;
     } else if c.create {
-        git::run(
+        git.run(
             Some(repo),
             None,
             &["worktree", "add", "--force", "--detach", "--", &path],
         )
         .map_err(git_err)?;
-        git::run(Some(dir), None, &["checkout", "--orphan", &branch]).map_err(git_err)?;
-        git::run(
+        git.run(Some(dir), None, &["checkout", "--orphan", &branch])
+            .map_err(git_err)?;
+        git.run(
             Some(dir),
             None,
             &["rm", "-rf", "--quiet", "--ignore-unmatch", "--", "."],

@@ -58,50 +58,29 @@ impl Step for GitCommit {
         let message = commit_message(ctx, &cfg)?;
         let dir = ctx.working_tree(NAME, &cfg.path)?;
         let (name, email) = author(ctx, &cfg);
-        git::run(Some(&dir), None, &["add", "--all", "--", "."]).map_err(git_err)?;
+        let git = ctx.git();
+        git.run(Some(&dir), None, &["add", "--all", "--", "."])
+            .map_err(git_err)?;
         // Nothing staged on an existing HEAD: nothing to commit. (A new,
         // empty branch still gets its first commit.)
-        let clean = git::succeeds(Some(&dir), &["diff", "--cached", "--quiet"])
-            && git::succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
+        let clean = git.succeeds(Some(&dir), &["diff", "--cached", "--quiet"])
+            && git.succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
         let status = if clean {
             StepStatus::Skipped
         } else {
-            let mut cmd = git::command(
-                Some(&dir),
-                None,
-                &["commit", "--allow-empty", "--no-verify", "--file", "-"],
-            );
+            let args = ["commit", "--allow-empty", "--no-verify", "--file", "-"];
+            let mut cmd = git::command(Some(&dir), None, &args);
             cmd.env("GIT_AUTHOR_NAME", &name)
                 .env("GIT_AUTHOR_EMAIL", &email)
                 .env("GIT_COMMITTER_NAME", &name)
-                .env("GIT_COMMITTER_EMAIL", &email)
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            let mut child = cmd
-                .spawn()
-                .map_err(|e| StepError::retryable(NAME, format!("cannot run git: {e}")))?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write;
-                stdin.write_all(message.as_bytes()).map_err(|e| {
-                    StepError::retryable(NAME, format!("writing the message to git: {e}"))
-                })?;
-            }
-            let out = child
-                .wait_with_output()
-                .map_err(|e| StepError::retryable(NAME, format!("waiting for git: {e}")))?;
-            if !out.status.success() {
-                return Err(StepError::retryable(
-                    NAME,
-                    format!(
-                        "`git commit` failed: {}",
-                        git::redact(String::from_utf8_lossy(&out.stderr).trim())
-                    ),
-                ));
-            }
+                .env("GIT_COMMITTER_EMAIL", &email);
+            git.finish(cmd, &args, None, Some(message.as_bytes()))
+                .map_err(git_err)?;
             StepStatus::Succeeded
         };
-        let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
+        let sha = git
+            .run(Some(&dir), None, &["rev-parse", "HEAD"])
+            .map_err(git_err)?;
         let mut result =
             StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
         result.status = Some(status);

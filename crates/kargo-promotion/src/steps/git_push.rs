@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::git::{self, Remote};
+use crate::git::{self, Git, Remote};
 use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
 use crate::steps::git_commit::{DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME};
 
@@ -71,7 +71,8 @@ impl Step for GitPush {
             ));
         }
         let dir = ctx.working_tree(NAME, &cfg.path)?;
-        let url = git::origin_url(&dir).map_err(git_err)?;
+        let git = ctx.git();
+        let url = git.origin_url(&dir).map_err(git_err)?;
         let remote = Remote {
             credentials: ctx.credentials.git_credentials(&url),
             url,
@@ -80,7 +81,7 @@ impl Step for GitPush {
         let (branch, force) = if cfg.generate_target_branch {
             (format!("kargo/promotion/{}", ctx.promotion.promotion), true)
         } else {
-            match explicit.or_else(|| git::current_branch(&dir)) {
+            match explicit.or_else(|| git.current_branch(&dir)) {
                 Some(b) => (b, cfg.force),
                 None => {
                     return Err(StepError::terminal(
@@ -107,9 +108,9 @@ impl Step for GitPush {
         let mut look_first = force;
         for _ in 0..attempts {
             if look_first {
-                let remote_exists = fetch_branch(&dir, &remote, &branch)?;
+                let remote_exists = fetch_branch(&git, &dir, &remote, &branch)?;
                 if remote_exists {
-                    if git::succeeds(
+                    if git.succeeds(
                         Some(&dir),
                         &["merge-base", "--is-ancestor", "HEAD", &tracking],
                     ) {
@@ -118,16 +119,16 @@ impl Step for GitPush {
                         break;
                     }
                     if !force
-                        && !git::succeeds(
+                        && !git.succeeds(
                             Some(&dir),
                             &["merge-base", "--is-ancestor", &tracking, "HEAD"],
                         )
                     {
-                        rebase(&dir, &tracking)?;
+                        rebase(&git, &dir, &tracking)?;
                     }
                 }
             }
-            match git::run(Some(&dir), Some(&remote), &push_args) {
+            match git.run(Some(&dir), Some(&remote), &push_args) {
                 Ok(_) => {
                     pushed = true;
                     break;
@@ -141,8 +142,8 @@ impl Step for GitPush {
         }
         if !pushed
             && look_first
-            && fetch_branch(&dir, &remote, &branch)?
-            && git::succeeds(
+            && fetch_branch(&git, &dir, &remote, &branch)?
+            && git.succeeds(
                 Some(&dir),
                 &["merge-base", "--is-ancestor", "HEAD", &tracking],
             )
@@ -158,7 +159,9 @@ impl Step for GitPush {
                 ),
             ));
         }
-        let sha = git::run(Some(&dir), None, &["rev-parse", "HEAD"]).map_err(git_err)?;
+        let sha = git
+            .run(Some(&dir), None, &["rev-parse", "HEAD"])
+            .map_err(git_err)?;
         let mut outputs = Map::new();
         outputs.insert("commit".into(), json!(sha));
         outputs.insert("branch".into(), json!(branch));
@@ -168,28 +171,32 @@ impl Step for GitPush {
 
 /// Fetches `branch` into `origin/<branch>`; false when the remote has no
 /// such branch.
-fn fetch_branch(dir: &Path, remote: &Remote, branch: &str) -> Result<bool, StepError> {
+fn fetch_branch(
+    git: &Git<'_>,
+    dir: &Path,
+    remote: &Remote,
+    branch: &str,
+) -> Result<bool, StepError> {
     let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-    match git::run(Some(dir), Some(remote), &["fetch", "origin", &refspec]) {
+    match git.run(Some(dir), Some(remote), &["fetch", "origin", &refspec]) {
         Ok(_) => Ok(true),
         Err(e) if e.stderr.contains("couldn't find remote ref") => Ok(false),
         Err(e) => Err(git_err(e)),
     }
 }
 
-fn rebase(dir: &Path, onto: &str) -> Result<(), StepError> {
-    let mut cmd = git::command(Some(dir), None, &["rebase", onto]);
-    if git::run(Some(dir), None, &["config", "user.name"]).is_err() {
+fn rebase(git: &Git<'_>, dir: &Path, onto: &str) -> Result<(), StepError> {
+    let args = ["rebase", onto];
+    let mut cmd = git::command(Some(dir), None, &args);
+    if git.run(Some(dir), None, &["config", "user.name"]).is_err() {
         cmd.env("GIT_COMMITTER_NAME", DEFAULT_AUTHOR_NAME)
             .env("GIT_COMMITTER_EMAIL", DEFAULT_AUTHOR_EMAIL);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| StepError::retryable(NAME, format!("cannot run git: {e}")))?;
+    let out = git.exit_status(cmd, &args, None).map_err(git_err)?;
     if out.status.success() {
         return Ok(());
     }
-    let _ = git::run(Some(dir), None, &["rebase", "--abort"]);
+    let _ = git.run(Some(dir), None, &["rebase", "--abort"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     Err(StepError::terminal(

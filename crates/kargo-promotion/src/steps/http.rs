@@ -195,7 +195,7 @@ impl Step for Http {
         NAME
     }
 
-    fn run(&self, _ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: Config = parse_config(NAME, config)?;
         let timeout = if cfg.timeout.is_empty() {
             DEFAULT_TIMEOUT
@@ -210,16 +210,11 @@ impl Step for Http {
                     )
                 })?
         };
-        let fut = send(&cfg, timeout);
-        let (status, response) = match tokio::runtime::Handle::try_current() {
-            // Steps run on a blocking thread (the controller's spawn_blocking).
-            Ok(h) => h.block_on(fut),
-            Err(_) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| StepError::retryable(NAME, format!("cannot start a runtime: {e}")))?
-                .block_on(fut),
-        }?;
+        // The request's own timeout bounds it; an abort drops it at once.
+        let (status, response) = ctx
+            .limits
+            .block_on(send(&cfg, timeout), timeout + Duration::from_secs(1))
+            .map_err(|why| StepError::retryable(NAME, format!("request {why}")))??;
         let has_success = !cfg.success_expression.trim().is_empty();
         let has_failure = !cfg.failure_expression.trim().is_empty();
         let ok2xx = (200..300).contains(&status);

@@ -285,6 +285,16 @@ impl Registry {
         r.register(Arc::new(
             crate::steps::kustomize_set_image::KustomizeSetImage,
         ));
+        r.register(Arc::new(crate::steps::toml_update::TomlUpdateStep));
+        for format in [
+            crate::steps::parse::Format::Yaml,
+            crate::steps::parse::Format::Json,
+            crate::steps::parse::Format::Toml,
+        ] {
+            r.register(Arc::new(crate::steps::parse::ParseStep::new(format)));
+        }
+        r.register(Arc::new(crate::steps::compose_output::ComposeOutput));
+        r.register(Arc::new(crate::steps::fail::Fail));
         r
     }
 

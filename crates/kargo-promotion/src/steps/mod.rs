@@ -3,11 +3,15 @@
 //! prints a value lives in `kargo_expr::go_value`.
 
 pub mod argocd_update;
+pub mod compose_output;
+pub mod fail;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
 pub mod git_push;
 pub mod http;
 pub mod kustomize_set_image;
+pub mod parse;
 pub mod sjson_key;
+pub mod toml_update;
 pub mod yaml_update;

@@ -221,7 +221,8 @@ impl Step for YamlUpdateStep {
     }
 }
 
-fn read_file(step: &str, file: &Path, rel: &str) -> Result<String, StepError> {
+/// Reads a step's file: a missing file is a terminal error naming it.
+pub(crate) fn read_file(step: &str, file: &Path, rel: &str) -> Result<String, StepError> {
     std::fs::read_to_string(file).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             StepError::terminal(step, format!("file {rel:?} does not exist"))

@@ -1,0 +1,483 @@
+//! `yaml-parse`, `json-parse` and `toml-parse`: read a file and publish
+//! values picked out of it by expressions as the step's outputs, as
+//! Kargo's parsers do.
+//!
+//! Config (Kargo's): `path` + `outputs: [{name, fromExpression}]`. Each
+//! `fromExpression` is a bare expression (no `${{ }}`) evaluated with the
+//! parsed document as its environment: the top-level keys of a mapping
+//! are variables (`image.tag`), `$env` is the whole document (`$env[0]`
+//! for a list), and a name the document lacks is `nil`, as in Kargo's
+//! untyped expr environment. Outputs keep the values' types (a mapping
+//! stays a mapping).
+//!
+//! Errors, in Kargo's words: an empty file (`could not parse empty YAML
+//! file`), a parse error (`could not parse JSON file: ...`), an
+//! expression that does not compile or run (`failed to extract outputs:
+//! error compiling expression "..."`). A missing file, a directory or a
+//! path that leaves the work tree fails the step naming `path`.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+
+/// The three formats, by step name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `yaml-parse` (the first document of the file).
+    Yaml,
+    /// `json-parse`.
+    Json,
+    /// `toml-parse`.
+    Toml,
+}
+
+impl Format {
+    /// The step's name.
+    pub fn step_name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml-parse",
+            Format::Json => "json-parse",
+            Format::Toml => "toml-parse",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+            Format::Toml => "TOML",
+        }
+    }
+
+    /// Parses `text` into a JSON value, Kargo's messages on failure.
+    pub fn parse(self, text: &str) -> Result<Value, String> {
+        if text.is_empty() && self != Format::Json {
+            return Err(format!("could not parse empty {} file", self.label()));
+        }
+        let parsed = match self {
+            Format::Yaml => yaml_serde::from_str::<Value>(text).map_err(|e| e.to_string()),
+            Format::Json => serde_json::from_str::<Value>(text).map_err(|e| e.to_string()),
+            Format::Toml => toml_edit::Document::parse(text)
+                .map(|doc| table_to_json(doc.as_table()))
+                .map_err(|e| e.to_string().trim_end().replace('\n', " ")),
+        };
+        parsed.map_err(|e| format!("could not parse {} file: {e}", self.label()))
+    }
+}
+
+fn table_to_json(table: &toml_edit::Table) -> Value {
+    Value::Object(
+        table
+            .iter()
+            .map(|(k, item)| (k.to_string(), item_to_json(item)))
+            .collect(),
+    )
+}
+
+fn item_to_json(item: &toml_edit::Item) -> Value {
+    match item {
+        toml_edit::Item::None => Value::Null,
+        toml_edit::Item::Table(t) => table_to_json(t),
+        toml_edit::Item::ArrayOfTables(a) => Value::Array(a.iter().map(table_to_json).collect()),
+        toml_edit::Item::Value(v) => value_to_json(v),
+    }
+}
+
+fn value_to_json(value: &toml_edit::Value) -> Value {
+    use toml_edit::Value as V;
+    match value {
+        V::String(s) => Value::String(s.value().clone()),
+        V::Integer(i) => Value::from(*i.value()),
+        V::Float(f) => serde_json::Number::from_f64(*f.value())
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        V::Boolean(b) => Value::Bool(*b.value()),
+        V::Datetime(d) => Value::String(d.value().to_string()),
+        V::Array(a) => Value::Array(a.iter().map(value_to_json).collect()),
+        V::InlineTable(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.to_string(), value_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Config of the parse steps.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParseConfig {
+    /// The file to read.
+    pub path: String,
+    /// What to publish.
+    pub outputs: Vec<ParseOutput>,
+}
+
+/// One output.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParseOutput {
+    /// The output's name.
+    pub name: String,
+    /// A bare expression over the document.
+    pub from_expression: String,
+}
+
+/// Every problem of a config at once, naming the field.
+fn config_problems(cfg: &ParseConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    if cfg.path.is_empty() {
+        problems.push("path: must not be empty".to_string());
+    }
+    if cfg.outputs.is_empty() {
+        problems.push("outputs: at least one output is required".to_string());
+    }
+    for (i, o) in cfg.outputs.iter().enumerate() {
+        if o.name.is_empty() {
+            problems.push(format!("outputs[{i}].name: must not be empty"));
+        }
+        if o.from_expression.is_empty() {
+            problems.push(format!("outputs[{i}].fromExpression: must not be empty"));
+        }
+    }
+    problems
+}
+
+/// The name a list (or scalar) document goes by, standing in for `$env`.
+const ROOT: &str = "__kargo_document";
+
+/// Evaluates each output's expression against `doc`, Kargo's messages on
+/// failure.
+pub fn extract(doc: &Value, outputs: &[ParseOutput]) -> Result<Map<String, Value>, String> {
+    let mut env = kargo_expr::Env::new();
+    let as_map = doc.as_object();
+    if let Some(m) = as_map {
+        for (k, v) in m {
+            env = env.set(k, v.clone());
+        }
+    } else {
+        env = env.set(ROOT, doc.clone());
+    }
+    let mut results = Map::new();
+    for o in outputs {
+        let expression = if as_map.is_some() {
+            o.from_expression.clone()
+        } else {
+            o.from_expression.replace("$env", ROOT)
+        };
+        let value = evaluate(&env, &expression).map_err(|e| {
+            let stage = if e.contains("parse") || e.contains("syntax") || e.contains("unexpected") {
+                "compiling"
+            } else {
+                "evaluating"
+            };
+            format!("error {stage} expression {:?}: {e}", o.from_expression)
+        })?;
+        results.insert(o.name.clone(), value);
+    }
+    Ok(results)
+}
+
+/// Evaluates `expression`; a name the environment lacks reads as nil.
+fn evaluate(env: &kargo_expr::Env, expression: &str) -> Result<Value, String> {
+    let mut env = env.clone();
+    // Each round binds one more unknown name; an expression has few.
+    for _ in 0..32 {
+        let lookup = kargo_expr::NoLookup;
+        match kargo_expr::Evaluator::new(&env, &lookup).evaluate_expression(expression) {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let text = e.to_string();
+                match text.split("unknown variable: ").nth(1) {
+                    Some(name) => {
+                        let name = name.split_whitespace().next().unwrap_or_default();
+                        if name.is_empty() || env.get(name).is_some() {
+                            return Err(text);
+                        }
+                        env = env.set(name, Value::Null);
+                    }
+                    None => return Err(text),
+                }
+            }
+        }
+    }
+    Err("too many unknown names".into())
+}
+
+/// One of the parse steps.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseStep {
+    format: Format,
+}
+
+impl ParseStep {
+    /// The step for `format`.
+    pub fn new(format: Format) -> ParseStep {
+        ParseStep { format }
+    }
+}
+
+impl Step for ParseStep {
+    fn name(&self) -> &str {
+        self.format.step_name()
+    }
+
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let name = self.format.step_name();
+        let cfg: ParseConfig = parse_config(name, config)?;
+        let problems = config_problems(&cfg);
+        if !problems.is_empty() {
+            return Err(StepError::config(name, problems.join("; ")));
+        }
+        let file = ctx.resolve(name, "path", &cfg.path)?;
+        if file.is_dir() {
+            return Err(StepError::terminal(
+                name,
+                format!("path: {:?} is a directory, not a file", cfg.path),
+            ));
+        }
+        let text = super::yaml_update::read_file(name, &file, &cfg.path)?;
+        let doc = self
+            .format
+            .parse(&text)
+            .map_err(|e| StepError::terminal(name, format!("{}: {e}", cfg.path)))?;
+        let outputs = extract(&doc, &cfg.outputs)
+            .map_err(|e| StepError::terminal(name, format!("failed to extract outputs: {e}")))?;
+        Ok(StepResult::succeeded(outputs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn outputs(list: &[(&str, &str)]) -> Vec<ParseOutput> {
+        list.iter()
+            .map(|(n, e)| ParseOutput {
+                name: n.to_string(),
+                from_expression: e.to_string(),
+            })
+            .collect()
+    }
+
+    /// Kargo's `Test_yamlParser_extractValues` (and the same table in the
+    /// JSON and TOML parsers' tests): (name, document, expression,
+    /// expected `result` or error substring).
+    #[allow(clippy::type_complexity)]
+    fn extract_rows() -> Vec<(
+        &'static str,
+        Value,
+        &'static str,
+        Result<Value, &'static str>,
+    )> {
+        vec![
+            (
+                "valid expression",
+                json!({"key": "value"}),
+                "key",
+                Ok(json!("value")),
+            ),
+            (
+                "root list - access by index",
+                json!(["first", "second", "third"]),
+                "$env[0]",
+                Ok(json!("first")),
+            ),
+            (
+                "root list - get length",
+                json!(["first", "second", "third"]),
+                "len($env)",
+                Ok(json!(3)),
+            ),
+            (
+                "root list of objects - access nested property",
+                json!([{"name": "item1", "value": 10}, {"name": "item2", "value": 20}]),
+                "$env[1].name",
+                Ok(json!("item2")),
+            ),
+            (
+                "expression points to missing key",
+                json!({"key": "value"}),
+                "missingKey",
+                Ok(Value::Null),
+            ),
+            (
+                "expression evaluates to a nested object",
+                json!({"nested": {"key": "value"}}),
+                "nested",
+                Ok(json!({"key": "value"})),
+            ),
+            (
+                "expression evaluates to an array",
+                json!({"array": [1, 2, 3]}),
+                "array",
+                Ok(json!([1, 2, 3])),
+            ),
+            (
+                "expression evaluates to a string",
+                json!({"key": "value"}),
+                "key",
+                Ok(json!("value")),
+            ),
+            (
+                "expression evaluates to an integer",
+                json!({"number": 42}),
+                "number",
+                Ok(json!(42)),
+            ),
+            (
+                "expression compilation error",
+                json!({"key": "value"}),
+                "(1 + 2",
+                Err("error compiling expression"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn kargo_extract_values_table() {
+        let rows = extract_rows();
+        assert_eq!(
+            rows.len(),
+            10,
+            "rows of upstream Test_yamlParser_extractValues"
+        );
+        for (name, doc, expression, expected) in rows {
+            let got = extract(&doc, &outputs(&[("result", expression)]));
+            match (got, expected) {
+                (Ok(m), Ok(want)) => assert_eq!(m["result"], want, "{name}"),
+                (Err(e), Err(want)) => assert!(e.contains(want), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// Kargo's `Test_yamlParser_readAndParseYAML` rows: (name, file text,
+    /// expected document or error substring).
+    #[test]
+    fn kargo_read_and_parse_yaml_table() {
+        let rows: Vec<(&str, &str, Result<Value, &str>)> = vec![
+            (
+                "Valid YAML with map root",
+                "\nkey: value\nnum: 42\nflag: true\n",
+                Ok(json!({"key": "value", "num": 42, "flag": true})),
+            ),
+            (
+                "Valid YAML with root list",
+                "\n- item1\n- item2\n- item3\n",
+                Ok(json!(["item1", "item2", "item3"])),
+            ),
+            (
+                "Valid YAML with nested structure",
+                "\napp:\n  name: test-app\n  version: 1.2.3\n  config:\n    debug: false\n    port: 8080\nitems:\n  - name: first\n    value: 100\n  - name: second\n    value: 200\n",
+                Ok(
+                    json!({"app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}}, "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}]}),
+                ),
+            ),
+            (
+                "Valid YAML with scalar root",
+                "simple string value\n",
+                Ok(json!("simple string value")),
+            ),
+            (
+                "Invalid YAML syntax",
+                "key: : value\n  num: 42",
+                Err("could not parse YAML file"),
+            ),
+            (
+                "Empty YAML file",
+                "",
+                Err("could not parse empty YAML file"),
+            ),
+        ];
+        assert_eq!(
+            rows.len(),
+            6,
+            "rows of upstream Test_yamlParser_readAndParseYAML"
+        );
+        for (name, text, expected) in rows {
+            match (Format::Yaml.parse(text), expected) {
+                (Ok(doc), Ok(want)) => assert_eq!(doc, want, "{name}"),
+                (Err(e), Err(want)) => assert!(e.contains(want), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn toml_and_json_documents_become_values() {
+        let doc = Format::Toml
+            .parse("title = 'x'\n[package]\nversion = \"1.2.3\"\nport = 80\n[[bin]]\nname = 'a'\n")
+            .unwrap();
+        assert_eq!(
+            doc,
+            json!({"title": "x", "package": {"version": "1.2.3", "port": 80}, "bin": [{"name": "a"}]})
+        );
+        assert!(
+            Format::Toml
+                .parse("")
+                .unwrap_err()
+                .contains("could not parse empty TOML file")
+        );
+        assert!(
+            Format::Toml
+                .parse("a = ")
+                .unwrap_err()
+                .contains("could not parse TOML file")
+        );
+        assert!(
+            Format::Json
+                .parse("{")
+                .unwrap_err()
+                .contains("could not parse JSON file")
+        );
+    }
+
+    #[test]
+    fn the_steps_publish_outputs_and_name_bad_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("values.yaml"),
+            "image:\n  tag: 1.2.3\nreplicas: 2\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("app.json"), r#"{"version": "2.0.0"}"#).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let run = |format: Format, cfg: Value| {
+            crate::git::testutil::with_ctx(dir.path(), &Map::new(), |ctx| {
+                ParseStep::new(format).run(ctx, &cfg)
+            })
+        };
+        let res = run(
+            Format::Yaml,
+            json!({"path": "values.yaml", "outputs": [
+                {"name": "tag", "fromExpression": "image.tag"},
+                {"name": "more", "fromExpression": "replicas + 1"}]}),
+        )
+        .unwrap();
+        assert_eq!(res.outputs["tag"], json!("1.2.3"));
+        assert_eq!(res.outputs["more"], json!(3));
+        let res = run(
+            Format::Json,
+            json!({"path": "app.json", "outputs": [{"name": "v", "fromExpression": "version"}]}),
+        )
+        .unwrap();
+        assert_eq!(res.outputs["v"], json!("2.0.0"));
+        let e = run(Format::Yaml, json!({"path": "", "outputs": []})).unwrap_err();
+        assert!(e.message.contains("path: must not be empty"), "{e}");
+        assert!(e.message.contains("outputs: at least one"), "{e}");
+        let e = run(
+            Format::Yaml,
+            json!({"path": "sub", "outputs": [{"name": "a", "fromExpression": "a"}]}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("is a directory"), "{e}");
+        let e = run(
+            Format::Yaml,
+            json!({"path": "../x.yaml", "outputs": [{"name": "a", "fromExpression": "a"}]}),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("path"), "{e}");
+    }
+}

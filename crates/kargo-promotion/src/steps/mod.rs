@@ -10,6 +10,7 @@ pub mod git_clone;
 pub mod git_commit;
 pub mod git_push;
 pub mod http;
+pub mod json_update;
 pub mod kustomize_set_image;
 pub mod parse;
 pub mod sjson_key;

@@ -123,7 +123,7 @@ fn split_path(path: &str) -> Result<Vec<Part>, String> {
 fn stringify(s: &str) -> String {
     let must_marshal = s
         .bytes()
-        .any(|b| b < b' ' || b > 0x7f || b == b'"' || b == b'\\');
+        .any(|b| !(b' '..=0x7f).contains(&b) || b == b'"' || b == b'\\');
     if !must_marshal {
         return format!("\"{s}\"");
     }

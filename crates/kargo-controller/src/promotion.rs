@@ -491,8 +491,9 @@ async fn execute(
         let Prepared { input_ctx, freight, lookup, creds, tasks, state } = prepared;
         let cred_lookup = move |url: &str| creds.pick(url).map(|c| GitCredentials { username: c.username, password: c.password });
         let creds_ref = CredsFn(Box::new(cred_lookup));
+        let objects = KubeObjects { client: apps_client.clone(), namespace: input_ctx.project.clone(), handle: handle.clone() };
         let apps = KubeApps { client: apps_client, handle: handle.clone() };
-        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps: Some(&apps) };
+        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps: Some(&apps), objects: Some(&objects) };
         let resolver = |t: &PromotionTaskReference| -> Result<PromotionTaskSpec, String> {
             let kind = if t.kind.is_empty() { "PromotionTask" } else { t.kind.as_str() };
             tasks.get(&format!("{}/{}", t.kind, t.name)).cloned().ok_or_else(|| format!("{kind} {:?} not found", t.name))
@@ -535,6 +536,72 @@ impl kargo_promotion::ArgoCdApps for KubeApps {
             .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)))
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The Project's Stages and Freight through the API, for `set-metadata`
+/// and `set-freight-alias`.
+struct KubeObjects {
+    client: kube::Client,
+    namespace: String,
+    handle: tokio::runtime::Handle,
+}
+
+fn object_error(e: kube::Error) -> kargo_promotion::ObjectError {
+    use kargo_promotion::ObjectError;
+    match e {
+        kube::Error::Api(s) if s.code == 404 => ObjectError::NotFound,
+        kube::Error::Api(s) if (400..500).contains(&s.code) => ObjectError::Refused(s.message),
+        other => ObjectError::Failed(other.to_string()),
+    }
+}
+
+impl kargo_promotion::ProjectObjects for KubeObjects {
+    fn merge_metadata(
+        &self,
+        target: kargo_promotion::MetadataTarget,
+        name: &str,
+        values: &serde_json::Map<String, Value>,
+    ) -> Result<(), kargo_promotion::ObjectError> {
+        let patch = Patch::Merge(json!({"status": {"metadata": values}}));
+        let params = PatchParams::default();
+        let done = match target {
+            kargo_promotion::MetadataTarget::Stage => self
+                .handle
+                .block_on(
+                    Api::<Stage>::namespaced(self.client.clone(), &self.namespace)
+                        .patch_status(name, &params, &patch),
+                )
+                .map(|_| ()),
+            kargo_promotion::MetadataTarget::Freight => self
+                .handle
+                .block_on(
+                    Api::<Freight>::namespaced(self.client.clone(), &self.namespace)
+                        .patch_status(name, &params, &patch),
+                )
+                .map(|_| ()),
+        };
+        done.map_err(object_error)
+    }
+
+    fn set_freight_alias(
+        &self,
+        name: &str,
+        alias: &str,
+    ) -> Result<String, kargo_promotion::ObjectError> {
+        let api = Api::<Freight>::namespaced(self.client.clone(), &self.namespace);
+        let old = self
+            .handle
+            .block_on(api.get(name))
+            .map_err(object_error)?
+            .alias()
+            .unwrap_or_default()
+            .to_string();
+        let patch = json!({"metadata": {"labels": {labels::ALIAS: alias}}, "alias": alias});
+        self.handle
+            .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)))
+            .map_err(object_error)?;
+        Ok(old)
     }
 }
 

@@ -367,6 +367,34 @@ pub(crate) mod testutil {
         Ok((bare, url))
     }
 
+    /// Runs `f` with a step context over `work_dir` that can write to
+    /// `objects`.
+    pub fn with_objects<R>(
+        work_dir: &Path,
+        objects: &dyn crate::objects::ProjectObjects,
+        f: impl FnOnce(&StepContext<'_>) -> R,
+    ) -> R {
+        let promotion = PromotionContext {
+            project: "p".into(),
+            promotion: "dev.01".into(),
+            ..Default::default()
+        };
+        let empty = Map::new();
+        let ctx = StepContext {
+            work_dir,
+            alias: "t",
+            promotion: &promotion,
+            outputs: &empty,
+            shared: &empty,
+            credentials: &NoCredentials,
+            apps: None,
+            objects: Some(objects),
+            allow_file_repos: true,
+            limits: &Limits::default(),
+        };
+        f(&ctx)
+    }
+
     /// Runs `f` with a step context over `work_dir`.
     pub fn with_ctx<R>(
         work_dir: &Path,
@@ -386,6 +414,7 @@ pub(crate) mod testutil {
             shared,
             credentials: &NoCredentials,
             apps: None,
+            objects: None,
             allow_file_repos: true,
             limits: &Limits::default(),
         };

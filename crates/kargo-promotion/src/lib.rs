@@ -23,6 +23,7 @@
 pub mod apps;
 pub mod git;
 pub mod limits;
+pub mod objects;
 pub mod runner;
 pub mod safe_path;
 pub mod step;
@@ -31,6 +32,7 @@ pub mod steps;
 pub use crate::apps::ArgoCdApps;
 pub use crate::git::{CredentialLookup, GitCredentials, NoCredentials};
 pub use crate::limits::Limits;
+pub use crate::objects::{MetadataTarget, ObjectError, ProjectObjects};
 pub use crate::runner::{
     NoTasks, PromotionInput, RunError, RunOutcome, RunState, Runner, RunnerOptions, TaskResolver,
     expand_steps,

@@ -63,6 +63,9 @@ pub struct PromotionInput<'a> {
     pub credentials: &'a dyn CredentialLookup,
     /// Argo CD Applications for `argocd-update` (None: the step errors).
     pub apps: Option<&'a dyn crate::apps::ArgoCdApps>,
+    /// The Project's Stages and Freight (`set-metadata`,
+    /// `set-freight-alias`), if the caller can write to them.
+    pub objects: Option<&'a dyn crate::objects::ProjectObjects>,
 }
 
 /// Finds the spec of a (Cluster)PromotionTask.
@@ -644,6 +647,7 @@ impl Runner {
                     shared: &state.shared,
                     credentials: input.credentials,
                     apps: input.apps,
+                    objects: input.objects,
                     allow_file_repos: self.options.allow_file_repos,
                     limits: &self.options.limits,
                 };

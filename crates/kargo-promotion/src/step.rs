@@ -87,6 +87,8 @@ pub struct StepContext<'a> {
     pub credentials: &'a dyn CredentialLookup,
     /// Argo CD Applications, when the caller can reach them.
     pub apps: Option<&'a dyn crate::apps::ArgoCdApps>,
+    /// The Project's Stages and Freight, when the caller can write to them.
+    pub objects: Option<&'a dyn crate::objects::ProjectObjects>,
     /// Whether `file://` repository URLs are allowed (the server's
     /// `--allow-file-repos`).
     pub allow_file_repos: bool,
@@ -296,6 +298,8 @@ impl Registry {
         }
         r.register(Arc::new(crate::steps::compose_output::ComposeOutput));
         r.register(Arc::new(crate::steps::fail::Fail));
+        r.register(Arc::new(crate::steps::set_metadata::SetMetadata));
+        r.register(Arc::new(crate::steps::set_freight_alias::SetFreightAlias));
         r
     }
 

@@ -114,6 +114,7 @@ fn injection_urls_run_nothing_from_inside_a_checkout() -> TestResult {
             lookup: &NoLookup,
             credentials: &NoCredentials,
             apps: None,
+            objects: None,
         };
         let mut persist = |_: &RunState| Ok(());
         let o = runner.run(&input, &steps, &NoTasks, RunState::new(), &mut persist)?;

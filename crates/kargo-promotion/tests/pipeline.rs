@@ -177,6 +177,7 @@ fn input(stage: &str, tag: &str) -> PromotionInput<'static> {
         lookup: &NoLookup,
         credentials: &NoCredentials,
         apps: None,
+        objects: None,
     }
 }
 

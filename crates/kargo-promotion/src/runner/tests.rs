@@ -102,6 +102,7 @@ fn input() -> PromotionInput<'static> {
         lookup: &NoLookup,
         credentials: &NoCredentials,
         apps: None,
+        objects: None,
     }
 }
 

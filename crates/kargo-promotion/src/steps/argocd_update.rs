@@ -361,6 +361,7 @@ mod tests {
             shared: &shared,
             credentials: &crate::git::NoCredentials,
             apps: Some(fake),
+            objects: None,
             allow_file_repos: false,
             limits: &crate::limits::Limits::default(),
         };

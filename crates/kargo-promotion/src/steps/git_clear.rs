@@ -74,6 +74,7 @@ mod tests {
             shared: &shared,
             credentials: &NoCredentials,
             apps: None,
+            objects: None,
             allow_file_repos: true,
             limits: &crate::limits::Limits::default(),
         };

@@ -13,6 +13,8 @@ pub mod http;
 pub mod json_update;
 pub mod kustomize_set_image;
 pub mod parse;
+pub mod set_freight_alias;
+pub mod set_metadata;
 pub mod sjson_key;
 pub mod toml_update;
 pub mod yaml_update;

@@ -288,6 +288,7 @@ impl Registry {
             crate::steps::kustomize_set_image::KustomizeSetImage,
         ));
         r.register(Arc::new(crate::steps::json_update::JsonUpdateStep));
+        r.register(Arc::new(crate::steps::yaml_merge::YamlMerge));
         r.register(Arc::new(crate::steps::toml_update::TomlUpdateStep));
         for format in [
             crate::steps::parse::Format::Yaml,

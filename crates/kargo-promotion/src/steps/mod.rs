@@ -17,4 +17,5 @@ pub mod set_freight_alias;
 pub mod set_metadata;
 pub mod sjson_key;
 pub mod toml_update;
+pub mod yaml_merge;
 pub mod yaml_update;

@@ -285,6 +285,7 @@ impl Registry {
         r.register(Arc::new(
             crate::steps::kustomize_set_image::KustomizeSetImage,
         ));
+        crate::steps::files::register(&mut r);
         r
     }
 

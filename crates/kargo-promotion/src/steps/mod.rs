@@ -3,6 +3,10 @@
 //! prints a value lives in `kargo_expr::go_value`.
 
 pub mod argocd_update;
+pub mod copy;
+pub mod delete;
+pub mod file_write;
+pub mod files;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
@@ -10,4 +14,6 @@ pub mod git_push;
 pub mod http;
 pub mod kustomize_set_image;
 pub mod sjson_key;
+pub mod tar;
+pub mod untar;
 pub mod yaml_update;

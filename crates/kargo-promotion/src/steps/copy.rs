@@ -39,13 +39,7 @@ pub struct CopyConfig {
 /// Checks and decodes a `copy` config (Kargo's schema: `inPath` and
 /// `outPath` required, those and `ignore` non-empty).
 pub fn parse(config: &Value) -> Result<CopyConfig, StepError> {
-    ConfigCheck::new(config)
-        .required("inPath")
-        .non_empty("inPath")
-        .required("outPath")
-        .non_empty("outPath")
-        .non_empty("ignore")
-        .parse(NAME, config)
+    ConfigCheck::new(config).in_out_ignore().parse(NAME, config)
 }
 
 /// The `copy` step.
@@ -166,13 +160,11 @@ impl Job<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::with_ctx;
+    use crate::git::testutil::{TestResult, with_ctx};
     use crate::steps::files::fixture::{
-        Is, Node, Want, check_configs, check_outcome, check_tree, lay,
+        Is, Node, Want, check_configs, check_outcome, check_tree, lay, run, work_tree,
     };
     use serde_json::json;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn upstream_config_rows() {
@@ -344,20 +336,15 @@ mod tests {
 
     #[test]
     fn never_reads_or_writes_outside_the_work_tree() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let work = tmp.path().join("work");
-        lay(
-            tmp.path(),
-            &[
-                ("outside/secret.txt", Node::File("secret")),
-                ("work/in/a.txt", Node::File("a")),
-                ("work/in/leak", Node::Link("../../outside")),
-                ("work/in/leak.txt", Node::Link("../../outside/secret.txt")),
-                ("work/out/a.txt", Node::Link("../../outside/secret.txt")),
-                ("work/escape", Node::Link("../outside")),
-            ],
-        )?;
-        let run = |c: Value| with_ctx(&work, &Map::new(), |ctx| Copy.run(ctx, &c));
+        let (tmp, work) = work_tree(&[
+            ("outside/secret.txt", Node::File("secret")),
+            ("work/in/a.txt", Node::File("a")),
+            ("work/in/leak", Node::Link("../../outside")),
+            ("work/in/leak.txt", Node::Link("../../outside/secret.txt")),
+            ("work/out/a.txt", Node::Link("../../outside/secret.txt")),
+            ("work/escape", Node::Link("../outside")),
+        ])?;
+        let run = |c: Value| run(&Copy, &work, &c);
         run(json!({"inPath": "in", "outPath": "out"}))?;
         check_tree(
             "links",

@@ -281,13 +281,11 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::with_ctx;
+    use crate::git::testutil::{TestResult, with_ctx};
     use crate::steps::files::fixture::{
-        Is, Node, Want, check_configs, check_outcome, check_tree, lay,
+        Is, Node, Want, check_configs, check_outcome, check_tree, lay, run, work_tree,
     };
     use serde_json::json;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn upstream_config_rows() {
@@ -680,19 +678,14 @@ mod tests {
 
     #[test]
     fn globs_stay_inside_and_follow_inner_links() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let work = tmp.path().join("work");
-        lay(
-            tmp.path(),
-            &[
-                ("outside/x.tmp", Node::File("o")),
-                ("work/real/a.tmp", Node::File("a")),
-                ("work/inner", Node::Link("real")),
-                ("work/out", Node::Link("../outside")),
-                ("work/loop/self", Node::Link("..")),
-            ],
-        )?;
-        let run = |c: Value| with_ctx(&work, &Map::new(), |ctx| Delete.run(ctx, &c));
+        let (tmp, work) = work_tree(&[
+            ("outside/x.tmp", Node::File("o")),
+            ("work/real/a.tmp", Node::File("a")),
+            ("work/inner", Node::Link("real")),
+            ("work/out", Node::Link("../outside")),
+            ("work/loop/self", Node::Link("..")),
+        ])?;
+        let run = |c: Value| run(&Delete, &work, &c);
         run(json!({"path": "inner/*.tmp", "pathsAreGlobs": true, "strict": true}))?;
         check_tree(
             "inner",

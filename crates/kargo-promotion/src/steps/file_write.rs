@@ -43,7 +43,7 @@ pub struct FileWriteConfig {
 /// `^0[0-7]{3}$`).
 pub fn parse(config: &Value) -> Result<FileWriteConfig, StepError> {
     let mut c = ConfigCheck::new(config);
-    c.required("path").non_empty("path").required("contents");
+    c.required_string("path").required("contents");
     if let Some(p) = c.get("permissions").and_then(Value::as_str) {
         let b = p.as_bytes();
         if !(b.len() == 4 && b[0] == b'0' && b[1..].iter().all(|d| (b'0'..=b'7').contains(d))) {
@@ -149,13 +149,11 @@ pub fn write(ctx: &StepContext<'_>, cfg: &FileWriteConfig) -> Result<StepResult,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::with_ctx;
+    use crate::git::testutil::{TestResult, with_ctx};
     use crate::steps::files::fixture::{
-        Is, Node, Want, check_configs, check_outcome, check_tree, lay,
+        Is, Node, Want, check_configs, check_outcome, check_tree, lay, run, work_tree,
     };
     use serde_json::json;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn upstream_config_rows() {
@@ -363,19 +361,14 @@ mod tests {
 
     #[test]
     fn never_writes_through_a_symlink() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let work = tmp.path().join("work");
-        lay(
-            tmp.path(),
-            &[
-                ("outside/keep", Node::File("k")),
-                ("work/real/a.txt", Node::File("a")),
-                ("work/inner", Node::Link("real")),
-                ("work/out", Node::Link("../outside")),
-                ("work/abs", Node::Link("/etc/passwd")),
-            ],
-        )?;
-        let run = |c: Value| with_ctx(&work, &Map::new(), |ctx| FileWrite.run(ctx, &c));
+        let (tmp, work) = work_tree(&[
+            ("outside/keep", Node::File("k")),
+            ("work/real/a.txt", Node::File("a")),
+            ("work/inner", Node::Link("real")),
+            ("work/out", Node::Link("../outside")),
+            ("work/abs", Node::Link("/etc/passwd")),
+        ])?;
+        let run = |c: Value| run(&FileWrite, &work, &c);
         let err = run(json!({"path": "inner/a.txt", "contents": "x", "overwrite": true}));
         assert!(err.is_err_and(|e| {
             e.terminal

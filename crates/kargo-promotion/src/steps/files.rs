@@ -66,6 +66,19 @@ impl<'a> ConfigCheck<'a> {
         self
     }
 
+    /// `field` must be present and, when it is a string, not empty.
+    pub fn required_string(&mut self, field: &str) -> &mut Self {
+        self.required(field).non_empty(field)
+    }
+
+    /// The fields `copy`, `tar` and `untar` share: `inPath` and `outPath`
+    /// required and non-empty, `ignore` non-empty.
+    pub fn in_out_ignore(&mut self) -> &mut Self {
+        self.required_string("inPath")
+            .required_string("outPath")
+            .non_empty("ignore")
+    }
+
     /// `field`, when it is a number, must be at least 0.
     pub fn non_negative(&mut self, field: &str) -> &mut Self {
         if self
@@ -380,11 +393,26 @@ mod tests {
 /// expected outcome and files of a row, upstream config rows.
 #[cfg(test)]
 pub(crate) mod fixture {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
-    use serde_json::Value;
+    use serde_json::{Map, Value};
 
-    use crate::step::{StepError, StepResult};
+    use crate::step::{Step, StepError, StepResult};
+
+    /// A temporary directory holding the work directory `work/` and
+    /// whatever `nodes` lay out around it (`outside/...`, `work/...`).
+    pub fn work_tree(nodes: &[(&str, Node)]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+        let tmp = tempfile::tempdir()?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        lay(tmp.path(), nodes)?;
+        Ok((tmp, work))
+    }
+
+    /// Runs `step` with `config` over the work directory `work`.
+    pub fn run(step: &dyn Step, work: &Path, config: &Value) -> Result<StepResult, StepError> {
+        crate::git::testutil::with_ctx(work, &Map::new(), |ctx| step.run(ctx, config))
+    }
 
     /// One entry of a tree to lay out.
     #[derive(Clone, Copy, Debug)]

@@ -51,13 +51,7 @@ pub struct TarConfig {
 /// Checks and decodes a `tar` config (Kargo's schema: `inPath` and
 /// `outPath` required, those and `ignore` non-empty).
 pub fn parse(config: &Value) -> Result<TarConfig, StepError> {
-    ConfigCheck::new(config)
-        .required("inPath")
-        .non_empty("inPath")
-        .required("outPath")
-        .non_empty("outPath")
-        .non_empty("ignore")
-        .parse(NAME, config)
+    ConfigCheck::new(config).in_out_ignore().parse(NAME, config)
 }
 
 /// The `tar` step.
@@ -314,12 +308,12 @@ fn append<W: Write>(b: &mut Builder<W>, e: &Entry) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::with_ctx;
-    use crate::steps::files::fixture::{Node, Want, check_configs, check_outcome, lay};
+    use crate::git::testutil::{TestResult, with_ctx};
+    use crate::steps::files::fixture::{
+        Node, Want, check_configs, check_outcome, lay, run, work_tree,
+    };
     use flate2::read::GzDecoder;
     use serde_json::json;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn upstream_config_rows() {
@@ -701,19 +695,14 @@ mod tests {
 
     #[test]
     fn links_are_stored_not_followed() -> TestResult {
-        let tmp = tempfile::tempdir()?;
-        let work = tmp.path().join("work");
-        lay(
-            tmp.path(),
-            &[
-                ("outside/secret.txt", Node::File("secret")),
-                ("work/src/a.txt", Node::File("a")),
-                ("work/src/.git/HEAD", Node::File("ref")),
-                ("work/src/out", Node::Link("../../outside")),
-                ("work/escape", Node::Link("../outside")),
-            ],
-        )?;
-        let run = |c: Value| with_ctx(&work, &Map::new(), |ctx| Tar.run(ctx, &c));
+        let (_tmp, work) = work_tree(&[
+            ("outside/secret.txt", Node::File("secret")),
+            ("work/src/a.txt", Node::File("a")),
+            ("work/src/.git/HEAD", Node::File("ref")),
+            ("work/src/out", Node::Link("../../outside")),
+            ("work/escape", Node::Link("../outside")),
+        ])?;
+        let run = |c: Value| run(&Tar, &work, &c);
         run(json!({"inPath": "src", "outPath": "a.tgz", "gzip": true}))?;
         assert_eq!(
             read_archive(&work.join("a.tgz"), true)?,

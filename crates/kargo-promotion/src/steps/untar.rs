@@ -57,11 +57,7 @@ pub struct UntarConfig {
 /// at least 0).
 pub fn parse(config: &Value) -> Result<UntarConfig, StepError> {
     ConfigCheck::new(config)
-        .required("inPath")
-        .non_empty("inPath")
-        .required("outPath")
-        .non_empty("outPath")
-        .non_empty("ignore")
+        .in_out_ignore()
         .non_negative("stripComponents")
         .parse(NAME, config)
 }
@@ -276,14 +272,12 @@ pub fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::with_ctx;
+    use crate::git::testutil::{TestResult, with_ctx};
     use crate::steps::files::fixture::{Is, Want, check_configs, check_outcome, check_tree};
     use ::tar::{Builder, Header};
     use flate2::Compression;
     use flate2::write::GzEncoder;
     use serde_json::json;
-
-    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
     fn upstream_config_rows() {

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::files::{ConfigCheck, DefaultGitRule, IgnoreRules, io_error, remove_entry};
+use super::files::{ConfigCheck, DefaultGitRule, IgnoreRules, io_error};
 use crate::step::{Step, StepContext, StepError, StepResult};
 
 const NAME: &str = "copy";
@@ -107,8 +107,8 @@ impl Job<'_> {
     /// Copies the directory `src` (at `rel` below the root) into `dst`.
     fn dir(&self, src: &Path, dst: &Path, rel: &str) -> Result<(), String> {
         let io = |op: &str, p: &Path, e: std::io::Error| io_error(self.work_dir, op, p, &e);
-        if fs::symlink_metadata(dst).is_ok_and(|m| !m.is_dir()) {
-            remove_entry(dst).map_err(|e| io("remove", dst, e))?;
+        if fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(dst).map_err(|e| io("remove", dst, e))?;
         }
         fs::create_dir_all(dst).map_err(|e| io("mkdir", dst, e))?;
         let mut entries: Vec<_> = fs::read_dir(src)
@@ -342,6 +342,8 @@ mod tests {
             ("work/in/leak", Node::Link("../../outside")),
             ("work/in/leak.txt", Node::Link("../../outside/secret.txt")),
             ("work/out/a.txt", Node::Link("../../outside/secret.txt")),
+            ("work/in/sub/b.txt", Node::File("b")),
+            ("work/out/sub", Node::Link("../../outside")),
             ("work/escape", Node::Link("../outside")),
         ])?;
         let run = |c: Value| run(&Copy, &work, &c);
@@ -353,13 +355,17 @@ mod tests {
                 ("out/a.txt", Is::File("a")),
                 ("out/leak", Is::Missing),
                 ("out/leak.txt", Is::Missing),
+                ("out/sub/b.txt", Is::File("b")),
             ],
         );
         // The link in the destination was replaced, not written through.
         check_tree(
             "outside",
             tmp.path(),
-            &[("outside/secret.txt", Is::File("secret"))],
+            &[
+                ("outside/secret.txt", Is::File("secret")),
+                ("outside/b.txt", Is::Missing),
+            ],
         );
         for (c, field) in [
             (

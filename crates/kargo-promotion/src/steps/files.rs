@@ -233,19 +233,41 @@ pub fn temp_path(dir: &Path, prefix: &str) -> PathBuf {
     dir.join(format!("{prefix}{}{nanos:09}{n}", std::process::id()))
 }
 
-/// Renames `src` to `dst`; when `dst` exists and cannot be replaced by a
-/// rename (a non-empty directory), removes it first (Kargo's
-/// `SimpleAtomicMove`). `dst` is a path inside the work tree resolved by
-/// the caller; a symlink there is removed, never followed.
+/// Renames `src` to `dst`; when `dst` is a non-empty directory, removes
+/// it first (Kargo's `SimpleAtomicMove`). `dst` is a path inside the work
+/// tree resolved by the caller, and never an ancestor of `src` (the
+/// callers refuse the work directory itself), which the kernel would
+/// also report as "not empty".
 pub fn replace(src: &Path, dst: &Path) -> std::io::Result<()> {
+    use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty};
+    if src.starts_with(dst) {
+        return Err(std::io::Error::other("the destination contains the source"));
+    }
     match std::fs::rename(src, dst) {
-        Ok(()) => Ok(()),
-        Err(_) if std::fs::symlink_metadata(dst).is_ok() => {
+        Err(e) if matches!(e.kind(), AlreadyExists | DirectoryNotEmpty) => {
             remove_entry(dst)?;
             std::fs::rename(src, dst)
         }
-        Err(e) => Err(e),
+        r => r,
     }
+}
+
+/// Refuses a `field` that names the work directory itself, which a step
+/// writing its result by rename must not replace.
+pub fn not_work_dir(
+    step: &str,
+    field: &str,
+    path: &str,
+    resolved: &Path,
+    work_dir: &Path,
+) -> Result<(), StepError> {
+    if resolved == work_dir {
+        return Err(StepError::config(
+            step,
+            format!("{field}: {path:?} names the work directory itself"),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes a file, a symlink (not what it points to) or a directory tree
@@ -385,6 +407,10 @@ mod tests {
         std::fs::write(dst.join("old"), "o")?;
         replace(&src, &dst)?;
         assert!(dst.join("new").exists() && !dst.join("old").exists() && !src.exists());
+        // Never the directory holding the source.
+        std::fs::create_dir_all(dst.join("tmp"))?;
+        assert!(replace(&dst.join("tmp"), tmp.path()).is_err());
+        assert!(dst.join("new").exists());
         Ok(())
     }
 }

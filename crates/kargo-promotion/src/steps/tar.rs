@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::files::{
-    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, io_error, replace,
-    shown, temp_path,
+    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, io_error,
+    not_work_dir, replace, shown, temp_path,
 };
 use crate::step::{Step, StepContext, StepError, StepResult};
 
@@ -80,6 +80,7 @@ pub fn tar(ctx: &StepContext<'_>, cfg: &TarConfig) -> Result<StepResult, StepErr
         }));
     }
     let dst = ctx.resolve(NAME, "outPath", &cfg.out_path)?;
+    not_work_dir(NAME, "outPath", &cfg.out_path, &dst, ctx.work_dir)?;
     if let Some(parent) = dst.parent() {
         fs::DirBuilder::new()
             .recursive(true)
@@ -712,6 +713,12 @@ mod tests {
         assert!(
             run(json!({"inPath": "src", "outPath": "escape/b.tar"})).is_err_and(|e| e.terminal)
         );
+        // The work directory is never replaced by an archive.
+        assert!(
+            run(json!({"inPath": "src", "outPath": "."}))
+                .is_err_and(|e| e.message.contains("names the work directory itself"))
+        );
+        assert!(work.join("a.tgz").exists());
         Ok(())
     }
 }

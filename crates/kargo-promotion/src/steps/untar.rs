@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::files::{
-    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, clean, replace,
-    temp_path,
+    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, clean, not_work_dir,
+    replace, temp_path,
 };
 use crate::safe_path::secure_join;
 use crate::step::{Step, StepContext, StepError, StepResult};
@@ -85,6 +85,7 @@ pub fn untar(
     let errored = |m: String| StepError::retryable(NAME, m);
     let src = ctx.resolve(NAME, "inPath", &cfg.in_path)?;
     let dst = ctx.resolve(NAME, "outPath", &cfg.out_path)?;
+    not_work_dir(NAME, "outPath", &cfg.out_path, &dst, ctx.work_dir)?;
     let rules = IgnoreRules::parse(
         NAME,
         cfg.ignore.as_deref().unwrap_or(""),
@@ -171,7 +172,7 @@ pub fn extract(
         let kind = entry.header().entry_type();
         if !matches!(
             kind,
-            EntryType::Regular | EntryType::Continuous | EntryType::Directory | EntryType::Symlink
+            EntryType::Regular | EntryType::Directory | EntryType::Symlink
         ) {
             continue;
         }
@@ -767,6 +768,13 @@ mod tests {
         });
         assert!(err.is_err_and(|e| e.terminal));
         assert!(!tmp.path().join("out").exists());
+        // The work directory itself is never replaced (Kargo's rename
+        // fails "not empty" there and it removes the work directory).
+        let err = with_ctx(&work, &Map::new(), |ctx| {
+            Untar.run(ctx, &json!({"inPath": "evil.tar", "outPath": "./"}))
+        });
+        assert!(err.is_err_and(|e| e.message.contains("names the work directory itself")));
+        assert!(work.join("evil.tar").exists());
         Ok(())
     }
 }

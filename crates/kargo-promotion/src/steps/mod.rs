@@ -1,6 +1,7 @@
 //! The built-in steps, one file each with its config type and tests, and
-//! a helper of `yaml-update`: `sjson_key` (Kargo's key syntax); how Go
-//! prints a value lives in `kargo_expr::go_value`.
+//! helpers: `sjson_key` (Kargo's key syntax, for `yaml-update`) and
+//! `files` (what the file steps share); how Go prints a value lives in
+//! `kargo_expr::go_value`.
 
 pub mod argocd_update;
 pub mod copy;

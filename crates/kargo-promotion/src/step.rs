@@ -301,6 +301,7 @@ impl Registry {
         r.register(Arc::new(crate::steps::fail::Fail));
         r.register(Arc::new(crate::steps::set_metadata::SetMetadata));
         r.register(Arc::new(crate::steps::set_freight_alias::SetFreightAlias));
+        crate::steps::files::register(&mut r);
         r
     }
 

@@ -1,10 +1,15 @@
 //! The built-in steps, one file each with its config type and tests, and
-//! a helper of `yaml-update`: `sjson_key` (Kargo's key syntax); how Go
-//! prints a value lives in `kargo_expr::go_value`.
+//! helpers: `sjson_key` (Kargo's key syntax, for `yaml-update`) and
+//! `files` (what the file steps share); how Go prints a value lives in
+//! `kargo_expr::go_value`.
 
 pub mod argocd_update;
 pub mod compose_output;
+pub mod copy;
+pub mod delete;
 pub mod fail;
+pub mod file_write;
+pub mod files;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
@@ -16,6 +21,8 @@ pub mod parse;
 pub mod set_freight_alias;
 pub mod set_metadata;
 pub mod sjson_key;
+pub mod tar;
 pub mod toml_update;
+pub mod untar;
 pub mod yaml_merge;
 pub mod yaml_update;

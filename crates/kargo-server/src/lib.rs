@@ -9,11 +9,13 @@ pub mod data_dir;
 mod in_process;
 pub mod metrics;
 pub mod process_logs;
+pub mod request_counts;
 mod tls;
 pub mod ui;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
+pub use kargo_controller::Concurrency;
 pub use kargo_controller::gc::GcConfig;
 pub use kargo_store::Durability;
 
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     /// Caps the database at this many pages (SQLite `max_page_count`): a
     /// full disk on demand, for drills and tests. None: no cap.
     pub max_db_pages: Option<u64>,
+    /// Caps on concurrent reconciles per controller (`--stage-concurrency`).
+    pub concurrency: kargo_controller::Concurrency,
 }
 
 impl ServerConfig {
@@ -70,6 +74,7 @@ impl ServerConfig {
             durability: kargo_store::Durability::Normal,
             vacuum_interval: std::time::Duration::from_secs(3600),
             max_db_pages: None,
+            concurrency: kargo_controller::Concurrency::default(),
         }
     }
 }
@@ -256,6 +261,7 @@ impl Server {
                     public_url: url.clone(),
                     gc: cfg.gc.clone(),
                     allow_file_repos: cfg.allow_file_repos,
+                    concurrency: cfg.concurrency,
                 },
             ))
         } else {

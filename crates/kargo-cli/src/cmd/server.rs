@@ -64,6 +64,15 @@ pub struct ServerArgs {
     /// default: they can read any repository on the server's disk).
     #[arg(long)]
     pub allow_file_repos: bool,
+    /// How many Stages are reconciled at once (Kargo's default: 4).
+    #[arg(long, default_value_t = 4)]
+    pub stage_concurrency: u16,
+    /// How many Promotions are reconciled (started) at once.
+    #[arg(long, default_value_t = 16)]
+    pub promotion_concurrency: u16,
+    /// How many AnalysisRuns are reconciled (measured) at once.
+    #[arg(long, default_value_t = 32)]
+    pub analysis_concurrency: u16,
 }
 
 /// `kargo server backup|restore`.
@@ -145,6 +154,11 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         min_warehouse_interval: args.min_warehouse_interval,
         controllers: !args.disable_controllers,
         allow_file_repos: args.allow_file_repos,
+        concurrency: kargo_server::Concurrency {
+            stages: args.stage_concurrency,
+            promotions: args.promotion_concurrency,
+            analysis_runs: args.analysis_concurrency,
+        },
         logs,
         gc: kargo_server::GcConfig {
             interval: args.gc_interval,

@@ -3,7 +3,9 @@
 //! Freight created in bulk through the API), each Stage's one step an
 //! `http` call to a local listener. For the second Freight through the
 //! pipeline (the first warms the caches) it reports per-hop latency
-//! (p50/p95, from when each Promotion succeeded as a watch sees it), Stage
+//! (p50/p95, from when each Promotion succeeded as a watch sees it; for a
+//! fan-out, from s0 to each leaf, so it includes the queue through the
+//! Stage controller's concurrency cap), the whole run per Promotion, Stage
 //! reconciles, controller API requests and LISTs per hop, and the
 //! server's peak RSS; ratios are against the smallest size of the same
 //! run. Then 50 queued Promotions of one Stage against 50 run one at a
@@ -306,13 +308,14 @@ async fn main() {
             .map(|b| b.p50)
             .unwrap_or(r.p50);
         println!(
-            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>11.1} {:>11.1} {:>9.2} {:>8.0} {:>9.1}",
+            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>8.0} {:>9.1}",
             format!("{:?}", r.shape),
             r.stages,
             r.freight,
             r.p50,
             r.p95,
             if base > 0.0 { r.p50 / base } else { 0.0 },
+            r.total / r.stages as f64,
             r.reconciles,
             r.requests,
             r.lists,

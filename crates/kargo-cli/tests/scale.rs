@@ -2,11 +2,15 @@
 //! Freight moving through an auto-promoting chain of Stages makes the
 //! controllers issue no Freight, Promotion or Stage LIST (they read the
 //! shared watch caches), and wakes a handful of Stage reconciles per hop,
-//! not one per Stage of the project.
+//! not one per Stage of the project. A Stage waiting for a soak time is
+//! woken when it is met, not by a periodic poll.
 
 mod common;
 
-use common::chain::{Shape, counters, freight, lists, ok_listener, pipeline, stage_reconciles};
+use common::chain::{
+    Shape, auto_promotion, counters, freight, lists, ok_listener, pipeline, project,
+    stage_reconciles,
+};
 use common::{ServerProc, ok, wait_for};
 
 const STAGES: usize = 10;
@@ -42,6 +46,10 @@ fn a_chain_moves_freight_without_listing() {
         verified_in(&s, "f-1", &last)
     });
     let before = metrics(&s);
+    assert!(
+        lists(&before, "freights") > 0.0,
+        "the counter sees the watches' first lists"
+    );
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&freight("p", 2))));
     wait_for("f-2 through the chain", 120, || {
         verified_in(&s, "f-2", &last)
@@ -59,5 +67,50 @@ fn a_chain_moves_freight_without_listing() {
     assert!(
         per_hop < 8.0,
         "a hop should wake the Stages it concerns, not the project: {per_hop:.1} reconciles per hop"
+    );
+}
+
+fn ts(v: &serde_json::Value) -> f64 {
+    v.as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond() as f64 / 1000.0)
+        .unwrap_or_else(|| panic!("not a timestamp: {v}"))
+}
+
+#[test]
+fn a_stage_waiting_for_a_soak_starts_when_it_is_met() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    let target = ok_listener();
+    let stage = |name: &str, sources: &str| {
+        format!(
+            "---\nkind: Stage\nmetadata: {{name: {name}, namespace: p}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: w}}\n    sources: {sources}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: http\n        config: {{url: \"http://{target}/{name}\"}}\n"
+        )
+    };
+    let manifests = format!(
+        "{}---\n{}---\nkind: Warehouse\nmetadata: {{name: w, namespace: p}}\nspec:\n  interval: 24h\n  subscriptions:\n  - image: {{repoURL: 127.0.0.1:9/app}}\n{}{}",
+        project("p"),
+        auto_promotion("p"),
+        stage("up", "{direct: true}"),
+        stage("down", "{stages: [up], requiredSoakTime: 10s}")
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests)));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&freight("p", 1))));
+    let mut promotion = serde_json::Value::Null;
+    wait_for("the soaked Freight promoted downstream", 40, || {
+        let list = s.get_json(&["promotions", "-n", "p"]);
+        promotion = list["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["spec"]["stage"] == "down").cloned())
+            .unwrap_or_default();
+        !promotion.is_null()
+    });
+    let f = s.get_json(&["freight", "-n", "p", "-l", "kargo.akuity.io/alias=f-1"]);
+    let since = ts(&f["items"][0]["status"]["currentlyIn"]["up"]["since"]);
+    let waited = ts(&promotion["metadata"]["creationTimestamp"]) - since;
+    // `since` has whole seconds: the soak ends 10 to 11 s after it.
+    assert!(
+        (9.9..12.5).contains(&waited),
+        "promoted {waited:.1} s after entering upstream (soak 10 s)"
     );
 }

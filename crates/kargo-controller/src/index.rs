@@ -275,6 +275,17 @@ pub struct Index {
     stages_shadow: RwLock<Option<StageIndex>>,
 }
 
+/// A set of Freight names in the index.
+#[derive(Clone, Copy, Debug)]
+pub enum FreightSet<'a> {
+    /// Freight from this origin (`Kind/name`).
+    Origin(&'a str),
+    /// Freight verified in this Stage.
+    VerifiedIn(&'a str),
+    /// Freight approved for this Stage.
+    ApprovedFor(&'a str),
+}
+
 /// Stage names of one namespace to wake.
 pub type Wakes = Vec<(String, String)>;
 
@@ -472,19 +483,37 @@ impl Index {
             .collect()
     }
 
-    /// Freight names of `origin`, newest first.
-    pub fn freight_by_origin(&self, ns: &str, origin: &str) -> Vec<Created> {
-        Self::newest_first(&read(&self.freight).by_origin, ns, origin)
-    }
-
-    /// Freight names verified in `stage`, newest first.
-    pub fn freight_verified_in(&self, ns: &str, stage: &str) -> Vec<Created> {
-        Self::newest_first(&read(&self.freight).verified_in, ns, stage)
-    }
-
-    /// Freight names approved for `stage`, newest first.
-    pub fn freight_approved_for(&self, ns: &str, stage: &str) -> Vec<Created> {
-        Self::newest_first(&read(&self.freight).approved_for, ns, stage)
+    /// Walks the union of some Freight sets of a project newest first,
+    /// each Freight once, until `f` returns true. Nothing is copied: a
+    /// Stage that takes the newest available Freight stops at once
+    /// however much Freight the project holds.
+    pub fn walk_newest(&self, ns: &str, sets: &[FreightSet<'_>], mut f: impl FnMut(&str) -> bool) {
+        let idx = read(&self.freight);
+        let mut iters: Vec<_> = sets
+            .iter()
+            .filter_map(|s| {
+                let (m, k) = match s {
+                    FreightSet::Origin(o) => (&idx.by_origin, o),
+                    FreightSet::VerifiedIn(st) => (&idx.verified_in, st),
+                    FreightSet::ApprovedFor(st) => (&idx.approved_for, st),
+                };
+                m.get(&(ns.to_string(), k.to_string()))
+            })
+            .map(|set| set.iter().rev().peekable())
+            .collect();
+        loop {
+            let Some(next) = iters.iter_mut().filter_map(|i| i.peek().copied()).max() else {
+                return;
+            };
+            for i in iters.iter_mut() {
+                if i.peek() == Some(&next) {
+                    i.next();
+                }
+            }
+            if f(&next.1) {
+                return;
+            }
+        }
     }
 
     /// Whether `freight` is verified in `stage`.
@@ -493,12 +522,6 @@ impl Index {
             .summary
             .get(&(ns.to_string(), freight.to_string()))
             .is_some_and(|s| s.verified.contains_key(stage))
-    }
-
-    fn newest_first(m: &HashMap<Key, BTreeSet<Created>>, ns: &str, k: &str) -> Vec<Created> {
-        m.get(&(ns.to_string(), k.to_string()))
-            .map(|s| s.iter().rev().cloned().collect())
-            .unwrap_or_default()
     }
 
     /// The Promotions of a Stage, oldest first.
@@ -540,6 +563,15 @@ mod tests {
         .expect("stage")
     }
 
+    fn names(idx: &Index, sets: &[FreightSet<'_>]) -> Vec<String> {
+        let mut out = Vec::new();
+        idx.walk_newest("p", sets, |n| {
+            out.push(n.to_string());
+            false
+        });
+        out
+    }
+
     #[test]
     fn freight_changes_wake_only_the_stages_they_concern() {
         let idx = Index::default();
@@ -564,12 +596,21 @@ mod tests {
         assert!(idx.apply_freight(&Event::Apply(f1)).is_empty());
         let f2 = freight("f2", "2026-01-02T00:00:00Z", &["a"]);
         idx.apply_freight(&Event::Apply(f2));
-        let names: Vec<String> = idx
-            .freight_verified_in("p", "a")
-            .into_iter()
-            .map(|c| c.1)
-            .collect();
-        assert_eq!(names, vec!["f2", "f1"]);
+        assert_eq!(
+            names(&idx, &[FreightSet::VerifiedIn("a")]),
+            vec!["f2", "f1"]
+        );
+        assert_eq!(
+            names(
+                &idx,
+                &[
+                    FreightSet::VerifiedIn("a"),
+                    FreightSet::Origin("Warehouse/w")
+                ]
+            ),
+            vec!["f2", "f1"],
+            "a union lists each Freight once"
+        );
         assert!(idx.is_verified_in("p", "f2", "a"));
         assert!(
             idx.apply_freight(&Event::Delete(freight(
@@ -579,7 +620,7 @@ mod tests {
             )))
             .is_empty()
         );
-        assert_eq!(idx.freight_verified_in("p", "a").len(), 1);
+        assert_eq!(names(&idx, &[FreightSet::VerifiedIn("a")]), vec!["f1"]);
     }
 
     #[test]
@@ -593,16 +634,17 @@ mod tests {
             "2026-01-02T00:00:00Z",
             &[],
         )));
-        assert_eq!(idx.freight_by_origin("p", "Warehouse/w").len(), 1);
+        assert_eq!(
+            names(&idx, &[FreightSet::Origin("Warehouse/w")]),
+            vec!["old"]
+        );
         assert_eq!(
             idx.apply_freight(&Event::InitDone),
             vec![("p".into(), "a".into())]
         );
-        let names: Vec<String> = idx
-            .freight_by_origin("p", "Warehouse/w")
-            .into_iter()
-            .map(|c| c.1)
-            .collect();
-        assert_eq!(names, vec!["new"]);
+        assert_eq!(
+            names(&idx, &[FreightSet::Origin("Warehouse/w")]),
+            vec!["new"]
+        );
     }
 }

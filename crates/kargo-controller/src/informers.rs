@@ -9,13 +9,13 @@
 use crate::index::{Index, Wakes, origin_key};
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
-use kargo_api::{AnalysisRun, Freight, ProjectConfig, Promotion, Stage, Warehouse};
+use kargo_api::{AnalysisRun, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// The shared stores and indexes, and the channels that wake controllers.
@@ -36,8 +36,10 @@ pub struct Caches {
     pub index: Index,
     stage_wake: UnboundedSender<ObjectRef<Stage>>,
     promotion_next: UnboundedSender<ObjectRef<Promotion>>,
-    /// Warehouses seen, to wake Stages only when one comes or goes.
-    known_warehouses: Mutex<HashSet<(String, String)>>,
+    project_wake: UnboundedSender<ObjectRef<Project>>,
+    /// Warehouse names by namespace, to wake Stages only when one comes
+    /// or goes, and for project stats.
+    known_warehouses: Mutex<BTreeMap<String, BTreeSet<String>>>,
     objects: Forward,
 }
 
@@ -63,6 +65,8 @@ pub struct Triggers {
     pub analysis_runs: UnboundedReceiver<AnalysisRun>,
     /// Applied ProjectConfigs.
     pub project_configs: UnboundedReceiver<ProjectConfig>,
+    /// Projects whose Stages or Warehouses changed.
+    pub projects: UnboundedReceiver<ObjectRef<Project>>,
 }
 
 /// The writers of the stores (the watches, or a test, feed them).
@@ -96,6 +100,7 @@ impl Caches {
         let (next_tx, next_rx) = unbounded();
         let (ar_tx, ar_rx) = unbounded();
         let (pc_tx, pc_rx) = unbounded();
+        let (pw_tx, pw_rx) = unbounded();
         let caches = Arc::new(Caches {
             stages,
             freight,
@@ -106,7 +111,8 @@ impl Caches {
             index: Index::default(),
             stage_wake: wake_tx,
             promotion_next: next_tx,
-            known_warehouses: Mutex::new(HashSet::new()),
+            project_wake: pw_tx,
+            known_warehouses: Mutex::new(BTreeMap::new()),
             objects: Forward {
                 stages: stage_tx,
                 promotions: promo_tx,
@@ -129,6 +135,7 @@ impl Caches {
             promotion_next: next_rx,
             analysis_runs: ar_rx,
             project_configs: pc_rx,
+            projects: pw_rx,
         };
         (caches, writers, triggers)
     }
@@ -165,6 +172,39 @@ impl Caches {
     pub fn on_stage(&self, ev: &Event<Stage>) {
         self.index.apply_stage(ev);
         forward(ev, &self.objects.stages);
+        if let Event::Apply(s) | Event::Delete(s) = ev {
+            self.wake_project(s.namespace());
+        }
+    }
+
+    fn wake_project(&self, ns: Option<String>) {
+        if let Some(ns) = ns {
+            let _ = self.project_wake.unbounded_send(ObjectRef::new(&ns));
+        }
+    }
+
+    /// The Stages of a project.
+    pub fn stages_of(&self, ns: &str) -> Vec<Arc<Stage>> {
+        self.index
+            .stages_of(ns)
+            .into_iter()
+            .filter_map(|(ns, s)| self.stages.get(&ObjectRef::new(&s).within(&ns)))
+            .collect()
+    }
+
+    /// The Warehouses of a project.
+    pub fn warehouses_of(&self, ns: &str) -> Vec<Arc<Warehouse>> {
+        let names: Vec<String> = self
+            .known_warehouses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ns)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|n| self.warehouses.get(&ObjectRef::new(n).within(ns)))
+            .collect()
     }
 
     /// A Freight event (already applied to the store).
@@ -213,18 +253,25 @@ impl Caches {
             _ => return,
         };
         let ns = w.namespace().unwrap_or_default();
-        let key = (ns.clone(), w.name_any());
         let changed = {
             let mut known = self
                 .known_warehouses
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             if present {
-                known.insert(key)
+                known.entry(ns.clone()).or_default().insert(w.name_any())
             } else {
-                known.remove(&key)
+                let set = known.entry(ns.clone()).or_default();
+                let removed = set.remove(&w.name_any());
+                if set.is_empty() {
+                    known.remove(&ns);
+                }
+                removed
             }
         };
+        if !matches!(ev, Event::InitApply(_)) {
+            self.wake_project(Some(ns.clone()));
+        }
         if changed && !matches!(ev, Event::InitApply(_)) {
             let origin = kargo_api::common::FreightOrigin {
                 kind: "Warehouse".into(),

@@ -93,6 +93,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
             promotion_next,
             analysis_runs,
             project_configs,
+            projects,
         } = triggers;
         let n = cfg.concurrency;
         let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
@@ -119,7 +120,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
                 caches.project_configs.clone(),
                 project_configs
             ),
-            project::run(client.clone()),
+            project::run(client.clone(), caches.clone(), projects),
             warehouse::run(client.clone(), warehouses),
             stage::run(stage_ctx, stages, stage_wake, n.stages),
             promotion::run(promotion_ctx, promotions, promotion_next, n.promotions),

@@ -14,7 +14,7 @@
 //! interval passed); a re-check with nothing new writes nothing.
 
 use crate::conditions;
-use crate::index::PromotionSummary;
+use crate::index::{FreightSet, PromotionSummary};
 use crate::informers::Caches;
 use crate::now;
 use futures::StreamExt;
@@ -32,7 +32,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::utils::Predicate;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -700,28 +700,30 @@ async fn record_success(
     Ok(())
 }
 
-/// Freight that may be available to the Stage for one request, newest
-/// first: from its Warehouse (direct), verified in an upstream Stage, or
-/// approved for it. Availability itself is decided by
-/// `availability::check` on each.
-fn candidates(caches: &Caches, stage: &Stage, req: &FreightRequest) -> Vec<Arc<Freight>> {
+/// Walks the Freight that may be available to the Stage for one request,
+/// newest first — from its Warehouse (direct), verified in an upstream
+/// Stage, or approved for it — until `f` returns true. Availability itself
+/// is decided by `availability::check` on each.
+fn walk_candidates(
+    caches: &Caches,
+    stage: &Stage,
+    req: &FreightRequest,
+    mut f: impl FnMut(Arc<Freight>) -> bool,
+) {
     let ns = stage.namespace().unwrap_or_default();
-    let idx = &caches.index;
-    let mut set: BTreeSet<crate::index::Created> = idx
-        .freight_approved_for(&ns, &stage.name_any())
-        .into_iter()
-        .collect();
+    let name = stage.name_any();
+    let origin = crate::index::origin_key(&req.origin);
+    let mut sets = vec![FreightSet::ApprovedFor(&name)];
     if req.sources.direct {
-        set.extend(idx.freight_by_origin(&ns, &crate::index::origin_key(&req.origin)));
+        sets.push(FreightSet::Origin(&origin));
     }
-    for up in &req.sources.stages {
-        set.extend(idx.freight_verified_in(&ns, up));
-    }
-    set.into_iter()
-        .rev()
-        .filter_map(|(_, n)| caches.freight.get(&ObjectRef::new(&n).within(&ns)))
-        .filter(|f| f.origin == req.origin)
-        .collect()
+    sets.extend(req.sources.stages.iter().map(|u| FreightSet::VerifiedIn(u)));
+    caches.index.walk_newest(&ns, &sets, |n| {
+        match caches.freight.get(&ObjectRef::new(n).within(&ns)) {
+            Some(fr) if fr.origin == req.origin => f(fr),
+            _ => false,
+        }
+    });
 }
 
 /// The earlier of two optional instants.
@@ -742,20 +744,25 @@ async fn pass_through(
     let name = stage.name_any();
     let ns = stage.namespace().unwrap_or_default();
     let mut due = None;
+    let mut newly = Vec::new();
     for req in &stage.spec.requested_freight {
-        for f in candidates(caches, stage, req) {
+        walk_candidates(caches, stage, req, |f| {
             if caches.index.is_verified_in(&ns, &f.name_any(), &name) {
-                continue;
+                return false;
             }
             if availability::check(stage, &f, now_ms).is_ok() {
-                let patch = json!({"status": {"verifiedIn": {&name: {"verifiedAt": now()}}}});
-                freight_api
-                    .patch_status(&f.name_any(), &PatchParams::default(), &Patch::Merge(patch))
-                    .await?;
+                newly.push(f.name_any());
             } else {
                 due = earliest(due, availability::soak_deadline(stage, &f, now_ms));
             }
-        }
+            false
+        });
+    }
+    for f in newly {
+        let patch = json!({"status": {"verifiedIn": {&name: {"verifiedAt": now()}}}});
+        freight_api
+            .patch_status(&f, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
     }
     Ok(due)
 }
@@ -819,13 +826,14 @@ async fn auto_promote(
             .find(|r| r.origin == req.origin)
             .map(|r| r.name.clone());
         let mut newest = None;
-        for f in candidates(caches, stage, req) {
+        walk_candidates(caches, stage, req, |f| {
             if availability::check(stage, &f, now_ms).is_ok() {
                 newest = Some(f);
-                break;
+                return true;
             }
             due = earliest(due, availability::soak_deadline(stage, &f, now_ms));
-        }
+            false
+        });
         let Some(newest) = newest else {
             continue;
         };

@@ -37,6 +37,9 @@ pub struct Caches {
     stage_wake: UnboundedSender<ObjectRef<Stage>>,
     promotion_next: UnboundedSender<ObjectRef<Promotion>>,
     project_wake: UnboundedSender<ObjectRef<Project>>,
+    /// The resourceVersion of this process's last status write per Stage,
+    /// until the Stage watch delivers it (see [`Caches::fenced`]).
+    stage_fence: Mutex<std::collections::HashMap<ObjectRef<Stage>, String>>,
     /// Warehouse names by namespace, to wake Stages only when one comes
     /// or goes, and for project stats.
     known_warehouses: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -112,6 +115,7 @@ impl Caches {
             stage_wake: wake_tx,
             promotion_next: next_tx,
             project_wake: pw_tx,
+            stage_fence: Mutex::new(std::collections::HashMap::new()),
             known_warehouses: Mutex::new(BTreeMap::new()),
             objects: Forward {
                 stages: stage_tx,
@@ -168,8 +172,43 @@ impl Caches {
             .unbounded_send(ObjectRef::new(name).within(ns));
     }
 
+    /// Records that this process wrote `resource_version` of a Stage: until
+    /// the watch delivers it, the cache holds an older Stage.
+    pub fn fence(&self, stage: ObjectRef<Stage>, resource_version: String) {
+        // Under the lock `on_stage` takes after the store has the event:
+        // a watch faster than the writer's reply leaves no fence behind.
+        let mut fences = self.fences();
+        let cached = self.stages.get(&stage).and_then(|s| s.resource_version());
+        if cached.as_ref() != Some(&resource_version) {
+            fences.insert(stage, resource_version);
+        }
+    }
+
+    /// The version this process wrote that the cache does not hold yet.
+    pub fn fenced(&self, stage: &ObjectRef<Stage>) -> Option<String> {
+        self.fences().get(stage).cloned()
+    }
+
+    /// Drops a fence (the cache is known to be current).
+    pub fn unfence(&self, stage: &ObjectRef<Stage>) {
+        self.fences().remove(stage);
+    }
+
+    fn fences(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ObjectRef<Stage>, String>> {
+        self.stage_fence.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A Stage event (already applied to the store).
     pub fn on_stage(&self, ev: &Event<Stage>) {
+        if let Event::Apply(s) = ev {
+            let key = ObjectRef::from_obj(s);
+            let mut fences = self.fences();
+            if fences.get(&key).is_some() && fences.get(&key) == s.resource_version().as_ref() {
+                fences.remove(&key);
+            }
+        }
         self.index.apply_stage(ev);
         forward(ev, &self.objects.stages);
         if let Event::Apply(s) | Event::Delete(s) = ev {

@@ -51,9 +51,6 @@ const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Context {
     client: kube::Client,
     caches: Arc<Caches>,
-    /// The resourceVersion of this process's last status write per Stage,
-    /// until the cache holds it: while present the Stage is read by GET.
-    fence: Mutex<HashMap<ObjectRef<Stage>, String>>,
     /// Auto-promotions created (or found existing) that the Promotion
     /// cache does not hold yet: the Stage counts as busy meanwhile.
     expect: Mutex<HashMap<ObjectRef<Stage>, (String, Instant)>>,
@@ -65,7 +62,6 @@ impl Context {
         Context {
             client,
             caches,
-            fence: Mutex::new(HashMap::new()),
             expect: Mutex::new(HashMap::new()),
         }
     }
@@ -219,12 +215,11 @@ async fn report_error(client: &kube::Client, cached: &Stage, message: &str) {
 /// status the cache does not hold yet (then one GET).
 async fn current_stage(cached: Arc<Stage>, ctx: &Context) -> Result<Option<Arc<Stage>>, Error> {
     let key = ObjectRef::from_obj(&*cached);
-    let fenced = lock(&ctx.fence).get(&key).cloned();
-    let Some(written) = fenced else {
+    let Some(written) = ctx.caches.fenced(&key) else {
         return Ok(Some(cached));
     };
     if cached.resource_version().as_deref() == Some(written.as_str()) {
-        lock(&ctx.fence).remove(&key);
+        ctx.caches.unfence(&key);
         return Ok(Some(cached));
     }
     let ns = cached.namespace().unwrap_or_default();
@@ -233,7 +228,7 @@ async fn current_stage(cached: Arc<Stage>, ctx: &Context) -> Result<Option<Arc<S
         .await?;
     if fresh.as_ref().and_then(|s| s.resource_version()) == cached.resource_version() {
         // The cache caught up (and someone wrote after us).
-        lock(&ctx.fence).remove(&key);
+        ctx.caches.unfence(&key);
     }
     Ok(fresh.map(Arc::new))
 }
@@ -429,7 +424,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             .replace_status(&name, &PostParams::default(), &updated)
             .await?;
         if let Some(rv) = written.resource_version() {
-            lock(&ctx.fence).insert(ObjectRef::from_obj(&*stage), rv);
+            ctx.caches.fence(ObjectRef::from_obj(&*stage), rv);
         }
     }
     // Changes arrive as events; only a pending soak needs a timer.

@@ -142,6 +142,29 @@ pub fn check(stage: &Stage, f: &Freight, now_ms: i64) -> Result<(), NotAvailable
     )))
 }
 
+/// The earliest instant (ms since the epoch) at which Freight still
+/// soaking in an upstream Stage of `stage` will have soaked the
+/// `requiredSoakTime`: when a re-check may find it newly available. `None`
+/// when no soak is pending (nothing but an event can change the answer).
+pub fn soak_deadline(stage: &Stage, f: &Freight, now_ms: i64) -> Option<i64> {
+    let req = request_for(stage, f)?;
+    let required = req
+        .sources
+        .required_soak_time
+        .as_deref()
+        .and_then(parse_go_duration)?;
+    let st = f.status.as_ref()?;
+    req.sources
+        .stages
+        .iter()
+        .filter(|up| st.verified_in.contains_key(*up) && soaked(f, up, now_ms) < required)
+        .filter_map(|up| {
+            let since: jiff::Timestamp = st.currently_in.get(up)?.since.as_deref()?.parse().ok()?;
+            Some(since.as_millisecond() + (required * 1000.0).ceil() as i64)
+        })
+        .min()
+}
+
 /// `a`, `a and b`, `a, b and c`.
 fn and_list(items: &[String]) -> String {
     match items {
@@ -219,11 +242,17 @@ mod tests {
         let f = freight(json!({"verifiedIn": {"us": {}}, "currentlyIn": {"us": {"since": since}}}));
         let err = check(&s, &f, NOW).unwrap_err().0;
         assert_eq!(
+            soak_deadline(&s, &f, NOW),
+            Some(NOW + 40 * 60 * 1000),
+            "the re-check is due when the soak is met"
+        );
+        assert_eq!(
             err,
             r#"Freight "jolly-penguin" is not available to Stage "prod": it must be verified in every upstream Stage, but it has soaked 20m of the 60m required in Stage "us" (40m left)"#
         );
         let f = freight(json!({"verifiedIn": {"us": {"longestSoak": "2h0m0s"}}}));
         assert!(check(&s, &f, NOW).is_ok());
+        assert_eq!(soak_deadline(&s, &f, NOW), None, "nothing left to wait for");
         let f = freight(json!({"approvedFor": {"prod": {}}}));
         assert!(
             check(&s, &f, NOW).is_ok(),

@@ -7,8 +7,12 @@
 //! baseline, measured in the same run, is the same clone/edit/commit/push
 //! done by a plain git script. Run with `scripts/bench.sh`.
 
+#[path = "../tests/common/chain.rs"]
+#[allow(dead_code)]
+mod chain;
+
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,19 +48,6 @@ fn ts_ms(v: &Value) -> Option<f64> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v[v.len() / 2]
-}
-
-fn health_server() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}");
-        }
-    });
-    addr
 }
 
 /// Sum of step durations of the Stage's Promotion of `freight`, and the
@@ -135,7 +126,7 @@ fn main() {
     }
     let app_url = format!("file://{}/app.git", d.display());
     let cfg_url = format!("file://{}/config.git", d.display());
-    let health = health_server();
+    let health = chain::ok_listener();
 
     // Server.
     let mut child = Command::new(KARGO)

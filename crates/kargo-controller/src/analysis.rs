@@ -4,13 +4,14 @@
 //! persists the new status, and asks to be woken when the next one is.
 
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
 use kargo_analysis::{Providers, StaticSecrets, reconcile_async};
 use kargo_api::AnalysisRun;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::reflector::Store;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,9 +32,16 @@ impl Context {
     }
 }
 
-/// Runs the controller.
-pub async fn run(client: kube::Client, ctx: Arc<Context>) {
-    Controller::new(Api::<AnalysisRun>::all(client), watcher::Config::default())
+/// Runs the controller on the hub's AnalysisRun stream, at most
+/// `concurrency` reconciles (measurements) at once.
+pub async fn run(
+    ctx: Arc<Context>,
+    runs: Store<AnalysisRun>,
+    trigger: UnboundedReceiver<AnalysisRun>,
+    concurrency: u16,
+) {
+    Controller::for_stream(trigger.map(Ok), runs)
+        .with_config(Config::default().concurrency(concurrency))
         .run(
             reconcile,
             |_, e: &kube::Error, _| {
@@ -42,7 +50,7 @@ pub async fn run(client: kube::Client, ctx: Arc<Context>) {
             },
             ctx,
         )
-        .for_each(|_| async {})
+        .for_each(|_| async { crate::stats::reconciled(crate::stats::ANALYSIS_RUN) })
         .await;
 }
 

@@ -15,10 +15,15 @@ mod conditions;
 pub mod credentials;
 pub mod events;
 pub mod gc;
+pub mod index;
+pub mod informers;
+mod lookup;
+mod names;
 pub mod project;
 pub mod project_config;
 pub mod promotion;
 pub mod stage;
+pub mod stats;
 pub mod verification;
 pub mod warehouse;
 
@@ -54,29 +59,79 @@ pub struct ControllerConfig {
     /// Longest one network call without a timeout of its own may take
     /// (`--http-timeout`).
     pub http_timeout: Duration,
+    /// How many reconciles each controller runs at once.
+    pub concurrency: Concurrency,
 }
 
-/// Starts every controller; returns when they stop (never, normally).
+/// Caps on concurrent reconciles per controller (0: unbounded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Stages (Kargo's default: 4).
+    pub stages: u16,
+    /// Promotions (a reconcile only starts a run; runs are not capped).
+    pub promotions: u16,
+    /// AnalysisRuns (measurements run inside the reconcile).
+    pub analysis_runs: u16,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Concurrency {
+            stages: 4,
+            promotions: 16,
+            analysis_runs: 32,
+        }
+    }
+}
+
+/// Starts the shared watches, waits until their caches are filled, then
+/// every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
-    let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
-    let stages = Arc::new(stage::Context::new(client.clone()));
-    let promotions = Arc::new(
-        promotion::Context::new(client.clone(), cfg.work_dir.clone())
-            .with_allow_file_repos(cfg.allow_file_repos)
-            .with_timeouts(cfg.git_timeout, cfg.http_timeout),
-    );
-    let configs = Arc::new(project_config::Context::new(
-        client.clone(),
-        cfg.public_url.clone(),
-    ));
-    let analyses = Arc::new(analysis::Context::new(client.clone()));
-    tokio::join!(
-        analysis::run(client.clone(), analyses),
-        project_config::run(client.clone(), configs),
-        project::run(client.clone()),
-        warehouse::run(client.clone(), warehouses),
-        stage::run(client.clone(), stages),
-        promotion::run(client.clone(), promotions),
-        gc::run(client, cfg.gc.clone())
-    );
+    let (caches, writers, triggers) = informers::Caches::new();
+    let watches = informers::run(client.clone(), caches.clone(), writers);
+    let controllers = async {
+        caches.wait_until_ready().await;
+        let informers::Triggers {
+            stages,
+            stage_wake,
+            promotions,
+            promotion_next,
+            analysis_runs,
+            project_configs,
+            projects,
+        } = triggers;
+        let n = cfg.concurrency;
+        let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
+        let stage_ctx = Arc::new(stage::Context::new(client.clone(), caches.clone()));
+        let promotion_ctx = Arc::new(
+            promotion::Context::new(client.clone(), cfg.work_dir.clone(), caches.clone())
+                .with_allow_file_repos(cfg.allow_file_repos)
+                .with_timeouts(cfg.git_timeout, cfg.http_timeout),
+        );
+        let configs = Arc::new(project_config::Context::new(
+            client.clone(),
+            cfg.public_url.clone(),
+        ));
+        let analyses = Arc::new(analysis::Context::new(client.clone()));
+        tokio::join!(
+            analysis::run(
+                analyses,
+                caches.analysis_runs.clone(),
+                analysis_runs,
+                n.analysis_runs
+            ),
+            project_config::run(
+                client.clone(),
+                configs,
+                caches.project_configs.clone(),
+                project_configs
+            ),
+            project::run(client.clone(), caches.clone(), projects),
+            warehouse::run(client.clone(), warehouses),
+            stage::run(stage_ctx, stages, stage_wake, n.stages),
+            promotion::run(promotion_ctx, promotions, promotion_next, n.promotions),
+            gc::run(client.clone(), cfg.gc.clone())
+        );
+    };
+    tokio::join!(watches, controllers);
 }

@@ -2,16 +2,20 @@
 //! (`pkg/controller/management/projects`): `Ready` True with reason
 //! `Synced` once its namespace exists, and `stats` counting the project's
 //! Warehouses and (non-control-flow) Stages and how many of each are
-//! Healthy. It reads Stages and Warehouses from watch-fed caches, so a
-//! change costs one pass over that project's objects, never a list call.
+//! Healthy. It reads the project's Stages and Warehouses from the shared
+//! watch caches (by namespace), and a change of one wakes only its
+//! Project: a change costs one pass over that project's objects, never a
+//! list call or a scan of other projects.
 
+use crate::informers::Caches;
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Namespace;
 use kargo_api::{Project, Stage, Warehouse};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -20,8 +24,7 @@ use std::time::Duration;
 /// What the reconciler needs.
 pub struct Context {
     client: kube::Client,
-    stages: Store<Stage>,
-    warehouses: Store<Warehouse>,
+    caches: Arc<Caches>,
 }
 
 fn healthy(status: Option<&[kargo_api::common::Condition]>) -> bool {
@@ -29,40 +32,20 @@ fn healthy(status: Option<&[kargo_api::common::Condition]>) -> bool {
         .is_some_and(|c| c.status == "True")
 }
 
-/// Runs the controller.
-pub async fn run(client: kube::Client) {
-    let (stages, stage_writer) = reflector::store();
-    let (warehouses, warehouse_writer) = reflector::store();
-    let stage_stream = reflector(
-        stage_writer,
-        watcher(
-            Api::<Stage>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .applied_objects();
-    let warehouse_stream = reflector(
-        warehouse_writer,
-        watcher(
-            Api::<Warehouse>::all(client.clone()),
-            watcher::Config::default(),
-        ),
-    )
-    .default_backoff()
-    .applied_objects();
+/// Runs the controller: Projects from their own watch, woken when a Stage
+/// or Warehouse of theirs changes (the shared caches' hubs say which).
+pub async fn run(
+    client: kube::Client,
+    caches: Arc<Caches>,
+    wake: UnboundedReceiver<ObjectRef<Project>>,
+) {
     let ctx = Arc::new(Context {
         client: client.clone(),
-        stages,
-        warehouses,
+        caches,
     });
-    let to_project = |ns: Option<String>| ns.map(|ns| ObjectRef::<Project>::new(&ns));
     Controller::new(Api::<Project>::all(client), watcher::Config::default())
         .with_config(Config::default().debounce(Duration::from_millis(500)))
-        .watches_stream(stage_stream, move |s: Stage| to_project(s.namespace()))
-        .watches_stream(warehouse_stream, move |w: Warehouse| {
-            to_project(w.namespace())
-        })
+        .reconcile_on(wake)
         .run(
             reconcile,
             |_, e: &kube::Error, _| {
@@ -137,7 +120,11 @@ async fn reconcile(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, k
             "message": format!("Failed to ensure existence of project namespace: namespace {name:?} does not exist"),
         }),
     };
-    let stats = stats(&name, &ctx.stages.state(), &ctx.warehouses.state());
+    let stats = stats(
+        &name,
+        &ctx.caches.stages_of(&name),
+        &ctx.caches.warehouses_of(&name),
+    );
     let old = serde_json::to_value(&project.status).unwrap_or(Value::Null);
     let old_ready = old
         .get("conditions")

@@ -4,11 +4,13 @@
 //! receiver's name and its secret (as Kargo derives it).
 
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
 use kargo_api::ProjectConfig;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -45,30 +47,32 @@ impl Context {
     }
 }
 
-/// Runs the controller.
-pub async fn run(client: kube::Client, ctx: Arc<Context>) {
-    Controller::new(
-        Api::<ProjectConfig>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    // A receiver's Secret may come after its ProjectConfig: a Secret change
-    // wakes the project's ProjectConfig (named after the project).
-    .watches(
-        Api::<Secret>::all(client),
-        watcher::Config::default(),
-        |s: Secret| {
-            s.namespace().map(|ns| {
-                kube::runtime::reflector::ObjectRef::<ProjectConfig>::new(&ns).within(&ns)
-            })
-        },
-    )
-    .run(
-        reconcile,
-        |_, _, _| Action::requeue(Duration::from_secs(10)),
-        ctx,
-    )
-    .for_each(|_| async {})
-    .await;
+/// Runs the controller on the hub's ProjectConfig stream.
+pub async fn run(
+    client: kube::Client,
+    ctx: Arc<Context>,
+    configs: Store<ProjectConfig>,
+    trigger: UnboundedReceiver<ProjectConfig>,
+) {
+    Controller::for_stream(trigger.map(Ok), configs)
+        // A receiver's Secret may come after its ProjectConfig: a Secret change
+        // wakes the project's ProjectConfig (named after the project).
+        .watches(
+            Api::<Secret>::all(client),
+            watcher::Config::default(),
+            |s: Secret| {
+                s.namespace().map(|ns| {
+                    kube::runtime::reflector::ObjectRef::<ProjectConfig>::new(&ns).within(&ns)
+                })
+            },
+        )
+        .run(
+            reconcile,
+            |_, _, _| Action::requeue(Duration::from_secs(10)),
+            ctx,
+        )
+        .for_each(|_| async {})
+        .await;
 }
 
 async fn reconcile(pc: Arc<ProjectConfig>, ctx: Arc<Context>) -> Result<Action, kube::Error> {

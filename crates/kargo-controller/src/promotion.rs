@@ -7,17 +7,20 @@
 //! `kargo.akuity.io/abort` annotation.
 
 use crate::credentials::{CredType, CredentialSet};
+use crate::informers::Caches;
+use crate::lookup::CacheLookup;
 use crate::now;
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kargo_api::common::FreightReference;
 use kargo_api::promotion::{PromotionPhase, PromotionTaskReference, PromotionTaskSpec};
-use kargo_api::{ClusterPromotionTask, Freight, Promotion, PromotionTask, Stage, labels};
+use kargo_api::{ClusterPromotionTask, Freight, Promotion, PromotionTask, labels};
 use kargo_expr::{PromotionContext, StaticLookup};
 use kargo_promotion::{GitCredentials, PromotionInput, Registry, RunState, Runner, RunnerOptions};
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,11 +43,17 @@ pub struct Context {
     git_timeout: Duration,
     /// Longest one network call of a step may take (`--http-timeout`).
     http_timeout: Duration,
+    caches: Arc<Caches>,
 }
 
+/// How long a queued Promotion waits without news before it looks again
+/// (it is woken when the Promotion ahead of it ends).
+const SAFETY_INTERVAL: Duration = Duration::from_secs(300);
+
 impl Context {
-    /// A context whose Promotions work under `work_root/<namespace>/<name>`.
-    pub fn new(client: kube::Client, work_root: PathBuf) -> Self {
+    /// A context whose Promotions work under `work_root/<namespace>/<name>`,
+    /// reading the shared `caches`.
+    pub fn new(client: kube::Client, work_root: PathBuf, caches: Arc<Caches>) -> Self {
         Context {
             client,
             registry: Arc::new(Registry::builtin()),
@@ -54,6 +63,7 @@ impl Context {
             allow_file_repos: false,
             git_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
             http_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
+            caches,
         }
     }
 
@@ -84,12 +94,21 @@ pub enum Error {
     Decode(#[from] serde_json::Error),
 }
 
-/// Runs the controller.
-pub async fn run(client: kube::Client, ctx: Arc<Context>) {
-    let api: Api<Promotion> = Api::all(client);
-    Controller::new(api, watcher::Config::default())
+/// Runs the controller on the hub's Promotion stream and the Promotions
+/// it says may start now (the one ahead ended, or a step asked to be
+/// called again), at most `concurrency` reconciles at once.
+pub async fn run(
+    ctx: Arc<Context>,
+    promotions: UnboundedReceiver<Promotion>,
+    next: UnboundedReceiver<ObjectRef<Promotion>>,
+    concurrency: u16,
+) {
+    Controller::for_stream(promotions.map(Ok), ctx.caches.promotions.clone())
+        .reconcile_on(next)
+        .with_config(Config::default().concurrency(concurrency))
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
+            crate::stats::reconciled(crate::stats::PROMOTION);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "promotion reconcile");
             }
@@ -172,28 +191,35 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
     {
         return Ok(Action::await_change());
     }
+    let mut p = p;
     if ph == PromotionPhase::Pending {
-        // One Promotion at a time per Stage, oldest first.
-        let others: Vec<Promotion> = api
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|o| o.spec.stage == p.spec.stage && o.name_any() != name)
-            .collect();
-        if others.iter().any(|o| phase(o) == PromotionPhase::Running) {
-            return Ok(Action::requeue(Duration::from_secs(2)));
-        }
+        // One Promotion at a time per Stage, oldest first; the hub wakes
+        // the oldest Pending one when the one ahead ends.
         let mine = (p.meta().creation_timestamp.clone(), name.clone());
-        if others.iter().any(|o| {
-            phase(o) == PromotionPhase::Pending
-                && (o.meta().creation_timestamp.clone(), o.name_any()) < mine
-        }) {
-            return Ok(Action::requeue(Duration::from_secs(2)));
+        let ahead = ctx
+            .caches
+            .index
+            .promotions_of(&ns, &p.spec.stage)
+            .into_iter()
+            .any(|(c, s)| {
+                c.1 != name
+                    && (s.phase == PromotionPhase::Running
+                        || (s.phase == PromotionPhase::Pending && c < mine))
+            });
+        if ahead {
+            return Ok(Action::requeue(SAFETY_INTERVAL));
         }
-        let freight = Api::<Freight>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&p.spec.freight)
-            .await?;
+        let cached = ctx
+            .caches
+            .freight
+            .get(&ObjectRef::new(&p.spec.freight).within(&ns));
+        let freight = match cached {
+            Some(f) => Some(f),
+            None => Api::<Freight>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&p.spec.freight)
+                .await?
+                .map(Arc::new),
+        };
         let Some(freight) = freight else {
             patch_status(&api, &name, json!({"phase": "Errored", "message": format!("Freight {} no longer exists", p.spec.freight), "finishedAt": now()})).await?;
             return Ok(Action::await_change());
@@ -225,6 +251,12 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
             &msg,
         )
         .await;
+    } else {
+        // Resuming: its saved progress must be the newest, not the cache's.
+        match api.get_opt(&name).await? {
+            Some(fresh) => p = Arc::new(fresh),
+            None => return Ok(Action::await_change()),
+        }
     }
     start(p, ctx).await?;
     Ok(Action::await_change())
@@ -234,7 +266,7 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
 struct Prepared {
     input_ctx: PromotionContext,
     freight: Vec<Value>,
-    lookup: StaticLookup,
+    lookup: CacheLookup,
     creds: CredentialSet,
     tasks: HashMap<String, PromotionTaskSpec>,
     state: RunState,
@@ -244,26 +276,31 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     let ns = p.namespace().unwrap_or_default();
     let c = &ctx.client;
     let err = |what: &str, e: kube::Error| format!("reading {what}: {e}");
-    let freight = Api::<Freight>::namespaced(c.clone(), &ns)
-        .get(&p.spec.freight)
-        .await
-        .map_err(|e| err("the Freight", e))?;
-    let stage = Api::<Stage>::namespaced(c.clone(), &ns)
-        .get_opt(&p.spec.stage)
-        .await
-        .map_err(|e| err("the Stage", e))?;
+    let caches = &ctx.caches;
+    let get_freight = |n: &str| caches.freight.get(&ObjectRef::new(n).within(&ns));
+    let freight = match get_freight(&p.spec.freight) {
+        Some(f) => f,
+        None => Arc::new(
+            Api::<Freight>::namespaced(c.clone(), &ns)
+                .get(&p.spec.freight)
+                .await
+                .map_err(|e| err("the Freight", e))?,
+        ),
+    };
+    let stage = caches
+        .stages
+        .get(&ObjectRef::new(&p.spec.stage).within(&ns));
     // The target first, then what the Stage uses from other origins.
-    let mut collection = vec![serde_json::to_value(&freight).map_err(|e| e.to_string())?];
+    let mut collection = vec![serde_json::to_value(&*freight).map_err(|e| e.to_string())?];
     let current = stage
         .as_ref()
         .and_then(|s| s.status.as_ref())
         .and_then(|s| s.freight_history.first())
         .map(|c| c.items.clone())
         .unwrap_or_default();
-    let fapi = Api::<Freight>::namespaced(c.clone(), &ns);
     for r in current.values().filter(|r| r.origin != freight.origin) {
-        if let Ok(Some(f)) = fapi.get_opt(&r.name).await {
-            collection.push(serde_json::to_value(&f).map_err(|e| e.to_string())?);
+        if let Some(f) = get_freight(&r.name) {
+            collection.push(serde_json::to_value(&*f).map_err(|e| e.to_string())?);
         }
     }
     let mut lookup = StaticLookup {
@@ -294,36 +331,6 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
             .collect();
         lookup.secrets.insert(s.name_any(), data);
-    }
-    // freightMetadata(), freightStatus() and stageMetadata() may name any
-    // Freight or Stage of the Project, as in Kargo.
-    if let Ok(f) = fapi.list(&ListParams::default()).await {
-        for f in f.items {
-            let status = match f.status.as_ref().map(serde_json::to_value) {
-                Some(Ok(Value::Object(m))) => m,
-                _ => serde_json::Map::new(),
-            };
-            if let Some(md) = f.status.as_ref().map(|s| s.metadata.clone()) {
-                lookup
-                    .freight_metadata
-                    .insert(f.name_any(), md.into_iter().collect());
-            }
-            lookup.freight_status.insert(f.name_any(), status);
-        }
-    }
-    for s in Api::<Stage>::namespaced(c.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| err("Stages", e))?
-        .items
-    {
-        lookup.stage_metadata.insert(
-            s.name_any(),
-            s.status
-                .as_ref()
-                .map(|st| st.metadata.clone().into_iter().collect())
-                .unwrap_or_default(),
-        );
     }
     let creds = CredentialSet::load(c, &ns, CredType::Git)
         .await
@@ -367,6 +374,14 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             .get("kargo.akuity.io/create-actor")
             .cloned()
             .unwrap_or_default(),
+    };
+    // freightMetadata(), freightStatus() and stageMetadata() may name any
+    // Freight or Stage of the Project, as in Kargo: read from the caches.
+    let lookup = CacheLookup {
+        namespace: ns.clone(),
+        loaded: lookup,
+        freight: caches.freight.clone(),
+        stages: caches.stages.clone(),
     };
     Ok(Prepared {
         input_ctx,
@@ -446,15 +461,9 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&k);
         if status["phase"] == "Running" {
-            // Come back for steps that wait.
+            // Come back for steps that wait (no write: a wake-up).
             tokio::time::sleep(Duration::from_secs(5)).await;
-            let _ = api
-                .patch_status(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"status": {"lastHandledRefresh": now()}})),
-                )
-                .await;
+            ctx.caches.wake_promotion(&ns, &name);
         }
     });
     Ok(())
@@ -569,7 +578,7 @@ impl kargo_promotion::ProjectObjects for KubeObjects {
             kargo_promotion::MetadataTarget::Stage => self
                 .handle
                 .block_on(
-                    Api::<Stage>::namespaced(self.client.clone(), &self.namespace)
+                    Api::<kargo_api::Stage>::namespaced(self.client.clone(), &self.namespace)
                         .patch_status(name, &params, &patch),
                 )
                 .map(|_| ()),

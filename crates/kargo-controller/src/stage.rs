@@ -4,37 +4,71 @@
 //! for Stages without `verification` — marks promoted Freight verified.
 //! With a ProjectConfig promotion policy it auto-promotes the newest
 //! Freight that is available to the Stage.
+//!
+//! It reads the shared watch caches ([`Caches`]) and their indexes, never
+//! a list: a reconcile costs what the Stage's own Promotions and candidate
+//! Freight cost. It runs when the Stage's spec, labels or annotations
+//! change, or when a watch hub wakes it (a Promotion, AnalysisRun or
+//! ProjectConfig of its own, Freight it may take, a Warehouse it names),
+//! and otherwise only when a soak it waits for is due (or a long safety
+//! interval passed); a re-check with nothing new writes nothing.
 
 use crate::conditions;
+use crate::index::{FreightSet, PromotionSummary};
+use crate::informers::Caches;
 use crate::now;
 use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
 use kargo_api::common::FreightReference;
 use kargo_api::project::PromotionPolicy;
 use kargo_api::promotion::PromotionPhase;
-use kargo_api::stage::{FreightCollection, PromotionReference, StageStatus};
-use kargo_api::{Freight, ProjectConfig, Promotion, Stage, availability};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kargo_api::stage::{FreightCollection, FreightRequest, PromotionReference, StageStatus};
+use kargo_api::{Freight, Promotion, Stage, availability};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::predicates;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::utils::Predicate;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Annotation value recording that the controller asked for a Promotion.
 pub const AUTO_ACTOR: &str = "kargo-controller (auto-promotion)";
 
+/// The longest a Stage goes without a re-check (nothing is expected to
+/// change unseen; this only bounds the cost of a missed event).
+const SAFETY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How long an auto-promotion may be missing from the cache before the
+/// API is asked whether it exists.
+const EXPECTATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What the reconciler needs.
 pub struct Context {
     client: kube::Client,
+    caches: Arc<Caches>,
+    /// Auto-promotions created (or found existing) that the Promotion
+    /// cache does not hold yet: the Stage counts as busy meanwhile.
+    expect: Mutex<HashMap<ObjectRef<Stage>, (String, Instant)>>,
 }
 
 impl Context {
-    /// A context for `client`.
-    pub fn new(client: kube::Client) -> Self {
-        Context { client }
+    /// A context reading `caches` and writing through `client`.
+    pub fn new(client: kube::Client, caches: Arc<Caches>) -> Self {
+        Context {
+            client,
+            caches,
+            expect: Mutex::new(HashMap::new()),
+        }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Reconcile failures.
@@ -48,53 +82,25 @@ pub enum Error {
     Decode(#[from] serde_json::Error),
 }
 
-/// Runs the controller.
-pub async fn run(client: kube::Client, ctx: Arc<Context>) {
-    let stages: Api<Stage> = Api::all(client.clone());
-    let promos: Api<Promotion> = Api::all(client.clone());
-    let freight: Api<Freight> = Api::all(client.clone());
-    let configs: Api<ProjectConfig> = Api::all(client.clone());
-    let controller = Controller::new(stages, watcher::Config::default());
-    let reader = controller.store();
-    let reader2 = reader.clone();
-    let reader3 = reader.clone();
-    controller
-        .watches(promos, watcher::Config::default(), |p: Promotion| {
-            p.namespace()
-                .map(|ns| ObjectRef::<Stage>::new(&p.spec.stage).within(&ns))
-        })
-        .watches(freight, watcher::Config::default(), move |f: Freight| {
-            let ns = f.namespace();
-            reader2
-                .state()
-                .into_iter()
-                .filter(move |s| s.namespace() == ns)
-                .map(|s| ObjectRef::from_obj(&*s))
-        })
-        .watches(
-            Api::<kargo_api::AnalysisRun>::all(client.clone()),
-            watcher::Config::default(),
-            |ar: kargo_api::AnalysisRun| {
-                let stage = ar.labels().get(crate::verification::STAGE_LABEL).cloned();
-                stage
-                    .zip(ar.namespace())
-                    .map(|(s, ns)| ObjectRef::<Stage>::new(&s).within(&ns))
-            },
-        )
-        .watches(
-            configs,
-            watcher::Config::default(),
-            move |c: ProjectConfig| {
-                let ns = c.namespace();
-                reader3
-                    .state()
-                    .into_iter()
-                    .filter(move |s| s.namespace() == ns)
-                    .map(|s| ObjectRef::from_obj(&*s))
-            },
-        )
+/// Runs the controller on the hub's Stage stream (its own status writes
+/// filtered out) and the Stages other changes concern, at most
+/// `concurrency` reconciles at once.
+pub async fn run(
+    ctx: Arc<Context>,
+    stages: UnboundedReceiver<Stage>,
+    wake: UnboundedReceiver<ObjectRef<Stage>>,
+    concurrency: u16,
+) {
+    let changed = predicates::generation
+        .combine(predicates::labels)
+        .combine(predicates::annotations);
+    let trigger = stages.map(Ok).predicate_filter(changed, Default::default());
+    Controller::for_stream(trigger, ctx.caches.stages.clone())
+        .reconcile_on(wake)
+        .with_config(Config::default().concurrency(concurrency))
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
+            crate::stats::reconciled(crate::stats::STAGE);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "stage reconcile");
             }
@@ -205,73 +211,127 @@ async fn report_error(client: &kube::Client, cached: &Stage, message: &str) {
     }
 }
 
+/// The Stage to act on: the cached one, unless this process wrote a
+/// status the cache does not hold yet (then one GET).
+async fn current_stage(cached: Arc<Stage>, ctx: &Context) -> Result<Option<Arc<Stage>>, Error> {
+    let key = ObjectRef::from_obj(&*cached);
+    let Some(written) = ctx.caches.fenced(&key) else {
+        return Ok(Some(cached));
+    };
+    if cached.resource_version().as_deref() == Some(written.as_str()) {
+        ctx.caches.unfence(&key);
+        return Ok(Some(cached));
+    }
+    let ns = cached.namespace().unwrap_or_default();
+    let fresh = Api::<Stage>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&cached.name_any())
+        .await?;
+    if fresh.as_ref().and_then(|s| s.resource_version()) == cached.resource_version() {
+        // The cache caught up (and someone wrote after us).
+        ctx.caches.unfence(&key);
+    }
+    Ok(fresh.map(Arc::new))
+}
+
+/// The Stage's Promotions from the index, oldest first.
+struct Promotions {
+    all: Vec<(crate::index::Created, PromotionSummary)>,
+}
+
+impl Promotions {
+    fn running(&self) -> Option<&str> {
+        self.all
+            .iter()
+            .find(|(_, s)| s.phase == PromotionPhase::Running)
+            .map(|((_, n), _)| n.as_str())
+    }
+
+    /// The terminal Promotion that finished last.
+    fn last_finished(&self) -> Option<&str> {
+        self.all
+            .iter()
+            .filter(|(_, s)| s.phase.is_terminal())
+            .max_by(|(ca, a), (cb, b)| {
+                let f = |s: &PromotionSummary| s.finished_at.clone().unwrap_or_default();
+                f(a).cmp(&f(b)).then(ca.0.cmp(&cb.0))
+            })
+            .map(|((_, n), _)| n.as_str())
+    }
+
+    fn busy(&self) -> bool {
+        self.all.iter().any(|(_, s)| !s.phase.is_terminal())
+    }
+
+    fn promoted(&self, freight: &str) -> bool {
+        self.all.iter().any(|(_, s)| s.freight == freight)
+    }
+}
+
+/// Whether an auto-promotion this process created is still missing from
+/// the Promotion cache (then the Stage is busy with it).
+async fn awaiting_expected(ctx: &Context, stage: &Stage) -> Result<bool, Error> {
+    let key = ObjectRef::from_obj(stage);
+    let Some((name, since)) = lock(&ctx.expect).get(&key).cloned() else {
+        return Ok(false);
+    };
+    let ns = stage.namespace().unwrap_or_default();
+    if ctx
+        .caches
+        .promotions
+        .get(&ObjectRef::new(&name).within(&ns))
+        .is_some()
+    {
+        lock(&ctx.expect).remove(&key);
+        return Ok(false);
+    }
+    if since.elapsed() < EXPECTATION_TIMEOUT {
+        return Ok(true);
+    }
+    let exists = Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&name)
+        .await?
+        .is_some();
+    if !exists {
+        lock(&ctx.expect).remove(&key);
+    }
+    Ok(exists)
+}
+
 async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = cached.namespace().unwrap_or_default();
     let name = cached.name_any();
-    // Read the Stage fresh: the watch cache may not have our last status
-    // write yet, and acting on it would start work twice (e.g. a second
+    // A Stage this process wrote is read fresh until the cache has the
+    // write: acting on an older one would repeat work (e.g. a second
     // AnalysisRun for one re-verify request).
-    let Some(stage) = Api::<Stage>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&name)
-        .await?
-    else {
+    let Some(stage) = current_stage(cached, &ctx).await? else {
         return Ok(Action::await_change());
     };
-    let stage = Arc::new(stage);
     if stage.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let promo_api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
     let freight_api: Api<Freight> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut promos: Vec<Promotion> = promo_api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|p| p.spec.stage == name)
-        .collect();
-    promos.sort_by(|a, b| {
-        a.meta()
-            .creation_timestamp
-            .cmp(&b.meta().creation_timestamp)
-            .then(a.name_any().cmp(&b.name_any()))
-    });
+    let caches = &ctx.caches;
+    let promos = Promotions {
+        all: caches.index.promotions_of(&ns, &name),
+    };
+    let promotion = |n: &str| caches.promotions.get(&ObjectRef::new(n).within(&ns));
 
     let old = stage.status.clone().unwrap_or_default();
     let generation = stage.meta().generation;
     let mut st = old.clone();
-    st.current_promotion = promos
-        .iter()
-        .find(|p| phase(p) == PromotionPhase::Running)
-        .map(reference);
-    let finished = promos
-        .iter()
-        .filter(|p| phase(p).is_terminal())
-        .max_by(|a, b| {
-            let f = |p: &Promotion| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.finished_at.clone())
-                    .unwrap_or_default()
-            };
-            f(a).cmp(&f(b)).then(
-                a.meta()
-                    .creation_timestamp
-                    .cmp(&b.meta().creation_timestamp),
-            )
-        });
-    if let Some(last) = finished {
+    st.current_promotion = promos.running().and_then(promotion).map(|p| reference(&p));
+    if let Some(last) = promos.last_finished().and_then(promotion) {
         let newly_finished = old
             .last_promotion
             .as_ref()
             .is_none_or(|l| l.name != last.name_any());
-        st.last_promotion = Some(reference(last));
-        if newly_finished && phase(last) == PromotionPhase::Succeeded {
+        st.last_promotion = Some(reference(&last));
+        if newly_finished && phase(&last) == PromotionPhase::Succeeded {
             if let Some(previous) = st.freight_history.first_mut() {
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
                     .await?;
             }
-            record_success(&stage, &freight_api, last, &mut st).await?;
+            record_success(&stage, &freight_api, &last, &mut st).await?;
             conditions::set_status(
                 &mut st.conditions,
                 "Verified",
@@ -287,9 +347,10 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         .promotion_template
         .as_ref()
         .is_some_and(|t| !t.effective_steps().is_empty());
-    let missing = missing_warehouse(&ctx.client, &stage).await?;
+    let missing = missing_warehouse(caches, &stage);
     conditions::remove(&mut st.conditions, "Reconciling");
-    let mut verifying = false;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut due: Option<i64> = None;
     if has_steps {
         match &st.current_promotion {
             Some(p) => conditions::set(
@@ -303,7 +364,14 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             None => conditions::remove(&mut st.conditions, "Promoting"),
         }
         let healthy = assess_health(&mut st, generation);
-        verifying = crate::verification::reconcile(&ctx.client, &stage, &mut st, healthy).await?;
+        crate::verification::reconcile(
+            &ctx.client,
+            &caches.analysis_runs,
+            &stage,
+            &mut st,
+            healthy,
+        )
+        .await?;
         summarize(
             &mut st,
             stage.spec.requested_freight.len(),
@@ -312,7 +380,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         );
     } else {
         // A control-flow Stage: nothing is promoted or verified here.
-        pass_through(&stage, &freight_api).await?;
+        due = pass_through(caches, &stage, &freight_api, now_ms).await?;
         for t in ["Promoting", "Healthy", "Verified"] {
             conditions::remove(&mut st.conditions, t);
         }
@@ -333,17 +401,16 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     }
 
     // Auto-promotion.
-    let policies = Api::<ProjectConfig>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&ns)
-        .await?
-        .map(|c| c.spec.promotion_policies)
+    let policies = caches
+        .project_configs
+        .get(&ObjectRef::new(&ns).within(&ns))
+        .map(|c| c.spec.promotion_policies.clone())
         .unwrap_or_default();
     let auto = auto_promotion(&policies, &stage);
     st.auto_promotion_enabled = Some(auto);
-    let busy = promos.iter().any(|p| !phase(p).is_terminal());
-    if auto && !busy && has_steps {
+    if auto && has_steps && !promos.busy() && !awaiting_expected(&ctx, &stage).await? {
         let current = st.freight_history.first().cloned().unwrap_or_default();
-        auto_promote(&stage, &freight_api, &promo_api, &promos, &current).await?;
+        due = auto_promote(&ctx, &stage, &promos, &current, now_ms).await?;
     }
 
     if st != old {
@@ -353,15 +420,18 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         // reconcile runs again on fresh data.
         let mut updated = (*stage).clone();
         updated.status = Some(st);
-        Api::<Stage>::namespaced(ctx.client.clone(), &ns)
+        let written = Api::<Stage>::namespaced(ctx.client.clone(), &ns)
             .replace_status(&name, &PostParams::default(), &updated)
             .await?;
+        if let Some(rv) = written.resource_version() {
+            ctx.caches.fence(ObjectRef::from_obj(&*stage), rv);
+        }
     }
-    Ok(Action::requeue(Duration::from_secs(if verifying {
-        5
-    } else {
-        60
-    })))
+    // Changes arrive as events; only a pending soak needs a timer.
+    let wait = due
+        .map(|at| Duration::from_millis((at - now_ms).max(0) as u64 + 50))
+        .map_or(SAFETY_INTERVAL, |d| d.min(SAFETY_INTERVAL));
+    Ok(Action::requeue(wait))
 }
 
 /// Kargo's Freight collection id: the SHA-1 of its sorted Freight names
@@ -375,18 +445,24 @@ fn collection_id(items: &std::collections::BTreeMap<String, FreightReference>) -
 
 /// A `Ready`-blocking message when a Warehouse the Stage requests Freight
 /// from does not exist.
-async fn missing_warehouse(client: &kube::Client, stage: &Stage) -> Result<Option<String>, Error> {
+fn missing_warehouse(caches: &Caches, stage: &Stage) -> Option<String> {
     let ns = stage.namespace().unwrap_or_default();
-    let api = Api::<kargo_api::Warehouse>::namespaced(client.clone(), &ns);
-    for (i, req) in stage.spec.requested_freight.iter().enumerate() {
-        if req.origin.kind == "Warehouse" && api.get_opt(&req.origin.name).await?.is_none() {
-            return Ok(Some(format!(
-                "Warehouse {:?} named in spec.requestedFreight[{i}].origin does not exist in project {ns:?}",
-                req.origin.name
-            )));
-        }
-    }
-    Ok(None)
+    stage
+        .spec
+        .requested_freight
+        .iter()
+        .enumerate()
+        .find(|(_, req)| {
+            req.origin.kind == "Warehouse"
+                && caches
+                    .warehouses
+                    .get(&ObjectRef::new(&req.origin.name).within(&ns))
+                    .is_none()
+        })
+        .map(|(i, req)| format!(
+            "Warehouse {:?} named in spec.requestedFreight[{i}].origin does not exist in project {ns:?}",
+            req.origin.name
+        ))
 }
 
 /// Kargo's health assessment (`assessHealth`): Unknown while promoting,
@@ -619,56 +695,141 @@ async fn record_success(
     Ok(())
 }
 
+/// Walks the Freight that may be available to the Stage for one request,
+/// newest first — from its Warehouse (direct), verified in an upstream
+/// Stage, or approved for it — until `f` returns true. Availability itself
+/// is decided by `availability::check` on each.
+fn walk_candidates(
+    caches: &Caches,
+    stage: &Stage,
+    req: &FreightRequest,
+    mut f: impl FnMut(Arc<Freight>) -> bool,
+) {
+    let ns = stage.namespace().unwrap_or_default();
+    let name = stage.name_any();
+    let origin = crate::index::origin_key(&req.origin);
+    let mut sets = vec![FreightSet::ApprovedFor(&name)];
+    if req.sources.direct {
+        sets.push(FreightSet::Origin(&origin));
+    }
+    sets.extend(req.sources.stages.iter().map(|u| FreightSet::VerifiedIn(u)));
+    caches.index.walk_newest(&ns, &sets, |n| {
+        match caches.freight.get(&ObjectRef::new(n).within(&ns)) {
+            Some(fr) if fr.origin == req.origin => f(fr),
+            _ => false,
+        }
+    });
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    a.into_iter().chain(b).min()
+}
+
 /// A control-flow Stage (no promotion steps) promotes nothing: Freight
 /// that becomes available to it is verified there at once, so Stages
 /// downstream of it can take it (Kargo's semantics for such Stages).
-async fn pass_through(stage: &Stage, freight_api: &Api<Freight>) -> Result<(), Error> {
+/// Returns when Freight still soaking upstream should be looked at again.
+async fn pass_through(
+    caches: &Caches,
+    stage: &Stage,
+    freight_api: &Api<Freight>,
+    now_ms: i64,
+) -> Result<Option<i64>, Error> {
     let name = stage.name_any();
-    let now_ms = jiff::Timestamp::now().as_millisecond();
-    for f in freight_api.list(&ListParams::default()).await?.items {
-        let already = f
-            .status
-            .as_ref()
-            .is_some_and(|s| s.verified_in.contains_key(&name));
-        if !already && availability::check(stage, &f, now_ms).is_ok() {
-            let patch = json!({"status": {"verifiedIn": {&name: {"verifiedAt": now()}}}});
-            freight_api
-                .patch_status(&f.name_any(), &PatchParams::default(), &Patch::Merge(patch))
-                .await?;
-        }
+    let ns = stage.namespace().unwrap_or_default();
+    let mut due = None;
+    let mut newly = Vec::new();
+    for req in &stage.spec.requested_freight {
+        walk_candidates(caches, stage, req, |f| {
+            if caches.index.is_verified_in(&ns, &f.name_any(), &name) {
+                return false;
+            }
+            if availability::check(stage, &f, now_ms).is_ok() {
+                newly.push(f.name_any());
+            } else {
+                due = earliest(due, availability::soak_deadline(stage, &f, now_ms));
+            }
+            false
+        });
     }
-    Ok(())
+    for f in newly {
+        let patch = json!({"status": {"verifiedIn": {&name: {"verifiedAt": now()}}}});
+        freight_api
+            .patch_status(&f, &PatchParams::default(), &Patch::Merge(patch))
+            .await?;
+    }
+    Ok(due)
+}
+
+/// When the Freight became available to the Stage (the auto-promotion's
+/// trigger): its approval, its newest verification upstream, or its
+/// creation for a direct source.
+fn trigger_time(stage: &Stage, f: &Freight, req: &FreightRequest) -> Option<String> {
+    let st = f.status.as_ref();
+    if let Some(a) = st
+        .and_then(|s| s.approved_for.get(&stage.name_any()))
+        .and_then(|a| a.approved_at.clone())
+    {
+        return Some(a);
+    }
+    let upstream = req
+        .sources
+        .stages
+        .iter()
+        .filter_map(|u| st?.verified_in.get(u)?.verified_at.clone())
+        .max();
+    upstream.or_else(|| {
+        f.meta()
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+    })
+}
+
+/// The auto-promotion of `f` into the Stage for this trigger: Kargo's
+/// `<stage>.<ulid>.<freight[:7]>`, derived from (Stage uid, Freight,
+/// trigger), so two reconciles that decide the same thing — in this
+/// process on a stale cache, or in two processes — create one Promotion.
+fn auto_promotion_name(stage: &Stage, freight: &str, trigger: Option<&str>) -> String {
+    let id = format!(
+        "{}/{freight}/{}",
+        stage.uid().unwrap_or_default(),
+        trigger.unwrap_or("")
+    );
+    crate::names::derived(&stage.name_any(), freight, &id, trigger)
 }
 
 /// Promotes the newest available Freight of each requested origin that the
-/// Stage is not already using (and that has not already failed here).
+/// Stage is not already using (and that has not already been promoted
+/// here). Returns when a soak it waits for is due.
 async fn auto_promote(
+    ctx: &Context,
     stage: &Stage,
-    freight_api: &Api<Freight>,
-    promo_api: &Api<Promotion>,
-    promos: &[Promotion],
+    promos: &Promotions,
     current: &FreightCollection,
-) -> Result<(), Error> {
+    now_ms: i64,
+) -> Result<Option<i64>, Error> {
     let name = stage.name_any();
-    let mut all = freight_api.list(&ListParams::default()).await?.items;
-    all.sort_by(|a, b| {
-        b.meta()
-            .creation_timestamp
-            .cmp(&a.meta().creation_timestamp)
-            .then(b.name_any().cmp(&a.name_any()))
-    });
-    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let ns = stage.namespace().unwrap_or_default();
+    let caches = &ctx.caches;
+    let mut due = None;
     for req in &stage.spec.requested_freight {
         let in_use = current
             .items
             .values()
             .find(|r| r.origin == req.origin)
             .map(|r| r.name.clone());
-        let Some(newest) = all
-            .iter()
-            .filter(|f| f.origin == req.origin)
-            .find(|f| availability::check(stage, f, now_ms).is_ok())
-        else {
+        let mut newest = None;
+        walk_candidates(caches, stage, req, |f| {
+            if availability::check(stage, &f, now_ms).is_ok() {
+                newest = Some(f);
+                return true;
+            }
+            due = earliest(due, availability::soak_deadline(stage, &f, now_ms));
+            false
+        });
+        let Some(newest) = newest else {
             continue;
         };
         let fname = newest.name_any();
@@ -676,33 +837,42 @@ async fn auto_promote(
             continue;
         }
         // Never retry Freight automatically once it was promoted here (whatever the outcome).
-        if promos.iter().any(|p| p.spec.freight == fname) {
+        if promos.promoted(&fname) {
             continue;
         }
         // Only move forward: never auto-promote Freight older than what is in use.
         if let Some(cur) = in_use
             .as_ref()
-            .and_then(|c| all.iter().find(|f| f.name_any() == *c))
+            .and_then(|c| caches.freight.get(&ObjectRef::new(c).within(&ns)))
             && cur.meta().creation_timestamp > newest.meta().creation_timestamp
         {
             continue;
         }
+        let trigger = trigger_time(stage, &newest, req);
+        let pname = auto_promotion_name(stage, &fname, trigger.as_deref());
         let p: Promotion = serde_json::from_value(json!({
             "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
-            "metadata": {"namespace": stage.namespace(), "annotations": {"kargo.akuity.io/create-actor": AUTO_ACTOR}},
+            "metadata": {"name": pname, "namespace": ns, "annotations": {"kargo.akuity.io/create-actor": AUTO_ACTOR}},
             "spec": {"stage": name, "freight": fname},
         }))?;
-        match promo_api.create(&PostParams::default(), &p).await {
-            Ok(created) => {
-                tracing::info!(stage = %name, freight = %fname, promotion = %created.name_any(), "auto-promotion")
+        let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+        match api.create(&PostParams::default(), &p).await {
+            Ok(_) => {
+                tracing::info!(stage = %name, freight = %fname, promotion = %pname, "auto-promotion")
+            }
+            // Another reconcile (or process) made this very decision: done.
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                tracing::debug!(stage = %name, promotion = %pname, "auto-promotion exists")
             }
             Err(kube::Error::Api(e)) if e.code == 422 => {
-                tracing::info!(stage = %name, freight = %fname, reason = %e.message, "auto-promotion refused")
+                tracing::info!(stage = %name, freight = %fname, reason = %e.message, "auto-promotion refused");
+                break;
             }
             Err(e) => return Err(e.into()),
         }
+        lock(&ctx.expect).insert(ObjectRef::from_obj(stage), (pname, Instant::now()));
         // One Promotion at a time per Stage.
         break;
     }
-    Ok(())
+    Ok(due)
 }

@@ -26,9 +26,11 @@ use kargo_api::verification_request::VerificationRequest;
 use kargo_api::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Freight, Stage, labels};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Label on AnalysisRuns naming their Stage.
 pub const STAGE_LABEL: &str = "kargo.akuity.io/stage";
@@ -66,23 +68,6 @@ fn derived_id(parts: &[&str]) -> String {
         &d[16..20],
         &d[20..32]
     )
-}
-
-/// Kargo's AnalysisRun name, `<stage>.<ulid>.<collection[:7]>`, with the
-/// ULID's time taken from `time` and its random part from the attempt id.
-fn run_name(stage: &str, collection: &str, id: &str, time: Option<&str>) -> String {
-    let ms = time
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_millisecond().max(0) as u64)
-        .unwrap_or(0);
-    let digest = Sha1::digest(id.as_bytes());
-    let mut random = [0u8; 16];
-    random.copy_from_slice(&digest[..16]);
-    let ulid = ulid::Ulid::from_parts(ms, u128::from_be_bytes(random));
-    // 253 characters at most, as Kargo's builder keeps them.
-    let prefix: String = stage.chars().take(253 - 27 - 8).collect();
-    let suffix: String = collection.chars().take(7).collect();
-    format!("{prefix}.{}.{suffix}", ulid.to_string().to_lowercase())
 }
 
 /// Builds the AnalysisRun spec from the Stage's templates and args.
@@ -208,7 +193,7 @@ async fn start(
         push(coll, info.clone());
         return Ok(info);
     }
-    let name = run_name(&stage.name_any(), &coll.id, &cause.id, cause.time);
+    let name = crate::names::derived(&stage.name_any(), &coll.id, &cause.id, cause.time);
     match build_spec(client, stage, &ns).await {
         Err(message) => {
             info.phase = "Error".into();
@@ -369,10 +354,12 @@ async fn record_event(client: &kube::Client, stage: &Stage, info: &VerificationI
 
 /// Advances verification of the Stage's current collection (`status`
 /// already reflects this reconcile's Promotions and health) and sets the
-/// `Verified` condition as Kargo does. Returns whether an attempt is still
-/// running.
+/// `Verified` condition as Kargo does. Runs are read from `runs` (the
+/// shared watch cache); their status changes wake the Stage. Returns
+/// whether an attempt is still running.
 pub async fn reconcile(
     client: &kube::Client,
+    runs: &Store<AnalysisRun>,
     stage: &Stage,
     status: &mut StageStatus,
     healthy: bool,
@@ -396,7 +383,7 @@ pub async fn reconcile(
         return Ok(false);
     };
     if !promoting {
-        advance(client, stage, &ns, coll, healthy, last_promotion).await?;
+        advance(client, runs, stage, &ns, coll, healthy, last_promotion).await?;
     }
     let coll = &status.freight_history[0];
     if let Some((state, reason, message)) = verified_condition(coll) {
@@ -417,6 +404,7 @@ pub async fn reconcile(
 
 async fn advance(
     client: &kube::Client,
+    runs: &Store<AnalysisRun>,
     stage: &Stage,
     ns: &str,
     coll: &mut FreightCollection,
@@ -446,7 +434,7 @@ async fn advance(
                 coll.verification_history[0] = info;
                 return Ok(());
             }
-            follow(client, stage, ns, coll).await
+            follow(client, runs, stage, ns, coll).await
         }
         Some(v) => {
             let reverify = VerificationRequest::from_annotations(annotations, labels::REVERIFY);
@@ -464,7 +452,7 @@ async fn advance(
                 promotion: None,
             };
             let info = start(client, stage, coll, cause).await?;
-            after_start(client, stage, coll, &info).await
+            after_start(client, runs, stage, coll, &info).await
         }
         None => {
             if !healthy {
@@ -485,7 +473,7 @@ async fn advance(
                 promotion: promotion.as_deref(),
             };
             let info = start(client, stage, coll, cause).await?;
-            after_start(client, stage, coll, &info).await
+            after_start(client, runs, stage, coll, &info).await
         }
     }
 }
@@ -494,6 +482,7 @@ async fn advance(
 /// reported at once; one that runs is followed.
 async fn after_start(
     client: &kube::Client,
+    runs: &Store<AnalysisRun>,
     stage: &Stage,
     coll: &mut FreightCollection,
     info: &VerificationInfo,
@@ -502,7 +491,7 @@ async fn after_start(
         return finished(client, stage, coll, info).await;
     }
     let ns = stage.namespace().unwrap_or_default();
-    follow(client, stage, &ns, coll).await
+    follow(client, runs, stage, &ns, coll).await
 }
 
 /// An attempt ended: an Event says how, and a success marks the
@@ -523,6 +512,7 @@ async fn finished(
 /// Reads the running attempt's AnalysisRun and records its phase.
 async fn follow(
     client: &kube::Client,
+    runs: &Store<AnalysisRun>,
     stage: &Stage,
     ns: &str,
     coll: &mut FreightCollection,
@@ -533,10 +523,16 @@ async fn follow(
     let Some(r) = v.analysis_run.clone() else {
         return Ok(());
     };
-    let info = match Api::<AnalysisRun>::namespaced(client.clone(), ns)
-        .get_opt(&r.name)
-        .await?
-    {
+    // The watch cache first; one that lacks the run (just created) asks the API.
+    let cached = runs.get(&ObjectRef::new(&r.name).within(ns));
+    let ar = match cached {
+        Some(ar) => Some(ar),
+        None => Api::<AnalysisRun>::namespaced(client.clone(), ns)
+            .get_opt(&r.name)
+            .await?
+            .map(Arc::new),
+    };
+    let info = match ar {
         Some(ar) => {
             let st = ar.status.clone().unwrap_or_default();
             let phase = if st.phase.is_empty() {
@@ -636,41 +632,6 @@ mod tests {
         assert_eq!(groups, vec![8, 4, 4, 4, 12]);
         // Parts are separated: ("ab","c") is not ("a","bc").
         assert_ne!(derived_id(&["ab", "c"]), derived_id(&["a", "bc"]));
-    }
-
-    #[test]
-    fn run_names_follow_kargo_and_are_stable() {
-        let n = run_name(
-            "dev",
-            "0123456789abcdef",
-            "id-1",
-            Some("2026-01-02T03:04:05Z"),
-        );
-        assert_eq!(
-            n,
-            run_name(
-                "dev",
-                "0123456789abcdef",
-                "id-1",
-                Some("2026-01-02T03:04:05Z")
-            )
-        );
-        let parts: Vec<&str> = n.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        assert_eq!(parts[0], "dev");
-        assert_eq!(parts[1].len(), 26);
-        assert_eq!(parts[2], "0123456");
-        assert_ne!(
-            n,
-            run_name(
-                "dev",
-                "0123456789abcdef",
-                "id-2",
-                Some("2026-01-02T03:04:05Z")
-            )
-        );
-        let long = run_name(&"s".repeat(300), "c", "i", None);
-        assert!(long.len() <= 253, "{}", long.len());
     }
 
     fn attempt(id: &str, phase: &str, message: &str) -> VerificationInfo {

@@ -1,6 +1,7 @@
 //! The in-process Kubernetes client: kube-rs `Client` over the API router
 //! as a tower service — no socket, no TLS, no token — so controllers use
 //! one code path whether the API is embedded or a real kube-apiserver.
+//! Every request is counted (`request_counts`) for `/metrics`.
 
 use kargo_store::Store;
 use tower::ServiceBuilder;
@@ -19,7 +20,10 @@ pub fn in_process_client_with(
 ) -> kube::Client {
     let router = kargo_apiserver::router_with(store, admission);
     let service = ServiceBuilder::new()
-        .map_request(|req: http::Request<kube::client::Body>| req.map(axum::body::Body::new))
+        .map_request(|req: http::Request<kube::client::Body>| {
+            crate::request_counts::count(req.method(), req.uri());
+            req.map(axum::body::Body::new)
+        })
         .service(router);
     kube::Client::new(service, "default")
 }

@@ -9,11 +9,13 @@ pub mod data_dir;
 mod in_process;
 pub mod metrics;
 pub mod process_logs;
+pub mod request_counts;
 mod tls;
 pub mod ui;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
+pub use kargo_controller::Concurrency;
 pub use kargo_controller::gc::GcConfig;
 pub use kargo_store::Durability;
 
@@ -57,6 +59,8 @@ pub struct ServerConfig {
     /// Longest one network call without a timeout of its own may take
     /// (`--http-timeout`, default 5m).
     pub http_timeout: std::time::Duration,
+    /// Caps on concurrent reconciles per controller (`--stage-concurrency`).
+    pub concurrency: kargo_controller::Concurrency,
 }
 
 impl ServerConfig {
@@ -77,6 +81,7 @@ impl ServerConfig {
             max_db_pages: None,
             git_timeout: std::time::Duration::from_secs(300),
             http_timeout: std::time::Duration::from_secs(300),
+            concurrency: kargo_controller::Concurrency::default(),
         }
     }
 }
@@ -265,6 +270,7 @@ impl Server {
                     allow_file_repos: cfg.allow_file_repos,
                     git_timeout: cfg.git_timeout,
                     http_timeout: cfg.http_timeout,
+                    concurrency: cfg.concurrency,
                 },
             ))
         } else {

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use kargo_store::Store;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -34,6 +35,17 @@ struct PhaseLabels {
 struct WarehouseLabels {
     project: String,
     warehouse: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    verb: String,
+    resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabels {
+    controller: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -226,6 +238,34 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         "kargo_warehouse_ready",
         "1 when the Warehouse's last discovery succeeded (condition Ready), else 0",
         ready,
+    );
+
+    let requests = Family::<RequestLabels, Counter>::default();
+    for ((verb, resource), n) in crate::request_counts::snapshot() {
+        requests
+            .get_or_create(&RequestLabels {
+                verb: verb.to_string(),
+                resource,
+            })
+            .inc_by(n);
+    }
+    reg.register(
+        "kargo_controller_api_requests",
+        "Requests the controllers sent to the API, by verb (list, watch, get, ...) and resource",
+        requests,
+    );
+    let reconciles = Family::<ControllerLabels, Counter>::default();
+    for (controller, n) in kargo_controller::stats::reconciles() {
+        reconciles
+            .get_or_create(&ControllerLabels {
+                controller: controller.to_string(),
+            })
+            .inc_by(n);
+    }
+    reg.register(
+        "kargo_controller_reconciles",
+        "Reconciles finished, by controller",
+        reconciles,
     );
 
     let mut out = String::new();

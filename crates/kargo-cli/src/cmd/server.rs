@@ -73,6 +73,15 @@ pub struct ServerArgs {
     /// (registry and chart lookups, Argo CD calls).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub http_timeout: std::time::Duration,
+    /// How many Stages are reconciled at once (Kargo's default: 4).
+    #[arg(long, default_value_t = 4)]
+    pub stage_concurrency: u16,
+    /// How many Promotions are reconciled (started) at once.
+    #[arg(long, default_value_t = 16)]
+    pub promotion_concurrency: u16,
+    /// How many AnalysisRuns are reconciled (measured) at once.
+    #[arg(long, default_value_t = 32)]
+    pub analysis_concurrency: u16,
 }
 
 /// `kargo server backup|restore`.
@@ -156,6 +165,11 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         allow_file_repos: args.allow_file_repos,
         git_timeout: args.git_timeout,
         http_timeout: args.http_timeout,
+        concurrency: kargo_server::Concurrency {
+            stages: args.stage_concurrency,
+            promotions: args.promotion_concurrency,
+            analysis_runs: args.analysis_concurrency,
+        },
         logs,
         gc: kargo_server::GcConfig {
             interval: args.gc_interval,

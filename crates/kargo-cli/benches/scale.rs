@@ -1,0 +1,332 @@
+//! Controller scale benchmark on a real `kargo server` process: an
+//! auto-promoting chain and a fan-out at several sizes (Stages x Freight,
+//! Freight created in bulk through the API), each Stage's one step an
+//! `http` call to a local listener. For the second Freight through the
+//! pipeline (the first warms the caches) it reports per-hop latency
+//! (p50/p95, from when each Promotion succeeded as a watch sees it; for a
+//! fan-out, from s0 to each leaf, so it includes the queue through the
+//! Stage controller's concurrency cap), the whole run per Promotion, Stage
+//! reconciles, controller API requests and LISTs per hop, and the
+//! server's peak RSS; ratios are against the smallest size of the same
+//! run. Then 50 queued Promotions of one Stage against 50 run one at a
+//! time (target: at most 1.2x).
+//!
+//! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
+//! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
+//! Run with `scripts/bench.sh`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::ServerProc;
+use common::chain::{
+    Shape, auto_promotion, counters, lists, ok_listener, project, requests, stage_reconciles,
+    stages,
+};
+use futures::{StreamExt, TryStreamExt};
+use kargo_api::promotion::PromotionPhase;
+use kargo_api::{Freight, Promotion};
+use kube::api::{Api, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const NS: &str = "p";
+
+fn sizes() -> Vec<(usize, usize)> {
+    let spec = std::env::var("KARGO_BENCH_SIZES").unwrap_or_else(|_| "10x100,200x2000".into());
+    if spec == "full" {
+        let mut v = Vec::new();
+        for n in [10, 200, 1000] {
+            for f in [100, 2000, 10000] {
+                v.push((n, f));
+            }
+        }
+        return v;
+    }
+    spec.split(',')
+        .filter_map(|s| {
+            let (n, f) = s.split_once('x')?;
+            Some((n.trim().parse().ok()?, f.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn client(s: &ServerProc) -> kube::Client {
+    kargo_server::client::https_client(&s.url, Some(&s.token()), None, true).expect("client")
+}
+
+async fn metrics(c: &kube::Client) -> BTreeMap<String, f64> {
+    let req = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
+    counters(&c.request_text(req).await.expect("/metrics"))
+}
+
+fn peak_rss_mb(s: &ServerProc) -> f64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn apply(s: &ServerProc, yaml: &str) {
+    common::ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(yaml)));
+}
+
+fn new_freight(i: usize) -> Freight {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"namespace": NS, "labels": {"kargo.akuity.io/alias": format!("f-{i}")}},
+        "origin": {"kind": "Warehouse", "name": "w"},
+        "images": [{"repoURL": "127.0.0.1:9/app", "tag": format!("1.0.{i}"), "digest": format!("sha256:{i:064}")}]
+    }))
+    .expect("freight")
+}
+
+/// Creates Freight `from..to`, 16 requests at a time.
+async fn bulk_freight(c: &kube::Client, from: usize, to: usize) {
+    let api: Api<Freight> = Api::namespaced(c.clone(), NS);
+    futures::stream::iter(from..to)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &new_freight(i))
+                    .await
+                    .expect("create Freight")
+            }
+        })
+        .buffer_unordered(16)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// Creates Freight `i` and waits until every leaf Stage holds it;
+/// returns the time each Stage's Promotion of it succeeded (from the
+/// creation), in Stage order.
+async fn run_one(c: &kube::Client, i: usize, n: usize, shape: Shape) -> Vec<Duration> {
+    let promos: Api<Promotion> = Api::namespaced(c.clone(), NS);
+    let mut events = watcher(promos, watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    // The watch is established before the Freight exists.
+    let _ = tokio::time::timeout(Duration::from_millis(200), events.try_next()).await;
+    let start = Instant::now();
+    let f = Api::<Freight>::namespaced(c.clone(), NS)
+        .create(&PostParams::default(), &new_freight(i))
+        .await
+        .expect("create Freight");
+    let name = f.metadata.name.unwrap_or_default();
+    let mut done: BTreeMap<usize, Duration> = BTreeMap::new();
+    let deadline = Duration::from_secs(60 + n as u64 * 2);
+    while !shape.leaves(n).all(|k| done.contains_key(&k)) {
+        let next =
+            tokio::time::timeout(deadline.saturating_sub(start.elapsed()), events.try_next())
+                .await
+                .unwrap_or_else(|_| panic!("Freight {i} did not reach every leaf in {deadline:?}"));
+        let Ok(Some(p)) = next else { continue };
+        let phase = p.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
+        if p.spec.freight == name
+            && phase == PromotionPhase::Succeeded
+            && let Ok(k) = p.spec.stage[1..].parse::<usize>()
+        {
+            done.entry(k).or_insert_with(|| start.elapsed());
+        }
+    }
+    done.into_values().collect()
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Row {
+    shape: Shape,
+    stages: usize,
+    freight: usize,
+    p50: f64,
+    p95: f64,
+    reconciles: f64,
+    requests: f64,
+    lists: f64,
+    rss: f64,
+    total: f64,
+}
+
+async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = ServerProc::start(home.path());
+    let c = client(&s);
+    let target = ok_listener();
+    // Stages and Freight first, auto-promotion last.
+    apply(&s, &project(NS));
+    apply(&s, &stages(NS, n, shape, &target));
+    bulk_freight(&c, 0, nf.saturating_sub(2)).await;
+    apply(&s, &auto_promotion(NS));
+    // Warm-up: one Freight goes through; the second is measured.
+    run_one(&c, nf, n, shape).await;
+    let before = metrics(&c).await;
+    let times = run_one(&c, nf + 1, n, shape).await;
+    let after = metrics(&c).await;
+    // Per-hop latency: between consecutive Stages of a chain; into each
+    // leaf after s0 for a fan-out.
+    let ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    let per_hop: Vec<f64> = match shape {
+        Shape::Chain => std::iter::once(ms[0])
+            .chain(ms.windows(2).map(|w| w[1] - w[0]))
+            .collect(),
+        Shape::FanOut => ms[1..].iter().map(|t| t - ms[0]).collect(),
+    };
+    let total = ms.iter().copied().fold(0.0, f64::max);
+    // Per hop: per Promotion (one per Stage).
+    let d = |f: &dyn Fn(&BTreeMap<String, f64>) -> f64| (f(&after) - f(&before)) / n as f64;
+    Row {
+        shape,
+        stages: n,
+        freight: nf,
+        p50: percentile(per_hop.clone(), 0.5),
+        p95: percentile(per_hop, 0.95),
+        reconciles: d(&stage_reconciles),
+        requests: d(&requests),
+        lists: d(&|m| lists(m, "freights") + lists(m, "promotions") + lists(m, "stages")),
+        rss: peak_rss_mb(&s),
+        total,
+    }
+}
+
+/// 50 Promotions of one Stage: one at a time (each waited for), then 50
+/// created at once; returns both totals (s).
+async fn queue() -> (f64, f64) {
+    const K: usize = 50;
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = ServerProc::start(home.path());
+    let c = client(&s);
+    let target = ok_listener();
+    apply(&s, &project(NS));
+    apply(&s, &stages(NS, 1, Shape::Chain, &target));
+    bulk_freight(&c, 0, 1).await;
+    let freight = Api::<Freight>::namespaced(c.clone(), NS)
+        .list(&Default::default())
+        .await
+        .expect("Freight")
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_default();
+    let api: Api<Promotion> = Api::namespaced(c.clone(), NS);
+    let promotion = |name: String| -> Promotion {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"stage": "s0", "freight": freight},
+        }))
+        .expect("promotion")
+    };
+    let terminal = |p: Option<&Promotion>| {
+        p.and_then(|p| p.status.as_ref())
+            .and_then(|s| s.phase)
+            .is_some_and(|ph| ph.is_terminal())
+    };
+    let wait = |name: String| {
+        let api = api.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(120),
+                kube::runtime::wait::await_condition(api, &name, terminal),
+            )
+            .await
+            .expect("Promotion ended in time")
+            .expect("watch")
+        }
+    };
+    let start = Instant::now();
+    for i in 0..K {
+        let name = format!("s0.one.{i:03}");
+        api.create(&PostParams::default(), &promotion(name.clone()))
+            .await
+            .expect("create");
+        wait(name).await;
+    }
+    let one_at_a_time = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    for i in 0..K {
+        api.create(
+            &PostParams::default(),
+            &promotion(format!("s0.queued.{i:03}")),
+        )
+        .await
+        .expect("create");
+    }
+    for i in 0..K {
+        wait(format!("s0.queued.{i:03}")).await;
+    }
+    (one_at_a_time, start.elapsed().as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() {
+    let mut rows = Vec::new();
+    for (n, f) in sizes() {
+        for shape in [Shape::Chain, Shape::FanOut] {
+            let row = measure(shape, n, f).await;
+            eprintln!(
+                "{shape:?} {n} Stages x {f} Freight: p50 {:.0} ms/hop, total {:.1} s",
+                row.p50,
+                row.total / 1000.0
+            );
+            rows.push(row);
+        }
+    }
+    println!(
+        "\nController scale (second Freight through the pipeline; ratios against the smallest size of the same shape)"
+    );
+    println!(
+        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>11} {:>11} {:>9} {:>8} {:>9}",
+        "shape",
+        "Stages",
+        "Freight",
+        "p50 ms",
+        "p95 ms",
+        "x p50",
+        "reconc/hop",
+        "requests/hop",
+        "lists/hop",
+        "RSS MB",
+        "total s"
+    );
+    for r in &rows {
+        let base = rows
+            .iter()
+            .find(|b| b.shape == r.shape)
+            .map(|b| b.p50)
+            .unwrap_or(r.p50);
+        println!(
+            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>8.0} {:>9.1}",
+            format!("{:?}", r.shape),
+            r.stages,
+            r.freight,
+            r.p50,
+            r.p95,
+            if base > 0.0 { r.p50 / base } else { 0.0 },
+            r.total / r.stages as f64,
+            r.reconciles,
+            r.requests,
+            r.lists,
+            r.rss,
+            r.total / 1000.0
+        );
+    }
+    let (one, queued) = queue().await;
+    println!("\n50 Promotions of one Stage");
+    println!("{:<28} {:>8}", "", "total s");
+    println!("{:<28} {:>8.2}", "one at a time (baseline)", one);
+    println!("{:<28} {:>8.2}", "queued at once", queued);
+    println!("{:<28} {:>8.2}   (target <= 1.2)", "ratio", queued / one);
+}

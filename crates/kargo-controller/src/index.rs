@@ -1,0 +1,650 @@
+//! Reverse indexes over the shared watch caches, kept in step with the
+//! watch events (`apply_*` mirrors `Writer::apply_watcher_event`): which
+//! Freight comes from a Warehouse or is verified in a Stage, which
+//! Promotions belong to a Stage, which Stages take Freight from a
+//! Warehouse or an upstream Stage. Applying an event returns what it
+//! concerns (the Stages to wake, the Promotion to start next), so a change
+//! costs work proportional to what it touches, never a scan of a project.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kargo_api::promotion::PromotionPhase;
+use kargo_api::{Freight, Promotion, Stage};
+use kube::ResourceExt;
+use kube::runtime::watcher::Event;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::RwLock;
+
+/// Creation time then name: newest last.
+pub type Created = (Option<Time>, String);
+/// `(namespace, name)`.
+type Key = (String, String);
+
+/// `Kind/name` of a Freight origin.
+pub fn origin_key(o: &kargo_api::common::FreightOrigin) -> String {
+    format!("{}/{}", o.kind, o.name)
+}
+
+fn created<K: kube::Resource>(o: &K) -> Created {
+    (o.meta().creation_timestamp.clone(), o.name_any())
+}
+
+fn ns_name<K: kube::Resource>(o: &K) -> Key {
+    (o.namespace().unwrap_or_default(), o.name_any())
+}
+
+/// What the index remembers of one Freight, to diff the next event.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct FreightSummary {
+    origin: String,
+    created: Created,
+    /// Stage -> longest soak.
+    verified: BTreeMap<String, Option<String>>,
+    /// Stage -> since.
+    currently: BTreeMap<String, Option<String>>,
+    approved: BTreeSet<String>,
+}
+
+impl FreightSummary {
+    fn of(f: &Freight) -> Self {
+        let st = f.status.clone().unwrap_or_default();
+        FreightSummary {
+            origin: origin_key(&f.origin),
+            created: created(f),
+            verified: st
+                .verified_in
+                .into_iter()
+                .map(|(k, v)| (k, v.longest_soak))
+                .collect(),
+            currently: st
+                .currently_in
+                .into_iter()
+                .map(|(k, v)| (k, v.since))
+                .collect(),
+            approved: st.approved_for.into_keys().collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct FreightIndex {
+    by_origin: HashMap<Key, BTreeSet<Created>>,
+    verified_in: HashMap<Key, BTreeSet<Created>>,
+    approved_for: HashMap<Key, BTreeSet<Created>>,
+    summary: HashMap<Key, FreightSummary>,
+}
+
+impl FreightIndex {
+    fn remove(&mut self, key: &Key) -> Option<FreightSummary> {
+        let old = self.summary.remove(key)?;
+        let ns = &key.0;
+        let drop = |m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created| {
+            if let Some(s) = m.get_mut(&k) {
+                s.remove(c);
+                if s.is_empty() {
+                    m.remove(&k);
+                }
+            }
+        };
+        drop(
+            &mut self.by_origin,
+            (ns.clone(), old.origin.clone()),
+            &old.created,
+        );
+        for s in old.verified.keys() {
+            drop(&mut self.verified_in, (ns.clone(), s.clone()), &old.created);
+        }
+        for s in &old.approved {
+            drop(
+                &mut self.approved_for,
+                (ns.clone(), s.clone()),
+                &old.created,
+            );
+        }
+        Some(old)
+    }
+
+    fn insert(&mut self, key: Key, new: FreightSummary) {
+        let ns = &key.0;
+        let c = &new.created;
+        self.by_origin
+            .entry((ns.clone(), new.origin.clone()))
+            .or_default()
+            .insert(c.clone());
+        for s in new.verified.keys() {
+            self.verified_in
+                .entry((ns.clone(), s.clone()))
+                .or_default()
+                .insert(c.clone());
+        }
+        for s in &new.approved {
+            self.approved_for
+                .entry((ns.clone(), s.clone()))
+                .or_default()
+                .insert(c.clone());
+        }
+        self.summary.insert(key, new);
+    }
+}
+
+/// What the index remembers of one Promotion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromotionSummary {
+    /// Its phase.
+    pub phase: PromotionPhase,
+    /// `spec.freight`.
+    pub freight: String,
+    /// `status.finishedAt`.
+    pub finished_at: Option<String>,
+}
+
+#[derive(Default)]
+struct PromotionIndex {
+    by_stage: HashMap<Key, BTreeMap<Created, PromotionSummary>>,
+    /// (ns, name) -> (stage, created).
+    owner: HashMap<Key, (String, Created)>,
+}
+
+impl PromotionIndex {
+    fn remove(&mut self, key: &Key) -> Option<(String, PromotionSummary)> {
+        let (stage, c) = self.owner.remove(key)?;
+        let k = (key.0.clone(), stage.clone());
+        let m = self.by_stage.get_mut(&k)?;
+        let old = m.remove(&c);
+        if m.is_empty() {
+            self.by_stage.remove(&k);
+        }
+        old.map(|o| (stage, o))
+    }
+
+    fn insert(&mut self, p: &Promotion) {
+        let (ns, name) = ns_name(p);
+        let c = created(p);
+        let summary = PromotionSummary {
+            phase: p.status.as_ref().and_then(|s| s.phase).unwrap_or_default(),
+            freight: p.spec.freight.clone(),
+            finished_at: p.status.as_ref().and_then(|s| s.finished_at.clone()),
+        };
+        self.by_stage
+            .entry((ns.clone(), p.spec.stage.clone()))
+            .or_default()
+            .insert(c.clone(), summary);
+        self.owner.insert((ns, name), (p.spec.stage.clone(), c));
+    }
+
+    fn oldest_pending(&self, ns: &str, stage: &str) -> Option<String> {
+        self.by_stage
+            .get(&(ns.to_string(), stage.to_string()))?
+            .iter()
+            .find(|(_, s)| s.phase == PromotionPhase::Pending)
+            .map(|((_, n), _)| n.clone())
+    }
+}
+
+/// How a Stage takes Freight of one origin.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Source {
+    origin: String,
+    direct: bool,
+    upstream: Vec<String>,
+    soak: bool,
+}
+
+#[derive(Default)]
+struct StageIndex {
+    sources: HashMap<Key, Vec<Source>>,
+    /// (ns, upstream) -> Stage -> needs soak.
+    downstream: HashMap<Key, BTreeMap<String, bool>>,
+    /// (ns, origin) -> Stage -> takes it directly.
+    by_origin: HashMap<Key, BTreeMap<String, bool>>,
+    by_ns: HashMap<String, BTreeSet<String>>,
+}
+
+impl StageIndex {
+    fn remove(&mut self, key: &Key) {
+        let (ns, name) = key;
+        if let Some(old) = self.sources.remove(key) {
+            for s in old {
+                for u in &s.upstream {
+                    remove_from(&mut self.downstream, (ns.clone(), u.clone()), name);
+                }
+                remove_from(&mut self.by_origin, (ns.clone(), s.origin.clone()), name);
+            }
+        }
+        if let Some(set) = self.by_ns.get_mut(ns) {
+            set.remove(name);
+            if set.is_empty() {
+                self.by_ns.remove(ns);
+            }
+        }
+    }
+
+    fn insert(&mut self, s: &Stage) {
+        let key = ns_name(s);
+        let (ns, name) = key.clone();
+        let sources: Vec<Source> = s
+            .spec
+            .requested_freight
+            .iter()
+            .map(|r| Source {
+                origin: origin_key(&r.origin),
+                direct: r.sources.direct,
+                upstream: r.sources.stages.clone(),
+                soak: r.sources.required_soak_time.is_some(),
+            })
+            .collect();
+        for src in &sources {
+            for u in &src.upstream {
+                let e = self
+                    .downstream
+                    .entry((ns.clone(), u.clone()))
+                    .or_default()
+                    .entry(name.clone())
+                    .or_default();
+                *e |= src.soak;
+            }
+            let e = self
+                .by_origin
+                .entry((ns.clone(), src.origin.clone()))
+                .or_default()
+                .entry(name.clone())
+                .or_default();
+            *e |= src.direct;
+        }
+        self.by_ns.entry(ns).or_default().insert(name);
+        self.sources.insert(key, sources);
+    }
+}
+
+fn remove_from(m: &mut HashMap<Key, BTreeMap<String, bool>>, k: Key, name: &str) {
+    if let Some(set) = m.get_mut(&k) {
+        set.remove(name);
+        if set.is_empty() {
+            m.remove(&k);
+        }
+    }
+}
+
+/// The indexes, one lock per kind; no lock is held across an `.await`.
+#[derive(Default)]
+pub struct Index {
+    freight: RwLock<FreightIndex>,
+    freight_shadow: RwLock<Option<FreightIndex>>,
+    promotions: RwLock<PromotionIndex>,
+    promotions_shadow: RwLock<Option<PromotionIndex>>,
+    stages: RwLock<StageIndex>,
+    stages_shadow: RwLock<Option<StageIndex>>,
+}
+
+/// A set of Freight names in the index.
+#[derive(Clone, Copy, Debug)]
+pub enum FreightSet<'a> {
+    /// Freight from this origin (`Kind/name`).
+    Origin(&'a str),
+    /// Freight verified in this Stage.
+    VerifiedIn(&'a str),
+    /// Freight approved for this Stage.
+    ApprovedFor(&'a str),
+}
+
+/// Stage names of one namespace to wake.
+pub type Wakes = Vec<(String, String)>;
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Index {
+    /// Stages of one namespace, or of every namespace (after a re-list).
+    fn stages_in(&self, ns: Option<&str>) -> Wakes {
+        let idx = read(&self.stages);
+        idx.by_ns
+            .iter()
+            .filter(|(n, _)| ns.is_none_or(|x| x == n.as_str()))
+            .flat_map(|(n, set)| set.iter().map(move |s| (n.clone(), s.clone())))
+            .collect()
+    }
+
+    /// Applies a Freight event; returns the Stages it concerns.
+    pub fn apply_freight(&self, ev: &Event<Freight>) -> Wakes {
+        match ev {
+            Event::Init => {
+                *write(&self.freight_shadow) = Some(FreightIndex::default());
+                Vec::new()
+            }
+            Event::InitApply(f) => {
+                if let Some(s) = write(&self.freight_shadow).as_mut() {
+                    s.insert(ns_name(f), FreightSummary::of(f));
+                }
+                Vec::new()
+            }
+            Event::InitDone => {
+                if let Some(s) = write(&self.freight_shadow).take() {
+                    *write(&self.freight) = s;
+                }
+                self.stages_in(None)
+            }
+            Event::Delete(f) => {
+                write(&self.freight).remove(&ns_name(f));
+                Vec::new()
+            }
+            Event::Apply(f) => {
+                let key = ns_name(f);
+                let new = FreightSummary::of(f);
+                let old = {
+                    let mut idx = write(&self.freight);
+                    let old = idx.remove(&key);
+                    idx.insert(key.clone(), new.clone());
+                    old
+                };
+                self.freight_wakes(&key.0, old.as_ref(), &new)
+            }
+        }
+    }
+
+    fn freight_wakes(&self, ns: &str, old: Option<&FreightSummary>, new: &FreightSummary) -> Wakes {
+        let stages = read(&self.stages);
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        if old.is_none()
+            && let Some(m) = stages.by_origin.get(&(ns.to_string(), new.origin.clone()))
+        {
+            out.extend(m.iter().filter(|(_, d)| **d).map(|(s, _)| s.clone()));
+        }
+        let empty = FreightSummary::default();
+        let old = old.unwrap_or(&empty);
+        let changed = |a: &BTreeMap<String, Option<String>>,
+                       b: &BTreeMap<String, Option<String>>| {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter()
+                .filter(|k| a.get(*k) != b.get(*k))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let downstream = |u: &str, soak_only: bool| {
+            stages
+                .downstream
+                .get(&(ns.to_string(), u.to_string()))
+                .into_iter()
+                .flatten()
+                .filter(move |(_, soak)| !soak_only || **soak)
+                .map(|(s, _)| s.clone())
+        };
+        for u in changed(&old.verified, &new.verified) {
+            out.extend(downstream(&u, false));
+        }
+        for u in changed(&old.currently, &new.currently) {
+            out.extend(downstream(&u, true));
+        }
+        out.extend(old.approved.symmetric_difference(&new.approved).cloned());
+        out.into_iter().map(|s| (ns.to_string(), s)).collect()
+    }
+
+    /// Applies a Promotion event; returns the Stage it concerns and, when
+    /// a Promotion ended (or went away unfinished), the oldest Pending
+    /// Promotion of its Stage, which may start now.
+    pub fn apply_promotion(&self, ev: &Event<Promotion>) -> (Wakes, Vec<(String, String)>) {
+        let mut idx = write(&self.promotions);
+        match ev {
+            Event::Init => {
+                *write(&self.promotions_shadow) = Some(PromotionIndex::default());
+                (Vec::new(), Vec::new())
+            }
+            Event::InitApply(p) => {
+                if let Some(s) = write(&self.promotions_shadow).as_mut() {
+                    s.insert(p);
+                }
+                (Vec::new(), Vec::new())
+            }
+            Event::InitDone => {
+                if let Some(s) = write(&self.promotions_shadow).take() {
+                    *idx = s;
+                }
+                // Every Stage may have a queue that moved meanwhile.
+                let next = idx
+                    .by_stage
+                    .keys()
+                    .filter(|(ns, st)| {
+                        !idx.by_stage[&(ns.clone(), st.clone())]
+                            .values()
+                            .any(|s| s.phase == PromotionPhase::Running)
+                    })
+                    .filter_map(|(ns, st)| idx.oldest_pending(ns, st).map(|n| (ns.clone(), n)))
+                    .collect();
+                (Vec::new(), next)
+            }
+            Event::Delete(p) => {
+                let (ns, _) = ns_name(p);
+                let old = idx.remove(&ns_name(p));
+                let mut next = Vec::new();
+                if old.is_some_and(|(_, o)| !o.phase.is_terminal())
+                    && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage)
+                {
+                    next.push((ns.clone(), n));
+                }
+                (vec![(ns, p.spec.stage.clone())], next)
+            }
+            Event::Apply(p) => {
+                let (ns, _) = ns_name(p);
+                let old = idx.remove(&ns_name(p));
+                idx.insert(p);
+                let now = p.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
+                let ended = now.is_terminal() && old.is_none_or(|(_, o)| !o.phase.is_terminal());
+                let mut next = Vec::new();
+                if ended && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage) {
+                    next.push((ns.clone(), n));
+                }
+                (vec![(ns, p.spec.stage.clone())], next)
+            }
+        }
+    }
+
+    /// Applies a Stage event (the Stage itself is woken by its own stream).
+    pub fn apply_stage(&self, ev: &Event<Stage>) -> Wakes {
+        match ev {
+            Event::Init => {
+                *write(&self.stages_shadow) = Some(StageIndex::default());
+            }
+            Event::InitApply(s) => {
+                if let Some(i) = write(&self.stages_shadow).as_mut() {
+                    i.insert(s);
+                }
+            }
+            Event::InitDone => {
+                if let Some(i) = write(&self.stages_shadow).take() {
+                    *write(&self.stages) = i;
+                }
+            }
+            Event::Delete(s) => write(&self.stages).remove(&ns_name(s)),
+            Event::Apply(s) => {
+                let mut idx = write(&self.stages);
+                idx.remove(&ns_name(s));
+                idx.insert(s);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Stages of a namespace (a ProjectConfig changed).
+    pub fn stages_of(&self, ns: &str) -> Wakes {
+        self.stages_in(Some(ns))
+    }
+
+    /// Stages requesting Freight from `origin` (a Warehouse came or went).
+    pub fn stages_by_origin(&self, ns: &str, origin: &str) -> Wakes {
+        read(&self.stages)
+            .by_origin
+            .get(&(ns.to_string(), origin.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|(s, _)| (ns.to_string(), s.clone()))
+            .collect()
+    }
+
+    /// Walks the union of some Freight sets of a project newest first,
+    /// each Freight once, until `f` returns true. Nothing is copied: a
+    /// Stage that takes the newest available Freight stops at once
+    /// however much Freight the project holds.
+    pub fn walk_newest(&self, ns: &str, sets: &[FreightSet<'_>], mut f: impl FnMut(&str) -> bool) {
+        let idx = read(&self.freight);
+        let mut iters: Vec<_> = sets
+            .iter()
+            .filter_map(|s| {
+                let (m, k) = match s {
+                    FreightSet::Origin(o) => (&idx.by_origin, o),
+                    FreightSet::VerifiedIn(st) => (&idx.verified_in, st),
+                    FreightSet::ApprovedFor(st) => (&idx.approved_for, st),
+                };
+                m.get(&(ns.to_string(), k.to_string()))
+            })
+            .map(|set| set.iter().rev().peekable())
+            .collect();
+        loop {
+            let Some(next) = iters.iter_mut().filter_map(|i| i.peek().copied()).max() else {
+                return;
+            };
+            for i in iters.iter_mut() {
+                if i.peek() == Some(&next) {
+                    i.next();
+                }
+            }
+            if f(&next.1) {
+                return;
+            }
+        }
+    }
+
+    /// Whether `freight` is verified in `stage`.
+    pub fn is_verified_in(&self, ns: &str, freight: &str, stage: &str) -> bool {
+        read(&self.freight)
+            .summary
+            .get(&(ns.to_string(), freight.to_string()))
+            .is_some_and(|s| s.verified.contains_key(stage))
+    }
+
+    /// The Promotions of a Stage, oldest first.
+    pub fn promotions_of(&self, ns: &str, stage: &str) -> Vec<(Created, PromotionSummary)> {
+        read(&self.promotions)
+            .by_stage
+            .get(&(ns.to_string(), stage.to_string()))
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn freight(name: &str, ts: &str, verified: &[&str]) -> Freight {
+        let v: serde_json::Map<String, serde_json::Value> = verified
+            .iter()
+            .map(|s| (s.to_string(), json!({})))
+            .collect();
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight",
+            "metadata": {"name": name, "namespace": "p", "creationTimestamp": ts},
+            "origin": {"kind": "Warehouse", "name": "w"},
+            "status": {"verifiedIn": v},
+        }))
+        .expect("freight")
+    }
+
+    fn stage(name: &str, direct: bool, up: &[&str]) -> Stage {
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage",
+            "metadata": {"name": name, "namespace": "p"},
+            "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"},
+                "sources": {"direct": direct, "stages": up}}]},
+        }))
+        .expect("stage")
+    }
+
+    fn names(idx: &Index, sets: &[FreightSet<'_>]) -> Vec<String> {
+        let mut out = Vec::new();
+        idx.walk_newest("p", sets, |n| {
+            out.push(n.to_string());
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn freight_changes_wake_only_the_stages_they_concern() {
+        let idx = Index::default();
+        for s in [
+            stage("a", true, &[]),
+            stage("b", false, &["a"]),
+            stage("c", false, &["b"]),
+        ] {
+            idx.apply_stage(&Event::Apply(s));
+        }
+        let f1 = freight("f1", "2026-01-01T00:00:00Z", &[]);
+        assert_eq!(
+            idx.apply_freight(&Event::Apply(f1)),
+            vec![("p".into(), "a".into())]
+        );
+        let f1 = freight("f1", "2026-01-01T00:00:00Z", &["a"]);
+        assert_eq!(
+            idx.apply_freight(&Event::Apply(f1.clone())),
+            vec![("p".into(), "b".into())]
+        );
+        // Nothing the index tracks changed: nobody wakes.
+        assert!(idx.apply_freight(&Event::Apply(f1)).is_empty());
+        let f2 = freight("f2", "2026-01-02T00:00:00Z", &["a"]);
+        idx.apply_freight(&Event::Apply(f2));
+        assert_eq!(
+            names(&idx, &[FreightSet::VerifiedIn("a")]),
+            vec!["f2", "f1"]
+        );
+        assert_eq!(
+            names(
+                &idx,
+                &[
+                    FreightSet::VerifiedIn("a"),
+                    FreightSet::Origin("Warehouse/w")
+                ]
+            ),
+            vec!["f2", "f1"],
+            "a union lists each Freight once"
+        );
+        assert!(idx.is_verified_in("p", "f2", "a"));
+        assert!(
+            idx.apply_freight(&Event::Delete(freight(
+                "f2",
+                "2026-01-02T00:00:00Z",
+                &["a"]
+            )))
+            .is_empty()
+        );
+        assert_eq!(names(&idx, &[FreightSet::VerifiedIn("a")]), vec!["f1"]);
+    }
+
+    #[test]
+    fn a_relist_replaces_the_index_and_wakes_every_stage() {
+        let idx = Index::default();
+        idx.apply_stage(&Event::Apply(stage("a", true, &[])));
+        idx.apply_freight(&Event::Apply(freight("old", "2026-01-01T00:00:00Z", &[])));
+        idx.apply_freight(&Event::Init);
+        idx.apply_freight(&Event::InitApply(freight(
+            "new",
+            "2026-01-02T00:00:00Z",
+            &[],
+        )));
+        assert_eq!(
+            names(&idx, &[FreightSet::Origin("Warehouse/w")]),
+            vec!["old"]
+        );
+        assert_eq!(
+            idx.apply_freight(&Event::InitDone),
+            vec![("p".into(), "a".into())]
+        );
+        assert_eq!(
+            names(&idx, &[FreightSet::Origin("Warehouse/w")]),
+            vec!["new"]
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! One watch per kind (Stage, Freight, Promotion, AnalysisRun,
+//! ProjectConfig, Warehouse), started once and shared by every
+//! controller: each watch fills a reflector store, keeps the
+//! [`Index`](crate::index::Index) in step, and forwards what an event
+//! concerns — the object to its own controller, `ObjectRef`s of the Stages
+//! it affects to the Stage controller, the next queued Promotion to the
+//! Promotion controller. Reconciles read these stores instead of listing.
+
+use crate::index::{Index, Wakes, origin_key};
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::{Stream, StreamExt};
+use kargo_api::{AnalysisRun, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse};
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::watcher::{self, Event};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// The shared stores and indexes, and the channels that wake controllers.
+pub struct Caches {
+    /// Every Stage.
+    pub stages: Store<Stage>,
+    /// Every Freight.
+    pub freight: Store<Freight>,
+    /// Every Promotion.
+    pub promotions: Store<Promotion>,
+    /// Every AnalysisRun.
+    pub analysis_runs: Store<AnalysisRun>,
+    /// Every ProjectConfig.
+    pub project_configs: Store<ProjectConfig>,
+    /// Every Warehouse.
+    pub warehouses: Store<Warehouse>,
+    /// Reverse indexes over the stores.
+    pub index: Index,
+    stage_wake: UnboundedSender<ObjectRef<Stage>>,
+    promotion_next: UnboundedSender<ObjectRef<Promotion>>,
+    project_wake: UnboundedSender<ObjectRef<Project>>,
+    /// The resourceVersion of this process's last status write per Stage,
+    /// until the Stage watch delivers it (see [`Caches::fenced`]).
+    stage_fence: Mutex<std::collections::HashMap<ObjectRef<Stage>, String>>,
+    /// Warehouse names by namespace, to wake Stages only when one comes
+    /// or goes, and for project stats.
+    known_warehouses: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    objects: Forward,
+}
+
+/// Where the hub forwards each applied object (its own controller).
+struct Forward {
+    stages: UnboundedSender<Stage>,
+    promotions: UnboundedSender<Promotion>,
+    analysis_runs: UnboundedSender<AnalysisRun>,
+    project_configs: UnboundedSender<ProjectConfig>,
+}
+
+/// The controllers' ends of the channels.
+pub struct Triggers {
+    /// Applied Stages (for `Controller::for_stream`).
+    pub stages: UnboundedReceiver<Stage>,
+    /// Stages some other object's change concerns.
+    pub stage_wake: UnboundedReceiver<ObjectRef<Stage>>,
+    /// Applied Promotions.
+    pub promotions: UnboundedReceiver<Promotion>,
+    /// Promotions that may start (or continue) now.
+    pub promotion_next: UnboundedReceiver<ObjectRef<Promotion>>,
+    /// Applied AnalysisRuns.
+    pub analysis_runs: UnboundedReceiver<AnalysisRun>,
+    /// Applied ProjectConfigs.
+    pub project_configs: UnboundedReceiver<ProjectConfig>,
+    /// Projects whose Stages or Warehouses changed.
+    pub projects: UnboundedReceiver<ObjectRef<Project>>,
+}
+
+/// The writers of the stores (the watches, or a test, feed them).
+pub struct Writers {
+    /// Stages.
+    pub stages: Writer<Stage>,
+    /// Freight.
+    pub freight: Writer<Freight>,
+    /// Promotions.
+    pub promotions: Writer<Promotion>,
+    /// AnalysisRuns.
+    pub analysis_runs: Writer<AnalysisRun>,
+    /// ProjectConfigs.
+    pub project_configs: Writer<ProjectConfig>,
+    /// Warehouses.
+    pub warehouses: Writer<Warehouse>,
+}
+
+impl Caches {
+    /// Empty stores with their writers and the controllers' channel ends.
+    pub fn new() -> (Arc<Caches>, Writers, Triggers) {
+        let (stages, ws) = reflector::store();
+        let (freight, wf) = reflector::store();
+        let (promotions, wp) = reflector::store();
+        let (analysis_runs, wa) = reflector::store();
+        let (project_configs, wc) = reflector::store();
+        let (warehouses, ww) = reflector::store();
+        let (stage_tx, stage_rx) = unbounded();
+        let (wake_tx, wake_rx) = unbounded();
+        let (promo_tx, promo_rx) = unbounded();
+        let (next_tx, next_rx) = unbounded();
+        let (ar_tx, ar_rx) = unbounded();
+        let (pc_tx, pc_rx) = unbounded();
+        let (pw_tx, pw_rx) = unbounded();
+        let caches = Arc::new(Caches {
+            stages,
+            freight,
+            promotions,
+            analysis_runs,
+            project_configs,
+            warehouses,
+            index: Index::default(),
+            stage_wake: wake_tx,
+            promotion_next: next_tx,
+            project_wake: pw_tx,
+            stage_fence: Mutex::new(std::collections::HashMap::new()),
+            known_warehouses: Mutex::new(BTreeMap::new()),
+            objects: Forward {
+                stages: stage_tx,
+                promotions: promo_tx,
+                analysis_runs: ar_tx,
+                project_configs: pc_tx,
+            },
+        });
+        let writers = Writers {
+            stages: ws,
+            freight: wf,
+            promotions: wp,
+            analysis_runs: wa,
+            project_configs: wc,
+            warehouses: ww,
+        };
+        let triggers = Triggers {
+            stages: stage_rx,
+            stage_wake: wake_rx,
+            promotions: promo_rx,
+            promotion_next: next_rx,
+            analysis_runs: ar_rx,
+            project_configs: pc_rx,
+            projects: pw_rx,
+        };
+        (caches, writers, triggers)
+    }
+
+    /// Waits until every store holds its first full list.
+    pub async fn wait_until_ready(&self) {
+        let _ = futures::join!(
+            self.stages.wait_until_ready(),
+            self.freight.wait_until_ready(),
+            self.promotions.wait_until_ready(),
+            self.analysis_runs.wait_until_ready(),
+            self.project_configs.wait_until_ready(),
+            self.warehouses.wait_until_ready(),
+        );
+    }
+
+    /// Asks the Stage controller to reconcile these Stages.
+    pub fn wake_stages(&self, wakes: Wakes) {
+        for (ns, s) in wakes {
+            let _ = self
+                .stage_wake
+                .unbounded_send(ObjectRef::new(&s).within(&ns));
+        }
+    }
+
+    /// Asks the Promotion controller to reconcile a Promotion.
+    pub fn wake_promotion(&self, ns: &str, name: &str) {
+        let _ = self
+            .promotion_next
+            .unbounded_send(ObjectRef::new(name).within(ns));
+    }
+
+    /// Records that this process wrote `resource_version` of a Stage: until
+    /// the watch delivers it, the cache holds an older Stage.
+    pub fn fence(&self, stage: ObjectRef<Stage>, resource_version: String) {
+        // Under the lock `on_stage` takes after the store has the event:
+        // a watch faster than the writer's reply leaves no fence behind.
+        let mut fences = self.fences();
+        let cached = self.stages.get(&stage).and_then(|s| s.resource_version());
+        if cached.as_ref() != Some(&resource_version) {
+            fences.insert(stage, resource_version);
+        }
+    }
+
+    /// The version this process wrote that the cache does not hold yet.
+    pub fn fenced(&self, stage: &ObjectRef<Stage>) -> Option<String> {
+        self.fences().get(stage).cloned()
+    }
+
+    /// Drops a fence (the cache is known to be current).
+    pub fn unfence(&self, stage: &ObjectRef<Stage>) {
+        self.fences().remove(stage);
+    }
+
+    fn fences(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<ObjectRef<Stage>, String>> {
+        self.stage_fence.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A Stage event (already applied to the store).
+    pub fn on_stage(&self, ev: &Event<Stage>) {
+        if let Event::Apply(s) = ev {
+            let key = ObjectRef::from_obj(s);
+            let mut fences = self.fences();
+            if fences.get(&key).is_some() && fences.get(&key) == s.resource_version().as_ref() {
+                fences.remove(&key);
+            }
+        }
+        self.index.apply_stage(ev);
+        forward(ev, &self.objects.stages);
+        if let Event::Apply(s) | Event::Delete(s) = ev {
+            self.wake_project(s.namespace());
+        }
+    }
+
+    fn wake_project(&self, ns: Option<String>) {
+        if let Some(ns) = ns {
+            let _ = self.project_wake.unbounded_send(ObjectRef::new(&ns));
+        }
+    }
+
+    /// The Stages of a project.
+    pub fn stages_of(&self, ns: &str) -> Vec<Arc<Stage>> {
+        self.index
+            .stages_of(ns)
+            .into_iter()
+            .filter_map(|(ns, s)| self.stages.get(&ObjectRef::new(&s).within(&ns)))
+            .collect()
+    }
+
+    /// The Warehouses of a project.
+    pub fn warehouses_of(&self, ns: &str) -> Vec<Arc<Warehouse>> {
+        let names: Vec<String> = self
+            .known_warehouses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ns)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        names
+            .iter()
+            .filter_map(|n| self.warehouses.get(&ObjectRef::new(n).within(ns)))
+            .collect()
+    }
+
+    /// A Freight event (already applied to the store).
+    pub fn on_freight(&self, ev: &Event<Freight>) {
+        self.wake_stages(self.index.apply_freight(ev));
+    }
+
+    /// A Promotion event (already applied to the store).
+    pub fn on_promotion(&self, ev: &Event<Promotion>) {
+        let (stages, next) = self.index.apply_promotion(ev);
+        forward(ev, &self.objects.promotions);
+        self.wake_stages(stages);
+        for (ns, n) in next {
+            self.wake_promotion(&ns, &n);
+        }
+    }
+
+    /// An AnalysisRun event: its Stage follows it.
+    pub fn on_analysis_run(&self, ev: &Event<AnalysisRun>) {
+        forward(ev, &self.objects.analysis_runs);
+        if let Event::Apply(ar) | Event::Delete(ar) = ev
+            && let (Some(s), Some(ns)) = (
+                ar.labels().get(crate::verification::STAGE_LABEL),
+                ar.namespace(),
+            )
+        {
+            self.wake_stages(vec![(ns, s.clone())]);
+        }
+    }
+
+    /// A ProjectConfig event: its project's Stages re-read the policies.
+    pub fn on_project_config(&self, ev: &Event<ProjectConfig>) {
+        forward(ev, &self.objects.project_configs);
+        if let Event::Apply(c) | Event::Delete(c) = ev
+            && let Some(ns) = c.namespace()
+        {
+            self.wake_stages(self.index.stages_of(&ns));
+        }
+    }
+
+    /// A Warehouse event: Stages requesting it learn it exists (or not).
+    pub fn on_warehouse(&self, ev: &Event<Warehouse>) {
+        let (w, present) = match ev {
+            Event::Apply(w) | Event::InitApply(w) => (w, true),
+            Event::Delete(w) => (w, false),
+            _ => return,
+        };
+        let ns = w.namespace().unwrap_or_default();
+        let changed = {
+            let mut known = self
+                .known_warehouses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if present {
+                known.entry(ns.clone()).or_default().insert(w.name_any())
+            } else {
+                let set = known.entry(ns.clone()).or_default();
+                let removed = set.remove(&w.name_any());
+                if set.is_empty() {
+                    known.remove(&ns);
+                }
+                removed
+            }
+        };
+        if !matches!(ev, Event::InitApply(_)) {
+            self.wake_project(Some(ns.clone()));
+        }
+        if changed && !matches!(ev, Event::InitApply(_)) {
+            let origin = kargo_api::common::FreightOrigin {
+                kind: "Warehouse".into(),
+                name: w.name_any(),
+            };
+            self.wake_stages(self.index.stages_by_origin(&ns, &origin_key(&origin)));
+        }
+    }
+}
+
+/// Sends an applied object on to its controller.
+fn forward<K: Clone>(ev: &Event<K>, tx: &UnboundedSender<K>) {
+    if let Event::Apply(o) | Event::InitApply(o) = ev {
+        let _ = tx.unbounded_send(o.clone());
+    }
+}
+
+/// Runs one kind's watch: store first, then the hub.
+async fn watch<K, F>(api: Api<K>, writer: Writer<K>, on_event: F)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: Fn(&Event<K>),
+{
+    let events = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    drive(events, on_event).await
+}
+
+async fn drive<K, F>(events: impl Stream<Item = Result<Event<K>, watcher::Error>>, on_event: F)
+where
+    F: Fn(&Event<K>),
+{
+    let mut events = std::pin::pin!(events);
+    while let Some(ev) = events.next().await {
+        match ev {
+            Ok(ev) => on_event(&ev),
+            Err(e) => tracing::warn!(error = %e, "watch"),
+        }
+    }
+}
+
+/// Runs every watch until they end (never, normally).
+pub async fn run(client: kube::Client, caches: Arc<Caches>, w: Writers) {
+    let c = &caches;
+    futures::join!(
+        watch(Api::all(client.clone()), w.stages, |e| c.on_stage(e)),
+        watch(Api::all(client.clone()), w.freight, |e| c.on_freight(e)),
+        watch(Api::all(client.clone()), w.promotions, |e| c
+            .on_promotion(e)),
+        watch(Api::all(client.clone()), w.analysis_runs, |e| c
+            .on_analysis_run(e)),
+        watch(Api::all(client.clone()), w.project_configs, |e| c
+            .on_project_config(e)),
+        watch(Api::all(client), w.warehouses, |e| c.on_warehouse(e)),
+    );
+}

@@ -1,0 +1,258 @@
+//! Races the controllers' shared caches could cause, closed by
+//! construction: two reconciles of one Stage — in two processes, or in one
+//! on a cache that lacks its own last Promotion — create exactly one
+//! auto-promotion; two queued Promotions of one Stage never both start.
+//! The caches are fed by hand (the watches are not running), the API is
+//! the real one.
+
+use kargo_api::{Freight, Project, ProjectConfig, Promotion, Stage, Warehouse};
+use kargo_controller::informers::Caches;
+use kargo_controller::{promotion, stage};
+use kargo_server::{Server, ServerConfig};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::Event;
+use serde_json::json;
+use std::sync::Arc;
+
+struct Harness {
+    dir: tempfile::TempDir,
+    _server: Server,
+    client: kube::Client,
+}
+
+fn create<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServerConfig {
+        controllers: false,
+        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+    })
+    .await
+    .unwrap();
+    let client = kargo_server::in_process_client(server.store.clone());
+    let p: Project = create(json!({"metadata": {"name": "p"}}));
+    Api::<Project>::all(client.clone())
+        .create(&PostParams::default(), &p)
+        .await
+        .unwrap();
+    let w: Warehouse = create(json!({
+        "metadata": {"name": "w", "namespace": "p"},
+        "spec": {"subscriptions": [{"image": {"repoURL": "127.0.0.1:9/app"}}]}
+    }));
+    Api::<Warehouse>::namespaced(client.clone(), "p")
+        .create(&PostParams::default(), &w)
+        .await
+        .unwrap();
+    let s: Stage = create(json!({
+        "metadata": {"name": "s", "namespace": "p"},
+        "spec": {
+            "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": true}}],
+            "promotionTemplate": {"spec": {"steps": [{"uses": "http", "config": {"url": "http://127.0.0.1:9/"}}]}}
+        }
+    }));
+    Api::<Stage>::namespaced(client.clone(), "p")
+        .create(&PostParams::default(), &s)
+        .await
+        .unwrap();
+    let pc: ProjectConfig = create(json!({
+        "metadata": {"name": "p", "namespace": "p"},
+        "spec": {"promotionPolicies": [{"stage": "s", "autoPromotionEnabled": true}]}
+    }));
+    Api::<ProjectConfig>::namespaced(client.clone(), "p")
+        .create(&PostParams::default(), &pc)
+        .await
+        .unwrap();
+    Harness {
+        dir,
+        _server: server,
+        client,
+    }
+}
+
+async fn new_freight(client: &kube::Client, tag: &str) -> Freight {
+    let f: Freight = serde_json::from_value(json!({
+        "metadata": {"namespace": "p"}, "origin": {"kind": "Warehouse", "name": "w"},
+        "images": [{"repoURL": "127.0.0.1:9/app", "tag": tag, "digest": format!("sha256:{tag}")}]
+    }))
+    .unwrap();
+    Api::<Freight>::namespaced(client.clone(), "p")
+        .create(&PostParams::default(), &f)
+        .await
+        .unwrap()
+}
+
+/// Fills a store (and the index) with what the API holds now, as a
+/// watch's initial list does.
+async fn fill<K>(client: &kube::Client, w: &mut Writer<K>, on: impl Fn(&Event<K>))
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let items = Api::<K>::namespaced(client.clone(), "p")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let events = std::iter::once(Event::Init)
+        .chain(items.into_iter().map(Event::InitApply))
+        .chain(std::iter::once(Event::InitDone));
+    for ev in events {
+        w.apply_watcher_event(&ev);
+        on(&ev);
+    }
+}
+
+/// Caches as a fresh process would have them now.
+async fn caches(client: &kube::Client) -> (Arc<Caches>, kargo_controller::informers::Writers) {
+    let (c, mut w, _triggers) = Caches::new();
+    fill(client, &mut w.stages, |e| c.on_stage(e)).await;
+    fill(client, &mut w.freight, |e| c.on_freight(e)).await;
+    fill(client, &mut w.promotions, |e| c.on_promotion(e)).await;
+    fill(client, &mut w.project_configs, |e| c.on_project_config(e)).await;
+    fill(client, &mut w.warehouses, |e| c.on_warehouse(e)).await;
+    fill(client, &mut w.analysis_runs, |e| c.on_analysis_run(e)).await;
+    (c, w)
+}
+
+async fn promotions(client: &kube::Client) -> Vec<Promotion> {
+    Api::<Promotion>::namespaced(client.clone(), "p")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+}
+
+fn cached_stage(c: &Caches) -> Arc<Stage> {
+    c.stages.get(&ObjectRef::new("s").within("p")).unwrap()
+}
+
+/// Ok, or a write conflict on the Stage's status (the other reconcile
+/// wrote first); anything else fails the test.
+fn ok_or_conflict(r: Result<kube::runtime::controller::Action, stage::Error>) {
+    match r {
+        Ok(_) => {}
+        Err(stage::Error::Kube(kube::Error::Api(s))) if s.code == 409 => {}
+        Err(e) => panic!("reconcile failed: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_auto_promote_the_same_freight_once() {
+    let h = start().await;
+    let f = new_freight(&h.client, "1.0.0").await;
+    let (c1, _w1) = caches(&h.client).await;
+    let (c2, _w2) = caches(&h.client).await;
+    let ctx1 = Arc::new(stage::Context::new(h.client.clone(), c1.clone()));
+    let ctx2 = Arc::new(stage::Context::new(h.client.clone(), c2.clone()));
+    let (a, b) = tokio::join!(
+        stage::reconcile(cached_stage(&c1), ctx1),
+        stage::reconcile(cached_stage(&c2), ctx2)
+    );
+    ok_or_conflict(a);
+    ok_or_conflict(b);
+    let ps = promotions(&h.client).await;
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(ps[0].spec.freight, f.metadata.name.clone().unwrap());
+    let name = ps[0].metadata.name.clone().unwrap();
+    let parts: Vec<&str> = name.split('.').collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "Kargo's <stage>.<ulid>.<freight[:7]>: {name}"
+    );
+    assert_eq!(parts[0], "s");
+    assert_eq!(parts[1].len(), 26);
+    assert_eq!(parts[2], &f.metadata.name.unwrap()[..7]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_promotion_cache_never_starts_a_second_auto_promotion() {
+    let h = start().await;
+    new_freight(&h.client, "1.0.0").await;
+    let (c, mut w) = caches(&h.client).await;
+    let ctx = Arc::new(stage::Context::new(h.client.clone(), c.clone()));
+    ok_or_conflict(stage::reconcile(cached_stage(&c), ctx.clone()).await);
+    assert_eq!(promotions(&h.client).await.len(), 1);
+    // Newer Freight reaches the cache; the Promotion just created has not.
+    let f2 = new_freight(&h.client, "2.0.0").await;
+    let ev = Event::Apply(f2.clone());
+    w.freight.apply_watcher_event(&ev);
+    c.on_freight(&ev);
+    ok_or_conflict(stage::reconcile(cached_stage(&c), ctx.clone()).await);
+    let ps = promotions(&h.client).await;
+    assert_eq!(ps.len(), 1, "busy with its first auto-promotion: {ps:?}");
+    // The first one ends; the cache learns it: the newer Freight goes next.
+    let api = Api::<Promotion>::namespaced(h.client.clone(), "p");
+    let p1 = api
+        .patch_status(
+            &ps[0].metadata.name.clone().unwrap(),
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"status": {"phase": "Succeeded", "finishedAt": "2026-01-01T00:00:00Z"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let ev = Event::Apply(p1);
+    w.promotions.apply_watcher_event(&ev);
+    c.on_promotion(&ev);
+    ok_or_conflict(stage::reconcile(cached_stage(&c), ctx.clone()).await);
+    let ps = promotions(&h.client).await;
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    assert!(
+        ps.iter()
+            .any(|p| p.spec.freight == f2.metadata.name.clone().unwrap()),
+        "{ps:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_queued_promotions_never_start_together() {
+    let h = start().await;
+    let f = new_freight(&h.client, "1.0.0").await;
+    let api = Api::<Promotion>::namespaced(h.client.clone(), "p");
+    let mk = |n: &str| -> Promotion {
+        serde_json::from_value(json!({
+            "metadata": {"name": n, "namespace": "p"},
+            "spec": {"stage": "s", "freight": f.metadata.name.clone().unwrap()}
+        }))
+        .unwrap()
+    };
+    api.create(&PostParams::default(), &mk("s.a"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &mk("s.b"))
+        .await
+        .unwrap();
+    let (c, _w) = caches(&h.client).await;
+    let ctx = Arc::new(promotion::Context::new(
+        h.client.clone(),
+        h.dir.path().join("work"),
+        c.clone(),
+    ));
+    let get = |n: &str| c.promotions.get(&ObjectRef::new(n).within("p")).unwrap();
+    let (a, b) = tokio::join!(
+        promotion::reconcile(get("s.a"), ctx.clone()),
+        promotion::reconcile(get("s.b"), ctx.clone())
+    );
+    a.unwrap();
+    b.unwrap();
+    let phase = |p: &Promotion| p.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
+    let ps = promotions(&h.client).await;
+    let pending: Vec<&str> = ps
+        .iter()
+        .filter(|p| phase(p) == kargo_api::promotion::PromotionPhase::Pending)
+        .filter_map(|p| p.metadata.name.as_deref())
+        .collect();
+    assert_eq!(pending, vec!["s.b"], "the younger one waits: {ps:?}");
+}

@@ -37,12 +37,65 @@ impl FieldValidation {
 }
 
 /// The server's settings that admission applies (`kargo server` flags).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct AdmissionSettings {
     /// `--allow-file-repos`: Warehouses may subscribe to `file://` git
     /// repositories. Off by default: anyone who can write a Warehouse
     /// could otherwise make the server read any repository on its disk.
     pub allow_file_repos: bool,
+    /// Checks one promotion step (`uses`, `config`) of a Stage,
+    /// PromotionTask or ClusterPromotionTask: the server passes the step
+    /// registry's check, so an unknown step or a bad config is refused
+    /// with its field path before it can run. None: steps are not checked.
+    pub step_check: Option<StepCheck>,
+}
+
+/// See [`AdmissionSettings::step_check`].
+pub type StepCheck = fn(uses: &str, config: &Value) -> Result<(), String>;
+
+/// Where a kind keeps its promotion steps.
+fn steps_path(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "Stage" => Some((
+            "/spec/promotionTemplate/spec/steps",
+            "spec.promotionTemplate.spec.steps",
+        )),
+        "PromotionTask" | "ClusterPromotionTask" => Some(("/spec/steps", "spec.steps")),
+        _ => None,
+    }
+}
+
+/// Runs `check` on every step of `obj` that names one with `uses`.
+fn check_steps(check: StepCheck, kind: &str, obj: &Value) -> Vec<FieldError> {
+    let Some((pointer, path)) = steps_path(kind) else {
+        return Vec::new();
+    };
+    let Some(steps) = obj.pointer(pointer).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let Some(uses) = step
+            .get("uses")
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+        else {
+            continue;
+        };
+        let config = step.get("config").cloned().unwrap_or(Value::Null);
+        if let Err(message) = check(uses, &config) {
+            let field = if message.starts_with("no promotion step named") {
+                "uses"
+            } else {
+                "config"
+            };
+            errors.push(FieldError {
+                path: format!("{path}[{i}].{field}"),
+                message,
+            });
+        }
+    }
+    errors
 }
 
 /// An object ready to store, with warnings for the client.
@@ -154,6 +207,9 @@ pub fn admit(
         }
     }
     let mut errors = outcome.errors;
+    if let Some(check) = settings.step_check {
+        errors.extend(check_steps(check, info.kind, &obj));
+    }
     if let Some(old) = old {
         errors.extend(check_update(info.kind, old, &obj));
     } else if info.kind == "Freight" && errors.is_empty() {
@@ -483,10 +539,43 @@ mod tests {
     }
 
     #[test]
+    fn steps_are_checked_with_their_field_paths() {
+        fn check(uses: &str, config: &Value) -> Result<(), String> {
+            match uses {
+                "known" if config.get("path").is_some() => Ok(()),
+                "known" => Err("invalid config: path: required".into()),
+                other => Err(format!("no promotion step named {other:?}")),
+            }
+        }
+        let stage = json!({"spec": {"promotionTemplate": {"spec": {"steps": [
+            {"uses": "known", "config": {"path": "a"}},
+            {"uses": "known", "config": {}},
+            {"uses": "typo"},
+            {"task": {"name": "t"}}
+        ]}}}});
+        let errors = check_steps(check, "Stage", &stage);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "spec.promotionTemplate.spec.steps[1].config: invalid config: path: required",
+                "spec.promotionTemplate.spec.steps[2].uses: no promotion step named \"typo\"",
+            ]
+        );
+        let task = json!({"spec": {"steps": [{"uses": "typo"}]}});
+        assert_eq!(
+            check_steps(check, "ClusterPromotionTask", &task)[0].path,
+            "spec.steps[0].uses"
+        );
+        assert!(check_steps(check, "Warehouse", &task).is_empty());
+    }
+
+    #[test]
     fn repo_urls_are_refused_with_422_naming_the_field() {
         let off = AdmissionSettings::default();
         let on = AdmissionSettings {
             allow_file_repos: true,
+            ..Default::default()
         };
         let rows = [
             ("--upload-pack=touch /tmp/x", "must not start with '-'"),

@@ -18,7 +18,7 @@ mod status;
 mod table;
 mod watch;
 
-pub use admission::{AdmissionSettings, FieldValidation};
+pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
 pub use handlers::MAX_BODY;
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;

@@ -139,3 +139,45 @@ fn files_structured_edits_and_control_steps_run_in_one_promotion() {
     let err = fails(&s.promote_wait(PROJECT, "dev", "brave-heron"));
     assert!(err.contains("failed: no releases to mars"), "{err}");
 }
+
+#[test]
+fn stages_with_unknown_steps_or_bad_configs_are_refused_at_apply() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", PROJECT]));
+    let stage = |steps: &str| {
+        format!(
+            "kind: Stage\nmetadata: {{name: dev, namespace: steps}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n{steps}"
+        )
+    };
+    let err = fails(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&stage("      - uses: git-clone\n        config: {repoURL: https://example.com/r.git, checkout: [{path: src}]}\n      - uses: json-updte\n")),
+    ));
+    assert!(
+        err.contains("spec.promotionTemplate.spec.steps[1].uses")
+            && err.contains("no promotion step named \"json-updte\""),
+        "{err}"
+    );
+    let err = fails(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&stage("      - uses: toml-update\n        config: {path: app.toml, updates: []}\n      - uses: yaml-merge\n        config: {inFiles: [a.yaml], outFile: b.yaml, overwrite: true}\n")),
+    ));
+    assert!(
+        err.contains("spec.promotionTemplate.spec.steps[0].config"),
+        "{err}"
+    );
+    assert!(
+        err.contains("updates: at least one update is required"),
+        "{err}"
+    );
+    assert!(
+        err.contains("steps[1].config") && err.contains("overwrite"),
+        "{err}"
+    );
+    // Values computed by expressions are checked when the step runs.
+    ok(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&stage("      - uses: toml-update\n        config: {path: app.toml, updates: \"${{ vars.updates }}\"}\n")),
+    ));
+}

@@ -150,6 +150,18 @@ impl StepContext<'_> {
     }
 }
 
+/// Whether any string in `v` (keys included) holds `${{ }}` or `${% %}`.
+fn holds_expression(v: &Value) -> bool {
+    match v {
+        Value::String(s) => kargo_expr::has_expression(s),
+        Value::Array(a) => a.iter().any(holds_expression),
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| kargo_expr::has_expression(k) || holds_expression(v)),
+        _ => false,
+    }
+}
+
 /// A successful (or still running) step's result.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepResult {
@@ -247,6 +259,13 @@ pub trait Step: Send + Sync {
     fn default_timeout(&self) -> Option<std::time::Duration> {
         None
     }
+    /// Checks a config before anything runs (admission runs it on the
+    /// steps of a Stage or PromotionTask whose config holds no
+    /// expression): a config error names the field. The default accepts
+    /// anything; a step with a config type checks it.
+    fn check(&self, _config: &Value) -> Result<(), StepError> {
+        Ok(())
+    }
 }
 
 /// Steps by name.
@@ -313,6 +332,21 @@ impl Registry {
     /// The step called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Step>> {
         self.steps.get(name)
+    }
+
+    /// Checks a step as admission does: `uses` must name a registered step
+    /// and, when `config` holds no expression, the step must accept it.
+    pub fn check(&self, uses: &str, config: &Value) -> Result<(), String> {
+        let Some(step) = self.get(uses) else {
+            return Err(format!(
+                "no promotion step named {uses:?}; known steps: {}",
+                self.names().collect::<Vec<_>>().join(", ")
+            ));
+        };
+        if holds_expression(config) {
+            return Ok(());
+        }
+        step.check(config).map_err(|e| e.message)
     }
 
     /// Registered names, sorted.

@@ -86,6 +86,16 @@ impl ServerConfig {
     }
 }
 
+/// Admission's check of one promotion step: the built-in step registry
+/// (an unknown `uses`, or a config without expressions that the step
+/// refuses).
+fn check_step(uses: &str, config: &serde_json::Value) -> Result<(), String> {
+    static STEPS: std::sync::OnceLock<kargo_promotion::Registry> = std::sync::OnceLock::new();
+    STEPS
+        .get_or_init(kargo_promotion::Registry::builtin)
+        .check(uses, config)
+}
+
 /// What a started server tells its caller.
 #[derive(Clone, Debug)]
 pub struct Started {
@@ -226,6 +236,7 @@ impl Server {
         })?;
         let admission = kargo_apiserver::AdmissionSettings {
             allow_file_repos: cfg.allow_file_repos,
+            step_check: Some(check_step),
         };
         // Webhooks authenticate with their own secrets, not the API token.
         let hooks = axum::Router::new()

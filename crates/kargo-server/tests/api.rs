@@ -619,6 +619,7 @@ async fn file_repositories_need_allow_file_repos_and_options_never_pass() {
             server.store.clone(),
             kargo_apiserver::AdmissionSettings {
                 allow_file_repos: true,
+                ..Default::default()
             },
         ),
         "p",

@@ -20,7 +20,17 @@ impl Step for ComposeOutput {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        self.run_on(config).map(|_| ())
+    }
+
     fn run(&self, _ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        self.run_on(config)
+    }
+}
+
+impl ComposeOutput {
+    fn run_on(&self, config: &Value) -> Result<StepResult, StepError> {
         match config {
             Value::Object(m) if !m.is_empty() => Ok(StepResult::succeeded(m.clone())),
             Value::Object(_) | Value::Null => Err(StepError::config(

@@ -51,6 +51,10 @@ impl Step for Copy {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         copy(ctx, &parse(config)?)
     }

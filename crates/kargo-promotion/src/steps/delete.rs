@@ -74,6 +74,10 @@ impl Step for Delete {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         delete(ctx, &parse(config)?)
     }

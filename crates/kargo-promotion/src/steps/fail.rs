@@ -19,6 +19,18 @@ pub struct FailConfig {
     pub message: Option<String>,
 }
 
+/// Decodes a config (none at all is fine); an empty message is refused.
+pub fn parse(config: &Value) -> Result<FailConfig, StepError> {
+    if config.is_null() {
+        return Ok(FailConfig::default());
+    }
+    let cfg: FailConfig = parse_config(NAME, config)?;
+    if cfg.message.as_deref() == Some("") {
+        return Err(StepError::config(NAME, "message: must not be empty"));
+    }
+    Ok(cfg)
+}
+
 /// The `fail` step.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Fail;
@@ -28,15 +40,12 @@ impl Step for Fail {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, _ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let config = if config.is_null() {
-            &Value::Object(Default::default())
-        } else {
-            config
-        };
-        let cfg: FailConfig = parse_config(NAME, config)?;
-        Err(match cfg.message.as_deref() {
-            Some("") => StepError::config(NAME, "message: must not be empty"),
+        Err(match parse(config)?.message {
             Some(m) => StepError::terminal(NAME, format!("failed: {m}")),
             None => StepError::terminal(NAME, "failed"),
         })

@@ -400,28 +400,39 @@ fn commit_message(path: &str, updates: &[JsonUpdate]) -> String {
     message
 }
 
+/// Decodes and checks a config, naming the field of each problem (also
+/// what admission runs on a Stage's steps).
+pub fn parse(config: &Value) -> Result<JsonUpdateConfig, StepError> {
+    let cfg: JsonUpdateConfig = parse_config(NAME, config)?;
+    if cfg.path.is_empty() {
+        return Err(StepError::config(NAME, "path: must not be empty"));
+    }
+    if cfg.updates.is_empty() {
+        return Err(StepError::config(
+            NAME,
+            "updates: at least one update is required",
+        ));
+    }
+    if let Some(i) = cfg.updates.iter().position(|u| u.key.is_empty()) {
+        return Err(StepError::config(
+            NAME,
+            format!("updates[{i}].key: must not be empty"),
+        ));
+    }
+    Ok(cfg)
+}
+
 impl Step for JsonUpdateStep {
     fn name(&self) -> &str {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg: JsonUpdateConfig = parse_config(NAME, config)?;
-        if cfg.path.is_empty() {
-            return Err(StepError::config(NAME, "path: must not be empty"));
-        }
-        if cfg.updates.is_empty() {
-            return Err(StepError::config(
-                NAME,
-                "updates: at least one update is required",
-            ));
-        }
-        if let Some(i) = cfg.updates.iter().position(|u| u.key.is_empty()) {
-            return Err(StepError::config(
-                NAME,
-                format!("updates[{i}].key: must not be empty"),
-            ));
-        }
+        let cfg = parse(config)?;
         let file = ctx.resolve(NAME, "path", &cfg.path)?;
         let text = read_file(NAME, &file, &cfg.path)?;
         let edits: Vec<(&str, &Value)> = cfg

@@ -217,18 +217,31 @@ impl ParseStep {
     }
 }
 
-impl Step for ParseStep {
-    fn name(&self) -> &str {
-        self.format.step_name()
-    }
-
-    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+impl ParseStep {
+    /// Decodes and checks a config, naming every problem's field.
+    fn parse(&self, config: &Value) -> Result<ParseConfig, StepError> {
         let name = self.format.step_name();
         let cfg: ParseConfig = parse_config(name, config)?;
         let problems = config_problems(&cfg);
         if !problems.is_empty() {
             return Err(StepError::config(name, problems.join("; ")));
         }
+        Ok(cfg)
+    }
+}
+
+impl Step for ParseStep {
+    fn name(&self) -> &str {
+        self.format.step_name()
+    }
+
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        self.parse(config).map(|_| ())
+    }
+
+    fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
+        let name = self.format.step_name();
+        let cfg = self.parse(config)?;
         let file = ctx.resolve(name, "path", &cfg.path)?;
         if file.is_dir() {
             return Err(StepError::terminal(

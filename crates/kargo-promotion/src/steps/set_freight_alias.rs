@@ -29,23 +29,34 @@ pub struct SetFreightAliasConfig {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SetFreightAlias;
 
+/// Decodes and checks a config, naming the field of each problem (also
+/// what admission runs on a Stage's steps).
+pub fn parse(config: &Value) -> Result<SetFreightAliasConfig, StepError> {
+    let cfg: SetFreightAliasConfig = parse_config(NAME, config)?;
+    let mut problems = Vec::new();
+    if cfg.name.is_empty() {
+        problems.push("name: must not be empty");
+    }
+    if cfg.alias.is_empty() {
+        problems.push("alias: must not be empty");
+    }
+    if !problems.is_empty() {
+        return Err(StepError::config(NAME, problems.join("; ")));
+    }
+    Ok(cfg)
+}
+
 impl Step for SetFreightAlias {
     fn name(&self) -> &str {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg: SetFreightAliasConfig = parse_config(NAME, config)?;
-        let mut problems = Vec::new();
-        if cfg.name.is_empty() {
-            problems.push("name: must not be empty");
-        }
-        if cfg.alias.is_empty() {
-            problems.push("alias: must not be empty");
-        }
-        if !problems.is_empty() {
-            return Err(StepError::config(NAME, problems.join("; ")));
-        }
+        let cfg = parse(config)?;
         let objects = ctx
             .objects
             .ok_or_else(|| StepError::terminal(NAME, "this runner cannot write to Freight"))?;

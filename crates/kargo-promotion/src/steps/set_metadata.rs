@@ -76,6 +76,11 @@ impl Step for SetMetadata {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        let cfg: SetMetadataConfig = parse_config(NAME, config)?;
+        check(&cfg).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let cfg: SetMetadataConfig = parse_config(NAME, config)?;
         let targets = check(&cfg)?;

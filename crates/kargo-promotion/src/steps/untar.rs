@@ -71,6 +71,10 @@ impl Step for Untar {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         untar(ctx, &parse(config)?, KARGO_SIZE_LIMITS)
     }

@@ -95,23 +95,34 @@ fn commit_message(inputs: &[&str], out: &str) -> Option<String> {
     }
 }
 
+/// Decodes and checks a config, naming the field of each problem (also
+/// what admission runs on a Stage's steps).
+pub fn parse(config: &Value) -> Result<YamlMergeConfig, StepError> {
+    let cfg: YamlMergeConfig = parse_config(NAME, config)?;
+    let mut problems = Vec::new();
+    if cfg.in_files.is_empty() {
+        problems.push("inFiles: at least one file is required");
+    }
+    if cfg.out_file.is_empty() {
+        problems.push("outFile: must not be empty");
+    }
+    if !problems.is_empty() {
+        return Err(StepError::config(NAME, problems.join("; ")));
+    }
+    Ok(cfg)
+}
+
 impl Step for YamlMerge {
     fn name(&self) -> &str {
         NAME
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg: YamlMergeConfig = parse_config(NAME, config)?;
-        let mut problems = Vec::new();
-        if cfg.in_files.is_empty() {
-            problems.push("inFiles: at least one file is required");
-        }
-        if cfg.out_file.is_empty() {
-            problems.push("outFile: must not be empty");
-        }
-        if !problems.is_empty() {
-            return Err(StepError::config(NAME, problems.join("; ")));
-        }
+        let cfg = parse(config)?;
         let mut inputs: Vec<(&str, String)> = Vec::new();
         for (i, rel) in cfg.in_files.iter().enumerate() {
             let path = ctx.resolve(NAME, &format!("inFiles[{i}]"), rel)?;

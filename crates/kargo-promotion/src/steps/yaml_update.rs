@@ -197,6 +197,10 @@ impl Step for YamlUpdateStep {
         self.name
     }
 
+    fn check(&self, config: &Value) -> Result<(), StepError> {
+        parse(self.name, config).map(|_| ())
+    }
+
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let name = self.name;
         let cfg = parse(name, config)?;

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (release build) and prints their tables.
+# Runs the benchmarks (release build) and prints their tables. Each hot-path
+# bench alternates kargo-rs and its baseline run by run and prints medians
+# (min–max) and ratios: discovery (skopeo, git ls-remote), Table responses,
+# AnalysisRun CPU per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
 cargo bench --locked -p kargo-cli --bench api
 cargo bench --locked -p kargo-cli --bench pipeline
+cargo bench --locked -p kargo-sources --bench discovery
+cargo bench --locked -p kargo-apiserver --bench table
+cargo bench --locked -p kargo-server --bench analysis

@@ -1,10 +1,13 @@
 //! The HTTP client set-up the web and prometheus providers (and the
 //! promotion `http` step) share, and their OAuth2 client-credentials grant: rustls
 //! with the `ring` provider installed once, per-metric timeout and
-//! `insecure`, and reqwest errors described without URLs (which may carry
+//! `insecure`, one client per (timeout, `insecure`) kept for the process
+//! (building one loads the TLS roots: milliseconds of CPU per measurement
+//! otherwise, and no connection reuse), and reqwest errors described without URLs (which may carry
 //! credentials).
 
-use std::sync::Once;
+use std::collections::HashMap;
+use std::sync::{Mutex, Once};
 
 use kargo_api::analysis::OAuth2Config;
 use serde_json::Value as Json;
@@ -19,16 +22,25 @@ fn ensure_crypto_provider() {
     });
 }
 
+static CLIENTS: Mutex<Option<HashMap<(Duration, bool), reqwest::Client>>> = Mutex::new(None);
+
 /// A client with `timeout` for the whole request and optional TLS
-/// verification.
+/// verification, shared by every caller with the same two settings.
 pub fn client(timeout: Duration, insecure: bool) -> Result<reqwest::Client, String> {
+    let mut clients = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    let clients = clients.get_or_insert_with(HashMap::new);
+    if let Some(c) = clients.get(&(timeout, insecure)) {
+        return Ok(c.clone());
+    }
     ensure_crypto_provider();
-    reqwest::Client::builder()
+    let c = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .danger_accept_invalid_certs(insecure)
         .build()
-        .map_err(|e| format!("cannot create HTTP client: {}", describe(e)))
+        .map_err(|e| format!("cannot create HTTP client: {}", describe(e)))?;
+    clients.insert((timeout, insecure), c.clone());
+    Ok(c)
 }
 
 /// A reqwest error without its URL, with its causes.

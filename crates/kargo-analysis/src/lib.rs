@@ -31,6 +31,7 @@ pub mod merge;
 pub mod phase;
 pub mod prometheus;
 pub mod provider;
+pub mod status_patch;
 pub mod typecheck;
 pub mod web;
 

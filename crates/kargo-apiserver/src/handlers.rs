@@ -78,6 +78,17 @@ fn json_response(code: StatusCode, v: &Value, warnings: &[String]) -> Response {
     r
 }
 
+/// A Table's JSON text as a 200 response.
+fn table_response(table: serde_json::Result<String>) -> ApiResult<Response> {
+    let text = table.map_err(|e| ApiError::from(StoreError::from(e)))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response())
+}
+
 /// Whether the client asked for a `meta.k8s.io` Table.
 pub fn wants_table(headers: &HeaderMap) -> bool {
     headers
@@ -240,11 +251,8 @@ async fn dispatch(
                     .get("includeObject")
                     .map(String::as_str)
                     .unwrap_or("Metadata");
-                return Ok(json_response(
-                    StatusCode::OK,
-                    &table::table(info, &[obj], &rv, None, inc),
-                    &[],
-                ));
+                let body = obj.to_string();
+                return table_response(table::table(info, &[&body], &rv, None, inc));
             }
             Ok(json_response(StatusCode::OK, &obj, &[]))
         }
@@ -405,20 +413,12 @@ async fn list(
     };
     let rv_s = rv.to_string();
     if as_table {
-        let objs: Vec<Value> = rows
-            .iter()
-            .map(|r| serde_json::from_str(&r.body))
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::from(StoreError::from(e)))?;
         let inc = q
             .get("includeObject")
             .map(String::as_str)
             .unwrap_or("Metadata");
-        return Ok(json_response(
-            StatusCode::OK,
-            &table::table(info, &objs, &rv_s, cont.as_deref(), inc),
-            &[],
-        ));
+        let bodies: Vec<&str> = rows.iter().map(|r| r.body.as_str()).collect();
+        return table_response(table::table(info, &bodies, &rv_s, cont.as_deref(), inc));
     }
     // Splice stored JSON text straight into the list: no re-encoding.
     let mut meta = json!({"resourceVersion": rv_s});

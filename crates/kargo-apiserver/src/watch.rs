@@ -57,21 +57,14 @@ impl Filter {
             let rv = obj
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            table::table(
-                self.info,
-                std::slice::from_ref(&obj),
-                &rv,
-                None,
-                &self.include_object,
-            )
+                .unwrap_or("");
+            table::table(self.info, &[&e.body], rv, None, &self.include_object).ok()?
         } else {
-            obj
+            e.body.to_string()
         };
         Some(Bytes::from(format!(
-            "{}\n",
-            json!({"type": e.type_.as_str(), "object": object})
+            "{{\"type\":\"{}\",\"object\":{object}}}\n",
+            e.type_.as_str()
         )))
     }
 

@@ -1,7 +1,7 @@
 //! The AnalysisRun controller: executes AnalysisRuns in-process with
 //! `kargo-analysis` (Argo Rollouts' semantics; web, Prometheus and job
 //! providers). Each reconcile takes the measurements that are due,
-//! persists the new status, and asks to be woken when the next one is.
+//! persists what changed of the status as a JSON patch, and asks to be woken when the next one is.
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
@@ -12,7 +12,6 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::reflector::Store;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,12 +81,17 @@ async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, ku
     if kargo_analysis::phase::completed(&out.status.phase) && out.status.completed_at.is_none() {
         out.status.completed_at = Some(crate::now());
     }
-    if out.status != status {
+    // Only what changed is written: a measurement is an append and its
+    // counters, guarded by the counts this step read.
+    let ops = kargo_analysis::status_patch::status_patch(&status, &out.status);
+    if !ops.is_empty() {
+        let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops))
+            .map_err(kube::Error::SerdeError)?;
         Api::<AnalysisRun>::namespaced(ctx.client.clone(), &ns)
             .patch_status(
                 &ar.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(json!({"status": out.status})),
+                &Patch::<()>::Json(patch),
             )
             .await?;
     }

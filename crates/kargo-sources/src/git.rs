@@ -2,7 +2,10 @@
 //! gets one bare mirror under the cache directory, keyed by its
 //! normalised URL and shared by every Warehouse that watches it; it is
 //! updated with `git fetch`, never re-cloned, and a `git ls-remote`
-//! comparison skips the fetch entirely when nothing moved.
+//! comparison skips the fetch entirely when nothing moved. A
+//! subscription's answer is remembered with the refs it was computed
+//! from, so a refresh with nothing new costs one `git ls-remote` and no
+//! other git process.
 //!
 //! Git never takes an option from user input: the repository URL goes
 //! after `--`, revisions after `--end-of-options`, the `ext::` remote
@@ -80,12 +83,26 @@ pub struct GitStats {
     pub fetches: u64,
     /// Mirrors created.
     pub clones: u64,
+    /// Discoveries answered from the last result (refs unchanged).
+    pub unchanged: u64,
+    /// `git` processes run, of any kind.
+    pub processes: u64,
+}
+
+/// Bound on remembered subscription results; the map is dropped when full.
+const MAX_RESULTS: usize = 10_000;
+
+/// A subscription's last answer and the refs it was computed from.
+struct LastResult {
+    refs_hash: String,
+    commits: Vec<DiscoveredCommit>,
 }
 
 /// Discovers commits and tags, sharing mirrors between subscriptions.
 pub struct GitDiscoverer {
     cache: PathBuf,
     mirrors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<MirrorState>>>>,
+    results: Mutex<HashMap<String, LastResult>>,
     stats: Mutex<GitStats>,
 }
 
@@ -93,6 +110,8 @@ pub struct GitDiscoverer {
 struct Mirror {
     path: PathBuf,
     default_branch: Option<String>,
+    /// Hash of the remote's refs this mirror holds.
+    refs_hash: String,
 }
 
 fn redact(url: &str) -> String {
@@ -116,6 +135,7 @@ impl GitDiscoverer {
         GitDiscoverer {
             cache: cache.join("git"),
             mirrors: Mutex::new(HashMap::new()),
+            results: Mutex::new(HashMap::new()),
             stats: Mutex::new(GitStats::default()),
         }
     }
@@ -166,6 +186,7 @@ impl GitDiscoverer {
                 );
         }
         cmd.kill_on_drop(true);
+        self.bump(|s| s.processes += 1);
         let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
             .await
             .map_err(|_| GitError::Command {
@@ -272,11 +293,12 @@ impl GitDiscoverer {
             )
             .await?;
             self.bump(|s| s.fetches += 1);
-            st.fetched_refs = Some(refs_hash);
+            st.fetched_refs = Some(refs_hash.clone());
         }
         Ok(Mirror {
             path,
             default_branch: st.default_branch.clone(),
+            refs_hash,
         })
     }
 
@@ -290,8 +312,46 @@ impl GitDiscoverer {
         // --allow-file-repos); an option or a remote helper is never run.
         kargo_api::urls::check_git_repo_url(&sub.repo_url, true)
             .map_err(|e| GitError::Invalid(format!("repoURL: {e}")))?;
-        let limit = sub.discovery_limit.unwrap_or(20).clamp(1, 100) as usize;
         let mirror = self.sync(&sub.repo_url, creds).await?;
+        // The answer depends only on the subscription and the refs (an
+        // expression that reads the clock is always evaluated anew).
+        let key = serde_json::to_string(sub).unwrap_or_default();
+        let reusable = !sub.expression_filter.contains("now");
+        if reusable {
+            let results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(last) = results.get(&key)
+                && last.refs_hash == mirror.refs_hash
+            {
+                let commits = last.commits.clone();
+                drop(results);
+                self.bump(|s| s.unchanged += 1);
+                return Ok(commits);
+            }
+        }
+        let commits = self.select(sub, &mirror).await?;
+        if reusable {
+            let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+            if results.len() >= MAX_RESULTS && !results.contains_key(&key) {
+                results.clear();
+            }
+            results.insert(
+                key,
+                LastResult {
+                    refs_hash: mirror.refs_hash.clone(),
+                    commits: commits.clone(),
+                },
+            );
+        }
+        Ok(commits)
+    }
+
+    /// Reads a subscription's commits or tags from an up-to-date mirror.
+    async fn select(
+        &self,
+        sub: &GitSubscription,
+        mirror: &Mirror,
+    ) -> Result<Vec<DiscoveredCommit>, GitError> {
+        let limit = sub.discovery_limit.unwrap_or(20).clamp(1, 100) as usize;
         let paths =
             PathFilter::new(&sub.include_paths, &sub.exclude_paths).map_err(GitError::Invalid)?;
         let expr = ExprFilter::new(&sub.expression_filter);
@@ -307,7 +367,7 @@ impl GitDiscoverer {
                 } else {
                     sub.branch.clone()
                 };
-                self.branch_commits(&sub.repo_url, &mirror, &branch, &paths, &expr, limit)
+                self.branch_commits(&sub.repo_url, mirror, &branch, &paths, &expr, limit)
                     .await
             }
             strategy => {
@@ -318,7 +378,7 @@ impl GitDiscoverer {
                     &sub.ignore_tags_regexes,
                 )
                 .map_err(GitError::Invalid)?;
-                let mut tagged = self.tags(&sub.repo_url, &mirror).await?;
+                let mut tagged = self.tags(&sub.repo_url, mirror).await?;
                 tagged.retain(|(t, _)| filter.allows(&t.tag));
                 let mut tags = Vec::new();
                 for (t, notes) in tagged {
@@ -329,7 +389,7 @@ impl GitDiscoverer {
                 if !paths.is_empty() {
                     let mut kept = Vec::new();
                     for t in tags {
-                        let changed = self.changed_paths(&sub.repo_url, &mirror, &t.id).await?;
+                        let changed = self.changed_paths(&sub.repo_url, mirror, &t.id).await?;
                         if paths.accepts(&changed) {
                             kept.push(t);
                         }

@@ -1,27 +1,35 @@
-//! OCI registry access shared by image and OCI chart discovery, over
-//! `oci-client`: repository URL parsing and Docker Hub normalisation,
-//! plain HTTP for loopback or `http://` registries, one client per
-//! (registry, TLS setting, credentials) so tokens are never shared across
-//! credentials, paginated tag listing, and errors that name the
-//! repository and never carry a secret.
+//! OCI registry access shared by image and OCI chart discovery:
+//! repository URL parsing and Docker Hub normalisation, plain HTTP for
+//! loopback or `http://` registries, one client per (registry, TLS
+//! setting, credentials) so tokens are never shared across credentials,
+//! and errors that name the repository and never carry a secret.
+//!
+//! `oci-client` answers the registry's auth challenge once per session
+//! (a bearer token, basic credentials or nothing); the requests
+//! themselves go out over reqwest with that answer, so no request pays
+//! an extra `/v2/` round trip (oci-client pings `/v2/` before every
+//! request to a registry that wants no token). Tags are listed in as few
+//! requests as the registry allows: the whole list, then the pages its
+//! `Link` headers name. Manifests and blobs read by digest are checked
+//! against it.
 
+use oci_client::RegistryOperation;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::manifest::{
-    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
-    OCI_IMAGE_MEDIA_TYPE,
-};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use reqwest::header::{ACCEPT, HeaderMap};
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 
-/// Tags asked for per page of `tags/list`.
-const TAG_PAGE: usize = 1000;
-/// Safety bound on pages (a million tags).
-const MAX_TAG_PAGES: usize = 1000;
+/// Safety bound on `tags/list` pages followed through `Link` headers.
+const MAX_TAG_PAGES: usize = 10_000;
+/// Largest `tags/list` page we read (about two million tags).
+const MAX_TAG_PAGE_BYTES: usize = 64 << 20;
 /// Largest manifest or config blob we accept.
 pub(crate) const MAX_METADATA_BYTES: usize = 4 << 20;
 
@@ -60,15 +68,6 @@ impl RepoTarget {
             self.registry.clone(),
             self.repository.clone(),
             tag.to_string(),
-        )
-    }
-
-    /// Reference to a digest of this repository.
-    pub fn digest(&self, digest: &str) -> Reference {
-        Reference::with_digest(
-            self.registry.clone(),
-            self.repository.clone(),
-            digest.to_string(),
         )
     }
 }
@@ -143,15 +142,93 @@ pub(crate) type Login<'a> = Option<(&'a str, &'a str)>;
 /// A pool of registry clients.
 #[derive(Default)]
 pub(crate) struct Registries {
-    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
+    clients: Mutex<HashMap<ClientKey, Clients>>,
+}
+
+/// The registry client and, for the tag list (whose `Link` headers
+/// `oci-client` does not show), a plain HTTP client with the same TLS
+/// setting.
+#[derive(Clone)]
+struct Clients {
+    oci: Arc<Client>,
+    http: reqwest::Client,
 }
 
 /// One repository reached with one client and one set of credentials.
 pub(crate) struct Session {
     pub target: RepoTarget,
     client: Arc<Client>,
+    http: reqwest::Client,
     auth: RegistryAuth,
     secret: Option<String>,
+    /// `scheme://registry/v2/repository/`.
+    base: Url,
+    /// The auth challenge's answer: `None` until asked, then the bearer
+    /// token if the registry issued one.
+    token: tokio::sync::Mutex<Option<Option<String>>>,
+}
+
+/// The media types a manifest request accepts.
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// `sha256:<hex>` of `data`.
+fn sha256_digest(data: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, data))
+    )
+}
+
+/// The messages of an OCI error envelope, else the start of the body.
+fn error_text(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        errors: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(e) if !e.errors.is_empty() => e
+            .errors
+            .iter()
+            .map(|x| format!("{} ({})", x.message, x.code))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::from_utf8_lossy(&body[..body.len().min(512)])
+            .trim()
+            .to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+struct TagPage {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// The target of a `Link: <url>; rel="next"` header, resolved against
+/// the request's URL.
+fn next_link(headers: &reqwest::header::HeaderMap, base: &reqwest::Url) -> Option<reqwest::Url> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let is_next = params.split(';').any(|p| {
+                p.trim()
+                    .strip_prefix("rel=")
+                    .is_some_and(|r| r.trim_matches('"') == "next")
+            });
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| base.join(target).ok()).flatten()
+        })
 }
 
 impl Registries {
@@ -185,7 +262,7 @@ impl Registries {
             creds: fingerprint,
         };
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        let client = match clients.get(&key) {
+        let clients = match clients.get(&key) {
             Some(c) => c.clone(),
             None => {
                 let config = ClientConfig {
@@ -200,20 +277,44 @@ impl Registries {
                     read_timeout: Some(Duration::from_secs(60)),
                     ..ClientConfig::default()
                 };
-                let c = Arc::new(Client::try_from(config).map_err(|e| RegistryError {
+                let failed = |message: String| RegistryError {
                     repo: target.name(),
                     op: "create registry client".into(),
-                    message: e.to_string(),
-                })?);
+                    message,
+                };
+                let oci = Arc::new(Client::try_from(config).map_err(|e| failed(e.to_string()))?);
+                let http = reqwest::Client::builder()
+                    .danger_accept_invalid_certs(insecure)
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .map_err(|e| failed(e.without_url().to_string()))?;
+                let c = Clients { oci, http };
                 clients.insert(key, c.clone());
                 c
             }
         };
+        let probe = target.tag("latest");
+        let scheme = if target.plain_http { "http" } else { "https" };
+        let base = Url::parse(&format!(
+            "{scheme}://{}/v2/{}/",
+            probe.resolve_registry(),
+            target.repository
+        ))
+        .map_err(|e| RegistryError {
+            repo: target.name(),
+            op: "registry URL".into(),
+            message: e.to_string(),
+        })?;
         Ok(Session {
             target: target.clone(),
-            client,
+            client: clients.oci,
+            http: clients.http,
             auth,
             secret,
+            base,
+            token: tokio::sync::Mutex::new(None),
         })
     }
 }
@@ -247,77 +348,191 @@ impl Session {
         }
     }
 
-    /// All tags of the repository, following `n`/`last` pagination.
-    pub async fn list_tags(&self) -> Result<Vec<String>, RegistryError> {
-        let reference = self.target.tag("latest");
-        let mut tags: Vec<String> = Vec::new();
-        let mut last: Option<String> = None;
-        for _ in 0..MAX_TAG_PAGES {
-            let page = self
-                .client
-                .list_tags(&reference, &self.auth, Some(TAG_PAGE), last.as_deref())
-                .await
-                .map_err(|e| self.error("list tags", &e))?;
-            let n = page.tags.len();
-            let next = page.tags.last().cloned();
-            tags.extend(page.tags);
-            if n < TAG_PAGE || next.is_none() || next == last {
-                break;
+    /// The auth challenge's answer, asked once per session (again with
+    /// `renew`, after a 401 on a token that may have expired).
+    async fn token(&self, renew: bool) -> Result<Option<String>, RegistryError> {
+        let mut slot = self.token.lock().await;
+        if let Some(t) = slot.as_ref().filter(|_| !renew) {
+            return Ok(t.clone());
+        }
+        let t = self
+            .client
+            .auth(
+                &self.target.tag("latest"),
+                &self.auth,
+                RegistryOperation::Pull,
+            )
+            .await
+            .map_err(|e| self.error("authenticate", &e))?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Sends one request with the session's credentials; a 401 on a
+    /// bearer token renews it once.
+    async fn send(
+        &self,
+        op: &str,
+        method: Method,
+        url: &Url,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut renew = false;
+        loop {
+            let token = self.token(renew).await?;
+            let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(a) = accept {
+                req = req.header(ACCEPT, a);
             }
-            last = next;
+            req = match (&token, &self.auth) {
+                (Some(t), _) => req.bearer_auth(t),
+                (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+                _ => req,
+            };
+            let res = req
+                .send()
+                .await
+                .map_err(|e| self.error(op, &e.without_url()))?;
+            if res.status() == StatusCode::UNAUTHORIZED && token.is_some() && !renew {
+                renew = true;
+                continue;
+            }
+            return Ok(res);
+        }
+    }
+
+    /// Reads a successful response's body, at most `limit` bytes; any
+    /// other status is an error with the registry's explanation.
+    async fn body(
+        &self,
+        op: &str,
+        mut res: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let status = res.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = res
+            .chunk()
+            .await
+            .map_err(|e| self.error(op, &e.without_url()))?
+        {
+            if body.len() + chunk.len() > limit {
+                if !status.is_success() {
+                    break;
+                }
+                return Err(self.failure(op, format!("larger than {limit} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !status.is_success() {
+            return Err(self.failure(op, format!("{status}: {}", error_text(&body))));
+        }
+        Ok(body)
+    }
+
+    fn url(&self, path: &str) -> Result<Url, RegistryError> {
+        self.base
+            .join(path)
+            .map_err(|e| self.failure(path.to_string(), format!("bad registry URL: {e}")))
+    }
+
+    /// All tags of the repository: the whole list in one request where
+    /// the registry allows it (no `n`, so a registry that reads its whole
+    /// tag directory per request reads it once), then every page its
+    /// `Link` headers name.
+    pub async fn list_tags(&self) -> Result<Vec<String>, RegistryError> {
+        let op = "list tags";
+        let mut url = self.url("tags/list")?;
+        let mut tags: Vec<String> = Vec::new();
+        for _ in 0..MAX_TAG_PAGES {
+            let res = self.send(op, Method::GET, &url, None).await?;
+            let next = next_link(res.headers(), &url);
+            let body = self.body(op, res, MAX_TAG_PAGE_BYTES).await?;
+            let page: TagPage = serde_json::from_slice(&body)
+                .map_err(|e| self.failure(op, format!("not a tag list: {e}")))?;
+            tags.extend(page.tags.unwrap_or_default());
+            match next {
+                Some(n) if n != url => url = n,
+                _ => break,
+            }
         }
         Ok(tags)
     }
 
-    /// The digest a tag points to now (a HEAD request).
+    /// The digest a tag points to now (a HEAD request; a GET when the
+    /// registry sends no `Docker-Content-Digest`).
     pub async fn tag_digest(&self, tag: &str) -> Result<String, RegistryError> {
-        self.client
-            .fetch_manifest_digest(&self.target.tag(tag), &self.auth)
-            .await
-            .map_err(|e| self.error(format!("resolve tag {tag:?}"), &e))
+        let op = format!("resolve tag {tag:?}");
+        let url = self.url(&format!("manifests/{tag}"))?;
+        let res = self
+            .send(&op, Method::HEAD, &url, Some(MANIFEST_TYPES))
+            .await?;
+        let header = |h: &HeaderMap| {
+            h.get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        if let Some(d) = header(res.headers()).filter(|_| res.status().is_success()) {
+            return Ok(d);
+        }
+        // No digest header, or a failure (a HEAD answer has no body to
+        // explain it): GET says what the registry means.
+        let res = self
+            .send(&op, Method::GET, &url, Some(MANIFEST_TYPES))
+            .await?;
+        let named = header(res.headers());
+        let body = self.body(&op, res, MAX_METADATA_BYTES).await?;
+        Ok(named.unwrap_or_else(|| sha256_digest(&body)))
+    }
+
+    /// Reads content addressed by `digest` and checks it against it.
+    async fn by_digest(
+        &self,
+        op: &str,
+        path: &str,
+        digest: &str,
+        accept: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let url = self.url(path)?;
+        let res = self.send(op, Method::GET, &url, accept).await?;
+        let body = self.body(op, res, limit).await?;
+        if digest.starts_with("sha256:") && sha256_digest(&body) != digest {
+            return Err(self.failure(op, "content does not match its digest"));
+        }
+        Ok(body)
     }
 
     /// Raw manifest (image manifest, index or list) by digest.
     pub async fn manifest(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(
-                &self.target.digest(digest),
-                &self.auth,
-                &[
-                    OCI_IMAGE_MEDIA_TYPE,
-                    OCI_IMAGE_INDEX_MEDIA_TYPE,
-                    IMAGE_MANIFEST_MEDIA_TYPE,
-                    IMAGE_MANIFEST_LIST_MEDIA_TYPE,
-                ],
-            )
-            .await
-            .map_err(|e| self.error(format!("read manifest {digest}"), &e))?;
-        if bytes.len() > MAX_METADATA_BYTES {
-            return Err(self.failure(
-                format!("read manifest {digest}"),
-                format!("manifest is larger than {MAX_METADATA_BYTES} bytes"),
-            ));
-        }
-        Ok(bytes.to_vec())
+        self.by_digest(
+            &format!("read manifest {digest}"),
+            &format!("manifests/{digest}"),
+            digest,
+            Some(MANIFEST_TYPES),
+            MAX_METADATA_BYTES,
+        )
+        .await
     }
 
     /// A small blob (an image config) by digest; `size` is the
     /// descriptor's declared size, checked before reading.
     pub async fn small_blob(&self, digest: &str, size: i64) -> Result<Vec<u8>, RegistryError> {
-        let op = || format!("read config {digest}");
+        let op = format!("read config {digest}");
         if size < 0 || size as usize > MAX_METADATA_BYTES {
             return Err(self.failure(
-                op(),
+                op,
                 format!("declared size {size} is outside 0..={MAX_METADATA_BYTES} bytes"),
             ));
         }
-        let mut out: Vec<u8> = Vec::with_capacity(size as usize);
-        self.client
-            .pull_blob(&self.target.digest(digest), digest, &mut out)
-            .await
-            .map_err(|e| self.error(op(), &e))?;
-        Ok(out)
+        self.by_digest(
+            &op,
+            &format!("blobs/{digest}"),
+            digest,
+            None,
+            MAX_METADATA_BYTES,
+        )
+        .await
     }
 }
 
@@ -354,5 +569,30 @@ mod tests {
         assert!(parse_repo("ghcr.io/a/b@sha256:00").is_err());
         assert!(parse_repo("").is_err());
         assert!(parse_repo("team/UPPER").is_err());
+    }
+
+    #[test]
+    fn follows_next_links() {
+        let base = reqwest::Url::parse("https://r.test/v2/app/tags/list").unwrap();
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(next_link(&h, &base), None);
+        h.insert(
+            reqwest::header::LINK,
+            r#"</v2/app/tags/list?last=b&n=2>; rel="next""#.parse().unwrap(),
+        );
+        assert_eq!(
+            next_link(&h, &base).unwrap().as_str(),
+            "https://r.test/v2/app/tags/list?last=b&n=2"
+        );
+        h.insert(
+            reqwest::header::LINK,
+            r#"<https://r.test/x>; rel="prev", <https://r.test/y?last=c>; rel=next"#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h, &base).unwrap().as_str(),
+            "https://r.test/y?last=c"
+        );
     }
 }

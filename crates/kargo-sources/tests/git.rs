@@ -218,11 +218,15 @@ async fn one_mirror_per_repository_and_no_fetch_when_nothing_moved() {
         &format!("{}/", r.url),
         CommitSelectionStrategy::NewestFromBranch,
     );
-    d.discover(&a, None).await.unwrap();
+    let first = d.discover(&a, None).await.unwrap();
     d.discover(&b, None).await.unwrap();
-    d.discover(&a, None).await.unwrap();
+    let before = d.stats();
+    // Nothing new on the remote: one ls-remote and no other git process.
+    assert_eq!(d.discover(&a, None).await.unwrap(), first);
     let s = d.stats();
     assert_eq!((s.clones, s.fetches, s.ls_remotes), (1, 1, 3), "{s:?}");
+    assert_eq!(s.processes - before.processes, 1, "{s:?}");
+    assert_eq!(s.unchanged - before.unchanged, 1, "{s:?}");
     r.commit("a.txt", "two");
     let found = d.discover(&a, None).await.unwrap();
     assert_eq!(found[0].subject, "two");

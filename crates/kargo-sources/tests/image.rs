@@ -396,3 +396,28 @@ async fn credentials_and_failures_name_the_repo_without_secrets() {
         .unwrap_err();
     assert!(err.to_string().contains("without a tag"), "{err}");
 }
+
+#[tokio::test]
+async fn thousands_of_tags_are_listed_once_each() {
+    // Distribution 2.8 ignores `n`/`last`: paging by `n` read the whole
+    // list twice and reported every tag twice.
+    let reg = Registry::start(false).await;
+    let p = reg.pusher(false);
+    p.image(
+        "big/app",
+        "0.0.0",
+        "2024-01-01T00:00:00Z",
+        "linux/amd64",
+        &[],
+    )
+    .await;
+    reg.bulk_tags("big/app", "0.0.0", 2500, |i| {
+        format!("1.{}.{}", i / 100, i % 100)
+    });
+    let d = ImageDiscoverer::new();
+    let mut s = sub(format!("{}/big/app", reg.host));
+    s.discovery_limit = Some(3);
+    let got = d.discover(&s, None).await.unwrap();
+    assert_eq!(tags(&got), ["1.24.99", "1.24.98", "1.24.97"]);
+    assert_eq!(d.stats().tag_lists, 1);
+}

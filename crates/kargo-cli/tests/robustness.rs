@@ -2,7 +2,8 @@
 //! reading (`kargo get freight | head`), servers that cannot be reached
 //! (refused, untrusted certificate, silent, unknown host), refusals that
 //! must read as sentences, and a git remote that never answers (killed
-//! after `--git-timeout`; `kargo abort` interrupts it at once).
+//! after `--git-timeout` in a step or a Warehouse refresh; `kargo abort`
+//! interrupts a step at once).
 
 mod common;
 
@@ -457,4 +458,19 @@ fn a_silent_git_remote_is_killed_after_its_timeout_and_abort_interrupts_it() {
         "the Promotion ended after {took:?}"
     );
     assert!(processes_mentioning(&needle).is_empty());
+
+    // Discovery is bounded the same way: a Warehouse watching the silent
+    // remote reports the timeout and leaves no git behind.
+    let w = format!(
+        "kind: Warehouse\nmetadata: {{name: silent, namespace: p}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{url}\"}}\n"
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&w)));
+    wait_for("the Warehouse to report the timeout", 30, || {
+        s.get_json(&["warehouse", "silent", "-n", "p"])["status"]
+            .to_string()
+            .contains("timed out after 2s")
+    });
+    wait_for("discovery's git to be gone", 5, || {
+        processes_mentioning(&needle).is_empty()
+    });
 }

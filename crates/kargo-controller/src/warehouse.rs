@@ -42,9 +42,9 @@ impl Context {
     pub fn new(client: kube::Client, cfg: &crate::ControllerConfig) -> Self {
         Context {
             client,
-            git: GitDiscoverer::new(&cfg.cache_dir),
-            images: kargo_sources::ImageDiscoverer::new(),
-            charts: kargo_sources::ChartDiscoverer::new(),
+            git: GitDiscoverer::new(&cfg.cache_dir).with_timeout(cfg.git_timeout),
+            images: kargo_sources::ImageDiscoverer::new().with_http_timeout(cfg.http_timeout),
+            charts: kargo_sources::ChartDiscoverer::new().with_http_timeout(cfg.http_timeout),
             min_interval: cfg.min_warehouse_interval,
             failures: Mutex::new(HashMap::new()),
         }

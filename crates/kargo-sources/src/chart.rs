@@ -130,6 +130,13 @@ impl ChartDiscoverer {
         Self::default()
     }
 
+    /// Bounds each repository or registry request (the server's
+    /// `--http-timeout`).
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.registries.timeout = Some(timeout);
+        self
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> ChartStats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())
@@ -206,7 +213,11 @@ impl ChartDiscoverer {
         crate::tls::ensure_crypto_provider();
         let c = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
+            .timeout(
+                self.registries
+                    .timeout
+                    .unwrap_or(crate::registry::DEFAULT_HTTP_TIMEOUT),
+            )
             .build()
             .map_err(|e| ChartError::Http {
                 repo: repo.into(),

@@ -104,6 +104,8 @@ pub struct GitDiscoverer {
     mirrors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<MirrorState>>>>,
     results: Mutex<HashMap<String, LastResult>>,
     stats: Mutex<GitStats>,
+    /// Longest one git process may run (`--git-timeout`).
+    timeout: std::time::Duration,
 }
 
 /// A mirror ready to read.
@@ -137,7 +139,15 @@ impl GitDiscoverer {
             mirrors: Mutex::new(HashMap::new()),
             results: Mutex::new(HashMap::new()),
             stats: Mutex::new(GitStats::default()),
+            timeout: std::time::Duration::from_secs(300),
         }
+    }
+
+    /// Kills a git process (and what it started) after `timeout` (the
+    /// server's `--git-timeout`; default 5 minutes).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Counters so far.
@@ -185,20 +195,37 @@ impl GitDiscoverer {
                     format!("Authorization: Basic {token}"),
                 );
         }
-        cmd.kill_on_drop(true);
+        // Its own process group, so a timeout kills git's helpers too.
+        cmd.kill_on_drop(true)
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         self.bump(|s| s.processes += 1);
-        let out = tokio::time::timeout(std::time::Duration::from_secs(300), cmd.output())
-            .await
-            .map_err(|_| GitError::Command {
-                op,
-                url: redact(url),
-                message: "timed out after 300 s".into(),
-            })?
-            .map_err(|e| GitError::Command {
-                op,
-                url: redact(url),
-                message: format!("cannot run git: {e}"),
-            })?;
+        let failed = |message: String| GitError::Command {
+            op,
+            url: redact(url),
+            message,
+        };
+        let child = cmd
+            .spawn()
+            .map_err(|e| failed(format!("cannot run git: {e}")))?;
+        let group = child.id();
+        let out = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(out) => out.map_err(|e| failed(format!("cannot run git: {e}")))?,
+            Err(_) => {
+                if let Some(pid) = group
+                    .and_then(|g| i32::try_from(g).ok())
+                    .and_then(rustix::process::Pid::from_raw)
+                {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
+                return Err(failed(format!(
+                    "timed out after {}",
+                    kargo_api::validate::format_duration(self.timeout)
+                )));
+            }
+        };
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let msg = stderr

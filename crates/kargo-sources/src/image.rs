@@ -196,6 +196,12 @@ impl ImageDiscoverer {
         Self::default()
     }
 
+    /// Bounds each registry request (the server's `--http-timeout`).
+    pub fn with_http_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.registries.timeout = Some(timeout);
+        self
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> ImageStats {
         *self.stats.lock().unwrap_or_else(|p| p.into_inner())

@@ -143,7 +143,12 @@ pub(crate) type Login<'a> = Option<(&'a str, &'a str)>;
 #[derive(Default)]
 pub(crate) struct Registries {
     clients: Mutex<HashMap<ClientKey, Clients>>,
+    /// Longest one request may take (`--http-timeout`); None: 5 minutes.
+    pub timeout: Option<Duration>,
 }
+
+/// The default limit on one registry or chart repository request.
+pub(crate) const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The registry client and, for the tag list (whose `Link` headers
 /// `oci-client` does not show), a plain HTTP client with the same TLS
@@ -274,7 +279,9 @@ impl Registries {
                     accept_invalid_certificates: insecure,
                     platform_resolver: None,
                     connect_timeout: Some(Duration::from_secs(10)),
-                    read_timeout: Some(Duration::from_secs(60)),
+                    read_timeout: Some(
+                        Duration::from_secs(60).min(self.timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT)),
+                    ),
                     ..ClientConfig::default()
                 };
                 let failed = |message: String| RegistryError {
@@ -287,7 +294,7 @@ impl Registries {
                     .danger_accept_invalid_certs(insecure)
                     .connect_timeout(Duration::from_secs(10))
                     .read_timeout(Duration::from_secs(60))
-                    .timeout(Duration::from_secs(300))
+                    .timeout(self.timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT))
                     .build()
                     .map_err(|e| failed(e.without_url().to_string()))?;
                 let c = Clients { oci, http };

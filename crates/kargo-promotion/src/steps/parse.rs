@@ -418,6 +418,145 @@ mod tests {
         }
     }
 
+    /// Kargo's `Test_jsonParser_readAndParseJSON` and
+    /// `Test_tomlParser_readAndParseTOML` rows.
+    #[test]
+    fn kargo_read_and_parse_json_and_toml_tables() {
+        let json_rows: Vec<(&str, &str, Result<Value, &str>)> = vec![
+            (
+                "Valid JSON with map root",
+                "{\n\"key\": \"value\",\n\"num\": 42,\n\"flag\": true\n}",
+                Ok(json!({"key": "value", "num": 42, "flag": true})),
+            ),
+            (
+                "Valid JSON with nested structure",
+                r#"{"app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}}, "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}]}"#,
+                Ok(
+                    json!({"app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}}, "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}]}),
+                ),
+            ),
+            (
+                "Valid JSON with array values",
+                r#"{"numbers": [1, 2, 3, 4, 5], "strings": ["hello", "world"], "mixed": [true, 42, "text", null]}"#,
+                Ok(
+                    json!({"numbers": [1, 2, 3, 4, 5], "strings": ["hello", "world"], "mixed": [true, 42, "text", null]}),
+                ),
+            ),
+            (
+                "Valid JSON with null values",
+                r#"{"nullValue": null, "emptyString": "", "zeroNumber": 0}"#,
+                Ok(json!({"nullValue": null, "emptyString": "", "zeroNumber": 0})),
+            ),
+            (
+                "Invalid JSON syntax",
+                r#"{key: "value"}"#,
+                Err("could not parse JSON file"),
+            ),
+            ("Empty JSON file", "", Err("could not parse JSON file")),
+        ];
+        assert_eq!(
+            json_rows.len(),
+            6,
+            "rows of upstream Test_jsonParser_readAndParseJSON"
+        );
+        let toml_rows: Vec<(&str, &str, Result<Value, &str>)> = vec![
+            (
+                "valid TOML with nested structure",
+                "title = \"example\"\nnum = 42\nflag = true\nitems = [1, 2]\n[app]\nversion = \"1.2.3\"\n",
+                Ok(
+                    json!({"title": "example", "num": 42, "flag": true, "items": [1, 2], "app": {"version": "1.2.3"}}),
+                ),
+            ),
+            (
+                "invalid TOML syntax",
+                "title = \n",
+                Err("could not parse TOML file"),
+            ),
+            (
+                "empty TOML file",
+                "",
+                Err("could not parse empty TOML file"),
+            ),
+        ];
+        assert_eq!(
+            toml_rows.len(),
+            3,
+            "rows of upstream Test_tomlParser_readAndParseTOML"
+        );
+        for (format, rows) in [(Format::Json, json_rows), (Format::Toml, toml_rows)] {
+            for (name, text, expected) in rows {
+                match (format.parse(text), expected) {
+                    (Ok(doc), Ok(want)) => assert_eq!(doc, want, "{name}"),
+                    (Err(e), Err(want)) => assert!(e.contains(want), "{name}: {e}"),
+                    (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    /// Kargo's `Test_{yaml,json,toml}Parser_convert` rows (the same nine
+    /// in each): every problem is refused naming its field.
+    #[test]
+    fn kargo_convert_tables() {
+        let rows: Vec<(&str, Value, Option<&str>)> = vec![
+            (
+                "path not specified",
+                json!({"outputs": [{"name": "a", "fromExpression": "a"}]}),
+                Some("path"),
+            ),
+            (
+                "path is empty string",
+                json!({"path": "", "outputs": [{"name": "a", "fromExpression": "a"}]}),
+                Some("path"),
+            ),
+            (
+                "outputs field is missing",
+                json!({"path": "f"}),
+                Some("outputs"),
+            ),
+            (
+                "outputs field is an empty array",
+                json!({"path": "f", "outputs": []}),
+                Some("outputs"),
+            ),
+            (
+                "name is not specified",
+                json!({"path": "f", "outputs": [{"fromExpression": "a"}]}),
+                Some("name"),
+            ),
+            (
+                "name is empty",
+                json!({"path": "f", "outputs": [{"name": "", "fromExpression": "a"}]}),
+                Some("outputs[0].name"),
+            ),
+            (
+                "fromExpression is not specified",
+                json!({"path": "f", "outputs": [{"name": "a"}]}),
+                Some("fromExpression"),
+            ),
+            (
+                "fromExpression is empty",
+                json!({"path": "f", "outputs": [{"name": "a", "fromExpression": ""}]}),
+                Some("outputs[0].fromExpression"),
+            ),
+            (
+                "valid configuration",
+                json!({"path": "f", "outputs": [{"name": "a", "fromExpression": "a"}]}),
+                None,
+            ),
+        ];
+        assert_eq!(rows.len(), 9, "rows of upstream Test_yamlParser_convert");
+        for format in [Format::Yaml, Format::Json, Format::Toml] {
+            for (name, cfg, field) in &rows {
+                match (ParseStep::new(format).check(cfg), field) {
+                    (Ok(()), None) => {}
+                    (Err(e), Some(f)) => assert!(e.message.contains(f), "{name}: {e}"),
+                    (got, want) => panic!("{name}: got {got:?}, want a problem at {want:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn toml_and_json_documents_become_values() {
         let doc = Format::Toml

@@ -119,6 +119,61 @@ mod tests {
 
     /// Kargo's `Test_metadataSetter_run` cases: a Stage, a Freight, both,
     /// a missing object; plus its config validation rows.
+    /// Kargo's `Test_metadataSetter_convert` rows: each problem is refused
+    /// naming its field; the kitchen sink passes.
+    #[test]
+    fn kargo_convert_table() {
+        let rows: Vec<(&str, Value, Option<&str>)> = vec![
+            ("missing updates field", json!({}), Some("updates")),
+            (
+                "invalid config type",
+                json!({"updates": "not-an-array"}),
+                Some("updates"),
+            ),
+            (
+                "missing required fields in updates",
+                json!({"updates": [{}]}),
+                Some("kind"),
+            ),
+            (
+                "invalid kind",
+                json!({"updates": [{"kind": "InvalidKind", "name": "test", "values": {"key": "value"}}]}),
+                Some("updates[0].kind"),
+            ),
+            (
+                "empty name",
+                json!({"updates": [{"kind": "Stage", "name": "", "values": {"key": "value"}}]}),
+                Some("updates[0].name"),
+            ),
+            (
+                "empty values",
+                json!({"updates": [{"kind": "Stage", "name": "test", "values": {}}]}),
+                Some("updates[0].values"),
+            ),
+            (
+                "valid kitchen sink",
+                json!({"updates": [
+                    {"kind": "Stage", "name": "test-stage", "values": {"string": "value", "number": 42, "bool": true, "nullKey": null,
+                        "object": {"nested": "value", "array": ["item1", "item2"], "deep": {"a": 1}}}},
+                    {"kind": "Freight", "name": "test-freight", "values": {"k": "v"}}
+                ]}),
+                None,
+            ),
+        ];
+        assert_eq!(
+            rows.len(),
+            7,
+            "rows of upstream Test_metadataSetter_convert"
+        );
+        for (name, cfg, field) in rows {
+            match (SetMetadata.check(&cfg), field) {
+                (Ok(()), None) => {}
+                (Err(e), Some(f)) => assert!(e.terminal && e.message.contains(f), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want a problem at {want:?}"),
+            }
+        }
+    }
+
     #[test]
     fn writes_metadata_to_stages_and_freight() {
         let dir = tempfile::tempdir().unwrap();

@@ -96,6 +96,58 @@ mod tests {
 
     /// Kargo's `Test_freightAliasSetter` cases: success with its message,
     /// a missing Freight, a taken alias, and config validation.
+    /// Kargo's `Test_setFreightAlias_convert` rows.
+    #[test]
+    fn kargo_convert_table() {
+        let rows: Vec<(&str, Value, Option<&str>)> = vec![
+            (
+                "both name and alias are not specified",
+                json!({}),
+                Some("name"),
+            ),
+            ("name is not specified", json!({"alias": "a"}), Some("name")),
+            (
+                "name is empty",
+                json!({"name": "", "alias": "a"}),
+                Some("name"),
+            ),
+            (
+                "alias is not specified",
+                json!({"name": "f"}),
+                Some("alias"),
+            ),
+            (
+                "alias is empty",
+                json!({"name": "f", "alias": ""}),
+                Some("alias"),
+            ),
+            (
+                "unknown field is not allowed",
+                json!({"name": "f", "alias": "a", "extra": 1}),
+                Some("extra"),
+            ),
+            (
+                "valid minimal config",
+                json!({"name": "f", "alias": "a"}),
+                None,
+            ),
+        ];
+        assert_eq!(
+            rows.len(),
+            7,
+            "rows of upstream Test_setFreightAlias_convert"
+        );
+        for (name, cfg, field) in rows {
+            match (parse(&cfg), field) {
+                (Ok(_), None) => {}
+                (Err(e), Some(f)) => assert!(e.terminal && e.message.contains(f), "{name}: {e}"),
+                (got, want) => panic!("{name}: got {got:?}, want a problem at {want:?}"),
+            }
+        }
+    }
+
+    /// Kargo's `Test_setFreightAlias_run` rows (freight not found, patch
+    /// error, success) plus the message.
     #[test]
     fn sets_the_alias_with_kargos_messages() {
         let dir = tempfile::tempdir().unwrap();

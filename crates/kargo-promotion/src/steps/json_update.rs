@@ -19,35 +19,14 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::yaml_update::read_file;
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use super::key_updates::{self, KeyUpdate};
+use crate::step::{Step, StepContext, StepError, StepResult};
 use kargo_expr::go_value::{go_print, go_quote};
 
 /// Kargo's name.
 pub const NAME: &str = "json-update";
-
-/// Config of `json-update`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct JsonUpdateConfig {
-    /// The JSON file.
-    pub path: String,
-    /// Changes to make.
-    pub updates: Vec<JsonUpdate>,
-}
-
-/// One change.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct JsonUpdate {
-    /// Key in sjson's path syntax.
-    pub key: String,
-    /// New value: a string, number or bool.
-    pub value: Value,
-}
 
 /// The `json-update` step.
 #[derive(Clone, Copy, Debug, Default)]
@@ -388,7 +367,7 @@ pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, Stri
 }
 
 /// Kargo's commit message: `Updated <path>`, then `- <key>: <value>`.
-fn commit_message(path: &str, updates: &[JsonUpdate]) -> String {
+fn commit_message(path: &str, updates: &[KeyUpdate]) -> String {
     let mut message = format!("Updated {path}\n");
     for u in updates {
         let value = match &u.value {
@@ -400,53 +379,23 @@ fn commit_message(path: &str, updates: &[JsonUpdate]) -> String {
     message
 }
 
-/// Decodes and checks a config, naming the field of each problem (also
-/// what admission runs on a Stage's steps).
-pub fn parse(config: &Value) -> Result<JsonUpdateConfig, StepError> {
-    let cfg: JsonUpdateConfig = parse_config(NAME, config)?;
-    if cfg.path.is_empty() {
-        return Err(StepError::config(NAME, "path: must not be empty"));
-    }
-    if cfg.updates.is_empty() {
-        return Err(StepError::config(
-            NAME,
-            "updates: at least one update is required",
-        ));
-    }
-    if let Some(i) = cfg.updates.iter().position(|u| u.key.is_empty()) {
-        return Err(StepError::config(
-            NAME,
-            format!("updates[{i}].key: must not be empty"),
-        ));
-    }
-    Ok(cfg)
-}
-
 impl Step for JsonUpdateStep {
     fn name(&self) -> &str {
         NAME
     }
 
     fn check(&self, config: &Value) -> Result<(), StepError> {
-        parse(config).map(|_| ())
+        key_updates::parse(NAME, config).map(|_| ())
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = parse(config)?;
+        let cfg = key_updates::parse(NAME, config)?;
         let file = ctx.resolve(NAME, "path", &cfg.path)?;
-        let text = read_file(NAME, &file, &cfg.path)?;
-        let edits: Vec<(&str, &Value)> = cfg
-            .updates
-            .iter()
-            .map(|u| (u.key.as_str(), &u.value))
-            .collect();
-        let new_text = set_values(&text, &edits).map_err(|e| {
-            StepError::terminal(NAME, format!("JSON file update failed: {}: {e}", cfg.path))
+        key_updates::edit_file(NAME, &file, &cfg.path, |text| {
+            set_values(text, &cfg.edits()).map_err(|e| {
+                StepError::terminal(NAME, format!("JSON file update failed: {}: {e}", cfg.path))
+            })
         })?;
-        if new_text != text {
-            std::fs::write(&file, new_text)
-                .map_err(|e| StepError::retryable(NAME, format!("writing {}: {e}", cfg.path)))?;
-        }
         let mut outputs = Map::new();
         outputs.insert(
             "commitMessage".into(),
@@ -568,7 +517,7 @@ mod tests {
     /// Kargo's `Test_jsonUpdater_generateCommitMessage` rows.
     #[test]
     fn kargo_commit_messages() {
-        let u = |k: &str, v: Value| JsonUpdate {
+        let u = |k: &str, v: Value| KeyUpdate {
             key: k.into(),
             value: v,
         };

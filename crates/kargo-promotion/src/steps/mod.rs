@@ -16,6 +16,7 @@ pub mod git_commit;
 pub mod git_push;
 pub mod http;
 pub mod json_update;
+pub mod key_updates;
 pub mod kustomize_set_image;
 pub mod parse;
 pub mod set_freight_alias;

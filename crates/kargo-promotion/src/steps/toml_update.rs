@@ -18,36 +18,15 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use toml_edit::{Item, Table};
 
+use super::key_updates::{self, KeyUpdate};
 use super::sjson_key::split_key;
-use super::yaml_update::read_file;
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use crate::step::{Step, StepContext, StepError, StepResult};
 
 /// Kargo's name.
 pub const NAME: &str = "toml-update";
-
-/// Config of `toml-update`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TomlUpdateConfig {
-    /// The TOML file.
-    pub path: String,
-    /// Changes to make.
-    pub updates: Vec<TomlUpdate>,
-}
-
-/// One change.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TomlUpdate {
-    /// Key in Kargo's sjson syntax.
-    pub key: String,
-    /// New value: a string, number or bool.
-    pub value: Value,
-}
 
 /// The `toml-update` step.
 #[derive(Clone, Copy, Debug, Default)]
@@ -210,7 +189,7 @@ pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, Stri
 }
 
 /// Kargo's commit message: `Updated <path>`, then `- <key>: <value>`.
-fn commit_message(path: &str, updates: &[TomlUpdate]) -> String {
+fn commit_message(path: &str, updates: &[KeyUpdate]) -> String {
     let mut message = format!("Updated {path}\n");
     for u in updates {
         let value =
@@ -220,59 +199,29 @@ fn commit_message(path: &str, updates: &[TomlUpdate]) -> String {
     message
 }
 
-/// Decodes and checks a config, naming the field of each problem (also
-/// what admission runs on a Stage's steps).
-pub fn parse(config: &Value) -> Result<TomlUpdateConfig, StepError> {
-    let cfg: TomlUpdateConfig = parse_config(NAME, config)?;
-    if cfg.path.is_empty() {
-        return Err(StepError::config(NAME, "path: must not be empty"));
-    }
-    if cfg.updates.is_empty() {
-        return Err(StepError::config(
-            NAME,
-            "updates: at least one update is required",
-        ));
-    }
-    if let Some(i) = cfg.updates.iter().position(|u| u.key.is_empty()) {
-        return Err(StepError::config(
-            NAME,
-            format!("updates[{i}].key: must not be empty"),
-        ));
-    }
-    Ok(cfg)
-}
-
 impl Step for TomlUpdateStep {
     fn name(&self) -> &str {
         NAME
     }
 
     fn check(&self, config: &Value) -> Result<(), StepError> {
-        parse(config).map(|_| ())
+        key_updates::parse(NAME, config).map(|_| ())
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = parse(config)?;
+        let cfg = key_updates::parse(NAME, config)?;
         let file = ctx.resolve(NAME, "path", &cfg.path)?;
-        let text = read_file(NAME, &file, &cfg.path)?;
-        let edits: Vec<(&str, &Value)> = cfg
-            .updates
-            .iter()
-            .map(|u| (u.key.as_str(), &u.value))
-            .collect();
-        let new_text = set_values(&text, &edits).map_err(|e| {
-            StepError::terminal(
-                NAME,
-                format!(
-                    "TOML file update failed: error updating TOML file {:?}: {e}",
-                    cfg.path
-                ),
-            )
+        key_updates::edit_file(NAME, &file, &cfg.path, |text| {
+            set_values(text, &cfg.edits()).map_err(|e| {
+                StepError::terminal(
+                    NAME,
+                    format!(
+                        "TOML file update failed: error updating TOML file {:?}: {e}",
+                        cfg.path
+                    ),
+                )
+            })
         })?;
-        if new_text != text {
-            std::fs::write(&file, new_text)
-                .map_err(|e| StepError::retryable(NAME, format!("writing {}: {e}", cfg.path)))?;
-        }
         let mut outputs = Map::new();
         outputs.insert(
             "commitMessage".into(),

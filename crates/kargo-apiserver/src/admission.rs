@@ -65,14 +65,20 @@ fn steps_path(kind: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// Runs `check` on every step of `obj` that names one with `uses`.
-fn check_steps(check: StepCheck, kind: &str, obj: &Value) -> Vec<FieldError> {
+/// Runs `check` on every step of `obj` that names one with `uses`. As
+/// kube-apiserver ratchets validation, steps an update leaves as they were
+/// (a status write, a label change) are not checked again, so an object
+/// stored before a check existed keeps working.
+fn check_steps(check: StepCheck, kind: &str, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let Some((pointer, path)) = steps_path(kind) else {
         return Vec::new();
     };
     let Some(steps) = obj.pointer(pointer).and_then(Value::as_array) else {
         return Vec::new();
     };
+    if old.is_some_and(|o| o.pointer(pointer) == obj.pointer(pointer)) {
+        return Vec::new();
+    }
     let mut errors = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let Some(uses) = step
@@ -208,7 +214,7 @@ pub fn admit(
     }
     let mut errors = outcome.errors;
     if let Some(check) = settings.step_check {
-        errors.extend(check_steps(check, info.kind, &obj));
+        errors.extend(check_steps(check, info.kind, &obj, old));
     }
     if let Some(old) = old {
         errors.extend(check_update(info.kind, old, &obj));
@@ -553,7 +559,7 @@ mod tests {
             {"uses": "typo"},
             {"task": {"name": "t"}}
         ]}}}});
-        let errors = check_steps(check, "Stage", &stage);
+        let errors = check_steps(check, "Stage", &stage, None);
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -564,10 +570,16 @@ mod tests {
         );
         let task = json!({"spec": {"steps": [{"uses": "typo"}]}});
         assert_eq!(
-            check_steps(check, "ClusterPromotionTask", &task)[0].path,
+            check_steps(check, "ClusterPromotionTask", &task, None)[0].path,
             "spec.steps[0].uses"
         );
-        assert!(check_steps(check, "Warehouse", &task).is_empty());
+        assert!(check_steps(check, "Warehouse", &task, None).is_empty());
+        // Unchanged steps are not checked again (a status write); changed ones are.
+        let mut relabelled = stage.clone();
+        relabelled["metadata"] = json!({"labels": {"a": "b"}});
+        assert!(check_steps(check, "Stage", &relabelled, Some(&stage)).is_empty());
+        let fixed = json!({"spec": {"promotionTemplate": {"spec": {"steps": [{"uses": "typo"}]}}}});
+        assert_eq!(check_steps(check, "Stage", &fixed, Some(&stage)).len(), 1);
     }
 
     #[test]

@@ -19,9 +19,9 @@
 
 use std::ops::Range;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::key_updates::{self, KeyUpdate};
+use super::key_updates;
 use crate::step::{Step, StepContext, StepError, StepResult};
 use kargo_expr::go_value::{go_print, go_quote};
 
@@ -366,18 +366,22 @@ pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, Stri
     Ok(text)
 }
 
-/// Kargo's commit message: `Updated <path>`, then `- <key>: <value>`.
-fn commit_message(path: &str, updates: &[KeyUpdate]) -> String {
-    let mut message = format!("Updated {path}\n");
-    for u in updates {
-        let value = match &u.value {
-            Value::String(s) => go_quote(s),
-            other => go_print(other),
-        };
-        message.push_str(&format!("\n- {}: {value}", u.key));
+/// How the commit message shows a value: strings Go-quoted (`%q`), the
+/// rest as Go's `%v`.
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => go_quote(s),
+        other => go_print(other),
     }
-    message
 }
+
+/// `json-update` for [`key_updates::run`].
+const EDITOR: key_updates::Editor = key_updates::Editor {
+    step: NAME,
+    set_values,
+    failure: |path, e| format!("JSON file update failed: {path}: {e}"),
+    show,
+};
 
 impl Step for JsonUpdateStep {
     fn name(&self) -> &str {
@@ -389,25 +393,14 @@ impl Step for JsonUpdateStep {
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = key_updates::parse(NAME, config)?;
-        let file = ctx.resolve(NAME, "path", &cfg.path)?;
-        key_updates::edit_file(NAME, &file, &cfg.path, |text| {
-            set_values(text, &cfg.edits()).map_err(|e| {
-                StepError::terminal(NAME, format!("JSON file update failed: {}: {e}", cfg.path))
-            })
-        })?;
-        let mut outputs = Map::new();
-        outputs.insert(
-            "commitMessage".into(),
-            json!(commit_message(&cfg.path, &cfg.updates)),
-        );
-        Ok(StepResult::succeeded(outputs))
+        key_updates::run(ctx, &EDITOR, config)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Map, json};
 
     fn set(text: &str, key: &str, value: Value) -> Result<String, String> {
         set_values(text, &[(key, &value)])
@@ -517,9 +510,9 @@ mod tests {
     /// Kargo's `Test_jsonUpdater_generateCommitMessage` rows.
     #[test]
     fn kargo_commit_messages() {
-        let u = |k: &str, v: Value| KeyUpdate {
-            key: k.into(),
-            value: v,
+        let u = |k: &'static str, v: Value| (k, show(&v));
+        let commit_message = |path: &str, updates: &[(&'static str, String)]| {
+            key_updates::commit_message(path, updates.iter().cloned())
         };
         assert_eq!(
             commit_message("values.json", &[u("image", json!("repo/image:tag1"))]),

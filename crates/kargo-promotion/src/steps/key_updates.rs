@@ -1,14 +1,16 @@
-//! What `json-update` and `toml-update` share: Kargo's config shape for
-//! both (`path` + `updates: [{key, value}]`), its checks, and rewriting
-//! one file in the work tree only when its text changed.
+//! What the key/value update steps share: Kargo's config shape for
+//! `json-update` and `toml-update` (`path` + `updates: [{key, value}]`),
+//! its checks, their whole run (resolve, edit, write only when the text
+//! changed, commit message), and the `Updated <path>` commit message that
+//! `yaml-update` writes too.
 
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::yaml_update::read_file;
-use crate::step::{StepError, parse_config};
+use crate::step::{StepContext, StepError, StepResult, parse_config};
 
 /// Config of `json-update` and `toml-update`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -77,4 +79,61 @@ pub fn edit_file(
             .map_err(|e| StepError::retryable(step, format!("writing {rel}: {e}")))?;
     }
     Ok(())
+}
+
+/// Kargo's commit message for the updates of one file: `Updated <path>`,
+/// a blank line, then `- <key>: <value>` per update (the value as the
+/// step shows it); empty when there are none.
+pub fn commit_message<'a>(
+    path: &str,
+    updates: impl IntoIterator<Item = (&'a str, String)>,
+) -> String {
+    let mut message = String::new();
+    for (key, value) in updates {
+        if message.is_empty() {
+            message = format!("Updated {path}\n");
+        }
+        message.push_str(&format!("\n- {key}: {value}"));
+    }
+    message
+}
+
+/// Applies (key, value) updates to a file's text, or says why not.
+pub type SetValues = fn(&str, &[(&str, &Value)]) -> Result<String, String>;
+
+/// How one key/value update step edits its format.
+pub struct Editor {
+    /// The step's name.
+    pub step: &'static str,
+    /// Applies (key, value) updates to the file's text.
+    pub set_values: SetValues,
+    /// Kargo's failure message for `path` and the edit's error.
+    pub failure: fn(&str, &str) -> String,
+    /// How the commit message shows a value.
+    pub show: fn(&Value) -> String,
+}
+
+/// Runs a key/value update step: checks the config, edits the file in
+/// place and outputs `commitMessage`.
+pub fn run(
+    ctx: &StepContext<'_>,
+    editor: &Editor,
+    config: &Value,
+) -> Result<StepResult, StepError> {
+    let step = editor.step;
+    let cfg = parse(step, config)?;
+    let file = ctx.resolve(step, "path", &cfg.path)?;
+    edit_file(step, &file, &cfg.path, |text| {
+        (editor.set_values)(text, &cfg.edits())
+            .map_err(|e| StepError::terminal(step, (editor.failure)(&cfg.path, &e)))
+    })?;
+    let message = commit_message(
+        &cfg.path,
+        cfg.updates
+            .iter()
+            .map(|u| (u.key.as_str(), (editor.show)(&u.value))),
+    );
+    let mut outputs = Map::new();
+    outputs.insert("commitMessage".into(), json!(message));
+    Ok(StepResult::succeeded(outputs))
 }

@@ -18,10 +18,10 @@
 
 use std::ops::Range;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use toml_edit::{Item, Table};
 
-use super::key_updates::{self, KeyUpdate};
+use super::key_updates;
 use super::sjson_key::split_key;
 use crate::step::{Step, StepContext, StepError, StepResult};
 
@@ -188,16 +188,18 @@ pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, Stri
     Ok(out)
 }
 
-/// Kargo's commit message: `Updated <path>`, then `- <key>: <value>`.
-fn commit_message(path: &str, updates: &[KeyUpdate]) -> String {
-    let mut message = format!("Updated {path}\n");
-    for u in updates {
-        let value =
-            format_value(&u.value).unwrap_or_else(|| kargo_expr::go_value::go_print(&u.value));
-        message.push_str(&format!("\n- {}: {value}", u.key));
-    }
-    message
+/// How the commit message shows a value: as written to the file.
+fn show(value: &Value) -> String {
+    format_value(value).unwrap_or_else(|| kargo_expr::go_value::go_print(value))
 }
+
+/// `toml-update` for [`key_updates::run`].
+const EDITOR: key_updates::Editor = key_updates::Editor {
+    step: NAME,
+    set_values,
+    failure: |path, e| format!("TOML file update failed: error updating TOML file {path:?}: {e}"),
+    show,
+};
 
 impl Step for TomlUpdateStep {
     fn name(&self) -> &str {
@@ -209,31 +211,14 @@ impl Step for TomlUpdateStep {
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = key_updates::parse(NAME, config)?;
-        let file = ctx.resolve(NAME, "path", &cfg.path)?;
-        key_updates::edit_file(NAME, &file, &cfg.path, |text| {
-            set_values(text, &cfg.edits()).map_err(|e| {
-                StepError::terminal(
-                    NAME,
-                    format!(
-                        "TOML file update failed: error updating TOML file {:?}: {e}",
-                        cfg.path
-                    ),
-                )
-            })
-        })?;
-        let mut outputs = Map::new();
-        outputs.insert(
-            "commitMessage".into(),
-            json!(commit_message(&cfg.path, &cfg.updates)),
-        );
-        Ok(StepResult::succeeded(outputs))
+        key_updates::run(ctx, &EDITOR, config)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Map, json};
 
     /// Kargo's `TestSetValuesInBytes` (pkg/toml/toml_test.go), row for row:
     /// (name, input, updates as JSON, expected output or error substring).

@@ -176,20 +176,13 @@ fn update_file(
     Ok(())
 }
 
-/// Kargo's commit message for the updates of one file: `Updated <path>`,
-/// a blank line, then `- <key>: <value>` per update.
+/// Kargo's commit message for the updates of one file (see
+/// [`super::key_updates::commit_message`]), values as Go's `%v` shows them.
 pub fn commit_message<'a>(
     path: &str,
     updates: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> String {
-    let mut message = String::new();
-    for (key, value) in updates {
-        if message.is_empty() {
-            message = format!("Updated {path}\n");
-        }
-        message.push_str(&format!("\n- {key}: {}", go_print(value)));
-    }
-    message
+    super::key_updates::commit_message(path, updates.into_iter().map(|(k, v)| (k, go_print(v))))
 }
 
 impl Step for YamlUpdateStep {

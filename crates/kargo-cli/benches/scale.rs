@@ -6,8 +6,9 @@
 //! (p50/p95, from when each Promotion succeeded as a watch sees it; for a
 //! fan-out, from s0 to each leaf, so it includes the queue through the
 //! Stage controller's concurrency cap), the whole run per Promotion, Stage
-//! reconciles, controller API requests and LISTs per hop, and the
-//! server's peak RSS; ratios are against the smallest size of the same
+//! reconciles, controller API requests and LISTs per hop, the server's CPU
+//! time per hop, its CPU use while idle for 20 s afterwards, and its peak
+//! RSS; ratios are against the smallest size of the same
 //! run. Then 50 queued Promotions of one Stage against 50 run one at a
 //! time (target: at most 1.2x).
 //!
@@ -72,6 +73,24 @@ fn peak_rss_mb(s: &ServerProc) -> f64 {
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// The server's CPU time so far (user + system), from `/proc`.
+fn cpu_time(s: &ServerProc) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", s.child.id())).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (100 per second here).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 fn apply(s: &ServerProc, yaml: &str) {
@@ -156,9 +175,14 @@ struct Row {
     reconciles: f64,
     requests: f64,
     lists: f64,
+    cpu_ms: f64,
+    idle_cpu: f64,
     rss: f64,
     total: f64,
 }
+
+/// How long the idle server is watched for its CPU use.
+const IDLE_WINDOW: Duration = Duration::from_secs(20);
 
 async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     let home = tempfile::tempdir().expect("tempdir");
@@ -173,8 +197,14 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     // Warm-up: one Freight goes through; the second is measured.
     run_one(&c, nf, n, shape).await;
     let before = metrics(&c).await;
+    let cpu_before = cpu_time(&s);
     let times = run_one(&c, nf + 1, n, shape).await;
+    let cpu = cpu_time(&s) - cpu_before;
     let after = metrics(&c).await;
+    // Idle: nothing changes; only timers (re-checks, Warehouse intervals) run.
+    let idle_before = cpu_time(&s);
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let idle_cpu = (cpu_time(&s) - idle_before).as_secs_f64() / IDLE_WINDOW.as_secs_f64();
     // Per-hop latency: between consecutive Stages of a chain; into each
     // leaf after s0 for a fan-out.
     let ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
@@ -196,6 +226,8 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
         reconciles: d(&stage_reconciles),
         requests: d(&requests),
         lists: d(&|m| lists(m, "freights") + lists(m, "promotions") + lists(m, "stages")),
+        cpu_ms: cpu.as_secs_f64() * 1000.0 / n as f64,
+        idle_cpu: idle_cpu * 100.0,
         rss: peak_rss_mb(&s),
         total,
     }
@@ -288,16 +320,19 @@ async fn main() {
         "\nController scale (second Freight through the pipeline; ratios against the smallest size of the same shape)"
     );
     println!(
-        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>11} {:>11} {:>9} {:>8} {:>9}",
+        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "shape",
         "Stages",
         "Freight",
         "p50 ms",
         "p95 ms",
         "x p50",
+        "ms/promo",
         "reconc/hop",
         "requests/hop",
         "lists/hop",
+        "CPU ms/hop",
+        "idle CPU%",
         "RSS MB",
         "total s"
     );
@@ -308,7 +343,7 @@ async fn main() {
             .map(|b| b.p50)
             .unwrap_or(r.p50);
         println!(
-            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>8.0} {:>9.1}",
+            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>9.1} {:>9.2} {:>8.0} {:>9.1}",
             format!("{:?}", r.shape),
             r.stages,
             r.freight,
@@ -319,10 +354,15 @@ async fn main() {
             r.reconciles,
             r.requests,
             r.lists,
+            r.cpu_ms,
+            r.idle_cpu,
             r.rss,
             r.total / 1000.0
         );
     }
+    println!(
+        "targets: chain p50 < 50 ms/hop at every size; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"
+    );
     let (one, queued) = queue().await;
     println!("\n50 Promotions of one Stage");
     println!("{:<28} {:>8}", "", "total s");

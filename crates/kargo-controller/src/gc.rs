@@ -12,13 +12,16 @@
 //!   (kube-apiserver's `--event-ttl`, one hour by default).
 //!
 //! The choices are pure functions over (name, age, in-use) lists; the
-//! sweep around them lists and deletes through the API.
+//! sweep around them reads Stages, Promotions and Freight from the shared
+//! watch caches (no list) and deletes through the API.
 
+use crate::informers::Caches;
 use k8s_openapi::api::core::v1::Event;
-use kargo_api::{Freight, Project, Promotion, Stage};
+use kargo_api::{Freight, Promotion, Stage};
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What is kept, and how often the sweep runs.
@@ -113,38 +116,66 @@ where
     }
 }
 
-async fn sweep_project(client: &kube::Client, ns: &str, cfg: &GcConfig) -> kube::Result<()> {
+/// One project's objects, as the shared caches hold them.
+#[derive(Default)]
+struct ProjectObjects {
+    stages: Vec<Arc<Stage>>,
+    promotions: Vec<Arc<Promotion>>,
+    freight: Vec<Arc<Freight>>,
+}
+
+/// Groups the cached Stages, Promotions and Freight by project (one pass
+/// over each store; the objects are shared, not copied).
+fn by_project(caches: &Caches) -> BTreeMap<String, ProjectObjects> {
+    let mut out: BTreeMap<String, ProjectObjects> = BTreeMap::new();
+    for s in caches.stages.state() {
+        out.entry(s.namespace().unwrap_or_default())
+            .or_default()
+            .stages
+            .push(s);
+    }
+    for p in caches.promotions.state() {
+        out.entry(p.namespace().unwrap_or_default())
+            .or_default()
+            .promotions
+            .push(p);
+    }
+    for f in caches.freight.state() {
+        out.entry(f.namespace().unwrap_or_default())
+            .or_default()
+            .freight
+            .push(f);
+    }
+    out
+}
+
+async fn sweep_project(client: &kube::Client, ns: &str, objects: &ProjectObjects, cfg: &GcConfig) {
     let now = jiff::Timestamp::now();
     let promotions: Api<Promotion> = Api::namespaced(client.clone(), ns);
     let freight: Api<Freight> = Api::namespaced(client.clone(), ns);
-    let stages: Api<Stage> = Api::namespaced(client.clone(), ns);
-    let promos = promotions.list(&ListParams::default()).await?.items;
 
     // Freight in use: held by a Stage or named by an unfinished Promotion.
-    let mut in_use: HashSet<String> = HashSet::new();
-    for s in stages.list(&ListParams::default()).await?.items {
+    let mut in_use: HashSet<&str> = HashSet::new();
+    for s in &objects.stages {
         if let Some(current) = s.status.as_ref().and_then(|st| st.freight_history.first()) {
-            in_use.extend(current.items.values().map(|r| r.name.clone()));
+            in_use.extend(current.items.values().map(|r| r.name.as_str()));
         }
     }
-    let mut by_stage: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for p in &promos {
+    let mut by_stage: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
+    for p in &objects.promotions {
         let running = !p
             .status
             .as_ref()
             .and_then(|s| s.phase)
             .is_some_and(|ph| ph.is_terminal());
         if running {
-            in_use.insert(p.spec.freight.clone());
+            in_use.insert(&p.spec.freight);
         }
-        by_stage
-            .entry(p.spec.stage.clone())
-            .or_default()
-            .push(Candidate {
-                name: p.name_any(),
-                age: age_of(p, now),
-                pinned: running,
-            });
+        by_stage.entry(&p.spec.stage).or_default().push(Candidate {
+            name: p.name_any(),
+            age: age_of(p.as_ref(), now),
+            pinned: running,
+        });
     }
     for items in by_stage.into_values() {
         let doomed = choose(
@@ -155,15 +186,16 @@ async fn sweep_project(client: &kube::Client, ns: &str, cfg: &GcConfig) -> kube:
         delete_all(&promotions, &doomed, "Promotion", ns).await;
     }
 
-    let mut by_warehouse: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for f in freight.list(&ListParams::default()).await?.items {
+    let mut by_warehouse: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
+    for f in &objects.freight {
+        let name = f.name_any();
         by_warehouse
-            .entry(f.origin.name.clone())
+            .entry(&f.origin.name)
             .or_default()
             .push(Candidate {
-                name: f.name_any(),
-                age: age_of(&f, now),
-                pinned: in_use.contains(&f.name_any()),
+                pinned: in_use.contains(name.as_str()),
+                name,
+                age: age_of(f.as_ref(), now),
             });
     }
     for items in by_warehouse.into_values() {
@@ -174,7 +206,6 @@ async fn sweep_project(client: &kube::Client, ns: &str, cfg: &GcConfig) -> kube:
         );
         delete_all(&freight, &doomed, "Freight", ns).await;
     }
-    Ok(())
 }
 
 /// When an Event last happened.
@@ -189,7 +220,27 @@ fn event_last_seen(e: &Event) -> Option<jiff::Timestamp> {
 async fn sweep_events(client: &kube::Client, ttl: Duration) -> kube::Result<()> {
     let now = jiff::Timestamp::now();
     let api: Api<Event> = Api::all(client.clone());
-    for e in api.list(&ListParams::default()).await?.items {
+    let mut page = ListParams::default().limit(EVENT_PAGE);
+    loop {
+        let list = api.list(&page).await?;
+        sweep_event_page(client, list.items, now, ttl).await;
+        match list.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => page = page.continue_token(&token),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Events are read a page at a time, so a sweep holds one page in memory.
+const EVENT_PAGE: u32 = 500;
+
+async fn sweep_event_page(
+    client: &kube::Client,
+    page: Vec<Event>,
+    now: jiff::Timestamp,
+    ttl: Duration,
+) {
+    for e in page {
         let expired = event_last_seen(&e).is_some_and(|t| elapsed(t, now) >= ttl);
         if expired && let Some(ns) = e.namespace() {
             let events: Api<Event> = Api::namespaced(client.clone(), &ns);
@@ -199,21 +250,13 @@ async fn sweep_events(client: &kube::Client, ttl: Duration) -> kube::Result<()> 
             }
         }
     }
-    Ok(())
 }
 
-/// One sweep over every project and every Event.
-pub async fn sweep(client: &kube::Client, cfg: &GcConfig) {
-    let projects: Api<Project> = Api::all(client.clone());
-    match projects.list(&ListParams::default()).await {
-        Ok(list) => {
-            for p in list.items {
-                if let Err(e) = sweep_project(client, &p.name_any(), cfg).await {
-                    tracing::warn!(project = %p.name_any(), error = %e, "garbage collection");
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "garbage collection: listing projects"),
+/// One sweep over every project (from the shared caches: no list) and
+/// every Event (listed a page at a time).
+pub async fn sweep(client: &kube::Client, caches: &Caches, cfg: &GcConfig) {
+    for (ns, objects) in by_project(caches) {
+        sweep_project(client, &ns, &objects, cfg).await;
     }
     if let Err(e) = sweep_events(client, cfg.event_ttl).await {
         tracing::warn!(error = %e, "garbage collection: Events");
@@ -221,10 +264,10 @@ pub async fn sweep(client: &kube::Client, cfg: &GcConfig) {
 }
 
 /// Sweeps every `cfg.interval`, first after one interval.
-pub async fn run(client: kube::Client, cfg: GcConfig) {
+pub async fn run(client: kube::Client, caches: Arc<Caches>, cfg: GcConfig) {
     loop {
         tokio::time::sleep(cfg.interval).await;
-        sweep(&client, &cfg).await;
+        sweep(&client, &caches, &cfg).await;
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
             warehouse::run(client.clone(), warehouses),
             stage::run(stage_ctx, stages, stage_wake, n.stages),
             promotion::run(promotion_ctx, promotions, promotion_next, n.promotions),
-            gc::run(client.clone(), cfg.gc.clone())
+            gc::run(client.clone(), caches.clone(), cfg.gc.clone())
         );
     };
     tokio::join!(watches, controllers);

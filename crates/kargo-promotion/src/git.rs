@@ -7,6 +7,9 @@
 //! remote that never answers cannot hold a step beyond `--git-timeout`,
 //! and an abort kills git at once.
 //!
+//! [`Git::head`] reads what HEAD is from git's files ([`head`]), so the
+//! steps run one git process per operation and none to look around.
+//!
 //! Git never takes an option from user input: every URL or path that
 //! comes from a config goes after `--` (or `--end-of-options` for
 //! revisions), and the `ext::` remote helper is switched off.
@@ -16,6 +19,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::limits::{ChildError, Limits};
+
+mod head;
+pub use head::Head;
 
 use base64::Engine;
 
@@ -225,15 +231,43 @@ impl<'a> Git<'a> {
         self.output(dir, None, args).is_ok()
     }
 
-    /// The current branch of the work tree at `dir`, `None` when detached.
-    pub fn current_branch(&self, dir: &Path) -> Option<String> {
-        self.run(
-            Some(dir),
-            None,
-            &["symbolic-ref", "--quiet", "--short", "HEAD"],
-        )
-        .ok()
-        .filter(|b| !b.is_empty())
+    /// HEAD of the work tree at `dir`: read from git's files when they are
+    /// in the usual form (no process), else asked of git.
+    pub fn head(&self, dir: &Path) -> Result<Head, GitFailure> {
+        if let Some(h) = head::read(dir) {
+            return Ok(h);
+        }
+        let branch = self
+            .run(
+                Some(dir),
+                None,
+                &["symbolic-ref", "--quiet", "--short", "HEAD"],
+            )
+            .ok()
+            .filter(|b| !b.is_empty());
+        // `--verify --quiet` exits 1, saying nothing, when HEAD is unborn.
+        let args = ["rev-parse", "--verify", "--quiet", "HEAD"];
+        let out = self.exit_status(command(Some(dir), None, &args), &args, None)?;
+        let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() && (out.status.code() != Some(1) || !out.stderr.is_empty()) {
+            return Err(GitFailure {
+                command: format!("git {}", args.join(" ")),
+                stderr: redact(String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(Head {
+            branch,
+            commit: Some(commit).filter(|c| out.status.success() && !c.is_empty()),
+        })
+    }
+
+    /// The commit HEAD of the work tree at `dir` is at; an unborn branch
+    /// is an error.
+    pub fn head_commit(&self, dir: &Path) -> Result<String, GitFailure> {
+        self.head(dir)?.commit.ok_or_else(|| GitFailure {
+            command: "git rev-parse HEAD".into(),
+            stderr: format!("{}: HEAD has no commit yet", dir.display()),
+        })
     }
 
     /// URL of `origin` in the work tree at `dir`.

@@ -1,7 +1,10 @@
-//! `git-clone`: clones a repository once into the work directory and adds
-//! one git worktree per `checkout` entry (a branch, tag or commit at a
-//! path). Re-running it (after a crash) reuses the clone and recreates the
-//! worktrees, so it is idempotent.
+//! `git-clone`: checks a repository out at one or more paths of the work
+//! directory (a branch, tag or commit each). One checkout of a branch or a
+//! tag — the common case — is one shallow `git clone` straight into its
+//! path; otherwise (several checkouts, a commit, a branch to create) the
+//! repository is cloned once under `.repos/` and each checkout is a git
+//! worktree of it, as Kargo does. Re-running it (after a crash) replaces
+//! what the last run left, so it is idempotent.
 //!
 //! Config (Kargo's names): `repoURL`, `checkout: [{branch | tag | commit,
 //! path, create, as}]`, `insecureSkipTLSVerify`, `author: {name, email}`.
@@ -135,21 +138,7 @@ impl Step for GitClone {
             credentials: ctx.credentials.git_credentials(&cfg.repo_url),
             insecure_skip_tls_verify: cfg.insecure_skip_tls_verify,
         };
-        let repo = ctx.work_dir.join(".repos").join(format!(
-            "{}.git",
-            hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
-        ));
-        let git = ctx.git();
-        let fresh = ensure_clone(&git, &repo, &remote)?;
-
-        let mut commits = Map::new();
-        let mut checkouts = ctx
-            .shared
-            .get("git")
-            .and_then(|g| g.get("checkouts"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let mut dirs = Vec::with_capacity(cfg.checkout.len());
         for (i, c) in cfg.checkout.iter().enumerate() {
             let field = format!("checkout[{i}].path");
             let dir = ctx.resolve(NAME, &field, &c.path)?;
@@ -159,13 +148,34 @@ impl Step for GitClone {
                     format!("{field}: must not be the work directory itself"),
                 ));
             }
-            let (branch, tip) = add_worktree(&git, &repo, &dir, c, &cfg.repo_url, fresh)?;
-            let sha = match tip {
-                Some(sha) => sha,
-                None => git
-                    .run(Some(&dir), None, &["rev-parse", "HEAD"])
-                    .unwrap_or_default(),
-            };
+            dirs.push(dir);
+        }
+        let git = ctx.git();
+        let heads = match clone_single(&git, &remote, &cfg.checkout, &dirs)? {
+            Some(head) => vec![head],
+            None => {
+                let repo = ctx.work_dir.join(".repos").join(format!(
+                    "{}.git",
+                    hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
+                ));
+                let fresh = ensure_clone(&git, &repo, &remote)?;
+                let mut heads = Vec::with_capacity(dirs.len());
+                for (c, dir) in cfg.checkout.iter().zip(&dirs) {
+                    heads.push(add_worktree(&git, &repo, dir, c, &cfg.repo_url, fresh)?);
+                }
+                heads
+            }
+        };
+
+        let mut commits = Map::new();
+        let mut checkouts = ctx
+            .shared
+            .get("git")
+            .and_then(|g| g.get("checkouts"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (c, (branch, sha)) in cfg.checkout.iter().zip(heads) {
             let key = c
                 .as_
                 .clone()
@@ -189,6 +199,72 @@ impl Step for GitClone {
             .shared
             .insert("git".into(), json!({"checkouts": checkouts}));
         Ok(result)
+    }
+}
+
+/// A checkout's `branch`, `tag` or `commit`, when set and not empty.
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The common case — one checkout, of a branch, a tag or the remote's
+/// default branch — in one git process: a shallow clone (`--depth 1`, as
+/// only the tip is checked out) straight into the checkout path. Returns
+/// the branch and commit checked out, or `None` when this does not apply
+/// (several checkouts, a commit) or did not give what was asked for (a
+/// branch the remote lacks, to create or to report; a tag a branch of the
+/// same name shadows; an empty remote): the caller then clones the general
+/// way, which handles (and reports) all of those.
+fn clone_single(
+    git: &Git<'_>,
+    remote: &Remote,
+    checkouts: &[Checkout],
+    dirs: &[std::path::PathBuf],
+) -> Result<Option<(Option<String>, String)>, StepError> {
+    let ([c], [dir]) = (checkouts, dirs) else {
+        return Ok(None);
+    };
+    if nonempty(&c.commit).is_some() {
+        return Ok(None);
+    }
+    let tag = nonempty(&c.tag);
+    let branch = nonempty(&c.branch);
+    clear(dir)?;
+    let path = dir.to_string_lossy();
+    let mut args = vec!["clone", "--quiet", "--depth", "1"];
+    if let Some(r) = tag.or(branch) {
+        args.extend(["--branch", r]);
+    }
+    args.extend(["--", &remote.url, &path]);
+    match git.run(None, Some(remote), &args) {
+        Ok(_) => {}
+        Err(e) if e.stderr.contains("not found in upstream") => return Ok(None),
+        Err(e) => return Err(git_err(e)),
+    }
+    let head = git.head(dir).map_err(git_err)?;
+    let as_asked = match (tag, branch) {
+        (Some(_), _) => head.branch.is_none(),
+        (None, Some(b)) => head.branch.as_deref() == Some(b),
+        (None, None) => head.branch.is_some(),
+    };
+    match head.commit {
+        Some(sha) if as_asked => Ok(Some((head.branch.filter(|_| tag.is_none()), sha))),
+        _ => {
+            clear(dir)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Removes whatever is at `dir` (what a crashed run left).
+fn clear(dir: &Path) -> Result<(), StepError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StepError::retryable(
+            NAME,
+            format!("clearing {}: {e}", dir.display()),
+        )),
     }
 }
 
@@ -233,8 +309,27 @@ pub fn ensure_clone(git: &Git<'_>, repo: &Path, remote: &Remote) -> Result<bool,
 
 /// Adds the worktree for one checkout, replacing whatever a crashed run
 /// left at `dir` (`fresh`: the clone is new, so nothing was left).
-/// Returns the branch checked out, if any, and its commit when known.
+/// Returns the branch checked out, if any, and the commit (empty on a new
+/// orphan branch).
 fn add_worktree(
+    git: &Git<'_>,
+    repo: &Path,
+    dir: &Path,
+    c: &Checkout,
+    url: &str,
+    fresh: bool,
+) -> Result<(Option<String>, String), StepError> {
+    let (branch, tip) = place_worktree(git, repo, dir, c, url, fresh)?;
+    let sha = match tip {
+        Some(sha) => sha,
+        None => git.head(dir).map_err(git_err)?.commit.unwrap_or_default(),
+    };
+    Ok((branch, sha))
+}
+
+/// [`add_worktree`]'s work: the branch checked out and its commit when
+/// already known.
+fn place_worktree(
     git: &Git<'_>,
     repo: &Path,
     dir: &Path,
@@ -254,18 +349,13 @@ fn add_worktree(
                 &dir.to_string_lossy(),
             ],
         );
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| {
-                StepError::retryable(NAME, format!("clearing {}: {e}", dir.display()))
-            })?;
-        }
+        clear(dir)?;
     }
     if !fresh {
         git.run(Some(repo), None, &["worktree", "prune"])
             .map_err(git_err)?;
     }
     let path = dir.to_string_lossy();
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     if let Some(tag) = nonempty(&c.tag) {
         let r = format!("refs/tags/{tag}");
         git.run(
@@ -285,7 +375,7 @@ fn add_worktree(
         git.run(
             Some(repo),
             None,
-            &["worktree", "add", "--detach", "--", &path, &commit],
+            &["worktree", "add", "--detach", "--", &path, commit],
         )
         .map_err(|e| {
             StepError::terminal(
@@ -296,7 +386,7 @@ fn add_worktree(
         return Ok((None, None));
     }
     let branch = match nonempty(&c.branch) {
-        Some(b) => b,
+        Some(b) => b.to_string(),
         None => {
             // The remote's default branch.
             let head = git

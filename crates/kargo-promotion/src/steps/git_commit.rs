@@ -61,26 +61,36 @@ impl Step for GitCommit {
         let git = ctx.git();
         git.run(Some(&dir), None, &["add", "--all", "--", "."])
             .map_err(git_err)?;
-        // Nothing staged on an existing HEAD: nothing to commit. (A new,
-        // empty branch still gets its first commit.)
-        let clean = git.succeeds(Some(&dir), &["diff", "--cached", "--quiet"])
-            && git.succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
-        let status = if clean {
-            StepStatus::Skipped
-        } else {
-            let args = ["commit", "--allow-empty", "--no-verify", "--file", "-"];
+        let commit = |allow_empty: bool| {
+            let mut args = vec!["commit", "--no-verify", "--file", "-"];
+            if allow_empty {
+                args.push("--allow-empty");
+            }
             let mut cmd = git::command(Some(&dir), None, &args);
             cmd.env("GIT_AUTHOR_NAME", &name)
                 .env("GIT_AUTHOR_EMAIL", &email)
                 .env("GIT_COMMITTER_NAME", &name)
                 .env("GIT_COMMITTER_EMAIL", &email);
             git.finish(cmd, &args, None, Some(message.as_bytes()))
-                .map_err(git_err)?;
-            StepStatus::Succeeded
         };
-        let sha = git
-            .run(Some(&dir), None, &["rev-parse", "HEAD"])
-            .map_err(git_err)?;
+        // Commit first; only a refusal asks why. Nothing staged on an
+        // existing HEAD is nothing to commit; a new, empty branch still
+        // gets its first commit.
+        let status = match commit(false) {
+            Ok(_) => StepStatus::Succeeded,
+            Err(e) => {
+                if !git.succeeds(Some(&dir), &["diff", "--cached", "--quiet"]) {
+                    return Err(git_err(e));
+                }
+                if git.head(&dir).map_err(git_err)?.commit.is_some() {
+                    StepStatus::Skipped
+                } else {
+                    commit(true).map_err(git_err)?;
+                    StepStatus::Succeeded
+                }
+            }
+        };
+        let sha = git.head_commit(&dir).map_err(git_err)?;
         let mut result =
             StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
         result.status = Some(status);

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::git::{self, Git, Remote};
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use crate::step::{Step, StepContext, StepError, StepResult, checkout_info, parse_config};
 use crate::steps::git_commit::{DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME};
 
 const NAME: &str = "git-push";
@@ -72,7 +72,14 @@ impl Step for GitPush {
         }
         let dir = ctx.working_tree(NAME, &cfg.path)?;
         let git = ctx.git();
-        let url = git.origin_url(&dir).map_err(git_err)?;
+        // The URL git-clone cloned (what `origin` is), else asked of git.
+        let url = match checkout_info(ctx.shared, &cfg.path)
+            .and_then(|c| c.get("repoURL"))
+            .and_then(Value::as_str)
+        {
+            Some(u) => u.to_string(),
+            None => git.origin_url(&dir).map_err(git_err)?,
+        };
         let remote = Remote {
             credentials: ctx.credentials.git_credentials(&url),
             url,
@@ -81,7 +88,11 @@ impl Step for GitPush {
         let (branch, force) = if cfg.generate_target_branch {
             (format!("kargo/promotion/{}", ctx.promotion.promotion), true)
         } else {
-            match explicit.or_else(|| git.current_branch(&dir)) {
+            let current = match explicit {
+                Some(b) => Some(b),
+                None => git.head(&dir).map_err(git_err)?.branch,
+            };
+            match current {
                 Some(b) => (b, cfg.force),
                 None => {
                     return Err(StepError::terminal(
@@ -159,9 +170,7 @@ impl Step for GitPush {
                 ),
             ));
         }
-        let sha = git
-            .run(Some(&dir), None, &["rev-parse", "HEAD"])
-            .map_err(git_err)?;
+        let sha = git.head_commit(&dir).map_err(git_err)?;
         let mut outputs = Map::new();
         outputs.insert("commit".into(), json!(sha));
         outputs.insert("branch".into(), json!(branch));

@@ -436,18 +436,12 @@ fn place_worktree(
         )
         .map_err(git_err)?;
     } else if c.create {
+        // An empty work tree on a new, unborn branch (also in an empty
+        // repository, which has nothing to detach at).
         git.run(
             Some(repo),
             None,
-            &["worktree", "add", "--force", "--detach", "--", &path],
-        )
-        .map_err(git_err)?;
-        git.run(Some(dir), None, &["checkout", "--orphan", &branch])
-            .map_err(git_err)?;
-        git.run(
-            Some(dir),
-            None,
-            &["rm", "-rf", "--quiet", "--ignore-unmatch", "--", "."],
+            &["worktree", "add", "--orphan", "-b", &branch, "--", &path],
         )
         .map_err(git_err)?;
     } else {
@@ -541,6 +535,110 @@ mod tests {
         let branch = json!({"repoURL": url, "checkout": [{"branch": "--orphan", "path": "y"}]});
         let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &branch));
         assert!(err.is_err_and(|e| e.to_string().contains("checkout[0].branch")));
+        Ok(())
+    }
+
+    #[test]
+    fn one_checkout_is_one_shallow_clone_in_place() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (bare, url) = bare_repo(tmp.path())?;
+        let tag_commit = git(&bare, &["rev-parse", "v1^{commit}"])?;
+        // A branch named like the tag, one commit ahead of it.
+        let seed = tmp.path().join("seed");
+        git(&seed, &["checkout", "--quiet", "-b", "v1-branch"])?;
+        std::fs::write(seed.join("a.yaml"), "a: 2\n")?;
+        git(&seed, &["commit", "--quiet", "-am", "two"])?;
+        git(
+            &seed,
+            &["push", "--quiet", "origin", "v1-branch:refs/heads/v1"],
+        )?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let empty = Map::new();
+        let run = |checkout: Value| {
+            let cfg = json!({"repoURL": url, "checkout": [checkout]});
+            with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg))
+        };
+
+        let res = run(json!({"branch": "main", "path": "src"}))?;
+        let src = work.join("src");
+        assert!(src.join(".git").is_dir() && src.join(".git/shallow").exists());
+        assert!(!work.join(".repos").exists());
+        assert_eq!(git(&src, &["symbolic-ref", "--short", "HEAD"])?, "main");
+        assert_eq!(res.outputs["commits"]["src"], json!(tag_commit));
+        let info = &res.shared["git"]["checkouts"]["src"];
+        assert_eq!(info["branch"], json!("main"));
+        assert_eq!(info["repoURL"], json!(url));
+        // Again, as after a crash: the same.
+        std::fs::write(src.join("left-over"), "x")?;
+        let again = run(json!({"branch": "main", "path": "src"}))?;
+        assert_eq!(again.outputs, res.outputs);
+        assert!(!src.join("left-over").exists());
+
+        // The remote's default branch.
+        let res = run(json!({"path": "default"}))?;
+        assert_eq!(
+            res.shared["git"]["checkouts"]["default"]["branch"],
+            json!("main")
+        );
+        assert_eq!(res.outputs["commits"]["default"], json!(tag_commit));
+
+        // A tag is detached at the tag, even with a branch of that name.
+        let res = run(json!({"tag": "v1", "path": "t", "as": "tagged"}))?;
+        assert_eq!(res.outputs["commits"]["tagged"], json!(tag_commit));
+        assert_eq!(git(&work.join("t"), &["rev-parse", "HEAD"])?, tag_commit);
+        assert_eq!(std::fs::read_to_string(work.join("t/a.yaml"))?, "a: 1\n");
+        assert_eq!(res.shared["git"]["checkouts"]["t"]["branch"], Value::Null);
+        // The branch is the branch.
+        let res = run(json!({"branch": "v1", "path": "b"}))?;
+        assert_eq!(std::fs::read_to_string(work.join("b/a.yaml"))?, "a: 2\n");
+        assert_eq!(res.shared["git"]["checkouts"]["b"]["branch"], json!("v1"));
+
+        // A branch the remote lacks: created as an orphan, or reported.
+        let res = run(json!({"branch": "env/x", "create": true, "path": "x"}))?;
+        assert_eq!(
+            git(&work.join("x"), &["symbolic-ref", "--short", "HEAD"])?,
+            "env/x"
+        );
+        assert!(!work.join("x/a.yaml").exists());
+        assert_eq!(res.outputs["commits"]["x"], json!(""));
+        let err = run(json!({"branch": "nope", "path": "n"}));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("\"nope\" does not exist")));
+        let err = run(json!({"tag": "v9", "path": "n"}));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("tag \"v9\"")));
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_remote_has_no_default_branch_but_can_get_one() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let bare = tmp.path().join("e.git");
+        git(
+            tmp.path(),
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "-b",
+                "main",
+                &bare.to_string_lossy(),
+            ],
+        )?;
+        let url = format!("file://{}", bare.display());
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let empty = Map::new();
+        let cfg = json!({"repoURL": url, "checkout": [{"path": "d"}]});
+        let err = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("no default branch")));
+        let cfg =
+            json!({"repoURL": url, "checkout": [{"branch": "main", "create": true, "path": "m"}]});
+        let res = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg))?;
+        assert_eq!(res.shared["git"]["checkouts"]["m"]["branch"], json!("main"));
+        assert_eq!(
+            git(&work.join("m"), &["symbolic-ref", "--short", "HEAD"])?,
+            "main"
+        );
         Ok(())
     }
 }

@@ -183,4 +183,51 @@ mod tests {
         assert!(err.is_err_and(|e| e.terminal && e.message.contains("message")));
         Ok(())
     }
+
+    #[test]
+    fn a_new_empty_branch_gets_its_first_commit() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"branch": "env/new", "create": true, "path": "out"}]});
+        let empty = Map::new();
+        let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        let cfg = json!({"path": "out", "message": "start"});
+        let first = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(first.status(), StepStatus::Succeeded);
+        let out = work.join("out");
+        assert_eq!(
+            first.outputs["commit"],
+            json!(git(&out, &["rev-parse", "HEAD"])?)
+        );
+        assert_eq!(git(&out, &["log", "--format=%s", "env/new"])?, "start");
+        assert_eq!(git(&out, &["ls-tree", "HEAD"])?, "");
+        // Now there is a HEAD: nothing more to commit.
+        let second = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(second.status(), StepStatus::Skipped);
+        assert_eq!(second.outputs["commit"], first.outputs["commit"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_commit_with_changes_is_an_error() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
+        let empty = Map::new();
+        let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        std::fs::write(work.join("src/a.yaml"), "a: 3\n")?;
+        // An author git rejects.
+        let cfg = json!({"path": "src", "message": "m", "author": {"name": "<>", "email": "<>"}});
+        let err = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg));
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| !e.terminal && e.message.contains("git commit")),
+            "{err:?}"
+        );
+        Ok(())
+    }
 }

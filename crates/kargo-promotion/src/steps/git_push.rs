@@ -257,4 +257,70 @@ mod tests {
         assert!(err.is_err_and(|e| e.message.contains("mutually exclusive")));
         Ok(())
     }
+
+    #[test]
+    fn racing_pushes_to_one_branch_all_land() -> TestResult {
+        use crate::steps::git_commit::GitCommit;
+        let tmp = tempfile::tempdir()?;
+        let (bare, url) = bare_repo(tmp.path())?;
+        const RACERS: usize = 4;
+        let empty = Map::new();
+        // Each racer clones main and commits a file of its own.
+        let mut racers = Vec::new();
+        for i in 0..RACERS {
+            let work = tmp.path().join(format!("w{i}"));
+            std::fs::create_dir_all(&work)?;
+            let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
+            let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+            std::fs::write(work.join(format!("src/r{i}.yaml")), format!("r: {i}\n"))?;
+            let commit = json!({"path": "src", "message": format!("racer {i}")});
+            with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &commit))?;
+            racers.push((work, cloned.shared));
+        }
+        let start = std::sync::Barrier::new(RACERS);
+        let results: Vec<Result<StepResult, StepError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = racers
+                .iter()
+                .map(|(work, shared)| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        with_ctx(work, shared, |ctx| {
+                            GitPush.run(ctx, &json!({"path": "src"}))
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("racer panicked"))
+                .collect()
+        });
+        let tip = crate::git::testutil::git(&bare, &["rev-parse", "main"])?;
+        let mut pushed = Vec::new();
+        for ((work, _), r) in racers.iter().zip(results) {
+            let r = r?;
+            assert_eq!(r.outputs["branch"], json!("main"));
+            // The output is the racer's HEAD (rebased if it lost a race), on main.
+            let head = crate::git::testutil::git(&work.join("src"), &["rev-parse", "HEAD"])?;
+            assert_eq!(r.outputs["commit"], json!(head));
+            crate::git::testutil::git(&bare, &["merge-base", "--is-ancestor", &head, &tip])?;
+            pushed.push(head);
+        }
+        assert!(pushed.contains(&tip));
+        let log = crate::git::testutil::git(&bare, &["log", "--format=%s", "main"])?;
+        let mut subjects: Vec<&str> = log.lines().collect();
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            ["one", "racer 0", "racer 1", "racer 2", "racer 3"]
+        );
+        for i in 0..RACERS {
+            assert_eq!(
+                crate::git::testutil::git(&bare, &["show", &format!("main:r{i}.yaml")])?,
+                format!("r: {i}")
+            );
+        }
+        Ok(())
+    }
 }

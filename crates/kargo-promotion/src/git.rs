@@ -367,8 +367,8 @@ pub(crate) mod testutil {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
-    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+    /// An empty bare repo (`main` unborn) and its `file://` URL.
+    pub fn empty_bare(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
         let bare = root.join("r.git");
         git(
             root,
@@ -381,6 +381,13 @@ pub(crate) mod testutil {
                 &bare.to_string_lossy(),
             ],
         )?;
+        let url = format!("file://{}", bare.display());
+        Ok((bare, url))
+    }
+
+    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
+    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+        let (bare, url) = empty_bare(root)?;
         let seed = root.join("seed");
         git(
             root,
@@ -397,8 +404,25 @@ pub(crate) mod testutil {
         git(&seed, &["commit", "--quiet", "-m", "one"])?;
         git(&seed, &["tag", "v1"])?;
         git(&seed, &["push", "--quiet", "--tags", "origin", "main"])?;
-        let url = format!("file://{}", bare.display());
         Ok((bare, url))
+    }
+
+    /// Runs `git-clone` of `checkout` from `url` in a new work directory
+    /// `root/<name>`; returns it and the step's shared state.
+    pub fn cloned(
+        root: &Path,
+        url: &str,
+        name: &str,
+        checkout: serde_json::Value,
+    ) -> Result<(PathBuf, Map<String, serde_json::Value>), Box<dyn std::error::Error>> {
+        use crate::step::Step;
+        let work = root.join(name);
+        std::fs::create_dir_all(&work)?;
+        let cfg = serde_json::json!({"repoURL": url, "checkout": [checkout]});
+        let res = with_ctx(&work, &Map::new(), |ctx| {
+            crate::steps::git_clone::GitClone.run(ctx, &cfg)
+        })?;
+        Ok((work, res.shared))
     }
 
     /// Runs `f` with a step context over `work_dir` that can write to

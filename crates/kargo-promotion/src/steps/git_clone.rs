@@ -161,7 +161,13 @@ impl Step for GitClone {
                 let fresh = ensure_clone(&git, &repo, &remote)?;
                 let mut heads = Vec::with_capacity(dirs.len());
                 for (c, dir) in cfg.checkout.iter().zip(&dirs) {
-                    heads.push(add_worktree(&git, &repo, dir, c, &cfg.repo_url, fresh)?);
+                    let (branch, tip) = add_worktree(&git, &repo, dir, c, &cfg.repo_url, fresh)?;
+                    // A new orphan branch has no commit: "".
+                    let sha = match tip {
+                        Some(sha) => sha,
+                        None => git.head(dir).map_err(git_err)?.commit.unwrap_or_default(),
+                    };
+                    heads.push((branch, sha));
                 }
                 heads
             }
@@ -309,27 +315,8 @@ pub fn ensure_clone(git: &Git<'_>, repo: &Path, remote: &Remote) -> Result<bool,
 
 /// Adds the worktree for one checkout, replacing whatever a crashed run
 /// left at `dir` (`fresh`: the clone is new, so nothing was left).
-/// Returns the branch checked out, if any, and the commit (empty on a new
-/// orphan branch).
+/// Returns the branch checked out, if any, and its commit when known.
 fn add_worktree(
-    git: &Git<'_>,
-    repo: &Path,
-    dir: &Path,
-    c: &Checkout,
-    url: &str,
-    fresh: bool,
-) -> Result<(Option<String>, String), StepError> {
-    let (branch, tip) = place_worktree(git, repo, dir, c, url, fresh)?;
-    let sha = match tip {
-        Some(sha) => sha,
-        None => git.head(dir).map_err(git_err)?.commit.unwrap_or_default(),
-    };
-    Ok((branch, sha))
-}
-
-/// [`add_worktree`]'s work: the branch checked out and its commit when
-/// already known.
-fn place_worktree(
     git: &Git<'_>,
     repo: &Path,
     dir: &Path,
@@ -459,7 +446,7 @@ fn place_worktree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
+    use crate::git::testutil::{TestResult, bare_repo, empty_bare, git, with_ctx};
 
     #[test]
     fn branch_tag_create_and_errors() -> TestResult {
@@ -612,19 +599,7 @@ mod tests {
     #[test]
     fn an_empty_remote_has_no_default_branch_but_can_get_one() -> TestResult {
         let tmp = tempfile::tempdir()?;
-        let bare = tmp.path().join("e.git");
-        git(
-            tmp.path(),
-            &[
-                "init",
-                "--quiet",
-                "--bare",
-                "-b",
-                "main",
-                &bare.to_string_lossy(),
-            ],
-        )?;
-        let url = format!("file://{}", bare.display());
+        let (_bare, url) = empty_bare(tmp.path())?;
         let work = tmp.path().join("work");
         std::fs::create_dir_all(&work)?;
         let empty = Map::new();

@@ -227,7 +227,7 @@ fn is_non_fast_forward(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::{TestResult, bare_repo, with_ctx};
+    use crate::git::testutil::{TestResult, bare_repo, cloned, git, with_ctx};
     use crate::steps::git_clone::GitClone;
 
     #[test]
@@ -264,18 +264,15 @@ mod tests {
         let tmp = tempfile::tempdir()?;
         let (bare, url) = bare_repo(tmp.path())?;
         const RACERS: usize = 4;
-        let empty = Map::new();
         // Each racer clones main and commits a file of its own.
         let mut racers = Vec::new();
         for i in 0..RACERS {
-            let work = tmp.path().join(format!("w{i}"));
-            std::fs::create_dir_all(&work)?;
-            let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
-            let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+            let main = json!({"branch": "main", "path": "src"});
+            let (work, shared) = cloned(tmp.path(), &url, &format!("w{i}"), main)?;
             std::fs::write(work.join(format!("src/r{i}.yaml")), format!("r: {i}\n"))?;
             let commit = json!({"path": "src", "message": format!("racer {i}")});
-            with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &commit))?;
-            racers.push((work, cloned.shared));
+            with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &commit))?;
+            racers.push((work, shared));
         }
         let start = std::sync::Barrier::new(RACERS);
         let results: Vec<Result<StepResult, StepError>> = std::thread::scope(|s| {
@@ -296,19 +293,19 @@ mod tests {
                 .map(|h| h.join().expect("racer panicked"))
                 .collect()
         });
-        let tip = crate::git::testutil::git(&bare, &["rev-parse", "main"])?;
+        let tip = git(&bare, &["rev-parse", "main"])?;
         let mut pushed = Vec::new();
         for ((work, _), r) in racers.iter().zip(results) {
             let r = r?;
             assert_eq!(r.outputs["branch"], json!("main"));
             // The output is the racer's HEAD (rebased if it lost a race), on main.
-            let head = crate::git::testutil::git(&work.join("src"), &["rev-parse", "HEAD"])?;
+            let head = git(&work.join("src"), &["rev-parse", "HEAD"])?;
             assert_eq!(r.outputs["commit"], json!(head));
-            crate::git::testutil::git(&bare, &["merge-base", "--is-ancestor", &head, &tip])?;
+            git(&bare, &["merge-base", "--is-ancestor", &head, &tip])?;
             pushed.push(head);
         }
         assert!(pushed.contains(&tip));
-        let log = crate::git::testutil::git(&bare, &["log", "--format=%s", "main"])?;
+        let log = git(&bare, &["log", "--format=%s", "main"])?;
         let mut subjects: Vec<&str> = log.lines().collect();
         subjects.sort();
         assert_eq!(
@@ -317,7 +314,7 @@ mod tests {
         );
         for i in 0..RACERS {
             assert_eq!(
-                crate::git::testutil::git(&bare, &["show", &format!("main:r{i}.yaml")])?,
+                git(&bare, &["show", &format!("main:r{i}.yaml")])?,
                 format!("r: {i}")
             );
         }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (release build) and prints their tables. Each hot-path
 # bench alternates kargo-rs and its baseline run by run and prints medians
-# (min–max) and ratios: discovery (skopeo, git ls-remote), Table responses,
-# AnalysisRun CPU per measurement.
+# (min–max) and ratios: discovery (skopeo, git ls-remote), promotion git work
+# (git clone --depth 1 + edit + commit + push), Table responses, AnalysisRun CPU
+# per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
@@ -11,5 +12,6 @@ cargo bench --locked -p kargo-cli --bench pipeline
 # Sizes: KARGO_BENCH_SIZES=10x100,200x2000 (default) or full (up to 1,000 Stages x 10,000 Freight).
 cargo bench --locked -p kargo-cli --bench scale
 cargo bench --locked -p kargo-sources --bench discovery
+cargo bench --locked -p kargo-promotion --bench promotion_git
 cargo bench --locked -p kargo-apiserver --bench table
 cargo bench --locked -p kargo-server --bench analysis

@@ -7,6 +7,9 @@
 //! remote that never answers cannot hold a step beyond `--git-timeout`,
 //! and an abort kills git at once.
 //!
+//! [`Git::head`] reads what HEAD is from git's files ([`head`]), so the
+//! steps run one git process per operation and none to look around.
+//!
 //! Git never takes an option from user input: every URL or path that
 //! comes from a config goes after `--` (or `--end-of-options` for
 //! revisions), and the `ext::` remote helper is switched off.
@@ -16,6 +19,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::limits::{ChildError, Limits};
+
+mod head;
+pub use head::Head;
 
 use base64::Engine;
 
@@ -225,15 +231,43 @@ impl<'a> Git<'a> {
         self.output(dir, None, args).is_ok()
     }
 
-    /// The current branch of the work tree at `dir`, `None` when detached.
-    pub fn current_branch(&self, dir: &Path) -> Option<String> {
-        self.run(
-            Some(dir),
-            None,
-            &["symbolic-ref", "--quiet", "--short", "HEAD"],
-        )
-        .ok()
-        .filter(|b| !b.is_empty())
+    /// HEAD of the work tree at `dir`: read from git's files when they are
+    /// in the usual form (no process), else asked of git.
+    pub fn head(&self, dir: &Path) -> Result<Head, GitFailure> {
+        if let Some(h) = head::read(dir) {
+            return Ok(h);
+        }
+        let branch = self
+            .run(
+                Some(dir),
+                None,
+                &["symbolic-ref", "--quiet", "--short", "HEAD"],
+            )
+            .ok()
+            .filter(|b| !b.is_empty());
+        // `--verify --quiet` exits 1, saying nothing, when HEAD is unborn.
+        let args = ["rev-parse", "--verify", "--quiet", "HEAD"];
+        let out = self.exit_status(command(Some(dir), None, &args), &args, None)?;
+        let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !out.status.success() && (out.status.code() != Some(1) || !out.stderr.is_empty()) {
+            return Err(GitFailure {
+                command: format!("git {}", args.join(" ")),
+                stderr: redact(String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(Head {
+            branch,
+            commit: Some(commit).filter(|c| out.status.success() && !c.is_empty()),
+        })
+    }
+
+    /// The commit HEAD of the work tree at `dir` is at; an unborn branch
+    /// is an error.
+    pub fn head_commit(&self, dir: &Path) -> Result<String, GitFailure> {
+        self.head(dir)?.commit.ok_or_else(|| GitFailure {
+            command: "git rev-parse HEAD".into(),
+            stderr: format!("{}: HEAD has no commit yet", dir.display()),
+        })
     }
 
     /// URL of `origin` in the work tree at `dir`.
@@ -333,8 +367,8 @@ pub(crate) mod testutil {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
-    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
-    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+    /// An empty bare repo (`main` unborn) and its `file://` URL.
+    pub fn empty_bare(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
         let bare = root.join("r.git");
         git(
             root,
@@ -347,6 +381,13 @@ pub(crate) mod testutil {
                 &bare.to_string_lossy(),
             ],
         )?;
+        let url = format!("file://{}", bare.display());
+        Ok((bare, url))
+    }
+
+    /// A bare repo (`main` with `a.yaml`, tag `v1`) and its `file://` URL.
+    pub fn bare_repo(root: &Path) -> Result<(PathBuf, String), Box<dyn std::error::Error>> {
+        let (bare, url) = empty_bare(root)?;
         let seed = root.join("seed");
         git(
             root,
@@ -363,8 +404,25 @@ pub(crate) mod testutil {
         git(&seed, &["commit", "--quiet", "-m", "one"])?;
         git(&seed, &["tag", "v1"])?;
         git(&seed, &["push", "--quiet", "--tags", "origin", "main"])?;
-        let url = format!("file://{}", bare.display());
         Ok((bare, url))
+    }
+
+    /// Runs `git-clone` of `checkout` from `url` in a new work directory
+    /// `root/<name>`; returns it and the step's shared state.
+    pub fn cloned(
+        root: &Path,
+        url: &str,
+        name: &str,
+        checkout: serde_json::Value,
+    ) -> Result<(PathBuf, Map<String, serde_json::Value>), Box<dyn std::error::Error>> {
+        use crate::step::Step;
+        let work = root.join(name);
+        std::fs::create_dir_all(&work)?;
+        let cfg = serde_json::json!({"repoURL": url, "checkout": [checkout]});
+        let res = with_ctx(&work, &Map::new(), |ctx| {
+            crate::steps::git_clone::GitClone.run(ctx, &cfg)
+        })?;
+        Ok((work, res.shared))
     }
 
     /// Runs `f` with a step context over `work_dir` that can write to

@@ -1,7 +1,10 @@
-//! `git-clone`: clones a repository once into the work directory and adds
-//! one git worktree per `checkout` entry (a branch, tag or commit at a
-//! path). Re-running it (after a crash) reuses the clone and recreates the
-//! worktrees, so it is idempotent.
+//! `git-clone`: checks a repository out at one or more paths of the work
+//! directory (a branch, tag or commit each). One checkout of a branch or a
+//! tag — the common case — is one shallow `git clone` straight into its
+//! path; otherwise (several checkouts, a commit, a branch to create) the
+//! repository is cloned once under `.repos/` and each checkout is a git
+//! worktree of it, as Kargo does. Re-running it (after a crash) replaces
+//! what the last run left, so it is idempotent.
 //!
 //! Config (Kargo's names): `repoURL`, `checkout: [{branch | tag | commit,
 //! path, create, as}]`, `insecureSkipTLSVerify`, `author: {name, email}`.
@@ -135,21 +138,7 @@ impl Step for GitClone {
             credentials: ctx.credentials.git_credentials(&cfg.repo_url),
             insecure_skip_tls_verify: cfg.insecure_skip_tls_verify,
         };
-        let repo = ctx.work_dir.join(".repos").join(format!(
-            "{}.git",
-            hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
-        ));
-        let git = ctx.git();
-        let fresh = ensure_clone(&git, &repo, &remote)?;
-
-        let mut commits = Map::new();
-        let mut checkouts = ctx
-            .shared
-            .get("git")
-            .and_then(|g| g.get("checkouts"))
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let mut dirs = Vec::with_capacity(cfg.checkout.len());
         for (i, c) in cfg.checkout.iter().enumerate() {
             let field = format!("checkout[{i}].path");
             let dir = ctx.resolve(NAME, &field, &c.path)?;
@@ -159,13 +148,40 @@ impl Step for GitClone {
                     format!("{field}: must not be the work directory itself"),
                 ));
             }
-            let (branch, tip) = add_worktree(&git, &repo, &dir, c, &cfg.repo_url, fresh)?;
-            let sha = match tip {
-                Some(sha) => sha,
-                None => git
-                    .run(Some(&dir), None, &["rev-parse", "HEAD"])
-                    .unwrap_or_default(),
-            };
+            dirs.push(dir);
+        }
+        let git = ctx.git();
+        let heads = match clone_single(&git, &remote, &cfg.checkout, &dirs)? {
+            Some(head) => vec![head],
+            None => {
+                let repo = ctx.work_dir.join(".repos").join(format!(
+                    "{}.git",
+                    hex::encode(&Sha1::digest(cfg.repo_url.as_bytes())[..8])
+                ));
+                let fresh = ensure_clone(&git, &repo, &remote)?;
+                let mut heads = Vec::with_capacity(dirs.len());
+                for (c, dir) in cfg.checkout.iter().zip(&dirs) {
+                    let (branch, tip) = add_worktree(&git, &repo, dir, c, &cfg.repo_url, fresh)?;
+                    // A new orphan branch has no commit: "".
+                    let sha = match tip {
+                        Some(sha) => sha,
+                        None => git.head(dir).map_err(git_err)?.commit.unwrap_or_default(),
+                    };
+                    heads.push((branch, sha));
+                }
+                heads
+            }
+        };
+
+        let mut commits = Map::new();
+        let mut checkouts = ctx
+            .shared
+            .get("git")
+            .and_then(|g| g.get("checkouts"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (c, (branch, sha)) in cfg.checkout.iter().zip(heads) {
             let key = c
                 .as_
                 .clone()
@@ -189,6 +205,72 @@ impl Step for GitClone {
             .shared
             .insert("git".into(), json!({"checkouts": checkouts}));
         Ok(result)
+    }
+}
+
+/// A checkout's `branch`, `tag` or `commit`, when set and not empty.
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The common case — one checkout, of a branch, a tag or the remote's
+/// default branch — in one git process: a shallow clone (`--depth 1`, as
+/// only the tip is checked out) straight into the checkout path. Returns
+/// the branch and commit checked out, or `None` when this does not apply
+/// (several checkouts, a commit) or did not give what was asked for (a
+/// branch the remote lacks, to create or to report; a tag a branch of the
+/// same name shadows; an empty remote): the caller then clones the general
+/// way, which handles (and reports) all of those.
+fn clone_single(
+    git: &Git<'_>,
+    remote: &Remote,
+    checkouts: &[Checkout],
+    dirs: &[std::path::PathBuf],
+) -> Result<Option<(Option<String>, String)>, StepError> {
+    let ([c], [dir]) = (checkouts, dirs) else {
+        return Ok(None);
+    };
+    if nonempty(&c.commit).is_some() {
+        return Ok(None);
+    }
+    let tag = nonempty(&c.tag);
+    let branch = nonempty(&c.branch);
+    clear(dir)?;
+    let path = dir.to_string_lossy();
+    let mut args = vec!["clone", "--quiet", "--depth", "1"];
+    if let Some(r) = tag.or(branch) {
+        args.extend(["--branch", r]);
+    }
+    args.extend(["--", &remote.url, &path]);
+    match git.run(None, Some(remote), &args) {
+        Ok(_) => {}
+        Err(e) if e.stderr.contains("not found in upstream") => return Ok(None),
+        Err(e) => return Err(git_err(e)),
+    }
+    let head = git.head(dir).map_err(git_err)?;
+    let as_asked = match (tag, branch) {
+        (Some(_), _) => head.branch.is_none(),
+        (None, Some(b)) => head.branch.as_deref() == Some(b),
+        (None, None) => head.branch.is_some(),
+    };
+    match head.commit {
+        Some(sha) if as_asked => Ok(Some((head.branch.filter(|_| tag.is_none()), sha))),
+        _ => {
+            clear(dir)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Removes whatever is at `dir` (what a crashed run left).
+fn clear(dir: &Path) -> Result<(), StepError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StepError::retryable(
+            NAME,
+            format!("clearing {}: {e}", dir.display()),
+        )),
     }
 }
 
@@ -254,18 +336,13 @@ fn add_worktree(
                 &dir.to_string_lossy(),
             ],
         );
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| {
-                StepError::retryable(NAME, format!("clearing {}: {e}", dir.display()))
-            })?;
-        }
+        clear(dir)?;
     }
     if !fresh {
         git.run(Some(repo), None, &["worktree", "prune"])
             .map_err(git_err)?;
     }
     let path = dir.to_string_lossy();
-    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
     if let Some(tag) = nonempty(&c.tag) {
         let r = format!("refs/tags/{tag}");
         git.run(
@@ -285,7 +362,7 @@ fn add_worktree(
         git.run(
             Some(repo),
             None,
-            &["worktree", "add", "--detach", "--", &path, &commit],
+            &["worktree", "add", "--detach", "--", &path, commit],
         )
         .map_err(|e| {
             StepError::terminal(
@@ -296,7 +373,7 @@ fn add_worktree(
         return Ok((None, None));
     }
     let branch = match nonempty(&c.branch) {
-        Some(b) => b,
+        Some(b) => b.to_string(),
         None => {
             // The remote's default branch.
             let head = git
@@ -346,18 +423,12 @@ fn add_worktree(
         )
         .map_err(git_err)?;
     } else if c.create {
+        // An empty work tree on a new, unborn branch (also in an empty
+        // repository, which has nothing to detach at).
         git.run(
             Some(repo),
             None,
-            &["worktree", "add", "--force", "--detach", "--", &path],
-        )
-        .map_err(git_err)?;
-        git.run(Some(dir), None, &["checkout", "--orphan", &branch])
-            .map_err(git_err)?;
-        git.run(
-            Some(dir),
-            None,
-            &["rm", "-rf", "--quiet", "--ignore-unmatch", "--", "."],
+            &["worktree", "add", "--orphan", "-b", &branch, "--", &path],
         )
         .map_err(git_err)?;
     } else {
@@ -375,7 +446,7 @@ fn add_worktree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
+    use crate::git::testutil::{TestResult, bare_repo, empty_bare, git, with_ctx};
 
     #[test]
     fn branch_tag_create_and_errors() -> TestResult {
@@ -451,6 +522,98 @@ mod tests {
         let branch = json!({"repoURL": url, "checkout": [{"branch": "--orphan", "path": "y"}]});
         let err = with_ctx(&work, &shared, |ctx| GitClone.run(ctx, &branch));
         assert!(err.is_err_and(|e| e.to_string().contains("checkout[0].branch")));
+        Ok(())
+    }
+
+    #[test]
+    fn one_checkout_is_one_shallow_clone_in_place() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (bare, url) = bare_repo(tmp.path())?;
+        let tag_commit = git(&bare, &["rev-parse", "v1^{commit}"])?;
+        // A branch named like the tag, one commit ahead of it.
+        let seed = tmp.path().join("seed");
+        git(&seed, &["checkout", "--quiet", "-b", "v1-branch"])?;
+        std::fs::write(seed.join("a.yaml"), "a: 2\n")?;
+        git(&seed, &["commit", "--quiet", "-am", "two"])?;
+        git(
+            &seed,
+            &["push", "--quiet", "origin", "v1-branch:refs/heads/v1"],
+        )?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let empty = Map::new();
+        let run = |checkout: Value| {
+            let cfg = json!({"repoURL": url, "checkout": [checkout]});
+            with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg))
+        };
+
+        let res = run(json!({"branch": "main", "path": "src"}))?;
+        let src = work.join("src");
+        assert!(src.join(".git").is_dir() && src.join(".git/shallow").exists());
+        assert!(!work.join(".repos").exists());
+        assert_eq!(git(&src, &["symbolic-ref", "--short", "HEAD"])?, "main");
+        assert_eq!(res.outputs["commits"]["src"], json!(tag_commit));
+        let info = &res.shared["git"]["checkouts"]["src"];
+        assert_eq!(info["branch"], json!("main"));
+        assert_eq!(info["repoURL"], json!(url));
+        // Again, as after a crash: the same.
+        std::fs::write(src.join("left-over"), "x")?;
+        let again = run(json!({"branch": "main", "path": "src"}))?;
+        assert_eq!(again.outputs, res.outputs);
+        assert!(!src.join("left-over").exists());
+
+        // The remote's default branch.
+        let res = run(json!({"path": "default"}))?;
+        assert_eq!(
+            res.shared["git"]["checkouts"]["default"]["branch"],
+            json!("main")
+        );
+        assert_eq!(res.outputs["commits"]["default"], json!(tag_commit));
+
+        // A tag is detached at the tag, even with a branch of that name.
+        let res = run(json!({"tag": "v1", "path": "t", "as": "tagged"}))?;
+        assert_eq!(res.outputs["commits"]["tagged"], json!(tag_commit));
+        assert_eq!(git(&work.join("t"), &["rev-parse", "HEAD"])?, tag_commit);
+        assert_eq!(std::fs::read_to_string(work.join("t/a.yaml"))?, "a: 1\n");
+        assert_eq!(res.shared["git"]["checkouts"]["t"]["branch"], Value::Null);
+        // The branch is the branch.
+        let res = run(json!({"branch": "v1", "path": "b"}))?;
+        assert_eq!(std::fs::read_to_string(work.join("b/a.yaml"))?, "a: 2\n");
+        assert_eq!(res.shared["git"]["checkouts"]["b"]["branch"], json!("v1"));
+
+        // A branch the remote lacks: created as an orphan, or reported.
+        let res = run(json!({"branch": "env/x", "create": true, "path": "x"}))?;
+        assert_eq!(
+            git(&work.join("x"), &["symbolic-ref", "--short", "HEAD"])?,
+            "env/x"
+        );
+        assert!(!work.join("x/a.yaml").exists());
+        assert_eq!(res.outputs["commits"]["x"], json!(""));
+        let err = run(json!({"branch": "nope", "path": "n"}));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("\"nope\" does not exist")));
+        let err = run(json!({"tag": "v9", "path": "n"}));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("tag \"v9\"")));
+        Ok(())
+    }
+
+    #[test]
+    fn an_empty_remote_has_no_default_branch_but_can_get_one() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = empty_bare(tmp.path())?;
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work)?;
+        let empty = Map::new();
+        let cfg = json!({"repoURL": url, "checkout": [{"path": "d"}]});
+        let err = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg));
+        assert!(err.is_err_and(|e| e.terminal && e.message.contains("no default branch")));
+        let cfg =
+            json!({"repoURL": url, "checkout": [{"branch": "main", "create": true, "path": "m"}]});
+        let res = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &cfg))?;
+        assert_eq!(res.shared["git"]["checkouts"]["m"]["branch"], json!("main"));
+        assert_eq!(
+            git(&work.join("m"), &["symbolic-ref", "--short", "HEAD"])?,
+            "main"
+        );
         Ok(())
     }
 }

@@ -61,26 +61,36 @@ impl Step for GitCommit {
         let git = ctx.git();
         git.run(Some(&dir), None, &["add", "--all", "--", "."])
             .map_err(git_err)?;
-        // Nothing staged on an existing HEAD: nothing to commit. (A new,
-        // empty branch still gets its first commit.)
-        let clean = git.succeeds(Some(&dir), &["diff", "--cached", "--quiet"])
-            && git.succeeds(Some(&dir), &["rev-parse", "--verify", "--quiet", "HEAD"]);
-        let status = if clean {
-            StepStatus::Skipped
-        } else {
-            let args = ["commit", "--allow-empty", "--no-verify", "--file", "-"];
+        let commit = |allow_empty: bool| {
+            let mut args = vec!["commit", "--no-verify", "--file", "-"];
+            if allow_empty {
+                args.push("--allow-empty");
+            }
             let mut cmd = git::command(Some(&dir), None, &args);
             cmd.env("GIT_AUTHOR_NAME", &name)
                 .env("GIT_AUTHOR_EMAIL", &email)
                 .env("GIT_COMMITTER_NAME", &name)
                 .env("GIT_COMMITTER_EMAIL", &email);
             git.finish(cmd, &args, None, Some(message.as_bytes()))
-                .map_err(git_err)?;
-            StepStatus::Succeeded
         };
-        let sha = git
-            .run(Some(&dir), None, &["rev-parse", "HEAD"])
-            .map_err(git_err)?;
+        // Commit first; only a refusal asks why. Nothing staged on an
+        // existing HEAD is nothing to commit; a new, empty branch still
+        // gets its first commit.
+        let status = match commit(false) {
+            Ok(_) => StepStatus::Succeeded,
+            Err(e) => {
+                if !git.succeeds(Some(&dir), &["diff", "--cached", "--quiet"]) {
+                    return Err(git_err(e));
+                }
+                if git.head(&dir).map_err(git_err)?.commit.is_some() {
+                    StepStatus::Skipped
+                } else {
+                    commit(true).map_err(git_err)?;
+                    StepStatus::Succeeded
+                }
+            }
+        };
+        let sha = git.head_commit(&dir).map_err(git_err)?;
         let mut result =
             StepResult::succeeded(Map::from_iter([("commit".to_string(), json!(sha))]));
         result.status = Some(status);
@@ -142,21 +152,21 @@ fn author(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::{TestResult, bare_repo, git, with_ctx};
-    use crate::steps::git_clone::GitClone;
+    use crate::git::testutil::{TestResult, bare_repo, cloned, git, with_ctx};
 
     #[test]
     fn commits_then_skips_when_clean() -> TestResult {
         let tmp = tempfile::tempdir()?;
         let (_bare, url) = bare_repo(tmp.path())?;
-        let work = tmp.path().join("work");
-        std::fs::create_dir_all(&work)?;
-        let clone = json!({"repoURL": url, "checkout": [{"branch": "main", "path": "src"}]});
-        let empty = Map::new();
-        let cloned = with_ctx(&work, &empty, |ctx| GitClone.run(ctx, &clone))?;
+        let (work, shared) = cloned(
+            tmp.path(),
+            &url,
+            "work",
+            json!({"branch": "main", "path": "src"}),
+        )?;
         std::fs::write(work.join("src/a.yaml"), "a: 2\n")?;
         let cfg = json!({"path": "./src", "message": "bump a"});
-        let first = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        let first = with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &cfg))?;
         assert_eq!(first.status(), StepStatus::Succeeded);
         let head = git(&work.join("src"), &["rev-parse", "HEAD"])?;
         assert_eq!(first.outputs["commit"], json!(head));
@@ -164,13 +174,58 @@ mod tests {
             git(&work.join("src"), &["log", "-1", "--format=%s|%an"])?,
             "bump a|Kargo"
         );
-        let second = with_ctx(&work, &cloned.shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        let second = with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &cfg))?;
         assert_eq!(second.status(), StepStatus::Skipped);
         assert_eq!(second.outputs["commit"], json!(head));
-        let err = with_ctx(&work, &cloned.shared, |ctx| {
+        let err = with_ctx(&work, &shared, |ctx| {
             GitCommit.run(ctx, &json!({"path": "src"}))
         });
         assert!(err.is_err_and(|e| e.terminal && e.message.contains("message")));
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_empty_branch_gets_its_first_commit() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let new_branch = json!({"branch": "env/new", "create": true, "path": "out"});
+        let (work, shared) = cloned(tmp.path(), &url, "work", new_branch)?;
+        let cfg = json!({"path": "out", "message": "start"});
+        let first = with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(first.status(), StepStatus::Succeeded);
+        let out = work.join("out");
+        assert_eq!(
+            first.outputs["commit"],
+            json!(git(&out, &["rev-parse", "HEAD"])?)
+        );
+        assert_eq!(git(&out, &["log", "--format=%s", "env/new"])?, "start");
+        assert_eq!(git(&out, &["ls-tree", "HEAD"])?, "");
+        // Now there is a HEAD: nothing more to commit.
+        let second = with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &cfg))?;
+        assert_eq!(second.status(), StepStatus::Skipped);
+        assert_eq!(second.outputs["commit"], first.outputs["commit"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_refused_commit_with_changes_is_an_error() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (_bare, url) = bare_repo(tmp.path())?;
+        let (work, shared) = cloned(
+            tmp.path(),
+            &url,
+            "work",
+            json!({"branch": "main", "path": "src"}),
+        )?;
+        std::fs::write(work.join("src/a.yaml"), "a: 3\n")?;
+        // An author git rejects.
+        let cfg = json!({"path": "src", "message": "m", "author": {"name": "<>", "email": "<>"}});
+        let err = with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &cfg));
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| !e.terminal && e.message.contains("git commit")),
+            "{err:?}"
+        );
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::git::{self, Git, Remote};
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use crate::step::{Step, StepContext, StepError, StepResult, checkout_info, parse_config};
 use crate::steps::git_commit::{DEFAULT_AUTHOR_EMAIL, DEFAULT_AUTHOR_NAME};
 
 const NAME: &str = "git-push";
@@ -72,7 +72,14 @@ impl Step for GitPush {
         }
         let dir = ctx.working_tree(NAME, &cfg.path)?;
         let git = ctx.git();
-        let url = git.origin_url(&dir).map_err(git_err)?;
+        // The URL git-clone cloned (what `origin` is), else asked of git.
+        let url = match checkout_info(ctx.shared, &cfg.path)
+            .and_then(|c| c.get("repoURL"))
+            .and_then(Value::as_str)
+        {
+            Some(u) => u.to_string(),
+            None => git.origin_url(&dir).map_err(git_err)?,
+        };
         let remote = Remote {
             credentials: ctx.credentials.git_credentials(&url),
             url,
@@ -81,7 +88,11 @@ impl Step for GitPush {
         let (branch, force) = if cfg.generate_target_branch {
             (format!("kargo/promotion/{}", ctx.promotion.promotion), true)
         } else {
-            match explicit.or_else(|| git.current_branch(&dir)) {
+            let current = match explicit {
+                Some(b) => Some(b),
+                None => git.head(&dir).map_err(git_err)?.branch,
+            };
+            match current {
                 Some(b) => (b, cfg.force),
                 None => {
                     return Err(StepError::terminal(
@@ -159,9 +170,7 @@ impl Step for GitPush {
                 ),
             ));
         }
-        let sha = git
-            .run(Some(&dir), None, &["rev-parse", "HEAD"])
-            .map_err(git_err)?;
+        let sha = git.head_commit(&dir).map_err(git_err)?;
         let mut outputs = Map::new();
         outputs.insert("commit".into(), json!(sha));
         outputs.insert("branch".into(), json!(branch));
@@ -218,7 +227,7 @@ fn is_non_fast_forward(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::testutil::{TestResult, bare_repo, with_ctx};
+    use crate::git::testutil::{TestResult, bare_repo, cloned, git, with_ctx};
     use crate::steps::git_clone::GitClone;
 
     #[test]
@@ -246,6 +255,69 @@ mod tests {
             )
         });
         assert!(err.is_err_and(|e| e.message.contains("mutually exclusive")));
+        Ok(())
+    }
+
+    #[test]
+    fn racing_pushes_to_one_branch_all_land() -> TestResult {
+        use crate::steps::git_commit::GitCommit;
+        let tmp = tempfile::tempdir()?;
+        let (bare, url) = bare_repo(tmp.path())?;
+        const RACERS: usize = 4;
+        // Each racer clones main and commits a file of its own.
+        let mut racers = Vec::new();
+        for i in 0..RACERS {
+            let main = json!({"branch": "main", "path": "src"});
+            let (work, shared) = cloned(tmp.path(), &url, &format!("w{i}"), main)?;
+            std::fs::write(work.join(format!("src/r{i}.yaml")), format!("r: {i}\n"))?;
+            let commit = json!({"path": "src", "message": format!("racer {i}")});
+            with_ctx(&work, &shared, |ctx| GitCommit.run(ctx, &commit))?;
+            racers.push((work, shared));
+        }
+        let start = std::sync::Barrier::new(RACERS);
+        let results: Vec<Result<StepResult, StepError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = racers
+                .iter()
+                .map(|(work, shared)| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        with_ctx(work, shared, |ctx| {
+                            GitPush.run(ctx, &json!({"path": "src"}))
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("racer panicked"))
+                .collect()
+        });
+        let tip = git(&bare, &["rev-parse", "main"])?;
+        let mut pushed = Vec::new();
+        for ((work, _), r) in racers.iter().zip(results) {
+            let r = r?;
+            assert_eq!(r.outputs["branch"], json!("main"));
+            // The output is the racer's HEAD (rebased if it lost a race), on main.
+            let head = git(&work.join("src"), &["rev-parse", "HEAD"])?;
+            assert_eq!(r.outputs["commit"], json!(head));
+            git(&bare, &["merge-base", "--is-ancestor", &head, &tip])?;
+            pushed.push(head);
+        }
+        assert!(pushed.contains(&tip));
+        let log = git(&bare, &["log", "--format=%s", "main"])?;
+        let mut subjects: Vec<&str> = log.lines().collect();
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            ["one", "racer 0", "racer 1", "racer 2", "racer 3"]
+        );
+        for i in 0..RACERS {
+            assert_eq!(
+                git(&bare, &["show", &format!("main:r{i}.yaml")])?,
+                format!("r: {i}")
+            );
+        }
         Ok(())
     }
 }

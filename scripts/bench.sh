@@ -2,7 +2,7 @@
 # Runs the benchmarks (release build) and prints their tables. Each hot-path
 # bench alternates kargo-rs and its baseline run by run and prints medians
 # (min–max) and ratios: discovery (skopeo, git ls-remote), Table responses,
-# AnalysisRun CPU per measurement.
+# AnalysisRun CPU per measurement, expression cost of a typical step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
@@ -13,3 +13,4 @@ cargo bench --locked -p kargo-cli --bench scale
 cargo bench --locked -p kargo-sources --bench discovery
 cargo bench --locked -p kargo-apiserver --bench table
 cargo bench --locked -p kargo-server --bench analysis
+cargo bench --locked -p kargo-promotion --bench step_expressions

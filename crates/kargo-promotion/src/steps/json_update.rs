@@ -404,7 +404,9 @@ impl Step for JsonUpdateStep {
 mod tests {
     use super::*;
     use crate::steps::files::fixture::check_configs;
-    use crate::steps::key_updates::fixture::{FileRow, Row, check_file_rows, check_run_rows};
+    use crate::steps::key_updates::fixture::{
+        FileRow, Row, check_file_rows, check_run_rows, convert_rows,
+    };
     use serde_json::{Map, json};
 
     fn set(text: &str, key: &str, value: Value) -> Result<String, String> {
@@ -415,44 +417,11 @@ mod tests {
     /// once (the rows leave other fields out, so several are refused).
     #[test]
     fn kargo_convert_table() {
-        let rows: &[(&str, Value, &[&str])] = &[
-            ("path is not specified", json!({}), &["path: required"]),
-            (
-                "path is empty",
-                json!({"path": ""}),
-                &["path: must not be empty"],
-            ),
-            ("updates is null", json!({}), &["updates: required"]),
-            (
-                "updates is empty",
-                json!({"updates": []}),
-                &["updates: must have at least 1 item"],
-            ),
-            (
-                "key not specified",
-                json!({"updates": [{}]}),
-                &["updates[0].key: required"],
-            ),
-            (
-                "key is empty",
-                json!({"updates": [{"key": ""}]}),
-                &["updates[0].key: must not be empty"],
-            ),
-            (
-                "value not specified",
-                json!({"updates": [{}]}),
-                &["updates[0].value: required"],
-            ),
-            (
-                "valid config",
-                json!({"path": "fake-path", "updates": [
-                    {"key": "fake-key", "value": "fake-value"},
-                    {"key": "another-fake-key", "value": "another-fake-value"}]}),
-                &[],
-            ),
-        ];
+        let rows = convert_rows(json!({"path": "fake-path", "updates": [
+            {"key": "fake-key", "value": "fake-value"},
+            {"key": "another-fake-key", "value": "another-fake-value"}]}));
         assert_eq!(rows.len(), 8); // Kargo's Test_jsonUpdater_convert: 8 rows
-        check_configs(|c| key_updates::parse(NAME, c), rows);
+        check_configs(|c| key_updates::parse(NAME, c), &rows);
     }
 
     /// Kargo's `Test_jsonUpdater_updateValuesFile`: (name, file or none,

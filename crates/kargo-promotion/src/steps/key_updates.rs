@@ -149,6 +149,43 @@ pub(crate) mod fixture {
     use crate::git::testutil::with_ctx;
     use crate::step::StepError;
 
+    /// Kargo's `Test_jsonUpdater_convert` and `Test_tomlUpdater_convert`
+    /// rows (the same eight; one config type here): every problem named
+    /// at once. `valid` is the last row's config.
+    pub fn convert_rows(valid: Value) -> Vec<(&'static str, Value, &'static [&'static str])> {
+        use serde_json::json;
+        vec![
+            ("path is not specified", json!({}), &["path: required"]),
+            (
+                "path is empty",
+                json!({"path": ""}),
+                &["path: must not be empty"],
+            ),
+            ("updates is null", json!({}), &["updates: required"]),
+            (
+                "updates is empty",
+                json!({"updates": []}),
+                &["updates: must have at least 1 item"],
+            ),
+            (
+                "key not specified",
+                json!({"updates": [{}]}),
+                &["updates[0].key: required"],
+            ),
+            (
+                "key is empty",
+                json!({"updates": [{"key": ""}]}),
+                &["updates[0].key: must not be empty"],
+            ),
+            (
+                "value not specified",
+                json!({"updates": [{}]}),
+                &["updates[0].value: required"],
+            ),
+            ("valid config", valid, &[]),
+        ]
+    }
+
     /// A row of Kargo's `Test_*Updater_update{ValuesFile,File}`: (name,
     /// the file or none, the updates, the file afterwards or a part of
     /// the error).

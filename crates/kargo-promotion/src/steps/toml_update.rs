@@ -219,7 +219,9 @@ impl Step for TomlUpdateStep {
 mod tests {
     use super::*;
     use crate::steps::files::fixture::check_configs;
-    use crate::steps::key_updates::fixture::{FileRow, Row, check_file_rows, check_run_rows};
+    use crate::steps::key_updates::fixture::{
+        FileRow, Row, check_file_rows, check_run_rows, convert_rows,
+    };
     use serde_json::{Map, json};
 
     /// Kargo's `TestSetValuesInBytes` (pkg/toml/toml_test.go), row for row:
@@ -392,44 +394,11 @@ mod tests {
     /// json-update's: one config type).
     #[test]
     fn kargo_convert_table() {
-        let rows: &[(&str, Value, &[&str])] = &[
-            ("path is not specified", json!({}), &["path: required"]),
-            (
-                "path is empty",
-                json!({"path": ""}),
-                &["path: must not be empty"],
-            ),
-            ("updates is null", json!({}), &["updates: required"]),
-            (
-                "updates is empty",
-                json!({"updates": []}),
-                &["updates: must have at least 1 item"],
-            ),
-            (
-                "key not specified",
-                json!({"updates": [{}]}),
-                &["updates[0].key: required"],
-            ),
-            (
-                "key is empty",
-                json!({"updates": [{"key": ""}]}),
-                &["updates[0].key: must not be empty"],
-            ),
-            (
-                "value not specified",
-                json!({"updates": [{}]}),
-                &["updates[0].value: required"],
-            ),
-            (
-                "valid config",
-                json!({"path": "fake-path", "updates": [
-                    {"key": "package.version", "value": "1.2.3"},
-                    {"key": "features.enabled", "value": true}]}),
-                &[],
-            ),
-        ];
+        let rows = convert_rows(json!({"path": "fake-path", "updates": [
+            {"key": "package.version", "value": "1.2.3"},
+            {"key": "features.enabled", "value": true}]}));
         assert_eq!(rows.len(), 8); // Kargo's Test_tomlUpdater_convert: 8 rows
-        check_configs(|c| key_updates::parse(NAME, c), rows);
+        check_configs(|c| key_updates::parse(NAME, c), &rows);
     }
 
     /// Kargo's `Test_tomlUpdater_run` (called past the schema).

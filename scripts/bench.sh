@@ -3,7 +3,7 @@
 # bench alternates kargo-rs and its baseline run by run and prints medians
 # (min–max) and ratios: discovery (skopeo, git ls-remote), promotion git work
 # (git clone --depth 1 + edit + commit + push), Table responses, AnalysisRun CPU
-# per measurement.
+# per measurement, expression cost of a typical step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
@@ -15,3 +15,4 @@ cargo bench --locked -p kargo-sources --bench discovery
 cargo bench --locked -p kargo-promotion --bench promotion_git
 cargo bench --locked -p kargo-apiserver --bench table
 cargo bench --locked -p kargo-server --bench analysis
+cargo bench --locked -p kargo-promotion --bench step_expressions

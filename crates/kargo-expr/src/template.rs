@@ -16,6 +16,12 @@
 //! The typing applies to the joined result, as in Kargo: `${{ 1 }}` is the
 //! number 1 and `v${{ 1 }}` the string `v1`, but `${{ 1 }}.${{ 2 }}` is the
 //! number 1.2 (use `quote()` to keep a string).
+//!
+//! Compiled expressions are kept by their text (a bounded process-wide
+//! cache), so a step's expressions are parsed once, not at every run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use expr::Environment;
 use serde_json::Value as Json;
@@ -228,7 +234,7 @@ impl<'a> Evaluator<'a> {
         // The expr-lang parser panics on some input it cannot handle; that
         // must be the user's error message, never a crashed Promotion.
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.functions.eval(expression, &self.context)
+            compiled(expression).and_then(|program| self.functions.run(&program, &self.context))
         }))
         .map_err(|panic| ExprError::Eval {
             location: location.clone(),
@@ -250,6 +256,37 @@ impl<'a> Evaluator<'a> {
         }
         Ok(value)
     }
+}
+
+/// Compiled programs kept by expression text: a step's expressions are
+/// the same Promotion after Promotion, and parsing is most of their cost.
+/// Bounded: emptied when full.
+static PROGRAMS: std::sync::LazyLock<Mutex<HashMap<String, Arc<expr::Program>>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
+/// Programs [`PROGRAMS`] holds at most.
+const MAX_PROGRAMS: usize = 4096;
+
+/// The compiled program of `expression`, from [`PROGRAMS`] or compiled
+/// now (a parse error is not kept).
+fn compiled(expression: &str) -> expr::Result<Arc<expr::Program>> {
+    let cached = PROGRAMS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(expression)
+        .cloned();
+    if let Some(program) = cached {
+        return Ok(program);
+    }
+    let program = Arc::new(expr::compile(expression)?);
+    let mut programs = PROGRAMS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if programs.len() >= MAX_PROGRAMS {
+        programs.clear();
+    }
+    programs.insert(expression.to_string(), program.clone());
+    Ok(program)
 }
 
 /// Evaluates one template with a throwaway [`Evaluator`].

@@ -54,13 +54,33 @@ pub trait ProjectObjects: Sync {
 }
 
 /// An in-memory Project for the steps' tests: metadata and aliases by
-/// name; names listed in `taken` refuse that alias.
+/// name; an alias another Freight has is refused; writes to the (kind,
+/// name) pairs in `broken` fail, as a patch of an object with a bad
+/// resourceVersion does.
 #[cfg(test)]
 #[derive(Default)]
 pub(crate) struct FakeProject {
     pub metadata:
         std::sync::Mutex<std::collections::BTreeMap<(String, String), Map<String, Value>>>,
     pub aliases: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    pub broken: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
+}
+
+#[cfg(test)]
+impl FakeProject {
+    fn check_broken(&self, kind: &str, name: &str) -> Result<(), ObjectError> {
+        if self
+            .broken
+            .lock()
+            .unwrap()
+            .contains(&(kind.to_string(), name.to_string()))
+        {
+            return Err(ObjectError::Failed(
+                "can not convert resourceVersion \"invalid\"".to_string(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +95,7 @@ impl ProjectObjects for FakeProject {
         let entry = all
             .get_mut(&(target.kind().to_string(), name.to_string()))
             .ok_or(ObjectError::NotFound)?;
+        self.check_broken(target.kind(), name)?;
         for (k, v) in values {
             entry.insert(k.clone(), v.clone());
         }
@@ -89,6 +110,7 @@ impl ProjectObjects for FakeProject {
             )));
         }
         let old = aliases.get(name).cloned().ok_or(ObjectError::NotFound)?;
+        self.check_broken("Freight", name)?;
         aliases.insert(name.to_string(), alias.to_string());
         Ok(old)
     }

@@ -27,7 +27,8 @@ pub enum UnsafePath {
     },
     /// More than [`MAX_SYMLINKS`] symlinks (a loop).
     TooManySymlinks,
-    /// The filesystem could not be read.
+    /// The filesystem could not be read (the message names the path
+    /// relative to the work tree, never the server's absolute path).
     Io(String),
 }
 
@@ -64,9 +65,9 @@ pub fn secure_join(root: &Path, rel: &str) -> Result<PathBuf, UnsafePath> {
                 if links > MAX_SYMLINKS {
                     return Err(UnsafePath::TooManySymlinks);
                 }
-                let target = std::fs::read_link(&candidate)
-                    .map_err(|e| UnsafePath::Io(format!("{}: {e}", candidate.display())))?;
                 let link = display_rel(&resolved, &c);
+                let target = std::fs::read_link(&candidate)
+                    .map_err(|e| UnsafePath::Io(format!("{link}: {e}")))?;
                 let shown = target.to_string_lossy().into_owned();
                 if target.is_absolute() {
                     let inside = target.strip_prefix(root).ok().or_else(|| {
@@ -88,8 +89,22 @@ pub fn secure_join(root: &Path, rel: &str) -> Result<PathBuf, UnsafePath> {
                 last_link = Some((link, shown));
             }
             Ok(_) => resolved.push(c),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => resolved.push(c),
-            Err(e) => return Err(UnsafePath::Io(format!("{}: {e}", candidate.display()))),
+            // As `securejoin`'s IsNotExist: a file mid-path (ENOTDIR) is a
+            // path that does not exist yet; what uses it then fails.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                resolved.push(c)
+            }
+            Err(e) => {
+                return Err(UnsafePath::Io(format!(
+                    "{}: {e}",
+                    display_rel(&resolved, &c)
+                )));
+            }
         }
     }
     let mut out = root.to_path_buf();
@@ -140,6 +155,17 @@ mod tests {
         assert_eq!(secure_join(root, "./a/../a/b"), Ok(root.join("a/b")));
         assert_eq!(secure_join(root, ""), Ok(root.to_path_buf()));
         assert_eq!(secure_join(root, "new/dir/f"), Ok(root.join("new/dir/f")));
+        // An I/O error names the path relative to the root.
+        match secure_join(root, "a/b/\0x") {
+            Err(UnsafePath::Io(m)) => {
+                assert!(m.starts_with("a/b/\0x: "), "{m}");
+                assert!(!m.contains(&*root.to_string_lossy()), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A file mid-path: taken as it is, as `securejoin` does.
+        std::fs::write(root.join("a/file"), "")?;
+        assert_eq!(secure_join(root, "a/file/x"), Ok(root.join("a/file/x")));
         assert_eq!(secure_join(root, ".."), Err(UnsafePath::NotRelative));
         assert_eq!(secure_join(root, "a/../../x"), Err(UnsafePath::NotRelative));
         assert_eq!(

@@ -219,7 +219,7 @@ mod tests {
                 &[],
             ),
         ];
-        assert_eq!(rows.len(), 9);
+        assert_eq!(rows.len(), 9); // Kargo's Test_filerCopier_convert: 9 rows
         check_configs(parse, rows);
         assert!(
             parse(&json!({"inPath": "a", "outPath": "b", "bogus": 1}))

@@ -55,34 +55,56 @@ impl Step for Fail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::files::fixture::check_configs;
     use serde_json::{Map, json};
 
-    /// Kargo's `Test_failer_run` rows: with and without a message.
+    /// Kargo's `Test_failer_convert` rows, and the schema's other checks.
     #[test]
-    fn fails_with_kargo_messages() {
+    fn kargo_convert_table() {
+        let rows: &[(&str, Value, &[&str])] = &[
+            ("valid empty config", json!({}), &[]),
+            (
+                "valid config with message",
+                json!({"message": "test message"}),
+                &[],
+            ),
+        ];
+        assert_eq!(rows.len(), 2); // Kargo's Test_failer_convert: 2 rows
+        check_configs(parse, rows);
+        check_configs(
+            parse,
+            &[
+                ("no config", Value::Null, &[]),
+                (
+                    "empty message",
+                    json!({"message": ""}),
+                    &["message: must not be empty"],
+                ),
+                ("unknown field", json!({"reason": "x"}), &["reason"]),
+            ],
+        );
+    }
+
+    /// Kargo's `Test_failer_run` rows: the step is Failed (terminal) with
+    /// Kargo's message.
+    #[test]
+    fn kargo_run_table() {
         let dir = tempfile::tempdir().unwrap();
-        let run = |cfg: Value| {
-            crate::git::testutil::with_ctx(dir.path(), &Map::new(), |ctx| Fail.run(ctx, &cfg))
-        };
-        let e = run(json!({})).unwrap_err();
-        assert!(e.terminal);
-        assert_eq!(e.message, "failed");
-        let e = run(Value::Null).unwrap_err();
-        assert_eq!(e.message, "failed");
-        let e = run(json!({"message": "prod is frozen"})).unwrap_err();
-        assert!(e.terminal);
-        assert_eq!(e.message, "failed: prod is frozen");
-        assert!(
-            run(json!({"message": ""}))
-                .unwrap_err()
-                .message
-                .contains("message")
-        );
-        assert!(
-            run(json!({"reason": "x"}))
-                .unwrap_err()
-                .message
-                .contains("reason")
-        );
+        let rows = [
+            ("without message", json!({}), "failed"),
+            (
+                "with message",
+                json!({"message": "test message"}),
+                "failed: test message",
+            ),
+        ];
+        assert_eq!(rows.len(), 2); // Kargo's Test_failer_run: 2 rows
+        for (name, cfg, want) in rows {
+            let e =
+                crate::git::testutil::with_ctx(dir.path(), &Map::new(), |ctx| Fail.run(ctx, &cfg))
+                    .unwrap_err();
+            assert!(e.terminal, "{name}");
+            assert_eq!(e.message, want, "{name}");
+        }
     }
 }

@@ -91,6 +91,38 @@ impl<'a> ConfigCheck<'a> {
         self
     }
 
+    /// `field`, when it is an array, must have at least one item; in each
+    /// object item the `strings` must be present and not empty, and the
+    /// `present` fields present (null allowed), as Kargo's schemas ask.
+    pub fn items(&mut self, field: &str, strings: &[&str], present: &[&str]) -> &mut Self {
+        let Some(items) = self.get(field).and_then(Value::as_array) else {
+            return self;
+        };
+        if items.is_empty() {
+            self.problem(format!("{field}: must have at least 1 item"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            let Some(obj) = item.as_object() else {
+                continue;
+            };
+            for f in strings {
+                match obj.get(*f) {
+                    None | Some(Value::Null) => self.problem(format!("{field}[{i}].{f}: required")),
+                    Some(Value::String(s)) if s.is_empty() => {
+                        self.problem(format!("{field}[{i}].{f}: must not be empty"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for f in present {
+                if !obj.contains_key(*f) {
+                    self.problem(format!("{field}[{i}].{f}: required"));
+                }
+            }
+        }
+        self
+    }
+
     /// The problems joined, as a config error of `step`, or the config
     /// decoded into `T` (types, unknown fields) when there are none.
     pub fn parse<T: DeserializeOwned>(&self, step: &str, config: &Value) -> Result<T, StepError> {
@@ -219,7 +251,21 @@ pub fn shown(work_dir: &Path, p: &Path) -> String {
 
 /// An I/O error as `<op> <path>: <error>`, the path shown by [`shown`].
 pub fn io_error(work_dir: &Path, op: &str, p: &Path, e: &std::io::Error) -> String {
-    format!("{op} {}: {e}", shown(work_dir, p))
+    format!("{op} {}: {}", shown(work_dir, p), go_text(e))
+}
+
+/// An I/O error in Go's words: an OS error as Go's `syscall.Errno` prints
+/// it (`no such file or directory`, without Rust's `(os error 2)`).
+pub fn go_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if e.raw_os_error().is_none() {
+        return text;
+    }
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_lowercase().chain(chars).collect::<String>()
+    })
 }
 
 /// A name for a temporary file or directory next to `dst`, unique within

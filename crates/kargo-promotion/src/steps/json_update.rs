@@ -351,8 +351,11 @@ fn set_in(text: &str, span: Range<usize>, parts: &[Part], raw: &str) -> Result<S
 pub fn set_values(text: &str, updates: &[(&str, &Value)]) -> Result<String, String> {
     let mut text = text.to_string();
     for (key, value) in updates {
-        serde_json::from_str::<serde::de::IgnoredAny>(&text)
-            .map_err(|e| format!("the file is not valid JSON: {e}"))?;
+        // sjson builds a new object in an empty file.
+        if !text.trim().is_empty() {
+            serde_json::from_str::<serde::de::IgnoredAny>(&text)
+                .map_err(|e| format!("the file is not valid JSON: {e}"))?;
+        }
         let raw = raw_value(value)
             .ok_or_else(|| format!("value for key {key:?} is not a scalar type"))?;
         let parts =
@@ -379,7 +382,7 @@ fn show(value: &Value) -> String {
 const EDITOR: key_updates::Editor = key_updates::Editor {
     step: NAME,
     set_values,
-    failure: |path, e| format!("JSON file update failed: {path}: {e}"),
+    failure: |_, e| format!("JSON file update failed: {e}"),
     show,
 };
 
@@ -400,28 +403,144 @@ impl Step for JsonUpdateStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::files::fixture::check_configs;
+    use crate::steps::key_updates::fixture::{
+        FileRow, Row, check_file_rows, check_run_rows, convert_rows,
+    };
     use serde_json::{Map, json};
 
     fn set(text: &str, key: &str, value: Value) -> Result<String, String> {
         set_values(text, &[(key, &value)])
     }
 
-    /// Kargo's `Test_jsonUpdater_updateValuesFile` rows that reach the
-    /// file (the "file does not exist" row is in the step test below).
+    /// Kargo's `Test_jsonUpdater_convert` rows: every problem named at
+    /// once (the rows leave other fields out, so several are refused).
+    #[test]
+    fn kargo_convert_table() {
+        let rows = convert_rows(json!({"path": "fake-path", "updates": [
+            {"key": "fake-key", "value": "fake-value"},
+            {"key": "another-fake-key", "value": "another-fake-value"}]}));
+        assert_eq!(rows.len(), 8); // Kargo's Test_jsonUpdater_convert: 8 rows
+        check_configs(|c| key_updates::parse(NAME, c), &rows);
+    }
+
+    /// Kargo's `Test_jsonUpdater_updateValuesFile`: (name, file or none,
+    /// updates, the file afterwards or a part of the error).
     #[test]
     fn kargo_update_values_file_table() {
-        // successful update
-        let out = set(r#"{"key": "value"}"#, "key", json!("newvalue")).unwrap();
-        assert_eq!(out, r#"{"key": "newvalue"}"#);
-        // empty changes
-        assert_eq!(
-            set_values(r#"{"key": "value"}"#, &[]).unwrap(),
-            r#"{"key": "value"}"#
-        );
-        // preserve formatting after update
-        let text = "{\n\t\"key\": \"value\",\n\t\"nested\": {\n\t\t\"key1\": \"value1\",\n\t\t\"key2\": \"value2\"\n\t}\n}";
-        let out = set(text, "key", json!("newvalue")).unwrap();
-        assert_eq!(out, text.replace("\"value\"", "\"newvalue\""));
+        let formatted = "{\n\t\"key\": \"value\",\n\t\"nested\": {\n\t\t\"key1\": \"value1\",\n\t\t\"key2\": \"value2\"\n\t}\n}";
+        let reformatted = formatted.replacen("\"value\"", "\"newvalue\"", 1);
+        let rows: Vec<FileRow<'_>> = vec![
+            (
+                "successful update",
+                Some(r#"{"key": "value"}"#),
+                vec![("key", json!("newvalue"))],
+                Ok(r#"{"key": "newvalue"}"#),
+            ),
+            (
+                "file does not exist",
+                None,
+                vec![("key", json!("value"))],
+                Err("no such file or directory"),
+            ),
+            (
+                "empty changes",
+                Some(r#"{"key": "value"}"#),
+                vec![],
+                Ok(r#"{"key": "value"}"#),
+            ),
+            (
+                "preserve formatting after update",
+                Some(formatted),
+                vec![("key", json!("newvalue"))],
+                Ok(&reformatted),
+            ),
+        ];
+        assert_eq!(rows.len(), 4); // Kargo's Test_jsonUpdater_updateValuesFile: 4 rows
+        check_file_rows("values.json", set_values, rows);
+    }
+
+    /// Kargo's `Test_jsonUpdater_run` (called past the schema).
+    #[test]
+    fn kargo_run_table() {
+        let rows = [
+            Row {
+                name: "successful run with updates",
+                file: Some((
+                    "config.json",
+                    "{\n\"app\": {\n\"version\": \"1.0.0\"\n},\n\"features\": {\n\"newFeature\": false\n}\n}",
+                )),
+                cfg: json!({"path": "config.json", "updates": [
+                    {"key": "app.version", "value": "1.0.1"},
+                    {"key": "features.newFeature", "value": true},
+                    {"key": "threshold", "value": 100}]}),
+                want: Ok(Some(
+                    "Updated config.json\n\n- app.version: \"1.0.1\"\n- features.newFeature: true\n- threshold: 100",
+                )),
+                after: None,
+                contains: &[
+                    r#""version": "1.0.1""#,
+                    r#""newFeature": true"#,
+                    r#""threshold":100"#,
+                ],
+            },
+            Row {
+                name: "failed to update file",
+                file: None,
+                cfg: json!({"path": "non-existent/config.json", "updates": [
+                    {"key": "app.version", "value": "1.0.1"}]}),
+                want: Err("JSON file update failed"),
+                after: None,
+                contains: &[],
+            },
+            Row {
+                name: "no updates provided",
+                file: Some(("config.json", r#"{"app": {"version": "1.0.0"}}"#)),
+                cfg: json!({"path": "config.json", "updates": []}),
+                want: Ok(None),
+                after: Some(r#"{"app": {"version": "1.0.0"}}"#),
+                contains: &[],
+            },
+            Row {
+                name: "handle empty JSON file",
+                file: Some(("config.json", "")),
+                cfg: json!({"path": "config.json", "updates": [
+                    {"key": "app.version", "value": "1.0.1"}]}),
+                want: Ok(Some("Updated config.json\n\n- app.version: \"1.0.1\"")),
+                after: Some(r#"{"app":{"version":"1.0.1"}}"#),
+                contains: &[],
+            },
+            Row {
+                name: "add new key to JSON",
+                file: Some(("config.json", r#"{"settings": {}}"#)),
+                cfg: json!({"path": "config.json", "updates": [
+                    {"key": "settings.newKey", "value": "added"}]}),
+                want: Ok(Some("Updated config.json\n\n- settings.newKey: \"added\"")),
+                after: Some(r#"{"settings": {"newKey":"added"}}"#),
+                contains: &[],
+            },
+            Row {
+                name: "update numeric value",
+                file: Some(("config.json", r#"{"threshold": 10}"#)),
+                cfg: json!({"path": "config.json", "updates": [{"key": "threshold", "value": 425}]}),
+                want: Ok(Some("Updated config.json\n\n- threshold: 425")),
+                after: Some(r#"{"threshold": 425}"#),
+                contains: &[],
+            },
+            Row {
+                name: "update boolean value to false",
+                file: Some(("config.json", r#"{"features": {"existingFeature": true}}"#)),
+                cfg: json!({"path": "config.json", "updates": [
+                    {"key": "features.existingFeature", "value": false}]}),
+                want: Ok(Some(
+                    "Updated config.json\n\n- features.existingFeature: false",
+                )),
+                after: Some(r#"{"features": {"existingFeature": false}}"#),
+                contains: &[],
+            },
+        ];
+        assert_eq!(rows.len(), 7); // Kargo's Test_jsonUpdater_run: 7 rows
+        check_run_rows(&EDITOR, &rows);
     }
 
     /// sjson's own behaviour, which Kargo inherits.
@@ -507,13 +626,15 @@ mod tests {
         );
     }
 
-    /// Kargo's `Test_jsonUpdater_generateCommitMessage` rows.
+    /// Kargo's `Test_jsonUpdater_generateCommitMessage` rows (3: no
+    /// changes, one, two), and numbers and bools as Go's `%v` prints them.
     #[test]
     fn kargo_commit_messages() {
         let u = |k: &'static str, v: Value| (k, show(&v));
         let commit_message = |path: &str, updates: &[(&'static str, String)]| {
             key_updates::commit_message(path, updates.iter().cloned())
         };
+        assert_eq!(commit_message("values.json", &[]), "");
         assert_eq!(
             commit_message("values.json", &[u("image", json!("repo/image:tag1"))]),
             "Updated values.json\n\n- image: \"repo/image:tag1\""
@@ -560,7 +681,11 @@ mod tests {
         );
         let e = run(json!({"path": "missing.json", "updates": [{"key": "a", "value": 1}]}))
             .unwrap_err();
-        assert!(e.message.contains("does not exist"), "{e}");
+        assert!(!e.terminal);
+        assert_eq!(
+            e.message,
+            "JSON file update failed: error reading file \"missing.json\": no such file or directory"
+        );
         let e = run(json!({"path": "app.json", "updates": []})).unwrap_err();
         assert!(e.message.contains("updates"), "{e}");
     }

@@ -13,13 +13,17 @@
 //! Errors, in Kargo's words: an empty file (`could not parse empty YAML
 //! file`), a parse error (`could not parse JSON file: ...`), an
 //! expression that does not compile or run (`failed to extract outputs:
-//! error compiling expression "..."`). A missing file, a directory or a
-//! path that leaves the work tree fails the step naming `path`.
+//! error compiling expression "..."`), a missing file or a directory
+//! (`error reading YAML file "...": no such file or directory`); like
+//! Kargo's, these errors are retryable (the step ends `Errored`). A bad
+//! config or a path that leaves the work tree fails the step naming the
+//! field.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use super::files::{ConfigCheck, go_text};
+use crate::step::{Step, StepContext, StepError, StepResult};
 
 /// The three formats, by step name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,26 +127,6 @@ pub struct ParseOutput {
     pub from_expression: String,
 }
 
-/// Every problem of a config at once, naming the field.
-fn config_problems(cfg: &ParseConfig) -> Vec<String> {
-    let mut problems = Vec::new();
-    if cfg.path.is_empty() {
-        problems.push("path: must not be empty".to_string());
-    }
-    if cfg.outputs.is_empty() {
-        problems.push("outputs: at least one output is required".to_string());
-    }
-    for (i, o) in cfg.outputs.iter().enumerate() {
-        if o.name.is_empty() {
-            problems.push(format!("outputs[{i}].name: must not be empty"));
-        }
-        if o.from_expression.is_empty() {
-            problems.push(format!("outputs[{i}].fromExpression: must not be empty"));
-        }
-    }
-    problems
-}
-
 /// The name a list (or scalar) document goes by, standing in for `$env`.
 const ROOT: &str = "__kargo_document";
 
@@ -218,15 +202,50 @@ impl ParseStep {
 }
 
 impl ParseStep {
-    /// Decodes and checks a config, naming every problem's field.
+    /// Decodes and checks a config, naming every problem's field at once
+    /// (Kargo's schema).
     fn parse(&self, config: &Value) -> Result<ParseConfig, StepError> {
+        ConfigCheck::new(config)
+            .required_string("path")
+            .required("outputs")
+            .items("outputs", &["name", "fromExpression"], &[])
+            .parse(self.format.step_name(), config)
+    }
+
+    /// Kargo's `run` of a decoded config: reads and parses the file and
+    /// evaluates the outputs. Every failure is retryable (Kargo's step
+    /// ends `Errored`).
+    pub fn outputs(
+        &self,
+        ctx: &StepContext<'_>,
+        cfg: &ParseConfig,
+    ) -> Result<StepResult, StepError> {
         let name = self.format.step_name();
-        let cfg: ParseConfig = parse_config(name, config)?;
-        let problems = config_problems(&cfg);
-        if !problems.is_empty() {
-            return Err(StepError::config(name, problems.join("; ")));
+        let label = self.format.label();
+        let errored = |m: String| StepError::retryable(name, m);
+        if cfg.path.is_empty() {
+            return Err(errored(format!("{label} file path cannot be empty")));
         }
-        Ok(cfg)
+        if cfg.outputs.is_empty() {
+            return Err(errored(format!(
+                "invalid {name} config: outputs is required"
+            )));
+        }
+        let file = ctx.resolve(name, "path", &cfg.path)?;
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            errored(format!(
+                "error reading {label} file {:?}: {}",
+                cfg.path,
+                go_text(&e)
+            ))
+        })?;
+        let doc = self
+            .format
+            .parse(&text)
+            .map_err(|e| errored(format!("{}: {e}", cfg.path)))?;
+        let outputs = extract(&doc, &cfg.outputs)
+            .map_err(|e| errored(format!("failed to extract outputs: {e}")))?;
+        Ok(StepResult::succeeded(outputs))
     }
 }
 
@@ -240,29 +259,14 @@ impl Step for ParseStep {
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let name = self.format.step_name();
-        let cfg = self.parse(config)?;
-        let file = ctx.resolve(name, "path", &cfg.path)?;
-        if file.is_dir() {
-            return Err(StepError::terminal(
-                name,
-                format!("path: {:?} is a directory, not a file", cfg.path),
-            ));
-        }
-        let text = super::yaml_update::read_file(name, &file, &cfg.path)?;
-        let doc = self
-            .format
-            .parse(&text)
-            .map_err(|e| StepError::terminal(name, format!("{}: {e}", cfg.path)))?;
-        let outputs = extract(&doc, &cfg.outputs)
-            .map_err(|e| StepError::terminal(name, format!("failed to extract outputs: {e}")))?;
-        Ok(StepResult::succeeded(outputs))
+        self.outputs(ctx, &self.parse(config)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::files::fixture::check_configs;
     use serde_json::json;
 
     fn outputs(list: &[(&str, &str)]) -> Vec<ParseOutput> {
@@ -498,63 +502,235 @@ mod tests {
     /// in each): every problem is refused naming its field.
     #[test]
     fn kargo_convert_tables() {
-        let rows: Vec<(&str, Value, Option<&str>)> = vec![
+        let out = || json!([{"name": "output1", "fromExpression": "app.version"}]);
+        let rows: &[(&str, Value, &[&str])] = &[
             (
                 "path not specified",
-                json!({"outputs": [{"name": "a", "fromExpression": "a"}]}),
-                Some("path"),
+                json!({"outputs": out()}),
+                &["path: required"],
             ),
             (
                 "path is empty string",
-                json!({"path": "", "outputs": [{"name": "a", "fromExpression": "a"}]}),
-                Some("path"),
+                json!({"path": "", "outputs": out()}),
+                &["path: must not be empty"],
             ),
             (
                 "outputs field is missing",
-                json!({"path": "f"}),
-                Some("outputs"),
+                json!({"path": "valid.yaml"}),
+                &["outputs: required"],
             ),
             (
                 "outputs field is an empty array",
-                json!({"path": "f", "outputs": []}),
-                Some("outputs"),
+                json!({"path": "valid.yaml", "outputs": []}),
+                &["outputs: must have at least 1 item"],
             ),
             (
                 "name is not specified",
-                json!({"path": "f", "outputs": [{"fromExpression": "a"}]}),
-                Some("name"),
+                json!({"path": "valid.yaml", "outputs": [{"fromExpression": "$.data"}]}),
+                &["outputs[0].name: required"],
             ),
             (
                 "name is empty",
-                json!({"path": "f", "outputs": [{"name": "", "fromExpression": "a"}]}),
-                Some("outputs[0].name"),
+                json!({"path": "valid.yaml", "outputs": [{"name": "", "fromExpression": "$.data"}]}),
+                &["outputs[0].name: must not be empty"],
             ),
             (
                 "fromExpression is not specified",
-                json!({"path": "f", "outputs": [{"name": "a"}]}),
-                Some("fromExpression"),
+                json!({"path": "valid.yaml", "outputs": [{"name": "output1"}]}),
+                &["outputs[0].fromExpression: required"],
             ),
             (
                 "fromExpression is empty",
-                json!({"path": "f", "outputs": [{"name": "a", "fromExpression": ""}]}),
-                Some("outputs[0].fromExpression"),
+                json!({"path": "valid.yaml", "outputs": [{"name": "output1", "fromExpression": ""}]}),
+                &["outputs[0].fromExpression: must not be empty"],
             ),
             (
                 "valid configuration",
-                json!({"path": "f", "outputs": [{"name": "a", "fromExpression": "a"}]}),
-                None,
+                json!({"path": "valid.yaml", "outputs": out()}),
+                &[],
             ),
         ];
-        assert_eq!(rows.len(), 9, "rows of upstream Test_yamlParser_convert");
+        assert_eq!(rows.len(), 9); // Kargo's Test_{yaml,json,toml}Parser_convert: 9 rows each
         for format in [Format::Yaml, Format::Json, Format::Toml] {
-            for (name, cfg, field) in &rows {
-                match (ParseStep::new(format).check(cfg), field) {
-                    (Ok(()), None) => {}
-                    (Err(e), Some(f)) => assert!(e.message.contains(f), "{name}: {e}"),
-                    (got, want) => panic!("{name}: got {got:?}, want a problem at {want:?}"),
+            check_configs(|c| ParseStep::new(format).parse(c), rows);
+        }
+    }
+
+    /// A row of Kargo's `Test_*Parser_run` (called past the schema): the
+    /// file `config.<ext>` (none: no file), the config, and the outputs
+    /// or a part of the (retryable) error.
+    type RunRow = (
+        &'static str,
+        Option<&'static str>,
+        Value,
+        Result<Value, &'static str>,
+    );
+
+    fn check_run_rows(format: Format, file: &str, rows: Vec<RunRow>) {
+        for (name, text, cfg, want) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            if let Some(text) = text {
+                std::fs::write(dir.path().join(file), text).unwrap();
+            }
+            let cfg: ParseConfig = serde_json::from_value(cfg).unwrap();
+            let got = crate::git::testutil::with_ctx(dir.path(), &Map::new(), |ctx| {
+                ParseStep::new(format).outputs(ctx, &cfg)
+            });
+            match (got, want) {
+                (Ok(res), Ok(want)) => assert_eq!(Value::Object(res.outputs), want, "{name}"),
+                (Err(e), Err(part)) => {
+                    assert!(!e.terminal, "{name}: {e}");
+                    assert!(e.message.contains(part), "{name}: {e} lacks {part:?}");
                 }
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    /// The rows the three `Test_*Parser_run` tables share: extraction
+    /// fails, no outputs, empty path, a path that does not exist.
+    fn shared_run_rows(
+        file: &'static str,
+        text: &'static str,
+        path_error: &'static str,
+    ) -> Vec<RunRow> {
+        let key = || json!([{"name": "key", "fromExpression": "app.key"}]);
+        vec![
+            (
+                "failed to extract outputs",
+                Some(text),
+                json!({"path": file, "outputs": [{"name": "invalidField", "fromExpression": "nonexistent.path"}]}),
+                Err("failed to extract outputs"),
+            ),
+            (
+                "no outputs provided",
+                Some(text),
+                json!({"path": file, "outputs": []}),
+                Err("outputs is required"),
+            ),
+            (
+                "path is empty",
+                None,
+                json!({"path": "", "outputs": key()}),
+                Err(path_error),
+            ),
+            (
+                "path is a directory instead of a file",
+                None,
+                json!({"path": "config", "outputs": key()}),
+                Err("no such file or directory"),
+            ),
+        ]
+    }
+
+    #[test]
+    fn kargo_yaml_run_table() {
+        let key = || json!([{"name": "key", "fromExpression": "app.key"}]);
+        let mut rows: Vec<RunRow> = vec![
+            (
+                "successful run with outputs",
+                Some("\napp:\n  version: \"1.0.0\"\nfeatures:\n  newFeature: false\n"),
+                json!({"path": "config.yaml", "outputs": [
+                    {"name": "appVersion", "fromExpression": "app.version"},
+                    {"name": "featureStatus", "fromExpression": "features.newFeature"}]}),
+                Ok(json!({"appVersion": "1.0.0", "featureStatus": false})),
+            ),
+            (
+                "handle empty YAML file",
+                Some(""),
+                json!({"path": "config.yaml", "outputs": key()}),
+                Err("could not parse empty YAML file"),
+            ),
+            (
+                "valid YAML, valid expressions, valid path",
+                Some(
+                    "\napp:\n  version: \"2.0.1\"\nfeatures:\n  enabled: true\nconfig:\n  threshold: 10.0\n",
+                ),
+                json!({"path": "config.yaml", "outputs": [
+                    {"name": "appVersion", "fromExpression": "app.version"},
+                    {"name": "isEnabled", "fromExpression": "features.enabled"},
+                    {"name": "threshold", "fromExpression": "config.threshold"}]}),
+                // Kargo's float64 10.0, which its JSON status holds as `10`.
+                Ok(json!({"appVersion": "2.0.1", "isEnabled": true, "threshold": 10})),
+            ),
+        ];
+        rows.extend(shared_run_rows(
+            "config.yaml",
+            "\napp:\n  version: \"1.0.0\"\n",
+            "YAML file path cannot be empty",
+        ));
+        assert_eq!(rows.len(), 7); // Kargo's Test_yamlParser_run: 7 rows
+        check_run_rows(Format::Yaml, "config.yaml", rows);
+    }
+
+    #[test]
+    fn kargo_json_run_table() {
+        let key = || json!([{"name": "key", "fromExpression": "app.key"}]);
+        let mut rows: Vec<RunRow> = vec![
+            (
+                "successful run with outputs",
+                Some(
+                    "{\n\t\"app\": {\n\t\t\"version\": \"1.0.0\"\n\t},\n\t\"features\": {\n\t\t\"newFeature\": false\n\t}\n}",
+                ),
+                json!({"path": "config.json", "outputs": [
+                    {"name": "appVersion", "fromExpression": "app.version"},
+                    {"name": "featureStatus", "fromExpression": "features.newFeature"}]}),
+                Ok(json!({"appVersion": "1.0.0", "featureStatus": false})),
+            ),
+            (
+                "handle empty JSON file",
+                Some(""),
+                json!({"path": "config.json", "outputs": key()}),
+                Err("could not parse JSON file"),
+            ),
+            (
+                "valid JSON, valid expressions, valid path",
+                Some(
+                    r#"{"app": {"version": "2.0.1"}, "features": {"enabled": true}, "config": {"threshold": 10.0}}"#,
+                ),
+                json!({"path": "config.json", "outputs": [
+                    {"name": "appVersion", "fromExpression": "app.version"},
+                    {"name": "isEnabled", "fromExpression": "features.enabled"},
+                    {"name": "threshold", "fromExpression": "config.threshold"}]}),
+                // Kargo's float64 10.0, which its JSON status holds as `10`.
+                Ok(json!({"appVersion": "2.0.1", "isEnabled": true, "threshold": 10})),
+            ),
+        ];
+        rows.extend(shared_run_rows(
+            "config.json",
+            r#"{ "app": { "version": "1.0.0" }}"#,
+            "JSON file path cannot be empty",
+        ));
+        assert_eq!(rows.len(), 7); // Kargo's Test_jsonParser_run: 7 rows
+        check_run_rows(Format::Json, "config.json", rows);
+    }
+
+    #[test]
+    fn kargo_toml_run_table() {
+        let key = || json!([{"name": "key", "fromExpression": "app.key"}]);
+        let mut rows: Vec<RunRow> = vec![
+            (
+                "successful run with outputs",
+                Some("[app]\nversion = \"1.0.0\"\n\n[features]\nnewFeature = false\n"),
+                json!({"path": "config.toml", "outputs": [
+                    {"name": "appVersion", "fromExpression": "app.version"},
+                    {"name": "featureStatus", "fromExpression": "features.newFeature"}]}),
+                Ok(json!({"appVersion": "1.0.0", "featureStatus": false})),
+            ),
+            (
+                "handle empty TOML file",
+                Some(""),
+                json!({"path": "config.toml", "outputs": key()}),
+                Err("could not parse empty TOML file"),
+            ),
+        ];
+        rows.extend(shared_run_rows(
+            "config.toml",
+            "[app]\nversion = \"1.0.0\"\n",
+            "TOML file path cannot be empty",
+        ));
+        assert_eq!(rows.len(), 6); // Kargo's Test_tomlParser_run: 6 rows
+        check_run_rows(Format::Toml, "config.toml", rows);
     }
 
     #[test]
@@ -618,7 +794,10 @@ mod tests {
         assert_eq!(res.outputs["v"], json!("2.0.0"));
         let e = run(Format::Yaml, json!({"path": "", "outputs": []})).unwrap_err();
         assert!(e.message.contains("path: must not be empty"), "{e}");
-        assert!(e.message.contains("outputs: at least one"), "{e}");
+        assert!(
+            e.message.contains("outputs: must have at least 1 item"),
+            "{e}"
+        );
         let e = run(
             Format::Yaml,
             json!({"path": "sub", "outputs": [{"name": "a", "fromExpression": "a"}]}),

@@ -9,8 +9,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::files::ConfigCheck;
 use crate::objects::ObjectError;
-use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, parse_config};
+use crate::step::{Step, StepContext, StepError, StepResult, StepStatus};
 
 /// Kargo's name.
 pub const NAME: &str = "set-freight-alias";
@@ -29,21 +30,48 @@ pub struct SetFreightAliasConfig {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SetFreightAlias;
 
-/// Decodes and checks a config, naming the field of each problem (also
-/// what admission runs on a Stage's steps).
+/// Decodes and checks a config, naming the field of every problem at
+/// once (also what admission runs on a Stage's steps).
 pub fn parse(config: &Value) -> Result<SetFreightAliasConfig, StepError> {
-    let cfg: SetFreightAliasConfig = parse_config(NAME, config)?;
-    let mut problems = Vec::new();
-    if cfg.name.is_empty() {
-        problems.push("name: must not be empty");
-    }
-    if cfg.alias.is_empty() {
-        problems.push("alias: must not be empty");
-    }
-    if !problems.is_empty() {
-        return Err(StepError::config(NAME, problems.join("; ")));
-    }
-    Ok(cfg)
+    ConfigCheck::new(config)
+        .required_string("name")
+        .required_string("alias")
+        .parse(NAME, config)
+}
+
+/// Kargo's `run` of a decoded config: a missing Freight or a failed
+/// patch fails the step (terminal, as in Kargo).
+pub fn set_alias(
+    ctx: &StepContext<'_>,
+    cfg: &SetFreightAliasConfig,
+) -> Result<StepResult, StepError> {
+    let objects = ctx
+        .objects
+        .ok_or_else(|| StepError::terminal(NAME, "this runner cannot write to Freight"))?;
+    let project = &ctx.promotion.project;
+    let old = objects
+        .set_freight_alias(&cfg.name, &cfg.alias)
+        .map_err(|e| match e {
+            ObjectError::NotFound => StepError::terminal(
+                NAME,
+                format!("freight {:?} not found in project {project:?}", cfg.name),
+            ),
+            ObjectError::Refused(m) | ObjectError::Failed(m) => StepError::terminal(
+                NAME,
+                format!(
+                    "failed to patch alias for Freight {:?} in project {project:?}: {m}",
+                    cfg.name
+                ),
+            ),
+        })?;
+    Ok(StepResult {
+        status: Some(StepStatus::Succeeded),
+        message: format!(
+            "updated alias of Freight {:?} from {old:?} to {:?}",
+            cfg.name, cfg.alias
+        ),
+        ..Default::default()
+    })
 }
 
 impl Step for SetFreightAlias {
@@ -56,34 +84,7 @@ impl Step for SetFreightAlias {
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = parse(config)?;
-        let objects = ctx
-            .objects
-            .ok_or_else(|| StepError::terminal(NAME, "this runner cannot write to Freight"))?;
-        let project = &ctx.promotion.project;
-        let old = objects
-            .set_freight_alias(&cfg.name, &cfg.alias)
-            .map_err(|e| match e {
-                ObjectError::NotFound => StepError::terminal(
-                    NAME,
-                    format!("freight {:?} not found in project {project:?}", cfg.name),
-                ),
-                ObjectError::Refused(m) | ObjectError::Failed(m) => StepError::terminal(
-                    NAME,
-                    format!(
-                        "failed to patch alias for Freight {:?} in project {project:?}: {m}",
-                        cfg.name
-                    ),
-                ),
-            })?;
-        Ok(StepResult {
-            status: Some(StepStatus::Succeeded),
-            message: format!(
-                "updated alias of Freight {:?} from {old:?} to {:?}",
-                cfg.name, cfg.alias
-            ),
-            ..Default::default()
-        })
+        set_alias(ctx, &parse(config)?)
     }
 }
 
@@ -92,96 +93,138 @@ mod tests {
     use super::*;
     use crate::git::testutil::with_objects;
     use crate::objects::FakeProject;
+    use crate::steps::files::fixture::check_configs;
     use serde_json::json;
 
-    /// Kargo's `Test_freightAliasSetter` cases: success with its message,
-    /// a missing Freight, a taken alias, and config validation.
     /// Kargo's `Test_setFreightAlias_convert` rows.
     #[test]
     fn kargo_convert_table() {
-        let rows: Vec<(&str, Value, Option<&str>)> = vec![
+        let rows: &[(&str, Value, &[&str])] = &[
             (
                 "both name and alias are not specified",
                 json!({}),
-                Some("name"),
+                &["name: required", "alias: required"],
             ),
-            ("name is not specified", json!({"alias": "a"}), Some("name")),
+            (
+                "name is not specified",
+                json!({"alias": "stable"}),
+                &["name: required"],
+            ),
             (
                 "name is empty",
-                json!({"name": "", "alias": "a"}),
-                Some("name"),
+                json!({"name": "", "alias": "new-alias"}),
+                &["name: must not be empty"],
             ),
             (
                 "alias is not specified",
-                json!({"name": "f"}),
-                Some("alias"),
+                json!({"name": "fake-freight-id"}),
+                &["alias: required"],
             ),
             (
                 "alias is empty",
-                json!({"name": "f", "alias": ""}),
-                Some("alias"),
+                json!({"name": "fake-freight-id", "alias": ""}),
+                &["alias: must not be empty"],
             ),
             (
                 "unknown field is not allowed",
-                json!({"name": "f", "alias": "a", "extra": 1}),
-                Some("extra"),
+                json!({"name": "fake-freight-id", "alias": "new-alias", "unexpected": "nope"}),
+                &["unknown field `unexpected`"],
             ),
             (
                 "valid minimal config",
-                json!({"name": "f", "alias": "a"}),
-                None,
+                json!({"name": "fake-freight-id", "alias": "new-alias"}),
+                &[],
             ),
         ];
-        assert_eq!(
-            rows.len(),
-            7,
-            "rows of upstream Test_setFreightAlias_convert"
+        assert_eq!(rows.len(), 7); // Kargo's Test_setFreightAlias_convert: 7 rows
+        check_configs(parse, rows);
+    }
+
+    /// Kargo's `Test_setFreightAlias_run` rows (called past the schema):
+    /// the step's error (terminal: Kargo's step is `Failed`) or message.
+    #[test]
+    fn kargo_run_table() {
+        type Row = (
+            &'static str,
+            bool,
+            Result<&'static str, &'static [&'static str]>,
         );
-        for (name, cfg, field) in rows {
-            match (parse(&cfg), field) {
-                (Ok(_), None) => {}
-                (Err(e), Some(f)) => assert!(e.terminal && e.message.contains(f), "{name}: {e}"),
-                (got, want) => panic!("{name}: got {got:?}, want a problem at {want:?}"),
+        let rows: [Row; 3] = [
+            (
+                "freight not found",
+                false,
+                Err(&["not found", "freight-id-1"]),
+            ),
+            (
+                "patch error",
+                true,
+                Err(&["failed to patch alias", "freight-id-1"]),
+            ),
+            (
+                "successful alias update",
+                true,
+                Ok("updated alias of Freight \"freight-id-1\" from \"old-alias\" to \"new-alias\""),
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_setFreightAlias_run: 3 rows
+        for (name, exists, want) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let project = FakeProject::default();
+            if exists {
+                project
+                    .aliases
+                    .lock()
+                    .unwrap()
+                    .insert("freight-id-1".into(), "old-alias".into());
+            }
+            if name == "patch error" {
+                project
+                    .broken
+                    .lock()
+                    .unwrap()
+                    .insert(("Freight".into(), "freight-id-1".into()));
+            }
+            let cfg = SetFreightAliasConfig {
+                name: "freight-id-1".into(),
+                alias: "new-alias".into(),
+            };
+            match (
+                with_objects(dir.path(), &project, |ctx| set_alias(ctx, &cfg)),
+                want,
+            ) {
+                (Ok(res), Ok(message)) => {
+                    assert_eq!(res.message, message, "{name}");
+                    assert_eq!(project.aliases.lock().unwrap()["freight-id-1"], "new-alias");
+                }
+                (Err(e), Err(parts)) => {
+                    assert!(e.terminal, "{name}");
+                    for part in parts {
+                        assert!(e.message.contains(part), "{name}: {e} lacks {part:?}");
+                    }
+                }
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
         }
     }
 
-    /// Kargo's `Test_setFreightAlias_run` rows (freight not found, patch
-    /// error, success) plus the message.
+    /// Admission keeps aliases unique: a taken alias fails the step.
     #[test]
-    fn sets_the_alias_with_kargos_messages() {
+    fn a_taken_alias_fails_the_step() {
         let dir = tempfile::tempdir().unwrap();
         let project = FakeProject::default();
         project.aliases.lock().unwrap().extend([
             ("abc123".to_string(), "old-otter".to_string()),
             ("def456".to_string(), "taken-name".to_string()),
         ]);
-        let run =
-            |cfg: Value| with_objects(dir.path(), &project, |ctx| SetFreightAlias.run(ctx, &cfg));
-        let res = run(json!({"name": "abc123", "alias": "release-1"})).unwrap();
-        assert_eq!(
-            res.message,
-            "updated alias of Freight \"abc123\" from \"old-otter\" to \"release-1\""
-        );
-        assert_eq!(project.aliases.lock().unwrap()["abc123"], "release-1");
-        let e = run(json!({"name": "nope", "alias": "x"})).unwrap_err();
+        let e = with_objects(dir.path(), &project, |ctx| {
+            SetFreightAlias.run(ctx, &json!({"name": "abc123", "alias": "taken-name"}))
+        })
+        .unwrap_err();
         assert!(e.terminal);
-        assert_eq!(e.message, "freight \"nope\" not found in project \"p\"");
-        let e = run(json!({"name": "abc123", "alias": "taken-name"})).unwrap_err();
-        assert!(
-            e.message
-                .contains("failed to patch alias for Freight \"abc123\""),
-            "{e}"
+        assert_eq!(
+            e.message,
+            "failed to patch alias for Freight \"abc123\" in project \"p\": alias \"taken-name\" is already used"
         );
-        for (cfg, field) in [
-            (json!({"name": "", "alias": "a"}), "name"),
-            (json!({"name": "a", "alias": ""}), "alias"),
-            (json!({"name": "a"}), "alias"),
-        ] {
-            assert!(
-                run(cfg.clone()).unwrap_err().message.contains(field),
-                "{cfg}"
-            );
-        }
+        assert_eq!(project.aliases.lock().unwrap()["abc123"], "old-otter");
     }
 }

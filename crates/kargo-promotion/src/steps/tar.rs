@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::files::{
-    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, io_error,
+    ConfigCheck, DefaultGitRule, IgnoreRules, KARGO_SIZE_LIMITS, SizeLimits, go_text, io_error,
     not_work_dir, replace, shown, temp_path,
 };
 use crate::step::{Step, StepContext, StepError, StepResult};
@@ -92,8 +92,9 @@ pub fn tar(ctx: &StepContext<'_>, cfg: &TarConfig) -> Result<StepResult, StepErr
             .create(parent)
             .map_err(|e| {
                 errored(format!(
-                    "failed to create output directory for {:?}: {e}",
-                    cfg.out_path
+                    "failed to create output directory for {:?}: {}",
+                    cfg.out_path,
+                    go_text(&e)
                 ))
             })?;
     }
@@ -450,9 +451,10 @@ mod tests {
                     ("nested", Node::File("blocking file")),
                 ],
                 cfg: json!({"inPath": "source", "outPath": "nested/archive.tar", "gzip": false}),
-                // Kargo: "failed to create output directory"; here the
-                // path check meets the file first (a retryable I/O error).
-                want: Want::Err(false, "outPath: \"nested/archive.tar\""),
+                want: Want::Err(
+                    false,
+                    "failed to create output directory for \"nested/archive.tar\"",
+                ),
                 archive: None,
             },
         ];
@@ -686,7 +688,11 @@ mod tests {
             ("real.txt", "deeply/nested/archive.tar", None),
             ("real.txt", "\0", Some("outPath: \"\\0\"")),
             ("real.txt", "out.tar", None),
-            ("real.txt", "real.txt/out.tar", Some("Not a directory")),
+            (
+                "real.txt",
+                "real.txt/out.tar",
+                Some("failed to create output directory for \"real.txt/out.tar\": file exists"),
+            ),
         ];
         for (i, o, want) in rows {
             match (run(i, o), want) {

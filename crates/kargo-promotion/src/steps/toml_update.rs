@@ -218,6 +218,10 @@ impl Step for TomlUpdateStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::steps::files::fixture::check_configs;
+    use crate::steps::key_updates::fixture::{
+        FileRow, Row, check_file_rows, check_run_rows, convert_rows,
+    };
     use serde_json::{Map, json};
 
     /// Kargo's `TestSetValuesInBytes` (pkg/toml/toml_test.go), row for row:
@@ -386,6 +390,117 @@ mod tests {
         assert!(format_value(&json!({"a": 1})).is_none());
     }
 
+    /// Kargo's `Test_tomlUpdater_convert` rows (the same as
+    /// json-update's: one config type).
+    #[test]
+    fn kargo_convert_table() {
+        let rows = convert_rows(json!({"path": "fake-path", "updates": [
+            {"key": "package.version", "value": "1.2.3"},
+            {"key": "features.enabled", "value": true}]}));
+        assert_eq!(rows.len(), 8); // Kargo's Test_tomlUpdater_convert: 8 rows
+        check_configs(|c| key_updates::parse(NAME, c), &rows);
+    }
+
+    /// Kargo's `Test_tomlUpdater_run` (called past the schema).
+    #[test]
+    fn kargo_run_table() {
+        let rows = [
+            Row {
+                name: "successful run with updates",
+                file: Some((
+                    "config.toml",
+                    "threshold = 1\n\n[package]\nversion = \"1.0.0\"\n\n[features]\nnewFeature = false\n",
+                )),
+                cfg: json!({"path": "config.toml", "updates": [
+                    {"key": "package.version", "value": "1.0.1"},
+                    {"key": "features.newFeature", "value": true},
+                    {"key": "threshold", "value": 100}]}),
+                want: Ok(Some(
+                    "Updated config.toml\n\n- package.version: '1.0.1'\n- features.newFeature: true\n- threshold: 100",
+                )),
+                after: None,
+                contains: &["version = '1.0.1'", "newFeature = true", "threshold = 100"],
+            },
+            Row {
+                name: "failed to update file",
+                file: None,
+                cfg: json!({"path": "non-existent/config.toml", "updates": [
+                    {"key": "package.version", "value": "1.0.1"}]}),
+                want: Err("TOML file update failed"),
+                after: None,
+                contains: &[],
+            },
+            Row {
+                name: "no updates provided",
+                file: Some(("config.toml", "[package]\nversion = \"1.0.0\"\n")),
+                cfg: json!({"path": "config.toml", "updates": []}),
+                want: Ok(None),
+                after: Some("[package]\nversion = \"1.0.0\"\n"),
+                contains: &[],
+            },
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_tomlUpdater_run: 3 rows
+        check_run_rows(&EDITOR, &rows);
+    }
+
+    /// Kargo's `Test_tomlUpdater_updateFile`: (name, file or none,
+    /// updates, the file afterwards or a part of the error).
+    #[test]
+    fn kargo_update_file_table() {
+        let rows: Vec<FileRow<'_>> = vec![
+            (
+                "successful update",
+                Some("title = \"value\"\n"),
+                vec![("title", json!("newvalue"))],
+                Ok("title = 'newvalue'\n"),
+            ),
+            (
+                "file does not exist",
+                None,
+                vec![("title", json!("value"))],
+                Err("no such file or directory"),
+            ),
+            (
+                "empty changes",
+                Some("title = \"value\"\n"),
+                vec![],
+                Ok("title = \"value\"\n"),
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_tomlUpdater_updateFile: 3 rows
+        check_file_rows("values.toml", set_values, rows);
+    }
+
+    /// Kargo's `Test_tomlUpdater_generateCommitMessage` rows.
+    #[test]
+    fn kargo_commit_messages() {
+        let message = |path: &str, updates: &[(&'static str, Value)]| {
+            key_updates::commit_message(path, updates.iter().map(|(k, v)| (*k, show(v))))
+        };
+        type MessageRow = (&'static str, Vec<(&'static str, Value)>, &'static str);
+        let rows: [MessageRow; 3] = [
+            ("values.toml", vec![], ""),
+            (
+                "values.toml",
+                vec![("package.version", json!("1.2.3"))],
+                "Updated values.toml\n\n- package.version: '1.2.3'",
+            ),
+            (
+                "Cargo.toml",
+                vec![
+                    ("package.version", json!("1.2.3")),
+                    ("features.enabled", json!(true)),
+                    ("threshold", json!(42)),
+                ],
+                "Updated Cargo.toml\n\n- package.version: '1.2.3'\n- features.enabled: true\n- threshold: 42",
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_tomlUpdater_generateCommitMessage: 3 rows
+        for (path, updates, want) in rows {
+            assert_eq!(message(path, &updates), want, "{path}");
+        }
+    }
+
     #[test]
     fn the_step_edits_the_file_and_reports_what_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
@@ -414,7 +529,7 @@ mod tests {
             TomlUpdateStep.run(ctx, &missing)
         })
         .unwrap_err();
-        assert!(e.terminal);
+        assert!(!e.terminal);
         assert!(
             e.message
                 .contains("error finding key package.name: key path not found"),

@@ -16,7 +16,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use yaml_serde::Value as Yaml;
 
-use crate::step::{Step, StepContext, StepError, StepResult, parse_config};
+use super::files::{ConfigCheck, go_text};
+use crate::step::{Step, StepContext, StepError, StepResult};
 
 /// Kargo's name.
 pub const NAME: &str = "yaml-merge";
@@ -95,21 +96,65 @@ fn commit_message(inputs: &[&str], out: &str) -> Option<String> {
     }
 }
 
-/// Decodes and checks a config, naming the field of each problem (also
-/// what admission runs on a Stage's steps).
+/// Decodes and checks a config, naming the field of every problem at
+/// once (also what admission runs on a Stage's steps). An empty name in
+/// `inFiles` passes, as Kargo's schema lets it.
 pub fn parse(config: &Value) -> Result<YamlMergeConfig, StepError> {
-    let cfg: YamlMergeConfig = parse_config(NAME, config)?;
-    let mut problems = Vec::new();
-    if cfg.in_files.is_empty() {
-        problems.push("inFiles: at least one file is required");
+    ConfigCheck::new(config)
+        .required("inFiles")
+        .items("inFiles", &[], &[])
+        .required_string("outFile")
+        .parse(NAME, config)
+}
+
+/// Kargo's `run` of a decoded config: merges the inputs into `outFile`.
+/// A missing input, a merge or a write error is retryable (Kargo's step
+/// ends `Errored`).
+pub fn merge_files(ctx: &StepContext<'_>, cfg: &YamlMergeConfig) -> Result<StepResult, StepError> {
+    let errored = |m: String| StepError::retryable(NAME, m);
+    let mut inputs: Vec<(&str, String)> = Vec::new();
+    for (i, rel) in cfg.in_files.iter().enumerate() {
+        let path = ctx.resolve(NAME, &format!("inFiles[{i}]"), rel)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => inputs.push((rel.as_str(), text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !cfg.ignore_missing_files {
+                    return Err(errored(format!("input file {rel:?} not found")));
+                }
+            }
+            Err(e) => {
+                return Err(errored(format!(
+                    "unexpected error with file {rel:?}: {}",
+                    go_text(&e)
+                )));
+            }
+        }
     }
-    if cfg.out_file.is_empty() {
-        problems.push("outFile: must not be empty");
+    let out = ctx.resolve(NAME, "outFile", &cfg.out_file)?;
+    let merged = merge_texts(inputs.iter().map(|(n, t)| (*n, t.as_str())))
+        .map_err(|e| errored(format!("error merging YAML files: {e}")))?;
+    let text = match merged {
+        Some(doc) => yaml_serde::to_string(&doc)
+            .map_err(|e| errored(format!("error merging YAML files: {e}")))?,
+        None => String::new(),
+    };
+    let write = |e: std::io::Error| {
+        errored(format!(
+            "error merging YAML files: error writing merged YAML to {}: {}",
+            cfg.out_file,
+            go_text(&e)
+        ))
+    };
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(write)?;
     }
-    if !problems.is_empty() {
-        return Err(StepError::config(NAME, problems.join("; ")));
+    std::fs::write(&out, text).map_err(write)?;
+    let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
+    let mut outputs = Map::new();
+    if let Some(msg) = commit_message(&names, &cfg.out_file) {
+        outputs.insert("commitMessage".into(), json!(msg));
     }
-    Ok(cfg)
+    Ok(StepResult::succeeded(outputs))
 }
 
 impl Step for YamlMerge {
@@ -122,52 +167,7 @@ impl Step for YamlMerge {
     }
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
-        let cfg = parse(config)?;
-        let mut inputs: Vec<(&str, String)> = Vec::new();
-        for (i, rel) in cfg.in_files.iter().enumerate() {
-            let path = ctx.resolve(NAME, &format!("inFiles[{i}]"), rel)?;
-            match std::fs::read_to_string(&path) {
-                Ok(text) => inputs.push((rel.as_str(), text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    if !cfg.ignore_missing_files {
-                        return Err(StepError::terminal(
-                            NAME,
-                            format!("input file {rel:?} not found"),
-                        ));
-                    }
-                }
-                Err(e) => {
-                    return Err(StepError::retryable(
-                        NAME,
-                        format!("unexpected error with file {rel:?}: {e}"),
-                    ));
-                }
-            }
-        }
-        let out = ctx.resolve(NAME, "outFile", &cfg.out_file)?;
-        let merged = merge_texts(inputs.iter().map(|(n, t)| (*n, t.as_str())))
-            .map_err(|e| StepError::terminal(NAME, format!("error merging YAML files: {e}")))?;
-        let text = match merged {
-            Some(doc) => yaml_serde::to_string(&doc)
-                .map_err(|e| StepError::terminal(NAME, format!("error merging YAML files: {e}")))?,
-            None => String::new(),
-        };
-        let write = |e: std::io::Error| {
-            StepError::retryable(
-                NAME,
-                format!("error writing merged YAML to {}: {e}", cfg.out_file),
-            )
-        };
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(write)?;
-        }
-        std::fs::write(&out, text).map_err(write)?;
-        let names: Vec<&str> = inputs.iter().map(|(n, _)| *n).collect();
-        let mut outputs = Map::new();
-        if let Some(msg) = commit_message(&names, &cfg.out_file) {
-            outputs.insert("commitMessage".into(), json!(msg));
-        }
-        Ok(StepResult::succeeded(outputs))
+        merge_files(ctx, &parse(config)?)
     }
 }
 
@@ -175,6 +175,7 @@ impl Step for YamlMerge {
 mod tests {
     use super::*;
     use crate::git::testutil::with_ctx;
+    use crate::steps::files::fixture::check_configs;
 
     fn yaml(text: &str) -> Yaml {
         yaml_serde::from_str(text).unwrap()
@@ -217,63 +218,135 @@ mod tests {
     /// Kargo's `Test_YAMLMerger_generateCommitMessage` rows.
     #[test]
     fn kargo_commit_messages() {
-        assert_eq!(commit_message(&[], "out/test.yaml"), None);
-        assert_eq!(
-            commit_message(&["base.yaml"], "out/test.yaml").unwrap(),
-            "Wrote base.yaml to out/test.yaml"
-        );
-        assert_eq!(
-            commit_message(&["base.yaml", "overlay.yaml"], "out/test.yaml").unwrap(),
-            "Merged 2 YAML files to out/test.yaml\n- base.yaml\n- overlay.yaml"
-        );
+        let rows: [(&[&str], Option<&str>); 3] = [
+            (&[], None),
+            (&["base.yaml"], Some("Wrote base.yaml to out/test.yaml")),
+            (
+                &["base.yaml", "overrides.yaml"],
+                Some("Merged 2 YAML files to out/test.yaml\n- base.yaml\n- overrides.yaml"),
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_YAMLMerger_generateCommitMessage: 3 rows
+        for (inputs, want) in rows {
+            assert_eq!(
+                commit_message(inputs, "out/test.yaml").as_deref(),
+                want,
+                "{inputs:?}"
+            );
+        }
     }
 
-    /// Kargo's `Test_yamlMerger_run` rows, and its config checks.
+    /// Kargo's `Test_yamlMerger_convert` rows.
+    #[test]
+    fn kargo_convert_table() {
+        let rows: &[(&str, Value, &[&str])] = &[
+            (
+                "inFiles not specified (missing path field)",
+                json!({"outFile": "valid.yaml"}),
+                &["inFiles: required"],
+            ),
+            (
+                "inFiles field is an empty array",
+                json!({"inFiles": [], "outFile": "valid.yaml"}),
+                &["invalid config: inFiles: must have at least 1 item"],
+            ),
+            (
+                "inFiles contains empty string",
+                json!({"inFiles": [""], "outFile": "valid.yaml"}),
+                &[],
+            ),
+            (
+                "outFile not specified (missing path field)",
+                json!({"inFiles": ["valid.yaml"]}),
+                &["invalid config: outFile: required"],
+            ),
+            (
+                "outFile is empty string",
+                json!({"inFiles": ["valid.yaml"], "outFile": ""}),
+                &["invalid config: outFile: must not be empty"],
+            ),
+            (
+                "valid configuration (inFiles + outFile present)",
+                json!({"inFiles": ["valid.yaml"], "outFile": "valid.yaml"}),
+                &[],
+            ),
+        ];
+        assert_eq!(rows.len(), 6); // Kargo's Test_yamlMerger_convert: 6 rows
+        check_configs(parse, rows);
+    }
+
+    /// Kargo's `Test_YAMLMerger_run` rows (called past the schema): the
+    /// files to lay out, the config, a part of the commit message or of
+    /// the (retryable) error.
     #[test]
     fn kargo_run_table() {
+        type Row = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            Value,
+            Result<&'static str, &'static str>,
+        );
+        let rows: [Row; 3] = [
+            (
+                "input file not found with ignoreMissingFiles false",
+                &[],
+                json!({"inFiles": ["non-existent.yaml"], "outFile": "", "ignoreMissingFiles": false}),
+                Err("input file \"non-existent.yaml\" not found"),
+            ),
+            (
+                "error merging files",
+                &[("invalid.yaml", ":")],
+                json!({"inFiles": ["invalid.yaml"], "outFile": "merged.yaml"}),
+                Err("error merging YAML files"),
+            ),
+            (
+                "successful merge",
+                &[
+                    ("base.yaml", "version: 1.0.0"),
+                    ("overlay.yaml", "version: 2.0.0"),
+                ],
+                json!({"inFiles": ["base.yaml", "overlay.yaml", "non-existent.yaml"],
+                       "outFile": "merged.yaml", "ignoreMissingFiles": true}),
+                Ok("Merged 2 YAML files"),
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_YAMLMerger_run: 3 rows
+        for (name, files, cfg, want) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            for (p, text) in files {
+                std::fs::write(dir.path().join(p), text).unwrap();
+            }
+            let cfg: YamlMergeConfig = serde_json::from_value(cfg).unwrap();
+            let got = with_ctx(dir.path(), &Map::new(), |ctx| merge_files(ctx, &cfg));
+            match (got, want) {
+                (Ok(res), Ok(part)) => {
+                    let msg = res.outputs["commitMessage"].as_str().unwrap_or_default();
+                    assert!(msg.contains(part), "{name}: {msg}");
+                }
+                (Err(e), Err(part)) => {
+                    assert!(!e.terminal, "{name}: {e}");
+                    assert!(e.message.contains(part), "{name}: {e} lacks {part:?}");
+                }
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    /// The step's own checks beyond Kargo's tables: the merged text, the
+    /// output's directories created, paths kept in the work tree.
+    #[test]
+    fn the_step_merges_into_new_directories() {
         let dir = tempfile::tempdir().unwrap();
         let run = |cfg: Value| with_ctx(dir.path(), &Map::new(), |ctx| YamlMerge.run(ctx, &cfg));
-        // input file not found with ignoreMissingFiles false
-        let e = run(json!({"inFiles": ["non-existent.yaml"], "outFile": "m.yaml"})).unwrap_err();
-        assert!(
-            e.message
-                .contains("input file \"non-existent.yaml\" not found"),
-            "{e}"
-        );
-        // error merging files
-        std::fs::write(dir.path().join("invalid.yaml"), ":").unwrap();
-        let e = run(json!({"inFiles": ["invalid.yaml"], "outFile": "merged.yaml"})).unwrap_err();
-        assert!(e.message.contains("error merging YAML files"), "{e}");
-        // successful merge, a missing file skipped
         std::fs::write(dir.path().join("base.yaml"), "version: 1.0.0").unwrap();
         std::fs::write(dir.path().join("overlay.yaml"), "version: 2.0.0").unwrap();
-        let res = run(
-            json!({"inFiles": ["base.yaml", "overlay.yaml", "non-existent.yaml"],
-            "outFile": "out/merged.yaml", "ignoreMissingFiles": true}),
-        )
-        .unwrap();
-        assert!(
-            res.outputs["commitMessage"]
-                .as_str()
-                .unwrap()
-                .contains("Merged 2 YAML files")
-        );
+        run(json!({"inFiles": ["base.yaml", "overlay.yaml"], "outFile": "out/merged.yaml"}))
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("out/merged.yaml")).unwrap(),
             "version: 2.0.0\n"
         );
-        for (cfg, field) in [
-            (json!({"outFile": "a.yaml"}), "inFiles"),
-            (json!({"inFiles": [], "outFile": "a.yaml"}), "inFiles"),
-            (json!({"inFiles": ["a.yaml"]}), "outFile"),
-            (json!({"inFiles": ["a.yaml"], "outFile": ""}), "outFile"),
-            (
-                json!({"inFiles": ["../a.yaml"], "outFile": "b.yaml"}),
-                "inFiles[0]",
-            ),
-        ] {
-            let e = run(cfg.clone()).unwrap_err();
-            assert!(e.message.contains(field), "{cfg}: {e}");
-        }
+        let e = run(json!({"inFiles": ["../a.yaml"], "outFile": "b.yaml"})).unwrap_err();
+        assert!(e.terminal && e.message.contains("inFiles[0]"), "{e}");
     }
 }

@@ -388,37 +388,6 @@ impl Clock {
     }
 }
 
-/// Runs a following command (`kubectl logs -f`) until its output holds
-/// every one of `expect` (or 30 s pass), then stops it; returns the output.
-fn follow_until(mut cmd: Command, expect: &[&str]) -> String {
-    use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut out = String::new();
-    while !expect.iter().all(|e| out.contains(e)) && Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            out.push_str(&l);
-            out.push('\n');
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    out
-}
-
 #[test]
 fn the_seed_runs_end_to_end() {
     let clock = Clock(Instant::now());
@@ -773,7 +742,7 @@ fn the_seed_runs_end_to_end() {
             .find(|(prefix, _)| typed.starts_with(prefix))
             .unwrap_or_else(|| panic!("no expectation for {line}"));
         let out = if typed.ends_with(" -f") {
-            follow_until(s.typed(&typed), expect)
+            common::follow_until(s.typed(&typed), expect)
         } else {
             ok(&s.typed(&typed).output().unwrap())
         };

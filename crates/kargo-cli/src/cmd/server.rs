@@ -234,7 +234,11 @@ fn kubectl_hint(s: &kargo_server::Started, force: bool) -> String {
     let doc = kubeconfig::document(&s.url, &s.token, s.ca_pem.as_deref());
     let export = format!("export KUBECONFIG={}", s.kubeconfig.display());
     match kubeconfig::install(&doc, &s.token, force) {
-        Ok(Installed::Created(p) | Installed::Merged(p)) => format!(
+        Ok(Installed::Created(p)) => format!(
+            "kubectl:        ready: context \"kargo\", current, in {} (new)",
+            p.display()
+        ),
+        Ok(Installed::Merged(p)) => format!(
             "kubectl:        context \"kargo\" in {} (kubectl --context kargo ...; or {export})",
             p.display()
         ),

@@ -297,3 +297,33 @@ pub fn fails(o: &Output) -> String {
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs a following command (`kubectl logs -f`) until its output holds
+/// every one of `expect` (or 30 s pass), then stops it; returns the output.
+pub fn follow_until(mut cmd: Command, expect: &[&str]) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut out = String::new();
+    while !expect.iter().all(|e| out.contains(e)) && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    out
+}

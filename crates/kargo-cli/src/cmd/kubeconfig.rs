@@ -24,13 +24,12 @@ pub fn print(flags: &ConnectFlags) -> Result<()> {
     };
     let token = flags.token.clone().unwrap_or(cfg.bearer_token);
     let mut doc = kubeconfig::document(&server, &token, Some(&ca));
-    if flags.insecure_skip_tls_verify || cfg.insecure_skip_tls_verify {
-        if let Some(cluster) = doc["clusters"][0]
+    if (flags.insecure_skip_tls_verify || cfg.insecure_skip_tls_verify)
+        && let Some(cluster) = doc["clusters"][0]
             .get_mut("cluster")
             .and_then(|c| c.as_mapping_mut())
-        {
-            cluster.insert("insecure-skip-tls-verify".into(), true.into());
-        }
+    {
+        cluster.insert("insecure-skip-tls-verify".into(), true.into());
     }
     out!("{}", kubeconfig::to_text(&doc))?;
     Ok(())

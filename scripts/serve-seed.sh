@@ -33,7 +33,8 @@ cat <<MSG
 
 kargo is running at $URL (Ctrl-C to stop). Try:
   $BIN get warehouses -p my-web-app
-  kubectl --server $URL --certificate-authority $DATA/ca.crt --token "\$(cat $DATA/admin-token)" get stages -n my-web-app
-  kubectl --server $URL --certificate-authority $DATA/ca.crt --token "\$(cat $DATA/admin-token)" describe stage dev -n my-web-app
+  export KUBECONFIG=$DATA/kubeconfig
+  kubectl get stages -n my-web-app
+  kubectl describe stage dev -n my-web-app
 MSG
 wait $PID

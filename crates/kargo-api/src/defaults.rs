@@ -61,6 +61,18 @@ pub fn apply(kind: &str, obj: &mut Value) {
                 _ => {}
             }
         }
+        // As kube-apiserver's SetDefaults_Secret: no type means Opaque.
+        "Secret" => {
+            if obj
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
+                && let Some(m) = obj.as_object_mut()
+            {
+                m.insert("type".into(), json!("Opaque"));
+            }
+        }
         _ => {}
     }
 }

@@ -101,8 +101,9 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Decodes a JSON or YAML body. A request without `Content-Type` is read
-/// as JSON; any other media type is 415, as kube-apiserver answers it.
+/// Decodes a JSON, YAML or (for the core kinds kubectl's create verbs
+/// send) Kubernetes protobuf body. A request without `Content-Type` is
+/// read as JSON; any other media type is 415, as kube-apiserver answers it.
 pub fn body_value(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -117,6 +118,7 @@ pub fn body_value(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<Value> {
     let yaml = match media.as_str() {
         "application/json" | "" | "*/*" => false,
         "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+        crate::protobuf::MEDIA_TYPE => return crate::protobuf::decode(bytes),
         _ => return Err(ApiError::unsupported_media(ct)),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -1,6 +1,7 @@
 //! A Kubernetes-compatible HTTP API over the kargo store: discovery,
 //! CRUD, list (selectors, paging, Tables), watch, patch and the status
-//! subresource, with errors as Kubernetes `Status` objects — enough that
+//! subresource, with errors as Kubernetes `Status` objects, JSON, YAML and
+//! (for kubectl's create verbs) protobuf request bodies — enough that
 //! unmodified kubectl and kube-rs work against it.
 //!
 //! Authentication and TLS are not here: `kargo-server` wraps this router.
@@ -12,6 +13,7 @@ mod object_meta;
 mod openapi;
 mod patch;
 mod promotion_admission;
+mod protobuf;
 mod route;
 mod selector;
 mod status;

@@ -57,7 +57,14 @@ impl ApiError {
     }
     /// 415.
     pub fn unsupported_media(ct: &str) -> Self {
-        Self::unsupported_media_of(ct, &["application/json", "application/yaml"])
+        Self::unsupported_media_of(
+            ct,
+            &[
+                "application/json",
+                "application/yaml",
+                crate::protobuf::MEDIA_TYPE,
+            ],
+        )
     }
     /// 415 listing the media types the request could have used, worded as
     /// kube-apiserver words it.

@@ -37,6 +37,8 @@ fn start(dir: &std::path::Path) -> Proc {
         ])
         .arg(dir.join("data"))
         .env("KARGO_CONFIG", dir.join("config.yaml"))
+        // Its kubectl context goes beside it, not into the user's kubeconfig.
+        .env("KUBECONFIG", dir.join("kubeconfig"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -141,6 +141,8 @@ fn main() {
         ])
         .arg(d.join("data"))
         .env("KARGO_CONFIG", d.join("cfg.yaml"))
+        // Its kubectl context goes beside it, not into the user's kubeconfig.
+        .env("KUBECONFIG", d.join("kubeconfig"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -232,6 +232,8 @@ enum ConfigCmd {
         /// Project name.
         project: String,
     },
+    /// Print a kubeconfig with a `kargo` context for the configured server.
+    Kubeconfig,
 }
 
 #[derive(Subcommand)]
@@ -310,6 +312,9 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Config {
             what: ConfigCmd::SetProject { project },
         } => cmd::login::set_project(&project),
+        Command::Config {
+            what: ConfigCmd::Kubeconfig,
+        } => cmd::kubeconfig::print(&flags),
         Command::Apply {
             files,
             project,

@@ -35,6 +35,29 @@ fn the_quick_start_story_plays_out() {
     ] {
         assert!(stdout.contains(expect), "missing {expect:?} in:\n{stdout}");
     }
+    // kubectl needs one line, not connection flags.
+    let kubeconfig = dir.join("data/kubeconfig");
+    let exports: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("export KUBECONFIG="))
+        .collect();
+    assert_eq!(
+        exports,
+        [format!("  export KUBECONFIG={}", kubeconfig.display())],
+        "{stdout}"
+    );
+    assert!(!stdout.contains("--certificate-authority"), "{stdout}");
+    assert!(
+        stdout.contains("  kubectl get stages -n my-web-app\n"),
+        "{stdout}"
+    );
+    let kc: serde_json::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+    assert_eq!(kc["current-context"], "kargo");
+    assert!(
+        !home.path().join(".kube/config").exists(),
+        "the quick start's temporary server stays out of ~/.kube/config"
+    );
     // The summary: v1.2.0 failed in dev and went no further; prod-us is on v1.0.0.
     let row = |tag: &str| {
         stdout

@@ -711,25 +711,44 @@ fn the_seed_runs_end_to_end() {
     for expect in ["jolly-penguin", "brave-dolphin", "verifiedIn", "staging-eu"] {
         assert!(yaml.contains(expect), "{expect} missing:\n{yaml}");
     }
-    let described = ok(&s.kubectl(&["describe", "warehouse", "my-warehouse", "-n", PROJECT]));
-    assert!(described.contains("FreightCreated"), "{described}");
-    let described = ok(&s.kubectl(&["describe", "stage", "dev", "-n", PROJECT]));
-    assert!(described.contains("Verif"), "{described}");
-    let described = ok(&s.kubectl(&["describe", "promotion", &rollback, "-n", PROJECT]));
-    assert!(described.contains("PromotionSucceeded"), "{described}");
-    // The controller's log tells the same story (the server stands in for
-    // the kargo-controller Deployment).
-    let log = ok(&s.kubectl(&["logs", "-n", "kargo", "deploy/kargo-controller"]));
-    for expect in [
-        "FreightCreated",
-        "PromotionSucceeded",
-        "VerificationFailed",
-        &rollback,
-    ] {
-        assert!(
-            log.contains(expect),
-            "{expect} missing from the log:\n{log}"
-        );
+    // Its kubectl lines exactly as written, only the placeholders filled
+    // in, with nothing but KUBECONFIG set (the server wrote it). The
+    // controller's log tells the same story (the server stands in for the
+    // kargo-controller Deployment); `-f` is read until it has.
+    let lines = common::seed_kubectl_lines();
+    let expectations: [(&str, Vec<&str>); 6] = [
+        ("kubectl get analysisrun ", vec![&run, "Failed"]),
+        ("kubectl describe analysisrun ", vec![&run, "webcheck"]),
+        ("kubectl describe warehouse ", vec!["FreightCreated"]),
+        ("kubectl describe stage ", vec!["Verif"]),
+        ("kubectl describe promotion ", vec!["PromotionSucceeded"]),
+        (
+            "kubectl logs ",
+            vec![
+                "FreightCreated",
+                "PromotionSucceeded",
+                "VerificationFailed",
+                &rollback,
+            ],
+        ),
+    ];
+    assert_eq!(lines.len(), expectations.len(), "{lines:?}");
+    for line in &lines {
+        let typed = line
+            .replace("<name>", &run)
+            .replace("promote-xyz", &rollback);
+        let (_, expect) = expectations
+            .iter()
+            .find(|(prefix, _)| typed.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no expectation for {line}"));
+        let out = if typed.ends_with(" -f") {
+            common::follow_until(s.typed(&typed), expect)
+        } else {
+            ok(&s.typed(&typed).output().unwrap())
+        };
+        for e in expect {
+            assert!(out.contains(e), "{line}: {e} missing:\n{out}");
+        }
     }
     clock.mark("done");
 }

@@ -1,5 +1,5 @@
 //! `kargo server`: opens the store under `--data-dir`, prepares the admin
-//! token and TLS material, and serves the API (behind bearer-token
+//! token, TLS material and `<data-dir>/kubeconfig`, and serves the API (behind bearer-token
 //! authentication) over HTTPS. Also builds the in-process Kubernetes
 //! client through which controllers reach the API without a socket.
 
@@ -7,6 +7,7 @@ mod auth;
 pub mod client;
 pub mod data_dir;
 mod in_process;
+pub mod kubeconfig;
 pub mod metrics;
 pub mod process_logs;
 pub mod request_counts;
@@ -107,6 +108,8 @@ pub struct Started {
     pub ca_pem: Option<String>,
     /// Path of the CA file (when generated).
     pub ca_file: Option<PathBuf>,
+    /// `<data-dir>/kubeconfig`: the `kargo` context for kubectl.
+    pub kubeconfig: PathBuf,
 }
 
 /// Server start-up failures.
@@ -288,6 +291,12 @@ impl Server {
             tokio::spawn(async {})
         };
         let maintenance = tokio::spawn(maintain(store.clone(), cfg.vacuum_interval));
+        let kubeconfig = kubeconfig::data_dir_path(&cfg.data_dir);
+        let doc = kubeconfig::document(&url, &token, tls.ca_pem.as_deref());
+        if let Err(e) = kubeconfig::write_private(&kubeconfig, &kubeconfig::to_text(&doc)) {
+            // A convenience for kubectl; a full disk must not stop the server.
+            tracing::warn!(error = %e, "writing the kubeconfig");
+        }
         let addr_file = cfg.data_dir.join("address");
         if let Err(e) = std::fs::write(&addr_file, &url) {
             // Only a convenience for scripts; a full disk must not stop the server.
@@ -299,6 +308,7 @@ impl Server {
                 token,
                 ca_pem: tls.ca_pem,
                 ca_file: tls.ca_file,
+                kubeconfig,
             },
             store,
             handle,

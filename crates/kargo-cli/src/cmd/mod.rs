@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod delete;
 pub mod freight;
 pub mod get;
+pub mod kubeconfig;
 pub mod login;
 pub mod promote;
 pub mod quickstart;

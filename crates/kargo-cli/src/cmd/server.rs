@@ -1,5 +1,7 @@
 //! `kargo server`: runs the embedded server until interrupted, and
-//! writes the CLI config on first use so the next command just works;
+//! writes the CLI config on first use (and the `kargo` kubectl context
+//! into a new kubeconfig, or any with `--write-kubeconfig`) so the next
+//! command just works;
 //! `kargo server backup FILE` / `kargo server restore FILE` copy its
 //! database out (while it serves) and back (while it is stopped).
 
@@ -82,6 +84,12 @@ pub struct ServerArgs {
     /// How many AnalysisRuns are reconciled (measured) at once.
     #[arg(long, default_value_t = 32)]
     pub analysis_concurrency: u16,
+    /// Merge the `kargo` context into your kubeconfig (`KUBECONFIG`, else
+    /// `~/.kube/config`) even when the file exists; other contexts and the
+    /// current context are kept. Without it the merge happens only when
+    /// there is no such file yet.
+    #[arg(long)]
+    pub write_kubeconfig: bool,
 }
 
 /// `kargo server backup|restore`.
@@ -201,13 +209,8 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
     eprintln!("admin token:    {}", data_dir.join("admin-token").display());
     if let Some(ca) = &s.ca_file {
         eprintln!("CA certificate: {}", ca.display());
-        eprintln!(
-            "kubectl:        kubectl --server {} --certificate-authority {} --token \"$(cat {})\" get stages -A",
-            s.url,
-            ca.display(),
-            data_dir.join("admin-token").display()
-        );
     }
+    eprintln!("{}", kubectl_hint(&s, args.write_kubeconfig));
     // The one line scripts and tests wait for.
     outln!(
         "kargo server ready at {} in {} ms",
@@ -222,6 +225,30 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
     server.shutdown();
     server.wait().await.context("serving")?;
     Ok(())
+}
+
+/// Puts the `kargo` context into the user's kubeconfig when asked to (or
+/// when there is none yet) and says how kubectl reaches the server.
+fn kubectl_hint(s: &kargo_server::Started, force: bool) -> String {
+    use kargo_server::kubeconfig::{self, Installed};
+    let doc = kubeconfig::document(&s.url, &s.token, s.ca_pem.as_deref());
+    let export = format!("export KUBECONFIG={}", s.kubeconfig.display());
+    match kubeconfig::install(&doc, &s.token, force) {
+        Ok(Installed::Created(p)) => format!(
+            "kubectl:        ready: context \"kargo\", current, in {} (new)",
+            p.display()
+        ),
+        Ok(Installed::Merged(p)) => format!(
+            "kubectl:        context \"kargo\" in {} (kubectl --context kargo ...; or {export})",
+            p.display()
+        ),
+        Ok(Installed::Left(p)) => format!(
+            "kubectl:        {export}   ({} left as it is; --write-kubeconfig adds the \"kargo\" context to it)",
+            p.display()
+        ),
+        Ok(Installed::NoPath) => format!("kubectl:        {export}"),
+        Err(e) => format!("kubectl:        {export}   (could not update your kubeconfig: {e})"),
+    }
 }
 
 async fn terminate() -> Result<()> {

@@ -20,6 +20,17 @@ pub fn seed_dir() -> PathBuf {
     d
 }
 
+/// The `kubectl` lines of the seed's `COMMANDS.md`, as written there.
+pub fn seed_kubectl_lines() -> Vec<String> {
+    std::fs::read_to_string(seed_dir().join("COMMANDS.md"))
+        .expect("COMMANDS.md")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("kubectl "))
+        .map(String::from)
+        .collect()
+}
+
 pub struct ServerProc {
     pub child: Child,
     pub url: String,
@@ -64,8 +75,21 @@ impl ServerProc {
         Self::spawn(home, cmd, &[])
     }
 
+    /// [`ServerProc::start_with`] with extra environment for the server
+    /// (e.g. `KUBECONFIG`, which is otherwise removed).
+    pub fn start_env(home: &Path, env: &[(&str, &std::ffi::OsStr)], extra: &[&str]) -> ServerProc {
+        let mut cmd = Command::new(KARGO);
+        cmd.stderr(Stdio::null()).envs(env.iter().copied());
+        Self::spawn(home, cmd, extra)
+    }
+
     fn spawn(home: &Path, mut cmd: Command, extra: &[&str]) -> ServerProc {
         let data = home.join("data");
+        // The server merges its context into the user's kubeconfig: never
+        // the one of whoever runs the tests.
+        if !cmd.get_envs().any(|(k, _)| k == "KUBECONFIG") {
+            cmd.env_remove("KUBECONFIG");
+        }
         let mut child = cmd
             .args([
                 "server",
@@ -127,18 +151,30 @@ impl ServerProc {
         c.wait_with_output().unwrap()
     }
 
+    /// The kubeconfig the server wrote (`<data-dir>/kubeconfig`).
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data.join("kubeconfig")
+    }
+
+    /// `kubectl ARGS` as a user runs it after `kargo server`: no
+    /// connection flags, and nothing in the environment but `KUBECONFIG`
+    /// (besides `PATH` and the test's `HOME`).
     pub fn kubectl_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("kubectl");
-        c.arg("--server")
-            .arg(&self.url)
-            .arg("--certificate-authority")
-            .arg(self.data.join("ca.crt"))
-            .arg("--token")
-            .arg(self.token());
         c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
-            .env("KUBECONFIG", self.home.join("no-kubeconfig"));
+            .env("KUBECONFIG", self.kubeconfig());
         c
+    }
+
+    /// A `kubectl` command line as typed (words split on spaces, as the
+    /// seed's lines have no quoting), run as [`ServerProc::kubectl_cmd`].
+    pub fn typed(&self, line: &str) -> Command {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(words.first(), Some(&"kubectl"), "{line}");
+        self.kubectl_cmd(&words[1..])
     }
 
     /// `kargo promote --project P --stage S --freight F --wait --timeout 60`.
@@ -260,4 +296,34 @@ pub fn fails(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a following command (`kubectl logs -f`) until its output holds
+/// every one of `expect` (or 30 s pass), then stops it; returns the output.
+pub fn follow_until(mut cmd: Command, expect: &[&str]) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut out = String::new();
+    while !expect.iter().all(|e| out.contains(e)) && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    out
 }

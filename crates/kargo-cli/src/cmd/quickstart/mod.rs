@@ -355,14 +355,9 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
     outln!("  kargo get freight -p {PROJECT}")?;
     outln!("  kargo get stages -p {PROJECT}")?;
     outln!("  kargo promote --project {PROJECT} --stage prod-us --freight {v11} --wait")?;
-    let kubectl = format!(
-        "kubectl --server {} --certificate-authority {} --token \"$(cat {})\"",
-        s.url,
-        dir.join("data/ca.crt").display(),
-        dir.join("data/admin-token").display()
-    );
-    outln!("  {kubectl} get stages -n {PROJECT}")?;
-    outln!("  {kubectl} logs -n kargo deploy/kargo-controller   # what the controllers did")?;
+    outln!("  export KUBECONFIG={}", s.kubeconfig.display())?;
+    outln!("  kubectl get stages -n {PROJECT}")?;
+    outln!("  kubectl logs -n kargo deploy/kargo-controller   # what the controllers did")?;
     outln!(
         "  git -C {} log --oneline main   # what Kargo committed",
         dir.join("repos/k8s-config.git").display()

@@ -32,15 +32,22 @@ struct Handled {
     message: String,
 }
 
+/// The Ready condition's message, and whether it is False.
+fn ready(conditions: &[kargo_api::common::Condition]) -> (String, bool) {
+    conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.message.clone(), c.status == "False"))
+        .unwrap_or_default()
+}
+
 fn handled_warehouse(w: Warehouse) -> Handled {
     let st = w.status.unwrap_or_default();
-    let ready = st.conditions.iter().find(|c| c.type_ == "Ready");
+    let (message, not_ready) = ready(&st.conditions);
     Handled {
         token: st.last_handled_refresh,
-        failed: ready
-            .filter(|c| c.status == "False")
-            .map(|c| c.message.clone()),
-        message: ready.map(|c| c.message.clone()).unwrap_or_default(),
+        failed: not_ready.then(|| message.clone()),
+        message,
     }
 }
 
@@ -49,7 +56,7 @@ fn handled_stage(s: Stage) -> Handled {
     Handled {
         token: st.last_handled_refresh,
         failed: None,
-        message: st.freight_summary,
+        message: ready(&st.conditions).0,
     }
 }
 

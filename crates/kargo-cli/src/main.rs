@@ -324,8 +324,8 @@ fn main() {
             std::process::exit(0);
         }
         eprintln!("error: {e:#}");
-        if e.is::<cmd::promote::TimedOut>() {
-            std::process::exit(cmd::promote::EXIT_TIMED_OUT);
+        if e.is::<progress::TimedOut>() {
+            std::process::exit(progress::EXIT_TIMED_OUT);
         }
         std::process::exit(1);
     }

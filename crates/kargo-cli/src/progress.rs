@@ -2,7 +2,8 @@
 //! terminal a spinner with the elapsed time and the current state on
 //! stderr (indicatif), with the step lines printed above it; otherwise
 //! plain lines on stdout, each printed once when it changes. Both end
-//! with one summary line on stdout.
+//! with one summary line on stdout; a wait that runs out of time is
+//! [`TimedOut`] (exit code 124).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -32,11 +33,6 @@ impl Progress {
             started: Instant::now(),
             last: String::new(),
         }
-    }
-
-    /// Time since the start.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// The current state (`Running: step 2 git-push`): beside the spinner
@@ -71,13 +67,38 @@ impl Progress {
         outln!("{summary} ({})", seconds(self.started.elapsed()))
     }
 
-    /// Removes the spinner without a summary (the caller reports an error).
-    pub fn abandon(self) {
+    /// `Err(TimedOut(what))` once the wait has run longer than `timeout`.
+    pub fn deadline(&self, timeout: Duration, what: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if self.started.elapsed() > timeout {
+            return Err(TimedOut(what()).into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Progress {
+    /// A wait that ends in an error leaves no spinner behind.
+    fn drop(&mut self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
     }
 }
+
+/// A wait that ran out of time; the command exits with [`EXIT_TIMED_OUT`].
+#[derive(Debug)]
+pub struct TimedOut(pub String);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Exit code for a wait that timed out (124, as `timeout(1)` exits).
+pub const EXIT_TIMED_OUT: i32 = 124;
 
 /// `4.2s`, `1m3s`: how long a wait took.
 pub fn seconds(d: Duration) -> String {

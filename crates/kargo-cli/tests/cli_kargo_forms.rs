@@ -68,6 +68,14 @@ fn text(o: &std::process::Output) -> (String, String) {
     )
 }
 
+/// `kargo promote ARGS --wait --timeout SECS`.
+fn waiting(s: &ServerProc, args: &[&str], secs: &str) -> std::process::Output {
+    let mut all = vec!["promote"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--wait", "--timeout", secs]);
+    s.kargo(&all)
+}
+
 /// The Freight name behind an alias, through Kargo's `get freight --alias` form.
 fn name_of(s: &ServerProc, alias: &str) -> String {
     ok(&s.kargo(&[
@@ -210,16 +218,7 @@ fn kargo_cli_forms_against_a_server() {
     );
 
     // promote --freight-alias --stage --wait: exit 0 and a one-line summary.
-    let o = s.kargo(&[
-        "promote",
-        "--freight-alias",
-        "f-1",
-        "--stage",
-        "s0",
-        "--wait",
-        "--timeout",
-        "60",
-    ]);
+    let o = waiting(&s, &["--freight-alias", "f-1", "--stage", "s0"], "60");
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     let summary = out.lines().last().unwrap_or_default();
@@ -279,16 +278,11 @@ fn kargo_cli_forms_against_a_server() {
     ]));
 
     // promote --downstream-from: one Promotion per downstream Stage.
-    let o = s.kargo(&[
-        "promote",
-        "--freight-alias",
-        "f-1",
-        "--downstream-from",
-        "s0",
-        "--wait",
-        "--timeout",
+    let o = waiting(
+        &s,
+        &["--freight-alias", "f-1", "--downstream-from", "s0"],
         "60",
-    ]);
+    );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert_eq!(out.matches(" created: f-1").count(), 2, "{out}");
@@ -299,28 +293,10 @@ fn kargo_cli_forms_against_a_server() {
 
     // approve --freight-alias, then the promotion goes through.
     ok(&s.kargo(&["approve", "--freight-alias", "f-2", "--stage", "s1"]));
-    ok(&s.kargo(&[
-        "promote",
-        "--freight",
-        &f2,
-        "--stage",
-        "s1",
-        "--wait",
-        "--timeout",
-        "60",
-    ]));
+    ok(&waiting(&s, &["--freight", &f2, "--stage", "s1"], "60"));
 
     // A failing Promotion: exit code 1, the phase on stderr.
-    let o = s.kargo(&[
-        "promote",
-        "--freight-alias",
-        "f-1",
-        "--stage",
-        "bad",
-        "--wait",
-        "--timeout",
-        "60",
-    ]);
+    let o = waiting(&s, &["--freight-alias", "f-1", "--stage", "bad"], "60");
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert!(
         text(&o).1.contains("Failed") || text(&o).1.contains("Errored"),
@@ -328,16 +304,7 @@ fn kargo_cli_forms_against_a_server() {
         text(&o)
     );
     // A wait that runs out: exit code 124; then Kargo's abort form.
-    let o = s.kargo(&[
-        "promote",
-        "--freight-alias",
-        "f-1",
-        "--stage",
-        "slow",
-        "--wait",
-        "--timeout",
-        "1",
-    ]);
+    let o = waiting(&s, &["--freight-alias", "f-1", "--stage", "slow"], "1");
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(124), "{out}{err}");
     let slow = common::promotion_name(&out);

@@ -7,7 +7,7 @@
 use crate::complete;
 use crate::format::Format;
 use crate::output;
-use crate::progress::Progress;
+use crate::progress::{Progress, TimedOut};
 use crate::resources::explain;
 use crate::style;
 use anyhow::{Context, Result, bail};
@@ -100,22 +100,6 @@ pub struct PromoteArgs {
     #[arg(short = 'o', long, value_parser = Format::parse)]
     pub output: Option<Format>,
 }
-
-/// An error whose exit code is not 1: a wait that timed out (124, as
-/// `timeout(1)` exits).
-#[derive(Debug)]
-pub struct TimedOut(pub String);
-
-impl std::fmt::Display for TimedOut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TimedOut {}
-
-/// Exit code for a wait that timed out.
-pub const EXIT_TIMED_OUT: i32 = 124;
 
 /// Runs `kargo promote` in any of Kargo's forms.
 pub async fn run(client: &kube::Client, project: &str, a: PromoteArgs) -> Result<()> {
@@ -325,14 +309,8 @@ async fn downstream_of(
 /// terminal, one summary line at the end.
 pub async fn follow(api: &Api<Promotion>, name: &str, timeout: Duration) -> Result<()> {
     let mut progress = Progress::start(&format!("promotion {name}"));
-    let r = watch(api, name, timeout, &mut progress).await;
-    match r {
-        Ok(summary) => progress.finish(&summary),
-        Err(e) => {
-            progress.abandon();
-            Err(e)
-        }
-    }
+    let summary = watch(api, name, timeout, &mut progress).await?;
+    progress.finish(&summary)
 }
 
 async fn watch(
@@ -400,13 +378,12 @@ async fn watch(
             }
             bail!("promotion {name}: {phase:?}{msg}");
         }
-        if progress.elapsed() > timeout {
-            return Err(TimedOut(format!(
+        progress.deadline(timeout, || {
+            format!(
                 "promotion {name} is still {phase:?} after {}s (is the server's controller running?)",
                 timeout.as_secs()
-            ))
-            .into());
-        }
+            )
+        })?;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -4,7 +4,6 @@
 //! (`status.lastHandledRefresh`), as Kargo's CLI does. A Warehouse also
 //! reports how its discovery went (non-zero exit when it failed).
 
-use crate::cmd::promote::TimedOut;
 use crate::progress::Progress;
 use crate::resources::explain;
 use anyhow::{Result, bail};
@@ -127,7 +126,6 @@ where
         let h = handled(api.get(name).await.map_err(explain)?);
         if h.token == token {
             if let Some(why) = h.failed {
-                progress.abandon();
                 bail!("{kind} {name} refreshed but discovery failed: {why}");
             }
             return progress.finish(&format!(
@@ -135,14 +133,12 @@ where
                 h.message
             ));
         }
-        if progress.elapsed() > timeout {
-            progress.abandon();
-            return Err(TimedOut(format!(
+        progress.deadline(timeout, || {
+            format!(
                 "{kind} {name} did not finish refreshing within {}s (is the server's controller running?)",
                 timeout.as_secs()
-            ))
-            .into());
-        }
+            )
+        })?;
         progress.state(&format!("refreshing {kind} {name}"))?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -4,7 +4,6 @@
 //! the running one (`kargo.akuity.io/abort`), and with `--wait` follows
 //! it to its end.
 
-use crate::cmd::promote::TimedOut;
 use crate::progress::Progress;
 use crate::resources::explain;
 use crate::style;
@@ -121,21 +120,18 @@ async fn follow(
                 if phase == "Successful" || abort {
                     return progress.finish(&line);
                 }
-                progress.abandon();
                 bail!("Stage {stage:?}: verification {phase}{msg}{run}");
             }
             progress.state(&format!("verification of {stage}: {phase}{run}"))?;
         } else {
             progress.state(&format!("verification of {stage}: waiting for it to start"))?;
         }
-        if progress.elapsed() > timeout {
-            progress.abandon();
-            return Err(TimedOut(format!(
+        progress.deadline(timeout, || {
+            format!(
                 "the verification of Stage {stage:?} did not end within {}s",
                 timeout.as_secs()
-            ))
-            .into());
-        }
+            )
+        })?;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -226,6 +226,8 @@ fn kargo_cli_forms_against_a_server() {
         summary.contains("Succeeded") && summary.contains("s0") && summary.ends_with("s)"),
         "{out}"
     );
+    // Not a terminal: plain lines, no colour codes.
+    assert!(!out.contains('\x1b'), "{out}");
     // The Stage table shows the alias, not the 40-character name; ages as kubectl's.
     common::wait_for("s0 to show f-1", 30, || {
         ok(&s.kargo(&["get", "stage", "s0"])).contains("f-1")
@@ -287,6 +289,13 @@ fn kargo_cli_forms_against_a_server() {
     assert!(o.status.success(), "{out}{err}");
     assert_eq!(out.matches(" created: f-1").count(), 2, "{out}");
     assert!(out.contains("-> s1") && out.contains("-> s2"), "{out}");
+    // --warehouse: the newest Freight from it that the Stage may take (only
+    // f-1 is verified in s0), printed with -o name.
+    let out = ok(&s.kargo(&["promote", "--warehouse", "w", "--stage", "s2", "-o", "name"]));
+    assert!(
+        out.starts_with("promotion.kargo.akuity.io/s2.") && out.trim_end().ends_with(&f1[..7]),
+        "{out}"
+    );
     // Not verified upstream: refused, with the reason.
     let err = common::fails(&s.kargo(&["promote", "--freight", &f2, "--downstream-from", "s0"]));
     assert!(err.contains("not available"), "{err}");

@@ -9,15 +9,21 @@
 mod output;
 mod client;
 mod cmd;
+mod complete;
 mod config;
+mod format;
 mod manifest;
+mod progress;
 mod resources;
+mod style;
+mod template;
 mod unreachable;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::ArgValueCompleter;
 use client::ConnectFlags;
-use cmd::get::Output;
+use format::Format;
 use kargo_server::process_logs::LogBuffer;
 
 #[derive(Parser)]
@@ -42,7 +48,9 @@ enum Command {
     Server(cmd::server::ServerArgs),
     /// Save the address and token of a server.
     Login(cmd::login::LoginArgs),
-    /// Change CLI settings.
+    /// Forget the server, token and default project.
+    Logout,
+    /// Manage CLI settings.
     Config {
         #[command(subcommand)]
         what: ConfigCmd,
@@ -53,8 +61,11 @@ enum Command {
         #[arg(short = 'f', long = "filename", required = true)]
         files: Vec<String>,
         /// Project (namespace) for objects that name none.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
+        /// Accepted for Kargo's `-R`: directories are always read recursively.
+        #[arg(short = 'R', long)]
+        recursive: bool,
         #[command(flatten)]
         validate: cmd::apply::ValidateFlag,
     },
@@ -64,80 +75,78 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         files: Vec<String>,
         /// Project for objects that name none.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
+        /// Accepted for Kargo's `-R`: directories are always read recursively.
+        #[arg(short = 'R', long)]
+        recursive: bool,
         #[command(flatten)]
         validate: cmd::apply::ValidateFlag,
         #[command(subcommand)]
         what: Option<CreateCmd>,
     },
-    /// List or show objects.
-    Get {
-        /// Kind: projects, warehouses, stages, freight, promotions, ...
-        kind: String,
-        /// Name (all when omitted).
-        name: Option<String>,
-        /// Project.
-        #[arg(short = 'p', long)]
-        project: Option<String>,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value = "table")]
-        output: Output,
-    },
+    /// Display one or many objects.
+    Get(cmd::get::GetArgs),
     /// Delete objects by name or from files.
     Delete {
         /// Kind and names.
+        #[arg(add = ArgValueCompleter::new(complete::names))]
         args: Vec<String>,
         /// File, directory or `-`.
         #[arg(short = 'f', long = "filename")]
         files: Vec<String>,
+        /// Accepted for Kargo's `-R`: directories are always read recursively.
+        #[arg(short = 'R', long)]
+        recursive: bool,
         /// Project.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
+        /// Freight: a name (repeatable).
+        #[arg(long = "name", add = ArgValueCompleter::new(complete::freight))]
+        names: Vec<String>,
+        /// Freight: an alias (repeatable).
+        #[arg(long = "alias", add = ArgValueCompleter::new(complete::freight))]
+        aliases: Vec<String>,
     },
-    /// Promote Freight (by name or alias) into a Stage.
-    Promote {
-        /// Project.
-        #[arg(short = 'p', long)]
-        project: Option<String>,
-        /// Target Stage.
-        #[arg(long)]
-        stage: String,
-        /// Freight name or alias.
-        #[arg(long)]
-        freight: String,
-        /// Follow the Promotion step by step until it ends.
-        #[arg(long)]
-        wait: bool,
-        /// How long to wait, in seconds.
-        #[arg(long, default_value_t = 600)]
-        timeout: u64,
-    },
+    /// Promote Freight into a Stage, or to the Stages downstream of one;
+    /// or abort a Promotion.
+    Promote(cmd::promote::PromoteArgs),
     /// Show an AnalysisRun's measurements and the output of its job metrics.
     Logs {
-        /// `analysisrun`.
-        kind: String,
-        /// AnalysisRun name.
-        name: String,
+        /// `[analysisrun] NAME`: the AnalysisRun (the kind word is optional).
+        #[arg(num_args = 1..=2, required = true, add = ArgValueCompleter::new(complete::analysis_runs))]
+        args: Vec<String>,
         /// Project.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
+        /// Only this metric.
+        #[arg(long)]
+        metric: Option<String>,
+        /// Kargo's container filter for job metrics (one container a job here).
+        #[arg(long)]
+        container: Option<String>,
     },
     /// Re-run (or abort) a Stage's verification.
     Verify {
         /// Project.
-        #[arg(short = 'p', long, global = true)]
+        #[arg(short = 'p', long, global = true, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
         /// Stage (the seed's form: `kargo verify --project P --stage S`).
-        #[arg(long)]
+        #[arg(long, add = ArgValueCompleter::new(complete::stages))]
         stage: Option<String>,
         /// Abort the running verification instead.
         #[arg(long, global = true)]
         abort: bool,
+        /// Follow the verification to its end (exit code 0 only if it succeeded).
+        #[arg(long, global = true)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, global = true, default_value_t = 600)]
+        timeout: u64,
         #[command(subcommand)]
         what: Option<VerifyCmd>,
     },
-    /// Abort a running or pending Promotion.
+    /// Abort a running or pending Promotion (Kargo: `kargo promote --name N --abort`).
     Abort {
         #[command(subcommand)]
         what: AbortCmd,
@@ -145,13 +154,16 @@ enum Command {
     /// Approve Freight for a Stage, bypassing upstream verification and soak.
     Approve {
         /// Project.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
-        /// Freight name or alias.
-        #[arg(long)]
-        freight: String,
+        /// Freight name (or alias).
+        #[arg(long, required_unless_present = "freight_alias", add = ArgValueCompleter::new(complete::freight))]
+        freight: Option<String>,
+        /// Freight alias.
+        #[arg(long, conflicts_with = "freight", add = ArgValueCompleter::new(complete::freight))]
+        freight_alias: Option<String>,
         /// Stage.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCompleter::new(complete::stages))]
         stage: String,
     },
     /// Change objects.
@@ -159,20 +171,30 @@ enum Command {
         #[command(subcommand)]
         what: UpdateCmd,
     },
-    /// Ask a Warehouse to discover artifacts now.
+    /// Ask a Warehouse to discover artifacts, or a Stage to look again, now.
     Refresh {
         #[command(subcommand)]
         what: RefreshCmd,
     },
+    /// Print a shell completion script: `source <(kargo completion bash)`.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: String,
+    },
     /// Print client and server versions.
-    Version,
+    Version {
+        /// The client's version only (no server needed).
+        #[arg(long)]
+        client: bool,
+    },
 }
 
 #[derive(Subcommand)]
 enum VerifyCmd {
-    /// Verify a Stage: `kargo verify stage S -p P`.
+    /// Verify a Stage: `kargo verify stage S -p P [--abort] [--wait]`.
     Stage {
         /// Stage name.
+        #[arg(add = ArgValueCompleter::new(complete::stages))]
         name: String,
     },
 }
@@ -184,7 +206,7 @@ enum AbortCmd {
         /// Promotion name.
         name: String,
         /// Project.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
     },
 }
@@ -193,47 +215,78 @@ enum AbortCmd {
 enum UpdateCmd {
     /// Rename the alias of a piece of Freight.
     Freight {
-        /// Freight name (or use --old-alias).
+        /// Freight name (or use --name or --old-alias).
+        #[arg(add = ArgValueCompleter::new(complete::freight))]
         name: Option<String>,
         /// Project.
-        #[arg(short = 'p', long)]
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
         project: Option<String>,
+        /// Freight name (Kargo's spelling).
+        #[arg(long = "name", conflicts_with = "name", add = ArgValueCompleter::new(complete::freight))]
+        name_flag: Option<String>,
         /// The current alias.
-        #[arg(long)]
+        #[arg(long, add = ArgValueCompleter::new(complete::freight))]
         old_alias: Option<String>,
-        /// The new alias.
-        #[arg(long)]
+        /// The new alias (`--alias` is accepted too).
+        #[arg(long, visible_alias = "alias")]
         new_alias: String,
     },
 }
 
 #[derive(Subcommand)]
 enum RefreshCmd {
-    /// Refresh a Warehouse.
-    Warehouse {
-        /// Warehouse name.
-        name: String,
-        /// Project.
-        #[arg(short = 'p', long)]
-        project: Option<String>,
-        /// Wait until the refresh was handled, and report its outcome.
-        #[arg(long)]
-        wait: bool,
-        /// How long to wait, in seconds.
-        #[arg(long, default_value_t = 120)]
-        timeout: u64,
-    },
+    /// Refresh a Warehouse (discover artifacts now).
+    Warehouse(RefreshArgs),
+    /// Refresh a Stage (re-evaluate it now).
+    Stage(RefreshArgs),
+}
+
+#[derive(clap::Args)]
+struct RefreshArgs {
+    /// Name.
+    #[arg(add = ArgValueCompleter::new(complete::names))]
+    name: String,
+    /// Project.
+    #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
+    project: Option<String>,
+    /// Wait until the refresh was handled, and report its outcome.
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
 }
 
 #[derive(Subcommand)]
 enum ConfigCmd {
-    /// Set the default project.
+    /// Set the default project (`""` unsets it).
     SetProject {
         /// Project name.
+        #[arg(add = ArgValueCompleter::new(complete::projects))]
         project: String,
     },
     /// Print a kubeconfig with a `kargo` context for the configured server.
     Kubeconfig,
+    /// Display the default project.
+    GetProject,
+    /// Display the CLI configuration (the token masked unless --raw).
+    View {
+        /// Show the token and CA.
+        #[arg(long)]
+        raw: bool,
+        /// yaml (default), json, jsonpath=…, go-template=….
+        #[arg(short = 'o', long, value_parser = Format::parse, default_value = "yaml")]
+        output: Format,
+        /// The template for `-o jsonpath` / `-o go-template`.
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// Clear a setting: `kargo config unset project`.
+    Unset {
+        /// The setting.
+        #[arg(value_enum)]
+        what: cmd::config::Setting,
+    },
 }
 
 #[derive(Subcommand)]
@@ -250,6 +303,8 @@ enum CreateCmd {
 }
 
 fn main() {
+    // `COMPLETE=bash kargo -- WORDS`: the shell asks for candidates.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = Cli::parse();
     let logs = init_logging(matches!(
         cli.command,
@@ -271,6 +326,9 @@ fn main() {
             std::process::exit(0);
         }
         eprintln!("error: {e:#}");
+        if e.is::<progress::TimedOut>() {
+            std::process::exit(progress::EXIT_TIMED_OUT);
+        }
         std::process::exit(1);
     }
 }
@@ -305,19 +363,28 @@ fn init_logging(server: bool) -> LogBuffer {
 
 async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
+    let secs = std::time::Duration::from_secs;
     match cli.command {
         Command::Server(a) => cmd::server::run(a, logs).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
-        Command::Config {
-            what: ConfigCmd::SetProject { project },
-        } => cmd::login::set_project(&project),
-        Command::Config {
-            what: ConfigCmd::Kubeconfig,
-        } => cmd::kubeconfig::print(&flags),
+        Command::Logout => cmd::config::logout(),
+        Command::Config { what } => match what {
+            ConfigCmd::SetProject { project } => cmd::login::set_project(&project),
+            ConfigCmd::GetProject => cmd::config::get_project(),
+            ConfigCmd::Kubeconfig => cmd::kubeconfig::print(&flags),
+            ConfigCmd::View {
+                raw,
+                output,
+                template,
+            } => cmd::config::view(raw, &output.with_template(template.as_deref())?),
+            ConfigCmd::Unset { what } => cmd::config::unset(what),
+        },
+        Command::Completion { shell } => complete::script(&shell),
         Command::Apply {
             files,
             project,
+            recursive: _,
             validate,
         } => {
             let c = client::client(&flags).await?;
@@ -336,6 +403,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Create {
             files,
             project,
+            recursive: _,
             validate,
             what,
         } => {
@@ -372,96 +440,85 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 ),
             }
         }
-        Command::Get {
-            kind,
-            name,
-            project,
-            output,
-        } => {
+        Command::Get(a) => {
             let c = client::client(&flags).await?;
-            cmd::get::get(
-                &c,
-                &kind,
-                name.as_deref(),
-                client::project(project.as_deref())?.as_deref(),
-                output,
-            )
-            .await
+            let project = client::project(a.project.as_deref())?;
+            cmd::get::get(&c, a, project.as_deref()).await
         }
         Command::Delete {
             args,
             files,
+            recursive: _,
             project,
+            names,
+            aliases,
         } => {
             let c = client::client(&flags).await?;
             let project = client::project(project.as_deref())?;
+            let freight = args
+                .first()
+                .is_some_and(|k| resources::resolve(k).is_ok_and(|i| i.kind == "Freight"));
             match (args.as_slice(), files.is_empty()) {
                 ([], false) => cmd::delete::by_files(&c, &files, project.as_deref()).await,
+                ([_, names_given @ ..], true)
+                    if freight
+                        && !(names_given.is_empty() && names.is_empty() && aliases.is_empty()) =>
+                {
+                    let all: Vec<String> = names_given.iter().chain(&names).cloned().collect();
+                    cmd::delete::freight(&c, &all, &aliases, project.as_deref()).await
+                }
                 ([kind, names @ ..], true) if !names.is_empty() => {
                     cmd::delete::by_name(&c, kind, names, project.as_deref()).await
                 }
                 _ => anyhow::bail!(
-                    "usage: kargo delete KIND NAME... [-p PROJECT] or kargo delete -f FILE"
+                    "usage: kargo delete KIND NAME... [-p PROJECT], kargo delete freight --name N | --alias A, or kargo delete -f FILE"
                 ),
             }
         }
-        Command::Refresh {
-            what:
-                RefreshCmd::Warehouse {
-                    name,
-                    project,
-                    wait,
-                    timeout,
-                },
-        } => {
+        Command::Refresh { what } => {
+            let (target, a) = match what {
+                RefreshCmd::Warehouse(a) => (cmd::refresh::Target::Warehouse, a),
+                RefreshCmd::Stage(a) => (cmd::refresh::Target::Stage, a),
+            };
             let c = client::client(&flags).await?;
-            let project = client::require_project(project.as_deref())?;
-            cmd::refresh::warehouse(
-                &c,
-                &name,
-                &project,
-                wait,
-                std::time::Duration::from_secs(timeout),
-            )
-            .await
+            let project = client::require_project(a.project.as_deref())?;
+            cmd::refresh::run(&c, target, &a.name, &project, a.wait, secs(a.timeout)).await
         }
-        Command::Promote {
-            project,
-            stage,
-            freight,
-            wait,
-            timeout,
-        } => {
+        Command::Promote(a) => {
             let c = client::client(&flags).await?;
-            let project = client::require_project(project.as_deref())?;
-            cmd::promote::promote(
-                &c,
-                &project,
-                &stage,
-                &freight,
-                wait,
-                std::time::Duration::from_secs(timeout),
-            )
-            .await
+            let project = client::require_project(a.project.as_deref())?;
+            cmd::promote::run(&c, &project, a).await
         }
         Command::Logs {
-            kind,
-            name,
+            args,
             project,
+            metric,
+            container,
         } => {
-            if !matches!(kind.as_str(), "analysisrun" | "analysisruns" | "ar") {
+            let name = match args.as_slice() {
+                [name] => name,
+                [kind, name] if matches!(kind.as_str(), "analysisrun" | "analysisruns" | "ar") => {
+                    name
+                }
+                _ => anyhow::bail!(
+                    "kargo logs shows AnalysisRuns: kargo logs NAME -p PROJECT (Promotions have no logs)"
+                ),
+            };
+            if container.is_some() {
                 anyhow::bail!(
-                    "kargo logs shows AnalysisRuns: kargo logs analysisrun NAME -p PROJECT"
+                    "--container: a job metric here runs one container, whose output is shown; leave --container out"
                 );
             }
             let c = client::client(&flags).await?;
             let project = client::require_project(project.as_deref())?;
-            cmd::promote::logs(&c, &project, &name).await
+            cmd::logs::logs(&c, &project, name, metric.as_deref()).await
         }
         Command::Verify {
             project,
             stage,
             abort,
+            wait,
+            timeout,
             what,
         } => {
             let c = client::client(&flags).await?;
@@ -471,9 +528,9 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 (Some(_), Some(_)) => anyhow::bail!(
                     "name the Stage once: `kargo verify --stage S` or `kargo verify stage S`"
                 ),
-                (None, None) => anyhow::bail!("which Stage? `kargo verify --project P --stage S`"),
+                (None, None) => anyhow::bail!("which Stage? `kargo verify stage S --project P`"),
             };
-            cmd::promote::verify(&c, &project, &stage, abort).await
+            cmd::verify::verify(&c, &project, &stage, abort, wait.then(|| secs(timeout))).await
         }
         Command::Abort {
             what: AbortCmd::Promotion { name, project },
@@ -485,17 +542,21 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Approve {
             project,
             freight,
+            freight_alias,
             stage,
         } => {
             let c = client::client(&flags).await?;
             let project = client::require_project(project.as_deref())?;
-            cmd::promote::approve(&c, &project, &freight, &stage).await
+            let f = cmd::promote::find(&c, &project, freight.as_deref(), freight_alias.as_deref())
+                .await?;
+            cmd::promote::approve(&c, &project, f, &stage).await
         }
         Command::Update {
             what:
                 UpdateCmd::Freight {
                     name,
                     project,
+                    name_flag,
                     old_alias,
                     new_alias,
                 },
@@ -505,14 +566,19 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             cmd::freight::update_alias(
                 &c,
                 &project,
-                name.as_deref(),
+                name.or(name_flag).as_deref(),
                 old_alias.as_deref(),
                 &new_alias,
             )
             .await
         }
-        Command::Version => {
+        Command::Version {
+            client: client_only,
+        } => {
             outln!("Client Version: {}", env!("CARGO_PKG_VERSION"))?;
+            if client_only {
+                return Ok(());
+            }
             match client::client(&flags).await {
                 Ok(c) => match c.apiserver_version().await {
                     Ok(v) => outln!("Server Version: {}", v.git_version)?,

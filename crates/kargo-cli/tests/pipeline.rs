@@ -471,10 +471,15 @@ spec:
         });
         items
     };
-    let v1 = name_of_tag(&s, "v1.0.0");
+    // Discovery runs after the apply returns: wait for the Freight first.
+    let mut v1 = String::new();
+    wait_for("v1.0.0 to be discovered", 60, || {
+        v1 = name_of_tag(&s, "v1.0.0");
+        !v1.is_empty()
+    });
     let freight = |s: &ServerProc| -> Value { s.get_json(&["freight", &v1, "-n", "my-web-app"]) };
     wait_for("v1.0.0 to be verified in dev", 60, || {
-        !v1.is_empty() && freight(&s)["status"]["verifiedIn"]["dev"].is_object()
+        freight(&s)["status"]["verifiedIn"]["dev"].is_object()
     });
     let ar = runs(&s).remove(0);
     assert_eq!(ar["metadata"]["labels"]["kargo.akuity.io/stage"], "dev");

@@ -11,7 +11,9 @@
 //! change, or when a watch hub wakes it (a Promotion, AnalysisRun or
 //! ProjectConfig of its own, Freight it may take, a Warehouse it names),
 //! and otherwise only when a soak it waits for is due (or a long safety
-//! interval passed); a re-check with nothing new writes nothing.
+//! interval passed); a re-check with nothing new writes nothing. A
+//! `kargo.akuity.io/refresh` annotation is answered with
+//! `status.lastHandledRefresh`, as Kargo's Stage reconciler does.
 
 use crate::conditions;
 use crate::index::{FreightSet, PromotionSummary};
@@ -413,6 +415,11 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         due = auto_promote(&ctx, &stage, &promos, &current, now_ms).await?;
     }
 
+    // A refresh request (`kargo refresh stage`): this reconcile re-read
+    // everything the Stage depends on, so the request is handled.
+    if let Some(token) = stage.annotations().get(kargo_api::labels::REFRESH) {
+        st.last_handled_refresh.clone_from(token);
+    }
     if st != old {
         // The whole status is replaced (a merge patch would keep fields
         // that are now unset, such as a finished `currentPromotion`), pinned

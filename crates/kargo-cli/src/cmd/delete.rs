@@ -1,4 +1,5 @@
-//! `kargo delete KIND NAME...` and `kargo delete -f FILE`.
+//! `kargo delete KIND NAME...`, `kargo delete freight --name N --alias A`
+//! (Freight by name or alias, as Kargo's CLI) and `kargo delete -f FILE`.
 
 use crate::manifest;
 use crate::resources::{api, explain, qualified_name, resolve};
@@ -29,6 +30,47 @@ pub async fn by_name(
         bail!("{failed} of {} deletions failed", names.len());
     }
     Ok(())
+}
+
+/// Deletes Freight given by name or alias (positional names may be either).
+pub async fn freight(
+    client: &kube::Client,
+    names: &[String],
+    aliases: &[String],
+    project: Option<&str>,
+) -> Result<()> {
+    let Some(project) = project else {
+        bail!(
+            "Freight lives in a project: pass --project (-p) or set a default with `kargo config set-project`"
+        );
+    };
+    let mut resolved = Vec::new();
+    let mut failed = 0;
+    let wanted = names
+        .iter()
+        .map(|n| (Some(n.as_str()), None))
+        .chain(aliases.iter().map(|a| (None, Some(a.as_str()))));
+    for (name, alias) in wanted {
+        match crate::cmd::promote::find(client, project, name, alias).await {
+            Ok(f) => resolved.push(f.metadata.name.unwrap_or_default()),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    let result = if resolved.is_empty() {
+        Ok(())
+    } else {
+        by_name(client, "freight", &resolved, Some(project)).await
+    };
+    if failed > 0 {
+        bail!(
+            "{failed} of {} Freight could not be found",
+            names.len() + aliases.len()
+        );
+    }
+    result
 }
 
 /// Deletes what the manifests describe.

@@ -1,172 +1,354 @@
-//! `kargo get KIND [NAME]`: tables with the server's printer columns,
-//! or the objects as YAML, JSON or names.
+//! `kargo get KIND [NAME ...]` in Kargo's forms: several names per get,
+//! `get freight --name/--alias/--warehouse` (`--origin`),
+//! `get promotions --stage`, `--no-headers`, and `-o` as kubectl takes
+//! it. Tables use the server's printer columns (columns empty in every
+//! row are dropped; `-o wide` keeps them and adds more), Stages show
+//! their current Freight by alias, and ages read as kubectl's.
 
-use crate::resources::{api, explain, qualified_name, resolve};
+use crate::complete;
+use crate::format::Format;
+use crate::resources::{api_resource, explain, resolve};
 use anyhow::{Context, Result, bail};
-use comfy_table::{Cell, Table};
-use kargo_api::ResourceInfo;
+use clap_complete::ArgValueCompleter;
+use comfy_table::Table;
+use kargo_api::{Freight, ResourceInfo};
 use kube::Resource;
 use kube::api::{DynamicObject, ListParams};
-use serde_json::{Value, json};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// Columns (default).
-    Table,
-    /// Columns including the wide ones.
-    Wide,
-    /// YAML.
-    Yaml,
-    /// JSON.
-    Json,
-    /// `kind.group/name` per line.
-    Name,
+/// Flags of `kargo get`.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    /// Kind: projects, warehouses, stages, freight, promotions,
+    /// promotiontasks, analysistemplates, analysisruns, ...
+    #[arg(add = ArgValueCompleter::new(complete::kinds))]
+    pub kind: String,
+    /// Names (all when none); Freight also by alias.
+    #[arg(add = ArgValueCompleter::new(complete::names))]
+    pub names: Vec<String>,
+    /// Project.
+    #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
+    pub project: Option<String>,
+    /// Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE,
+    /// go-template=TEMPLATE.
+    #[arg(short = 'o', long, value_parser = Format::parse, default_value = "table")]
+    pub output: Format,
+    /// The template for `-o jsonpath` / `-o go-template`.
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Tables without their header line.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Freight: a name (repeatable).
+    #[arg(long = "name", value_name = "NAME", add = ArgValueCompleter::new(complete::freight))]
+    pub by_name: Vec<String>,
+    /// Freight: an alias (repeatable).
+    #[arg(long = "alias", value_name = "ALIAS", add = ArgValueCompleter::new(complete::freight))]
+    pub by_alias: Vec<String>,
+    /// Freight: only from this Warehouse (repeatable; `--origin` is Kargo's older spelling).
+    #[arg(
+        long = "warehouse",
+        visible_alias = "origin",
+        value_name = "WAREHOUSE",
+        add = ArgValueCompleter::new(complete::warehouses)
+    )]
+    pub warehouses: Vec<String>,
+    /// Promotions: only those for this Stage.
+    #[arg(long, add = ArgValueCompleter::new(complete::stages))]
+    pub stage: Option<String>,
 }
 
-/// Runs `get`.
-pub async fn get(
-    client: &kube::Client,
-    kind: &str,
-    name: Option<&str>,
-    project: Option<&str>,
-    output: Output,
-) -> Result<()> {
-    let info = resolve(kind)?;
-    match output {
-        Output::Table | Output::Wide => {
-            table(client, info, name, project, output == Output::Wide).await
+/// Runs `get`; `project` is the flag or the configured default.
+pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Result<()> {
+    let info = resolve(&a.kind)?;
+    let format = a.output.clone().with_template(a.template.as_deref())?;
+    let freight = info.kind == "Freight";
+    if !freight && (!a.by_name.is_empty() || !a.by_alias.is_empty() || !a.warehouses.is_empty()) {
+        bail!("--name, --alias and --warehouse select Freight: kargo get freight --alias ALIAS");
+    }
+    if info.kind != "Promotion" && a.stage.is_some() {
+        bail!("--stage selects Promotions: kargo get promotions --stage STAGE");
+    }
+    let project = match (info.namespaced(), project) {
+        (true, None) => bail!(
+            "{} objects live in a project: pass --project (-p) or set a default with `kargo config set-project`",
+            info.kind
+        ),
+        (true, p) => p,
+        (false, _) => None,
+    };
+    let mut errors = Vec::new();
+    let asked = a.names.len() + a.by_name.len() + a.by_alias.len();
+    if freight {
+        let items = freight_items(client, &a, project.unwrap_or_default(), &mut errors).await?;
+        if format.is_table() {
+            freight_table(&items, format == Format::Wide, a.no_headers)?;
+        } else {
+            let values = items
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            format.print(info, &values, asked == 1)?;
         }
-        _ => objects(client, info, name, project, output).await,
+        if items.is_empty() && asked == 0 && format.is_table() {
+            eprintln!(
+                "No freight found in project {}.",
+                project.unwrap_or_default()
+            );
+        }
+    } else {
+        let (columns, mut rows) = rows(client, info, project, &a.names, &mut errors).await?;
+        if let Some(stage) = &a.stage {
+            rows.retain(|r| {
+                r.pointer("/object/spec/stage").and_then(Value::as_str) == Some(stage.as_str())
+            });
+        }
+        if format.is_table() {
+            if rows.is_empty() && a.names.is_empty() {
+                match project {
+                    Some(p) => eprintln!("No {} found in project {p}.", info.plural),
+                    None => eprintln!("No {} found.", info.plural),
+                }
+            } else {
+                let aliases = if info.kind == "Stage" {
+                    freight_aliases(client, project.unwrap_or_default()).await?
+                } else {
+                    BTreeMap::new()
+                };
+                let t = TableData::from_server(&columns, &rows, format == Format::Wide, &aliases);
+                t.print(a.no_headers)?;
+            }
+        } else {
+            let values: Vec<Value> = rows.iter().map(|r| r["object"].clone()).collect();
+            format.print(info, &values, asked == 1)?;
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        n => {
+            for e in &errors {
+                eprintln!("error: {e:#}");
+            }
+            bail!("{n} of {asked} objects could not be read")
+        }
     }
 }
 
 fn collection_path(info: &ResourceInfo, ns: Option<&str>) -> String {
-    let ar = crate::resources::api_resource(info);
+    let ar = api_resource(info);
     DynamicObject::url_path(&ar, if info.namespaced() { ns } else { None })
 }
 
-async fn table(
+/// The server's Table (columns, and rows with their objects) for all
+/// objects, or one request per name; names not found go to `errors`.
+async fn rows(
     client: &kube::Client,
-    info: &'static ResourceInfo,
-    name: Option<&str>,
+    info: &ResourceInfo,
     project: Option<&str>,
-    wide: bool,
-) -> Result<()> {
-    if info.namespaced() && project.is_none() {
-        bail!(
-            "{} objects live in a project: pass --project (-p) or set a default with `kargo config set-project`",
-            info.kind
-        );
-    }
-    if info.kind == "Freight" {
-        return freight_table(client, name, project.unwrap_or_default()).await;
-    }
-    let mut path = collection_path(info, project);
-    if let Some(n) = name {
-        path = format!("{path}/{n}");
-    }
-    let req = http::Request::get(path)
-        .header(
-            http::header::ACCEPT,
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-        )
-        .body(Vec::new())
-        .context("building the request")?;
-    let t: Value = client.request(req).await.map_err(explain)?;
-    let cols = t["columnDefinitions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let keep: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| wide || c["priority"].as_i64().unwrap_or(0) == 0)
-        .map(|(i, _)| i)
-        .collect();
-    let mut rows = t["rows"].as_array().cloned().unwrap_or_default();
-    if rows.is_empty() {
-        match project {
-            Some(p) if info.namespaced() => eprintln!("No {} found in project {p}.", info.plural),
-            _ => eprintln!("No {} found.", info.plural),
+    names: &[String],
+    errors: &mut Vec<anyhow::Error>,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let base = collection_path(info, project);
+    let paths: Vec<String> = if names.is_empty() {
+        vec![base]
+    } else {
+        dedup(names).iter().map(|n| format!("{base}/{n}")).collect()
+    };
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for path in paths {
+        let req = http::Request::get(format!("{path}?includeObject=Object"))
+            .header(
+                http::header::ACCEPT,
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            )
+            .body(Vec::new())
+            .context("building the request")?;
+        match client.request::<Value>(req).await {
+            Ok(t) => {
+                if columns.is_empty() {
+                    columns = t["columnDefinitions"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                }
+                rows.extend(t["rows"].as_array().cloned().unwrap_or_default());
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 && !names.is_empty() => {
+                errors.push(anyhow::anyhow!("{}", e.message));
+            }
+            Err(e) => return Err(explain(e)),
         }
-        return Ok(());
     }
-    if info.kind == "Freight" {
-        // Newest first.
-        rows.sort_by(|a, b| {
-            let ts = |r: &Value| {
-                r.pointer("/object/metadata/creationTimestamp")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            ts(b).cmp(&ts(a))
+    Ok((columns, rows))
+}
+
+/// Names in the order given, each once (`kargo get stage a a`).
+fn dedup(names: &[String]) -> Vec<&String> {
+    let mut seen = std::collections::HashSet::new();
+    names.iter().filter(|n| seen.insert(*n)).collect()
+}
+
+/// Freight by name and alias, or all of it (of some Warehouses), newest first.
+async fn freight_items(
+    client: &kube::Client,
+    a: &GetArgs,
+    project: &str,
+    errors: &mut Vec<anyhow::Error>,
+) -> Result<Vec<Freight>> {
+    let api: kube::Api<Freight> = kube::Api::namespaced(client.clone(), project);
+    let by_name: Vec<String> = a.names.iter().chain(&a.by_name).cloned().collect();
+    if by_name.is_empty() && a.by_alias.is_empty() {
+        let mut items = api
+            .list(&ListParams::default())
+            .await
+            .map_err(explain)?
+            .items;
+        if !a.warehouses.is_empty() {
+            items.retain(|f| f.origin.kind == "Warehouse" && a.warehouses.contains(&f.origin.name));
+        }
+        items.sort_by(|a, b| {
+            b.metadata
+                .creation_timestamp
+                .cmp(&a.metadata.creation_timestamp)
+                .then(b.metadata.name.cmp(&a.metadata.name))
         });
+        return Ok(items);
     }
+    let mut items = Vec::new();
+    for n in dedup(&by_name) {
+        match crate::cmd::promote::find(client, project, Some(n), None).await {
+            Ok(f) => items.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    for al in dedup(&a.by_alias) {
+        match crate::cmd::promote::find(client, project, None, Some(al)).await {
+            Ok(f) => items.push(f),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok(items)
+}
+
+/// Freight name -> alias in a project (for the Stage table).
+async fn freight_aliases(client: &kube::Client, project: &str) -> Result<BTreeMap<String, String>> {
+    let api: kube::Api<Freight> = kube::Api::namespaced(client.clone(), project);
+    Ok(api
+        .list(&ListParams::default())
+        .await
+        .map_err(explain)?
+        .items
+        .into_iter()
+        .filter_map(|f| Some((f.metadata.name.clone()?, f.alias()?.to_string())))
+        .collect())
+}
+
+/// A table before printing: headers and text cells.
+struct TableData {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl TableData {
+    /// From a server Table: in the plain table, columns of priority > 0 and
+    /// columns empty in every row are left out; in the wide one every
+    /// column stays and empty cells read `<none>`. A Stage's current
+    /// Freight is shown by alias (its name goes to the wide table).
+    fn from_server(
+        columns: &[Value],
+        rows: &[Value],
+        wide: bool,
+        aliases: &BTreeMap<String, String>,
+    ) -> Self {
+        let mut headers: Vec<String> = columns
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("").to_uppercase())
+            .collect();
+        let mut priority: Vec<i64> = columns
+            .iter()
+            .map(|c| c["priority"].as_i64().unwrap_or(0))
+            .collect();
+        let mut cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let cs = r["cells"].as_array().cloned().unwrap_or_default();
+                (0..headers.len())
+                    .map(|i| kargo_api::printer::render(cs.get(i).unwrap_or(&Value::Null)))
+                    .collect()
+            })
+            .collect();
+        if let Some(at) = headers.iter().position(|h| h == "CURRENT FREIGHT") {
+            headers.insert(at + 1, "FREIGHT NAME".into());
+            priority.insert(at + 1, 1);
+            for (row, r) in cells.iter_mut().zip(rows) {
+                let names = current_freight(&r["object"]);
+                let shown: Vec<&str> = names
+                    .iter()
+                    .map(|n| aliases.get(n).map_or(n.as_str(), String::as_str))
+                    .collect();
+                if !shown.is_empty() {
+                    row[at] = shown.join(",");
+                }
+                row.insert(at + 1, names.join(","));
+            }
+        }
+        let keep: Vec<usize> = (0..headers.len())
+            .filter(|&i| {
+                i == 0 || wide || (priority[i] == 0 && cells.iter().any(|r| !r[i].is_empty()))
+            })
+            .collect();
+        let pick = |v: &Vec<String>| -> Vec<String> {
+            keep.iter()
+                .map(|&i| {
+                    let c = v[i].clone();
+                    if wide && c.is_empty() {
+                        "<none>".into()
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        };
+        TableData {
+            headers: keep.iter().map(|&i| headers[i].clone()).collect(),
+            rows: cells.iter().map(pick).collect(),
+        }
+    }
+
+    fn print(&self, no_headers: bool) -> Result<()> {
+        print_table(&self.headers, &self.rows, no_headers)
+    }
+}
+
+/// The names of a Stage's current Freight (from its object in a Table row).
+fn current_freight(stage: &Value) -> Vec<String> {
+    stage
+        .pointer("/status/freightHistory/0/items")
+        .and_then(Value::as_object)
+        .map(|items| {
+            items
+                .values()
+                .filter_map(|r| r["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Prints aligned columns as kubectl does (no borders, two spaces apart).
+fn print_table(headers: &[String], rows: &[Vec<String>], no_headers: bool) -> Result<()> {
     let mut out = Table::new();
     out.load_preset(comfy_table::presets::NOTHING);
-    out.set_header(
-        keep.iter()
-            .map(|&i| Cell::new(cols[i]["name"].as_str().unwrap_or("").to_uppercase())),
-    );
-    for r in &rows {
-        let cells = r["cells"].as_array().cloned().unwrap_or_default();
-        out.add_row(keep.iter().map(|&i| {
-            Cell::new(kargo_api::printer::render(
-                cells.get(i).unwrap_or(&Value::Null),
-            ))
-        }));
+    if !no_headers {
+        out.set_header(headers);
+    }
+    for r in rows {
+        out.add_row(r);
     }
     for line in out.to_string().lines() {
         outln!("{}", line.trim_end().trim_start_matches(' '))?;
-    }
-    Ok(())
-}
-
-async fn objects(
-    client: &kube::Client,
-    info: &'static ResourceInfo,
-    name: Option<&str>,
-    project: Option<&str>,
-    output: Output,
-) -> Result<()> {
-    let a = api(client, info, project)?;
-    let items: Vec<DynamicObject> = match name {
-        Some(n) => vec![a.get(n).await.map_err(explain)?],
-        None => a.list(&ListParams::default()).await.map_err(explain)?.items,
-    };
-    let values: Vec<Value> = items
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()?;
-    match output {
-        Output::Name => {
-            for v in &values {
-                outln!(
-                    "{}",
-                    qualified_name(
-                        info,
-                        v.pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    )
-                )?;
-            }
-        }
-        Output::Json | Output::Yaml => {
-            let doc = if name.is_some() {
-                values[0].clone()
-            } else {
-                json!({"apiVersion": "v1", "kind": "List", "items": values})
-            };
-            if output == Output::Json {
-                outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-            } else {
-                out!("{}", yaml_serde::to_string(&doc)?)?;
-            }
-        }
-        Output::Table | Output::Wide => unreachable!("handled by table()"),
     }
     Ok(())
 }
@@ -208,74 +390,108 @@ pub fn artifacts(f: &kargo_api::Freight) -> String {
     parts.join(", ")
 }
 
-/// Freight, newest first, with what each carries and where it is.
-async fn freight_table(client: &kube::Client, name: Option<&str>, project: &str) -> Result<()> {
-    let api: kube::Api<kargo_api::Freight> = kube::Api::namespaced(client.clone(), project);
-    let mut items = match name {
-        Some(n) => vec![api.get(n).await.map_err(explain)?],
-        None => {
-            api.list(&ListParams::default())
-                .await
-                .map_err(explain)?
-                .items
-        }
-    };
+/// Freight with what each carries and where it is; `-o wide` adds the
+/// Stages it is approved for.
+fn freight_table(items: &[Freight], wide: bool, no_headers: bool) -> Result<()> {
     if items.is_empty() {
-        eprintln!("No freight found in project {project}.");
         return Ok(());
     }
-    items.sort_by(|a, b| {
-        b.metadata
-            .creation_timestamp
-            .cmp(&a.metadata.creation_timestamp)
-            .then(b.metadata.name.cmp(&a.metadata.name))
-    });
-    let mut out = Table::new();
-    out.load_preset(comfy_table::presets::NOTHING);
-    out.set_header([
-        "NAME",
-        "ALIAS",
-        "ORIGIN",
-        "ARTIFACTS",
-        "IN",
-        "VERIFIED IN",
-        "AGE",
-    ]);
+    let mut headers: Vec<String> = ["NAME", "ALIAS", "ORIGIN", "ARTIFACTS", "IN", "VERIFIED IN"]
+        .map(String::from)
+        .to_vec();
+    if wide {
+        headers.push("APPROVED FOR".into());
+    }
+    headers.push("AGE".into());
     let now = jiff::Timestamp::now().as_second();
-    for f in &items {
-        let st = f.status.clone().unwrap_or_default();
-        let age = f
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| kargo_apiserver_age(now - t.0.as_second()))
-            .unwrap_or_default();
-        out.add_row([
-            f.metadata.name.clone().unwrap_or_default(),
-            f.alias().unwrap_or("").to_string(),
-            format!("{}/{}", f.origin.kind, f.origin.name),
-            artifacts(f),
-            st.currently_in
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(","),
-            st.verified_in.keys().cloned().collect::<Vec<_>>().join(","),
-            age,
-        ]);
-    }
-    for line in out.to_string().lines() {
-        outln!("{}", line.trim_end().trim_start_matches(' '))?;
-    }
-    Ok(())
+    let join = |keys: Vec<&String>| {
+        let s = keys.into_iter().cloned().collect::<Vec<_>>().join(",");
+        if wide && s.is_empty() {
+            "<none>".to_string()
+        } else {
+            s
+        }
+    };
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|f| {
+            let st = f.status.clone().unwrap_or_default();
+            let age = f
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| kargo_apiserver::human_duration(now - t.0.as_second()))
+                .unwrap_or_default();
+            let mut row = vec![
+                f.meta().name.clone().unwrap_or_default(),
+                f.alias().unwrap_or("").to_string(),
+                format!("{}/{}", f.origin.kind, f.origin.name),
+                artifacts(f),
+                join(st.currently_in.keys().collect()),
+                join(st.verified_in.keys().collect()),
+            ];
+            if wide {
+                row.push(join(st.approved_for.keys().collect()));
+            }
+            row.push(age);
+            row
+        })
+        .collect();
+    print_table(&headers, &rows, no_headers)
 }
 
-fn kargo_apiserver_age(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=10799 => format!("{}m", s / 60),
-        10800..=172799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stage_table() -> (Vec<Value>, Vec<Value>) {
+        let cols = [
+            "Name",
+            "Shard",
+            "Current Freight",
+            "Health",
+            "Ready",
+            "Status",
+            "Age",
+        ]
+        .map(|n| json!({"name": n, "priority": 0}))
+        .to_vec();
+        let row = json!({
+            "cells": ["dev", "", "0123456789abcdef0123456789abcdef01234567", null, "True", "Ready", "5m12s"],
+            "object": {"status": {"freightHistory": [{"items": {"Warehouse/w": {"name": "0123456789abcdef0123456789abcdef01234567"}}}]}}
+        });
+        (cols, vec![row])
+    }
+
+    #[test]
+    fn stage_tables_show_the_alias_and_drop_empty_columns() {
+        let (cols, rows) = stage_table();
+        let aliases = BTreeMap::from([(
+            "0123456789abcdef0123456789abcdef01234567".to_string(),
+            "wonky-wombat".to_string(),
+        )]);
+        let t = TableData::from_server(&cols, &rows, false, &aliases);
+        assert_eq!(
+            t.headers,
+            ["NAME", "CURRENT FREIGHT", "READY", "STATUS", "AGE"]
+        );
+        assert_eq!(t.rows[0], ["dev", "wonky-wombat", "True", "Ready", "5m12s"]);
+        let w = TableData::from_server(&cols, &rows, true, &aliases);
+        assert_eq!(
+            w.headers,
+            [
+                "NAME",
+                "SHARD",
+                "CURRENT FREIGHT",
+                "FREIGHT NAME",
+                "HEALTH",
+                "READY",
+                "STATUS",
+                "AGE"
+            ]
+        );
+        assert_eq!(w.rows[0][1], "<none>");
+        assert_eq!(w.rows[0][3], "0123456789abcdef0123456789abcdef01234567");
     }
 }

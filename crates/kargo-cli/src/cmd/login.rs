@@ -52,8 +52,12 @@ pub async fn login(a: LoginArgs, flags: &client::ConnectFlags) -> Result<()> {
 /// Sets the default project.
 pub fn set_project(project: &str) -> Result<()> {
     let mut cfg = config::load()?.unwrap_or_default();
-    cfg.project = project.to_string();
+    // As Kargo's CLI: trimmed, lower case; `""` unsets it.
+    cfg.project = project.trim().to_lowercase();
     config::save(&cfg)?;
-    outln!("default project set to {project}")?;
-    Ok(())
+    if cfg.project.is_empty() {
+        outln!("default project unset")
+    } else {
+        outln!("default project set to {}", cfg.project)
+    }
 }

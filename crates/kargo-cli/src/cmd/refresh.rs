@@ -1,23 +1,114 @@
-//! `kargo refresh warehouse NAME [--wait]`: asks the controller to
-//! discover now (annotation `kargo.akuity.io/refresh`) and, with `--wait`,
-//! follows it until the Warehouse reports the refresh handled.
+//! `kargo refresh warehouse|stage NAME [--wait]`: asks the controller to
+//! look again now (annotation `kargo.akuity.io/refresh`) and, with
+//! `--wait`, follows it until the object reports the refresh handled
+//! (`status.lastHandledRefresh`), as Kargo's CLI does. A Warehouse also
+//! reports how its discovery went (non-zero exit when it failed).
 
+use crate::progress::Progress;
 use crate::resources::explain;
 use anyhow::{Result, bail};
-use kargo_api::{Warehouse, labels};
+use kargo_api::{Stage, Warehouse, labels};
 use kube::api::{Api, Patch, PatchParams};
+use serde::de::DeserializeOwned;
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::fmt::Debug;
+use std::time::Duration;
 
-/// Refreshes a Warehouse.
-pub async fn warehouse(
+/// What `kargo refresh` can refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Discover artifacts now.
+    Warehouse,
+    /// Re-evaluate the Stage now.
+    Stage,
+}
+
+/// The parts of a refreshed object's status `--wait` reads.
+struct Handled {
+    token: String,
+    /// `Some(message)` when the Ready condition is False.
+    failed: Option<String>,
+    message: String,
+}
+
+/// The Ready condition's message, and whether it is False.
+fn ready(conditions: &[kargo_api::common::Condition]) -> (String, bool) {
+    conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.message.clone(), c.status == "False"))
+        .unwrap_or_default()
+}
+
+fn handled_warehouse(w: Warehouse) -> Handled {
+    let st = w.status.unwrap_or_default();
+    let (message, not_ready) = ready(&st.conditions);
+    Handled {
+        token: st.last_handled_refresh,
+        failed: not_ready.then(|| message.clone()),
+        message,
+    }
+}
+
+fn handled_stage(s: Stage) -> Handled {
+    let st = s.status.unwrap_or_default();
+    Handled {
+        token: st.last_handled_refresh,
+        failed: None,
+        message: ready(&st.conditions).0,
+    }
+}
+
+/// Refreshes a Warehouse or a Stage.
+pub async fn run(
     client: &kube::Client,
+    target: Target,
     name: &str,
     project: &str,
     wait: bool,
     timeout: Duration,
 ) -> Result<()> {
-    let api: Api<Warehouse> = Api::namespaced(client.clone(), project);
+    match target {
+        Target::Warehouse => {
+            refresh::<Warehouse>(
+                client,
+                "warehouse",
+                name,
+                project,
+                wait.then_some(timeout),
+                handled_warehouse,
+            )
+            .await
+        }
+        Target::Stage => {
+            refresh::<Stage>(
+                client,
+                "stage",
+                name,
+                project,
+                wait.then_some(timeout),
+                handled_stage,
+            )
+            .await
+        }
+    }
+}
+
+async fn refresh<K>(
+    client: &kube::Client,
+    kind: &str,
+    name: &str,
+    project: &str,
+    wait: Option<Duration>,
+    handled: fn(K) -> Handled,
+) -> Result<()>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), project);
     let token = jiff::Timestamp::now().to_string();
     api.patch(
         name,
@@ -26,34 +117,29 @@ pub async fn warehouse(
     )
     .await
     .map_err(explain)?;
-    if !wait {
-        outln!("warehouse.kargo.akuity.io/{name} refresh requested")?;
+    let Some(timeout) = wait else {
+        outln!("{kind}.kargo.akuity.io/{name} refresh requested")?;
         return Ok(());
-    }
-    let start = Instant::now();
+    };
+    let mut progress = Progress::start(&format!("refreshing {kind} {name}"));
     loop {
-        let w = api.get(name).await.map_err(explain)?;
-        let st = w.status.unwrap_or_default();
-        if st.last_handled_refresh == token {
-            let ready = st.conditions.iter().find(|c| c.type_ == "Ready");
-            match ready {
-                Some(c) if c.status == "False" => bail!(
-                    "warehouse {name} refreshed but discovery failed: {}",
-                    c.message
-                ),
-                _ => {
-                    let msg = ready.map(|c| c.message.clone()).unwrap_or_default();
-                    outln!("warehouse.kargo.akuity.io/{name} refreshed: {msg}")?;
-                    return Ok(());
-                }
+        let h = handled(api.get(name).await.map_err(explain)?);
+        if h.token == token {
+            if let Some(why) = h.failed {
+                bail!("{kind} {name} refreshed but discovery failed: {why}");
             }
+            return progress.finish(&format!(
+                "{kind}.kargo.akuity.io/{name} refreshed: {}",
+                h.message
+            ));
         }
-        if start.elapsed() > timeout {
-            bail!(
-                "warehouse {name} did not finish refreshing within {}s (is the server's controller running?)",
+        progress.deadline(timeout, || {
+            format!(
+                "{kind} {name} did not finish refreshing within {}s (is the server's controller running?)",
                 timeout.as_secs()
-            );
-        }
+            )
+        })?;
+        progress.state(&format!("refreshing {kind} {name}"))?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

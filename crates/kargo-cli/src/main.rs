@@ -13,6 +13,7 @@ mod complete;
 mod config;
 mod format;
 mod manifest;
+mod memory;
 mod progress;
 mod resources;
 mod style;
@@ -303,6 +304,7 @@ enum CreateCmd {
 }
 
 fn main() {
+    memory::cap_malloc_arenas();
     // `COMPLETE=bash kargo -- WORDS`: the shell asks for candidates.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = Cli::parse();

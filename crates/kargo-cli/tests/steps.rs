@@ -167,10 +167,7 @@ fn stages_with_unknown_steps_or_bad_configs_are_refused_at_apply() {
         err.contains("spec.promotionTemplate.spec.steps[0].config"),
         "{err}"
     );
-    assert!(
-        err.contains("updates: at least one update is required"),
-        "{err}"
-    );
+    assert!(err.contains("updates: must have at least 1 item"), "{err}");
     assert!(
         err.contains("steps[1].config") && err.contains("overwrite"),
         "{err}"

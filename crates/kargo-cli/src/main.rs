@@ -13,7 +13,6 @@ mod complete;
 mod config;
 mod format;
 mod manifest;
-mod memory;
 mod progress;
 mod resources;
 mod style;
@@ -304,7 +303,6 @@ enum CreateCmd {
 }
 
 fn main() {
-    memory::cap_malloc_arenas();
     // `COMPLETE=bash kargo -- WORDS`: the shell asks for candidates.
     clap_complete::CompleteEnv::with_factory(Cli::command).complete();
     let cli = Cli::parse();

@@ -185,9 +185,28 @@ pub async fn serve(
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let e = ApiError::new(StatusCode::GONE, "Expired", "the watch fell behind; restart it from a fresh list");
-                        let _ = tx.send(Ok(error_line(&e))).await;
-                        return;
+                        // Fell behind the in-memory buffer: replay what was
+                        // missed from the watch log and go on live from there.
+                        let resumed = tokio::task::spawn_blocking({
+                            let store = store.clone();
+                            let res = filter.res.clone();
+                            move || store.watch_resource(Some(last), Some(&res))
+                        })
+                        .await;
+                        let Ok(Ok(sub)) = resumed else {
+                            let e = ApiError::new(StatusCode::GONE, "Expired", "the watch fell behind; restart it from a fresh list");
+                            let _ = tx.send(Ok(error_line(&e))).await;
+                            return;
+                        };
+                        for e in &sub.backlog {
+                            last = last.max(e.rv);
+                            if let Some(line) = filter.render(e)
+                                && tx.send(Ok(line)).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                        live = sub.live;
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod output;
+mod allocator;
 mod client;
 mod cmd;
 mod complete;

@@ -126,6 +126,11 @@ pub struct Options {
     pub event_retention_bytes: u64,
     /// What an acknowledged write survives.
     pub durability: Durability,
+    /// Events held in memory for live watchers. A watcher that falls
+    /// further behind replays from the watch log instead (see
+    /// [`Store::watch`]), so this bounds memory, not correctness: each
+    /// slot keeps its event's body alive until it is overwritten.
+    pub live_events: usize,
 }
 
 impl Default for Options {
@@ -134,6 +139,7 @@ impl Default for Options {
             event_retention: 50_000,
             event_retention_bytes: 64 * 1024 * 1024,
             durability: Durability::Normal,
+            live_events: 1024,
         }
     }
 }
@@ -209,7 +215,7 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as u64;
-        let (events, _) = broadcast::channel(16_384);
+        let (events, _) = broadcast::channel(opts.live_events.max(16));
         Ok(Store {
             db: Arc::new(Mutex::new(Db {
                 conn,
@@ -300,6 +306,14 @@ impl Store {
     /// `Some(rv)` replays every event after `rv`, or fails with Gone when
     /// that history was compacted.
     pub fn watch(&self, from: Option<u64>) -> Result<Subscription> {
+        self.watch_resource(from, None)
+    }
+
+    /// [`Store::watch`] whose replay holds only events of resource `res`
+    /// (a key like `stages.kargo.akuity.io`) when one is given; live
+    /// events are not filtered. A watcher that lagged behind the live
+    /// buffer resumes through this from the last event it saw.
+    pub fn watch_resource(&self, from: Option<u64>, res: Option<&str>) -> Result<Subscription> {
         let db = self.lock();
         let mut backlog = Vec::new();
         if let Some(rv) = from {
@@ -311,9 +325,10 @@ impl Store {
             }
             if rv < db.rv {
                 let mut st = db.conn.prepare_cached(
-                    "SELECT rv, res, ns, name, type, body FROM events WHERE rv > ?1 ORDER BY rv",
+                    "SELECT rv, res, ns, name, type, body FROM events \
+                     WHERE rv > ?1 AND (?2 IS NULL OR res = ?2) ORDER BY rv",
                 )?;
-                let rows = st.query_map([rv as i64], |r| {
+                let rows = st.query_map(params![rv as i64, res], |r| {
                     let t: String = r.get(4)?;
                     let body: String = r.get(5)?;
                     Ok(Arc::new(WatchEvent {

@@ -172,6 +172,38 @@ fn watch_resumes_and_reports_gone() {
     assert!(s.watch(Some(s.current_rv())).is_ok());
 }
 
+/// A watcher that falls behind the live buffer loses events there, and
+/// replays exactly its resource's events from the watch log.
+#[test]
+fn lagging_watcher_replays_its_resource_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_with(
+        &dir.path().join("kargo.db"),
+        Options {
+            live_events: 16,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    project(&s, "p");
+    let start = s.current_rv();
+    let mut live = s.watch(Some(start)).unwrap().live;
+    for i in 0..40 {
+        s.create(info("ConfigMap"), "p", cm(&format!("c{i}")))
+            .unwrap();
+    }
+    s.create(info("Secret"), "p", json!({"metadata": {"name": "s"}}))
+        .unwrap();
+    assert!(matches!(
+        live.try_recv(),
+        Err(broadcast::error::TryRecvError::Lagged(_))
+    ));
+    let sub = s.watch_resource(Some(start), Some("configmaps")).unwrap();
+    let names: Vec<_> = sub.backlog.iter().map(|e| e.name.clone()).collect();
+    let expected: Vec<_> = (0..40).map(|i| format!("c{i}")).collect();
+    assert_eq!(names, expected, "only ConfigMaps, in order, none missing");
+}
+
 #[test]
 fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();

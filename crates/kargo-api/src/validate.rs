@@ -938,7 +938,15 @@ pub fn role_binding(v: &Value) -> Outcome {
         if !kinds.contains(&r.kind.as_str()) {
             out.err(
                 "roleRef.kind",
-                format!("Unsupported value: {:?}: supported values: {}", r.kind, kinds.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "Unsupported value: {:?}: supported values: {}",
+                    r.kind,
+                    kinds
+                        .iter()
+                        .map(|k| format!("{k:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
         if r.name.is_empty() {

@@ -189,8 +189,12 @@ impl Authorizer {
             }
             "Role" | "ClusterRole" => self.no_escalation(user, info, ns, obj, rules_in(obj)),
             "RoleBinding" | "ClusterRoleBinding" => {
-                let role = obj.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("");
-                let cluster = obj.pointer("/roleRef/kind").and_then(Value::as_str) == Some("ClusterRole");
+                let role = obj
+                    .pointer("/roleRef/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let cluster =
+                    obj.pointer("/roleRef/kind").and_then(Value::as_str) == Some("ClusterRole");
                 let granted = self.role_rules(cluster, ns, role)?;
                 self.no_escalation(user, info, ns, obj, granted)
             }
@@ -200,7 +204,8 @@ impl Authorizer {
 
     fn role_rules(&self, cluster: bool, ns: &str, role: &str) -> ApiResult<Vec<PolicyRule>> {
         let kind = if cluster { "ClusterRole" } else { "Role" };
-        let info = kargo_api::lookup_kind("rbac.authorization.k8s.io/v1", kind).expect("registered");
+        let info =
+            kargo_api::lookup_kind("rbac.authorization.k8s.io/v1", kind).expect("registered");
         match self.store.get(info, if cluster { "" } else { ns }, role) {
             Ok(v) => Ok(rules_in(&v)),
             // Binding a role that does not exist yet grants nothing now.
@@ -219,13 +224,25 @@ impl Authorizer {
         obj: &Value,
         granted: Vec<PolicyRule>,
     ) -> ApiResult<()> {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (verb, target) = if info.kind.ends_with("Binding") {
-            ("bind", obj.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or(""))
+            (
+                "bind",
+                obj.pointer("/roleRef/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            )
         } else {
             ("escalate", name)
         };
-        let role_res = if info.kind.starts_with("Cluster") { "clusterroles" } else { "roles" };
+        let role_res = if info.kind.starts_with("Cluster") {
+            "clusterroles"
+        } else {
+            "roles"
+        };
         let bypass = Attributes::resource(verb, kargo_api::RBAC_GROUP, role_res, ns, target);
         if self.authorize(user, &bypass).allowed {
             return Ok(());
@@ -239,7 +256,17 @@ impl Authorizer {
         if missing.is_empty() {
             return Ok(());
         }
-        let a = Attributes::resource(if info.kind.ends_with("Binding") { "bind" } else { "escalate" }, kargo_api::RBAC_GROUP, info.plural, ns, name);
+        let a = Attributes::resource(
+            if info.kind.ends_with("Binding") {
+                "bind"
+            } else {
+                "escalate"
+            },
+            kargo_api::RBAC_GROUP,
+            info.plural,
+            ns,
+            name,
+        );
         Err(forbidden(
             &a,
             format!(
@@ -283,7 +310,10 @@ impl Authorizer {
         };
         self.require(&user, &target)?;
         for g in &groups {
-            self.require(&user, &Attributes::resource("impersonate", "", "groups", "", g))?;
+            self.require(
+                &user,
+                &Attributes::resource("impersonate", "", "groups", "", g),
+            )?;
         }
         Ok(UserInfo::new(name, groups))
     }
@@ -305,11 +335,22 @@ fn new_approvals<'a>(old: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
 /// API does: a `FreightApproved` Event naming the Stage and the actor
 /// (`event.kargo.akuity.io/actor`). Best effort: the approval is stored
 /// already.
-pub fn record_approvals(store: &Store, user: &UserInfo, ns: &str, old: Option<&Value>, new: &Value) {
+pub fn record_approvals(
+    store: &Store,
+    user: &UserInfo,
+    ns: &str,
+    old: Option<&Value>,
+    new: &Value,
+) {
     let info = kargo_api::lookup_kind("v1", "Event").expect("registered");
-    let name = new.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = new
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let uid = new.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let actor = user.actor();
     for stage in new_approvals(old, new) {
         let message = format!("Freight approved for Stage {stage:?} by {actor:?}");
@@ -381,44 +422,67 @@ fn audit(user: &UserInfo, a: &Attributes, code: StatusCode) {
 /// an outer layer authenticated (a request without one is 401), after
 /// impersonation; the access and token reviews are answered here.
 pub fn enforce(router: Router, authz: Authorizer) -> Router {
-    router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-        let authz = authz.clone();
-        async move {
-            match authorize_request(&authz, req).await {
-                Ok(Ok(req)) => {
-                    let (user, a) = (
-                        req.extensions().get::<UserInfo>().cloned(),
-                        Attributes::from_request(req.method().as_str(), req.uri().path(), req.uri().query()),
-                    );
-                    let res = next.run(req).await;
-                    if let Some(u) = user {
-                        audit(&u, &a, res.status());
+    router.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| {
+            let authz = authz.clone();
+            async move {
+                match authorize_request(&authz, req).await {
+                    Ok(Ok(req)) => {
+                        let (user, a) = (
+                            req.extensions().get::<UserInfo>().cloned(),
+                            Attributes::from_request(
+                                req.method().as_str(),
+                                req.uri().path(),
+                                req.uri().query(),
+                            ),
+                        );
+                        let res = next.run(req).await;
+                        if let Some(u) = user {
+                            audit(&u, &a, res.status());
+                        }
+                        res
                     }
-                    res
+                    Ok(Err(answer)) => answer,
+                    Err(e) => e.into_response(),
                 }
-                Ok(Err(answer)) => answer,
-                Err(e) => e.into_response(),
             }
-        }
-    }))
+        },
+    ))
 }
 
 /// Ok(Ok(request)) to pass on, Ok(Err(answer)) when answered here.
-async fn authorize_request(authz: &Authorizer, mut req: Request) -> ApiResult<Result<Request, Response>> {
+async fn authorize_request(
+    authz: &Authorizer,
+    mut req: Request,
+) -> ApiResult<Result<Request, Response>> {
     let Some(user) = req.extensions().get::<UserInfo>().cloned() else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Unauthorized",
+        ));
     };
     let user = authz.impersonate(user, req.headers())?;
     req.extensions_mut().insert(user.clone());
     let a = Attributes::from_request(req.method().as_str(), req.uri().path(), req.uri().query());
     let decision = authz.authorize(&user, &a);
-    if !decision.allowed {
+    // As through Kargo's API, `promote` on the Stage is enough to create
+    // its Promotion: the write goes on and admission requires `promote`
+    // on `spec.stage` (`Authorizer::admit`), refusing in its words.
+    let promotes = a.verb == "create"
+        && a.api_group == kargo_api::KARGO_GROUP
+        && a.resource == "promotions"
+        && a.subresource.is_empty();
+    if !decision.allowed && !promotes {
         audit(&user, &a, StatusCode::FORBIDDEN);
         return Err(forbidden(&a, a.forbidden_message(&user.name)));
     }
     if req.method() == http::Method::POST
         && a.resource_request
-        && matches!(a.api_group.as_str(), "authorization.k8s.io" | "authentication.k8s.io")
+        && matches!(
+            a.api_group.as_str(),
+            "authorization.k8s.io" | "authentication.k8s.io"
+        )
     {
         let body = std::mem::take(req.body_mut());
         let bytes = crate::handlers::read_body(req.headers(), body).await?;

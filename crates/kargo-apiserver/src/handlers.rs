@@ -3,7 +3,6 @@
 //! parameters and content negotiation (JSON, YAML bodies; Table output).
 
 use crate::admission::{Admitted, FieldValidation, admit};
-use kargo_rbac::UserInfo;
 use crate::patch::{json_patch, merge_patch};
 use crate::route::{Target, parse};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -14,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use kargo_api::ResourceInfo;
+use kargo_rbac::UserInfo;
 use kargo_store::{Part, Preconditions, StoreError};
 use serde_json::{Value, json};
 use std::collections::HashMap;

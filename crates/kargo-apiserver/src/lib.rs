@@ -24,8 +24,8 @@ mod watch;
 
 pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
 pub use authz::Authorizer;
-pub use kargo_rbac::{Attributes, UserInfo};
 pub use handlers::MAX_BODY;
+pub use kargo_rbac::{Attributes, UserInfo};
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;
 pub use selector::{FieldSelector, LabelSelector};

@@ -45,7 +45,12 @@ fn attributes(spec: &Value) -> ApiResult<Attributes> {
 }
 
 /// Answers the review posted to `resource` by `user`.
-pub fn answer(authz: &Authorizer, user: &UserInfo, resource: &str, mut review: Value) -> ApiResult<Value> {
+pub fn answer(
+    authz: &Authorizer,
+    user: &UserInfo,
+    resource: &str,
+    mut review: Value,
+) -> ApiResult<Value> {
     let spec = review.get("spec").cloned().unwrap_or(json!({}));
     let status = match resource {
         "selfsubjectaccessreviews" => access(authz, user, &spec)?,
@@ -53,7 +58,12 @@ pub fn answer(authz: &Authorizer, user: &UserInfo, resource: &str, mut review: V
             let groups = spec
                 .get("groups")
                 .and_then(Value::as_array)
-                .map(|g| g.iter().filter_map(Value::as_str).map(String::from).collect())
+                .map(|g| {
+                    g.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default();
             let subject = UserInfo {
                 name: text(&spec, "/user").to_string(),
@@ -64,7 +74,9 @@ pub fn answer(authz: &Authorizer, user: &UserInfo, resource: &str, mut review: V
         "selfsubjectrulesreviews" => rules(authz, user, text(&spec, "/namespace")),
         "selfsubjectreviews" => json!({"userInfo": {"username": user.name, "groups": user.groups}}),
         "tokenreviews" => match authz.authenticate_token(text(&spec, "/token")) {
-            Some(u) => json!({"authenticated": true, "user": {"username": u.name, "groups": u.groups}}),
+            Some(u) => {
+                json!({"authenticated": true, "user": {"username": u.name, "groups": u.groups}})
+            }
             None => json!({"authenticated": false, "error": "invalid bearer token"}),
         },
         other => return Err(ApiError::no_route(other)),

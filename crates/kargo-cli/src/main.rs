@@ -13,6 +13,7 @@ mod complete;
 mod config;
 mod format;
 mod manifest;
+mod password;
 mod progress;
 mod resources;
 mod style;
@@ -463,10 +464,12 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             let project = client::project(a.project.as_deref())?;
             match a.kind.as_str() {
                 "role" | "roles" => {
-                    cmd::roles::get(&c, &client::require_project(project.as_deref())?, &a.names).await
+                    cmd::roles::get(&c, &client::require_project(project.as_deref())?, &a.names)
+                        .await
                 }
                 "token" | "tokens" => {
-                    cmd::tokens::get(&c, &client::require_project(project.as_deref())?, &a.names).await
+                    cmd::tokens::get(&c, &client::require_project(project.as_deref())?, &a.names)
+                        .await
                 }
                 _ => cmd::get::get(&c, a, project.as_deref()).await,
             }

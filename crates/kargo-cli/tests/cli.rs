@@ -291,9 +291,22 @@ fn web_ui_shows_the_pipeline_after_sign_in() {
         "{anonymous}"
     );
     // Sign out forgets the session on the server: the old cookie is refused.
-    curl(&["-X", "POST", "-H", &format!("Cookie: {cookie}"), &format!("{}/ui/logout", s.url)]);
-    let after = curl(&["-H", &format!("Cookie: {cookie}"), &format!("{}/ui/projects/my-web-app", s.url)]);
-    assert!(after.contains(" 303") && !after.contains("staging-us"), "{after}");
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &format!("{}/ui/logout", s.url),
+    ]);
+    let after = curl(&[
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &format!("{}/ui/projects/my-web-app", s.url),
+    ]);
+    assert!(
+        after.contains(" 303") && !after.contains("staging-us"),
+        "{after}"
+    );
 }
 
 #[test]

@@ -34,13 +34,28 @@ pub fn default_rules(role: &str) -> Vec<Value> {
             rule(&[RBAC], &["rolebindings", "roles"], &["*"]),
             rule(
                 &[k],
-                &["freights", "projectconfigs", "promotiontasks", "stages", "targets", "warehouses"],
+                &[
+                    "freights",
+                    "projectconfigs",
+                    "promotiontasks",
+                    "stages",
+                    "targets",
+                    "warehouses",
+                ],
                 &["*"],
             ),
             rule(&[k], &["stages"], &["promote"]),
-            rule(&[k], &["promotions"], &["create", "delete", "get", "list", "watch", "patch"]),
+            rule(
+                &[k],
+                &["promotions"],
+                &["create", "delete", "get", "list", "watch", "patch"],
+            ),
             rule(&[k], &["freights/status"], &["patch"]),
-            rule(&[ro], &["analysisruns"], &["delete", "get", "list", "watch"]),
+            rule(
+                &[ro],
+                &["analysisruns"],
+                &["delete", "get", "list", "watch"],
+            ),
             rule(&[ro], &["analysistemplates"], &["*"]),
         ],
         "kargo-viewer" => vec![
@@ -48,7 +63,14 @@ pub fn default_rules(role: &str) -> Vec<Value> {
             rule(&[RBAC], &["rolebindings", "roles"], READ),
             rule(
                 &[k],
-                &["freights", "projectconfigs", "promotions", "stages", "targets", "warehouses"],
+                &[
+                    "freights",
+                    "projectconfigs",
+                    "promotions",
+                    "stages",
+                    "targets",
+                    "warehouses",
+                ],
                 READ,
             ),
             rule(&[ro], &["analysisruns", "analysistemplates"], READ),
@@ -56,7 +78,11 @@ pub fn default_rules(role: &str) -> Vec<Value> {
         "kargo-promoter" => vec![
             rule(&[""], &["configmaps", "events", "serviceaccounts"], READ),
             rule(&[RBAC], &["rolebindings", "roles"], READ),
-            rule(&[k], &["freights", "stages", "warehouses", "projectconfigs"], READ),
+            rule(
+                &[k],
+                &["freights", "stages", "warehouses", "projectconfigs"],
+                READ,
+            ),
             rule(&[k], &["stages"], &["promote"]),
             rule(&[k], &["promotions"], &["create", "get", "list", "watch"]),
             rule(&[k], &["freights/status"], &["patch"]),
@@ -79,9 +105,15 @@ pub fn desired(project: &str, creator: Option<&str>) -> Vec<(&'static str, Value
     let mut out = Vec::new();
     for role in ["kargo-admin", "kargo-viewer", "kargo-promoter"] {
         let meta = |ann: &Value| json!({"name": role, "namespace": project, "annotations": ann});
-        out.push(("ServiceAccount", json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&sa_ann)})));
-        out.push(("Role", json!({"apiVersion": format!("{RBAC}/v1"), "kind": "Role", "metadata": meta(&managed),
-            "rules": default_rules(role)})));
+        out.push((
+            "ServiceAccount",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(&sa_ann)}),
+        ));
+        out.push((
+            "Role",
+            json!({"apiVersion": format!("{RBAC}/v1"), "kind": "Role", "metadata": meta(&managed),
+            "rules": default_rules(role)}),
+        ));
         out.push(("RoleBinding", json!({"apiVersion": format!("{RBAC}/v1"), "kind": "RoleBinding", "metadata": meta(&managed),
             "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": role},
             "subjects": [{"kind": "ServiceAccount", "name": role, "namespace": project}]})));
@@ -90,28 +122,43 @@ pub fn desired(project: &str, creator: Option<&str>) -> Vec<(&'static str, Value
     out.push(("ClusterRole", json!({"apiVersion": format!("{RBAC}/v1"), "kind": "ClusterRole",
         "metadata": {"name": name, "annotations": managed},
         "rules": [{"apiGroups": [kargo_api::KARGO_GROUP], "resources": ["projects"], "resourceNames": [project], "verbs": ["delete", "update"]}]})));
-    out.push(("ClusterRoleBinding", json!({"apiVersion": format!("{RBAC}/v1"), "kind": "ClusterRoleBinding",
+    out.push((
+        "ClusterRoleBinding",
+        json!({"apiVersion": format!("{RBAC}/v1"), "kind": "ClusterRoleBinding",
         "metadata": {"name": name, "annotations": managed},
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": "kargo-admin", "namespace": project}]})));
+        "subjects": [{"kind": "ServiceAccount", "name": "kargo-admin", "namespace": project}]}),
+    ));
     out
 }
 
 /// Creates what is missing and puts back rules, roleRefs and subjects
 /// that were changed (ServiceAccounts are only created, as Kargo does).
-pub async fn ensure(client: &kube::Client, project: &str, creator: Option<&str>) -> Result<(), kube::Error> {
+pub async fn ensure(
+    client: &kube::Client,
+    project: &str,
+    creator: Option<&str>,
+) -> Result<(), kube::Error> {
     for (kind, want) in desired(project, creator) {
-        let (group, version) = if kind == "ServiceAccount" { ("", "v1") } else { (RBAC, "v1") };
+        let (group, version) = if kind == "ServiceAccount" {
+            ("", "v1")
+        } else {
+            (RBAC, "v1")
+        };
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
         let api: Api<DynamicObject> = if kind.starts_with("Cluster") {
             Api::all_with(client.clone(), &ar)
         } else {
             Api::namespaced_with(client.clone(), project, &ar)
         };
-        let name = want["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = want["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         match api.get_opt(&name).await? {
             None => {
-                let obj: DynamicObject = serde_json::from_value(want).map_err(kube::Error::SerdeError)?;
+                let obj: DynamicObject =
+                    serde_json::from_value(want).map_err(kube::Error::SerdeError)?;
                 match api.create(&PostParams::default(), &obj).await {
                     Err(kube::Error::Api(s)) if s.code == 409 => {}
                     other => {
@@ -127,8 +174,12 @@ pub async fn ensure(client: &kube::Client, project: &str, creator: Option<&str>)
                     }
                 }
                 if !patch.is_empty() && kind != "ServiceAccount" {
-                    api.patch(&name, &PatchParams::default(), &Patch::Merge(Value::Object(patch)))
-                        .await?;
+                    api.patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(Value::Object(patch)),
+                    )
+                    .await?;
                 }
             }
         }
@@ -145,12 +196,26 @@ mod tests {
         let objs = desired("p", Some("email:ana@example.com"));
         assert_eq!(objs.len(), 11);
         let sa = &objs[0].1;
-        assert_eq!(sa["metadata"]["annotations"][CLAIMS], r#"{"email":["ana@example.com"]}"#);
+        assert_eq!(
+            sa["metadata"]["annotations"][CLAIMS],
+            r#"{"email":["ana@example.com"]}"#
+        );
         assert_eq!(sa["metadata"]["annotations"][MANAGED], "true");
-        let promoter: Vec<_> = objs.iter().filter(|(_, o)| o["metadata"]["name"] == "kargo-promoter").collect();
+        let promoter: Vec<_> = objs
+            .iter()
+            .filter(|(_, o)| o["metadata"]["name"] == "kargo-promoter")
+            .collect();
         assert_eq!(promoter.len(), 3);
-        assert!(default_rules("kargo-promoter").contains(&rule(&[kargo_api::KARGO_GROUP], &["stages"], &["promote"])));
-        assert!(!default_rules("kargo-viewer").iter().any(|r| r["verbs"].to_string().contains("promote")));
+        assert!(default_rules("kargo-promoter").contains(&rule(
+            &[kargo_api::KARGO_GROUP],
+            &["stages"],
+            &["promote"]
+        )));
+        assert!(
+            !default_rules("kargo-viewer")
+                .iter()
+                .any(|r| r["verbs"].to_string().contains("promote"))
+        );
         // A creator known only to Kubernetes gets no claim.
         let objs = desired("p", Some("kubernetes:system:serviceaccount:x:y"));
         assert!(objs[0].1["metadata"]["annotations"].get(CLAIMS).is_none());

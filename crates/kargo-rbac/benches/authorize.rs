@@ -31,8 +31,20 @@ fn index() -> Index {
 fn main() {
     let ix = index();
     let user = UserInfo::new("user-7", vec!["team-7".into()]);
-    let allowed = Attributes::resource("promote", "kargo.akuity.io", "stages", "project-42", "stage-7");
-    let denied = Attributes::resource("promote", "kargo.akuity.io", "stages", "project-42", "stage-8");
+    let allowed = Attributes::resource(
+        "promote",
+        "kargo.akuity.io",
+        "stages",
+        "project-42",
+        "stage-7",
+    );
+    let denied = Attributes::resource(
+        "promote",
+        "kargo.akuity.io",
+        "stages",
+        "project-42",
+        "stage-8",
+    );
     assert!(ix.authorize(&user, &allowed).allowed);
     assert!(!ix.authorize(&user, &denied).allowed);
     println!("authorization at 1,000 RoleBindings (user bound in 100 namespaces, 2 subjects each)");
@@ -42,7 +54,9 @@ fn main() {
             let n = 20_000;
             let t = Instant::now();
             for _ in 0..n {
-                std::hint::black_box(ix.authorize(std::hint::black_box(&user), std::hint::black_box(a)));
+                std::hint::black_box(
+                    ix.authorize(std::hint::black_box(&user), std::hint::black_box(a)),
+                );
             }
             runs.push(t.elapsed().as_nanos() as f64 / n as f64);
         }

@@ -87,8 +87,17 @@ impl Index {
             PolicyRule {
                 verbs: vec!["get".into()],
                 non_resource_urls: [
-                    "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz",
-                    "/version", "/version/", "/openapi", "/openapi/*",
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                    "/openapi",
+                    "/openapi/*",
                 ]
                 .iter()
                 .map(|s| s.to_string())
@@ -100,7 +109,11 @@ impl Index {
                 &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                 &["create"],
             ),
-            PolicyRule::new(&["authentication.k8s.io"], &["selfsubjectreviews"], &["create"]),
+            PolicyRule::new(
+                &["authentication.k8s.io"],
+                &["selfsubjectreviews"],
+                &["create"],
+            ),
         ];
         Self {
             public,
@@ -148,7 +161,11 @@ impl Index {
     fn apply_binding(&mut self, res: &str, ns: &str, name: &str, obj: Option<&Value>) {
         let key = (res.to_string(), ns.to_string(), name.to_string());
         for (group, subject) in self.indexed.remove(&key).unwrap_or_default() {
-            let map = if group { &mut self.groups } else { &mut self.users };
+            let map = if group {
+                &mut self.groups
+            } else {
+                &mut self.users
+            };
             if let Some(list) = map.get_mut(&subject) {
                 list.retain(|b| !(b.ns == ns && b.name == name));
                 if list.is_empty() {
@@ -179,13 +196,21 @@ impl Index {
                 "User" => (false, sname.to_string()),
                 "Group" => (true, sname.to_string()),
                 "ServiceAccount" => {
-                    let sns = Some(text(s, "/namespace")).filter(|n| !n.is_empty()).unwrap_or(ns);
+                    let sns = Some(text(s, "/namespace"))
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(ns);
                     (false, format!("{}{sns}:{sname}", crate::user::SA_PREFIX))
                 }
                 _ => continue,
             };
-            let map = if subject.0 { &mut self.groups } else { &mut self.users };
-            map.entry(subject.1.clone()).or_default().push(binding.clone());
+            let map = if subject.0 {
+                &mut self.groups
+            } else {
+                &mut self.users
+            };
+            map.entry(subject.1.clone())
+                .or_default()
+                .push(binding.clone());
             subjects.push(subject);
         }
         self.indexed.insert(key, subjects);
@@ -209,8 +234,10 @@ impl Index {
         if sa.is_empty() || token.is_empty() {
             return;
         }
-        self.tokens
-            .insert(token.clone(), (ns.to_string(), sa.to_string(), name.to_string()));
+        self.tokens.insert(
+            token.clone(),
+            (ns.to_string(), sa.to_string(), name.to_string()),
+        );
         self.token_of.insert(key, token);
     }
 
@@ -234,7 +261,11 @@ impl Index {
 
     /// The bindings of `user` that apply in `ns` (every ClusterRoleBinding,
     /// and RoleBindings of `ns`).
-    fn bindings<'a>(&'a self, user: &'a UserInfo, ns: &'a str) -> impl Iterator<Item = &'a Binding> {
+    fn bindings<'a>(
+        &'a self,
+        user: &'a UserInfo,
+        ns: &'a str,
+    ) -> impl Iterator<Item = &'a Binding> {
         let mine = self.users.get(&user.name).into_iter().flatten();
         let groups = user
             .groups
@@ -264,7 +295,11 @@ impl Index {
             };
         }
         // A RoleBinding applies only to requests in its namespace.
-        let ns = if a.resource_request { a.namespace.as_str() } else { "" };
+        let ns = if a.resource_request {
+            a.namespace.as_str()
+        } else {
+            ""
+        };
         for b in self.bindings(user, ns) {
             if self.role_rules(b).iter().any(|r| r.allows(a)) {
                 let (bk, rk) = if b.ns.is_empty() {
@@ -358,8 +393,13 @@ mod tests {
             {"apiGroups": ["kargo.akuity.io"], "resources": ["promotions"], "verbs": ["create", "get", "list", "watch"]}]})));
         ix.apply(ROLES, "p", "dev-promoter", Some(&json!({"rules": [
             {"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "resourceNames": ["dev"], "verbs": ["promote"]}]})));
-        ix.apply(CLUSTER_ROLES, "", "viewer", Some(&json!({"rules": [
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]})));
+        ix.apply(
+            CLUSTER_ROLES,
+            "",
+            "viewer",
+            Some(&json!({"rules": [
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]}]})),
+        );
         ix.apply(ROLE_BINDINGS, "p", "alice-dev", Some(&json!({
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "dev-promoter"},
             "subjects": [{"kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "ci"}]})));
@@ -385,13 +425,22 @@ mod tests {
         // The group's ClusterRoleBinding does.
         let get = Attributes::resource("get", "kargo.akuity.io", "stages", "q", "dev");
         assert!(ix.authorize(&alice, &get).allowed);
-        assert!(ix.authorize(&UserInfo::service_account("p", "ci"), &promote("dev")).allowed);
-        assert!(!ix.authorize(&UserInfo::service_account("q", "ci"), &promote("dev")).allowed);
+        assert!(
+            ix.authorize(&UserInfo::service_account("p", "ci"), &promote("dev"))
+                .allowed
+        );
+        assert!(
+            !ix.authorize(&UserInfo::service_account("q", "ci"), &promote("dev"))
+                .allowed
+        );
         // Changing the binding's role takes effect; deleting it revokes.
         ix.apply(ROLE_BINDINGS, "p", "alice-dev", Some(&json!({
             "roleRef": {"kind": "Role", "name": "kargo-promoter"}, "subjects": [{"kind": "User", "name": "alice"}]})));
         assert!(ix.authorize(&alice, &promote("prod")).allowed);
-        assert!(!ix.authorize(&UserInfo::service_account("p", "ci"), &promote("dev")).allowed);
+        assert!(
+            !ix.authorize(&UserInfo::service_account("p", "ci"), &promote("dev"))
+                .allowed
+        );
         ix.apply(ROLE_BINDINGS, "p", "alice-dev", None);
         assert!(!ix.authorize(&alice, &promote("prod")).allowed);
         assert!(ix.users.is_empty());
@@ -406,8 +455,17 @@ mod tests {
         let ix = Index::new();
         assert!(ix.authorize(&UserInfo::admin(), &promote("prod")).allowed);
         let nobody = UserInfo::new("nobody", vec![]);
-        assert!(ix.authorize(&nobody, &Attributes::non_resource("get", "/apis/kargo.akuity.io/v1alpha1")).allowed);
-        assert!(!ix.authorize(&nobody, &Attributes::non_resource("get", "/metrics")).allowed);
+        assert!(
+            ix.authorize(
+                &nobody,
+                &Attributes::non_resource("get", "/apis/kargo.akuity.io/v1alpha1")
+            )
+            .allowed
+        );
+        assert!(
+            !ix.authorize(&nobody, &Attributes::non_resource("get", "/metrics"))
+                .allowed
+        );
         assert!(!ix.authorize(&nobody, &promote("dev")).allowed);
     }
 
@@ -419,7 +477,10 @@ mod tests {
         ix.apply(SECRETS, "p", "ci-token", Some(&secret));
         assert_eq!(ix.token_user("s3cret"), None, "no ServiceAccount yet");
         ix.apply(SERVICE_ACCOUNTS, "p", "ci", Some(&json!({})));
-        assert_eq!(ix.token_user("s3cret").unwrap().name, "system:serviceaccount:p:ci");
+        assert_eq!(
+            ix.token_user("s3cret").unwrap().name,
+            "system:serviceaccount:p:ci"
+        );
         ix.apply(SECRETS, "p", "ci-token", None);
         assert_eq!(ix.token_user("s3cret"), None);
     }

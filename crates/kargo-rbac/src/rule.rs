@@ -73,9 +73,8 @@ impl PolicyRule {
             if a.subresource.is_empty() {
                 return *r == a.resource;
             }
-            r.split_once('/').is_some_and(|(res, sub)| {
-                sub == a.subresource && (res == a.resource || res == "*")
-            })
+            r.split_once('/')
+                .is_some_and(|(res, sub)| sub == a.subresource && (res == a.resource || res == "*"))
         })
     }
 
@@ -93,7 +92,9 @@ impl PolicyRule {
                                 || (!n.is_empty() && h.resource_names.iter().any(|x| x == n)))
                     } else {
                         h.non_resource_urls.iter().any(|x| {
-                            x == "*" || x == u || x.strip_suffix('*').is_some_and(|p| u.starts_with(p))
+                            x == "*"
+                                || x == u
+                                || x.strip_suffix('*').is_some_and(|p| u.starts_with(p))
                         })
                     }
             })
@@ -135,7 +136,9 @@ mod tests {
 
     #[test]
     fn matching_follows_kube_apiserver() {
-        let stages = rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["get", "promote"]}));
+        let stages = rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["get", "promote"]}),
+        );
         let a = |verb: &str, res: &str, name: &str| {
             Attributes::resource(verb, "kargo.akuity.io", res, "p", name)
         };
@@ -143,17 +146,24 @@ mod tests {
         assert!(!stages.allows(&a("update", "stages", "dev")));
         // A subresource is matched only by name.
         assert!(!stages.allows(&a("get", "stages/status", "dev")));
-        let status = rule(serde_json::json!({"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["*"]}));
+        let status = rule(
+            serde_json::json!({"apiGroups": ["*"], "resources": ["*/status"], "verbs": ["*"]}),
+        );
         assert!(status.allows(&a("patch", "freights/status", "f")));
         assert!(!status.allows(&a("patch", "freights", "f")));
-        let named = rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "resourceNames": ["dev"], "verbs": ["promote"]}));
+        let named = rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "resourceNames": ["dev"], "verbs": ["promote"]}),
+        );
         assert!(named.allows(&a("promote", "stages", "dev")));
         assert!(!named.allows(&a("promote", "stages", "prod")));
         // resourceNames never match a request without a name (list).
         assert!(!named.allows(&a("promote", "stages", "")));
-        let wrong_group = rule(serde_json::json!({"apiGroups": [""], "resources": ["stages"], "verbs": ["*"]}));
+        let wrong_group =
+            rule(serde_json::json!({"apiGroups": [""], "resources": ["stages"], "verbs": ["*"]}));
         assert!(!wrong_group.allows(&a("get", "stages", "dev")));
-        let urls = rule(serde_json::json!({"nonResourceURLs": ["/metrics", "/healthz/*"], "verbs": ["get"]}));
+        let urls = rule(
+            serde_json::json!({"nonResourceURLs": ["/metrics", "/healthz/*"], "verbs": ["get"]}),
+        );
         assert!(urls.allows(&Attributes::non_resource("get", "/metrics")));
         assert!(urls.allows(&Attributes::non_resource("get", "/healthz/ping")));
         assert!(!urls.allows(&Attributes::non_resource("get", "/metricsx")));
@@ -162,14 +172,24 @@ mod tests {
 
     #[test]
     fn coverage_is_kube_escalation_check() {
-        let held = vec![rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages", "freights"], "verbs": ["get", "list", "promote"]}))];
-        let ok = rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "resourceNames": ["dev"], "verbs": ["promote"]}));
+        let held = vec![rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages", "freights"], "verbs": ["get", "list", "promote"]}),
+        )];
+        let ok = rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "resourceNames": ["dev"], "verbs": ["promote"]}),
+        );
         assert!(ok.covered_by(&held));
-        let more = rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["promote", "delete"]}));
+        let more = rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["promote", "delete"]}),
+        );
         assert!(!more.covered_by(&held));
-        let star = rule(serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["*"], "verbs": ["get"]}));
+        let star = rule(
+            serde_json::json!({"apiGroups": ["kargo.akuity.io"], "resources": ["*"], "verbs": ["get"]}),
+        );
         assert!(!star.covered_by(&held));
-        let all = vec![rule(serde_json::json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}))];
+        let all = vec![rule(
+            serde_json::json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
+        )];
         assert!(star.covered_by(&all) && more.covered_by(&all));
     }
 }

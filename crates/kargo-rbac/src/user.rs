@@ -34,7 +34,10 @@ impl UserInfo {
         let name = name.into();
         let mut groups = groups;
         if let Some((ns, _)) = Self::service_account_of(&name) {
-            for g in ["system:serviceaccounts".to_string(), format!("system:serviceaccounts:{ns}")] {
+            for g in [
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{ns}"),
+            ] {
                 if !groups.contains(&g) {
                     groups.push(g);
                 }
@@ -221,25 +224,86 @@ mod tests {
     #[test]
     fn request_paths_read_as_kube_apiserver_reads_them() {
         let rows = [
-            ("GET", "/api/v1/namespaces/p/secrets", None, ("list", "p", "", "secrets", "", "")),
-            ("GET", "/api/v1/namespaces/p/secrets", Some("watch=true"), ("watch", "p", "", "secrets", "", "")),
-            ("GET", "/api/v1/namespaces/p", None, ("get", "p", "", "namespaces", "", "p")),
-            ("DELETE", "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages", None, ("deletecollection", "p", "kargo.akuity.io", "stages", "", "")),
-            ("PATCH", "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages/dev/status", None, ("patch", "p", "kargo.akuity.io", "stages", "status", "dev")),
-            ("GET", "/api/v1/namespaces/kargo/pods/x/log", None, ("get", "kargo", "", "pods", "log", "x")),
-            ("PUT", "/apis/kargo.akuity.io/v1alpha1/projects/p", None, ("update", "", "kargo.akuity.io", "projects", "", "p")),
-            ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", None, ("create", "", "authorization.k8s.io", "selfsubjectaccessreviews", "", "")),
+            (
+                "GET",
+                "/api/v1/namespaces/p/secrets",
+                None,
+                ("list", "p", "", "secrets", "", ""),
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/p/secrets",
+                Some("watch=true"),
+                ("watch", "p", "", "secrets", "", ""),
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/p",
+                None,
+                ("get", "p", "", "namespaces", "", "p"),
+            ),
+            (
+                "DELETE",
+                "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages",
+                None,
+                ("deletecollection", "p", "kargo.akuity.io", "stages", "", ""),
+            ),
+            (
+                "PATCH",
+                "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages/dev/status",
+                None,
+                ("patch", "p", "kargo.akuity.io", "stages", "status", "dev"),
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/kargo/pods/x/log",
+                None,
+                ("get", "kargo", "", "pods", "log", "x"),
+            ),
+            (
+                "PUT",
+                "/apis/kargo.akuity.io/v1alpha1/projects/p",
+                None,
+                ("update", "", "kargo.akuity.io", "projects", "", "p"),
+            ),
+            (
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                None,
+                (
+                    "create",
+                    "",
+                    "authorization.k8s.io",
+                    "selfsubjectaccessreviews",
+                    "",
+                    "",
+                ),
+            ),
         ];
         for (m, p, q, (verb, ns, g, r, sub, name)) in rows {
             let a = Attributes::from_request(m, p, q);
             assert!(a.resource_request, "{p}");
             assert_eq!(
-                (a.verb.as_str(), a.namespace.as_str(), a.api_group.as_str(), a.resource.as_str(), a.subresource.as_str(), a.name.as_str()),
+                (
+                    a.verb.as_str(),
+                    a.namespace.as_str(),
+                    a.api_group.as_str(),
+                    a.resource.as_str(),
+                    a.subresource.as_str(),
+                    a.name.as_str()
+                ),
                 (verb, ns, g, r, sub, name),
                 "{m} {p}"
             );
         }
-        for p in ["/api", "/apis", "/apis/kargo.akuity.io/v1alpha1", "/api/v1", "/metrics", "/version"] {
+        for p in [
+            "/api",
+            "/apis",
+            "/apis/kargo.akuity.io/v1alpha1",
+            "/api/v1",
+            "/metrics",
+            "/version",
+        ] {
             let a = Attributes::from_request("GET", p, None);
             assert!(!a.resource_request, "{p}");
             assert_eq!(a.verb, "get");

@@ -92,8 +92,12 @@ impl AdminAccount {
         v.set_issuer(&[ISSUER]);
         v.set_audience(&[ISSUER]);
         v.leeway = 0;
-        jsonwebtoken::decode::<Claims>(token, &jsonwebtoken::DecodingKey::from_secret(&self.key), &v)
-            .is_ok_and(|d| d.claims.sub == "admin")
+        jsonwebtoken::decode::<Claims>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(&self.key),
+            &v,
+        )
+        .is_ok_and(|d| d.claims.sub == "admin")
     }
 
     fn issue(&self) -> Result<String, ServerError> {
@@ -183,8 +187,12 @@ async fn login(State(account): State<Arc<AdminAccount>>, headers: HeaderMap) -> 
             tracing::info!(target: "kargo::audit", actor = "admin", verb = "login", code = 200u16, "admin signed in");
             axum::Json(serde_json::json!({"idToken": t})).into_response()
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string())
-            .into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            e.to_string(),
+        )
+        .into_response(),
     }
 }
 
@@ -195,7 +203,9 @@ mod tests {
     #[test]
     fn tokens_verify_until_they_expire_and_only_with_this_key() {
         let dir = tempfile::tempdir().unwrap();
-        let hash = bcrypt::hash_with_salt("s3cret", 4, [7u8; 16]).unwrap().to_string();
+        let hash = bcrypt::hash_with_salt("s3cret", 4, [7u8; 16])
+            .unwrap()
+            .to_string();
         let a = AdminAccount::load(dir.path(), Some(hash), Duration::from_secs(60)).unwrap();
         let t = a.issue().unwrap();
         assert!(a.verify_token(&t));
@@ -204,7 +214,10 @@ mod tests {
         let b = AdminAccount::load(other.path(), None, Duration::from_secs(60)).unwrap();
         assert!(!b.enabled());
         assert!(!b.verify_token(&t), "another server's key");
-        let expired = AdminAccount { ttl: Duration::ZERO, ..AdminAccount::load(dir.path(), None, Duration::ZERO).unwrap() };
+        let expired = AdminAccount {
+            ttl: Duration::ZERO,
+            ..AdminAccount::load(dir.path(), None, Duration::ZERO).unwrap()
+        };
         let t = expired.issue().unwrap();
         std::thread::sleep(Duration::from_millis(1100));
         assert!(!expired.verify_token(&t));

@@ -66,7 +66,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Over the admin `token`, the RBAC index and the admin account.
-    pub fn new(token: String, authz: Authorizer, account: Arc<crate::admin_login::AdminAccount>) -> Self {
+    pub fn new(
+        token: String,
+        authz: Authorizer,
+        account: Arc<crate::admin_login::AdminAccount>,
+    ) -> Self {
         Self {
             token: Arc::new(token),
             authz,
@@ -76,7 +80,9 @@ impl Authenticator {
 
     /// The user `bearer` authenticates, if any.
     pub fn user(&self, bearer: &str) -> Option<UserInfo> {
-        if constant_time_eq(bearer.as_bytes(), self.token.as_bytes()) || self.account.verify_token(bearer) {
+        if constant_time_eq(bearer.as_bytes(), self.token.as_bytes())
+            || self.account.verify_token(bearer)
+        {
             return Some(UserInfo::admin());
         }
         self.authz.authenticate_token(bearer)

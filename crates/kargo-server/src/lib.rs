@@ -10,6 +10,7 @@ pub mod data_dir;
 mod in_process;
 pub mod kubeconfig;
 pub mod metrics;
+mod metrics_listen;
 pub mod process_logs;
 pub mod rbac_bootstrap;
 pub mod request_counts;
@@ -69,6 +70,9 @@ pub struct ServerConfig {
     pub admin_password_hash: Option<String>,
     /// Lifetime of the admin's sign-in tokens (`--admin-token-ttl`).
     pub admin_token_ttl: std::time::Duration,
+    /// `--metrics-listen`: also serve `/metrics` without authentication
+    /// on this loopback address (plain HTTP, for a local Prometheus).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -92,6 +96,7 @@ impl ServerConfig {
             concurrency: kargo_controller::Concurrency::default(),
             admin_password_hash: None,
             admin_token_ttl: std::time::Duration::from_secs(24 * 3600),
+            metrics_listen: None,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct Started {
     pub ca_file: Option<PathBuf>,
     /// `<data-dir>/kubeconfig`: the `kargo` context for kubectl.
     pub kubeconfig: PathBuf,
+    /// `http://127.0.0.1:PORT/metrics` when `--metrics-listen` is on.
+    pub metrics_url: Option<String>,
 }
 
 /// Server start-up failures.
@@ -275,6 +282,10 @@ impl Server {
         let metrics = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics::handler))
             .with_state(store.clone());
+        let metrics_url = match cfg.metrics_listen {
+            Some(addr) => Some(metrics_listen::serve(addr, metrics.clone()).await?),
+            None => None,
+        };
         match rbac_bootstrap::ensure(&store) {
             // A full disk must not keep the server down.
             Err(kargo_store::StoreError::InsufficientStorage(m)) => {
@@ -345,6 +356,7 @@ impl Server {
                 ca_pem: tls.ca_pem,
                 ca_file: tls.ca_file,
                 kubeconfig,
+                metrics_url,
             },
             store,
             handle,

@@ -9,16 +9,16 @@
 //! old cookie is refused. Pages refresh themselves every 5 s. Everything
 //! shown comes from the store and is HTML-escaped.
 
+use crate::auth::Authenticator;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use kargo_apiserver::{Attributes, UserInfo};
 use kargo_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
-use crate::auth::Authenticator;
-use kargo_apiserver::{Attributes, UserInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use crate::client;
 use crate::config::{self, CliConfig};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 /// Flags of `kargo login`.
 #[derive(Debug, clap::Args)]
@@ -71,17 +71,7 @@ async fn admin_token(
     insecure: bool,
     flags: &client::ConnectFlags,
 ) -> Result<String> {
-    let password = match (&a.password, a.password_stdin) {
-        (Some(p), _) => p.clone(),
-        (None, true) => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_line(&mut s)
-                .context("reading the password from stdin")?;
-            s.trim_end_matches(['\n', '\r']).to_string()
-        }
-        (None, false) => bail!("give the admin password with --password-stdin (or --password)"),
-    };
+    let password = crate::password::read(a.password.clone(), a.password_stdin)?;
     let c = client::build(&a.url, "", ca_data, insecure, flags.request_timeout)?;
     let req = http::Request::post("/v1beta1/login")
         .header(http::header::AUTHORIZATION, format!("Bearer {password}"))

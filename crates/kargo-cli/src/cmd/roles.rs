@@ -59,13 +59,17 @@ pub struct GrantArgs {
 }
 
 fn managed(ann: Option<&BTreeMap<String, String>>) -> bool {
-    ann.and_then(|a| a.get(MANAGED)).is_some_and(|v| v == "true")
+    ann.and_then(|a| a.get(MANAGED))
+        .is_some_and(|v| v == "true")
 }
 
 fn parse_claims(claims: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in claims {
-        let Some((k, v)) = c.split_once('=').filter(|(k, v)| !k.is_empty() && !v.is_empty()) else {
+        let Some((k, v)) = c
+            .split_once('=')
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        else {
             bail!("invalid claim {c:?}: expected name=value");
         };
         let vals = out.entry(k.to_string()).or_default();
@@ -96,7 +100,8 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateRoleArgs) -> 
     if !claims.is_empty() {
         sa_ann[CLAIMS] = json!(serde_json::to_string(&claims)?);
     }
-    let meta = |ann: &serde_json::Value| json!({"name": a.name, "namespace": project, "annotations": ann});
+    let meta =
+        |ann: &serde_json::Value| json!({"name": a.name, "namespace": project, "annotations": ann});
     let pp = PostParams::default();
     let sa: ServiceAccount = serde_json::from_value(json!({"metadata": meta(&sa_ann)}))?;
     Api::<ServiceAccount>::namespaced(client.clone(), project)
@@ -130,10 +135,14 @@ async fn parts(client: &kube::Client, project: &str, name: &str) -> Result<(Serv
         .await
         .map_err(explain)?;
     let Some(role) = role else {
-        bail!("ServiceAccount {name:?} in namespace {project:?} has no Role of the same name: it is not a Kargo Role");
+        bail!(
+            "ServiceAccount {name:?} in namespace {project:?} has no Role of the same name: it is not a Kargo Role"
+        );
     };
     if !managed(sa.metadata.annotations.as_ref()) || !managed(role.metadata.annotations.as_ref()) {
-        bail!("Role {name:?} in namespace {project:?} is not managed by Kargo (annotation {MANAGED}: \"true\"); edit it with kubectl instead");
+        bail!(
+            "Role {name:?} in namespace {project:?} is not managed by Kargo (annotation {MANAGED}: \"true\"); edit it with kubectl instead"
+        );
     }
     Ok((sa, role))
 }
@@ -143,7 +152,16 @@ fn expand_verbs(verbs: &[String], resource: &str) -> Vec<String> {
     let mut out = Vec::new();
     for v in verbs {
         if v == "*" {
-            let mut all = vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+            let mut all = vec![
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ];
             if resource == "stages" {
                 all.push("promote");
             }
@@ -160,7 +178,10 @@ fn expand_verbs(verbs: &[String], resource: &str) -> Vec<String> {
 /// The API group of a resource type the server serves.
 fn group_of(resource: &str) -> Result<String> {
     let base = resource.split('/').next().unwrap_or(resource);
-    match kargo_api::registry::resources().iter().find(|r| r.plural == base) {
+    match kargo_api::registry::resources()
+        .iter()
+        .find(|r| r.plural == base)
+    {
         Some(r) => Ok(r.group.to_string()),
         None => bail!("unknown resource type {resource:?}"),
     }
@@ -196,7 +217,10 @@ pub async fn grant(client: &kube::Client, project: &str, a: GrantArgs, revoke: b
             .map_err(explain)?;
     } else {
         let Some(resource) = a.resource_type.as_deref() else {
-            bail!("say what to {}: --verb V --resource-type T [--resource-name N], or --claim name=value", if revoke { "revoke" } else { "grant" });
+            bail!(
+                "say what to {}: --verb V --resource-type T [--resource-name N], or --claim name=value",
+                if revoke { "revoke" } else { "grant" }
+            );
         };
         if a.verbs.is_empty() {
             bail!("--verb is required with --resource-type");
@@ -206,10 +230,15 @@ pub async fn grant(client: &kube::Client, project: &str, a: GrantArgs, revoke: b
         let mut rules = role.rules.take().unwrap_or_default();
         if revoke {
             for r in &mut rules {
-                let same_target = r.resources.as_ref().is_some_and(|x| x.iter().any(|x| x == resource))
+                let same_target = r
+                    .resources
+                    .as_ref()
+                    .is_some_and(|x| x.iter().any(|x| x == resource))
                     && r.api_groups.as_ref().is_some_and(|g| g.contains(&group))
                     && (a.resource_names.is_empty()
-                        || r.resource_names.as_ref().is_some_and(|n| a.resource_names.iter().all(|x| n.contains(x))));
+                        || r.resource_names
+                            .as_ref()
+                            .is_some_and(|n| a.resource_names.iter().all(|x| n.contains(x))));
                 if same_target {
                     r.verbs.retain(|v| !verbs.contains(v));
                 }
@@ -233,7 +262,11 @@ pub async fn grant(client: &kube::Client, project: &str, a: GrantArgs, revoke: b
     outln!(
         "role.rbac.kargo.akuity.io/{} {}",
         a.role,
-        if revoke { "updated (revoked)" } else { "updated (granted)" }
+        if revoke {
+            "updated (revoked)"
+        } else {
+            "updated (granted)"
+        }
     )?;
     Ok(())
 }
@@ -254,7 +287,10 @@ pub async fn get(client: &kube::Client, project: &str, names: &[String]) -> Resu
         if !names.is_empty() && !names.contains(&name) {
             continue;
         }
-        let sa = sas.items.iter().find(|s| s.metadata.name.as_deref() == Some(&name));
+        let sa = sas
+            .items
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(&name));
         let claims = sa.map(claims_of).unwrap_or_default();
         let claims = claims
             .iter()
@@ -272,7 +308,12 @@ pub async fn get(client: &kube::Client, project: &str, names: &[String]) -> Resu
     if rows.is_empty() && !names.is_empty() {
         bail!("role {:?} not found in project {project:?}", names[0]);
     }
-    outln!("{:<24} {:<14} {:<6} CLAIMS", "NAME", "KARGO MANAGED", "RULES")?;
+    outln!(
+        "{:<24} {:<14} {:<6} CLAIMS",
+        "NAME",
+        "KARGO MANAGED",
+        "RULES"
+    )?;
     for r in rows {
         outln!("{:<24} {:<14} {:<6} {}", r[0], r[1], r[2], r[3])?;
     }
@@ -308,7 +349,10 @@ mod tests {
         let v = expand_verbs(&["*".into()], "stages");
         assert!(v.contains(&"promote".to_string()) && v.contains(&"deletecollection".to_string()));
         assert!(!expand_verbs(&["*".into()], "warehouses").contains(&"promote".to_string()));
-        assert_eq!(parse_claims(&["email=a@b".into(), "email=c@d".into()]).unwrap()["email"].len(), 2);
+        assert_eq!(
+            parse_claims(&["email=a@b".into(), "email=c@d".into()]).unwrap()["email"].len(),
+            2
+        );
         assert!(parse_claims(&["nope".into()]).is_err());
     }
 }

@@ -95,6 +95,10 @@ pub struct ServerArgs {
     /// `<data-dir>/admin-password-hash`, if any.
     #[arg(long, env = "ADMIN_ACCOUNT_PASSWORD_HASH", hide_env_values = true)]
     pub admin_password_hash: Option<String>,
+    /// Also serve `/metrics` without authentication on this loopback
+    /// address (plain HTTP), e.g. 127.0.0.1:9090.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Lifetime of the admin's sign-in tokens.
     #[arg(long, env = "ADMIN_ACCOUNT_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
     pub admin_token_ttl: std::time::Duration,
@@ -175,21 +179,20 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
             return Ok(());
         }
         Some(ServerAction::HashPassword { store }) => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("reading the password from stdin")?;
-            let password = password.trim_end_matches(['\n', '\r']);
+            let password = crate::password::read(None, true)?;
             if password.is_empty() {
                 anyhow::bail!("the password is empty");
             }
-            let hash = kargo_server::admin_login::hash_password(password)?;
+            let hash = kargo_server::admin_login::hash_password(&password)?;
             if store {
                 std::fs::create_dir_all(&data_dir)?;
                 let path = data_dir.join(kargo_server::admin_login::HASH_FILE);
                 std::fs::write(&path, format!("{hash}\n"))
                     .with_context(|| format!("writing {}", path.display()))?;
-                outln!("admin password hash stored in {} (restart the server to use it)", path.display())?;
+                outln!(
+                    "admin password hash stored in {} (restart the server to use it)",
+                    path.display()
+                )?;
             } else {
                 outln!("{hash}")?;
             }
@@ -212,6 +215,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         http_timeout: args.http_timeout,
         admin_password_hash: args.admin_password_hash,
         admin_token_ttl: args.admin_token_ttl,
+        metrics_listen: args.metrics_listen,
         concurrency: kargo_server::Concurrency {
             stages: args.stage_concurrency,
             promotions: args.promotion_concurrency,
@@ -248,6 +252,9 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
     eprintln!("admin token:    {}", data_dir.join("admin-token").display());
     if let Some(ca) = &s.ca_file {
         eprintln!("CA certificate: {}", ca.display());
+    }
+    if let Some(m) = &s.metrics_url {
+        eprintln!("metrics:        {m} (no token: loopback only)");
     }
     eprintln!("{}", kubectl_hint(&s, args.write_kubeconfig));
     // The one line scripts and tests wait for.

@@ -41,7 +41,10 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateTokenArgs) ->
         .and_then(|m| m.get(crate::cmd::roles::MANAGED))
         .is_some_and(|v| v == "true");
     if !managed {
-        bail!("ServiceAccount {:?} in project {project:?} is not a Kargo Role", a.role);
+        bail!(
+            "ServiceAccount {:?} in project {project:?} is not a Kargo Role",
+            a.role
+        );
     }
     let secret: Secret = serde_json::from_value(json!({
         "metadata": {"name": a.name, "namespace": project,
@@ -96,10 +99,17 @@ pub async fn get(client: &kube::Client, project: &str, names: &[String]) -> Resu
 pub async fn delete(client: &kube::Client, project: &str, name: &str) -> Result<()> {
     let api = Api::<Secret>::namespaced(client.clone(), project);
     let s = api.get(name).await.map_err(explain)?;
-    if s.metadata.labels.as_ref().and_then(|l| l.get(API_TOKEN)).is_none_or(|v| v != "true") {
+    if s.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(API_TOKEN))
+        .is_none_or(|v| v != "true")
+    {
         bail!("Secret {name:?} in project {project:?} is not an API token");
     }
-    api.delete(name, &DeleteParams::default()).await.map_err(explain)?;
+    api.delete(name, &DeleteParams::default())
+        .await
+        .map_err(explain)?;
     outln!("token {name} deleted")?;
     Ok(())
 }

@@ -238,7 +238,15 @@ impl Authorizer {
         } else {
             ("escalate", name)
         };
-        let role_res = if info.kind.starts_with("Cluster") {
+        // `bind` is on the role the binding names; `escalate` on the role itself.
+        let role_kind = if verb == "bind" {
+            obj.pointer("/roleRef/kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        } else {
+            info.kind
+        };
+        let role_res = if role_kind == "ClusterRole" {
             "clusterroles"
         } else {
             "roles"
@@ -256,17 +264,7 @@ impl Authorizer {
         if missing.is_empty() {
             return Ok(());
         }
-        let a = Attributes::resource(
-            if info.kind.ends_with("Binding") {
-                "bind"
-            } else {
-                "escalate"
-            },
-            kargo_api::RBAC_GROUP,
-            info.plural,
-            ns,
-            name,
-        );
+        let a = Attributes::resource(verb, kargo_api::RBAC_GROUP, info.plural, ns, name);
         Err(forbidden(
             &a,
             format!(

@@ -15,6 +15,7 @@ mod openapi;
 mod patch;
 mod promotion_admission;
 mod protobuf;
+mod protobuf_reviews;
 mod reviews;
 mod route;
 mod selector;

@@ -62,7 +62,7 @@ impl PolicyRule {
         has(&self.api_groups, &a.api_group)
             && self.resource_matches(a)
             && (self.resource_names.is_empty()
-                || (!a.name.is_empty() && self.resource_names.iter().any(|n| *n == a.name)))
+                || (!a.name.is_empty() && self.resource_names.contains(&a.name)))
     }
 
     fn resource_matches(&self, a: &Attributes) -> bool {

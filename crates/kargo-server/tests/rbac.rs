@@ -509,9 +509,10 @@ async fn access_reviews_impersonation_and_escalation() {
         r#"users "admin" is forbidden: User "system:serviceaccount:my-web-app:viewer" cannot impersonate resource "users" in API group "" at the cluster scope"#
     );
 
-    // Escalation: a role manager may hand out only what it holds.
+    // Escalation: a role manager may hand out only what it holds (its
+    // verbs are listed: `*` would include `escalate` and `bind`).
     create(&h.admin, "rbac.authorization.k8s.io", "Role", Some(NS), json!({"metadata": {"name": "role-manager"}, "rules": [
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["*"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "get", "list", "update", "patch", "delete"]},
         {"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["get", "promote"]}]})).await.unwrap();
     let manager = account(&h, "manager", "role-manager").await;
     create(&manager, "rbac.authorization.k8s.io", "Role", Some(NS), json!({"metadata": {"name": "ok"},
@@ -645,7 +646,7 @@ async fn admin_password_sign_in_issues_tokens_and_is_rate_limited() {
         assert_eq!(refusal(login("guess").await).0, 401);
     }
     // (curl: kube's client would wait out a 429 and try again.)
-    let out = std::process::Command::new("curl")
+    let out = tokio::process::Command::new("curl")
         .args([
             "-s",
             "-i",
@@ -658,6 +659,7 @@ async fn admin_password_sign_in_issues_tokens_and_is_rate_limited() {
         .arg(server.started.ca_file.as_ref().unwrap())
         .arg(format!("{url}/v1beta1/login"))
         .output()
+        .await
         .expect("curl");
     let answer = String::from_utf8_lossy(&out.stdout);
     assert!(

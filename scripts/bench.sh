@@ -3,7 +3,8 @@
 # bench alternates kargo-rs and its baseline run by run and prints medians
 # (min–max) and ratios: discovery (skopeo, git ls-remote), promotion git work
 # (git clone --depth 1 + edit + commit + push), Table responses, AnalysisRun CPU
-# per measurement, expression cost of a typical step.
+# per measurement, expression cost of a typical step, one RBAC decision at
+# 1,000 RoleBindings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
@@ -14,5 +15,6 @@ cargo bench --locked -p kargo-cli --bench scale
 cargo bench --locked -p kargo-sources --bench discovery
 cargo bench --locked -p kargo-promotion --bench promotion_git
 cargo bench --locked -p kargo-apiserver --bench table
+cargo bench --locked -p kargo-rbac --bench authorize
 cargo bench --locked -p kargo-server --bench analysis
 cargo bench --locked -p kargo-promotion --bench step_expressions

@@ -33,7 +33,7 @@ pub use application::Application;
 pub use freight::Freight;
 pub use project::{ClusterConfig, Project, ProjectConfig};
 pub use promotion::{ClusterPromotionTask, Promotion, PromotionTask};
-pub use registry::{ResourceInfo, Scope, lookup_kind, lookup_plural, resources};
+pub use registry::{RBAC_GROUP, ResourceInfo, Scope, lookup_kind, lookup_plural, resources};
 pub use stage::Stage;
 pub use target::{PromotionRequest, Target};
 pub use warehouse::Warehouse;
@@ -61,4 +61,8 @@ pub mod labels {
     pub const CRED_TYPE: &str = "kargo.akuity.io/cred-type";
     /// Annotation on an Argo CD Application naming the Stage allowed to update it.
     pub const AUTHORIZED_STAGE: &str = "kargo.akuity.io/authorized-stage";
+    /// Annotation recording who created a Promotion or Project.
+    pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
+    /// Annotation recording who caused an Event.
+    pub const EVENT_ACTOR: &str = "event.kargo.akuity.io/actor";
 }

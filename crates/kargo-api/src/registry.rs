@@ -58,7 +58,7 @@ impl ResourceInfo {
 
     /// Whether `spec` changes bump `metadata.generation` (kinds with a spec).
     pub fn has_generation(&self) -> bool {
-        !self.group.is_empty() || self.kind == "Namespace"
+        (!self.group.is_empty() && self.group != RBAC_GROUP) || self.kind == "Namespace"
     }
 }
 
@@ -78,6 +78,9 @@ const STATUS: Column = col(
     0,
 );
 const KARGO: &[&str] = &["kargo"];
+/// The group of Kubernetes RBAC.
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+const ROLE_REF: Column = col("Role", "string", ".roleRef.name", 0);
 
 static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo {
@@ -395,6 +398,71 @@ static RESOURCES: &[ResourceInfo] = &[
             col("Message", "string", ".message", 0),
         ],
         validate: validate::event,
+    },
+    ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "ServiceAccount",
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        short_names: &["sa"],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::service_account,
+    },
+    ResourceInfo {
+        group: RBAC_GROUP,
+        version: "v1",
+        kind: "Role",
+        plural: "roles",
+        singular: "role",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::role,
+    },
+    ResourceInfo {
+        group: RBAC_GROUP,
+        version: "v1",
+        kind: "ClusterRole",
+        plural: "clusterroles",
+        singular: "clusterrole",
+        short_names: &[],
+        scope: Cluster,
+        has_status: false,
+        categories: &[],
+        columns: &[],
+        validate: validate::role,
+    },
+    ResourceInfo {
+        group: RBAC_GROUP,
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        singular: "rolebinding",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[ROLE_REF],
+        validate: validate::role_binding,
+    },
+    ResourceInfo {
+        group: RBAC_GROUP,
+        version: "v1",
+        kind: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        singular: "clusterrolebinding",
+        short_names: &[],
+        scope: Cluster,
+        has_status: false,
+        categories: &[],
+        columns: &[ROLE_REF],
+        validate: validate::role_binding,
     },
 ];
 

@@ -901,12 +901,68 @@ pub fn event(v: &Value) -> Outcome {
     out
 }
 
+/// ServiceAccount.
+pub fn service_account(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::core::v1::ServiceAccount>(v, &mut out);
+    out
+}
+
+/// Role and ClusterRole: typed decode.
+pub fn role(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    if v.get("kind").and_then(Value::as_str) == Some("ClusterRole") {
+        decode::<k8s_openapi::api::rbac::v1::ClusterRole>(v, &mut out);
+    } else {
+        decode::<k8s_openapi::api::rbac::v1::Role>(v, &mut out);
+    }
+    out
+}
+
+/// RoleBinding and ClusterRoleBinding: typed decode, and a roleRef a
+/// binding of its scope may name (kube-apiserver's validation).
+pub fn role_binding(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let cluster = v.get("kind").and_then(Value::as_str) == Some("ClusterRoleBinding");
+    let role_ref = if cluster {
+        decode::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(v, &mut out).map(|b| b.role_ref)
+    } else {
+        decode::<k8s_openapi::api::rbac::v1::RoleBinding>(v, &mut out).map(|b| b.role_ref)
+    };
+    if let Some(r) = role_ref {
+        let kinds: &[&str] = if cluster {
+            &["ClusterRole"]
+        } else {
+            &["Role", "ClusterRole"]
+        };
+        if !kinds.contains(&r.kind.as_str()) {
+            out.err(
+                "roleRef.kind",
+                format!(
+                    "Unsupported value: {:?}: supported values: {}",
+                    r.kind,
+                    kinds
+                        .iter()
+                        .map(|k| format!("{k:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        if r.name.is_empty() {
+            out.err("roleRef.name", "Required value");
+        }
+    }
+    out
+}
+
 /// Rules checked when an existing object is replaced: immutable fields.
 pub fn check_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let immutable: &[&str] = match kind {
         "Promotion" => &["spec"],
         "Freight" => &["origin", "commits", "images", "charts"],
+        "RoleBinding" | "ClusterRoleBinding" => &["roleRef"],
         _ => &[],
     };
     for f in immutable {

@@ -164,6 +164,9 @@ pub fn admit(
     defaults::apply(info.kind, &mut obj);
     if info.kind == "Secret" {
         fold_string_data(&mut obj)?;
+        if old.is_none() {
+            fill_service_account_token(ns, &mut obj);
+        }
     }
     if old.is_none() && info.group == kargo_api::KARGO_GROUP && info.namespaced() {
         require_project(store, ns)?;
@@ -375,6 +378,30 @@ fn admit_freight(
     }
     defaults::apply("Freight", obj);
     Ok(())
+}
+
+/// A new Secret of type `kubernetes.io/service-account-token` naming its
+/// ServiceAccount gets its token (and namespace) as kube's token
+/// controller fills them: the bearer token stays valid while the Secret
+/// and the ServiceAccount exist, so deleting the Secret revokes it.
+fn fill_service_account_token(ns: &str, obj: &mut Value) {
+    use base64::Engine;
+    let is_token = obj.get("type").and_then(Value::as_str) == Some(kargo_rbac::SA_TOKEN_TYPE)
+        && obj
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(kargo_rbac::SA_NAME_ANNOTATION))
+            .is_some();
+    if !is_token || obj.pointer("/data/token").is_some() {
+        return;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let token = format!("kargo-sa.{}", hex::encode(bytes));
+    if !obj.get("data").is_some_and(Value::is_object) {
+        obj["data"] = json!({});
+    }
+    obj["data"]["token"] = json!(b64(&token));
+    obj["data"]["namespace"] = json!(b64(ns));
 }
 
 /// As kube-apiserver does: `stringData` is merged into `data` (base64) and

@@ -2,7 +2,7 @@
 //! objects and their status subresource, with Kubernetes' query
 //! parameters and content negotiation (JSON, YAML bodies; Table output).
 
-use crate::admission::{FieldValidation, admit};
+use crate::admission::{Admitted, FieldValidation, admit};
 use crate::patch::{json_patch, merge_patch};
 use crate::route::{Target, parse};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use http::{HeaderMap, Method, StatusCode, Uri, header};
 use kargo_api::ResourceInfo;
+use kargo_rbac::UserInfo;
 use kargo_store::{Part, Preconditions, StoreError};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -145,7 +146,7 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// otherwise the rest is read and dropped (up to [`DRAIN_LIMIT`], within
 /// [`DRAIN_TIMEOUT`]) so the client is still listening when the answer
 /// comes.
-async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
     use http_body_util::BodyExt;
     let announced = headers
         .get(header::CONTENT_LENGTH)
@@ -186,9 +187,10 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    user: Option<UserInfo>,
     body: Body,
 ) -> Response {
-    match dispatch(server, method, uri, headers, body).await {
+    match dispatch(server, method, uri, headers, user, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -199,6 +201,7 @@ async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    user: Option<UserInfo>,
     body: Body,
 ) -> ApiResult<Response> {
     let path = uri.path().to_string();
@@ -239,7 +242,7 @@ async fn dispatch(
         (Method::POST, Target::Collection { info, ns }) => {
             let ns = ns.unwrap_or_default();
             let v = body_value(&headers, &read_body(&headers, body).await?)?;
-            create(&server, info, &ns, v, &q).await
+            create(&server, info, &ns, v, &q, user).await
         }
         (Method::GET, Target::Object { info, ns, name, .. }) => {
             let obj = blocking(&server, move |s| s.store.get(info, &ns, &name)).await?;
@@ -268,7 +271,7 @@ async fn dispatch(
             },
         ) => {
             let v = body_value(&headers, &read_body(&headers, body).await?)?;
-            update(&server, info, &ns, &name, v, status, &q).await
+            update(&server, info, &ns, &name, v, status, &q, user).await
         }
         (
             Method::PATCH,
@@ -285,7 +288,7 @@ async fn dispatch(
                 .unwrap_or("")
                 .to_string();
             let bytes = read_body(&headers, body).await?;
-            patch(&server, info, &ns, &name, status, &ct, &bytes, &q).await
+            patch(&server, info, &ns, &name, status, &ct, &bytes, &q, user).await
         }
         (Method::DELETE, Target::Object { info, ns, name, .. }) => {
             let bytes = read_body(&headers, body).await?;
@@ -300,6 +303,24 @@ async fn dispatch(
             "method {m} is not supported on {path}"
         ))),
     }
+}
+
+/// Admission, then (for a request with a user) the RBAC checks inside
+/// writes: `promote` for Promotions and approvals, no escalation.
+fn admit_as(
+    s: &ApiServer,
+    user: Option<&UserInfo>,
+    info: &'static ResourceInfo,
+    ns: &str,
+    v: Value,
+    old: Option<&Value>,
+    fv: FieldValidation,
+) -> ApiResult<Admitted> {
+    let mut admitted = admit(&s.store, &s.admission, info, ns, v, old, fv)?;
+    if let (Some(user), Some(authz)) = (user, &s.authz) {
+        authz.admit(user, info, ns, &mut admitted.obj, old)?;
+    }
+    Ok(admitted)
 }
 
 /// Runs store work off the async threads.
@@ -460,12 +481,13 @@ async fn create(
     ns: &str,
     v: Value,
     q: &Query,
+    user: Option<UserInfo>,
 ) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let dry = dry_run(q);
     let ns = ns.to_string();
     let (obj, warnings) = blocking(server, move |s| {
-        let admitted = match admit(&s.store, &s.admission, info, &ns, v, None, fv) {
+        let admitted = match admit_as(s, user.as_ref(), info, &ns, v, None, fv) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
@@ -481,6 +503,7 @@ async fn create(
     Ok(json_response(StatusCode::CREATED, &obj, &warnings))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn update(
     server: &ApiServer,
     info: &'static ResourceInfo,
@@ -489,6 +512,7 @@ async fn update(
     v: Value,
     status: bool,
     q: &Query,
+    user: Option<UserInfo>,
 ) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let part = if status { Part::Status } else { Part::Main };
@@ -499,15 +523,20 @@ async fn update(
             Ok(o) => o,
             Err(e) => return Ok(Err(e.into())),
         };
-        let admitted = match admit(&s.store, &s.admission, info, &ns, v, Some(&old), fv) {
+        let admitted = match admit_as(s, user.as_ref(), info, &ns, v, Some(&old), fv) {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
         if dry {
             return Ok(Ok((admitted.obj, admitted.warnings)));
         }
-        Ok(s.store
-            .update(info, &ns, &name, admitted.obj, part)
+        let stored = s.store.update(info, &ns, &name, admitted.obj, part);
+        if let (Ok(o), Some(u)) = (&stored, &user)
+            && info.kind == "Freight"
+        {
+            crate::authz::record_approvals(&s.store, u, &ns, Some(&old), o);
+        }
+        Ok(stored
             .map(|o| (o, admitted.warnings))
             .map_err(ApiError::from))
     })
@@ -525,6 +554,7 @@ async fn patch(
     ct: &str,
     bytes: &[u8],
     q: &Query,
+    user: Option<UserInfo>,
 ) -> ApiResult<Response> {
     let fv = FieldValidation::parse(q.get("fieldValidation").map(String::as_str))?;
     let kind = if ct.starts_with("application/json-patch+json") {
@@ -586,7 +616,7 @@ async fn patch(
                 v["metadata"] = json!({});
             }
             v["metadata"]["name"] = json!(name);
-            let admitted = match admit(&s.store, &s.admission, info, &ns, v, None, fv) {
+            let admitted = match admit_as(s, user.as_ref(), info, &ns, v, None, fv) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };
@@ -611,7 +641,7 @@ async fn patch(
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };
-            let mut admitted = match admit(&s.store, &s.admission, info, &ns, new, Some(&old), fv) {
+            let mut admitted = match admit_as(s, user.as_ref(), info, &ns, new, Some(&old), fv) {
                 Ok(a) => a,
                 Err(e) => return Ok(Err(e)),
             };
@@ -622,7 +652,14 @@ async fn patch(
                 admitted.obj["metadata"]["resourceVersion"] = rv;
             }
             match s.store.update(info, &ns, &name, admitted.obj, part) {
-                Ok(o) => return Ok(Ok((o, admitted.warnings, false))),
+                Ok(o) => {
+                    if let Some(u) = &user
+                        && info.kind == "Freight"
+                    {
+                        crate::authz::record_approvals(&s.store, u, &ns, Some(&old), &o);
+                    }
+                    return Ok(Ok((o, admitted.warnings, false)));
+                }
                 Err(StoreError::Conflict(_)) if !pinned => continue,
                 Err(e) => return Ok(Err(e.into())),
             }

@@ -7,6 +7,7 @@
 //! Authentication and TLS are not here: `kargo-server` wraps this router.
 
 mod admission;
+pub mod authz;
 mod discovery;
 mod handlers;
 mod object_meta;
@@ -14,6 +15,8 @@ mod openapi;
 mod patch;
 mod promotion_admission;
 mod protobuf;
+mod protobuf_reviews;
+mod reviews;
 mod route;
 mod selector;
 mod status;
@@ -21,7 +24,9 @@ mod table;
 mod watch;
 
 pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
+pub use authz::Authorizer;
 pub use handlers::MAX_BODY;
+pub use kargo_rbac::{Attributes, UserInfo};
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;
 pub use selector::{FieldSelector, LabelSelector};
@@ -43,6 +48,9 @@ pub struct ApiServer {
     pub store: Store,
     /// The server's settings that admission applies.
     pub admission: AdmissionSettings,
+    /// RBAC for requests that carry a [`UserInfo`] (None: in-process
+    /// callers, which are the server itself).
+    pub authz: Option<Authorizer>,
 }
 
 async fn api(
@@ -50,9 +58,11 @@ async fn api(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    user: Option<axum::Extension<UserInfo>>,
     body: Body,
 ) -> axum::response::Response {
-    handlers::handle(s, method, uri, headers, body).await
+    let user = user.map(|axum::Extension(u)| u);
+    handlers::handle(s, method, uri, headers, user, body).await
 }
 
 /// Ready, or 503 naming the condition while the store is read-only
@@ -76,7 +86,22 @@ pub fn router(store: Store) -> Router {
 
 /// [`router`] with the server's admission settings.
 pub fn router_with(store: Store, admission: AdmissionSettings) -> Router {
-    let state = ApiServer { store, admission };
+    router_secured(store, admission, None)
+}
+
+/// [`router_with`] whose writes also run the RBAC checks inside writes
+/// ([`Authorizer::admit`]) for the request's [`UserInfo`]; wrap it with
+/// [`authz::enforce`] (and authentication) to authorize every request.
+pub fn router_secured(
+    store: Store,
+    admission: AdmissionSettings,
+    authz: Option<Authorizer>,
+) -> Router {
+    let state = ApiServer {
+        store,
+        admission,
+        authz,
+    };
     Router::new()
         .route(
             "/version",

@@ -10,7 +10,7 @@ use kargo_store::{Store, StoreError};
 use serde_json::{Value, json};
 
 /// Annotation recording who created a Promotion.
-pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
+pub use kargo_api::labels::CREATE_ACTOR;
 
 /// A refusal naming the Promotion, or — before it has a name — the
 /// Freight and Stage it is for.

@@ -60,6 +60,12 @@ pub fn decode(bytes: &[u8]) -> ApiResult<Value> {
     let api_version = tm.api_version.unwrap_or_default();
     let kind = tm.kind.unwrap_or_default();
     let raw = raw.unwrap_or_default();
+    if let Some(review) = crate::protobuf_reviews::decode(&api_version, &kind, &raw) {
+        let mut obj = review?;
+        obj.insert("apiVersion".into(), json!(api_version));
+        obj.insert("kind".into(), json!(kind));
+        return Ok(Value::Object(obj));
+    }
     let mut obj = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => namespace(core::Namespace::decode(&*raw).map_err(bad)?),
         ("v1", "Secret") => secret(core::Secret::decode(&*raw).map_err(bad)?),

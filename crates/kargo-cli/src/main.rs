@@ -14,6 +14,7 @@ mod complete;
 mod config;
 mod format;
 mod manifest;
+mod password;
 mod progress;
 mod resources;
 mod style;
@@ -109,6 +110,10 @@ enum Command {
         #[arg(long = "alias", add = ArgValueCompleter::new(complete::freight))]
         aliases: Vec<String>,
     },
+    /// Grant a Kargo Role a permission or an OIDC claim.
+    Grant(cmd::roles::GrantArgs),
+    /// Revoke a permission or an OIDC claim from a Kargo Role.
+    Revoke(cmd::roles::GrantArgs),
     /// Promote Freight into a Stage, or to the Stages downstream of one;
     /// or abort a Promotion.
     Promote(cmd::promote::PromoteArgs),
@@ -301,6 +306,10 @@ enum CreateCmd {
     RepoCredentials(cmd::credentials::RepoCredentialsArgs),
     /// Create Freight by hand from artifacts a Warehouse has discovered.
     Freight(cmd::freight::CreateFreightArgs),
+    /// Create a Kargo Role (ServiceAccount, Role and RoleBinding).
+    Role(cmd::roles::CreateRoleArgs),
+    /// Create an API token bound to a Kargo Role.
+    Token(cmd::tokens::CreateTokenArgs),
 }
 
 fn main() {
@@ -418,6 +427,16 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                         client::require_project(a.project.as_deref().or(project.as_deref()))?;
                     cmd::freight::create(&c, &project, a).await
                 }
+                (Some(CreateCmd::Role(a)), true) => {
+                    let project =
+                        client::require_project(a.project.as_deref().or(project.as_deref()))?;
+                    cmd::roles::create(&c, &project, a).await
+                }
+                (Some(CreateCmd::Token(a)), true) => {
+                    let project =
+                        client::require_project(a.project.as_deref().or(project.as_deref()))?;
+                    cmd::tokens::create(&c, &project, a).await
+                }
                 (Some(CreateCmd::RepoCredentials(a)), true) => {
                     let project =
                         client::require_project(a.project.as_deref().or(project.as_deref()))?;
@@ -444,7 +463,27 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Get(a) => {
             let c = client::client(&flags).await?;
             let project = client::project(a.project.as_deref())?;
-            cmd::get::get(&c, a, project.as_deref()).await
+            match a.kind.as_str() {
+                "role" | "roles" => {
+                    cmd::roles::get(&c, &client::require_project(project.as_deref())?, &a.names)
+                        .await
+                }
+                "token" | "tokens" => {
+                    cmd::tokens::get(&c, &client::require_project(project.as_deref())?, &a.names)
+                        .await
+                }
+                _ => cmd::get::get(&c, a, project.as_deref()).await,
+            }
+        }
+        Command::Grant(a) => {
+            let c = client::client(&flags).await?;
+            let project = client::require_project(a.project.as_deref())?;
+            cmd::roles::grant(&c, &project, a, false).await
+        }
+        Command::Revoke(a) => {
+            let c = client::client(&flags).await?;
+            let project = client::require_project(a.project.as_deref())?;
+            cmd::roles::grant(&c, &project, a, true).await
         }
         Command::Delete {
             args,
@@ -461,6 +500,14 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 .is_some_and(|k| resources::resolve(k).is_ok_and(|i| i.kind == "Freight"));
             match (args.as_slice(), files.is_empty()) {
                 ([], false) => cmd::delete::by_files(&c, &files, project.as_deref()).await,
+                ([kind, name], true) if matches!(kind.as_str(), "role" | "token") => {
+                    let project = client::require_project(project.as_deref())?;
+                    if kind == "role" {
+                        cmd::roles::delete(&c, &project, name).await
+                    } else {
+                        cmd::tokens::delete(&c, &project, name).await
+                    }
+                }
                 ([_, names_given @ ..], true)
                     if freight
                         && !(names_given.is_empty() && names.is_empty() && aliases.is_empty()) =>

@@ -242,7 +242,7 @@ fn web_ui_shows_the_pipeline_after_sign_in() {
         login.starts_with("HTTP/2 200") || login.starts_with("HTTP/1.1 200"),
         "{login}"
     );
-    assert!(login.contains("Admin token"), "{login}");
+    assert!(login.contains("Token"), "{login}");
     let bad = curl(&["-d", "token=wrong", &format!("{}/ui/login", s.url)]);
     assert!(bad.contains(" 401"), "{bad}");
     let good = curl(&[
@@ -289,6 +289,23 @@ fn web_ui_shows_the_pipeline_after_sign_in() {
     assert!(
         anonymous.contains(" 303") && !anonymous.contains("staging-us"),
         "{anonymous}"
+    );
+    // Sign out forgets the session on the server: the old cookie is refused.
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &format!("{}/ui/logout", s.url),
+    ]);
+    let after = curl(&[
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &format!("{}/ui/projects/my-web-app", s.url),
+    ]);
+    assert!(
+        after.contains(" 303") && !after.contains("staging-us"),
+        "{after}"
     );
 }
 

@@ -21,6 +21,7 @@ mod lookup;
 mod names;
 pub mod project;
 pub mod project_config;
+pub mod project_roles;
 pub mod promotion;
 pub mod stage;
 pub mod stats;

@@ -109,6 +109,13 @@ async fn reconcile(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, k
     let namespace = Api::<Namespace>::all(ctx.client.clone())
         .get_opt(&name)
         .await?;
+    if namespace.is_some() {
+        let creator = project
+            .annotations()
+            .get(kargo_api::labels::CREATE_ACTOR)
+            .map(String::as_str);
+        crate::project_roles::ensure(&ctx.client, &name, creator).await?;
+    }
     let generation = project.meta().generation;
     let ready = match namespace {
         Some(_) => json!({

@@ -1,6 +1,9 @@
 //! Authentication: every request but the health endpoints needs
-//! `Authorization: Bearer <token>`. The admin token is generated on first
-//! start into `<data-dir>/admin-token` (mode 0600).
+//! `Authorization: Bearer <token>`: the admin token (generated on first
+//! start into `<data-dir>/admin-token`, mode 0600; it authenticates as
+//! `admin` in `system:masters`), an admin sign-in token (`admin_login.rs`) or a
+//! ServiceAccount's token. The user is
+//! handed on as a request extension for authorization.
 
 use crate::{ServerError, io_err};
 use axum::Router;
@@ -8,14 +11,20 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use kargo_apiserver::ApiError;
+use kargo_apiserver::{ApiError, Authorizer, UserInfo};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Reads the admin token, creating it on first start.
 pub fn load_or_create_token(data_dir: &Path) -> Result<String, ServerError> {
-    let path = data_dir.join("admin-token");
+    load_or_create_secret(data_dir, "admin-token")
+}
+
+/// Reads `<data-dir>/<file>` (mode 0600), first filling it with 32 random
+/// bytes in hex.
+pub(crate) fn load_or_create_secret(data_dir: &Path, file: &str) -> Result<String, ServerError> {
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => {
             // Keep the file private even if someone loosened it.
@@ -46,11 +55,50 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Wraps `router` so that only holders of `token` get through.
-pub fn require_token(router: Router, token: String) -> Router {
-    let token = Arc::new(token);
-    router.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-        let token = token.clone();
+/// Who a bearer token is: the admin token or an admin sign-in token
+/// (`admin`), or a ServiceAccount's token.
+#[derive(Clone)]
+pub struct Authenticator {
+    token: Arc<String>,
+    authz: Authorizer,
+    account: Arc<crate::admin_login::AdminAccount>,
+}
+
+impl Authenticator {
+    /// Over the admin `token`, the RBAC index and the admin account.
+    pub fn new(
+        token: String,
+        authz: Authorizer,
+        account: Arc<crate::admin_login::AdminAccount>,
+    ) -> Self {
+        Self {
+            token: Arc::new(token),
+            authz,
+            account,
+        }
+    }
+
+    /// The user `bearer` authenticates, if any.
+    pub fn user(&self, bearer: &str) -> Option<UserInfo> {
+        if constant_time_eq(bearer.as_bytes(), self.token.as_bytes())
+            || self.account.verify_token(bearer)
+        {
+            return Some(UserInfo::admin());
+        }
+        self.authz.authenticate_token(bearer)
+    }
+
+    /// The authorizer the users' requests are checked by.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authz
+    }
+}
+
+/// Wraps `router` so that only holders of a token `auth` knows get
+/// through, as that user.
+pub fn require_token(router: Router, auth: Authenticator) -> Router {
+    router.layer(axum::middleware::from_fn(move |mut req: Request, next: Next| {
+        let auth = auth.clone();
         async move {
             let path = req.uri().path();
             if matches!(path, "/healthz" | "/livez" | "/readyz") {
@@ -62,11 +110,15 @@ pub fn require_token(router: Router, token: String) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim);
-            match presented {
-                Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => next.run(req).await,
-                Some(_) => unauthorized("the bearer token is not valid for this server"),
-                None => unauthorized("authentication required: send Authorization: Bearer <token> (see <data-dir>/admin-token, or run `kargo login`)"),
-            }
+            let user = match presented {
+                Some(t) => match auth.user(t) {
+                    Some(u) => u,
+                    None => return unauthorized("the bearer token is not valid for this server"),
+                },
+                None => return unauthorized("authentication required: send Authorization: Bearer <token> (see <data-dir>/admin-token, or run `kargo login`)"),
+            };
+            req.extensions_mut().insert(user);
+            next.run(req).await
         }
     }))
 }

@@ -3,13 +3,16 @@
 //! authentication) over HTTPS. Also builds the in-process Kubernetes
 //! client through which controllers reach the API without a socket.
 
+pub mod admin_login;
 mod auth;
 pub mod client;
 pub mod data_dir;
 mod in_process;
 pub mod kubeconfig;
 pub mod metrics;
+mod metrics_listen;
 pub mod process_logs;
+pub mod rbac_bootstrap;
 pub mod request_counts;
 mod tls;
 pub mod ui;
@@ -62,6 +65,14 @@ pub struct ServerConfig {
     pub http_timeout: std::time::Duration,
     /// Caps on concurrent reconciles per controller (`--stage-concurrency`).
     pub concurrency: kargo_controller::Concurrency,
+    /// bcrypt hash of the admin password (`--admin-password-hash`,
+    /// `ADMIN_ACCOUNT_PASSWORD_HASH`); None: the stored one, if any.
+    pub admin_password_hash: Option<String>,
+    /// Lifetime of the admin's sign-in tokens (`--admin-token-ttl`).
+    pub admin_token_ttl: std::time::Duration,
+    /// `--metrics-listen`: also serve `/metrics` without authentication
+    /// on this loopback address (plain HTTP, for a local Prometheus).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -83,6 +94,9 @@ impl ServerConfig {
             git_timeout: std::time::Duration::from_secs(300),
             http_timeout: std::time::Duration::from_secs(300),
             concurrency: kargo_controller::Concurrency::default(),
+            admin_password_hash: None,
+            admin_token_ttl: std::time::Duration::from_secs(24 * 3600),
+            metrics_listen: None,
         }
     }
 }
@@ -110,6 +124,8 @@ pub struct Started {
     pub ca_file: Option<PathBuf>,
     /// `<data-dir>/kubeconfig`: the `kargo` context for kubectl.
     pub kubeconfig: PathBuf,
+    /// `http://127.0.0.1:PORT/metrics` when `--metrics-listen` is on.
+    pub metrics_url: Option<String>,
 }
 
 /// Server start-up failures.
@@ -132,6 +148,9 @@ pub enum ServerError {
     /// TLS material could not be made or read.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The admin account's settings are unusable.
+    #[error("admin account: {0}")]
+    Auth(String),
 }
 
 /// Every stored object of a kind (in `ns`, or in all namespaces), decoded,
@@ -187,6 +206,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     controllers: tokio::task::JoinHandle<()>,
     maintenance: tokio::task::JoinHandle<()>,
+    rbac_feed: tokio::task::JoinHandle<()>,
     _lock: data_dir::DirLock,
 }
 
@@ -206,6 +226,17 @@ impl Server {
             store.set_max_page_count(pages)?;
         }
         let token = auth::load_or_create_token(&cfg.data_dir)?;
+        let account = std::sync::Arc::new(admin_login::AdminAccount::load(
+            &cfg.data_dir,
+            cfg.admin_password_hash.clone(),
+            cfg.admin_token_ttl,
+        )?);
+        if !account.enabled() {
+            tracing::info!(
+                "admin password sign-in is off; to turn it on, start with --admin-password-hash \"$(kargo server hash-password)\" (or ADMIN_ACCOUNT_PASSWORD_HASH), or store the hash in <data-dir>/{}",
+                admin_login::HASH_FILE
+            );
+        }
         // A full disk must not keep the server down: it serves reads and
         // refuses writes (507) until space is freed.
         let pod = match process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")) {
@@ -251,12 +282,28 @@ impl Server {
         let metrics = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics::handler))
             .with_state(store.clone());
-        let api = kargo_apiserver::router_with(store.clone(), admission)
+        let metrics_url = match cfg.metrics_listen {
+            Some(addr) => Some(metrics_listen::serve(addr, metrics.clone()).await?),
+            None => None,
+        };
+        match rbac_bootstrap::ensure(&store) {
+            // A full disk must not keep the server down.
+            Err(kargo_store::StoreError::InsufficientStorage(m)) => {
+                tracing::error!("bootstrap roles not written: {m}")
+            }
+            other => other?,
+        }
+        let authz = kargo_apiserver::Authorizer::new(store.clone())?;
+        let rbac_feed = tokio::spawn(authz.clone().follow());
+        let api = kargo_apiserver::router_secured(store.clone(), admission, Some(authz.clone()))
             .merge(process_logs::router(cfg.logs.clone(), pod))
             .merge(metrics);
-        let app = auth::require_token(api, token.clone())
+        let api = kargo_apiserver::authz::enforce(api, authz.clone());
+        let authn = auth::Authenticator::new(token.clone(), authz, account.clone());
+        let app = auth::require_token(api, authn.clone())
+            .merge(admin_login::router(account))
             .merge(hooks)
-            .merge(ui::router(store.clone(), token.clone()));
+            .merge(ui::router(store.clone(), authn));
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?
@@ -309,12 +356,14 @@ impl Server {
                 ca_pem: tls.ca_pem,
                 ca_file: tls.ca_file,
                 kubeconfig,
+                metrics_url,
             },
             store,
             handle,
             task,
             controllers,
             maintenance,
+            rbac_feed,
             _lock: lock,
         })
     }
@@ -331,6 +380,7 @@ impl Server {
     pub fn shutdown(&self) {
         self.controllers.abort();
         self.maintenance.abort();
+        self.rbac_feed.abort();
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     }

@@ -1,39 +1,40 @@
 //! The web UI: a read-only view of each project's pipeline (the seed's
 //! "use the UI to visualise the pipeline"), server-rendered HTML with no
-//! scripts. `/ui` asks for the admin token once and keeps a session
-//! cookie derived from it (an HMAC, never the token itself; `HttpOnly`,
-//! `Secure`, `SameSite=Strict`). Pages refresh themselves every 5 s.
-//! Everything shown comes from the store and is HTML-escaped.
+//! scripts. `/ui` asks once for a token (the admin token, an admin
+//! sign-in token or an API token) and keeps a session cookie: a random id
+//! the server maps to that sign-in (never the token itself; `HttpOnly`,
+//! `Secure`, `SameSite=Strict`). Every page re-checks the sign-in (a
+//! revoked token ends its sessions) and shows only what the user may
+//! `list` under RBAC; Sign out forgets the session on the server, so the
+//! old cookie is refused. Pages refresh themselves every 5 s. Everything
+//! shown comes from the store and is HTML-escaped.
 
+use crate::auth::Authenticator;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use kargo_apiserver::{Attributes, UserInfo};
 use kargo_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::sync::{Arc, Mutex};
 
 const COOKIE: &str = "kargo_session";
 
 #[derive(Clone)]
 struct UiState {
     store: Store,
-    token: String,
-    session: String,
-}
-
-/// The session value for `token`: HMAC-SHA256 of a fixed label.
-fn session_for(token: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, token.as_bytes());
-    hex::encode(ring::hmac::sign(&key, b"kargo-ui-session").as_ref())
+    auth: Authenticator,
+    /// Session id → the token it signed in with.
+    sessions: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// The UI routes (they do their own authentication).
-pub fn router(store: Store, token: String) -> Router {
-    let session = session_for(&token);
+pub fn router(store: Store, auth: Authenticator) -> Router {
     Router::new()
         .route("/ui", get(home))
         .route("/ui/login", post(login))
@@ -41,8 +42,8 @@ pub fn router(store: Store, token: String) -> Router {
         .route("/ui/projects/{project}", get(project))
         .with_state(UiState {
             store,
-            token,
-            session,
+            auth,
+            sessions: Arc::new(Mutex::new(HashMap::new())),
         })
 }
 
@@ -61,16 +62,33 @@ fn esc(s: &str) -> String {
     out
 }
 
-fn signed_in(st: &UiState, headers: &HeaderMap) -> bool {
+fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .any(|(k, v)| {
-            k == COOKIE && crate::auth::constant_time_eq(v.as_bytes(), st.session.as_bytes())
-        })
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The user of the request's session, while its token still signs in.
+fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
+    let id = session_id(headers)?;
+    let token = st
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .cloned()?;
+    st.auth.user(&token)
+}
+
+/// Whether `user` may list `resource` of Kargo's group in `ns`.
+fn may_list(st: &UiState, user: &UserInfo, resource: &str, ns: &str) -> bool {
+    let a = Attributes::resource("list", "kargo.akuity.io", resource, ns, "");
+    st.auth.authorizer().authorize(user, &a).allowed
 }
 
 fn page(title: &str, body: &str, refresh: bool) -> String {
@@ -96,10 +114,11 @@ fn login_page(status: StatusCode, error: &str) -> Response {
         format!("<p class=\"bad\">{}</p>", esc(error))
     };
     let body = format!(
-        "{err}<form method=\"post\" action=\"/ui/login\"><label>Admin token \
+        "{err}<form method=\"post\" action=\"/ui/login\"><label>Token \
          <input type=\"password\" name=\"token\" autofocus></label> \
-         <button>Sign in</button></form><p class=\"muted\">The token is in \
-         <code>&lt;data-dir&gt;/admin-token</code>.</p>"
+         <button>Sign in</button></form><p class=\"muted\">The admin token is in \
+         <code>&lt;data-dir&gt;/admin-token</code>; <code>kargo create token</code> \
+         makes one for a role.</p>"
     );
     (status, Html(page("Sign in", &body, false))).into_response()
 }
@@ -111,17 +130,26 @@ struct LoginForm {
 }
 
 async fn login(State(st): State<UiState>, Form(f): Form<LoginForm>) -> Response {
-    if !crate::auth::constant_time_eq(f.token.trim().as_bytes(), st.token.as_bytes()) {
+    let token = f.token.trim().to_string();
+    if st.auth.user(&token).is_none() {
         return login_page(StatusCode::UNAUTHORIZED, "That token is not valid.");
     }
-    let cookie = format!(
-        "{COOKIE}={}; Path=/ui; HttpOnly; Secure; SameSite=Strict",
-        st.session
-    );
+    let id = hex::encode(rand::random::<[u8; 32]>());
+    st.sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), token);
+    let cookie = format!("{COOKIE}={id}; Path=/ui; HttpOnly; Secure; SameSite=Strict");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
 }
 
-async fn logout() -> Response {
+async fn logout(State(st): State<UiState>, headers: HeaderMap) -> Response {
+    if let Some(id) = session_id(&headers) {
+        st.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
     let cookie = format!("{COOKIE}=; Path=/ui; HttpOnly; Secure; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
 }
@@ -138,13 +166,16 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 async fn home(State(st): State<UiState>, headers: HeaderMap) -> Response {
-    if !signed_in(&st, &headers) {
+    let Some(user) = signed_in(&st, &headers) else {
         return login_page(StatusCode::OK, "");
-    }
+    };
     let mut body =
         String::from("<table><tr><th>Project</th><th>Stages</th><th>Warehouses</th></tr>");
     for p in list(&st.store, "kargo.akuity.io/v1alpha1", "Project", None) {
         let name = text(&p, "/metadata/name");
+        if !may_list(&st, &user, "stages", name) {
+            continue;
+        }
         let stages = list(&st.store, "kargo.akuity.io/v1alpha1", "Stage", Some(name)).len();
         let warehouses = list(
             &st.store,
@@ -262,10 +293,18 @@ async fn project(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Response {
-    if !signed_in(&st, &headers) {
+    let Some(user) = signed_in(&st, &headers) else {
         return Redirect::to("/ui").into_response();
-    }
+    };
     let ns = project.as_str();
+    if !may_list(&st, &user, "stages", ns) || !may_list(&st, &user, "freights", ns) {
+        let body = format!(
+            "<p class=\"bad\">{} may not list the Stages and Freight of project {}. <a href=\"/ui\">All projects</a></p>",
+            esc(&user.name),
+            esc(ns)
+        );
+        return (StatusCode::FORBIDDEN, Html(page(ns, &body, false))).into_response();
+    }
     let stages = list(&st.store, "kargo.akuity.io/v1alpha1", "Stage", Some(ns));
     let mut freight = list(&st.store, "kargo.akuity.io/v1alpha1", "Freight", Some(ns));
     if stages.is_empty() && freight.is_empty() {

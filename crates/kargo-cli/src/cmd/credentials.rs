@@ -57,17 +57,7 @@ pub async fn create(client: &kube::Client, project: &str, a: RepoCredentialsArgs
             )
         })?;
     }
-    let password = match (a.password, a.password_stdin) {
-        (Some(p), _) => p,
-        (None, true) => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_line(&mut s)
-                .context("reading the password from stdin")?;
-            s.trim_end_matches(['\n', '\r']).to_string()
-        }
-        (None, false) => bail!("give the password with --password-stdin (or --password)"),
-    };
+    let password = crate::password::read(a.password, a.password_stdin)?;
     let mut data = json!({"repoURL": a.repo_url, "username": a.username, "password": password});
     if a.regex {
         data["repoURLIsRegex"] = json!("true");

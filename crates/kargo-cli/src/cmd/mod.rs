@@ -12,5 +12,7 @@ pub mod logs;
 pub mod promote;
 pub mod quickstart;
 pub mod refresh;
+pub mod roles;
 pub mod server;
+pub mod tokens;
 pub mod verify;

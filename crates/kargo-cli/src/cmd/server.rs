@@ -90,6 +90,18 @@ pub struct ServerArgs {
     /// there is no such file yet.
     #[arg(long)]
     pub write_kubeconfig: bool,
+    /// bcrypt hash of the admin password for `kargo login --admin` (make
+    /// one with `kargo server hash-password`); else the hash stored in
+    /// `<data-dir>/admin-password-hash`, if any.
+    #[arg(long, env = "ADMIN_ACCOUNT_PASSWORD_HASH", hide_env_values = true)]
+    pub admin_password_hash: Option<String>,
+    /// Also serve `/metrics` without authentication on this loopback
+    /// address (plain HTTP), e.g. 127.0.0.1:9090.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Lifetime of the admin's sign-in tokens.
+    #[arg(long, env = "ADMIN_ACCOUNT_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub admin_token_ttl: std::time::Duration,
 }
 
 /// `kargo server backup|restore`.
@@ -104,6 +116,14 @@ pub enum ServerAction {
     Restore {
         /// A file `kargo server backup` made.
         file: PathBuf,
+    },
+    /// Read a password from stdin and print its bcrypt hash (for
+    /// `--admin-password-hash`); with `--store`, keep it in the data
+    /// directory instead (the password itself is never stored).
+    HashPassword {
+        /// Write the hash to `<data-dir>/admin-password-hash`.
+        #[arg(long)]
+        store: bool,
     },
 }
 
@@ -158,6 +178,26 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
             )?;
             return Ok(());
         }
+        Some(ServerAction::HashPassword { store }) => {
+            let password = crate::password::read(None, true)?;
+            if password.is_empty() {
+                anyhow::bail!("the password is empty");
+            }
+            let hash = kargo_server::admin_login::hash_password(&password)?;
+            if store {
+                std::fs::create_dir_all(&data_dir)?;
+                let path = data_dir.join(kargo_server::admin_login::HASH_FILE);
+                std::fs::write(&path, format!("{hash}\n"))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                outln!(
+                    "admin password hash stored in {} (restart the server to use it)",
+                    path.display()
+                )?;
+            } else {
+                outln!("{hash}")?;
+            }
+            return Ok(());
+        }
         None => {}
     }
     let server = Server::start(ServerConfig {
@@ -173,6 +213,9 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         allow_file_repos: args.allow_file_repos,
         git_timeout: args.git_timeout,
         http_timeout: args.http_timeout,
+        admin_password_hash: args.admin_password_hash,
+        admin_token_ttl: args.admin_token_ttl,
+        metrics_listen: args.metrics_listen,
         concurrency: kargo_server::Concurrency {
             stages: args.stage_concurrency,
             promotions: args.promotion_concurrency,
@@ -209,6 +252,9 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
     eprintln!("admin token:    {}", data_dir.join("admin-token").display());
     if let Some(ca) = &s.ca_file {
         eprintln!("CA certificate: {}", ca.display());
+    }
+    if let Some(m) = &s.metrics_url {
+        eprintln!("metrics:        {m} (no token: loopback only)");
     }
     eprintln!("{}", kubectl_hint(&s, args.write_kubeconfig));
     // The one line scripts and tests wait for.

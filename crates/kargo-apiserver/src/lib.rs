@@ -21,6 +21,7 @@ mod table;
 mod watch;
 
 pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
+pub use discovery::version;
 pub use handlers::MAX_BODY;
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;

@@ -9,6 +9,7 @@ pub mod data_dir;
 mod in_process;
 pub mod kubeconfig;
 pub mod metrics;
+mod namespaces;
 pub mod process_logs;
 pub mod request_counts;
 mod tls;
@@ -208,7 +209,9 @@ impl Server {
         let token = auth::load_or_create_token(&cfg.data_dir)?;
         // A full disk must not keep the server down: it serves reads and
         // refuses writes (507) until space is freed.
-        let pod = match process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")) {
+        let pod = match namespaces::ensure_resource_namespaces(&store)
+            .and_then(|()| process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")))
+        {
             Err(kargo_store::StoreError::InsufficientStorage(m)) => {
                 tracing::error!("starting read-only: {m}");
                 process_logs::pod_name()

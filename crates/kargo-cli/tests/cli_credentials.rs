@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
+use common::{ServerProc, fails, ok, wait_for};
 use serde_json::Value;
 
 const SHARED: &str = "kargo-shared-resources";
@@ -523,15 +523,7 @@ fn configmaps_in_kargos_forms() {
 fn warehouses_find_shared_credentials() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start(home.path());
-    let root = home.path().join("repos");
-    std::fs::create_dir_all(&root).unwrap();
-    let (_bare, work) = bare_repo(&root, "private");
-    std::fs::write(work.join("VERSION"), "1").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "one"]);
-    git(&work, &["push", "-q", "origin", "main"]);
-    let server = common::git_http::serve(&root, "bot", "s3cr3t-pass");
-    let url = format!("{}/private.git", server.base);
+    let (url, server) = common::git_http::private_repo(home.path(), "bot", "s3cr3t-pass");
 
     ok(&s.kargo(&["create", "project", "p"]));
     let wh = format!(

@@ -137,6 +137,12 @@ pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Re
             format.print(info, &values, asked == 1)?;
         }
     }
+    report(errors, asked, "objects")
+}
+
+/// Ends a `get` of several names: Ok when all were read, the one error,
+/// or each error on stderr and a count of them.
+pub(crate) fn report(mut errors: Vec<anyhow::Error>, asked: usize, what: &str) -> Result<()> {
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
@@ -144,7 +150,7 @@ pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Re
             for e in &errors {
                 eprintln!("error: {e:#}");
             }
-            bail!("{n} of {asked} objects could not be read")
+            bail!("{n} of {asked} {what} could not be read")
         }
     }
 }

@@ -227,16 +227,7 @@ pub async fn get(
     } else {
         format.print(info(view), &items, names.len() == 1)?;
     }
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        n => {
-            for e in &errors {
-                eprintln!("error: {e:#}");
-            }
-            bail!("{n} of {} {} could not be read", names.len(), view.noun)
-        }
-    }
+    crate::cmd::get::report(errors, names.len(), view.noun)
 }
 
 /// An object's age as kubectl prints it.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of kargo-rs. Installs what a fresh Debian machine lacks
-# (the real components tests start: docker-registry, prometheus, skopeo),
+# (the real components tests start: docker-registry, prometheus, skopeo;
+# zsh and fish for the completion tests),
 # checks formatting and lints, then runs the suite with nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in docker-registry prometheus skopeo git curl; do
+for pkg in docker-registry prometheus skopeo git curl zsh fish; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

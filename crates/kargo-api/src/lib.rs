@@ -45,6 +45,18 @@ pub const ARGO_GROUP: &str = "argoproj.io";
 /// The version served for both groups.
 pub const VERSION: &str = "v1alpha1";
 
+/// The namespaces a Kargo installation keeps besides projects (Kargo's
+/// defaults for `SHARED_RESOURCES_NAMESPACE` and
+/// `SYSTEM_RESOURCES_NAMESPACE`).
+pub mod namespaces {
+    /// Credentials and ConfigMaps every project may use
+    /// (`kargo create repo-credentials --shared`).
+    pub const SHARED_RESOURCES: &str = "kargo-shared-resources";
+    /// Credentials and ConfigMaps for the installation itself
+    /// (`kargo create generic-credentials --system`).
+    pub const SYSTEM_RESOURCES: &str = "kargo-system-resources";
+}
+
 /// Well-known labels and annotations.
 pub mod labels {
     /// Label holding a Freight's human-friendly alias.
@@ -57,8 +69,15 @@ pub mod labels {
     pub const REVERIFY: &str = "kargo.akuity.io/reverify";
     /// Annotation requesting an abort (Promotion or verification).
     pub const ABORT: &str = "kargo.akuity.io/abort";
-    /// Label a Secret carries to be used as repository credentials.
+    /// Label a Secret carries to be used as credentials: `git`, `helm`,
+    /// `image` (repository credentials) or `generic`.
     pub const CRED_TYPE: &str = "kargo.akuity.io/cred-type";
+    /// The `kargo.akuity.io/cred-type` value of generic credentials.
+    pub const CRED_TYPE_GENERIC: &str = "generic";
+    /// Annotation holding a human-readable description (credentials, ConfigMaps).
+    pub const DESCRIPTION: &str = "kargo.akuity.io/description";
+    /// Annotation asking for a shared resource to be copied into projects (`*`: all).
+    pub const REPLICATE_TO: &str = "kargo.akuity.io/replicate-to";
     /// Annotation on an Argo CD Application naming the Stage allowed to update it.
     pub const AUTHORIZED_STAGE: &str = "kargo.akuity.io/authorized-stage";
     /// Annotation recording who created a Promotion or Project.

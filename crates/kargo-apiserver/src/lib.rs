@@ -25,6 +25,7 @@ mod watch;
 
 pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
 pub use authz::Authorizer;
+pub use discovery::version;
 pub use handlers::MAX_BODY;
 pub use kargo_rbac::{Attributes, UserInfo};
 pub use patch::{json_patch, merge_patch};

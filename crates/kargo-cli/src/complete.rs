@@ -26,6 +26,9 @@ const KINDS: &[&str] = &[
     "analysistemplates",
     "analysisruns",
     "projectconfigs",
+    "repo-credentials",
+    "generic-credentials",
+    "configmaps",
 ];
 
 /// Prints the registration script for `shell`.
@@ -76,9 +79,16 @@ fn project(words: &[String]) -> Option<String> {
 
 /// Names (and for Freight, aliases) of `kind` from the server.
 fn names_of(kind: &str, project: Option<&str>) -> Vec<String> {
-    let Ok(info) = crate::resources::resolve(kind) else {
+    // Credentials and ConfigMaps: the Secrets or ConfigMaps of the family.
+    let view = crate::cmd::resource_views::view_for(kind);
+    let kind = view.map_or(kind.to_string(), |v| v.kind.to_lowercase());
+    let Ok(info) = crate::resources::resolve(&kind) else {
         return Vec::new();
     };
+    let mut lp = ListParams::default();
+    if let Some(sel) = view.and_then(|v| v.selector) {
+        lp = lp.labels(sel);
+    }
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -92,7 +102,7 @@ fn names_of(kind: &str, project: Option<&str>) -> Vec<String> {
         };
         let client = crate::client::client(&flags).await.ok()?;
         let api: Api<DynamicObject> = crate::resources::api(&client, info, project).ok()?;
-        let list = api.list(&ListParams::default()).await.ok()?;
+        let list = api.list(&lp).await.ok()?;
         let mut out = Vec::new();
         for o in list.items {
             if let Some(a) = o

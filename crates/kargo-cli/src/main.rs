@@ -17,6 +17,7 @@ mod manifest;
 mod password;
 mod progress;
 mod resources;
+mod scope;
 mod style;
 mod template;
 mod unreachable;
@@ -109,6 +110,9 @@ enum Command {
         /// Freight: an alias (repeatable).
         #[arg(long = "alias", add = ArgValueCompleter::new(complete::freight))]
         aliases: Vec<String>,
+        // Credentials and ConfigMaps: `--shared` or `--system` instead of a project's.
+        #[command(flatten)]
+        scope: scope::ScopeFlags,
     },
     /// Grant a Kargo Role a permission or an OIDC claim.
     Grant(cmd::roles::GrantArgs),
@@ -192,6 +196,12 @@ enum Command {
         /// The client's version only (no server needed).
         #[arg(long)]
         client: bool,
+        /// Output format: json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE.
+        #[arg(short = 'o', long, value_parser = Format::parse)]
+        output: Option<Format>,
+        /// The template for `-o jsonpath` / `-o go-template`.
+        #[arg(long)]
+        template: Option<String>,
     },
 }
 
@@ -237,6 +247,15 @@ enum UpdateCmd {
         #[arg(long, visible_alias = "alias")]
         new_alias: String,
     },
+    /// Change repository credentials (only what is given).
+    #[command(aliases = &cmd::credentials::ALIASES[1..])]
+    RepoCredentials(cmd::credentials::UpdateRepoCredentialsArgs),
+    /// Change generic credentials: `--set`, `--unset`, `--description`.
+    #[command(aliases = &cmd::generic_credentials::ALIASES[1..])]
+    GenericCredentials(cmd::key_values::UpdateArgs),
+    /// Change a ConfigMap: `--set`, `--unset`, `--description`.
+    #[command(aliases = &cmd::configmaps::ALIASES[..1], alias = "cm")]
+    Configmap(cmd::key_values::UpdateArgs),
 }
 
 #[derive(Subcommand)]
@@ -245,6 +264,27 @@ enum RefreshCmd {
     Warehouse(RefreshArgs),
     /// Refresh a Stage (re-evaluate it now).
     Stage(RefreshArgs),
+    /// Refresh the ClusterConfig (re-read it now).
+    Clusterconfig(WaitArgs),
+    /// Refresh a project's ProjectConfig (re-read it now).
+    Projectconfig {
+        /// Project.
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
+        project: Option<String>,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+}
+
+/// `--wait [--timeout SECS]` of `kargo refresh clusterconfig|projectconfig`.
+#[derive(clap::Args)]
+struct WaitArgs {
+    /// Wait until the refresh was handled.
+    #[arg(long)]
+    wait: bool,
+    /// How long to wait, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
 }
 
 #[derive(clap::Args)]
@@ -302,8 +342,16 @@ enum CreateCmd {
         /// Project name.
         name: String,
     },
-    /// Store credentials for a git, image or Helm repository in a project.
+    /// Store credentials for a git, image or Helm repository in a project
+    /// (or, with --shared, for every project).
+    #[command(aliases = &cmd::credentials::ALIASES[1..])]
     RepoCredentials(cmd::credentials::RepoCredentialsArgs),
+    /// Store generic credentials (`--set KEY=VALUE`) for steps and expressions.
+    #[command(aliases = &cmd::generic_credentials::ALIASES[1..])]
+    GenericCredentials(cmd::key_values::CreateArgs),
+    /// Create a ConfigMap (`--set KEY=VALUE`) for steps and expressions.
+    #[command(aliases = &cmd::configmaps::ALIASES[..1], alias = "cm")]
+    Configmap(cmd::key_values::CreateArgs),
     /// Create Freight by hand from artifacts a Warehouse has discovered.
     Freight(cmd::freight::CreateFreightArgs),
     /// Create a Kargo Role (ServiceAccount, Role and RoleBinding).
@@ -437,10 +485,17 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                         client::require_project(a.project.as_deref().or(project.as_deref()))?;
                     cmd::tokens::create(&c, &project, a).await
                 }
-                (Some(CreateCmd::RepoCredentials(a)), true) => {
-                    let project =
-                        client::require_project(a.project.as_deref().or(project.as_deref()))?;
-                    cmd::credentials::create(&c, &project, a).await
+                (Some(CreateCmd::RepoCredentials(mut a)), true) => {
+                    a.project = a.project.or(project);
+                    cmd::credentials::create(&c, a).await
+                }
+                (Some(CreateCmd::GenericCredentials(mut a)), true) => {
+                    a.project = a.project.or(project);
+                    cmd::key_values::create(&c, &cmd::generic_credentials::FAMILY, a).await
+                }
+                (Some(CreateCmd::Configmap(mut a)), true) => {
+                    a.project = a.project.or(project);
+                    cmd::key_values::create(&c, &cmd::configmaps::FAMILY, a).await
                 }
                 (None, false) => {
                     cmd::apply::apply(
@@ -492,9 +547,22 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             project,
             names,
             aliases,
+            scope,
         } => {
             let c = client::client(&flags).await?;
             let project = client::project(project.as_deref())?;
+            if let ([kind, names @ ..], true) = (args.as_slice(), files.is_empty())
+                && let Some(view) = cmd::resource_views::view_for(kind)
+                && !names.is_empty()
+            {
+                let scope = scope.resolve(project.as_deref(), view.system)?;
+                return cmd::resource_views::delete(&c, view, &scope, names).await;
+            }
+            if scope.given() {
+                anyhow::bail!(
+                    "--shared and --system select credentials and ConfigMaps: kargo delete repo-credentials --shared NAME"
+                );
+            }
             let freight = args
                 .first()
                 .is_some_and(|k| resources::resolve(k).is_ok_and(|i| i.kind == "Freight"));
@@ -524,9 +592,32 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             }
         }
         Command::Refresh { what } => {
+            use cmd::refresh::Target;
             let (target, a) = match what {
-                RefreshCmd::Warehouse(a) => (cmd::refresh::Target::Warehouse, a),
-                RefreshCmd::Stage(a) => (cmd::refresh::Target::Stage, a),
+                RefreshCmd::Warehouse(a) => (Target::Warehouse, a),
+                RefreshCmd::Stage(a) => (Target::Stage, a),
+                RefreshCmd::Clusterconfig(w) => (
+                    Target::ClusterConfig,
+                    RefreshArgs {
+                        name: "cluster".into(),
+                        project: Some(String::new()),
+                        wait: w.wait,
+                        timeout: w.timeout,
+                    },
+                ),
+                RefreshCmd::Projectconfig { project, wait: w } => {
+                    let p = client::require_project(project.as_deref())?;
+                    let name = p.clone();
+                    (
+                        Target::ProjectConfig,
+                        RefreshArgs {
+                            name,
+                            project: Some(p),
+                            wait: w.wait,
+                            timeout: w.timeout,
+                        },
+                    )
+                }
             };
             let c = client::client(&flags).await?;
             let project = client::require_project(a.project.as_deref())?;
@@ -600,6 +691,21 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             cmd::promote::approve(&c, &project, f, &stage).await
         }
         Command::Update {
+            what: UpdateCmd::RepoCredentials(a),
+        } => cmd::credentials::update(&client::client(&flags).await?, a).await,
+        Command::Update {
+            what: UpdateCmd::GenericCredentials(a),
+        } => {
+            let c = client::client(&flags).await?;
+            cmd::key_values::update(&c, &cmd::generic_credentials::FAMILY, a).await
+        }
+        Command::Update {
+            what: UpdateCmd::Configmap(a),
+        } => {
+            let c = client::client(&flags).await?;
+            cmd::key_values::update(&c, &cmd::configmaps::FAMILY, a).await
+        }
+        Command::Update {
             what:
                 UpdateCmd::Freight {
                     name,
@@ -622,19 +728,14 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         }
         Command::Version {
             client: client_only,
+            output,
+            template,
         } => {
-            outln!("Client Version: {}", env!("CARGO_PKG_VERSION"))?;
-            if client_only {
-                return Ok(());
-            }
-            match client::client(&flags).await {
-                Ok(c) => match c.apiserver_version().await {
-                    Ok(v) => outln!("Server Version: {}", v.git_version)?,
-                    Err(e) => outln!("Server Version: unavailable ({})", resources::explain(e))?,
-                },
-                Err(e) => outln!("Server Version: unavailable ({e})")?,
-            }
-            Ok(())
+            let output = match output {
+                Some(f) => Some(f.with_template(template.as_deref())?),
+                None => None,
+            };
+            cmd::version::run(&flags, client_only, output).await
         }
     }
 }

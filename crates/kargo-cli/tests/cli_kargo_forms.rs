@@ -1,7 +1,7 @@
 //! Kargo's own CLI forms (akuity/kargo `pkg/cli/cmd`) run against a real
 //! `kargo server`: each command line as Kargo's docs write it, checked
 //! for its output's shape and its exit code; and shell completion
-//! generated, loaded into bash and asked for a Stage name.
+//! generated, loaded into bash, zsh and fish and asked for a Stage name.
 
 mod common;
 
@@ -404,12 +404,7 @@ fn bash_completion_offers_stage_names_from_the_server() {
     assert!(script.contains("complete "), "{script}");
     let script_file = home.path().join("kargo.bash");
     std::fs::write(&script_file, &script).unwrap();
-    let bin_dir = std::path::Path::new(KARGO).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with_kargo();
     // Load the script as a user's shell would, then ask it what follows
     // `kargo <words>` as bash does on TAB.
     let ask = |words: &str| -> Vec<String> {
@@ -449,12 +444,86 @@ fn bash_completion_offers_stage_names_from_the_server() {
     assert!(projects.contains(&NS.to_string()), "{projects:?}");
     let kinds = ask("kargo get sta");
     assert_eq!(kinds, ["stages"]);
-    // zsh and fish scripts are generated too.
-    for sh in ["zsh", "fish"] {
-        assert!(
-            ok(&s.kargo(&["completion", sh])).contains("COMPLETE"),
-            "{sh}"
-        );
-    }
     assert!(fails(&s.kargo(&["completion", "tcsh"])).contains("unknown shell"));
+}
+
+/// `PATH` with the directory of the `kargo` under test first, as a user's
+/// shell finds it.
+fn path_with_kargo() -> String {
+    let bin_dir = std::path::Path::new(KARGO).parent().unwrap();
+    format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs `shell ARGS` (zsh or fish, installed by scripts/test.sh) with the
+/// test's kargo configuration; its stdout lines, first tab- or
+/// colon-separated field each (the candidate without its description).
+fn shell_lines(home: &std::path::Path, shell: &str, args: &[&str]) -> Vec<String> {
+    let o = Command::new(shell)
+        .args(args)
+        .env("PATH", path_with_kargo())
+        .env("KARGO_CONFIG", home.join("config.yaml"))
+        .env("HOME", home)
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} runs (scripts/test.sh installs it): {e}"));
+    assert!(o.status.success(), "{shell}: {:?}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split(['\t', ':']).next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn zsh_and_fish_completion_offer_stage_names_from_the_server() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    setup(&s);
+    ok(&s.kargo(&["config", "set-project", NS]));
+    let zsh_script = home.path().join("_kargo");
+    std::fs::write(&zsh_script, ok(&s.kargo(&["completion", "zsh"]))).unwrap();
+    let fish_script = home.path().join("kargo.fish");
+    std::fs::write(&fish_script, ok(&s.kargo(&["completion", "fish"]))).unwrap();
+
+    // zsh: the completion system loads the script, which registers its
+    // function for `kargo`; that function is then called as zsh calls it
+    // on TAB (`words`, `CURRENT`), with `_describe` (which needs a live
+    // line editor) printing the candidates it is handed.
+    let zsh = |words: &str| -> Vec<String> {
+        let line = format!(
+            "autoload -Uz compinit && compinit -u -D && source {} && [[ $_comps[kargo] == _clap_dynamic_completer_kargo ]] || {{ print -u2 'not registered'; exit 1 }}; _describe() {{ shift 2; print -rl -- \"${{(@P)1}}\"; }}; words=({words}); CURRENT=${{#words}}; _clap_dynamic_completer_kargo",
+            zsh_script.display()
+        );
+        shell_lines(home.path(), "zsh", &["-f", "-c", &line])
+    };
+    let stages = zsh("kargo get stages ''");
+    for st in ["s0", "s1", "s2"] {
+        assert!(stages.contains(&st.to_string()), "zsh: {stages:?}");
+    }
+    let promote = zsh("kargo promote --stage s");
+    assert!(
+        promote.contains(&"s0".to_string()) && !promote.contains(&"bad".to_string()),
+        "zsh: {promote:?}"
+    );
+
+    // fish: the script is sourced and fish itself completes the line.
+    let fish = |line: &str| -> Vec<String> {
+        let cmd = format!(
+            "source {}; complete --do-complete '{line}'",
+            fish_script.display()
+        );
+        shell_lines(home.path(), "fish", &["--no-config", "-c", &cmd])
+    };
+    let stages = fish("kargo get stages ");
+    for st in ["s0", "s1", "s2"] {
+        assert!(stages.contains(&st.to_string()), "fish: {stages:?}");
+    }
+    let promote = fish("kargo promote --stage s");
+    assert!(
+        promote.contains(&"s0".to_string()) && !promote.contains(&"bad".to_string()),
+        "fish: {promote:?}"
+    );
 }

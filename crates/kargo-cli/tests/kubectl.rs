@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ServerProc, bare_repo, fails, git, ok, wait_for};
+use common::{ServerProc, fails, ok, wait_for};
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -246,15 +246,7 @@ fn decode(v: &serde_json::Value) -> Vec<u8> {
 fn repository_credentials_made_with_kubectl_are_used() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start(home.path());
-    let root = home.path().join("repos");
-    std::fs::create_dir_all(&root).unwrap();
-    let (_bare, work) = bare_repo(&root, "private");
-    std::fs::write(work.join("VERSION"), "1").unwrap();
-    git(&work, &["add", "-A"]);
-    git(&work, &["commit", "-q", "-m", "one"]);
-    git(&work, &["push", "-q", "origin", "main"]);
-    let server = common::git_http::serve(&root, "bot", "s3cr3t-pass");
-    let url = format!("{}/private.git", server.base);
+    let (url, _server) = common::git_http::private_repo(home.path(), "bot", "s3cr3t-pass");
 
     ok(&s.kargo(&["create", "project", "kargo-demo"]));
     let wh = format!(

@@ -1,12 +1,15 @@
-//! Repository credentials from Secrets, as Kargo finds them: Secrets in
-//! the project labelled `kargo.akuity.io/cred-type: git|image|helm`, with
-//! `repoURL` (or a regular expression when `repoURLIsRegex: "true"`),
-//! `username` and `password`. Exact URL matches win over patterns.
-//! Values are never logged or put into errors.
+//! Repository credentials from Secrets, as Kargo finds them: Secrets
+//! labelled `kargo.akuity.io/cred-type: git|image|helm`, with `repoURL`
+//! (or a regular expression when `repoURLIsRegex: "true"`), `username`
+//! and `password`, first in the project, then in the shared-resources
+//! namespace (`kargo-shared-resources`, where `kargo create
+//! repo-credentials --shared` puts them). Within a namespace, exact URL
+//! matches win over patterns. Values are never logged or put into errors.
 
 use k8s_openapi::api::core::v1::Secret;
 use kargo_api::freight_id::{normalize_chart_repo_url, normalize_git_url};
 use kargo_api::labels;
+use kargo_api::namespaces::SHARED_RESOURCES;
 use kube::api::{Api, ListParams};
 
 /// Which kind of repository.
@@ -63,68 +66,93 @@ fn field(s: &Secret, key: &str) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
 }
 
-/// The credential Secrets of one kind in a project, decoded.
+/// One credential Secret, decoded: the URL, whether it is a pattern, and
+/// what it holds.
+type Entry = (String, bool, Credentials);
+
+/// The credential Secrets of one kind for a project, decoded: the
+/// project's own, then the shared ones.
 #[derive(Clone, Default)]
 pub struct CredentialSet {
     kind: Option<CredType>,
-    entries: Vec<(String, bool, Credentials)>,
+    /// One list per namespace, in the order they are searched.
+    tiers: Vec<Vec<Entry>>,
 }
 
 impl std::fmt::Debug for CredentialSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CredentialSet")
-            .field("entries", &self.entries.len())
+            .field("entries", &self.tiers.iter().map(Vec::len).sum::<usize>())
             .finish()
     }
 }
 
 impl CredentialSet {
-    /// Loads the Secrets labelled for `kind` in `ns`.
+    /// Loads the Secrets labelled for `kind` in `ns`, then in the
+    /// shared-resources namespace.
     pub async fn load(
         client: &kube::Client,
         ns: &str,
         kind: CredType,
     ) -> Result<CredentialSet, kube::Error> {
-        let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-        let secrets = api
-            .list(&ListParams::default().labels(&format!("{}={}", labels::CRED_TYPE, kind.label())))
-            .await?;
-        let entries = secrets
-            .items
-            .iter()
-            .filter_map(|s| {
-                let repo = field(s, "repoURL")?;
-                let regex = field(s, "repoURLIsRegex").as_deref() == Some("true");
-                Some((
-                    repo,
-                    regex,
-                    Credentials {
-                        username: field(s, "username").unwrap_or_default(),
-                        password: field(s, "password").unwrap_or_default(),
-                    },
-                ))
-            })
-            .collect();
+        let mut tiers = Vec::with_capacity(2);
+        for namespace in [ns, SHARED_RESOURCES] {
+            tiers.push(load_entries(client, namespace, kind).await?);
+        }
         Ok(CredentialSet {
             kind: Some(kind),
-            entries,
+            tiers,
         })
     }
 
-    /// Credentials for `url`: an exact (normalised) match, else the first matching pattern.
+    /// Credentials for `url`: the project's before the shared ones; within
+    /// a namespace an exact (normalised) match, else the first matching
+    /// pattern.
     pub fn pick(&self, url: &str) -> Option<Credentials> {
         let kind = self.kind?;
         let want = kind.normalize(url);
-        self.entries
-            .iter()
-            .find(|(repo, regex, _)| !regex && kind.normalize(repo) == want)
-            .or_else(|| {
-                self.entries.iter().find(|(repo, regex, _)| {
-                    *regex && regex::Regex::new(repo).is_ok_and(|r| r.is_match(url))
+        self.tiers.iter().find_map(|entries| {
+            entries
+                .iter()
+                .find(|(repo, regex, _)| !regex && kind.normalize(repo) == want)
+                .or_else(|| {
+                    entries.iter().find(|(repo, regex, _)| {
+                        *regex && regex::Regex::new(repo).is_ok_and(|r| r.is_match(url))
+                    })
                 })
-            })
-            .map(|(_, _, c)| c.clone())
+                .map(|(_, _, c)| c.clone())
+        })
     }
+}
+
+/// The Secrets labelled for `kind` in `ns`, decoded (sorted by name, as
+/// Kargo searches them).
+async fn load_entries(
+    client: &kube::Client,
+    ns: &str,
+    kind: CredType,
+) -> Result<Vec<Entry>, kube::Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let mut secrets = api
+        .list(&ListParams::default().labels(&format!("{}={}", labels::CRED_TYPE, kind.label())))
+        .await?
+        .items;
+    secrets.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(secrets
+        .iter()
+        .filter_map(|s| {
+            let repo = field(s, "repoURL")?;
+            let regex = field(s, "repoURLIsRegex").as_deref() == Some("true");
+            Some((
+                repo,
+                regex,
+                Credentials {
+                    username: field(s, "username").unwrap_or_default(),
+                    password: field(s, "password").unwrap_or_default(),
+                },
+            ))
+        })
+        .collect())
 }
 
 /// Finds credentials for `url` in `ns`.

@@ -7,10 +7,11 @@
 //! Promotions, Freight whereabouts, auto-promotion, verification),
 //! Promotions (steps, one at a time per Stage, resumable), AnalysisRuns
 //! (measurements in-process), Projects (status and stats), ProjectConfigs
-//! (webhook URLs) and garbage
+//! (webhook URLs, refresh), ClusterConfig (refresh) and garbage
 //! collection (old Promotions, Freight and Events).
 
 pub mod analysis;
+pub mod cluster_config;
 mod conditions;
 pub mod credentials;
 pub mod events;
@@ -128,6 +129,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
                 project_configs
             ),
             project::run(client.clone(), caches.clone(), projects),
+            cluster_config::run(client.clone()),
             warehouse::run(client.clone(), warehouses),
             stage::run(stage_ctx, stages, stage_wake, n.stages),
             promotion::run(promotion_ctx, promotions, promotion_next, n.promotions),

@@ -1,7 +1,10 @@
 //! The ProjectConfig controller: publishes each webhook receiver's path
 //! and URL in `status.webhookReceivers`, so users know where to point
 //! their forge or registry. The path token is SHA-256 of the project, the
-//! receiver's name and its secret (as Kargo derives it).
+//! receiver's name and its secret (as Kargo derives it). A refresh
+//! (`kargo refresh projectconfig`: the `kargo.akuity.io/refresh`
+//! annotation) re-reads the receivers' Secrets and is acknowledged in
+//! `status.lastHandledRefresh`.
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
@@ -32,6 +35,16 @@ pub fn receiver_token(project: &str, receiver: &str, secret: &str) -> String {
         format!("{project}{receiver}{secret}").as_bytes(),
     );
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The refresh token (`kargo.akuity.io/refresh`) an object asks for and
+/// its status has not acknowledged yet.
+pub fn pending_refresh(meta: &kube::api::ObjectMeta, last_handled: &str) -> Option<String> {
+    meta.annotations
+        .as_ref()?
+        .get(kargo_api::labels::REFRESH)
+        .filter(|t| t.as_str() != last_handled)
+        .cloned()
 }
 
 /// What the reconciler needs.
@@ -100,17 +113,18 @@ async fn reconcile(pc: Arc<ProjectConfig>, ctx: Arc<Context>) -> Result<Action, 
             }
         }
     }
-    let current = pc
-        .status
-        .as_ref()
-        .map(|s| s.webhook_receivers.clone())
-        .unwrap_or_default();
-    if current != receivers {
+    let status = pc.status.clone().unwrap_or_default();
+    let refresh = pending_refresh(&pc.metadata, &status.last_handled_refresh);
+    if status.webhook_receivers != receivers || refresh.is_some() {
+        let mut patch = json!({"status": {"webhookReceivers": receivers}});
+        if let Some(token) = refresh {
+            patch["status"]["lastHandledRefresh"] = json!(token);
+        }
         Api::<ProjectConfig>::namespaced(ctx.client.clone(), &ns)
             .patch_status(
                 &pc.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(json!({"status": {"webhookReceivers": receivers}})),
+                &Patch::Merge(patch),
             )
             .await?;
     }

@@ -11,6 +11,7 @@ mod in_process;
 pub mod kubeconfig;
 pub mod metrics;
 mod metrics_listen;
+mod namespaces;
 pub mod process_logs;
 pub mod rbac_bootstrap;
 pub mod request_counts;
@@ -239,7 +240,9 @@ impl Server {
         }
         // A full disk must not keep the server down: it serves reads and
         // refuses writes (507) until space is freed.
-        let pod = match process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")) {
+        let pod = match namespaces::ensure_resource_namespaces(&store)
+            .and_then(|()| process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")))
+        {
             Err(kargo_store::StoreError::InsufficientStorage(m)) => {
                 tracing::error!("starting read-only: {m}");
                 process_logs::pod_name()

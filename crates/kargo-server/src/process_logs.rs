@@ -208,18 +208,7 @@ pub(crate) fn pod_name() -> String {
 /// a Pod for this run of the server (replacing the previous run's).
 /// Returns the Pod's name.
 pub fn publish_process(store: &Store, version: &str) -> Result<String, StoreError> {
-    let ns_info = kind("v1", "Namespace");
-    match store.get(ns_info, "", NAMESPACE) {
-        Ok(_) => {}
-        Err(StoreError::NotFound { .. }) => {
-            store.create(
-                ns_info,
-                "",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-            )?;
-        }
-        Err(e) => return Err(e),
-    }
+    crate::namespaces::ensure(store, NAMESPACE)?;
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();

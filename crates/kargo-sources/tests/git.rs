@@ -294,4 +294,18 @@ async fn tag_expression_filter_sees_kargo_variables() {
     );
     s.expression_filter = "tag == 'v1.1.0' ? 1 : 0".into();
     assert_eq!(tags_for(d.discover(&s, None).await.unwrap()), ["v1.1.0"]);
+    // What Freight records: `Name <email>`, one pair of brackets, for
+    // annotated and lightweight tags and for branch commits alike.
+    s.expression_filter = String::new();
+    let b = sub(&r.url, CommitSelectionStrategy::NewestFromBranch);
+    for c in d
+        .discover(&s, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .chain(d.discover(&b, None).await.unwrap())
+    {
+        assert_eq!(c.author, "Dev <dev@example.com>", "{}", c.id);
+        assert_eq!(c.committer, "Dev <dev@example.com>", "{}", c.id);
+    }
 }

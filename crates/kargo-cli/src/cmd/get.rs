@@ -5,6 +5,7 @@
 //! row are dropped; `-o wide` keeps them and adds more), Stages show
 //! their current Freight by alias, and ages read as kubectl's.
 
+use crate::cmd::resource_views;
 use crate::complete;
 use crate::format::Format;
 use crate::resources::{api_resource, explain, resolve};
@@ -57,12 +58,24 @@ pub struct GetArgs {
     /// Promotions: only those for this Stage.
     #[arg(long, add = ArgValueCompleter::new(complete::stages))]
     pub stage: Option<String>,
+    // Credentials and ConfigMaps: `--shared` or `--system` instead of a project's.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeFlags,
 }
 
 /// Runs `get`; `project` is the flag or the configured default.
 pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Result<()> {
-    let info = resolve(&a.kind)?;
     let format = a.output.clone().with_template(a.template.as_deref())?;
+    if let Some(view) = resource_views::view_for(&a.kind) {
+        let scope = a.scope.resolve(project, view.system)?;
+        return resource_views::get(client, view, &scope, &a.names, &format, a.no_headers).await;
+    }
+    if a.scope.given() {
+        bail!(
+            "--shared and --system select credentials and ConfigMaps: kargo get repo-credentials --shared"
+        );
+    }
+    let info = resolve(&a.kind)?;
     let freight = info.kind == "Freight";
     if !freight && (!a.by_name.is_empty() || !a.by_alias.is_empty() || !a.warehouses.is_empty()) {
         bail!("--name, --alias and --warehouse select Freight: kargo get freight --alias ALIAS");
@@ -124,6 +137,12 @@ pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Re
             format.print(info, &values, asked == 1)?;
         }
     }
+    report(errors, asked, "objects")
+}
+
+/// Ends a `get` of several names: Ok when all were read, the one error,
+/// or each error on stderr and a count of them.
+pub(crate) fn report(mut errors: Vec<anyhow::Error>, asked: usize, what: &str) -> Result<()> {
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
@@ -131,7 +150,7 @@ pub async fn get(client: &kube::Client, a: GetArgs, project: Option<&str>) -> Re
             for e in &errors {
                 eprintln!("error: {e:#}");
             }
-            bail!("{n} of {asked} objects could not be read")
+            bail!("{n} of {asked} {what} could not be read")
         }
     }
 }
@@ -338,7 +357,11 @@ fn current_freight(stage: &Value) -> Vec<String> {
 }
 
 /// Prints aligned columns as kubectl does (no borders, two spaces apart).
-fn print_table(headers: &[String], rows: &[Vec<String>], no_headers: bool) -> Result<()> {
+pub(crate) fn print_table(
+    headers: &[String],
+    rows: &[Vec<String>],
+    no_headers: bool,
+) -> Result<()> {
     let mut out = Table::new();
     out.load_preset(comfy_table::presets::NOTHING);
     if !no_headers {

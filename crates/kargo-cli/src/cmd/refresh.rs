@@ -1,5 +1,6 @@
-//! `kargo refresh warehouse|stage NAME [--wait]`: asks the controller to
-//! look again now (annotation `kargo.akuity.io/refresh`) and, with
+//! `kargo refresh warehouse|stage NAME [--wait]`, `kargo refresh
+//! clusterconfig` and `kargo refresh projectconfig`: asks the controller
+//! to look again now (annotation `kargo.akuity.io/refresh`) and, with
 //! `--wait`, follows it until the object reports the refresh handled
 //! (`status.lastHandledRefresh`), as Kargo's CLI does. A Warehouse also
 //! reports how its discovery went (non-zero exit when it failed).
@@ -7,7 +8,7 @@
 use crate::progress::Progress;
 use crate::resources::explain;
 use anyhow::{Result, bail};
-use kargo_api::{Stage, Warehouse, labels};
+use kargo_api::{ClusterConfig, ProjectConfig, Stage, Warehouse, labels};
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -21,6 +22,10 @@ pub enum Target {
     Warehouse,
     /// Re-evaluate the Stage now.
     Stage,
+    /// Re-read the ClusterConfig (named `cluster`).
+    ClusterConfig,
+    /// Re-read a project's ProjectConfig (named after the project).
+    ProjectConfig,
 }
 
 /// The parts of a refreshed object's status `--wait` reads.
@@ -59,7 +64,17 @@ fn handled_stage(s: Stage) -> Handled {
     }
 }
 
-/// Refreshes a Warehouse or a Stage.
+fn handled_config(status: Option<kargo_api::project::ConfigStatus>) -> Handled {
+    let st = status.unwrap_or_default();
+    Handled {
+        token: st.last_handled_refresh,
+        failed: None,
+        message: ready(&st.conditions).0,
+    }
+}
+
+/// Refreshes a Warehouse or a Stage of `project`, the ClusterConfig, or
+/// the ProjectConfig `name` of `project`.
 pub async fn run(
     client: &kube::Client,
     target: Target,
@@ -68,47 +83,39 @@ pub async fn run(
     wait: bool,
     timeout: Duration,
 ) -> Result<()> {
+    let wait = wait.then_some(timeout);
+    let c = client.clone();
     match target {
         Target::Warehouse => {
-            refresh::<Warehouse>(
-                client,
-                "warehouse",
-                name,
-                project,
-                wait.then_some(timeout),
-                handled_warehouse,
-            )
-            .await
+            let api = Api::namespaced(c, project);
+            refresh::<Warehouse>(api, "warehouse", name, wait, handled_warehouse).await
         }
         Target::Stage => {
-            refresh::<Stage>(
-                client,
-                "stage",
-                name,
-                project,
-                wait.then_some(timeout),
-                handled_stage,
-            )
-            .await
+            let api = Api::namespaced(c, project);
+            refresh::<Stage>(api, "stage", name, wait, handled_stage).await
+        }
+        Target::ClusterConfig => {
+            let handled = |o: ClusterConfig| handled_config(o.status);
+            refresh::<ClusterConfig>(Api::all(c), "clusterconfig", name, wait, handled).await
+        }
+        Target::ProjectConfig => {
+            let handled = |o: ProjectConfig| handled_config(o.status);
+            let api = Api::namespaced(c, project);
+            refresh::<ProjectConfig>(api, "projectconfig", name, wait, handled).await
         }
     }
 }
 
 async fn refresh<K>(
-    client: &kube::Client,
+    api: Api<K>,
     kind: &str,
     name: &str,
-    project: &str,
     wait: Option<Duration>,
     handled: fn(K) -> Handled,
 ) -> Result<()>
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    let api: Api<K> = Api::namespaced(client.clone(), project);
     let token = jiff::Timestamp::now().to_string();
     api.patch(
         name,

@@ -12,6 +12,20 @@ pub struct GitHttp {
     pub base: String,
 }
 
+/// A repository `private.git` with one commit on main under `<home>/repos`,
+/// served with `user:pass` required; its URL and the server.
+pub fn private_repo(home: &Path, user: &str, pass: &str) -> (String, GitHttp) {
+    let root = home.join("repos");
+    std::fs::create_dir_all(&root).unwrap();
+    let (_bare, work) = super::bare_repo(&root, "private");
+    std::fs::write(work.join("VERSION"), "1").unwrap();
+    super::git(&work, &["add", "-A"]);
+    super::git(&work, &["commit", "-q", "-m", "one"]);
+    super::git(&work, &["push", "-q", "origin", "main"]);
+    let server = serve(&root, user, pass);
+    (format!("{}/private.git", server.base), server)
+}
+
 /// Serves the repositories under `root`; requests must carry `user:pass`.
 pub fn serve(root: &Path, user: &str, pass: &str) -> GitHttp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

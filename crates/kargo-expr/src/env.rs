@@ -2,8 +2,14 @@
 //! and `freight`, built from plain JSON so callers need no expr-lang types,
 //! plus time variables (a git `expressionFilter`'s `commitDate`) that
 //! expressions see as expr-lang times with `.Year()`, `.After()`, ...
+//!
+//! Each variable is converted to its expr-lang value once, on its first
+//! read, and kept until it is set again: every template of a step reads
+//! the same converted `ctx`, `freight` and `outputs`, and re-setting `vars`
+//! converts only `vars`.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value, json};
@@ -50,10 +56,30 @@ impl PromotionContext {
 
 /// The variables of one evaluation. Each setter replaces that variable;
 /// [`Env::set`] adds any other top-level name.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Env {
     vars: Map<String, Value>,
     times: BTreeMap<String, DateTime<FixedOffset>>,
+    /// The expr-lang value of every variable (JSON and time), made on its
+    /// first read; a setter replaces the entry of the name it sets.
+    converted: BTreeMap<String, OnceLock<expr::Value>>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("vars", &self.vars)
+            .field("times", &self.times)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two environments are equal when their variables are (converted values
+/// follow from them).
+impl PartialEq for Env {
+    fn eq(&self, other: &Env) -> bool {
+        self.vars == other.vars && self.times == other.times
+    }
 }
 
 impl Env {
@@ -98,6 +124,7 @@ impl Env {
     pub fn set(mut self, name: &str, value: Value) -> Env {
         self.times.remove(name);
         self.vars.insert(name.to_string(), value);
+        self.converted.insert(name.to_string(), OnceLock::new());
         self
     }
 
@@ -109,6 +136,7 @@ impl Env {
             .map_err(|e| format!("{name}: {rfc3339:?} is not an RFC 3339 time: {e}"))?;
         self.vars.remove(name);
         self.times.insert(name.to_string(), t);
+        self.converted.insert(name.to_string(), OnceLock::new());
         Ok(self)
     }
 
@@ -122,18 +150,25 @@ impl Env {
         &self.vars
     }
 
-    /// The expr-lang context holding these variables.
+    /// The expr-lang value of the variable `name`, converted on its first
+    /// read.
+    pub(crate) fn expr_value(&self, name: &str) -> Option<&expr::Value> {
+        let converted = self.converted.get(name)?;
+        Some(converted.get_or_init(|| match self.vars.get(name) {
+            Some(json) => crate::convert::to_expr(json),
+            None => self.times.get(name).map_or(expr::Value::Nil, |t| {
+                expr::Value::DateTime(expr::DateTimeValue::fixed(*t))
+            }),
+        }))
+    }
+
+    /// An expr-lang context holding all these variables (JSON ones, then
+    /// times), for expressions that read `$env`.
     pub(crate) fn to_context(&self) -> expr::Context {
-        let times = self.times.iter().map(|(k, t)| {
-            (
-                k.clone(),
-                expr::Value::DateTime(expr::DateTimeValue::fixed(*t)),
-            )
-        });
         self.vars
-            .iter()
-            .map(|(k, v)| (k.clone(), crate::convert::to_expr(v)))
-            .chain(times)
+            .keys()
+            .chain(self.times.keys())
+            .filter_map(|k| Some((k, self.expr_value(k)?.clone())))
             .collect()
     }
 }
@@ -141,6 +176,20 @@ impl Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn converted_once_and_again_after_a_set() {
+        let env = Env::new().with_vars(json!({"a": 1}));
+        let first = env.expr_value("vars").map(|v| v as *const expr::Value);
+        assert_eq!(first, env.expr_value("vars").map(|v| v as *const _));
+        let env = env.with_vars(json!({"a": 2}));
+        let a = env
+            .expr_value("vars")
+            .and_then(|v| v.as_map()?.get("a").cloned());
+        assert_eq!(a, Some(expr::Value::Integer(2)));
+        assert_eq!(env.expr_value("outputs"), None);
+        assert_eq!(env, Env::new().with_vars(json!({"a": 2})));
+    }
 
     #[test]
     fn promotion_env_has_documented_shape() {
@@ -178,6 +227,15 @@ mod tests {
             ctx.get("commitDate"),
             Some(expr::Value::DateTime(_))
         ));
+        let replaced = Env::new()
+            .set_time("commitDate", "2024-03-01T12:00:00Z")
+            .map(|e| e.set("commitDate", json!("x")));
+        assert_eq!(
+            replaced
+                .ok()
+                .and_then(|e| e.expr_value("commitDate").cloned()),
+            Some(expr::Value::String("x".into()))
+        );
         let bad = Env::new().set_time("commitDate", "yesterday");
         assert!(bad.is_err_and(|e| e.contains("commitDate") && e.contains("yesterday")));
     }

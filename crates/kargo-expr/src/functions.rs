@@ -1,16 +1,21 @@
-//! Kargo's expression functions, registered on an expr-lang environment:
-//! `quote`, `unsafeQuote`, `asJSON`, `asYAML`, `warehouse`, `commitFrom`,
+//! Kargo's expression functions in one expr-lang function table, built
+//! once and shared by every evaluation ([`table`]): expr-lang's built-ins,
+//! then `quote`, `unsafeQuote`, `asJSON`, `asYAML`, `warehouse`, `commitFrom`,
 //! `imageFrom`, `chartFrom`, `semverDiff`, `semverParse`, `configMap`,
 //! `secret`, `freightMetadata`, `freightStatus`, `stageMetadata`, and the
 //! step-status functions
-//! `success`, `failure`, `always`, `status`. Their data comes from a
-//! [`Lookup`]; argument checks and messages follow Kargo's
+//! `success`, `failure`, `always`, `status`. Their data comes from the
+//! [`Lookup`] of the evaluation running on the thread
+//! ([`crate::current_lookup`]); argument checks and messages follow Kargo's
 //! `pkg/expressions/function`.
+
+use std::sync::LazyLock;
 
 use expr::{Environment, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::convert::{go_json, to_expr, to_json};
+use crate::current_lookup::lookup;
 use crate::freight::{ArtifactKind, find_artifact, origin_of, origin_value};
 use crate::lookup::{ALIAS_SEPARATOR, Lookup};
 use crate::semver::parse_version;
@@ -181,6 +186,17 @@ fn step_has_failures(lookup: &dyn Lookup) -> bool {
         .any(|s| s.status == "Failed" || s.status == "Errored")
 }
 
+/// Status of the step `alias` in the current step's PromotionTask (or
+/// outside any), empty if it has not run.
+fn step_status(lookup: &dyn Lookup, alias: &str) -> String {
+    let (current_ns, _) = split_alias(lookup.current_step_alias());
+    lookup
+        .step_statuses()
+        .iter()
+        .find(|s| split_alias(&s.alias) == (current_ns, alias))
+        .map_or(String::new(), |s| s.status.clone())
+}
+
 fn split_alias(alias: &str) -> (&str, &str) {
     match alias.split_once(ALIAS_SEPARATOR) {
         Some((ns, short)) if !short.contains(ALIAS_SEPARATOR) => (ns, short),
@@ -235,8 +251,24 @@ fn artifact_from(lookup: &dyn Lookup, kind: ArtifactKind, ident: &str, args: &[V
     }
 }
 
-/// Registers every Kargo function on `env`, reading data through `lookup`.
-pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
+/// expr-lang's built-ins and Kargo's functions, built on first use.
+static TABLE: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    register(&mut env);
+    env
+});
+
+/// The function table every evaluation shares. The functions that read
+/// data call [`Lookup`]s through [`crate::current_lookup`], so an
+/// evaluation runs its programs inside
+/// [`with_lookup`](crate::current_lookup::with_lookup).
+pub fn table() -> &'static Environment<'static> {
+    &TABLE
+}
+
+/// Registers every Kargo function on `env`; the ones that read data use
+/// this thread's lookup at call time.
+fn register(env: &mut Environment<'_>) {
     env.add_function("quote", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         Ok(Value::String(match &c.args[0] {
@@ -265,14 +297,14 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
         let name = nonempty_string_arg(&c.ident, &c.args, "argument", "name")?;
         Ok(to_expr(&origin_value(name)))
     });
-    env.add_function("commitFrom", move |c| {
-        artifact_from(lookup, ArtifactKind::Commit, &c.ident, &c.args)
+    env.add_function("commitFrom", |c| {
+        lookup(|l| artifact_from(l, ArtifactKind::Commit, &c.ident, &c.args))
     });
-    env.add_function("imageFrom", move |c| {
-        artifact_from(lookup, ArtifactKind::Image, &c.ident, &c.args)
+    env.add_function("imageFrom", |c| {
+        lookup(|l| artifact_from(l, ArtifactKind::Image, &c.ident, &c.args))
     });
-    env.add_function("chartFrom", move |c| {
-        artifact_from(lookup, ArtifactKind::Chart, &c.ident, &c.args)
+    env.add_function("chartFrom", |c| {
+        lookup(|l| artifact_from(l, ArtifactKind::Chart, &c.ident, &c.args))
     });
     env.add_function("semverDiff", |c| {
         arity(&c.ident, &c.args, 2, 2)?;
@@ -287,55 +319,47 @@ pub fn register<'a>(env: &mut Environment<'a>, lookup: &'a dyn Lookup) {
             .map(|o| to_expr(&o))
             .ok_or_else(|| fail(&c.ident, format!("invalid semantic version {s:?}")))
     });
-    env.add_function("configMap", move |c| {
+    env.add_function("configMap", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let name = string_arg(&c.ident, &c.args, 0, "argument")?;
-        Ok(string_map(lookup.config_map(name)))
+        Ok(string_map(lookup(|l| l.config_map(name))))
     });
-    env.add_function("secret", move |c| {
+    env.add_function("secret", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let name = string_arg(&c.ident, &c.args, 0, "argument")?;
-        Ok(string_map(lookup.secret(name)))
+        Ok(string_map(lookup(|l| l.secret(name))))
     });
-    env.add_function("freightMetadata", move |c| {
+    env.add_function("freightMetadata", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let name = nonempty_string_arg(&c.ident, &c.args, "first argument", "freight ref name")?;
-        Ok(metadata(lookup.freight_metadata(name)))
+        Ok(metadata(lookup(|l| l.freight_metadata(name))))
     });
-    env.add_function("freightStatus", move |c| {
+    env.add_function("freightStatus", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let name = nonempty_string_arg(&c.ident, &c.args, "first argument", "freight ref name")?;
-        Ok(lookup
-            .freight_status(name)
-            .map_or(Value::Nil, |s| to_expr(&Json::Object(s))))
+        Ok(lookup(|l| l.freight_status(name)).map_or(Value::Nil, |s| to_expr(&Json::Object(s))))
     });
-    env.add_function("stageMetadata", move |c| {
+    env.add_function("stageMetadata", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let name = nonempty_string_arg(&c.ident, &c.args, "argument", "stage name")?;
-        Ok(metadata(lookup.stage_metadata(name)))
+        Ok(metadata(lookup(|l| l.stage_metadata(name))))
     });
     env.add_function("always", |c| {
         arity(&c.ident, &c.args, 0, 0)?;
         Ok(Value::Bool(true))
     });
-    env.add_function("failure", move |c| {
+    env.add_function("failure", |c| {
         arity(&c.ident, &c.args, 0, 0)?;
-        Ok(Value::Bool(step_has_failures(lookup)))
+        Ok(Value::Bool(lookup(step_has_failures)))
     });
-    env.add_function("success", move |c| {
+    env.add_function("success", |c| {
         arity(&c.ident, &c.args, 0, 0)?;
-        Ok(Value::Bool(!step_has_failures(lookup)))
+        Ok(Value::Bool(!lookup(step_has_failures)))
     });
-    env.add_function("status", move |c| {
+    env.add_function("status", |c| {
         arity(&c.ident, &c.args, 1, 1)?;
         let alias = nonempty_string_arg(&c.ident, &c.args, "argument", "argument")?;
-        let (current_ns, _) = split_alias(lookup.current_step_alias());
-        let status = lookup
-            .step_statuses()
-            .iter()
-            .find(|s| split_alias(&s.alias) == (current_ns, alias))
-            .map_or(String::new(), |s| s.status.clone());
-        Ok(Value::String(status))
+        Ok(Value::String(lookup(|l| step_status(l, alias))))
     });
 }
 

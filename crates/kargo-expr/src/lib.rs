@@ -5,9 +5,12 @@
 //! - [`template`]: finding `${{ }}` / `${% %}` in strings, evaluating, typing
 //!   the result as Kargo does, whole config blocks, step `if` conditions;
 //! - [`env`]: the variables (`ctx`, `vars`, `outputs`, `task`, `freight`);
-//! - [`functions`]: `quote`, `warehouse`, `imageFrom`, `semverDiff`, ...;
+//! - [`functions`]: `quote`, `warehouse`, `imageFrom`, `semverDiff`, ...,
+//!   in one function table shared by every evaluation;
 //! - [`lookup`]: the trait through which functions read Freight, ConfigMaps,
 //!   Secrets, metadata and step statuses (no store or network here);
+//!   `current_lookup` lends an evaluation's lookup to the shared functions
+//!   (the crate's only `unsafe`, a lifetime erased for the length of a call);
 //! - [`freight`]: the `freight` variable and artifact look-ups;
 //! - [`semver`]: Masterminds-compatible versions and constraints;
 //! - [`convert`]: JSON <-> expr-lang values, Go-style JSON text;
@@ -28,7 +31,10 @@
 //! assert_eq!(eval.evaluate_condition(r#"ctx.stage == "prod""#).ok(), Some(false));
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod convert;
+mod current_lookup;
 pub mod env;
 pub mod error;
 pub mod freight;

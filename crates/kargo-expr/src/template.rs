@@ -18,15 +18,21 @@
 //! number 1.2 (use `quote()` to keep a string).
 //!
 //! Compiled expressions are kept by their text (a bounded process-wide
-//! cache), so a step's expressions are parsed once, not at every run.
+//! cache), so a step's expressions are parsed once, not at every run. An
+//! [`Evaluator`] only borrows: the function table is shared by every
+//! evaluation ([`functions::table`]), the lookup is lent to Kargo's
+//! functions while an expression runs ([`with_lookup`]), and the
+//! variables are read from the [`Env`], which converts each one to an
+//! expr-lang value once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use expr::Environment;
+use expr::{Context, ContextProvider};
 use serde_json::Value as Json;
 
 use crate::convert::{float_to_json, interpolation_text, to_json};
+use crate::current_lookup::with_lookup;
 use crate::env::Env;
 use crate::error::{ExprError, Location};
 use crate::freight::check_access;
@@ -43,11 +49,34 @@ pub fn has_expression(s: &str) -> bool {
 
 /// Evaluates templates and expressions against one [`Env`] and [`Lookup`].
 pub struct Evaluator<'a> {
-    functions: Environment<'a>,
-    context: expr::Context,
-    freight: Option<Json>,
+    variables: Variables<'a>,
+    lookup: &'a dyn Lookup,
     /// A variable named like a templating function, which Kargo refuses.
     reserved: Option<&'static str>,
+}
+
+/// The variables an expression reads: the [`Env`]'s, plus `null`.
+struct Variables<'a>(&'a Env);
+
+/// Go's expr reads `null` as nil (Kargo's `quote(null)`); the Rust parser
+/// takes it for a variable name, so it is one, holding nil, unless the
+/// [`Env`] has its own.
+static NULL: expr::Value = expr::Value::Nil;
+
+impl ContextProvider for Variables<'_> {
+    fn get(&self, key: &str) -> Option<&expr::Value> {
+        self.0
+            .expr_value(key)
+            .or_else(|| (key == "null").then_some(&NULL))
+    }
+
+    fn to_context(&self) -> Context {
+        let mut context = self.0.to_context();
+        if context.get("null").is_none() {
+            context.insert("null", expr::Value::Nil);
+        }
+        context
+    }
 }
 
 /// Function names no variable may take (Kargo's `EvaluateJSONTemplate`).
@@ -61,20 +90,11 @@ impl std::fmt::Debug for Evaluator<'_> {
 
 impl<'a> Evaluator<'a> {
     /// An evaluator with expr-lang's built-ins, Kargo's functions reading
-    /// `lookup`, and the variables of `env`.
-    pub fn new(env: &Env, lookup: &'a dyn Lookup) -> Evaluator<'a> {
-        let mut functions = Environment::new();
-        functions::register(&mut functions, lookup);
-        let mut context = env.to_context();
-        // Go's expr reads `null` as nil (Kargo's `quote(null)`); the Rust
-        // parser takes it for a variable name, so it is one, holding nil.
-        if context.get("null").is_none() {
-            context.insert("null", expr::Value::Nil);
-        }
+    /// `lookup`, and the variables of `env`. Cheap: it only borrows them.
+    pub fn new(env: &'a Env, lookup: &'a dyn Lookup) -> Evaluator<'a> {
         Evaluator {
-            functions,
-            context,
-            freight: env.get("freight").cloned(),
+            variables: Variables(env),
+            lookup,
             reserved: RESERVED
                 .iter()
                 .copied()
@@ -225,7 +245,7 @@ impl<'a> Evaluator<'a> {
                 message: "empty expression".to_string(),
             });
         }
-        if let Some(freight) = &self.freight {
+        if let Some(freight) = self.variables.0.get("freight") {
             check_access(expression, freight).map_err(|message| ExprError::Eval {
                 location: location.clone(),
                 message,
@@ -234,7 +254,11 @@ impl<'a> Evaluator<'a> {
         // The expr-lang parser panics on some input it cannot handle; that
         // must be the user's error message, never a crashed Promotion.
         let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            compiled(expression).and_then(|program| self.functions.run(&program, &self.context))
+            compiled(expression).and_then(|program| {
+                with_lookup(self.lookup, || {
+                    functions::table().run(&program, &self.variables)
+                })
+            })
         }))
         .map_err(|panic| ExprError::Eval {
             location: location.clone(),

@@ -3,7 +3,10 @@
 //! quote(imageFrom(vars.imageRepo).Tag) }}`, `ctx.stage`) evaluated as the
 //! runner evaluates a step's config (a new `Evaluator` over the step's
 //! environment, then `evaluate_config`), many times a round; the target,
-//! under 20 µs a step config, applies to that. For context, the whole
+//! under 20 µs a step config, applies to that. The environment converts
+//! its variables to expr-lang values once, so a second row also builds
+//! the step's environment each time (`ctx`, `freight`, `vars`, `outputs`,
+//! converted anew), as the runner does once a step. For context, the whole
 //! runner: each round also runs a Promotion of one `clone` step and
 //! `STEPS` such steps (two Promotion vars), and the same Promotion with
 //! the expressions written out as literals. Run with `scripts/bench.sh`.
@@ -125,12 +128,32 @@ fn run(runner: &Runner, input: &PromotionInput<'_>, steps: &[PromotionStep]) -> 
 fn evaluate(env: &Env, lookup: &StaticLookup, config: &Value) -> f64 {
     let start = Instant::now();
     for _ in 0..CONFIGS {
-        let evaluated = Evaluator::new(env, lookup)
-            .evaluate_config(config)
-            .expect("evaluate");
-        assert_eq!(evaluated["updates"][1]["value"], "8f3a2c1d");
+        check(Evaluator::new(env, lookup).evaluate_config(config));
     }
     start.elapsed().as_secs_f64() * 1e6 / CONFIGS as f64
+}
+
+/// µs per step environment built from `input` (variables converted anew)
+/// and `config` evaluated in it.
+fn evaluate_step(input: &PromotionInput<'_>, lookup: &StaticLookup, config: &Value) -> f64 {
+    let start = Instant::now();
+    for _ in 0..CONFIGS {
+        let env = step_env(input);
+        check(Evaluator::new(&env, lookup).evaluate_config(config));
+    }
+    start.elapsed().as_secs_f64() * 1e6 / CONFIGS as f64
+}
+
+/// The environment of a step: ctx, freight, vars and earlier outputs.
+fn step_env(input: &PromotionInput<'_>) -> Env {
+    Env::for_promotion(&input.ctx, &input.freight)
+        .with_vars(json!({"imageRepo": "ghcr.io/example/guestbook", "envDir": "env"}))
+        .with_outputs(json!({"clone": {"commit": "8f3a2c1d"}}))
+}
+
+fn check(evaluated: Result<Value, kargo_expr::ExprError>) {
+    let evaluated = evaluated.expect("evaluate");
+    assert_eq!(evaluated["updates"][1]["value"], "8f3a2c1d");
 }
 
 fn main() {
@@ -168,20 +191,22 @@ fn main() {
         apps: None,
         objects: None,
     };
-    // The environment of a step: ctx, freight, vars and earlier outputs.
     let lookup = StaticLookup {
         freight: input.freight.clone(),
         ..Default::default()
     };
-    let env = Env::for_promotion(&input.ctx, &input.freight)
-        .with_vars(json!({"imageRepo": "ghcr.io/example/guestbook", "envDir": "env"}))
-        .with_outputs(json!({"clone": {"commit": "8f3a2c1d"}}));
+    let env = step_env(&input);
     let (typical_config, literal_config) = (config(true), config(false));
     evaluate(&env, &lookup, &typical_config);
     let (direct, direct_literal) = stats::alternate(
         ROUNDS,
         || evaluate(&env, &lookup, &typical_config),
         || evaluate(&env, &lookup, &literal_config),
+    );
+    let (per_step, per_step_literal) = stats::alternate(
+        ROUNDS,
+        || evaluate_step(&input, &lookup, &typical_config),
+        || evaluate_step(&input, &lookup, &literal_config),
     );
     let (with, without) = (steps(true), steps(false));
     // Warm up (and check both Promotions succeed).
@@ -207,6 +232,14 @@ fn main() {
     println!(
         "| the same config written out (no expressions) | {} | |",
         stats::fmt(&direct_literal, 2)
+    );
+    println!(
+        "| the step's environment built, then the typical config evaluated | {} | |",
+        stats::fmt(&per_step, 2)
+    );
+    println!(
+        "| the step's environment built, then the config written out | {} | |",
+        stats::fmt(&per_step_literal, 2)
     );
     println!(
         "| runner per step, typical config (2 Promotion vars) | {} | |",

@@ -497,43 +497,40 @@ impl Runner {
         }
     }
 
-    /// The step's `vars`: the Promotion's first (no outputs), then the
-    /// step's (with outputs and task outputs); each sees the ones before.
-    fn vars(
+    /// The environment a step's `if` and config are evaluated in: `ctx`,
+    /// `freight`, earlier steps' outputs, task outputs, and the step's
+    /// `vars` — the Promotion's first (they see no outputs), then the
+    /// step's (they see outputs and task outputs), each seeing the ones
+    /// before. One [`Env`] throughout, so each variable is converted to an
+    /// expr-lang value once a step; setting `vars` again converts only it.
+    fn step_env(
         &self,
         input: &PromotionInput<'_>,
         lookup: &RunLookup<'_>,
         step: &PromotionStep,
         state: &RunState,
-    ) -> Result<Value, String> {
-        let base = Env::for_promotion(&input.ctx, &input.freight);
+    ) -> Result<Env, String> {
+        let mut env = Env::for_promotion(&input.ctx, &input.freight);
         let mut vars = Map::new();
         for v in &input.vars {
-            let env = base.clone().with_vars(Value::Object(vars.clone()));
+            env = env.with_vars(Value::Object(vars.clone()));
             let value = Evaluator::new(&env, lookup)
                 .evaluate_template(&v.value)
                 .map_err(|e| format!("promotion vars[{}]: {e}", v.name))?;
             vars.insert(v.name.clone(), value);
         }
+        env = env.with_outputs(Value::Object(state.outputs.clone()));
+        if let Some(t) = task_outputs(&step.as_, &state.outputs) {
+            env = env.with_task_outputs(t);
+        }
         for v in &step.vars {
-            let env = self
-                .env(input, step, state)
-                .with_vars(Value::Object(vars.clone()));
+            env = env.with_vars(Value::Object(vars.clone()));
             let value = Evaluator::new(&env, lookup)
                 .evaluate_template(&v.value)
                 .map_err(|e| format!("vars[{}]: {e}", v.name))?;
             vars.insert(v.name.clone(), value);
         }
-        Ok(Value::Object(vars))
-    }
-
-    fn env(&self, input: &PromotionInput<'_>, step: &PromotionStep, state: &RunState) -> Env {
-        let env = Env::for_promotion(&input.ctx, &input.freight)
-            .with_outputs(Value::Object(state.outputs.clone()));
-        match task_outputs(&step.as_, &state.outputs) {
-            Some(t) => env.with_task_outputs(t),
-            None => env,
-        }
+        Ok(env.with_vars(Value::Object(vars)))
     }
 
     fn run_step(
@@ -559,8 +556,7 @@ impl Runner {
                 ));
             }
         } else {
-            let decided = self.vars(input, &lookup, step, state).and_then(|vars| {
-                let env = self.env(input, step, state).with_vars(vars);
+            let decided = self.step_env(input, &lookup, step, state).and_then(|env| {
                 Evaluator::new(&env, &lookup)
                     .evaluate_condition(&step.if_)
                     .map_err(|e| format!("if: {e}"))
@@ -622,11 +618,9 @@ impl Runner {
 
         loop {
             let lookup = self.lookup(input, state, i);
-            let config = self.vars(input, &lookup, step, state).and_then(|vars| {
-                let env = self.env(input, step, state).with_vars(vars);
-                let raw = step.config.clone().unwrap_or(Value::Null);
+            let config = self.step_env(input, &lookup, step, state).and_then(|env| {
                 Evaluator::new(&env, &lookup)
-                    .evaluate_config(&raw)
+                    .evaluate_config(step.config.as_ref().unwrap_or(&Value::Null))
                     .map_err(|e| format!("config: {e}"))
             });
             let config = match config {

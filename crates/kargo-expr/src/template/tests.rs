@@ -105,7 +105,8 @@ fn seed_expressions() {
         json!("promote my-web-app to dev")
     );
     let l = lookup();
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     assert_eq!(e.evaluate_condition(r#"ctx.stage == "prod""#), Ok(false));
     assert_eq!(e.evaluate_condition(r#"ctx.stage == "dev""#), Ok(true));
     assert_eq!(
@@ -197,7 +198,8 @@ fn percent_delimiters_work_the_same() {
 #[test]
 fn bare_expressions_keep_their_type() {
     let l = lookup();
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     assert_eq!(e.evaluate_expression("'42'"), Ok(json!("42")));
     assert_eq!(e.evaluate_expression("vars.replicas * 2"), Ok(json!(6)));
     assert_eq!(
@@ -401,7 +403,8 @@ fn semver_functions() {
 #[test]
 fn status_functions() {
     let l = lookup();
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     assert_eq!(e.evaluate_condition("always()"), Ok(true));
     assert_eq!(e.evaluate_condition("failure()"), Ok(true));
     assert_eq!(e.evaluate_condition("success()"), Ok(false));
@@ -416,14 +419,14 @@ fn status_functions() {
     );
     let mut in_task = lookup();
     in_task.current_step = "task-1::push".into();
-    let t = Evaluator::new(&env(), &in_task);
+    let t = Evaluator::new(&variables, &in_task);
     assert_eq!(
         t.evaluate_expression("status('update')"),
         Ok(json!("Errored"))
     );
     let mut clean = lookup();
     clean.steps.truncate(1);
-    let c = Evaluator::new(&env(), &clean);
+    let c = Evaluator::new(&variables, &clean);
     assert_eq!(c.evaluate_condition("${{ success() }}"), Ok(true));
     assert_eq!(c.evaluate_condition("${{ failure() }}"), Ok(false));
 }
@@ -547,7 +550,8 @@ fn function_argument_errors() {
 fn ambiguous_artifact_needs_origin() {
     let mut l = lookup();
     l.freight[1]["images"] = json!([{"repoURL": "myacr.azurecr.io/my-web-app", "tag": "9.0.0"}]);
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     let ambiguous = e.evaluate_template("${{ imageFrom('myacr.azurecr.io/my-web-app').Tag }}");
     assert!(ambiguous.is_err_and(|e| e.to_string().contains("multiple Freight origins")));
     let chosen = e.evaluate_template(
@@ -559,7 +563,8 @@ fn ambiguous_artifact_needs_origin() {
 #[test]
 fn condition_errors() {
     let l = lookup();
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     let not_bool = e.evaluate_condition("ctx.stage");
     assert!(not_bool.is_err_and(|e| e.to_string().contains("expected true or false")));
     assert!(e.evaluate_condition("ctx.stage ==").is_err());
@@ -577,7 +582,8 @@ fn config_errors_carry_the_field_path() {
 #[test]
 fn hostile_input_never_panics() {
     let l = lookup();
-    let e = Evaluator::new(&env(), &l);
+    let variables = env();
+    let e = Evaluator::new(&variables, &l);
     for input in [
         "${{",
         "${%",

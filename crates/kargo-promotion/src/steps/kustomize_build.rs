@@ -480,7 +480,7 @@ mod tests {
             ),
             ("owned/.keep", ""),
         ];
-        let rows: Vec<Row> = vec![
+        let rows: [Row; 8] = [
             (
                 "successful build",
                 basic,

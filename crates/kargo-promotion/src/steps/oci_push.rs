@@ -367,12 +367,12 @@ pub(crate) mod tests {
             (
                 "invalid source reference",
                 json!({"srcRef": "INVALID:::ref", "destRef": format!("{h}/src/app:x")}),
-                Err("srcRef"),
+                Err("failed to parse source reference"),
             ),
             (
                 "invalid destination reference",
                 json!({"srcRef": format!("{h}/src/app:v1.0.0"), "destRef": "INVALID:::ref"}),
-                Err("destRef"),
+                Err("failed to parse destination reference"),
             ),
         ];
         assert_eq!(rows.len(), 7); // Kargo's Test_ociPusher_run: 10 rows, 7 ported

@@ -11,7 +11,9 @@ use std::sync::LazyLock;
 use kargo_sources::RegistryError;
 use kargo_sources::oci_artifact::{ArtifactRef, Login};
 use regex::Regex;
+use serde_json::Value;
 
+use super::files::ConfigCheck;
 use crate::step::{StepContext, StepError};
 
 /// A reference with a tag or a digest (`srcRef`, `imageRef`).
@@ -25,6 +27,19 @@ pub static WITH_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(oci://)?[a-zA-Z0-9._-]+(:\d+)?(/[a-zA-Z0-9._-]+)*[:][a-zA-Z0-9._-]+$")
         .unwrap_or_else(|e| panic!("built-in regex: {e}"))
 });
+
+/// A problem for `field` when it is set and does not match `re` (the
+/// schema's pattern of a reference with `what`).
+pub fn check_ref(c: &mut ConfigCheck<'_>, field: &str, re: &Regex, what: &str) {
+    if let Some(v) = c.get(field).and_then(Value::as_str)
+        && !v.is_empty()
+        && !re.is_match(v)
+    {
+        c.problem(format!(
+            "{field}: {v:?} is not a reference with {what} (registry/repository:tag)"
+        ));
+    }
+}
 
 /// Parses the reference in config field `field`; a bad one is terminal.
 pub fn parse_ref(step: &str, field: &str, value: &str) -> Result<ArtifactRef, StepError> {

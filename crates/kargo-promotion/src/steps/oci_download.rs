@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::files::ConfigCheck;
 use super::http_download::{commit_output, create_temp, prepare_output};
-use super::oci::{TAG_OR_DIGEST, login, parse_ref, transfer};
+use super::oci::{TAG_OR_DIGEST, check_ref, login, parse_ref, transfer};
 use crate::step::{Step, StepContext, StepError, StepResult};
 use kargo_sources::oci_artifact::{Transfer, pull_layer};
 
@@ -50,14 +50,7 @@ pub fn parse(config: &Value) -> Result<OciDownloadConfig, StepError> {
     c.required_string("imageRef")
         .required_string("outPath")
         .non_empty("mediaType");
-    if let Some(v) = c.get("imageRef").and_then(Value::as_str)
-        && !v.is_empty()
-        && !TAG_OR_DIGEST.is_match(v)
-    {
-        c.problem(format!(
-            "imageRef: {v:?} is not a reference with a tag or digest (registry/repository:tag)"
-        ));
-    }
+    check_ref(&mut c, "imageRef", &TAG_OR_DIGEST, "a tag or digest");
     c.parse(NAME, config)
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::files::ConfigCheck;
-use super::oci::{TAG_OR_DIGEST, WITH_TAG, login, parse_ref, transfer};
+use super::oci::{TAG_OR_DIGEST, WITH_TAG, check_ref, login, parse_ref, transfer};
 use crate::step::{Step, StepContext, StepError, StepResult};
 use kargo_sources::oci_artifact::{Transfer, copy};
 
@@ -42,19 +42,8 @@ pub struct OciPushConfig {
 pub fn parse(config: &Value) -> Result<OciPushConfig, StepError> {
     let mut c = ConfigCheck::new(config);
     c.required_string("srcRef").required_string("destRef");
-    for (field, re, what) in [
-        ("srcRef", &*TAG_OR_DIGEST, "a tag or digest"),
-        ("destRef", &*WITH_TAG, "a tag"),
-    ] {
-        if let Some(v) = c.get(field).and_then(Value::as_str)
-            && !v.is_empty()
-            && !re.is_match(v)
-        {
-            c.problem(format!(
-                "{field}: {v:?} is not a reference with {what} (registry/repository:tag)"
-            ));
-        }
-    }
+    check_ref(&mut c, "srcRef", &TAG_OR_DIGEST, "a tag or digest");
+    check_ref(&mut c, "destRef", &WITH_TAG, "a tag");
     c.parse(NAME, config)
 }
 

@@ -268,6 +268,9 @@ struct Prepared {
     freight: Vec<Value>,
     lookup: CacheLookup,
     creds: CredentialSet,
+    /// Registry credentials, loaded when a step may reach a registry
+    /// (`oci-push`, `oci-download`, or a PromotionTask's steps).
+    image_creds: CredentialSet,
     tasks: HashMap<String, PromotionTaskSpec>,
     state: RunState,
 }
@@ -335,6 +338,18 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     let creds = CredentialSet::load(c, &ns, CredType::Git)
         .await
         .map_err(|e| err("credentials", e))?;
+    let image_creds = if p
+        .spec
+        .steps
+        .iter()
+        .any(|s| s.task.is_some() || s.uses.starts_with("oci-"))
+    {
+        CredentialSet::load(c, &ns, CredType::Image)
+            .await
+            .map_err(|e| err("credentials", e))?
+    } else {
+        CredentialSet::default()
+    };
     let mut tasks = HashMap::new();
     let refs: Vec<PromotionTaskReference> =
         p.spec.steps.iter().filter_map(|s| s.task.clone()).collect();
@@ -388,6 +403,7 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
         freight: collection,
         lookup,
         creds,
+        image_creds,
         tasks,
         state,
     })
@@ -497,9 +513,8 @@ async fn execute(
     let handle = tokio::runtime::Handle::current();
     let apps_client = ctx.client.clone();
     tokio::task::spawn_blocking(move || {
-        let Prepared { input_ctx, freight, lookup, creds, tasks, state } = prepared;
-        let cred_lookup = move |url: &str| creds.pick(url).map(|c| GitCredentials { username: c.username, password: c.password });
-        let creds_ref = CredsFn(Box::new(cred_lookup));
+        let Prepared { input_ctx, freight, lookup, creds, image_creds, tasks, state } = prepared;
+        let creds_ref = CredsFn { git: creds, images: image_creds };
         let objects = KubeObjects { client: apps_client.clone(), namespace: input_ctx.project.clone(), handle: handle.clone() };
         let apps = KubeApps { client: apps_client, handle: handle.clone() };
         let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps: Some(&apps), objects: Some(&objects) };
@@ -614,15 +629,26 @@ impl kargo_promotion::ProjectObjects for KubeObjects {
     }
 }
 
-/// A credential lookup function.
-type CredFn = dyn Fn(&str) -> Option<GitCredentials> + Send + Sync;
-
-/// Adapts a closure to the runner's credential lookup.
-struct CredsFn(Box<CredFn>);
+/// The Project's git and registry credential Secrets, as the runner's
+/// credential lookup.
+struct CredsFn {
+    git: CredentialSet,
+    images: CredentialSet,
+}
 
 impl kargo_promotion::CredentialLookup for CredsFn {
     fn git_credentials(&self, repo_url: &str) -> Option<GitCredentials> {
-        (self.0)(repo_url)
+        self.git.pick(repo_url).map(|c| GitCredentials {
+            username: c.username,
+            password: c.password,
+        })
+    }
+
+    fn registry_credentials(&self, repo: &str) -> Option<GitCredentials> {
+        self.images.pick(repo).map(|c| GitCredentials {
+            username: c.username,
+            password: c.password,
+        })
     }
 }
 

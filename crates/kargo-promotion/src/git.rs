@@ -21,6 +21,7 @@ use std::process::{Command, Output};
 use crate::limits::{ChildError, Limits};
 
 mod head;
+pub mod provider;
 pub use head::Head;
 
 use base64::Engine;
@@ -45,6 +46,12 @@ impl fmt::Debug for GitCredentials {
 pub trait CredentialLookup: Sync {
     /// Credentials for `repo_url`, if any.
     fn git_credentials(&self, repo_url: &str) -> Option<GitCredentials>;
+    /// Credentials for the image or OCI artifact repository `repo`
+    /// (`registry/repository`), if any; none unless the caller provides
+    /// them.
+    fn registry_credentials(&self, _repo: &str) -> Option<GitCredentials> {
+        None
+    }
 }
 
 /// No credentials anywhere.

@@ -15,7 +15,8 @@
 //!   symlinks followed (a step never leaves its work tree);
 //! - [`steps`]: one file per built-in step, each with its config type and
 //!   tests: `git-clone`, `yaml-update` (alias `git-update`), `git-commit`,
-//!   `git-push`, `git-clear`.
+//!   `git-push` (alias `github-push`), `git-tag`, `git-clear`,
+//!   `kustomize-build`, `http-download` and the rest of Kargo's catalogue.
 //!
 //! The runner is synchronous (it shells out to `git`); async callers run it
 //! under `tokio::task::spawn_blocking`.

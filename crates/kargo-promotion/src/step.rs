@@ -286,9 +286,12 @@ impl Registry {
         Registry::default()
     }
 
-    /// The built-in steps: `git-clone`, `yaml-update`, `git-update`,
-    /// `git-commit`, `git-push`, `git-clear`, `argocd-update`, `http`,
-    /// `kustomize-set-image`.
+    /// The built-in steps: the git steps (`git-clone`, `git-commit`,
+    /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`),
+    /// `yaml-update` / `git-update`, `kustomize-set-image`,
+    /// `kustomize-build`, `argocd-update`, `http`, `http-download`,
+    /// `oci-push`, `oci-download`, the
+    /// structured edits and parsers, the control steps and the file steps.
     pub fn builtin() -> Registry {
         let mut r = Registry::new();
         r.register(Arc::new(crate::steps::git_clone::GitClone));
@@ -300,12 +303,18 @@ impl Registry {
         )));
         r.register(Arc::new(crate::steps::git_commit::GitCommit));
         r.register(Arc::new(crate::steps::git_push::GitPush));
+        r.register(Arc::new(crate::steps::git_tag::GitTag));
+        r.register(Arc::new(crate::steps::github_push::GitHubPush));
         r.register(Arc::new(crate::steps::git_clear::GitClear));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
         r.register(Arc::new(crate::steps::http::Http));
+        r.register(Arc::new(crate::steps::http_download::HttpDownload));
+        r.register(Arc::new(crate::steps::oci_push::OciPush));
+        r.register(Arc::new(crate::steps::oci_download::OciDownload));
         r.register(Arc::new(
             crate::steps::kustomize_set_image::KustomizeSetImage,
         ));
+        r.register(Arc::new(crate::steps::kustomize_build::KustomizeBuild));
         r.register(Arc::new(crate::steps::json_update::JsonUpdateStep));
         r.register(Arc::new(crate::steps::yaml_merge::YamlMerge));
         r.register(Arc::new(crate::steps::toml_update::TomlUpdateStep));

@@ -8,6 +8,7 @@ pub mod chart;
 mod filters;
 pub mod git;
 pub mod image;
+pub mod oci_artifact;
 mod registry;
 mod tls;
 
@@ -15,3 +16,4 @@ pub use chart::{ChartCredentials, ChartDiscoverer, ChartError, ChartStats};
 pub use git::{GitDiscoverer, GitError};
 pub use image::{ImageCredentials, ImageDiscoverer, ImageError, ImageStats};
 pub use registry::RegistryError;
+pub use tls::ensure_crypto_provider;

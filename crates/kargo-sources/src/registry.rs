@@ -72,7 +72,8 @@ impl RepoTarget {
     }
 }
 
-fn is_loopback(registry: &str) -> bool {
+/// Whether `registry` (host\[:port\]) is a loopback address.
+pub(crate) fn is_loopback(registry: &str) -> bool {
     let host = if let Some(rest) = registry.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

@@ -10,7 +10,7 @@ static INSTALL: Once = Once::new();
 
 /// Installs `ring` as rustls' process default, once. Harmless when some
 /// other part of the process installed a provider first.
-pub(crate) fn ensure_crypto_provider() {
+pub fn ensure_crypto_provider() {
     INSTALL.call_once(|| {
         // An Err only means a provider is already installed: fine.
         let _ = rustls::crypto::ring::default_provider().install_default();

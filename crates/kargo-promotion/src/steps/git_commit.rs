@@ -57,7 +57,7 @@ impl Step for GitCommit {
         let cfg: GitCommitConfig = parse_config(NAME, config)?;
         let message = commit_message(ctx, &cfg)?;
         let dir = ctx.working_tree(NAME, &cfg.path)?;
-        let (name, email) = author(ctx, &cfg);
+        let (name, email) = identity(ctx, &cfg.path, cfg.author.as_ref());
         let git = ctx.git();
         git.run(Some(&dir), None, &["add", "--all", "--", "."])
             .map_err(git_err)?;
@@ -131,11 +131,13 @@ fn commit_message(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> Result<String
     Ok(parts.join("\n\n"))
 }
 
-fn author(ctx: &StepContext<'_>, cfg: &GitCommitConfig) -> (String, String) {
-    if let Some(a) = &cfg.author {
+/// Who commits (or tags) in the working tree at `path`: `explicit`, else
+/// `git-clone`'s `author`, else `Kargo <no-reply@kargo.local>`.
+pub fn identity(ctx: &StepContext<'_>, path: &str, explicit: Option<&Author>) -> (String, String) {
+    if let Some(a) = explicit {
         return (a.name.clone(), a.email.clone());
     }
-    if let Some(a) = checkout_info(ctx.shared, &cfg.path).and_then(|c| c.get("author"))
+    if let Some(a) = checkout_info(ctx.shared, path).and_then(|c| c.get("author"))
         && let (Some(n), Some(e)) = (
             a.get("name").and_then(Value::as_str),
             a.get("email").and_then(Value::as_str),

@@ -1,0 +1,402 @@
+//! Moving OCI artifacts for the promotion steps `oci-push` (copy an image,
+//! index or artifact from one reference to another, byte for byte, so the
+//! destination serves the same digest) and `oci-download` (one layer of an
+//! artifact to a file), over the same `oci-client` stack and loopback /
+//! `http://` rules as discovery ([`crate::registry`]).
+//!
+//! Blobs are streamed from the source to the destination (a blob the
+//! destination already has is skipped, one in the same registry is
+//! mounted); manifests are copied as they are, children of an index
+//! before the index. References are Kargo's: `[oci://]registry/repo:tag`
+//! or `@sha256:...`.
+
+use futures::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use reqwest::header::HeaderValue;
+use serde::Deserialize;
+use std::time::Duration;
+
+use crate::registry::{MAX_METADATA_BYTES, RegistryError, is_loopback};
+
+/// The manifest media types a copy accepts.
+const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// A parsed artifact reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactRef {
+    /// Registry host\[:port\].
+    pub registry: String,
+    /// Repository inside it.
+    pub repository: String,
+    /// The tag, if named.
+    pub tag: Option<String>,
+    /// The digest, if named.
+    pub digest: Option<String>,
+    /// Plain HTTP (`http://` given, or a loopback registry).
+    pub plain_http: bool,
+}
+
+impl ArtifactRef {
+    /// Parses `[oci://|http://|https://]registry/repo(:tag|@digest)`; a
+    /// reference must name a tag or a digest.
+    pub fn parse(s: &str) -> Result<ArtifactRef, String> {
+        let s = s.trim();
+        let (rest, http) = match s.strip_prefix("http://") {
+            Some(r) => (r, Some(true)),
+            None => match s.strip_prefix("https://") {
+                Some(r) => (r, Some(false)),
+                None => (s.strip_prefix("oci://").unwrap_or(s), None),
+            },
+        };
+        let r: Reference = rest
+            .parse()
+            .map_err(|e| format!("{s:?} is not an OCI reference: {e}"))?;
+        if r.tag().is_none() && r.digest().is_none() {
+            return Err(format!("{s:?} must name a tag or a digest"));
+        }
+        let registry = r.registry().to_string();
+        Ok(ArtifactRef {
+            plain_http: http.unwrap_or_else(|| is_loopback(&registry)),
+            repository: r.repository().to_string(),
+            tag: r.tag().map(str::to_string),
+            digest: r.digest().map(str::to_string),
+            registry,
+        })
+    }
+
+    /// `registry/repository`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    fn reference(&self) -> Reference {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => self.at(d),
+            (None, t) => Reference::with_tag(
+                self.registry.clone(),
+                self.repository.clone(),
+                t.clone().unwrap_or_default(),
+            ),
+        }
+    }
+
+    fn at(&self, digest: &str) -> Reference {
+        Reference::with_digest(
+            self.registry.clone(),
+            self.repository.clone(),
+            digest.to_string(),
+        )
+    }
+}
+
+/// Registry credentials: username and password (or token).
+pub type Login = Option<(String, String)>;
+
+/// Settings of one transfer.
+#[derive(Clone, Debug, Default)]
+pub struct Transfer {
+    /// Skip TLS verification.
+    pub insecure: bool,
+    /// Credentials for the source.
+    pub src_login: Login,
+    /// Credentials for the destination.
+    pub dst_login: Login,
+    /// Longest one request may read without progress.
+    pub read_timeout: Option<Duration>,
+}
+
+/// What a copy wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    /// `registry/repository:tag` of the destination.
+    pub image: String,
+    /// The digest the destination serves (the source's).
+    pub digest: String,
+    /// The destination's tag.
+    pub tag: String,
+}
+
+fn auth(login: &Login) -> RegistryAuth {
+    match login {
+        Some((u, p)) if !u.is_empty() || !p.is_empty() => RegistryAuth::Basic(u.clone(), p.clone()),
+        _ => RegistryAuth::Anonymous,
+    }
+}
+
+fn client(refs: &[&ArtifactRef], t: &Transfer) -> Result<Client, String> {
+    crate::tls::ensure_crypto_provider();
+    let plain: Vec<String> = refs
+        .iter()
+        .filter(|r| r.plain_http)
+        .map(|r| r.registry.clone())
+        .collect();
+    Client::try_from(ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(plain),
+        accept_invalid_certificates: t.insecure,
+        connect_timeout: Some(Duration::from_secs(10)),
+        read_timeout: Some(t.read_timeout.unwrap_or(Duration::from_secs(60))),
+        ..ClientConfig::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn failure(r: &ArtifactRef, op: &str, e: impl std::fmt::Display, login: &Login) -> RegistryError {
+    let mut message = e.to_string();
+    if let Some((_, p)) = login
+        && !p.is_empty()
+    {
+        message = message.replace(p.as_str(), "<redacted>");
+    }
+    RegistryError {
+        repo: r.name(),
+        op: op.to_string(),
+        message,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+}
+
+impl Manifest {
+    fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("not an OCI manifest: {e}"))
+    }
+
+    /// The media type to serve the manifest with.
+    fn media_type(&self) -> &str {
+        match &self.media_type {
+            Some(t) if !t.is_empty() => t,
+            _ if self.manifests.is_some() => MANIFEST_TYPES[1],
+            _ => MANIFEST_TYPES[0],
+        }
+    }
+}
+
+struct Copier<'a> {
+    client: Client,
+    src: &'a ArtifactRef,
+    dst: &'a ArtifactRef,
+    t: &'a Transfer,
+    src_auth: RegistryAuth,
+}
+
+impl Copier<'_> {
+    fn src_err(&self, op: &str, e: impl std::fmt::Display) -> RegistryError {
+        failure(self.src, op, e, &self.t.src_login)
+    }
+
+    fn dst_err(&self, op: &str, e: impl std::fmt::Display) -> RegistryError {
+        failure(self.dst, op, e, &self.t.dst_login)
+    }
+
+    async fn manifest(&self, r: &Reference) -> Result<(Vec<u8>, String), RegistryError> {
+        let (bytes, digest) = self
+            .client
+            .pull_manifest_raw(r, &self.src_auth, &MANIFEST_TYPES)
+            .await
+            .map_err(|e| self.src_err("read manifest", e))?;
+        if bytes.len() > MAX_METADATA_BYTES {
+            return Err(self.src_err("read manifest", "manifest is too large"));
+        }
+        Ok((bytes.to_vec(), digest))
+    }
+
+    /// Copies the manifest `bytes` (and what it names) to `dst_ref`.
+    async fn copy_manifest(
+        &self,
+        bytes: Vec<u8>,
+        dst_ref: &Reference,
+        depth: usize,
+    ) -> Result<(), RegistryError> {
+        let m = Manifest::parse(&bytes).map_err(|e| self.src_err("read manifest", e))?;
+        if let Some(children) = &m.manifests {
+            if depth > 2 {
+                return Err(self.src_err("read manifest", "indexes nested too deep"));
+            }
+            for c in children {
+                let (child, _) = self.manifest(&self.src.at(&c.digest)).await?;
+                Box::pin(self.copy_manifest(child, &self.dst.at(&c.digest), depth + 1)).await?;
+            }
+        } else {
+            for d in m.config.iter().chain(m.layers.iter()) {
+                self.copy_blob(d).await?;
+            }
+        }
+        let ct =
+            HeaderValue::from_str(m.media_type()).map_err(|e| self.src_err("read manifest", e))?;
+        self.client
+            .push_manifest_raw(dst_ref, bytes, ct)
+            .await
+            .map_err(|e| self.dst_err("write manifest", e))?;
+        Ok(())
+    }
+
+    async fn copy_blob(&self, d: &Descriptor) -> Result<(), RegistryError> {
+        let dst = self.dst.at(&d.digest);
+        let op = format!("copy blob {}", d.digest);
+        if self
+            .client
+            .blob_exists(&dst, &d.digest)
+            .await
+            .map_err(|e| self.dst_err(&op, e))?
+        {
+            return Ok(());
+        }
+        let src = self.src.at(&d.digest);
+        if self.src.registry == self.dst.registry
+            && self.client.mount_blob(&dst, &src, &d.digest).await.is_ok()
+            && self
+                .client
+                .blob_exists(&dst, &d.digest)
+                .await
+                .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let stream = self
+            .client
+            .pull_blob_stream(&src, d.digest.as_str())
+            .await
+            .map_err(|e| self.src_err(&op, e))?;
+        let size = u64::try_from(d.size).ok().or(stream.content_length);
+        let body = stream
+            .stream
+            .map(|r| r.map_err(oci_client::errors::OciDistributionError::from));
+        self.client
+            .push_blob_stream(&dst, body, &d.digest, size)
+            .await
+            .map_err(|e| self.dst_err(&op, e))?;
+        Ok(())
+    }
+}
+
+/// Copies the artifact `src` names to `dst` (which must name a tag):
+/// every blob and manifest, so `dst` serves the source's digest.
+pub async fn copy(
+    src: &ArtifactRef,
+    dst: &ArtifactRef,
+    t: &Transfer,
+) -> Result<Copied, RegistryError> {
+    let tag = dst
+        .tag
+        .clone()
+        .filter(|_| dst.digest.is_none())
+        .ok_or_else(|| failure(dst, "write", "the destination must name a tag", &None))?;
+    let c = Copier {
+        client: client(&[src, dst], t)
+            .map_err(|e| failure(src, "create registry client", e, &None))?,
+        src,
+        dst,
+        t,
+        src_auth: auth(&t.src_login),
+    };
+    let dst_ref = dst.reference();
+    c.client
+        .auth(&dst_ref, &auth(&t.dst_login), RegistryOperation::Push)
+        .await
+        .map_err(|e| c.dst_err("authenticate", e))?;
+    let (bytes, digest) = c.manifest(&src.reference()).await?;
+    c.copy_manifest(bytes, &dst_ref, 0).await?;
+    Ok(Copied {
+        image: format!("{}:{tag}", dst.name()),
+        digest,
+        tag,
+    })
+}
+
+/// The layer of the image manifest `src` names with media type
+/// `media_type` (the first layer when None), streamed to `out`; at most
+/// `limit` bytes. Returns the layer's digest.
+pub async fn pull_layer<W: tokio::io::AsyncWrite + Unpin>(
+    src: &ArtifactRef,
+    media_type: Option<&str>,
+    t: &Transfer,
+    limit: u64,
+    out: &mut W,
+) -> Result<String, RegistryError> {
+    use tokio::io::AsyncWriteExt;
+    let c = Copier {
+        client: client(&[src], t).map_err(|e| failure(src, "create registry client", e, &None))?,
+        src,
+        dst: src,
+        t,
+        src_auth: auth(&t.src_login),
+    };
+    let (bytes, _) = c.manifest(&src.reference()).await?;
+    let m = Manifest::parse(&bytes).map_err(|e| c.src_err("read manifest", e))?;
+    if m.manifests.is_some() {
+        return Err(c.src_err(
+            "read manifest",
+            "an index has no layers; name one of its manifests",
+        ));
+    }
+    let layer = match media_type {
+        Some(mt) => m.layers.iter().find(|l| l.media_type == mt),
+        None => m.layers.first(),
+    }
+    .ok_or_else(|| {
+        c.src_err(
+            "find layer",
+            match media_type {
+                Some(mt) => format!("no layer with media type {mt:?}"),
+                None => "the manifest has no layers".to_string(),
+            },
+        )
+    })?;
+    let op = format!("read layer {}", layer.digest);
+    if u64::try_from(layer.size).is_ok_and(|s| s > limit) {
+        return Err(c.src_err(
+            &op,
+            format!("layer size {} exceeds limit of {limit} bytes", layer.size),
+        ));
+    }
+    let mut stream = c
+        .client
+        .pull_blob_stream(&src.at(&layer.digest), layer.digest.as_str())
+        .await
+        .map_err(|e| c.src_err(&op, e))?;
+    let mut total = 0u64;
+    let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
+    while let Some(chunk) = stream.stream.next().await {
+        let chunk = chunk.map_err(|e| c.src_err(&op, e))?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(c.src_err(&op, format!("layer exceeds limit of {limit} bytes")));
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk).await.map_err(|e| c.src_err(&op, e))?;
+    }
+    out.flush().await.map_err(|e| c.src_err(&op, e))?;
+    let got = format!("sha256:{}", hex::encode(hasher.finish()));
+    if layer.digest.starts_with("sha256:") && got != layer.digest {
+        return Err(c.src_err(&op, "content does not match its digest"));
+    }
+    Ok(layer.digest.clone())
+}

@@ -129,7 +129,7 @@ pub async fn serve(
         .map_err(|_| ApiError::bad_request("invalid resourceVersion"))?;
 
     // Initial state, then a subscription from exactly that point.
-    let (initial, sub) = blocking(&server, {
+    let (initial, sub, start) = blocking(&server, {
         let ns = filter.ns.clone();
         move |s| {
             let mut initial = Vec::new();
@@ -150,7 +150,7 @@ pub async fn serve(
                     rv
                 }
             };
-            Ok((initial, s.store.watch(Some(start))?))
+            Ok((initial, s.store.watch(Some(start))?, start))
         }
     })
     .await?;
@@ -158,7 +158,10 @@ pub async fn serve(
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(256);
     let store = server.store.clone();
     tokio::spawn(async move {
-        let mut last = 0u64;
+        // Everything up to `start` is in `initial` (or was before the
+        // client's resourceVersion), so a replay after a lag starts there
+        // even when no event has been sent yet.
+        let mut last = start;
         for e in initial.iter().chain(sub.backlog.iter().map(Arc::as_ref)) {
             last = last.max(e.rv);
             if let Some(line) = filter.render(e)

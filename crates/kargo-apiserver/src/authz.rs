@@ -182,7 +182,8 @@ impl Authorizer {
                 Ok(())
             }
             "Freight" => {
-                for stage in new_approvals(old, obj) {
+                let before = old.and_then(|o| o.pointer("/status/approvedFor"));
+                for stage in new_approvals(before, obj) {
                     self.require_promote(user, ns, stage)?;
                 }
                 Ok(())
@@ -317,9 +318,15 @@ impl Authorizer {
     }
 }
 
-/// Stages newly in `new`'s `status.approvedFor` that `old` lacked.
-fn new_approvals<'a>(old: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
-    let before = old.and_then(|o| o.pointer("/status/approvedFor"));
+/// A Freight's `status.approvedFor`, kept across a write to find what it
+/// approved (see [`record_approvals`]).
+pub fn approved_for(freight: &Value) -> Option<Value> {
+    freight.pointer("/status/approvedFor").cloned()
+}
+
+/// Stages newly in `new`'s `status.approvedFor` that `before` (the
+/// previous `approvedFor`) lacked.
+fn new_approvals<'a>(before: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
     new.pointer("/status/approvedFor")
         .and_then(Value::as_object)
         .into_iter()
@@ -337,7 +344,7 @@ pub fn record_approvals(
     store: &Store,
     user: &UserInfo,
     ns: &str,
-    old: Option<&Value>,
+    approved_before: Option<&Value>,
     new: &Value,
 ) {
     let info = kargo_api::lookup_kind("v1", "Event").expect("registered");
@@ -350,7 +357,7 @@ pub fn record_approvals(
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let actor = user.actor();
-    for stage in new_approvals(old, new) {
+    for stage in new_approvals(approved_before, new) {
         let message = format!("Freight approved for Stage {stage:?} by {actor:?}");
         tracing::info!(namespace = %ns, object = %format!("freight/{name}"), reason = "FreightApproved", r#type = "Normal", "{message}");
         let ev = json!({"apiVersion": "v1", "kind": "Event",

@@ -530,11 +530,14 @@ async fn update(
         if dry {
             return Ok(Ok((admitted.obj, admitted.warnings)));
         }
-        let stored = s.store.update(info, &ns, &name, admitted.obj, part);
+        let approved_before = crate::authz::approved_for(&old);
+        let stored = s
+            .store
+            .update_from(info, &ns, &name, admitted.obj, part, old);
         if let (Ok(o), Some(u)) = (&stored, &user)
             && info.kind == "Freight"
         {
-            crate::authz::record_approvals(&s.store, u, &ns, Some(&old), o);
+            crate::authz::record_approvals(&s.store, u, &ns, approved_before.as_ref(), o);
         }
         Ok(stored
             .map(|o| (o, admitted.warnings))
@@ -651,12 +654,22 @@ async fn patch(
             if !pinned && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned() {
                 admitted.obj["metadata"]["resourceVersion"] = rv;
             }
-            match s.store.update(info, &ns, &name, admitted.obj, part) {
+            let approved_before = crate::authz::approved_for(&old);
+            match s
+                .store
+                .update_from(info, &ns, &name, admitted.obj, part, old)
+            {
                 Ok(o) => {
                     if let Some(u) = &user
                         && info.kind == "Freight"
                     {
-                        crate::authz::record_approvals(&s.store, u, &ns, Some(&old), &o);
+                        crate::authz::record_approvals(
+                            &s.store,
+                            u,
+                            &ns,
+                            approved_before.as_ref(),
+                            &o,
+                        );
                     }
                     return Ok(Ok((o, admitted.warnings, false)));
                 }

@@ -8,12 +8,17 @@
 //! Stage controller's concurrency cap), the whole run per Promotion, Stage
 //! reconciles, controller API requests and LISTs per hop, the server's CPU
 //! time per hop, its CPU use while idle for 20 s afterwards, and its peak
-//! RSS; ratios are against the smallest size of the same
-//! run. Then 50 queued Promotions of one Stage against 50 run one at a
-//! time (target: at most 1.2x).
+//! RSS (peak, and steady after the idle window); ratios are against the
+//! smallest size of the same run. A one-Stage pipeline, measured
+//! several times first, gives one hop's end-to-end time, so each chain
+//! row also prints its end to end against Stages x that hop (target: at
+//! most 1.1x). Then 50 queued Promotions of one Stage against 50 run one
+//! at a time (target: at most 1.2x).
 //!
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
+//! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
+//! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`.
 //! Run with `scripts/bench.sh`.
 
 #[path = "../tests/common/mod.rs"]
@@ -64,12 +69,14 @@ async fn metrics(c: &kube::Client) -> BTreeMap<String, f64> {
     counters(&c.request_text(req).await.expect("/metrics"))
 }
 
-fn peak_rss_mb(s: &ServerProc) -> f64 {
+/// A memory figure of the server from `/proc/PID/status` (`VmHWM` for
+/// the peak, `VmRSS` for now), in MB.
+fn rss_mb(s: &ServerProc, field: &str) -> f64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -178,6 +185,7 @@ struct Row {
     cpu_ms: f64,
     idle_cpu: f64,
     rss: f64,
+    steady_rss: f64,
     total: f64,
 }
 
@@ -198,8 +206,10 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     run_one(&c, nf, n, shape).await;
     let before = metrics(&c).await;
     let cpu_before = cpu_time(&s);
+    let perf = perf_record(&s, shape, n, nf);
     let times = run_one(&c, nf + 1, n, shape).await;
     let cpu = cpu_time(&s) - cpu_before;
+    perf_stop(perf);
     let after = metrics(&c).await;
     // Idle: nothing changes; only timers (re-checks, Warehouse intervals) run.
     let idle_before = cpu_time(&s);
@@ -228,9 +238,66 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
         lists: d(&|m| lists(m, "freights") + lists(m, "promotions") + lists(m, "stages")),
         cpu_ms: cpu.as_secs_f64() * 1000.0 / n as f64,
         idle_cpu: idle_cpu * 100.0,
-        rss: peak_rss_mb(&s),
+        rss: rss_mb(&s, "VmHWM"),
+        steady_rss: rss_mb(&s, "VmRSS"),
         total,
     }
+}
+
+/// Starts `perf record` on the server when `KARGO_BENCH_PERF` names a
+/// directory.
+fn perf_record(s: &ServerProc, shape: Shape, n: usize, nf: usize) -> Option<std::process::Child> {
+    let dir = std::env::var_os("KARGO_BENCH_PERF")?;
+    let out = std::path::Path::new(&dir).join(format!("{shape:?}-{n}x{nf}.data"));
+    let child = std::process::Command::new("perf")
+        .args(["record", "--call-graph", "dwarf,8192", "-F", "199", "-p"])
+        .arg(s.child.id().to_string())
+        .arg("-o")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| eprintln!("perf record: {e}"))
+        .ok()?;
+    // perf needs a moment to attach.
+    std::thread::sleep(Duration::from_millis(500));
+    Some(child)
+}
+
+/// Stops `perf record` so that it writes its file.
+fn perf_stop(child: Option<std::process::Child>) {
+    if let Some(mut child) = child {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+}
+
+/// Runs of the one-Stage pipeline that give one hop's end-to-end time.
+const ONE_HOP_RUNS: usize = 7;
+
+/// One hop end to end (Freight created to its Promotion succeeded) in a
+/// one-Stage pipeline: median, min and max over [`ONE_HOP_RUNS`] Freight
+/// after a warm-up, in ms.
+async fn one_hop() -> (f64, f64, f64) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = ServerProc::start(home.path());
+    let c = client(&s);
+    let target = ok_listener();
+    apply(&s, &project(NS));
+    apply(&s, &stages(NS, 1, Shape::Chain, &target));
+    bulk_freight(&c, 0, 1).await;
+    apply(&s, &auto_promotion(NS));
+    run_one(&c, 1, 1, Shape::Chain).await;
+    let mut ms = Vec::new();
+    for i in 0..ONE_HOP_RUNS {
+        let t = run_one(&c, 2 + i, 1, Shape::Chain).await;
+        ms.push(t[0].as_secs_f64() * 1000.0);
+    }
+    let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ms.iter().copied().fold(0.0, f64::max);
+    (percentile(ms, 0.5), min, max)
 }
 
 /// 50 Promotions of one Stage: one at a time (each waited for), then 50
@@ -304,6 +371,8 @@ async fn queue() -> (f64, f64) {
 
 #[tokio::main]
 async fn main() {
+    let (hop, hop_min, hop_max) = one_hop().await;
+    eprintln!("one hop (1 Stage): {hop:.1} ms ({hop_min:.1}-{hop_max:.1})");
     let mut rows = Vec::new();
     for (n, f) in sizes() {
         for shape in [Shape::Chain, Shape::FanOut] {
@@ -320,7 +389,7 @@ async fn main() {
         "\nController scale (second Freight through the pipeline; ratios against the smallest size of the same shape)"
     );
     println!(
-        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>10} {:>9} {:>8} {:>9} {:>9} {:>11}",
         "shape",
         "Stages",
         "Freight",
@@ -334,7 +403,9 @@ async fn main() {
         "CPU ms/hop",
         "idle CPU%",
         "RSS MB",
-        "total s"
+        "steady MB",
+        "total s",
+        "e2e/(n*hop)"
     );
     for r in &rows {
         let base = rows
@@ -343,7 +414,7 @@ async fn main() {
             .map(|b| b.p50)
             .unwrap_or(r.p50);
         println!(
-            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>9.1} {:>9.2} {:>8.0} {:>9.1}",
+            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>10.1} {:>9.2} {:>8.0} {:>9.0} {:>9.1} {:>11}",
             format!("{:?}", r.shape),
             r.stages,
             r.freight,
@@ -357,11 +428,19 @@ async fn main() {
             r.cpu_ms,
             r.idle_cpu,
             r.rss,
-            r.total / 1000.0
+            r.steady_rss,
+            r.total / 1000.0,
+            match r.shape {
+                Shape::Chain => format!("{:.2}", r.total / (r.stages as f64 * hop)),
+                Shape::FanOut => "-".into(),
+            }
         );
     }
     println!(
-        "targets: chain p50 < 50 ms/hop at every size; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"
+        "one hop (a one-Stage pipeline, Freight created to Promotion succeeded): {hop:.1} ms median ({hop_min:.1}-{hop_max:.1}) over {ONE_HOP_RUNS} runs"
+    );
+    println!(
+        "targets: chain p50 < 50 ms/hop at every size; chain e2e/(n*hop) <= 1.1; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"
     );
     let (one, queued) = queue().await;
     println!("\n50 Promotions of one Stage");

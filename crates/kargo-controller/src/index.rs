@@ -12,7 +12,7 @@ use kargo_api::{Freight, Promotion, Stage};
 use kube::ResourceExt;
 use kube::runtime::watcher::Event;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// Creation time then name: newest last.
 pub type Created = (Option<Time>, String);
@@ -46,21 +46,27 @@ struct FreightSummary {
 
 impl FreightSummary {
     fn of(f: &Freight) -> Self {
-        let st = f.status.clone().unwrap_or_default();
+        // Only the keys and the two fields are copied: a Freight verified
+        // in every Stage of a long pipeline has a large status.
+        let st = f.status.as_ref();
         FreightSummary {
             origin: origin_key(&f.origin),
             created: created(f),
             verified: st
-                .verified_in
                 .into_iter()
-                .map(|(k, v)| (k, v.longest_soak))
+                .flat_map(|st| &st.verified_in)
+                .map(|(k, v)| (k.clone(), v.longest_soak.clone()))
                 .collect(),
             currently: st
-                .currently_in
                 .into_iter()
-                .map(|(k, v)| (k, v.since))
+                .flat_map(|st| &st.currently_in)
+                .map(|(k, v)| (k.clone(), v.since.clone()))
                 .collect(),
-            approved: st.approved_for.into_keys().collect(),
+            approved: st
+                .into_iter()
+                .flat_map(|st| st.approved_for.keys())
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -70,59 +76,87 @@ struct FreightIndex {
     by_origin: HashMap<Key, BTreeSet<Created>>,
     verified_in: HashMap<Key, BTreeSet<Created>>,
     approved_for: HashMap<Key, BTreeSet<Created>>,
-    summary: HashMap<Key, FreightSummary>,
+    summary: HashMap<Key, Arc<FreightSummary>>,
 }
 
 impl FreightIndex {
-    fn remove(&mut self, key: &Key) -> Option<FreightSummary> {
+    /// Replaces what the index holds of a Freight; only the Stages whose
+    /// entries changed are touched. Returns the previous summary.
+    fn update(&mut self, key: Key, new: Arc<FreightSummary>) -> Option<Arc<FreightSummary>> {
+        let Some(old) = self.summary.get(&key).cloned() else {
+            self.insert(key, new);
+            return None;
+        };
+        if old.created != new.created || old.origin != new.origin {
+            let old = self.remove(&key);
+            self.insert(key, new);
+            return old;
+        }
+        let ns = &key.0;
+        let c = &new.created;
+        for s in old
+            .verified
+            .keys()
+            .filter(|s| !new.verified.contains_key(*s))
+        {
+            drop_from(&mut self.verified_in, (ns.clone(), s.clone()), c);
+        }
+        for s in new
+            .verified
+            .keys()
+            .filter(|s| !old.verified.contains_key(*s))
+        {
+            add_to(&mut self.verified_in, (ns.clone(), s.clone()), c);
+        }
+        for s in old.approved.difference(&new.approved) {
+            drop_from(&mut self.approved_for, (ns.clone(), s.clone()), c);
+        }
+        for s in new.approved.difference(&old.approved) {
+            add_to(&mut self.approved_for, (ns.clone(), s.clone()), c);
+        }
+        self.summary.insert(key, new)
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Arc<FreightSummary>> {
         let old = self.summary.remove(key)?;
         let ns = &key.0;
-        let drop = |m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created| {
-            if let Some(s) = m.get_mut(&k) {
-                s.remove(c);
-                if s.is_empty() {
-                    m.remove(&k);
-                }
-            }
-        };
-        drop(
-            &mut self.by_origin,
-            (ns.clone(), old.origin.clone()),
-            &old.created,
-        );
+        let c = &old.created;
+        drop_from(&mut self.by_origin, (ns.clone(), old.origin.clone()), c);
         for s in old.verified.keys() {
-            drop(&mut self.verified_in, (ns.clone(), s.clone()), &old.created);
+            drop_from(&mut self.verified_in, (ns.clone(), s.clone()), c);
         }
         for s in &old.approved {
-            drop(
-                &mut self.approved_for,
-                (ns.clone(), s.clone()),
-                &old.created,
-            );
+            drop_from(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
         Some(old)
     }
 
-    fn insert(&mut self, key: Key, new: FreightSummary) {
+    fn insert(&mut self, key: Key, new: Arc<FreightSummary>) {
         let ns = &key.0;
         let c = &new.created;
-        self.by_origin
-            .entry((ns.clone(), new.origin.clone()))
-            .or_default()
-            .insert(c.clone());
+        add_to(&mut self.by_origin, (ns.clone(), new.origin.clone()), c);
         for s in new.verified.keys() {
-            self.verified_in
-                .entry((ns.clone(), s.clone()))
-                .or_default()
-                .insert(c.clone());
+            add_to(&mut self.verified_in, (ns.clone(), s.clone()), c);
         }
         for s in &new.approved {
-            self.approved_for
-                .entry((ns.clone(), s.clone()))
-                .or_default()
-                .insert(c.clone());
+            add_to(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
         self.summary.insert(key, new);
+    }
+}
+
+/// Adds `c` to the set under `k`.
+fn add_to(m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created) {
+    m.entry(k).or_default().insert(c.clone());
+}
+
+/// Removes `c` from the set under `k`, and the set when it empties.
+fn drop_from(m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created) {
+    if let Some(s) = m.get_mut(&k) {
+        s.remove(c);
+        if s.is_empty() {
+            m.remove(&k);
+        }
     }
 }
 
@@ -317,7 +351,7 @@ impl Index {
             }
             Event::InitApply(f) => {
                 if let Some(s) = write(&self.freight_shadow).as_mut() {
-                    s.insert(ns_name(f), FreightSummary::of(f));
+                    s.insert(ns_name(f), Arc::new(FreightSummary::of(f)));
                 }
                 Vec::new()
             }
@@ -333,14 +367,9 @@ impl Index {
             }
             Event::Apply(f) => {
                 let key = ns_name(f);
-                let new = FreightSummary::of(f);
-                let old = {
-                    let mut idx = write(&self.freight);
-                    let old = idx.remove(&key);
-                    idx.insert(key.clone(), new.clone());
-                    old
-                };
-                self.freight_wakes(&key.0, old.as_ref(), &new)
+                let new = Arc::new(FreightSummary::of(f));
+                let old = write(&self.freight).update(key.clone(), new.clone());
+                self.freight_wakes(&key.0, old.as_deref(), &new)
             }
         }
     }

@@ -333,7 +333,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
                     .await?;
             }
-            record_success(&stage, &freight_api, &last, &mut st).await?;
+            record_success(caches, &stage, &freight_api, &last, &mut st).await?;
             conditions::set_status(
                 &mut st.conditions,
                 "Verified",
@@ -612,14 +612,25 @@ fn summarize(
 
 /// A Promotion succeeded: the Stage now uses its Freight.
 async fn record_success(
+    caches: &Caches,
     stage: &Stage,
     freight_api: &Api<Freight>,
     p: &Promotion,
     st: &mut StageStatus,
 ) -> Result<(), Error> {
     let name = stage.name_any();
-    let Some(f) = freight_api.get_opt(&p.spec.freight).await? else {
-        return Ok(());
+    let ns = stage.namespace().unwrap_or_default();
+    // Freight's artifacts never change, so the cache serves them; a GET
+    // only when the cache does not hold the Freight yet. (Reading a
+    // Freight verified in every Stage of a long pipeline costs as much as
+    // writing it, so each read saved matters at scale.)
+    let cached = |n: &str| caches.freight.get(&ObjectRef::new(n).within(&ns));
+    let f = match cached(&p.spec.freight) {
+        Some(f) => f,
+        None => match freight_api.get_opt(&p.spec.freight).await? {
+            Some(f) => Arc::new(f),
+            None => return Ok(()),
+        },
     };
     let fref = FreightReference {
         name: f.metadata.name.clone().unwrap_or_default(),
@@ -653,7 +664,17 @@ async fn record_success(
     let now = now();
     // Where Freight is now, and how long the previous one soaked here.
     for prev in previous {
-        if let Some(pf) = freight_api.get_opt(&prev).await? {
+        // The cache holds when the previous Freight arrived here unless it
+        // lags behind that write; then a GET.
+        let pf = match cached(&prev).filter(|pf| {
+            pf.status
+                .as_ref()
+                .is_some_and(|s| s.currently_in.contains_key(&name))
+        }) {
+            Some(pf) => Some(pf),
+            None => freight_api.get_opt(&prev).await?.map(Arc::new),
+        };
+        if let Some(pf) = pf {
             let since = pf
                 .status
                 .as_ref()

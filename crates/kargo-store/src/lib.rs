@@ -20,7 +20,7 @@ mod schema;
 pub use error::{Result, StoreError};
 
 use kargo_api::{ResourceInfo, resources};
-use meta::{finalizers, meta_str, metadata_mut, now, owner_uids, spec_part};
+use meta::{finalizers, meta_str, metadata_mut, now, owner_uids, same_spec};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -603,7 +603,24 @@ impl Store {
         obj: Value,
         part: Part,
     ) -> Result<Value> {
-        self.write(|w| w.update(info, ns, name, obj, part))
+        self.write(|w| w.update(info, ns, name, obj, part, None))
+    }
+
+    /// [`Store::update`] by a caller that has just read the object
+    /// (`old`, as [`Store::get`] returned it), e.g. to patch it: when the
+    /// stored version is still `old`'s, the write uses it instead of
+    /// reading and decoding the object again; otherwise it reads it as
+    /// `update` does.
+    pub fn update_from(
+        &self,
+        info: &'static ResourceInfo,
+        ns: &str,
+        name: &str,
+        obj: Value,
+        part: Part,
+        old: Value,
+    ) -> Result<Value> {
+        self.write(|w| w.update(info, ns, name, obj, part, Some(old)))
     }
 
     /// Deletes an object. With finalizers it only gets a deletionTimestamp;
@@ -634,6 +651,15 @@ impl Store {
             w.delete(info, ns, name, old)
         })
     }
+}
+
+/// The resourceVersion an object is stored at, without reading its body.
+fn stored_rv(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT rv FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
+        .query_row(params![key, ns, name], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|rv| rv.to_string()))
 }
 
 fn get_in(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<Value>> {
@@ -732,9 +758,16 @@ impl Writer<'_> {
         name: &str,
         mut obj: Value,
         part: Part,
+        read: Option<Value>,
     ) -> Result<Value> {
         let key = res_key(info);
-        let old = get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?;
+        let old = match read.filter(|r| {
+            stored_rv(&self.tx, &key, ns, name)
+                .is_ok_and(|rv| rv.is_some() && rv.as_deref() == meta_str(r, "resourceVersion"))
+        }) {
+            Some(r) => r,
+            None => get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?,
+        };
         if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
         {
@@ -751,16 +784,20 @@ impl Writer<'_> {
         }
         let mut new = match part {
             Part::Status => {
-                let mut n = old.clone();
-                match obj.get("status") {
-                    Some(s) => n["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = n.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
+                // Everything but the status from the stored object, the
+                // status from the request (moved, not copied: it can be
+                // most of the object).
+                let mut n: serde_json::Map<String, Value> = old
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.as_str() != "status")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if let Some(s) = obj.as_object_mut().and_then(|m| m.remove("status")) {
+                    n.insert("status".into(), s);
                 }
-                n
+                Value::Object(n)
             }
             Part::Main => {
                 if info.has_status {
@@ -801,7 +838,7 @@ impl Writer<'_> {
             "resourceVersion".into(),
             old_md.get("resourceVersion").cloned().unwrap_or(json!("")),
         );
-        if info.has_generation() && spec_part(&new) != spec_part(&old) {
+        if info.has_generation() && part == Part::Main && !same_spec(&new, &old) {
             let g = old_md
                 .get("generation")
                 .and_then(Value::as_i64)

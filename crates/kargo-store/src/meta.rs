@@ -94,14 +94,21 @@ pub fn owner_uids(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Everything but `metadata` and `status`: what bumps `generation` when it changes.
-pub fn spec_part(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
-    }
-    v
+/// Whether two objects agree on everything but `metadata`, `status`,
+/// `apiVersion` and `kind`: what bumps `generation` when it changes.
+/// Compared in place (a status can be far larger than the spec).
+pub fn same_spec(a: &Value, b: &Value) -> bool {
+    const SKIP: [&str; 4] = ["metadata", "status", "apiVersion", "kind"];
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let spec = |m: &'_ serde_json::Map<String, Value>| {
+        m.iter()
+            .filter(|(k, _)| !SKIP.contains(&k.as_str()))
+            .count()
+    };
+    spec(a) == spec(b)
+        && a.iter()
+            .filter(|(k, _)| !SKIP.contains(&k.as_str()))
+            .all(|(k, v)| b.get(k) == Some(v))
 }

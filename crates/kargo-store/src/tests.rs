@@ -248,3 +248,40 @@ fn list_pages_in_name_order() {
         .unwrap();
     assert_eq!(page.len(), 2);
 }
+
+#[test]
+fn update_from_uses_the_object_read_only_while_it_is_current() {
+    let (_d, s) = open();
+    project(&s, "p");
+    let w = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
+        "metadata": {"name": "w"}, "spec": {"interval": "5m"}});
+    let a = s.create(info("Warehouse"), "p", w).unwrap();
+    // A status write from what was just read: the stored spec stays.
+    let mut st = a.clone();
+    st["status"] = json!({"lastFreightID": "x"});
+    st["spec"]["interval"] = json!("9m");
+    let b = s
+        .update_from(info("Warehouse"), "p", "w", st, Part::Status, a.clone())
+        .unwrap();
+    assert_eq!(b["status"]["lastFreightID"], "x");
+    assert_eq!(b["spec"]["interval"], "5m");
+    assert_eq!(b["metadata"]["generation"], 1);
+    // The read is stale now: the write re-reads the stored object, so a
+    // lie in the stale copy never reaches the store, and the version the
+    // body carries still decides (409).
+    let mut liar = a.clone();
+    liar["spec"]["interval"] = json!("1h");
+    let mut st = b.clone();
+    st["status"] = json!({"lastFreightID": "y"});
+    let c = s
+        .update_from(info("Warehouse"), "p", "w", st, Part::Status, liar)
+        .unwrap();
+    assert_eq!(c["status"]["lastFreightID"], "y");
+    assert_eq!(c["spec"]["interval"], "5m");
+    let mut stale = a.clone();
+    stale["status"] = json!({"lastFreightID": "z"});
+    assert!(matches!(
+        s.update_from(info("Warehouse"), "p", "w", stale, Part::Status, b),
+        Err(StoreError::Conflict(_))
+    ));
+}

@@ -74,6 +74,38 @@ impl ForgeError {
     }
 }
 
+impl ForgeError {
+    /// The same error, its message prefixed with `what: `.
+    pub fn context(self, what: impl fmt::Display) -> ForgeError {
+        ForgeError {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
+}
+
+impl PullRequest {
+    /// Whether its head commit is `sha` (any, when `sha` is empty): Kargo
+    /// filters listed pull requests by it.
+    pub fn has_head(&self, sha: &str) -> bool {
+        sha.is_empty() || self.head_sha == sha
+    }
+}
+
+/// Kargo's look before merging: already merged → that pull request;
+/// closed unmerged → an error; open → None (go on).
+fn settled(number: i64, pr: PullRequest) -> Result<Option<PullRequest>, ForgeError> {
+    if pr.merged {
+        return Ok(Some(pr));
+    }
+    if !pr.open {
+        return Err(ForgeError::other(format!(
+            "pull request {number} is closed but not merged"
+        )));
+    }
+    Ok(None)
+}
+
 impl fmt::Display for ForgeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -12,7 +12,6 @@
 mod forge;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use forge::Forge;
@@ -23,23 +22,9 @@ use serde_json::{Map, Value, json};
 
 const TOKEN: &str = "t0ken-s3cret";
 
+/// git, trimmed.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    forge::git(dir, args).trim().to_string()
 }
 
 /// Pushes branch `branch` (from main) with `file` changed to `text`,
@@ -387,4 +372,40 @@ fn a_wrong_token_and_missing_labels_are_errors() {
         e.terminal && e.message.contains("\"bitbucket\" is not supported"),
         "{e}"
     );
+}
+
+#[test]
+fn more_than_a_hundred_open_pull_requests_are_paged_through() {
+    // GitHub's largest page is 100: the open pull request for this head
+    // is the 121st and is still found and reused.
+    let tmp = tempfile::tempdir().unwrap();
+    let forge = Forge::serve(tmp.path(), "bot", TOKEN);
+    let url = forge.repo("acme", "config", &[("values.yaml", "tag: 1\n")]);
+    push_branch(
+        &forge.bare("acme/config"),
+        tmp.path(),
+        "b",
+        "values.yaml",
+        "tag: 2\n",
+        "two",
+    );
+    forge.add_other_prs("acme/config", "b", "main", 120);
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let cfg =
+        json!({"repoURL": url, "provider": "github", "sourceBranch": "b", "targetBranch": "main"});
+    let first = run(&work, "git-open-pr", cfg.clone(), &Map::new()).unwrap();
+    assert_eq!(first.outputs["pr"]["id"], json!(121));
+    let again = run(&work, "git-open-pr", cfg, &Map::new()).unwrap();
+    assert_eq!(again.outputs, first.outputs);
+    assert_eq!(forge.prs().len(), 121);
+    let lists: Vec<String> = forge
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("GET /api/v3/repos/acme/config/pulls?"))
+        .collect();
+    // Two pages each time (100 + 20, then 100 + 21).
+    assert_eq!(lists.len(), 4, "{lists:#?}");
+    assert!(lists.iter().all(|r| r.contains("per_page=100")));
+    assert_eq!(lists.iter().filter(|r| r.contains("page=2")).count(), 2);
 }

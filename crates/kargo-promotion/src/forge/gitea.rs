@@ -67,10 +67,7 @@ impl<'a> Gitea<'a> {
                 by_name.insert(n.to_string(), id);
             }
         })
-        .map_err(|e| ForgeError {
-            message: format!("error listing repository labels: {e}"),
-            ..e
-        })?;
+        .map_err(|e| e.context("error listing repository labels"))?;
         let (mut ids, mut missing, mut seen) = (Vec::new(), Vec::new(), Vec::new());
         for name in names {
             if seen.contains(&name) {
@@ -153,10 +150,7 @@ impl Forge for Gitea<'_> {
                 let b = branch(v, side);
                 b.is_empty() || b == want
             };
-            if (head_sha.is_empty() || pr.head_sha == head_sha)
-                && named("head", head)
-                && named("base", base)
-            {
+            if pr.has_head(head_sha) && named("head", head) && named("base", base) {
                 prs.push(pr);
             }
         })?;
@@ -168,18 +162,11 @@ impl Forge for Gitea<'_> {
         number: i64,
         method: &str,
     ) -> Result<Option<PullRequest>, ForgeError> {
-        let v = self.get(number).map_err(|e| ForgeError {
-            message: format!("error getting pull request {number}: {e}"),
-            ..e
-        })?;
-        let pr = convert(&v);
-        if pr.merged {
-            return Ok(Some(pr));
-        }
-        if !pr.open {
-            return Err(ForgeError::other(format!(
-                "pull request {number} is closed but not merged"
-            )));
+        let v = self
+            .get(number)
+            .map_err(|e| e.context(format!("error getting pull request {number}")))?;
+        if let Some(done) = super::settled(number, convert(&v))? {
+            return Ok(Some(done));
         }
         let draft = v.get("draft").and_then(Value::as_bool).unwrap_or(false);
         if draft || v.get("mergeable").and_then(Value::as_bool) != Some(true) {
@@ -195,19 +182,15 @@ impl Forge for Gitea<'_> {
         let resp = self
             .api
             .call(Method::POST, &path, Some(&json!({"Do": method})))
-            .map_err(|e| ForgeError {
-                message: format!("error merging pull request {number}: {e}"),
-                ..e
-            })?;
+            .map_err(|e| e.context(format!("error merging pull request {number}")))?;
         if resp.status != 200 {
             return Err(ForgeError::other(format!(
                 "merge rejected for pull request {number}"
             )));
         }
-        let updated = self.get(number).map_err(|e| ForgeError {
-            message: format!("error fetching PR {number} after merge: {e}"),
-            ..e
-        })?;
+        let updated = self
+            .get(number)
+            .map_err(|e| e.context(format!("error fetching PR {number} after merge")))?;
         Ok(Some(convert(&updated)))
     }
 }

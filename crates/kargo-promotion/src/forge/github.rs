@@ -122,7 +122,7 @@ impl Forge for GitHub<'_> {
         let mut prs = Vec::new();
         super::every_page(&self.api, &path, |v| {
             let pr = convert(v);
-            if head_sha.is_empty() || pr.head_sha == head_sha {
+            if pr.has_head(head_sha) {
                 prs.push(pr);
             }
         })?;
@@ -134,18 +134,11 @@ impl Forge for GitHub<'_> {
         number: i64,
         method: &str,
     ) -> Result<Option<PullRequest>, ForgeError> {
-        let v = self.get(number).map_err(|e| ForgeError {
-            message: format!("error getting pull request {number}: {e}"),
-            ..e
-        })?;
-        let pr = convert(&v);
-        if pr.merged {
-            return Ok(Some(pr));
-        }
-        if !pr.open {
-            return Err(ForgeError::other(format!(
-                "pull request {number} is closed but not merged"
-            )));
+        let v = self
+            .get(number)
+            .map_err(|e| e.context(format!("error getting pull request {number}")))?;
+        if let Some(done) = super::settled(number, convert(&v))? {
+            return Ok(Some(done));
         }
         let mut policy_blocked = false;
         match v
@@ -179,22 +172,16 @@ impl Forge for GitHub<'_> {
             Err(e) if e.status == Some(405) && transient_405(&e.message, policy_blocked) => {
                 return Ok(None);
             }
-            Err(e) => {
-                return Err(ForgeError {
-                    message: format!("error merging pull request {number}: {e}"),
-                    ..e
-                });
-            }
+            Err(e) => return Err(e.context(format!("error merging pull request {number}"))),
         };
         if result.get("merged").and_then(Value::as_bool) != Some(true) {
             return Err(ForgeError::other(format!(
                 "merge rejected for pull request {number}"
             )));
         }
-        let updated = self.get(number).map_err(|e| ForgeError {
-            message: format!("error getting pull request {number} after merge: {e}"),
-            ..e
-        })?;
+        let updated = self
+            .get(number)
+            .map_err(|e| e.context(format!("error getting pull request {number} after merge")))?;
         Ok(Some(convert(&updated)))
     }
 }

@@ -98,7 +98,7 @@ impl Forge for GitLab<'_> {
         let mut prs = Vec::new();
         super::every_page(&self.api, &path, |v| {
             let pr = convert(v);
-            if pr.open && (head_sha.is_empty() || pr.head_sha == head_sha) {
+            if pr.open && pr.has_head(head_sha) {
                 prs.push(pr);
             }
         })?;
@@ -110,10 +110,9 @@ impl Forge for GitLab<'_> {
         number: i64,
         method: &str,
     ) -> Result<Option<PullRequest>, ForgeError> {
-        let v = self.get(number).map_err(|e| ForgeError {
-            message: format!("error getting merge request {number}: {e}"),
-            ..e
-        })?;
+        let v = self
+            .get(number)
+            .map_err(|e| e.context(format!("error getting merge request {number}")))?;
         let state = v.get("state").and_then(Value::as_str).unwrap_or("");
         if state == "merged" {
             return Ok(Some(convert(&v)));
@@ -140,10 +139,7 @@ impl Forge for GitLab<'_> {
         let merged = self
             .api
             .call(Method::PUT, &path, Some(&body))
-            .map_err(|e| ForgeError {
-                message: format!("error merging merge request {number}: {e}"),
-                ..e
-            })?;
+            .map_err(|e| e.context(format!("error merging merge request {number}")))?;
         Ok(Some(convert(&merged.body)))
     }
 }

@@ -77,7 +77,6 @@ impl Step for GitMergePr {
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let c = parse(config)?;
-        ctx.check_repo_url(NAME, "repoURL", &c.repo_url)?;
         let forge = pr::forge_for(
             NAME,
             ctx,
@@ -123,67 +122,27 @@ mod tests {
     use super::*;
     use crate::forge::{ForgeError, PullRequest};
     use crate::steps::files::fixture::check_configs;
-    use crate::steps::pr::fake::FakeForge;
+    use crate::steps::pr::fake::{self, FakeForge};
 
     #[test]
     fn upstream_config_rows() {
-        let ok = &[][..];
         let gh = "https://github.com/example/repo.git";
-        let rows: &[(&str, Value, &[&str])] = &[
-            ("repoURL not specified", json!({}), &["repoURL: required"]),
-            (
-                "repoURL is empty string",
-                json!({"repoURL": ""}),
-                &["repoURL: must not be empty"],
-            ),
-            (
-                "prNumber not specified",
-                json!({"repoURL": gh}),
-                &["prNumber: required"],
-            ),
-            (
-                "prNumber is less than 1",
-                json!({"prNumber": 0}),
-                &["prNumber: must be greater than or equal to 1"],
-            ),
-            (
-                "provider is an invalid value",
-                json!({"provider": "bogus"}),
-                &["provider: \"bogus\" must be one of the following:"],
-            ),
-            (
-                "valid without explicit provider",
-                json!({"prNumber": 42, "repoURL": gh}),
-                ok,
-            ),
-            (
-                "valid with explicit provider",
-                json!({"provider": "github", "prNumber": 42, "repoURL": gh}),
-                ok,
-            ),
-            (
-                "valid with wait enabled",
-                json!({"provider": "github", "prNumber": 42, "repoURL": gh, "wait": true}),
-                ok,
-            ),
-            (
-                "valid with merge method",
-                json!({"provider": "github", "prNumber": 42, "repoURL": gh, "mergeMethod": "squash"}),
-                ok,
-            ),
-            (
-                "pollInterval is not a valid duration",
-                json!({"prNumber": 42, "repoURL": gh, "pollInterval": "soon"}),
-                &["pollInterval: \"soon\" does not match pattern"],
-            ),
-            (
-                "valid with pollInterval",
-                json!({"prNumber": 42, "repoURL": gh, "wait": true, "pollInterval": "30s"}),
-                ok,
-            ),
-        ];
+        let mut rows = fake::pr_number_rows();
+        rows.push((
+            "valid with wait enabled",
+            json!({"provider": "github", "prNumber": 42, "repoURL": gh, "wait": true}),
+            &[],
+        ));
+        rows.push((
+            "valid with merge method",
+            json!({"provider": "github", "prNumber": 42, "repoURL": gh, "mergeMethod": "squash"}),
+            &[],
+        ));
+        rows.extend(fake::poll_rows(
+            json!({"prNumber": 42, "repoURL": gh, "wait": true, "pollInterval": "30s"}),
+        ));
         assert_eq!(rows.len(), 11); // Kargo's Test_gitPRMerger_convert: 11 rows
-        check_configs(parse, rows);
+        check_configs(parse, &rows);
     }
 
     #[test]

@@ -98,7 +98,6 @@ impl Step for GitOpenPr {
         if let Some(prior) = prior_output(ctx)? {
             return Ok(StepResult::succeeded(prior));
         }
-        ctx.check_repo_url(NAME, "repoURL", &c.repo_url)?;
         let forge = pr::forge_for(
             NAME,
             ctx,
@@ -434,6 +433,36 @@ mod tests {
         assert_eq!(sorted, want);
     }
 
+    /// Runs `f` with a context over `work` (project `fake-project`,
+    /// Stage `fake-stage`, alias `open`).
+    fn in_ctx<R>(
+        work: &Path,
+        outputs: &Map<String, Value>,
+        ui: Option<&str>,
+        f: impl FnOnce(&StepContext<'_>) -> R,
+    ) -> R {
+        let promotion = kargo_expr::PromotionContext {
+            project: "fake-project".into(),
+            stage: "fake-stage".into(),
+            ..Default::default()
+        };
+        let empty = Map::new();
+        let limits = crate::limits::Limits::default();
+        f(&StepContext {
+            work_dir: work,
+            alias: "open",
+            promotion: &promotion,
+            outputs,
+            shared: &empty,
+            credentials: &crate::git::NoCredentials,
+            apps: None,
+            objects: None,
+            allow_file_repos: true,
+            limits: &limits,
+            ui_base_url: ui,
+        })
+    }
+
     /// Runs `open_pr` in a fresh work directory against `url`.
     fn run_open(
         url: &str,
@@ -444,27 +473,7 @@ mod tests {
         let work = tempfile::tempdir().unwrap();
         let mut c: GitOpenPrConfig = parse(&cfg).unwrap();
         c.repo_url = url.to_string();
-        let promotion = kargo_expr::PromotionContext {
-            project: "fake-project".into(),
-            stage: "fake-stage".into(),
-            ..Default::default()
-        };
-        let empty = Map::new();
-        let limits = crate::limits::Limits::default();
-        let ctx = StepContext {
-            work_dir: work.path(),
-            alias: "open",
-            promotion: &promotion,
-            outputs: &empty,
-            shared: &empty,
-            credentials: &crate::git::NoCredentials,
-            apps: None,
-            objects: None,
-            allow_file_repos: true,
-            limits: &limits,
-            ui_base_url: ui,
-        };
-        let res = open_pr(&ctx, &c, forge);
+        let res = in_ctx(work.path(), &Map::new(), ui, |ctx| open_pr(ctx, &c, forge));
         // The scratch repository is gone.
         assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
         res
@@ -600,35 +609,20 @@ mod tests {
 
     #[test]
     fn prior_output_short_circuits() {
-        let mut outputs = Map::new();
-        outputs.insert("open".into(), json!({"pr": {"id": 9, "url": "u"}}));
-        let promotion = kargo_expr::PromotionContext::default();
-        let empty = Map::new();
-        let limits = crate::limits::Limits::default();
-        let ctx = StepContext {
-            work_dir: Path::new("/nonexistent"),
-            alias: "open",
-            promotion: &promotion,
-            outputs: &outputs,
-            shared: &empty,
-            credentials: &crate::git::NoCredentials,
-            apps: None,
-            objects: None,
-            allow_file_repos: false,
-            limits: &limits,
-            ui_base_url: None,
-        };
         let cfg =
             json!({"repoURL": "https://github.com/o/r", "sourceBranch": "a", "targetBranch": "b"});
-        let r = GitOpenPr.run(&ctx, &cfg).unwrap();
+        let mut outputs = Map::new();
+        outputs.insert("open".into(), json!({"pr": {"id": 9, "url": "u"}}));
+        let r = in_ctx(Path::new("/nonexistent"), &outputs, None, |ctx| {
+            GitOpenPr.run(ctx, &cfg)
+        })
+        .unwrap();
         assert_eq!(r.outputs["pr"], json!({"id": 9, "url": "u"}));
-        let mut bad = Map::new();
-        bad.insert("open".into(), json!({"pr": {"id": "nine"}}));
-        let ctx = StepContext {
-            outputs: &bad,
-            ..ctx
-        };
-        let e = GitOpenPr.run(&ctx, &cfg).unwrap_err();
+        outputs.insert("open".into(), json!({"pr": {"id": "nine"}}));
+        let e = in_ctx(Path::new("/nonexistent"), &outputs, None, |ctx| {
+            GitOpenPr.run(ctx, &cfg)
+        })
+        .unwrap_err();
         assert!(e.message.contains("is not a number"), "{e}");
     }
 }

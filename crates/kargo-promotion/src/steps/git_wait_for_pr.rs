@@ -65,7 +65,6 @@ impl Step for GitWaitForPr {
 
     fn run(&self, ctx: &StepContext<'_>, config: &Value) -> Result<StepResult, StepError> {
         let c = parse(config)?;
-        ctx.check_repo_url(NAME, "repoURL", &c.repo_url)?;
         let forge = pr::forge_for(
             NAME,
             ctx,
@@ -114,57 +113,17 @@ mod tests {
     use super::*;
     use crate::forge::{ForgeError, PullRequest};
     use crate::steps::files::fixture::check_configs;
-    use crate::steps::pr::fake::FakeForge;
+    use crate::steps::pr::fake::{self, FakeForge};
 
     #[test]
     fn upstream_config_rows() {
-        let ok = &[][..];
         let gh = "https://github.com/example/repo.git";
-        let rows: &[(&str, Value, &[&str])] = &[
-            ("repoURL not specified", json!({}), &["repoURL: required"]),
-            (
-                "repoURL is empty string",
-                json!({"repoURL": ""}),
-                &["repoURL: must not be empty"],
-            ),
-            (
-                "prNumber not specified",
-                json!({"repoURL": gh}),
-                &["prNumber: required"],
-            ),
-            (
-                "prNumber is less than 1",
-                json!({"prNumber": 0}),
-                &["prNumber: must be greater than or equal to 1"],
-            ),
-            (
-                "provider is an invalid value",
-                json!({"provider": "bogus"}),
-                &["provider: \"bogus\" must be one of the following:"],
-            ),
-            (
-                "valid without explicit provider",
-                json!({"prNumber": 42, "repoURL": gh}),
-                ok,
-            ),
-            (
-                "valid with explicit provider",
-                json!({"provider": "github", "prNumber": 42, "repoURL": gh}),
-                ok,
-            ),
-            (
-                "pollInterval is not a valid duration",
-                json!({"prNumber": 42, "repoURL": gh, "pollInterval": "soon"}),
-                &["pollInterval: \"soon\" does not match pattern"],
-            ),
-            (
-                "valid with pollInterval",
-                json!({"prNumber": 42, "repoURL": gh, "pollInterval": "1m"}),
-                ok,
-            ),
-        ];
+        let mut rows = fake::pr_number_rows();
+        rows.extend(fake::poll_rows(
+            json!({"prNumber": 42, "repoURL": gh, "pollInterval": "1m"}),
+        ));
         assert_eq!(rows.len(), 9); // Kargo's Test_gitPRWaiter_convert: 9 rows
-        check_configs(parse, rows);
+        check_configs(parse, &rows);
     }
 
     fn pr42(open: bool, merged: bool, sha: &str) -> PullRequest {

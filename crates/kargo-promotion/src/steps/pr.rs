@@ -59,9 +59,10 @@ pub fn poll_interval(
     }
 }
 
-/// The forge client for `repo_url` as step `step` reaches it. An
-/// unsupported provider fails the step (no retry helps); anything else
-/// is retryable (Kargo: Errored).
+/// The forge client for `repo_url` (which must be a repository URL the
+/// server allows) as step `step` reaches it. An unsupported provider
+/// fails the step (no retry helps); anything else is retryable (Kargo:
+/// Errored).
 pub fn forge_for<'a>(
     step: &str,
     ctx: &StepContext<'a>,
@@ -69,6 +70,7 @@ pub fn forge_for<'a>(
     provider: Option<&str>,
     insecure_skip_tls_verify: bool,
 ) -> Result<Box<dyn Forge + 'a>, StepError> {
+    ctx.check_repo_url(step, "repoURL", repo_url)?;
     let opts = forge::Options {
         provider,
         token: ctx
@@ -97,10 +99,68 @@ pub fn pr_output(pr: &forge::PullRequest, with_state: bool) -> Value {
     o
 }
 
-/// A forge whose answers a test sets (Kargo's `gitprovider.Fake`).
+/// A forge whose answers a test sets (Kargo's `gitprovider.Fake`), and
+/// the config rows `git-wait-for-pr` and `git-merge-pr` share.
 #[cfg(test)]
 pub mod fake {
     use std::sync::Mutex;
+
+    use serde_json::{Value, json};
+
+    /// A config row: name, config, the problems expected (none: valid).
+    pub type Row = (&'static str, Value, &'static [&'static str]);
+
+    const GH: &str = "https://github.com/example/repo.git";
+
+    /// The first seven rows of Kargo's `Test_gitPRWaiter_convert` and
+    /// `Test_gitPRMerger_convert` (the same in both).
+    pub fn pr_number_rows() -> Vec<Row> {
+        vec![
+            ("repoURL not specified", json!({}), &["repoURL: required"]),
+            (
+                "repoURL is empty string",
+                json!({"repoURL": ""}),
+                &["repoURL: must not be empty"],
+            ),
+            (
+                "prNumber not specified",
+                json!({"repoURL": GH}),
+                &["prNumber: required"],
+            ),
+            (
+                "prNumber is less than 1",
+                json!({"prNumber": 0}),
+                &["prNumber: must be greater than or equal to 1"],
+            ),
+            (
+                "provider is an invalid value",
+                json!({"provider": "bogus"}),
+                &["provider: \"bogus\" must be one of the following:"],
+            ),
+            (
+                "valid without explicit provider",
+                json!({"prNumber": 42, "repoURL": GH}),
+                &[],
+            ),
+            (
+                "valid with explicit provider",
+                json!({"provider": "github", "prNumber": 42, "repoURL": GH}),
+                &[],
+            ),
+        ]
+    }
+
+    /// Their two `pollInterval` rows; `valid` is the valid config.
+    pub fn poll_rows(valid: Value) -> Vec<Row> {
+        vec![
+            (
+                "pollInterval is not a valid duration",
+                json!({"prNumber": 42, "repoURL": GH, "pollInterval": "soon"}),
+                &["pollInterval: \"soon\" does not match pattern"],
+            ),
+            ("valid with pollInterval", valid, &[]),
+        ]
+    }
 
     use crate::forge::{Forge, ForgeError, NewPullRequest, PullRequest};
 

@@ -513,12 +513,7 @@ impl Forge {
         body: &Value,
         path: &str,
     ) -> (u16, String, Value) {
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| field(body, k);
         match (method, rest) {
             ("POST", ["pulls"]) => match self.create(
                 repo,
@@ -635,12 +630,7 @@ impl Forge {
         body: &Value,
         path: &str,
     ) -> (u16, String, Value) {
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| field(body, k);
         match (method, rest) {
             ("POST", ["merge_requests"]) => {
                 let labels = s("labels")
@@ -735,12 +725,7 @@ impl Forge {
         body: &Value,
         path: &str,
     ) -> (u16, String, Value) {
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| field(body, k);
         match (method, rest) {
             ("GET", ["labels"]) => {
                 let items = self
@@ -881,8 +866,16 @@ fn cgi(
     stream.write_all(payload)
 }
 
+/// A string field of a JSON body ("" when absent).
+fn field(body: &Value, k: &str) -> String {
+    body.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Runs git in `dir` with an identity; panics on failure; stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)

@@ -1,6 +1,6 @@
 //! Promotion through a pull request, end to end through `kargo server`
-//! and the in-test forge (`git http-backend` plus the GitHub and Gitea
-//! REST subsets): the seed's prod Stage (05-promotion-steps.yaml style)
+//! and the in-test forge (`git http-backend` plus the GitHub, GitLab and
+//! Gitea REST subsets): the seed's prod Stage (05-promotion-steps.yaml style)
 //! clones, updates the image tag, commits, pushes to a generated
 //! `kargo/promotion/<promotion>` branch and, only where
 //! `if: ctx.stage == "prod"`, opens a pull request and waits for it. The
@@ -8,7 +8,9 @@
 //! the merge commit in its step outputs; a pull request closed unmerged
 //! fails the next one; a Stage where the condition is false skips both
 //! steps. Repository credentials (username + password) reach git and, as
-//! the API token, the forge.
+//! the API token, the forge. And auto-merge through GitLab with
+//! `git-merge-pr` (`wait`, `pollInterval`), after admission refused a bad
+//! PR-step config.
 
 mod common;
 
@@ -250,5 +252,144 @@ fn prod_is_promoted_through_a_reviewed_pull_request() {
     assert!(
         show("main").contains("tag: 2.0.0"),
         "the closed one never landed"
+    );
+}
+
+/// Auto-merge through GitLab: `git-open-pr` → `git-merge-pr` with `wait`.
+/// While the merge request is not mergeable the Promotion stays Running
+/// and is called again after the step's `pollInterval`; once it is, the
+/// step merges it and outputs the merge commit, now main's tip. A bad
+/// PR-step config is refused when the Stage is applied.
+#[test]
+fn gitlab_merge_requests_are_merged_by_the_promotion() {
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("forge");
+    std::fs::create_dir_all(&root).unwrap();
+    let forge = Forge::serve(&root, "bot", "gl-t0ken");
+    let url = forge.repo(
+        "acme",
+        "k8s-config",
+        &[("apps/my-web-app/prod/values.yaml", "image:\n  tag: 1.0.0\n")],
+    );
+    let bare = forge.bare("acme/k8s-config");
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", PROJECT]));
+    ok(&s.kargo_stdin(
+        &[
+            "create",
+            "repo-credentials",
+            "-p",
+            PROJECT,
+            "k8s-config",
+            "--git",
+            &format!("--repo-url={url}"),
+            "--username=bot",
+            "--password-stdin",
+        ],
+        Some("gl-t0ken\n"),
+    ));
+    let stage = |merge: &str| {
+        format!(
+            r#"kind: Warehouse
+metadata: {{name: my-warehouse, namespace: {PROJECT}}}
+spec:
+  subscriptions:
+  - image: {{repoURL: {IMAGE}}}
+---
+kind: Freight
+metadata: {{namespace: {PROJECT}, labels: {{kargo.akuity.io/alias: first}}}}
+origin: {{kind: Warehouse, name: my-warehouse}}
+images: [{{repoURL: {IMAGE}, tag: "2.0.0", digest: "sha256:2"}}]
+---
+kind: Stage
+metadata: {{name: prod, namespace: {PROJECT}}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: my-warehouse}}
+    sources: {{direct: true}}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: git-clone
+        config: {{repoURL: {url}, checkout: [{{branch: main, path: ./src}}]}}
+      - uses: git-update
+        config:
+          path: ./src
+          updates:
+          - file: apps/my-web-app/prod/values.yaml
+            key: image.tag
+            value: ${{{{ freight.images["{IMAGE}"].tag }}}}
+      - uses: git-commit
+        config: {{path: ./src, message: "Promote prod"}}
+      - uses: git-push
+        as: push
+        config: {{path: ./src, generateTargetBranch: true}}
+      - uses: git-open-pr
+        as: open
+        config: {{repoURL: {url}, provider: gitlab, sourceBranch: "${{{{ outputs.push.branch }}}}", targetBranch: main}}
+      - uses: git-merge-pr
+        as: merged
+        config: {merge}
+"#
+        )
+    };
+    // Admission checks the PR steps' configs like every other step's.
+    let err = common::fails(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&stage(&format!(
+            "{{repoURL: {url}, prNumber: 0, pollInterval: soon}}"
+        ))),
+    ));
+    assert!(
+        err.contains("prNumber: must be greater than or equal to 1")
+            && err.contains("pollInterval: \"soon\" does not match pattern"),
+        "{err}"
+    );
+    ok(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some(&stage(&format!(
+            "{{repoURL: {url}, provider: gitlab, prNumber: \"${{{{ outputs.open.pr.id }}}}\", wait: true, pollInterval: 1s, mergeMethod: squash}}"
+        ))),
+    ));
+    forge.set_mergeable(false);
+    let name = promote(&s, "prod", "first");
+    let mr = forge.wait_for_pr(90, |p| p.state == "open");
+    let merge_calls = || {
+        forge
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.starts_with(&format!(
+                    "GET /api/v4/projects/acme%2Fk8s-config/merge_requests/{}",
+                    mr.number
+                ))
+            })
+            .count()
+    };
+    // Called again after its pollInterval (1s), not the 5s default.
+    wait_for("three merge attempts", 8, || merge_calls() >= 3);
+    let p = promotion(&s, &name);
+    assert_eq!(p["status"]["phase"], "Running", "{p}");
+    assert_eq!(step_status(&p, "merged"), "Running", "{p}");
+    forge.set_mergeable(true);
+    let p = wait_phase(&s, &name, "Succeeded");
+    let tip = common::git(&bare, &["rev-parse", "main"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        p["status"]["state"]["outputs"]["merged"]["commit"],
+        tip.as_str(),
+        "{p}"
+    );
+    assert_eq!(forge.prs()[0].merge_sha.as_deref(), Some(tip.as_str()));
+    assert!(
+        common::git(&bare, &["show", "main:apps/my-web-app/prod/values.yaml"])
+            .contains("tag: 2.0.0")
+    );
+    assert!(
+        forge
+            .requests()
+            .iter()
+            .all(|r| r.ends_with(" private-token"))
     );
 }

@@ -108,6 +108,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         let promotion_ctx = Arc::new(
             promotion::Context::new(client.clone(), cfg.work_dir.clone(), caches.clone())
                 .with_allow_file_repos(cfg.allow_file_repos)
+                .with_ui_base_url(&cfg.public_url)
                 .with_timeouts(cfg.git_timeout, cfg.http_timeout),
         );
         let configs = Arc::new(project_config::Context::new(

@@ -43,6 +43,8 @@ pub struct Context {
     git_timeout: Duration,
     /// Longest one network call of a step may take (`--http-timeout`).
     http_timeout: Duration,
+    /// Where users reach the UI (links back to a Stage from pull requests).
+    ui_base_url: Option<String>,
     caches: Arc<Caches>,
 }
 
@@ -63,6 +65,7 @@ impl Context {
             allow_file_repos: false,
             git_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
             http_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
+            ui_base_url: None,
             caches,
         }
     }
@@ -79,6 +82,13 @@ impl Context {
     /// `--allow-file-repos`).
     pub fn with_allow_file_repos(mut self, allow: bool) -> Self {
         self.allow_file_repos = allow;
+        self
+    }
+
+    /// The UI's address, which `git-open-pr` links to from the pull
+    /// requests it opens (none when empty).
+    pub fn with_ui_base_url(mut self, url: &str) -> Self {
+        self.ui_base_url = Some(url.trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
         self
     }
 }
@@ -425,8 +435,10 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let name = p.name_any();
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
         let outcome = execute(&p, &ctx, cancel).await;
+        let mut retry_after = None;
         let status = match outcome {
-            Ok((ph, message, state)) => {
+            Ok((ph, message, state, after)) => {
+                retry_after = after;
                 // Credentials in URLs never reach the Promotion's status.
                 let message = kargo_api::redact::redact(&message);
                 let mut st = json!({"phase": ph, "message": message, "finishedAt": now(), "stepExecutionMetadata": state.metadata, "currentStep": state.current_step, "state": state});
@@ -477,8 +489,13 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&k);
         if status["phase"] == "Running" {
-            // Come back for steps that wait (no write: a wake-up).
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            // Come back for steps that wait (no write: a wake-up), when
+            // the waiting step asked (its pollInterval, at least a second)
+            // or else in 5 s.
+            let after = retry_after.map_or(Duration::from_secs(5), |d: Duration| {
+                d.max(Duration::from_secs(1))
+            });
+            tokio::time::sleep(after).await;
             ctx.caches.wake_promotion(&ns, &name);
         }
     });
@@ -489,7 +506,7 @@ async fn execute(
     p: &Promotion,
     ctx: &Context,
     cancel: Arc<AtomicBool>,
-) -> Result<(PromotionPhase, String, RunState), String> {
+) -> Result<(PromotionPhase, String, RunState, Option<Duration>), String> {
     let prepared = prepare(p, ctx).await?;
     let ns = p.namespace().unwrap_or_default();
     let name = p.name_any();
@@ -505,6 +522,7 @@ async fn execute(
                 http_timeout: ctx.http_timeout,
             },
             allow_file_repos: ctx.allow_file_repos,
+            ui_base_url: ctx.ui_base_url.clone(),
         },
     );
     let steps = p.spec.steps.clone();
@@ -528,7 +546,7 @@ async fn execute(
             handle.block_on(patch_status(&api, &name, status)).map_err(|e| format!("saving progress: {e}"))
         };
         match runner.run(&input, &steps, &resolver, state, &mut persist) {
-            Ok(out) => Ok((out.phase, out.message, out.state)),
+            Ok(out) => Ok((out.phase, out.message, out.state, out.retry_after)),
             Err(e) => Err(e.to_string()),
         }
     })

@@ -456,6 +456,7 @@ pub(crate) mod testutil {
             objects: Some(objects),
             allow_file_repos: true,
             limits: &Limits::default(),
+            ui_base_url: None,
         };
         f(&ctx)
     }
@@ -482,6 +483,7 @@ pub(crate) mod testutil {
             objects: None,
             allow_file_repos: true,
             limits: &Limits::default(),
+            ui_base_url: None,
         };
         f(&ctx)
     }

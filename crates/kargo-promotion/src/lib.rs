@@ -22,6 +22,7 @@
 //! under `tokio::task::spawn_blocking`.
 
 pub mod apps;
+pub mod forge;
 pub mod git;
 pub mod limits;
 pub mod objects;

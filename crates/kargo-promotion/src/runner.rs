@@ -144,6 +144,8 @@ pub struct RunOutcome {
     pub message: String,
     /// The final state (also given to `persist`).
     pub state: RunState,
+    /// For `Running`: when the waiting step asked to be called again.
+    pub retry_after: Option<Duration>,
 }
 
 /// Errors that stop the runner itself (step errors are recorded in the
@@ -180,6 +182,8 @@ pub struct RunnerOptions {
     /// Whether steps may use `file://` repositories (the server's
     /// `--allow-file-repos`; off by default).
     pub allow_file_repos: bool,
+    /// Where users reach the Kargo UI, for links back to a Stage.
+    pub ui_base_url: Option<String>,
 }
 
 impl RunnerOptions {
@@ -190,6 +194,7 @@ impl RunnerOptions {
             retry_delay: Duration::from_secs(5),
             limits: Limits::default(),
             allow_file_repos: false,
+            ui_base_url: None,
         }
     }
 }
@@ -353,7 +358,7 @@ fn has_failures(metadata: &[StepExecutionMetadata]) -> bool {
 /// Why a step ended the way it did, before it is written down.
 enum Ended {
     Done(StepStatus, String),
-    Waiting(String),
+    Waiting(String, Option<Duration>),
     Aborted,
 }
 
@@ -427,13 +432,14 @@ impl Runner {
                     state.current_step = i + 1;
                     persist(&state).map_err(RunError::Persist)?;
                 }
-                Ended::Waiting(message) => {
+                Ended::Waiting(message, retry_after) => {
                     state.metadata[i].message = message.clone();
                     persist(&state).map_err(RunError::Persist)?;
                     return Ok(RunOutcome {
                         phase: PromotionPhase::Running,
                         message,
                         state,
+                        retry_after,
                     });
                 }
                 Ended::Aborted => {
@@ -446,6 +452,7 @@ impl Runner {
                         phase: PromotionPhase::Aborted,
                         message: format!("aborted at step {:?}", step.as_),
                         state,
+                        retry_after: None,
                     });
                 }
             }
@@ -474,6 +481,7 @@ impl Runner {
             phase,
             message,
             state,
+            retry_after: None,
         })
     }
 
@@ -644,6 +652,7 @@ impl Runner {
                     objects: input.objects,
                     allow_file_repos: self.options.allow_file_repos,
                     limits: &self.options.limits,
+                    ui_base_url: self.options.ui_base_url.as_deref(),
                 };
                 runner.run(&ctx, &config)
             };
@@ -672,7 +681,7 @@ impl Runner {
                                     ),
                                 ));
                             }
-                            return Ok(Ended::Waiting(res.message));
+                            return Ok(Ended::Waiting(res.message, res.retry_after));
                         }
                         StepStatus::Succeeded | StepStatus::Skipped => {
                             state.metadata[i].error_count = None;

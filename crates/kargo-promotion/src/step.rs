@@ -95,6 +95,9 @@ pub struct StepContext<'a> {
     /// The abort flag and timeouts every child process and network call
     /// of the step runs under.
     pub limits: &'a crate::limits::Limits,
+    /// Where users reach the Kargo UI (`git-open-pr` links back to the
+    /// Stage there), when known.
+    pub ui_base_url: Option<&'a str>,
 }
 
 impl StepContext<'_> {
@@ -173,6 +176,9 @@ pub struct StepResult {
     pub shared: Map<String, Value>,
     /// Message for `stepExecutionMetadata`.
     pub message: String,
+    /// For `Running`: when to try again (a step's `pollInterval`); the
+    /// caller's default when None.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl StepResult {
@@ -287,7 +293,8 @@ impl Registry {
     }
 
     /// The built-in steps: the git steps (`git-clone`, `git-commit`,
-    /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`),
+    /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`,
+    /// `git-open-pr`, `git-wait-for-pr`, `git-merge-pr`),
     /// `yaml-update` / `git-update`, `kustomize-set-image`,
     /// `kustomize-build`, `argocd-update`, `http`, `http-download`,
     /// `oci-push`, `oci-download`, the
@@ -306,6 +313,9 @@ impl Registry {
         r.register(Arc::new(crate::steps::git_tag::GitTag));
         r.register(Arc::new(crate::steps::github_push::GitHubPush));
         r.register(Arc::new(crate::steps::git_clear::GitClear));
+        r.register(Arc::new(crate::steps::git_open_pr::GitOpenPr));
+        r.register(Arc::new(crate::steps::git_wait_for_pr::GitWaitForPr));
+        r.register(Arc::new(crate::steps::git_merge_pr::GitMergePr));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
         r.register(Arc::new(crate::steps::http::Http));
         r.register(Arc::new(crate::steps::http_download::HttpDownload));

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod chain;
+#[path = "../../../kargo-promotion/tests/support/forge.rs"]
+pub mod forge;
 pub mod git_http;
 pub mod prometheus;
 

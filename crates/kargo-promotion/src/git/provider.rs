@@ -12,7 +12,7 @@ pub const PROVIDERS: [&str; 5] = ["github", "gitlab", "gitea", "azure", "bitbuck
 /// Scheme, host (with port, without user) and path of a URL, as Go's
 /// `url.Parse` splits an absolute `scheme://authority/path` URL; None for
 /// anything else (SCP-style `git@host:path` does not parse as a URL in Go).
-fn split(url: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;
     if scheme.is_empty()
         || !scheme

@@ -59,6 +59,24 @@ impl Step for Flaky {
     }
 }
 
+/// Waits: `Running`, to be called again after 7 s; outputs the UI
+/// address it was given.
+struct Poll;
+impl Step for Poll {
+    fn name(&self) -> &str {
+        "poll"
+    }
+    fn run(&self, ctx: &StepContext<'_>, _: &Value) -> Result<StepResult, StepError> {
+        Ok(StepResult {
+            status: Some(StepStatus::Running),
+            outputs: Map::from_iter([("ui".to_string(), json!(ctx.ui_base_url))]),
+            message: "waiting".into(),
+            retry_after: Some(Duration::from_secs(7)),
+            ..Default::default()
+        })
+    }
+}
+
 struct Fixture {
     _dir: tempfile::TempDir,
     runner: Runner,
@@ -78,6 +96,7 @@ fn fixture(fail_times: u32) -> Fixture {
     reg.register(Arc::new(Echo));
     reg.register(Arc::new(Fail));
     reg.register(flaky.clone());
+    reg.register(Arc::new(Poll));
     let mut opts = RunnerOptions::new(dir.path().join("work"));
     opts.retry_delay = Duration::from_millis(1);
     Fixture {
@@ -459,4 +478,22 @@ fn state_round_trips_and_resumes() {
     assert_eq!(o.phase, PromotionPhase::Succeeded);
     assert_eq!(o.state.outputs["step-1"], json!({"b": 1}));
     assert_eq!(o.state.current_step, 2);
+}
+
+#[test]
+fn a_waiting_step_says_when_to_call_again() {
+    let mut f = fixture(0);
+    let mut opts = f.runner.options().clone();
+    opts.ui_base_url = Some("https://kargo.example.com".into());
+    f.runner = Runner::new(f.runner.registry.clone(), opts);
+    let s = steps("- uses: echo\n  config: {a: 1}\n- uses: poll\n  as: p\n");
+    let o = run(&f, &input(), &s);
+    assert_eq!(o.phase, PromotionPhase::Running);
+    assert_eq!(o.message, "waiting");
+    assert_eq!(o.retry_after, Some(Duration::from_secs(7)));
+    assert_eq!(o.state.status_of("p"), Some(StepStatus::Running));
+    assert_eq!(
+        o.state.outputs["p"],
+        json!({"ui": "https://kargo.example.com"})
+    );
 }

@@ -364,6 +364,7 @@ mod tests {
             objects: None,
             allow_file_repos: false,
             limits: &crate::limits::Limits::default(),
+            ui_base_url: None,
         };
         ArgoCdUpdate.run(&ctx, &config)
     }

@@ -77,6 +77,7 @@ mod tests {
             objects: None,
             allow_file_repos: true,
             limits: &crate::limits::Limits::default(),
+            ui_base_url: None,
         };
         GitClear.run(&ctx, &json!({"path": "./src"}))?;
         let left: Vec<_> = std::fs::read_dir(&tree)?

@@ -1,7 +1,8 @@
 //! The built-in steps, one file each with its config type and tests, and
 //! helpers: `sjson_key` (Kargo's key syntax, for `yaml-update`), `files`
 //! (what the file steps share), `oci` (what the OCI steps share) and
-//! `tools` (external programs on `PATH`); how Go prints a value lives in
+//! `tools` (external programs on `PATH`), `pr` (what the pull-request
+//! steps share); how Go prints a value lives in
 //! `kargo_expr::go_value`.
 
 pub mod argocd_update;
@@ -14,8 +15,11 @@ pub mod files;
 pub mod git_clear;
 pub mod git_clone;
 pub mod git_commit;
+pub mod git_merge_pr;
+pub mod git_open_pr;
 pub mod git_push;
 pub mod git_tag;
+pub mod git_wait_for_pr;
 pub mod github_push;
 pub mod http;
 pub mod http_download;
@@ -27,6 +31,7 @@ pub mod oci;
 pub mod oci_download;
 pub mod oci_push;
 pub mod parse;
+pub mod pr;
 pub mod set_freight_alias;
 pub mod set_metadata;
 pub mod sjson_key;

@@ -173,6 +173,9 @@ pub struct StepResult {
     pub shared: Map<String, Value>,
     /// Message for `stepExecutionMetadata`.
     pub message: String,
+    /// A health check the Stage should run from now on (`{uses, config}`),
+    /// recorded on the Promotion when the step succeeds.
+    pub health_check: Option<Value>,
 }
 
 impl StepResult {
@@ -289,7 +292,7 @@ impl Registry {
     /// The built-in steps: the git steps (`git-clone`, `git-commit`,
     /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`),
     /// `yaml-update` / `git-update`, `kustomize-set-image`,
-    /// `kustomize-build`, `argocd-update`, `http`, `http-download`,
+    /// `kustomize-build`, `argocd-update`, `argocd-wait`, `http`, `http-download`,
     /// `oci-push`, `oci-download`, the
     /// structured edits and parsers, the control steps and the file steps.
     pub fn builtin() -> Registry {
@@ -307,6 +310,7 @@ impl Registry {
         r.register(Arc::new(crate::steps::github_push::GitHubPush));
         r.register(Arc::new(crate::steps::git_clear::GitClear));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
+        r.register(Arc::new(crate::steps::argocd_wait::ArgoCdWait));
         r.register(Arc::new(crate::steps::http::Http));
         r.register(Arc::new(crate::steps::http_download::HttpDownload));
         r.register(Arc::new(crate::steps::oci_push::OciPush));

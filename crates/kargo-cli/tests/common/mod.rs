@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod argocd;
 pub mod chain;
 pub mod git_http;
 pub mod prometheus;

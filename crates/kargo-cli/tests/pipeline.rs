@@ -652,6 +652,7 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     git(&work, &["push", "-q", "origin", "main"]);
     release(&r, "v1.5.0");
     let s = ServerProc::start(home.path());
+    let argo = ArgoCd::start(&s.kubeconfig());
     ok(&s.kargo(&["create", "project", "my-web-app"]));
     let steps = format!(
         r#"  promotionTemplate:
@@ -698,17 +699,17 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     assert!(!out.contains("Skipped"), "{out}");
     assert!(values(&r, "prod").contains("tag: v1.5.0"));
     let app: Value = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
-    assert_eq!(
-        app["operation"]["initiatedBy"]["username"], "kargo",
-        "{app}"
-    );
+    let op = &app["status"]["operationState"];
+    assert_eq!(op["phase"], "Succeeded", "{app}");
+    assert_eq!(op["operation"]["initiatedBy"]["username"], "admin", "{app}");
     assert!(
-        app["metadata"]["annotations"]["kargo.akuity.io/promotion"]
+        op["operation"]["info"][1]["value"]
             .as_str()
             .unwrap()
             .starts_with("prod."),
         "{app}"
     );
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 1);
     // An Application that does not authorise the Stage is refused, with the fix in the message.
     ok(&s.kubectl(&[
         "annotate",
@@ -721,8 +722,11 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     ]));
     let err = fails(&s.promote_wait("my-web-app", "prod", &alias));
     assert!(
-        err.contains("kargo.akuity.io/authorized-stage: \\\"my-web-app:prod\\\"")
-            || err.contains("my-web-app:prod"),
+        err.contains(
+            r#"Argo CD Application \"my-web-app-prod\" in namespace \"argocd\" is not authorized"#
+        ) || err.contains(
+            r#"Argo CD Application "my-web-app-prod" in namespace "argocd" is not authorized"#
+        ),
         "{err}"
     );
 }
@@ -1016,14 +1020,13 @@ fn argo_cd_health_gates_verification() {
     // Until Argo CD reports the Application Healthy, no verification.
     let mut seen = std::collections::BTreeSet::new();
     wait_for("the Stage to be Healthy", 60, || {
+        // Runs counted before health is read: a Stage still not Healthy
+        // afterwards cannot have started verification before.
+        let runs = analysis_runs(&s);
         let h = prod_health(&s);
         let state = h["status"].as_str().unwrap_or("").to_string();
         if state != "Healthy" {
-            assert_eq!(
-                analysis_runs(&s),
-                0,
-                "verification started while {state}: {h}"
-            );
+            assert_eq!(runs, 0, "verification started while {state}: {h}");
         }
         seen.insert(state.clone());
         state == "Healthy"
@@ -1047,6 +1050,16 @@ fn argo_cd_health_gates_verification() {
         "True"
     );
     wait_for("verification to run", 60, || analysis_runs(&s) == 1);
+    let healthy_since = s.stage_condition("my-web-app", "prod", "Healthy")["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = &s.get_json(&["analysisruns", "-n", "my-web-app"])["items"][0];
+    assert!(
+        run["metadata"]["creationTimestamp"].as_str().unwrap()[..19] >= healthy_since[..19],
+        "verification started at {} though the Stage became Healthy at {healthy_since}",
+        run["metadata"]["creationTimestamp"]
+    );
     wait_for("prod to verify the Freight", 60, || {
         s.stage_condition("my-web-app", "prod", "Verified")["status"] == "True"
     });

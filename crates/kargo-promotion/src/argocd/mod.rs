@@ -282,43 +282,73 @@ mod tests {
         }
     }
 
+    /// Kargo's Test_argoCDUpdater_authorizeArgoCDAppUpdate as data:
+    /// the annotation (None: none) and the error (None: allowed) for
+    /// Stage `ns-yep:name-yep`.
     #[test]
     fn authorization_messages_are_kargos() {
         let app = |ann: Option<&str>| {
-            let mut a = json!({"metadata": {"name": "web", "namespace": "argocd"}});
+            let mut a = json!({"metadata": {"name": "fake-name", "namespace": "argocd"}});
             if let Some(v) = ann {
                 a["metadata"]["annotations"] = json!({AUTHORIZED_STAGE: v});
             }
             a
         };
-        // Kargo's Test_argoCDUpdater_authorizeArgoCDAppUpdate: 6 rows.
-        let rows: Vec<(Option<&str>, Result<(), &str>)> = vec![
+        let denied = "does not permit mutation by Kargo Stage name-yep in namespace ns-yep";
+        let unparsable = "unable to parse value of annotation";
+        let rows: Vec<(&str, Option<&str>, Option<&str>)> = vec![
+            ("annotations are nil", None, Some(denied)),
+            ("annotation is missing", None, Some(denied)),
             (
+                "annotation cannot be parsed",
+                Some("bogus"),
+                Some(unparsable),
+            ),
+            (
+                "mutation is not allowed",
+                Some("ns-nope:name-nope"),
+                Some(denied),
+            ),
+            ("mutation is allowed", Some("ns-yep:name-yep"), None),
+            (
+                "allowed via list (last entry matches)",
+                Some("ns-nope:name-nope,ns-yep:name-yep"),
                 None,
-                Err("does not permit mutation by Kargo Stage dev in namespace proj"),
             ),
-            (Some("*"), Err("invalid authorized Stage")),
             (
-                Some("proj:*"),
-                Err("deprecated glob expressions are no longer supported"),
+                "allowed via list with whitespace",
+                Some(" ns-yep : name-yep , other:stage "),
+                None,
             ),
-            (Some("other:dev"), Err("does not permit mutation")),
-            (Some("proj:dev"), Ok(())),
-            (Some(" other:x , proj:dev "), Ok(())),
+            (
+                "not allowed for any list entry",
+                Some("ns-nope:name-nope,other:stage"),
+                Some(denied),
+            ),
+            (
+                "list with a malformed entry",
+                Some("ns-yep:name-yep,bogus"),
+                Some(unparsable),
+            ),
+            (
+                "wildcard namespace with full name",
+                Some("*:name-yep"),
+                Some("deprecated glob expressions are no longer supported"),
+            ),
+            (
+                "full namespace with wildcard name",
+                Some("ns-yep:*"),
+                Some("deprecated glob expressions are no longer supported"),
+            ),
         ];
-        assert_eq!(rows.len(), 6);
-        for (ann, want) in rows {
-            match (authorize(&app(ann), "proj", "dev"), want) {
-                (Ok(()), Ok(())) => {}
-                (Err(got), Err(w)) => assert!(got.contains(w), "{ann:?}: {got}"),
-                (got, w) => panic!("{ann:?}: got {got:?}, want {w:?}"),
+        assert_eq!(rows.len(), 11); // Kargo's Test_argoCDUpdater_authorizeArgoCDAppUpdate: 11 rows
+        for (what, ann, want) in rows {
+            match (authorize(&app(ann), "ns-yep", "name-yep"), want) {
+                (Ok(()), None) => {}
+                (Err(got), Some(w)) => assert!(got.contains(w), "{what}: {got}"),
+                (got, w) => panic!("{what}: got {got:?}, want {w:?}"),
             }
         }
-        assert!(
-            authorize(&app(Some(",")), "proj", "dev")
-                .unwrap_err()
-                .contains("unable to parse value of annotation")
-        );
     }
 
     #[test]

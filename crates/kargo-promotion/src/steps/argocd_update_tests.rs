@@ -629,48 +629,84 @@ fn multi_app_sources_must_be_compatible() {
 /// Kargo's Test_argoCDUpdater_getAuthorizedApplications as data.
 #[test]
 fn lookup_and_authorization_as_kargo() {
+    let labelled = |name: &str, env: &str, auth: &str| {
+        let mut a = app(name, auth, json!({}), Value::Null);
+        a["metadata"]["labels"]["env"] = json!(env);
+        a
+    };
     let fake = Fake::with(vec![
-        app("ok", "my-web-app:prod", json!({}), Value::Null),
-        app("other", "my-web-app:dev", json!({}), Value::Null),
-        app("glob", "my-web-app:*", json!({}), Value::Null),
+        labelled("ok", "prod", "my-web-app:prod"),
+        labelled("ok2", "prod", "my-web-app:prod"),
+        labelled("other", "dev", "my-web-app:dev"),
     ]);
+    /// Applications nothing can be read from.
+    struct Broken;
+    impl ArgoCdApps for Broken {
+        fn get(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+            Err("boom".into())
+        }
+        fn list(&self, _: &str, _: &str) -> Result<Vec<Value>, String> {
+            Err("boom".into())
+        }
+        fn patch(&self, _: &str, _: &str, _: &Value) -> Result<(), String> {
+            Err("boom".into())
+        }
+        fn create_event(&self, _: &str, _: &Value) -> Result<(), String> {
+            Err("boom".into())
+        }
+    }
+    let sel = |k: &str, v: &str| json!({"selector": {"matchLabels": {k: v}}});
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(&str, Value, Result<Vec<&str>, &str>)> = vec![
-        ("by name, authorized", json!({"name": "ok"}), Ok(vec!["ok"])),
+    let rows: Vec<(&str, &dyn ArgoCdApps, Value, Result<Vec<&str>, &str>)> = vec![
         (
-            "by name, not found",
+            "selector returns multiple authorized apps",
+            &fake,
+            sel("env", "prod"),
+            Ok(vec!["ok", "ok2"]),
+        ),
+        (
+            "selector filters out unauthorized apps",
+            &fake,
+            sel("team", "web"),
+            Ok(vec!["ok", "ok2"]),
+        ),
+        (
+            "selector returns no apps",
+            &fake,
+            sel("team", "db"),
+            Err("no Argo CD Applications found matching selector in namespace \"argocd\""),
+        ),
+        (
+            "selector matches apps but none authorized",
+            &fake,
+            sel("env", "dev"),
+            Err(
+                "found 1 Application(s) matching selector in namespace \"argocd\", but none are authorized for Stage my-web-app:prod",
+            ),
+        ),
+        (
+            "name-based selection returns single app",
+            &fake,
+            json!({"name": "ok"}),
+            Ok(vec!["ok"]),
+        ),
+        (
+            "name-based selection app not found",
+            &fake,
             json!({"name": "nope"}),
             Err("unable to find Argo CD Application \"nope\" in namespace \"argocd\""),
         ),
         (
-            "by name, not authorized",
+            "name-based selection app not authorized",
+            &fake,
             json!({"name": "other"}),
             Err("Argo CD Application \"other\" in namespace \"argocd\" is not authorized"),
         ),
         (
-            "by name, glob annotation",
-            json!({"name": "glob"}),
-            Err("is not authorized"),
-        ),
-        (
-            "selector, authorized ones kept",
-            json!({"selector": {"matchLabels": {"team": "web"}}}),
-            Ok(vec!["ok"]),
-        ),
-        (
-            "selector, none match",
-            json!({"selector": {"matchLabels": {"team": "db"}}}),
-            Err("no Argo CD Applications found matching selector in namespace \"argocd\""),
-        ),
-        (
-            "selector, none authorized",
-            json!({"selector": {"matchLabels": {"team": "web"}}, "namespace": "argocd"}),
-            Ok(vec!["ok"]),
-        ),
-        (
-            "selector in another namespace",
-            json!({"selector": {"matchLabels": {"team": "web"}}, "namespace": "elsewhere"}),
-            Err("no Argo CD Applications found matching selector in namespace \"elsewhere\""),
+            "error listing applications",
+            &Broken,
+            sel("team", "web"),
+            Err("error listing Argo CD Applications matching selector: boom"),
         ),
     ];
     assert_eq!(rows.len(), 8); // Kargo's Test_argoCDUpdater_getAuthorizedApplications: 8 rows
@@ -693,35 +729,18 @@ fn lookup_and_authorization_as_kargo() {
         allow_file_repos: false,
         limits: &crate::limits::Limits::default(),
     };
-    for (what, u, want) in rows {
+    for (what, apps, u, want) in rows {
         let u: AppUpdate = serde_json::from_value(u).unwrap();
-        let ns = if u.namespace.is_empty() {
-            "argocd"
-        } else {
-            u.namespace.as_str()
-        };
-        match (authorized_apps(&fake, &ctx, &u, ns), want) {
+        match (authorized_apps(apps, &ctx, &u, "argocd"), want) {
             (Ok(apps), Ok(names)) => assert_eq!(
                 apps.iter().map(|a| name_of(a).0).collect::<Vec<_>>(),
                 names,
                 "{what}"
             ),
-            (Err(e), Err(w)) => assert!(e.contains(w), "{what}: {e}"),
+            (Err(e), Err(w)) => assert_eq!(e, w, "{what}"),
             (got, w) => panic!("{what}: {got:?} vs {w:?}"),
         }
     }
-    let dev_only = Fake::with(vec![app("other", "my-web-app:dev", json!({}), Value::Null)]);
-    let e = authorized_apps(
-        &dev_only,
-        &ctx,
-        &serde_json::from_value(json!({"selector": {"matchLabels": {"team": "web"}}})).unwrap(),
-        "argocd",
-    )
-    .unwrap_err();
-    assert_eq!(
-        e,
-        "found 1 Application(s) matching selector in namespace \"argocd\", but none are authorized for Stage my-web-app:prod"
-    );
 }
 
 /// A whole run: the sync patch (actor, info, sync options and retry from

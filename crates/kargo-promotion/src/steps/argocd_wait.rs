@@ -340,8 +340,8 @@ mod tests {
                 "operation is in progress",
             ),
             (
-                "operation finished",
-                healthy_synced.clone(),
+                "operation only: finished, health and sync ignored",
+                done(json!({"health": {"status": "Progressing"}, "sync": {"status": "OutOfSync"}})),
                 None,
                 vec!["operation"],
                 "",
@@ -356,6 +356,24 @@ mod tests {
                 "",
                 Some(false),
                 "not yet reconciled",
+            ),
+            (
+                "reconciledAt before finishedAt",
+                json!({"operationState": {"finishedAt": "2024-01-01T00:00:10Z"}, "reconciledAt": "2024-01-01T00:00:05Z", "health": {"status": "Healthy"}}),
+                None,
+                vec!["health"],
+                "",
+                Some(false),
+                "not yet reconciled",
+            ),
+            (
+                "reconciledAt equal to finishedAt trusts health",
+                json!({"operationState": {"finishedAt": "2024-01-01T00:00:10Z"}, "reconciledAt": "2024-01-01T00:00:10Z", "health": {"status": "Healthy"}}),
+                None,
+                vec!["health"],
+                "",
+                Some(true),
+                "",
             ),
             (
                 "progressing",
@@ -439,16 +457,19 @@ mod tests {
                 "sync status is \"OutOfSync\"",
             ),
             (
-                "sync only ignores health",
-                done(json!({"health": {"status": "Missing"}, "sync": {"status": "Synced"}})),
+                "sync only: degraded health ignored",
+                done(json!({"health": {"status": "Degraded"}, "sync": {"status": "Synced"}})),
                 None,
                 vec!["sync"],
-                "",
+                "Healthy",
                 Some(true),
                 "",
             ),
         ];
-        assert_eq!(rows.len(), 16); // Kargo's Test_argocdWaiter_checkAppReadiness: 16 rows
+        // Kargo's Test_argocdWaiter_checkAppReadiness has 13 rows, all here,
+        // and 5 more (a pending operation, suspended/degraded wanted, a
+        // regression from Progressing, Degraded after Unknown).
+        assert_eq!(rows.len(), 18);
         for (what, status, op, wait_for, prev, want, says) in rows {
             match (readiness(&app(status, op), &wait_for, prev), want) {
                 (Ok(r), Some(w)) => {
@@ -494,6 +515,7 @@ mod tests {
                 None,
             ),
         ];
+        // Kargo's Test_argocdWaiter_convert has 8 rows, all here, and 3 more.
         assert_eq!(rows.len(), 11);
         for (config, want) in rows {
             match (ArgoCdWait.check(&config), want) {

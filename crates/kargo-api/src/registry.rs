@@ -302,7 +302,9 @@ static RESOURCES: &[ResourceInfo] = &[
         singular: "application",
         short_names: &["app", "apps"],
         scope: Namespaced,
-        has_status: true,
+        // As Argo CD's CRD: no status subresource; Argo CD (and Kargo)
+        // write `status` with the rest of the object.
+        has_status: false,
         categories: &[],
         columns: &[
             col("Sync Status", "string", ".status.sync.status", 0),

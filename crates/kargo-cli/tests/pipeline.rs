@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::argocd::{ArgoCd, Outcome};
 use common::{ServerProc, bare_repo, fails, git, ok, promotion_name, wait_for};
 use serde_json::Value;
 use std::path::Path;
@@ -651,6 +652,7 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     git(&work, &["push", "-q", "origin", "main"]);
     release(&r, "v1.5.0");
     let s = ServerProc::start(home.path());
+    let argo = ArgoCd::start(&s.kubeconfig());
     ok(&s.kargo(&["create", "project", "my-web-app"]));
     let steps = format!(
         r#"  promotionTemplate:
@@ -697,17 +699,17 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     assert!(!out.contains("Skipped"), "{out}");
     assert!(values(&r, "prod").contains("tag: v1.5.0"));
     let app: Value = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
-    assert_eq!(
-        app["operation"]["initiatedBy"]["username"], "kargo",
-        "{app}"
-    );
+    let op = &app["status"]["operationState"];
+    assert_eq!(op["phase"], "Succeeded", "{app}");
+    assert_eq!(op["operation"]["initiatedBy"]["username"], "admin", "{app}");
     assert!(
-        app["metadata"]["annotations"]["kargo.akuity.io/promotion"]
+        op["operation"]["info"][1]["value"]
             .as_str()
             .unwrap()
             .starts_with("prod."),
         "{app}"
     );
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 1);
     // An Application that does not authorise the Stage is refused, with the fix in the message.
     ok(&s.kubectl(&[
         "annotate",
@@ -720,8 +722,11 @@ fn argocd_update_runs_only_where_its_condition_holds() {
     ]));
     let err = fails(&s.promote_wait("my-web-app", "prod", &alias));
     assert!(
-        err.contains("kargo.akuity.io/authorized-stage: \\\"my-web-app:prod\\\"")
-            || err.contains("my-web-app:prod"),
+        err.contains(
+            r#"Argo CD Application \"my-web-app-prod\" in namespace \"argocd\" is not authorized"#
+        ) || err.contains(
+            r#"Argo CD Application "my-web-app-prod" in namespace "argocd" is not authorized"#
+        ),
         "{err}"
     );
 }
@@ -949,33 +954,225 @@ fn http_step_notifies_and_polls() {
     );
 }
 
-/// `argocd-update` against an Application that an Argo CD reports on (the
-/// test plays Argo CD through the API): the Promotion waits while the sync
-/// runs and succeeds when Argo CD reports it done.
-#[test]
-fn argocd_update_waits_for_the_sync_argo_cd_reports() {
-    let home = tempfile::tempdir().unwrap();
-    let r = repos(home.path());
-    release(&r, "v1.5.0");
-    let s = ServerProc::start(home.path());
+/// A prod Stage whose promotion is the seed's `argocd-update` of
+/// `my-web-app-prod`, verified by a web check; the seed's Application
+/// (06, renamed for prod) applied to `argo_server`, which is where Argo
+/// CD lives (the Kargo server itself, or a second server playing a
+/// remote cluster); and the in-test Argo CD working there.
+fn argo_pipeline(s: &ServerProc, argo_server: &ServerProc, r: &Repos, health: &str) -> ArgoCd {
     ok(&s.kargo(&["create", "project", "my-web-app"]));
     let objs = format!(
-        "kind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: prod, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: argocd-update\n        config:\n          apps: [{{name: my-web-app-prod}}]\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: my-web-app-prod\n  namespace: argocd\n  annotations:\n    kargo.akuity.io/authorized-stage: my-web-app:prod\nspec:\n  project: default\n  source: {{repoURL: \"{cfg}\", targetRevision: main, path: apps/my-web-app/prod}}\n  destination: {{server: \"https://kubernetes.default.svc\", namespace: my-web-app-prod}}\n",
-        app = r.app_url,
-        cfg = r.config_url
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata: {{name: webcheck, namespace: my-web-app}}\nspec:\n  metrics:\n  - name: up\n    successCondition: result == \"ok\"\n    provider:\n      web: {{url: \"http://{health}/prod/healthz\", jsonPath: \"{{$.status}}\"}}\n---\nkind: Warehouse\nmetadata: {{name: app, namespace: my-web-app}}\nspec:\n  subscriptions:\n  - git: {{repoURL: \"{app}\", commitSelectionStrategy: SemVer}}\n---\nkind: Stage\nmetadata: {{name: prod, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  verification:\n    analysisTemplates: [{{name: webcheck}}]\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: argocd-update\n        if: ctx.stage == \"prod\"\n        config:\n          apps:\n          - name: my-web-app-prod\n",
+        app = r.app_url
     );
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&objs)));
+    let prod_app = std::fs::read_to_string(common::seed_dir().join("06-argocd-application.yaml"))
+        .unwrap()
+        .replace("my-web-app-dev", "my-web-app-prod")
+        .replace("my-web-app:dev", "my-web-app:prod")
+        .replace("apps/my-web-app/dev", "apps/my-web-app/prod");
+    ok(&argo_server.kargo_stdin(&["apply", "-f", "-"], Some(&prod_app)));
+    wait_for("the Freight", 30, || !name_of_tag(s, "v1.0.0").is_empty());
+    ArgoCd::start(&argo_server.kubeconfig())
+}
+
+fn analysis_runs(s: &ServerProc) -> usize {
+    s.get_json(&["analysisruns", "-n", "my-web-app"])["items"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+fn prod_health(s: &ServerProc) -> Value {
+    s.get_json(&["stage", "prod", "-n", "my-web-app"])["status"]["health"].clone()
+}
+
+/// The seed's prod Application flows Progressing → Healthy under the
+/// in-test Argo CD; the Stage follows it (the Application watch, no
+/// timer), and verification starts only once the Stage is Healthy. The
+/// sync request is Kargo's: actor, Promotion in `info`, an
+/// `OperationStarted` Event, a registered health check.
+#[test]
+fn argo_cd_health_gates_verification() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, _) = health_server();
+    let s = ServerProc::start(home.path());
+    let argo = argo_pipeline(&s, &s, &r, &health);
+    argo.set(
+        "my-web-app-prod",
+        Outcome {
+            progressing: Duration::from_secs(6),
+            ..Outcome::default()
+        },
+    );
+    let promo = promotion_name(&ok(&s.promote_wait(
+        "my-web-app",
+        "prod",
+        &name_of_tag(&s, "v1.0.0"),
+    )));
+    let p = s.get_json(&["promotion", &promo, "-n", "my-web-app"]);
+    assert_eq!(
+        p["status"]["healthChecks"],
+        serde_json::json!([{"uses": "argocd-update", "config": {"apps": [{"name": "my-web-app-prod", "namespace": "argocd", "desiredRevisions": [""]}]}}]),
+        "{p}"
+    );
+    // Until Argo CD reports the Application Healthy, no verification.
+    let mut seen = std::collections::BTreeSet::new();
+    wait_for("the Stage to be Healthy", 60, || {
+        // Runs counted before health is read: a Stage still not Healthy
+        // afterwards cannot have started verification before.
+        let runs = analysis_runs(&s);
+        let h = prod_health(&s);
+        let state = h["status"].as_str().unwrap_or("").to_string();
+        if state != "Healthy" {
+            assert_eq!(runs, 0, "verification started while {state}: {h}");
+        }
+        seen.insert(state.clone());
+        state == "Healthy"
+    });
+    assert!(
+        seen.contains("Progressing"),
+        "the Stage showed Progressing first: {seen:?}"
+    );
+    let h = prod_health(&s);
+    let statuses = &h["output"][0]["applicationStatuses"][0];
+    assert_eq!(
+        (
+            statuses["Name"].as_str(),
+            statuses["health"]["status"].as_str()
+        ),
+        (Some("my-web-app-prod"), Some("Healthy")),
+        "{h}"
+    );
+    assert_eq!(
+        s.stage_condition("my-web-app", "prod", "Healthy")["status"],
+        "True"
+    );
+    wait_for("verification to run", 60, || analysis_runs(&s) == 1);
+    let healthy_since = s.stage_condition("my-web-app", "prod", "Healthy")["lastTransitionTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = &s.get_json(&["analysisruns", "-n", "my-web-app"])["items"][0];
+    assert!(
+        run["metadata"]["creationTimestamp"].as_str().unwrap()[..19] >= healthy_since[..19],
+        "verification started at {} though the Stage became Healthy at {healthy_since}",
+        run["metadata"]["creationTimestamp"]
+    );
+    wait_for("prod to verify the Freight", 60, || {
+        s.stage_condition("my-web-app", "prod", "Verified")["status"] == "True"
+    });
+    // What argocd-update asked of Argo CD.
+    let app = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
+    let op = &app["status"]["operationState"]["operation"];
+    assert_eq!(
+        op["initiatedBy"],
+        serde_json::json!({"username": "admin", "automated": false}),
+        "{app}"
+    );
+    assert_eq!(
+        op["info"][1],
+        serde_json::json!({"name": "kargo.akuity.io/promotion", "value": promo})
+    );
+    assert!(
+        app["metadata"]["annotations"]
+            .get("argocd.argoproj.io/refresh")
+            .is_none(),
+        "{app}"
+    );
+    let events = s.get_json(&["events", "-n", "argocd"]);
+    let started: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reason"] == "OperationStarted")
+        .collect();
+    assert_eq!(started.len(), 1, "{events}");
+    assert_eq!(
+        started[0]["message"],
+        "kargo-controller initiated sync to main"
+    );
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 1);
+}
+
+/// A Degraded Application makes the Stage Unhealthy, says why, and
+/// verification does not start.
+#[test]
+fn a_degraded_application_blocks_verification() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, _) = health_server();
+    let s = ServerProc::start(home.path());
+    let argo = argo_pipeline(&s, &s, &r, &health);
+    argo.set(
+        "my-web-app-prod",
+        Outcome {
+            health: "Degraded".into(),
+            message: "Back-off restarting failed container".into(),
+            progressing: Duration::from_secs(1),
+            ..Outcome::default()
+        },
+    );
+    ok(&s.promote_wait("my-web-app", "prod", &name_of_tag(&s, "v1.0.0")));
+    wait_for("the Stage to be Unhealthy", 60, || {
+        prod_health(&s)["status"] == "Unhealthy"
+    });
+    let h = prod_health(&s);
+    assert_eq!(
+        h["issues"],
+        serde_json::json!([
+            "Argo CD Application \"my-web-app-prod\" in namespace \"argocd\" has health state \"Degraded\""
+        ]),
+        "{h}"
+    );
+    assert_eq!(
+        h["output"][0]["applicationStatuses"][0]["health"]["message"],
+        "Back-off restarting failed container",
+        "{h}"
+    );
+    let c = s.stage_condition("my-web-app", "prod", "Healthy");
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("False"), Some("Unhealthy")),
+        "{c}"
+    );
+    assert_eq!(
+        c["message"],
+        "Stage is unhealthy (1 issues in 1 health checks)"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        analysis_runs(&s),
+        0,
+        "no verification of an Unhealthy Stage"
+    );
+    assert_eq!(
+        s.stage_condition("my-web-app", "prod", "Ready")["status"],
+        "False"
+    );
+}
+
+/// An operation someone else started is waited out; then Kargo syncs.
+#[test]
+fn a_foreign_operation_is_waited_out() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, _) = health_server();
+    let s = ServerProc::start(home.path());
+    let argo = argo_pipeline(&s, &s, &r, &health);
     let app = ["application", "my-web-app-prod", "-n", "argocd"];
-    let mut status_patch: Vec<&str> = vec!["patch"];
-    status_patch.extend_from_slice(&app);
-    status_patch.extend_from_slice(&["--subresource=status", "--type", "merge", "-p"]);
-    let argo_reports = |status: &str| {
-        let mut a = status_patch.clone();
-        a.push(status);
+    let patch = |p: &str| {
+        let mut a: Vec<&str> = vec!["patch"];
+        a.extend_from_slice(&app);
+        a.extend_from_slice(&["--type", "merge", "-p", p]);
         ok(&s.kubectl(&a));
     };
-    argo_reports(r#"{"status":{"sync":{"status":"OutOfSync"},"health":{"status":"Healthy"}}}"#);
-    wait_for("the Freight", 30, || !name_of_tag(&s, "v1.5.0").is_empty());
+    patch(
+        r#"{"status":{"operationState":{"phase":"Running","operation":{"initiatedBy":{"username":"alice"},"sync":{}}}}}"#,
+    );
     let out = ok(&s.kargo(&[
         "promote",
         "-p",
@@ -983,45 +1180,77 @@ fn argocd_update_waits_for_the_sync_argo_cd_reports() {
         "--stage",
         "prod",
         "--freight",
-        &name_of_tag(&s, "v1.5.0"),
+        &name_of_tag(&s, "v1.0.0"),
     ]));
     let promo = promotion_name(&out);
     let promotion = || s.get_json(&["promotion", &promo, "-n", "my-web-app"]);
-    wait_for("the sync request", 30, || {
-        s.get_json(&app)["operation"]["initiatedBy"]["username"] == "kargo"
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    let p = promotion();
-    assert_eq!(p["status"]["phase"], "Running", "waits for Argo CD: {p}");
-    assert!(
-        p["status"]["stepExecutionMetadata"][0]["message"]
+    wait_for("the step to wait for alice's sync", 30, || {
+        promotion()["status"]["stepExecutionMetadata"][0]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("waiting for Argo CD"),
-        "{p}"
-    );
-    // Argo CD takes the operation and reports it done.
-    let mut take: Vec<&str> = vec!["patch"];
-    take.extend_from_slice(&app);
-    take.extend_from_slice(&[
-        "--type",
-        "json",
-        "-p",
-        r#"[{"op":"remove","path":"/operation"}]"#,
-    ]);
-    ok(&s.kubectl(&take));
-    argo_reports(
-        r#"{"status":{"sync":{"status":"Synced"},"operationState":{"phase":"Succeeded","message":"successfully synced","operation":{"initiatedBy":{"username":"kargo"}},"syncResult":{"revision":"abc123"}}}}"#,
-    );
-    wait_for("the Promotion to succeed", 30, || {
+            .contains(
+                "current operation was initiated by \"alice\": waiting for operation to complete",
+            )
+    });
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 0);
+    assert!(s.get_json(&app).get("operation").is_none());
+    patch(&format!(
+        r#"{{"status":{{"operationState":{{"phase":"Succeeded","finishedAt":"{t}"}},"reconciledAt":"{t}"}}}}"#,
+        t = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    ));
+    wait_for("the Promotion to succeed", 60, || {
         promotion()["status"]["phase"] == "Succeeded"
     });
-    let p = promotion();
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 1);
+    wait_for("the Stage to be Healthy", 60, || {
+        prod_health(&s)["status"] == "Healthy"
+    });
+}
+
+/// Where Argo CD lives: `--argocd-kubeconfig` points at another cluster
+/// (here a second server): Applications are read, patched and watched
+/// there. `--no-argocd` errors the step with Kargo's message.
+#[test]
+fn argo_cd_on_another_cluster_or_disabled() {
+    let home = tempfile::tempdir().unwrap();
+    let argo_home = tempfile::tempdir().unwrap();
+    let r = repos(home.path());
+    release(&r, "v1.0.0");
+    let (health, _) = health_server();
+    let remote = ServerProc::start(argo_home.path());
+    let kubeconfig = remote.kubeconfig();
+    let s = ServerProc::start_with(
+        home.path(),
+        &["--argocd-kubeconfig", kubeconfig.to_str().unwrap()],
+    );
+    let argo = argo_pipeline(&s, &remote, &r, &health);
+    argo.set(
+        "my-web-app-prod",
+        Outcome {
+            progressing: Duration::from_secs(1),
+            ..Outcome::default()
+        },
+    );
+    ok(&s.promote_wait("my-web-app", "prod", &name_of_tag(&s, "v1.0.0")));
+    wait_for("the Stage to be Healthy", 60, || {
+        prod_health(&s)["status"] == "Healthy"
+    });
+    assert_eq!(argo.syncs_of("my-web-app-prod"), 1);
     assert!(
-        p["status"]["stepExecutionMetadata"][0]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("synced to abc123"),
-        "{p}"
+        fails(&s.kubectl(&["get", "application", "my-web-app-prod", "-n", "argocd"]))
+            .contains("not found"),
+        "the Application is only on the Argo CD cluster"
+    );
+    drop(s);
+
+    let off_home = tempfile::tempdir().unwrap();
+    let r = repos(off_home.path());
+    release(&r, "v1.0.0");
+    let off = ServerProc::start_with(off_home.path(), &["--no-argocd"]);
+    argo_pipeline(&off, &off, &r, &health);
+    let err = fails(&off.promote_wait("my-web-app", "prod", &name_of_tag(&off, "v1.0.0")));
+    assert!(
+        err.contains("Argo CD integration is disabled on this controller; cannot update Argo CD Application resources"),
+        "{err}"
     );
 }

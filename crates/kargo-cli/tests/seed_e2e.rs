@@ -436,6 +436,8 @@ fn the_seed_runs_end_to_end() {
 
     // The seed's objects go in as a user would apply them.
     let s = ServerProc::start(home.path());
+    // Argo CD for the seed's prod Application (the in-test controller).
+    let _argo = common::argocd::ArgoCd::start(&s.kubeconfig());
     ok(&s.kargo(&["create", "project", PROJECT]));
     ok(&s.kargo(&["config", "set-project", PROJECT]));
     let applied = ok(&s.kargo(&["apply", "-f", manifests.to_str().unwrap()]));
@@ -667,9 +669,10 @@ fn the_seed_runs_end_to_end() {
     assert_eq!(current_tag(&s, "prod"), "1.5.0");
     let app = get_json(&s, &["application", "my-web-app-prod", "-n", "argocd"]);
     assert_eq!(
-        app["metadata"]["annotations"]["kargo.akuity.io/promotion"], rollback,
+        app["status"]["operationState"]["operation"]["info"][1]["value"], rollback,
         "the rollback asked Argo CD to sync prod: {app}"
     );
+    assert_eq!(app["status"]["health"]["status"], "Healthy", "{app}");
     assert_ne!(broken, rollback);
     clock.mark("rolled back prod-us and prod to jolly-penguin");
 

@@ -1,5 +1,6 @@
 //! One watch per kind (Stage, Freight, Promotion, AnalysisRun,
-//! ProjectConfig, Warehouse), started once and shared by every
+//! ProjectConfig, Warehouse, and Argo CD's Application where the
+//! integration is on), started once and shared by every
 //! controller: each watch fills a reflector store, keeps the
 //! [`Index`](crate::index::Index) in step, and forwards what an event
 //! concerns — the object to its own controller, `ObjectRef`s of the Stages
@@ -9,7 +10,9 @@
 use crate::index::{Index, Wakes, origin_key};
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
-use kargo_api::{AnalysisRun, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse};
+use kargo_api::{
+    AnalysisRun, Application, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse,
+};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -32,6 +35,8 @@ pub struct Caches {
     pub project_configs: Store<ProjectConfig>,
     /// Every Warehouse.
     pub warehouses: Store<Warehouse>,
+    /// Argo CD Applications (empty when the integration is off).
+    pub applications: Store<Application>,
     /// Reverse indexes over the stores.
     pub index: Index,
     stage_wake: UnboundedSender<ObjectRef<Stage>>,
@@ -86,6 +91,8 @@ pub struct Writers {
     pub project_configs: Writer<ProjectConfig>,
     /// Warehouses.
     pub warehouses: Writer<Warehouse>,
+    /// Argo CD Applications.
+    pub applications: Writer<Application>,
 }
 
 impl Caches {
@@ -97,6 +104,7 @@ impl Caches {
         let (analysis_runs, wa) = reflector::store();
         let (project_configs, wc) = reflector::store();
         let (warehouses, ww) = reflector::store();
+        let (applications, wapp) = reflector::store();
         let (stage_tx, stage_rx) = unbounded();
         let (wake_tx, wake_rx) = unbounded();
         let (promo_tx, promo_rx) = unbounded();
@@ -111,6 +119,7 @@ impl Caches {
             analysis_runs,
             project_configs,
             warehouses,
+            applications,
             index: Index::default(),
             stage_wake: wake_tx,
             promotion_next: next_tx,
@@ -131,6 +140,7 @@ impl Caches {
             analysis_runs: wa,
             project_configs: wc,
             warehouses: ww,
+            applications: wapp,
         };
         let triggers = Triggers {
             stages: stage_rx,
@@ -284,6 +294,15 @@ impl Caches {
         }
     }
 
+    /// An Application event: the Stages its authorized-stage annotation
+    /// names re-assess their health (as Kargo's Stage watch on
+    /// Applications).
+    pub fn on_application(&self, ev: &Event<Application>) {
+        if let Event::Apply(app) | Event::InitApply(app) | Event::Delete(app) = ev {
+            self.wake_stages(crate::argocd::authorized_stages(app));
+        }
+    }
+
     /// A Warehouse event: Stages requesting it learn it exists (or not).
     pub fn on_warehouse(&self, ev: &Event<Warehouse>) {
         let (w, present) = match ev {
@@ -359,10 +378,22 @@ where
     }
 }
 
-/// Runs every watch until they end (never, normally).
-pub async fn run(client: kube::Client, caches: Arc<Caches>, w: Writers) {
+/// Runs every watch until they end (never, normally); Applications are
+/// watched through `argocd` (None: not at all).
+pub async fn run(
+    client: kube::Client,
+    argocd: Option<kube::Client>,
+    caches: Arc<Caches>,
+    w: Writers,
+) {
     let c = &caches;
+    let applications = async {
+        if let Some(argocd) = argocd {
+            watch(Api::all(argocd), w.applications, |e| c.on_application(e)).await
+        }
+    };
     futures::join!(
+        applications,
         watch(Api::all(client.clone()), w.stages, |e| c.on_stage(e)),
         watch(Api::all(client.clone()), w.freight, |e| c.on_freight(e)),
         watch(Api::all(client.clone()), w.promotions, |e| c

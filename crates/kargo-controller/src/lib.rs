@@ -11,6 +11,7 @@
 //! collection (old Promotions, Freight and Events).
 
 pub mod analysis;
+pub mod argocd;
 pub mod cluster_config;
 mod conditions;
 pub mod credentials;
@@ -25,6 +26,7 @@ pub mod project_config;
 pub mod project_roles;
 pub mod promotion;
 pub mod stage;
+pub mod stage_health;
 pub mod stats;
 pub mod verification;
 pub mod warehouse;
@@ -63,6 +65,9 @@ pub struct ControllerConfig {
     pub http_timeout: Duration,
     /// How many reconciles each controller runs at once.
     pub concurrency: Concurrency,
+    /// Where Argo CD's Applications are (`--argocd-kubeconfig`,
+    /// `--argocd-namespace`, `--no-argocd`).
+    pub argocd: argocd::ArgoCdConfig,
 }
 
 /// Caps on concurrent reconciles per controller (0: unbounded).
@@ -90,7 +95,13 @@ impl Default for Concurrency {
 /// every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let (caches, writers, triggers) = informers::Caches::new();
-    let watches = informers::run(client.clone(), caches.clone(), writers);
+    let argocd = argocd::ArgoCd::connect(&cfg.argocd, &client).await;
+    let watches = informers::run(
+        client.clone(),
+        argocd.as_ref().map(|a| a.client.clone()),
+        caches.clone(),
+        writers,
+    );
     let controllers = async {
         caches.wait_until_ready().await;
         let informers::Triggers {
@@ -104,9 +115,12 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         } = triggers;
         let n = cfg.concurrency;
         let warehouses = Arc::new(warehouse::Context::new(client.clone(), &cfg));
-        let stage_ctx = Arc::new(stage::Context::new(client.clone(), caches.clone()));
+        let stage_ctx = Arc::new(
+            stage::Context::new(client.clone(), caches.clone()).with_argocd(argocd.clone()),
+        );
         let promotion_ctx = Arc::new(
             promotion::Context::new(client.clone(), cfg.work_dir.clone(), caches.clone())
+                .with_argocd(argocd)
                 .with_allow_file_repos(cfg.allow_file_repos)
                 .with_ui_base_url(&cfg.public_url)
                 .with_timeouts(cfg.git_timeout, cfg.http_timeout),

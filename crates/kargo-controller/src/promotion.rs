@@ -46,6 +46,8 @@ pub struct Context {
     /// Where users reach the UI (links back to a Stage from pull requests).
     ui_base_url: Option<String>,
     caches: Arc<Caches>,
+    /// Argo CD's Applications (None: integration disabled).
+    argocd: Option<crate::argocd::ArgoCd>,
 }
 
 /// How long a queued Promotion waits without news before it looks again
@@ -57,7 +59,6 @@ impl Context {
     /// reading the shared `caches`.
     pub fn new(client: kube::Client, work_root: PathBuf, caches: Arc<Caches>) -> Self {
         Context {
-            client,
             registry: Arc::new(Registry::builtin()),
             work_root,
             running: Mutex::new(HashMap::new()),
@@ -66,8 +67,19 @@ impl Context {
             git_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
             http_timeout: kargo_promotion::limits::DEFAULT_TIMEOUT,
             ui_base_url: None,
+            argocd: Some(crate::argocd::ArgoCd {
+                client: client.clone(),
+                namespace: "argocd".into(),
+            }),
+            client,
             caches,
         }
+    }
+
+    /// Where steps find Argo CD's Applications (None: disabled).
+    pub fn with_argocd(mut self, argocd: Option<crate::argocd::ArgoCd>) -> Self {
+        self.argocd = argocd;
+        self
     }
 
     /// Bounds each git process and network call of a step (the server's
@@ -442,6 +454,11 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
                 // Credentials in URLs never reach the Promotion's status.
                 let message = kargo_api::redact::redact(&message);
                 let mut st = json!({"phase": ph, "message": message, "finishedAt": now(), "stepExecutionMetadata": state.metadata, "currentStep": state.current_step, "state": state});
+                if ph == PromotionPhase::Succeeded && !state.health_checks.is_empty() {
+                    // What the Stage checks from now on (Kargo's
+                    // `Promotion.status.healthChecks`).
+                    st["healthChecks"] = json!(state.health_checks);
+                }
                 if ph == PromotionPhase::Running {
                     // A step asked to be called again later.
                     if let Some(m) = st.as_object_mut() {
@@ -530,12 +547,14 @@ async fn execute(
     let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
     let handle = tokio::runtime::Handle::current();
     let apps_client = ctx.client.clone();
+    let argocd = ctx.argocd.clone();
     tokio::task::spawn_blocking(move || {
         let Prepared { input_ctx, freight, lookup, creds, image_creds, tasks, state } = prepared;
         let creds_ref = CredsFn { git: creds, images: image_creds };
         let objects = KubeObjects { client: apps_client.clone(), namespace: input_ctx.project.clone(), handle: handle.clone() };
-        let apps = KubeApps { client: apps_client, handle: handle.clone() };
-        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps: Some(&apps), objects: Some(&objects) };
+        let apps = argocd.map(|argocd| crate::argocd::KubeApps { argocd, handle: handle.clone() });
+        let apps = apps.as_ref().map(|a| a as &dyn kargo_promotion::ArgoCdApps);
+        let input = PromotionInput { ctx: input_ctx, freight, vars, lookup: &lookup, credentials: &creds_ref, apps, objects: Some(&objects) };
         let resolver = |t: &PromotionTaskReference| -> Result<PromotionTaskSpec, String> {
             let kind = if t.kind.is_empty() { "PromotionTask" } else { t.kind.as_str() };
             tasks.get(&format!("{}/{}", t.kind, t.name)).cloned().ok_or_else(|| format!("{kind} {:?} not found", t.name))
@@ -552,33 +571,6 @@ async fn execute(
     })
     .await
     .map_err(|e| format!("the runner stopped unexpectedly: {e}"))?
-}
-
-/// Argo CD Applications through the API (the in-process one standalone,
-/// the cluster's in cluster mode), for the `argocd-update` step.
-struct KubeApps {
-    client: kube::Client,
-    handle: tokio::runtime::Handle,
-}
-
-impl kargo_promotion::ArgoCdApps for KubeApps {
-    fn get(&self, namespace: &str, name: &str) -> Result<Option<Value>, String> {
-        let api: Api<kargo_api::Application> = Api::namespaced(self.client.clone(), namespace);
-        let app = self
-            .handle
-            .block_on(api.get_opt(name))
-            .map_err(|e| e.to_string())?;
-        app.map(|a| serde_json::to_value(a).map_err(|e| e.to_string()))
-            .transpose()
-    }
-
-    fn patch(&self, namespace: &str, name: &str, patch: &Value) -> Result<(), String> {
-        let api: Api<kargo_api::Application> = Api::namespaced(self.client.clone(), namespace);
-        self.handle
-            .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
 }
 
 /// The Project's Stages and Freight through the API, for `set-metadata`

@@ -26,6 +26,7 @@ use kargo_api::project::PromotionPolicy;
 use kargo_api::promotion::PromotionPhase;
 use kargo_api::stage::{FreightCollection, FreightRequest, PromotionReference, StageStatus};
 use kargo_api::{Freight, Promotion, Stage, availability};
+use kargo_promotion::argocd::health::HealthState;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Action, Config, Controller};
@@ -56,16 +57,29 @@ pub struct Context {
     /// Auto-promotions created (or found existing) that the Promotion
     /// cache does not hold yet: the Stage counts as busy meanwhile.
     expect: Mutex<HashMap<ObjectRef<Stage>, (String, Instant)>>,
+    /// Argo CD, for health checks on Applications (None: disabled).
+    argocd: Option<crate::argocd::ArgoCd>,
 }
 
 impl Context {
-    /// A context reading `caches` and writing through `client`.
+    /// A context reading `caches` and writing through `client` (Argo CD's
+    /// Applications through the same client).
     pub fn new(client: kube::Client, caches: Arc<Caches>) -> Self {
         Context {
+            argocd: Some(crate::argocd::ArgoCd {
+                client: client.clone(),
+                namespace: "argocd".into(),
+            }),
             client,
             caches,
             expect: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where health checks find Argo CD (None: disabled).
+    pub fn with_argocd(mut self, argocd: Option<crate::argocd::ArgoCd>) -> Self {
+        self.argocd = argocd;
+        self
     }
 }
 
@@ -365,7 +379,12 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             ),
             None => conditions::remove(&mut st.conditions, "Promoting"),
         }
-        let healthy = assess_health(&mut st, generation);
+        let apps = ctx.argocd.as_ref().map(|a| crate::stage_health::Apps {
+            store: &caches.applications,
+            namespace: &a.namespace,
+        });
+        let (healthy, refresh) = assess_health(&mut st, generation, apps.as_ref());
+        request_refresh(&ctx, refresh).await;
         crate::verification::reconcile(
             &ctx.client,
             &caches.analysis_runs,
@@ -472,11 +491,29 @@ fn missing_warehouse(caches: &Caches, stage: &Stage) -> Option<String> {
         ))
 }
 
+/// Asks Argo CD for a hard refresh of Applications whose health could not
+/// be trusted (Kargo's `RequestAppRefresh`; a failure is only logged).
+async fn request_refresh(ctx: &Context, apps: Vec<(String, String)>) {
+    let Some(argocd) = &ctx.argocd else { return };
+    for (ns, name) in apps {
+        let api: Api<kargo_api::Application> = Api::namespaced(argocd.client.clone(), &ns);
+        let patch = Patch::Merge(kargo_promotion::argocd::hard_refresh_patch());
+        if let Err(e) = api.patch(&name, &PatchParams::default(), &patch).await {
+            tracing::warn!(app = %name, namespace = %ns, error = %e, "failed to request hard refresh for Argo CD Application");
+        }
+    }
+}
+
 /// Kargo's health assessment (`assessHealth`): Unknown while promoting,
 /// with no Freight, or after a failed Promotion; otherwise the outcome of
-/// the health checks the last Promotion registered (none yet: Healthy).
-/// Returns whether the Stage is Healthy.
-fn assess_health(st: &mut StageStatus, generation: Option<i64>) -> bool {
+/// the health checks the last Promotion registered (none: Healthy), run
+/// over the Applications cache (`apps`; None: Argo CD integration off).
+/// Returns whether the Stage is Healthy, and Applications to refresh.
+fn assess_health(
+    st: &mut StageStatus,
+    generation: Option<i64>,
+    apps: Option<&crate::stage_health::Apps<'_>>,
+) -> (bool, Vec<(String, String)>) {
     let unknown = |st: &mut StageStatus, reason: &str, message: &str, issue: Option<&str>| {
         conditions::set_status(
             &mut st.conditions,
@@ -494,15 +531,17 @@ fn assess_health(st: &mut StageStatus, generation: Option<i64>) -> bool {
         false
     };
     if st.current_promotion.is_some() {
-        return unknown(
+        let h = unknown(
             st,
             "ActivePromotion",
             "Stage has a Promotion in progress",
             Some("Cannot assess health because a Promotion is currently in progress"),
         );
+        return (h, Vec::new());
     }
     let Some(last) = st.last_promotion.clone() else {
-        return unknown(st, "NoFreight", "Stage has no current Freight", None);
+        let h = unknown(st, "NoFreight", "Stage has no current Freight", None);
+        return (h, Vec::new());
     };
     let last_phase = last
         .status
@@ -510,31 +549,53 @@ fn assess_health(st: &mut StageStatus, generation: Option<i64>) -> bool {
         .and_then(|s| s.phase)
         .unwrap_or_default();
     if last_phase != PromotionPhase::Succeeded {
-        return unknown(
+        let h = unknown(
             st,
             &format!("LastPromotion{last_phase:?}"),
             "Cannot assess health because last Promotion did not succeed",
             Some("Cannot assess health because last Promotion did not succeed"),
         );
+        return (h, Vec::new());
     }
     let checks = last
         .status
         .as_ref()
-        .map(|s| s.health_checks.len())
-        .unwrap_or(0);
-    conditions::set(
-        &mut st.conditions,
-        "Healthy",
-        true,
-        "Healthy",
-        &format!("Stage is healthy (performed {checks} health checks)"),
-        generation,
-    );
-    st.health = Some(kargo_api::stage::Health {
-        status: "Healthy".into(),
-        ..Default::default()
-    });
-    true
+        .map(|s| s.health_checks.clone())
+        .unwrap_or_default();
+    let n = checks.len();
+    let assessed = crate::stage_health::assess(&checks, apps);
+    let state = assessed.health.status.clone();
+    match assessed.state {
+        HealthState::Healthy => conditions::set(
+            &mut st.conditions,
+            "Healthy",
+            true,
+            &state,
+            &format!("Stage is healthy (performed {n} health checks)"),
+            generation,
+        ),
+        HealthState::Unhealthy => conditions::set(
+            &mut st.conditions,
+            "Healthy",
+            false,
+            &state,
+            &format!(
+                "Stage is unhealthy ({} issues in {n} health checks)",
+                assessed.health.issues.len()
+            ),
+            generation,
+        ),
+        _ => conditions::set_status(
+            &mut st.conditions,
+            "Healthy",
+            "Unknown",
+            &state,
+            "",
+            generation,
+        ),
+    }
+    st.health = Some(assessed.health);
+    (assessed.state == HealthState::Healthy, assessed.refresh)
 }
 
 /// Kargo's `summarizeConditions`: `Ready` is False while a Promotion runs,

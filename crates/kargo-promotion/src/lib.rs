@@ -13,6 +13,9 @@
 //!   child process and network call of a step runs under;
 //! - [`safe_path`]: resolving config paths inside the work tree with
 //!   symlinks followed (a step never leaves its work tree);
+//! - [`argocd`]: what the Argo CD steps share (lookup by name or selector,
+//!   the authorized-stage rule) and the `argocd-update` health checker the
+//!   Stage controller runs;
 //! - [`steps`]: one file per built-in step, each with its config type and
 //!   tests: `git-clone`, `yaml-update` (alias `git-update`), `git-commit`,
 //!   `git-push` (alias `github-push`), `git-tag`, `git-clear`,
@@ -23,6 +26,7 @@
 
 pub mod apps;
 pub mod forge;
+pub mod argocd;
 pub mod git;
 pub mod limits;
 pub mod objects;

@@ -117,6 +117,10 @@ pub struct RunState {
     /// State shared between steps (e.g. `git.checkouts`).
     #[serde(default)]
     pub shared: Map<String, Value>,
+    /// Health checks succeeded steps registered (`{uses, config}`), for
+    /// `Promotion.status.healthChecks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<Value>,
 }
 
 impl RunState {
@@ -685,6 +689,11 @@ impl Runner {
                         }
                         StepStatus::Succeeded | StepStatus::Skipped => {
                             state.metadata[i].error_count = None;
+                            if status == StepStatus::Succeeded
+                                && let Some(check) = res.health_check.clone()
+                            {
+                                state.health_checks.push(check);
+                            }
                             return Ok(Ended::Done(status, res.message));
                         }
                         other => return Ok(Ended::Done(other, res.message)),

@@ -179,6 +179,9 @@ pub struct StepResult {
     /// For `Running`: when to try again (a step's `pollInterval`); the
     /// caller's default when None.
     pub retry_after: Option<std::time::Duration>,
+    /// A health check the Stage should run from now on (`{uses, config}`),
+    /// recorded on the Promotion when the step succeeds.
+    pub health_check: Option<Value>,
 }
 
 impl StepResult {
@@ -296,7 +299,7 @@ impl Registry {
     /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`,
     /// `git-open-pr`, `git-wait-for-pr`, `git-merge-pr`),
     /// `yaml-update` / `git-update`, `kustomize-set-image`,
-    /// `kustomize-build`, `argocd-update`, `http`, `http-download`,
+    /// `kustomize-build`, `argocd-update`, `argocd-wait`, `http`, `http-download`,
     /// `oci-push`, `oci-download`, the
     /// structured edits and parsers, the control steps and the file steps.
     pub fn builtin() -> Registry {
@@ -317,6 +320,7 @@ impl Registry {
         r.register(Arc::new(crate::steps::git_wait_for_pr::GitWaitForPr));
         r.register(Arc::new(crate::steps::git_merge_pr::GitMergePr));
         r.register(Arc::new(crate::steps::argocd_update::ArgoCdUpdate));
+        r.register(Arc::new(crate::steps::argocd_wait::ArgoCdWait));
         r.register(Arc::new(crate::steps::http::Http));
         r.register(Arc::new(crate::steps::http_download::HttpDownload));
         r.register(Arc::new(crate::steps::oci_push::OciPush));

@@ -21,6 +21,7 @@ pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
 pub use kargo_controller::Concurrency;
+pub use kargo_controller::argocd::ArgoCdConfig;
 pub use kargo_controller::gc::GcConfig;
 pub use kargo_store::Durability;
 
@@ -74,6 +75,9 @@ pub struct ServerConfig {
     /// `--metrics-listen`: also serve `/metrics` without authentication
     /// on this loopback address (plain HTTP, for a local Prometheus).
     pub metrics_listen: Option<SocketAddr>,
+    /// Where Argo CD's Applications are (`--argocd-kubeconfig`,
+    /// `--argocd-namespace`, `--no-argocd`); default: the embedded API.
+    pub argocd: kargo_controller::argocd::ArgoCdConfig,
 }
 
 impl ServerConfig {
@@ -98,6 +102,7 @@ impl ServerConfig {
             admin_password_hash: None,
             admin_token_ttl: std::time::Duration::from_secs(24 * 3600),
             metrics_listen: None,
+            argocd: kargo_controller::argocd::ArgoCdConfig::default(),
         }
     }
 }
@@ -335,6 +340,7 @@ impl Server {
                     git_timeout: cfg.git_timeout,
                     http_timeout: cfg.http_timeout,
                     concurrency: cfg.concurrency,
+                    argocd: cfg.argocd.clone(),
                 },
             ))
         } else {

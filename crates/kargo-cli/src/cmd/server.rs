@@ -75,6 +75,20 @@ pub struct ServerArgs {
     /// (registry and chart lookups, Argo CD calls).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub http_timeout: std::time::Duration,
+    /// A kubeconfig for the cluster Argo CD runs in: Applications are
+    /// read, patched and watched there (Kargo's `ARGOCD_KUBECONFIG`).
+    /// Default: the Applications this server stores.
+    #[arg(long, value_name = "KUBECONFIG", conflicts_with = "no_argocd")]
+    pub argocd_kubeconfig: Option<PathBuf>,
+    /// Namespace of Applications a step names none for (Kargo's
+    /// `ARGOCD_NAMESPACE`).
+    #[arg(long, default_value = "argocd")]
+    pub argocd_namespace: String,
+    /// Turn Argo CD integration off (Kargo's
+    /// `ARGOCD_INTEGRATION_ENABLED=false`): argocd-update and argocd-wait
+    /// steps are Errored, Application health checks Unknown.
+    #[arg(long)]
+    pub no_argocd: bool,
     /// How many Stages are reconciled at once (Kargo's default: 4).
     #[arg(long, default_value_t = 4)]
     pub stage_concurrency: u16,
@@ -200,7 +214,17 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         }
         None => {}
     }
+    if let Some(k) = &args.argocd_kubeconfig {
+        // Refuse a kubeconfig that cannot be used now, not at the first sync.
+        kube::config::Kubeconfig::read_from(k)
+            .with_context(|| format!("--argocd-kubeconfig {}", k.display()))?;
+    }
     let server = Server::start(ServerConfig {
+        argocd: kargo_server::ArgoCdConfig {
+            enabled: !args.no_argocd,
+            namespace: args.argocd_namespace,
+            kubeconfig: args.argocd_kubeconfig,
+        },
         durability: match args.durability {
             DurabilityArg::Normal => kargo_server::Durability::Normal,
             DurabilityArg::Full => kargo_server::Durability::Full,

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod argocd;
 pub mod chain;
 #[path = "../../../kargo-promotion/tests/support/forge.rs"]
 pub mod forge;

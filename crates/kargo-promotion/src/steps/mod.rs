@@ -6,6 +6,7 @@
 //! `kargo_expr::go_value`.
 
 pub mod argocd_update;
+pub mod argocd_wait;
 pub mod compose_output;
 pub mod copy;
 pub mod delete;

@@ -52,6 +52,12 @@ pub trait CredentialLookup: Sync {
     fn registry_credentials(&self, _repo: &str) -> Option<GitCredentials> {
         None
     }
+    /// Credentials for the Helm chart repository `repo_url` (an
+    /// `https://` repository, or `oci://registry/path/chart`), if any;
+    /// none unless the caller provides them.
+    fn chart_credentials(&self, _repo_url: &str) -> Option<GitCredentials> {
+        None
+    }
 }
 
 /// No credentials anywhere.

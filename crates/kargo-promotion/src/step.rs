@@ -289,7 +289,7 @@ impl Registry {
     /// The built-in steps: the git steps (`git-clone`, `git-commit`,
     /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`),
     /// `yaml-update` / `git-update`, `kustomize-set-image`,
-    /// `kustomize-build`, `helm-update-chart`, `argocd-update`, `http`, `http-download`,
+    /// `kustomize-build`, `helm-update-chart`, `helm-template`, `argocd-update`, `http`, `http-download`,
     /// `oci-push`, `oci-download`, the
     /// structured edits and parsers, the control steps and the file steps.
     pub fn builtin() -> Registry {
@@ -316,6 +316,7 @@ impl Registry {
         ));
         r.register(Arc::new(crate::steps::kustomize_build::KustomizeBuild));
         r.register(Arc::new(crate::steps::helm_update_chart::HelmUpdateChart));
+        r.register(Arc::new(crate::steps::helm_template::HelmTemplate));
         r.register(Arc::new(crate::steps::json_update::JsonUpdateStep));
         r.register(Arc::new(crate::steps::yaml_merge::YamlMerge));
         r.register(Arc::new(crate::steps::toml_update::TomlUpdateStep));

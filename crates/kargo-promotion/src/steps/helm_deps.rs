@@ -307,189 +307,50 @@ pub fn credentials_key(repo: &str, name: &str) -> Option<String> {
     }
 }
 
+/// Reads `Chart.lock` in `chart_dir`: its digest and (name, version) of
+/// its dependencies; none when there is no lock.
+fn read_lock(step: &str, chart_dir: &Path) -> Result<Option<LockFile>, StepError> {
+    match std::fs::read_to_string(chart_dir.join("Chart.lock")) {
+        Ok(text) => {
+            let l: LockFile = yaml_serde::from_str(&text).map_err(|e| {
+                StepError::terminal(step, format!("read dependencies from Chart.lock: {e}"))
+            })?;
+            Ok(Some(l))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StepError::retryable(
+            step,
+            format!("reading Chart.lock: {e}"),
+        )),
+    }
+}
+
 /// Resolves, fetches and locks the dependencies of the chart in
-/// `chart_dir`, whose `Chart.yaml` declares `deps`. `step` names the
-/// step in errors.
+/// `chart_dir`, whose `Chart.yaml` declares `deps` (Helm's `dependency
+/// update`). `step` names the step in errors.
 pub fn update(
     step: &str,
     ctx: &StepContext<'_>,
     chart_dir: &Path,
     deps: &[Dependency],
 ) -> Result<Updated, StepError> {
-    let terminal = |m: String| StepError::terminal(step, m);
-    let retryable = |m: String| StepError::retryable(step, m);
-    let lock_path = chart_dir.join("Chart.lock");
-    let (old_digest, before) = match std::fs::read_to_string(&lock_path) {
-        Ok(text) => {
-            let l: LockFile = yaml_serde::from_str(&text)
-                .map_err(|e| terminal(format!("read initial dependencies from Chart.lock: {e}")))?;
-            let before = l
-                .dependencies
+    let (old_digest, before) = match read_lock(step, chart_dir)? {
+        Some(l) => (
+            l.digest,
+            l.dependencies
                 .unwrap_or_default()
                 .iter()
                 .map(|d| (d.name(), d.version()))
-                .collect::<Vec<_>>();
-            (l.digest, before)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, Vec::new()),
-        Err(e) => return Err(retryable(format!("reading Chart.lock: {e}"))),
+                .collect::<Vec<_>>(),
+        ),
+        None => (None, Vec::new()),
     };
     if deps.is_empty() {
         return Ok(Updated::default());
     }
-    let client = ChartDiscoverer::new().with_http_timeout(ctx.limits.http_timeout);
-    let creds = |repo: &str, name: &str| -> Option<ChartCredentials> {
-        let c = ctx
-            .credentials
-            .chart_credentials(&credentials_key(repo, name)?)?;
-        Some(ChartCredentials {
-            username: c.username,
-            password: c.password,
-        })
-    };
-
-    // Resolve, as Helm's resolver does.
-    let mut indexes: HashMap<String, ChartIndex> = HashMap::new();
-    let mut locked = Vec::with_capacity(deps.len());
-    let mut urls: Vec<Option<String>> = Vec::with_capacity(deps.len());
-    let mut missing = Vec::new();
-    for d in deps {
-        let (name, constraint, repo) = (d.name(), d.version(), d.repository());
-        kargo_expr::Constraint::parse(&constraint).map_err(|e| {
-            terminal(format!(
-                "dependency {name:?} has an invalid version/constraint format: {e}"
-            ))
-        })?;
-        let mut lock = Locked {
-            name: name.clone(),
-            repository: repo.clone(),
-            version: constraint.clone(),
-        };
-        let mut url = None;
-        match source(&repo).map_err(terminal)? {
-            Source::Local => {
-                if !chart_dir.join("charts").join(&name).exists() {
-                    return Err(terminal(format!(
-                        "directory {} not found",
-                        super::files::shown(ctx.work_dir, &chart_dir.join("charts").join(&name))
-                    )));
-                }
-            }
-            Source::Classic => {
-                if !indexes.contains_key(&repo) {
-                    let c = creds(&repo, &name);
-                    let index = block(step, ctx, client.index(&repo, c.as_ref()))?
-                        .map_err(|e| retryable(e.to_string()))?;
-                    indexes.insert(repo.clone(), index);
-                }
-                match indexes[&repo].best(&name, &constraint).map_err(terminal)? {
-                    Some((v, u)) => {
-                        lock.version = v;
-                        url = Some(u);
-                    }
-                    None => missing.push(format!(
-                        "{name:?} (repository {repo:?}, version {constraint:?})"
-                    )),
-                }
-            }
-            Source::Oci => {
-                if kargo_expr::parse_version(&constraint, false).is_none() {
-                    let sub = kargo_api::warehouse::ChartSubscription {
-                        repo_url: format!("{}/{name}", repo.trim_end_matches('/')),
-                        semver_constraint: constraint.clone(),
-                        discovery_limit: Some(1),
-                        ..Default::default()
-                    };
-                    let c = creds(&repo, &name);
-                    let found = block(step, ctx, client.discover(&sub, c.as_ref()))?
-                        .map_err(|e: ChartError| retryable(e.to_string()))?;
-                    match found.into_iter().next() {
-                        Some(v) => lock.version = v,
-                        None => missing.push(format!(
-                            "{name:?} (repository {repo:?}, version {constraint:?})"
-                        )),
-                    }
-                }
-            }
-        }
-        locked.push(lock);
-        urls.push(url);
-    }
-    if !missing.is_empty() {
-        return Err(terminal(format!(
-            "can't get a valid version for {} subchart(s): {}. Make sure a matching chart \
-             version exists in the repo, or change the version constraint in Chart.yaml",
-            missing.len(),
-            missing.join(", ")
-        )));
-    }
-
-    // Fetch into tmpcharts-<pid>/, then move into charts/.
-    let charts = chart_dir.join("charts");
-    match std::fs::symlink_metadata(&charts) {
-        Ok(m) if !m.is_dir() => {
-            return Err(terminal(format!(
-                "{:?} is not a directory",
-                super::files::shown(ctx.work_dir, &charts)
-            )));
-        }
-        Ok(_) => {}
-        Err(_) => mkdir(&charts).map_err(|e| retryable(format!("creating charts/: {e}")))?,
-    }
-    let tmp = chart_dir.join(format!("tmpcharts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    mkdir(&tmp).map_err(|e| retryable(format!("creating {}: {e}", tmp.display())))?;
-    let fetched = (|| -> Result<BTreeSet<String>, StepError> {
-        let mut files = BTreeSet::new();
-        let mut seen = BTreeSet::new();
-        for (l, url) in locked.iter().zip(&urls) {
-            let (key, file) = match source(&l.repository).map_err(terminal)? {
-                Source::Local => continue,
-                Source::Classic => {
-                    let u = url.clone().unwrap_or_default();
-                    let base = reqwest::Url::parse(&u)
-                        .ok()
-                        .and_then(|p| p.path_segments()?.next_back().map(str::to_string))
-                        .unwrap_or_default();
-                    (u, base)
-                }
-                Source::Oci => {
-                    let base = l.name.rsplit('/').next().unwrap_or_default();
-                    (
-                        format!("{}/{}:{}", l.repository, l.name, l.version),
-                        format!("{base}-{}.tgz", l.version),
-                    )
-                }
-            };
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            if file.is_empty() || file == "." || file == ".." || file.contains('/') {
-                return Err(terminal(format!("chart URL {key:?} names no file")));
-            }
-            let c = creds(&l.repository, &l.name);
-            let bytes = match source(&l.repository).map_err(terminal)? {
-                Source::Oci => block(
-                    step,
-                    ctx,
-                    client.pull_oci_chart(&l.repository, &l.name, &l.version, c.as_ref()),
-                )?,
-                _ => block(
-                    step,
-                    ctx,
-                    client.fetch_chart(&key, &l.repository, c.as_ref()),
-                )?,
-            }
-            .map_err(|e| retryable(format!("could not download {}: {e}", l.name)))?;
-            write(&tmp.join(&file), &bytes)
-                .map_err(|e| retryable(format!("saving {file}: {e}")))?;
-            files.insert(file);
-        }
-        Ok(files)
-    })();
-    let moved = fetched.and_then(|files| move_deps(step, &tmp, &charts, &files, &locked));
-    let _ = std::fs::remove_dir_all(&tmp);
-    moved?;
+    let f = Fetcher::new(step, ctx);
+    let (locked, urls) = f.resolve(chart_dir, deps)?;
+    f.fetch(chart_dir, &locked, &urls)?;
 
     // Chart.lock, unless its digest is the same (Helm) or no version
     // changed (Kargo keeps the old file and its timestamp then).
@@ -497,12 +358,254 @@ pub fn update(
     let changes = compare_versions(&before, &locked);
     if old_digest.as_deref() != Some(digest.as_str()) && !changes.is_empty() {
         write(
-            &lock_path,
+            &chart_dir.join("Chart.lock"),
             lock_text(&locked, &digest, &now_rfc3339()).as_bytes(),
         )
-        .map_err(|e| retryable(format!("writing Chart.lock: {e}")))?;
+        .map_err(|e| StepError::retryable(step, format!("writing Chart.lock: {e}")))?;
     }
     Ok(Updated { changes })
+}
+
+/// Helm's `dependency build`: the versions `Chart.lock` names fetched
+/// into `charts/` (the lock must match `Chart.yaml`'s `deps`); without a
+/// lock, [`update`].
+pub fn build(
+    step: &str,
+    ctx: &StepContext<'_>,
+    chart_dir: &Path,
+    deps: &[Dependency],
+) -> Result<(), StepError> {
+    if deps.is_empty() {
+        return Ok(());
+    }
+    let Some(lock) = read_lock(step, chart_dir)? else {
+        return update(step, ctx, chart_dir, deps).map(|_| ());
+    };
+    let (digest, lock_deps) = (lock.digest, lock.dependencies.unwrap_or_default());
+    let pinned: Vec<Locked> = lock_deps
+        .iter()
+        .map(|d| Locked {
+            name: d.name(),
+            repository: d.repository(),
+            version: d.version(),
+        })
+        .collect();
+    if digest.as_deref() != Some(hash_req(deps, &pinned).as_str()) {
+        return Err(StepError::terminal(
+            step,
+            "the lock file (Chart.lock) is out of sync with the dependencies file \
+             (Chart.yaml); update the dependencies (helm-update-chart)",
+        ));
+    }
+    let f = Fetcher::new(step, ctx);
+    let (locked, urls) = f.resolve(chart_dir, &lock_deps)?;
+    f.fetch(chart_dir, &locked, &urls)
+}
+
+/// Resolution and fetching for one step run: the chart client, under the
+/// Promotion's limits, with its chart credentials.
+struct Fetcher<'a, 'c> {
+    step: &'a str,
+    ctx: &'a StepContext<'c>,
+    client: ChartDiscoverer,
+}
+
+impl<'a, 'c> Fetcher<'a, 'c> {
+    fn new(step: &'a str, ctx: &'a StepContext<'c>) -> Self {
+        Fetcher {
+            step,
+            ctx,
+            client: ChartDiscoverer::new().with_http_timeout(ctx.limits.http_timeout),
+        }
+    }
+
+    fn terminal(&self, m: String) -> StepError {
+        StepError::terminal(self.step, m)
+    }
+
+    fn retryable(&self, m: String) -> StepError {
+        StepError::retryable(self.step, m)
+    }
+
+    fn creds(&self, repo: &str, name: &str) -> Option<ChartCredentials> {
+        let c = self
+            .ctx
+            .credentials
+            .chart_credentials(&credentials_key(repo, name)?)?;
+        Some(ChartCredentials {
+            username: c.username,
+            password: c.password,
+        })
+    }
+
+    /// Helm's resolver: each dependency locked to a version (and, from a
+    /// classic repository, the package URL).
+    fn resolve(
+        &self,
+        chart_dir: &Path,
+        deps: &[Dependency],
+    ) -> Result<(Vec<Locked>, Vec<Option<String>>), StepError> {
+        let (step, ctx, client) = (self.step, self.ctx, &self.client);
+        let mut indexes: HashMap<String, ChartIndex> = HashMap::new();
+        let mut locked = Vec::with_capacity(deps.len());
+        let mut urls: Vec<Option<String>> = Vec::with_capacity(deps.len());
+        let mut missing = Vec::new();
+        for d in deps {
+            let (name, constraint, repo) = (d.name(), d.version(), d.repository());
+            kargo_expr::Constraint::parse(&constraint).map_err(|e| {
+                self.terminal(format!(
+                    "dependency {name:?} has an invalid version/constraint format: {e}"
+                ))
+            })?;
+            let mut lock = Locked {
+                name: name.clone(),
+                repository: repo.clone(),
+                version: constraint.clone(),
+            };
+            let mut url = None;
+            match source(&repo).map_err(|e| self.terminal(e))? {
+                Source::Local => {
+                    let dir = chart_dir.join("charts").join(&name);
+                    if !dir.exists() {
+                        return Err(self.terminal(format!(
+                            "directory {} not found",
+                            super::files::shown(ctx.work_dir, &dir)
+                        )));
+                    }
+                }
+                Source::Classic => {
+                    if !indexes.contains_key(&repo) {
+                        let c = self.creds(&repo, &name);
+                        let index = block(step, ctx, client.index(&repo, c.as_ref()))?
+                            .map_err(|e| self.retryable(e.to_string()))?;
+                        indexes.insert(repo.clone(), index);
+                    }
+                    match indexes[&repo]
+                        .best(&name, &constraint)
+                        .map_err(|e| self.terminal(e))?
+                    {
+                        Some((v, u)) => {
+                            lock.version = v;
+                            url = Some(u);
+                        }
+                        None => missing.push(format!(
+                            "{name:?} (repository {repo:?}, version {constraint:?})"
+                        )),
+                    }
+                }
+                Source::Oci => {
+                    if kargo_expr::parse_version(&constraint, false).is_none() {
+                        let sub = kargo_api::warehouse::ChartSubscription {
+                            repo_url: format!("{}/{name}", repo.trim_end_matches('/')),
+                            semver_constraint: constraint.clone(),
+                            discovery_limit: Some(1),
+                            ..Default::default()
+                        };
+                        let c = self.creds(&repo, &name);
+                        let found = block(step, ctx, client.discover(&sub, c.as_ref()))?
+                            .map_err(|e: ChartError| self.retryable(e.to_string()))?;
+                        match found.into_iter().next() {
+                            Some(v) => lock.version = v,
+                            None => missing.push(format!(
+                                "{name:?} (repository {repo:?}, version {constraint:?})"
+                            )),
+                        }
+                    }
+                }
+            }
+            locked.push(lock);
+            urls.push(url);
+        }
+        if !missing.is_empty() {
+            return Err(self.terminal(format!(
+                "can't get a valid version for {} subchart(s): {}. Make sure a matching chart \
+                 version exists in the repo, or change the version constraint in Chart.yaml",
+                missing.len(),
+                missing.join(", ")
+            )));
+        }
+        Ok((locked, urls))
+    }
+
+    /// Helm's `downloadAll`: packages fetched into `tmpcharts-<pid>/`,
+    /// then moved into `charts/`.
+    fn fetch(
+        &self,
+        chart_dir: &Path,
+        locked: &[Locked],
+        urls: &[Option<String>],
+    ) -> Result<(), StepError> {
+        let (step, ctx, client) = (self.step, self.ctx, &self.client);
+        let charts = chart_dir.join("charts");
+        match std::fs::symlink_metadata(&charts) {
+            Ok(m) if !m.is_dir() => {
+                return Err(self.terminal(format!(
+                    "{:?} is not a directory",
+                    super::files::shown(ctx.work_dir, &charts)
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                mkdir(&charts).map_err(|e| self.retryable(format!("creating charts/: {e}")))?
+            }
+        }
+        let tmp = chart_dir.join(format!("tmpcharts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        mkdir(&tmp).map_err(|e| self.retryable(format!("creating {}: {e}", tmp.display())))?;
+        let fetched = (|| -> Result<BTreeSet<String>, StepError> {
+            let mut files = BTreeSet::new();
+            let mut seen = BTreeSet::new();
+            for (l, url) in locked.iter().zip(urls) {
+                let oci = match source(&l.repository).map_err(|e| self.terminal(e))? {
+                    Source::Local => continue,
+                    Source::Classic => false,
+                    Source::Oci => true,
+                };
+                let (key, file) = if oci {
+                    let base = l.name.rsplit('/').next().unwrap_or_default();
+                    (
+                        format!("{}/{}:{}", l.repository, l.name, l.version),
+                        format!("{base}-{}.tgz", l.version),
+                    )
+                } else {
+                    let u = url.clone().unwrap_or_default();
+                    let base = reqwest::Url::parse(&u)
+                        .ok()
+                        .and_then(|p| p.path_segments()?.next_back().map(str::to_string))
+                        .unwrap_or_default();
+                    (u, base)
+                };
+                if !seen.insert(key.clone()) {
+                    continue;
+                }
+                if file.is_empty() || file == "." || file == ".." || file.contains('/') {
+                    return Err(self.terminal(format!("chart URL {key:?} names no file")));
+                }
+                let c = self.creds(&l.repository, &l.name);
+                let bytes = if oci {
+                    block(
+                        step,
+                        ctx,
+                        client.pull_oci_chart(&l.repository, &l.name, &l.version, c.as_ref()),
+                    )?
+                } else {
+                    block(
+                        step,
+                        ctx,
+                        client.fetch_chart(&key, &l.repository, c.as_ref()),
+                    )?
+                }
+                .map_err(|e| self.retryable(format!("could not download {}: {e}", l.name)))?;
+                write(&tmp.join(&file), &bytes)
+                    .map_err(|e| self.retryable(format!("saving {file}: {e}")))?;
+                files.insert(file);
+            }
+            Ok(files)
+        })();
+        let moved = fetched.and_then(|files| move_deps(step, &tmp, &charts, &files, locked));
+        let _ = std::fs::remove_dir_all(&tmp);
+        moved
+    }
 }
 
 /// Helm's `safeMoveDeps`: the fetched archives replace their namesakes
@@ -590,22 +693,10 @@ fn block<T>(
 }
 
 fn mkdir(p: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(p)
+    super::files::mkdir_mode(p, 0o755)
 }
 
 /// Writes `bytes` to `p` with Helm's mode (0644).
 fn write(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(p)?
-        .write_all(bytes)
+    super::files::write_mode(p, bytes, 0o644)
 }

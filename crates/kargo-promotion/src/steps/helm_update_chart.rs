@@ -129,4 +129,4 @@ impl Step for HelmUpdateChart {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -18,6 +18,7 @@ pub mod git_push;
 pub mod git_tag;
 pub mod github_push;
 pub mod helm_deps;
+pub mod helm_template;
 pub mod helm_update_chart;
 pub mod http;
 pub mod http_download;

@@ -277,7 +277,7 @@ fn serve(files: HashMap<String, Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 /// A repository with examplechart 0.1.0 (as Kargo's test serves it).
-fn kargo_repo() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn kargo_repo() -> (String, Arc<Mutex<Vec<String>>>) {
     let index = "apiVersion: v1\nentries:\n  examplechart:\n  - apiVersion: v2\n    name: examplechart\n    version: 0.1.0\n    urls:\n    - examplechart-0.1.0.tgz\n";
     serve(HashMap::from([
         ("/index.yaml".to_string(), index.as_bytes().to_vec()),
@@ -290,7 +290,7 @@ fn kargo_repo() -> (String, Arc<Mutex<Vec<String>>>) {
 
 /// `Chart.yaml` of the umbrella chart `test-chart` with `deps`
 /// (name, version, repository).
-fn umbrella(dir: &Path, deps: &[(&str, &str, &str)]) -> std::io::Result<()> {
+pub(crate) fn umbrella(dir: &Path, deps: &[(&str, &str, &str)]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut text =
         String::from("apiVersion: v2\nname: test-chart\nversion: 0.1.0\ndependencies:\n");

@@ -7,6 +7,7 @@
 pub mod chart;
 mod filters;
 pub mod git;
+pub mod git_command;
 pub mod image;
 pub mod oci_artifact;
 mod registry;

@@ -281,7 +281,14 @@ pub(crate) mod tests {
 
         /// The digest `repo:tag` serves, and the size of its manifest.
         pub(crate) fn serves(&self, repo: &str, tag: &str) -> Option<(String, usize)> {
-            let r = Reference::with_tag(self.host.clone(), repo.into(), tag.into());
+            self.pull(&format!(":{tag}"), repo)
+                .map(|(b, d)| (d, b.len()))
+        }
+
+        /// The manifest `repo` serves at `at` (`:tag` or `@digest`) and
+        /// its digest.
+        fn pull(&self, at: &str, repo: &str) -> Option<(Vec<u8>, String)> {
+            let r: Reference = format!("{}/{repo}{at}", self.host).parse().ok()?;
             rt().block_on(async {
                 Self::client()
                     .pull_manifest_raw(
@@ -294,7 +301,7 @@ pub(crate) mod tests {
                     )
                     .await
                     .ok()
-                    .map(|(b, d)| (d, b.len()))
+                    .map(|(b, d)| (b.to_vec(), d))
             })
         }
     }
@@ -395,26 +402,11 @@ pub(crate) mod tests {
         Ok(())
     }
 
-    /// The manifest `repo:reference` serves, as JSON.
+    /// The manifest `repo` serves at `reference`, as JSON.
     fn manifest_json(reg: &TestRegistry, repo: &str, reference: &str) -> Value {
-        let r: Reference = format!("{}/{repo}{reference}", reg.host)
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let bytes = rt().block_on(async {
-            TestRegistry::client()
-                .pull_manifest_raw(
-                    &r,
-                    &RegistryAuth::Anonymous,
-                    &[
-                        "application/vnd.oci.image.manifest.v1+json",
-                        "application/vnd.oci.image.index.v1+json",
-                    ],
-                )
-                .await
-                .map(|(b, _)| b.to_vec())
-                .unwrap_or_default()
-        });
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        reg.pull(reference, repo)
+            .and_then(|(b, _)| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
     }
 
     #[test]

@@ -293,6 +293,9 @@ struct Prepared {
     /// Registry credentials, loaded when a step may reach a registry
     /// (`oci-push`, `oci-download`, or a PromotionTask's steps).
     image_creds: CredentialSet,
+    /// Chart repository credentials, loaded when a step may fetch charts
+    /// (`helm-update-chart`, or a PromotionTask's steps).
+    chart_creds: CredentialSet,
     tasks: HashMap<String, PromotionTaskSpec>,
     state: RunState,
 }
@@ -372,6 +375,18 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     } else {
         CredentialSet::default()
     };
+    let chart_creds = if p
+        .spec
+        .steps
+        .iter()
+        .any(|s| s.task.is_some() || s.uses.starts_with("helm-"))
+    {
+        CredentialSet::load(c, &ns, CredType::Helm)
+            .await
+            .map_err(|e| err("credentials", e))?
+    } else {
+        CredentialSet::default()
+    };
     let mut tasks = HashMap::new();
     let refs: Vec<PromotionTaskReference> =
         p.spec.steps.iter().filter_map(|s| s.task.clone()).collect();
@@ -426,6 +441,7 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
         lookup,
         creds,
         image_creds,
+        chart_creds,
         tasks,
         state,
     })
@@ -549,8 +565,8 @@ async fn execute(
     let apps_client = ctx.client.clone();
     let argocd = ctx.argocd.clone();
     tokio::task::spawn_blocking(move || {
-        let Prepared { input_ctx, freight, lookup, creds, image_creds, tasks, state } = prepared;
-        let creds_ref = CredsFn { git: creds, images: image_creds };
+        let Prepared { input_ctx, freight, lookup, creds, image_creds, chart_creds, tasks, state } = prepared;
+        let creds_ref = CredsFn { git: creds, images: image_creds, charts: chart_creds };
         let objects = KubeObjects { client: apps_client.clone(), namespace: input_ctx.project.clone(), handle: handle.clone() };
         let apps = argocd.map(|argocd| crate::argocd::KubeApps { argocd, handle: handle.clone() });
         let apps = apps.as_ref().map(|a| a as &dyn kargo_promotion::ArgoCdApps);
@@ -639,11 +655,12 @@ impl kargo_promotion::ProjectObjects for KubeObjects {
     }
 }
 
-/// The Project's git and registry credential Secrets, as the runner's
-/// credential lookup.
+/// The Project's git, registry and chart repository credential Secrets,
+/// as the runner's credential lookup.
 struct CredsFn {
     git: CredentialSet,
     images: CredentialSet,
+    charts: CredentialSet,
 }
 
 impl kargo_promotion::CredentialLookup for CredsFn {
@@ -656,6 +673,13 @@ impl kargo_promotion::CredentialLookup for CredsFn {
 
     fn registry_credentials(&self, repo: &str) -> Option<GitCredentials> {
         self.images.pick(repo).map(|c| GitCredentials {
+            username: c.username,
+            password: c.password,
+        })
+    }
+
+    fn chart_credentials(&self, repo_url: &str) -> Option<GitCredentials> {
+        self.charts.pick(repo_url).map(|c| GitCredentials {
             username: c.username,
             password: c.password,
         })

@@ -1,7 +1,9 @@
-//! The `git` CLI wrapper the git steps share: one place that builds the
-//! command line, passes credentials through the environment (an
+//! The `git` CLI wrapper the git steps share: the command line comes from
+//! [`kargo_sources::git_command`] (the one Warehouse discovery runs too:
+//! hardening flags, no prompts, credentials through the environment as an
 //! `http.extraHeader` set with `GIT_CONFIG_COUNT/KEY/VALUE`, never an
-//! argument or a URL), disables prompts, and redacts secrets from errors.
+//! argument or a URL); this module runs it and redacts secrets from
+//! errors.
 //!
 //! Every process runs under the Promotion's [`Limits`] ([`Git`]): a
 //! remote that never answers cannot hold a step beyond `--git-timeout`,
@@ -23,8 +25,6 @@ use crate::limits::{ChildError, Limits};
 mod head;
 pub mod provider;
 pub use head::Head;
-
-use base64::Engine;
 
 /// Username and password (or token) for a git server over HTTP(S).
 #[derive(Clone, PartialEq, Eq)]
@@ -50,6 +50,12 @@ pub trait CredentialLookup: Sync {
     /// (`registry/repository`), if any; none unless the caller provides
     /// them.
     fn registry_credentials(&self, _repo: &str) -> Option<GitCredentials> {
+        None
+    }
+    /// Credentials for the Helm chart repository `repo_url` (an
+    /// `https://` repository, or `oci://registry/path/chart`), if any;
+    /// none unless the caller provides them.
+    fn chart_credentials(&self, _repo_url: &str) -> Option<GitCredentials> {
         None
     }
 }
@@ -105,45 +111,18 @@ pub fn redact(text: &str) -> String {
     kargo_api::redact::redact(text)
 }
 
-/// Builds a git command in `dir` for `remote`. Credentials, if any, go
-/// into the environment only.
+/// Builds a git command in `dir` for `remote` (the shared command line of
+/// [`kargo_sources::git_command`]). Credentials, if any, go into the
+/// environment only.
 pub fn command(dir: Option<&Path>, remote: Option<&Remote>, args: &[&str]) -> Command {
-    let mut cmd = Command::new("git");
-    if let Some(d) = dir {
-        cmd.arg("-C").arg(d);
-    }
-    cmd.args([
-        "-c",
-        "credential.helper=",
-        "-c",
-        "core.askPass=",
-        "-c",
-        "protocol.ext.allow=never",
-    ]);
-    cmd.args(args);
-    cmd.env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "/bin/false")
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
-    let mut config: Vec<(&str, String)> = Vec::new();
-    if let Some(r) = remote {
-        if let Some(c) = &r.credentials {
-            let token = base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", c.username, c.password));
-            config.push(("http.extraHeader", format!("Authorization: Basic {token}")));
-        }
-        if r.insecure_skip_tls_verify {
-            config.push(("http.sslVerify", "false".to_string()));
-        }
-    }
-    cmd.env("GIT_CONFIG_COUNT", config.len().to_string());
-    for (i, (k, v)) in config.into_iter().enumerate() {
-        cmd.env(format!("GIT_CONFIG_KEY_{i}"), k)
-            .env(format!("GIT_CONFIG_VALUE_{i}"), v);
-    }
-    cmd
+    kargo_sources::git_command::command(
+        dir,
+        args,
+        remote
+            .and_then(|r| r.credentials.as_ref())
+            .map(|c| (c.username.as_str(), c.password.as_str())),
+        remote.is_some_and(|r| r.insecure_skip_tls_verify),
+    )
 }
 
 /// Runs git commands under a Promotion's [`Limits`]: each process is

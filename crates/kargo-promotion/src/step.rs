@@ -299,7 +299,7 @@ impl Registry {
     /// `git-push` and its alias `github-push`, `git-tag`, `git-clear`,
     /// `git-open-pr`, `git-wait-for-pr`, `git-merge-pr`),
     /// `yaml-update` / `git-update`, `kustomize-set-image`,
-    /// `kustomize-build`, `argocd-update`, `argocd-wait`, `http`, `http-download`,
+    /// `kustomize-build`, `helm-update-chart`, `helm-template`, `argocd-update`, `argocd-wait`, `http`, `http-download`,
     /// `oci-push`, `oci-download`, the
     /// structured edits and parsers, the control steps and the file steps.
     pub fn builtin() -> Registry {
@@ -329,6 +329,8 @@ impl Registry {
             crate::steps::kustomize_set_image::KustomizeSetImage,
         ));
         r.register(Arc::new(crate::steps::kustomize_build::KustomizeBuild));
+        r.register(Arc::new(crate::steps::helm_update_chart::HelmUpdateChart));
+        r.register(Arc::new(crate::steps::helm_template::HelmTemplate));
         r.register(Arc::new(crate::steps::json_update::JsonUpdateStep));
         r.register(Arc::new(crate::steps::yaml_merge::YamlMerge));
         r.register(Arc::new(crate::steps::toml_update::TomlUpdateStep));

@@ -2,7 +2,9 @@
 //! `index.yaml`, read with a size bound) and OCI repositories (`oci://`,
 //! the repository's tags through the shared registry client). Versions
 //! are semantic versions, filtered by `semverConstraint`, greatest
-//! first, at most `discoveryLimit`.
+//! first, at most `discoveryLimit`. The same client fetches chart
+//! packages for the `helm-update-chart` step: a classic repository's
+//! `.tgz` by its index URL, an OCI chart's content layer.
 
 use crate::registry::{Registries, RegistryError, parse_repo};
 use kargo_api::warehouse::ChartSubscription;
@@ -14,6 +16,12 @@ use thiserror::Error;
 
 /// Largest `index.yaml` read (big public repositories run to tens of MiB).
 pub const MAX_INDEX_BYTES: usize = 64 << 20;
+
+/// Largest chart package fetched.
+pub const MAX_CHART_BYTES: usize = 64 << 20;
+
+/// Media type of a Helm chart's content layer in an OCI registry.
+pub const CHART_LAYER_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
 /// Chart discovery failures, each safe to show a user (no credentials).
 #[derive(Debug, Error)]
@@ -77,6 +85,56 @@ struct RepoIndex {
 struct IndexEntry {
     #[serde(default)]
     version: String,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+/// A classic repository's `index.yaml`.
+pub struct ChartIndex {
+    repo_url: String,
+    entries: BTreeMap<String, Vec<IndexEntry>>,
+}
+
+impl ChartIndex {
+    /// The greatest version of `name` that satisfies `constraint` and has
+    /// a download URL, as Helm's resolver picks it, with that URL resolved
+    /// against the repository URL (Helm's `ResolveReferenceURL`). None
+    /// when no version fits; an error when the chart is not in the index.
+    pub fn best(&self, name: &str, constraint: &str) -> Result<Option<(String, String)>, String> {
+        let entries = self
+            .entries
+            .get(name)
+            .ok_or_else(|| format!("{name} chart not found in repo {}", self.repo_url))?;
+        let usable = entries
+            .iter()
+            .filter(|e| !e.urls.is_empty())
+            .map(|e| e.version.clone());
+        let Some(version) = order_versions(usable, constraint)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(entry) = entries.iter().find(|e| e.version == version) else {
+            return Ok(None);
+        };
+        let url = resolve_reference_url(&self.repo_url, &entry.urls[0])?;
+        Ok(Some((version, url)))
+    }
+}
+
+/// Helm's `repo.ResolveReferenceURL`: `reference` as it is when absolute,
+/// else relative to `base` taken as a directory, with `base`'s query.
+fn resolve_reference_url(base: &str, reference: &str) -> Result<String, String> {
+    if reqwest::Url::parse(reference).is_ok() {
+        return Ok(reference.to_string());
+    }
+    let mut b = reqwest::Url::parse(base).map_err(|e| format!("repository URL: {e}"))?;
+    let query = b.query().map(str::to_string);
+    let path = format!("{}/", b.path().trim_end_matches('/'));
+    b.set_path(&path);
+    let mut u = b
+        .join(reference)
+        .map_err(|e| format!("chart URL {reference:?}: {e}"))?;
+    u.set_query(query.as_deref());
+    Ok(u.to_string())
 }
 
 /// Discovers chart versions; share one per process.
@@ -182,9 +240,7 @@ impl ChartDiscoverer {
                     "name: the chart name is required for an HTTP(S) repository".into(),
                 ));
             }
-            let index = self.fetch_index(url, &repo, creds).await?;
-            let parsed: RepoIndex = yaml_serde::from_slice(&index)
-                .map_err(|e| invalid(format!("index.yaml is not a valid Helm index: {e}")))?;
+            let parsed = self.index(url, creds).await?;
             let Some(entries) = parsed.entries.get(&sub.name) else {
                 return Err(invalid(format!(
                     "chart {:?} is not in index.yaml",
@@ -227,10 +283,95 @@ impl ChartDiscoverer {
         Ok(c)
     }
 
-    async fn fetch_index(
+    /// Reads the `index.yaml` of the classic repository `url`.
+    pub async fn index(
+        &self,
+        url: &str,
+        creds: Option<&ChartCredentials>,
+    ) -> Result<ChartIndex, ChartError> {
+        let repo = display_url(url);
+        let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
+        let body = self
+            .get(&index_url, &repo, "index.yaml", MAX_INDEX_BYTES, creds)
+            .await?;
+        self.bump(|s| s.index_fetches += 1);
+        let parsed: RepoIndex = yaml_serde::from_slice(&body).map_err(|e| ChartError::Invalid {
+            repo: repo.clone(),
+            message: format!("index.yaml is not a valid Helm index: {e}"),
+        })?;
+        Ok(ChartIndex {
+            repo_url: url.to_string(),
+            entries: parsed.entries,
+        })
+    }
+
+    /// Fetches the chart package at `url` (from the index of the classic
+    /// repository `repo_url`). As Helm, the repository's credentials go
+    /// only to the repository's own scheme and host.
+    pub async fn fetch_chart(
+        &self,
+        url: &str,
+        repo_url: &str,
+        creds: Option<&ChartCredentials>,
+    ) -> Result<Vec<u8>, ChartError> {
+        let origin = |u: &str| {
+            reqwest::Url::parse(u).ok().map(|u| {
+                (
+                    u.scheme().to_string(),
+                    u.host_str().map(str::to_string),
+                    u.port(),
+                )
+            })
+        };
+        let creds = creds.filter(|_| origin(url).is_some() && origin(url) == origin(repo_url));
+        let what = url.rsplit('/').next().unwrap_or(url).to_string();
+        self.get(url, &display_url(repo_url), &what, MAX_CHART_BYTES, creds)
+            .await
+    }
+
+    /// Pulls the content layer of the OCI chart `repo_url/name:version`
+    /// (`+` in the version is `_` in the tag, as Helm pushes it).
+    pub async fn pull_oci_chart(
+        &self,
+        repo_url: &str,
+        name: &str,
+        version: &str,
+        creds: Option<&ChartCredentials>,
+    ) -> Result<Vec<u8>, ChartError> {
+        use crate::oci_artifact::{ArtifactRef, Transfer, pull_layer};
+        let reference = format!(
+            "{}/{name}:{}",
+            repo_url.trim_end_matches('/'),
+            version.replace('+', "_")
+        );
+        let src = ArtifactRef::parse(&reference).map_err(|message| ChartError::Invalid {
+            repo: display_url(repo_url),
+            message,
+        })?;
+        let t = Transfer {
+            src_login: creds.map(|c| (c.username.clone(), c.password.clone())),
+            read_timeout: self.registries.timeout,
+            ..Transfer::default()
+        };
+        let mut out = Vec::new();
+        pull_layer(
+            &src,
+            Some(CHART_LAYER_TYPE),
+            &t,
+            MAX_CHART_BYTES as u64,
+            &mut out,
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// GETs `url` (shown as `what` of `repo`), at most `limit` bytes.
+    async fn get(
         &self,
         url: &str,
         repo: &str,
+        what: &str,
+        limit: usize,
         creds: Option<&ChartCredentials>,
     ) -> Result<Vec<u8>, ChartError> {
         let http_err = |message: String| ChartError::Http {
@@ -238,38 +379,30 @@ impl ChartDiscoverer {
             message,
         };
         let client = self.client(repo)?;
-        let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
-        let mut req = client.get(&index_url);
+        let mut req = client.get(url);
         if let Some(c) = creds {
             req = req.basic_auth(&c.username, Some(&c.password));
         }
         let mut resp = req
             .send()
             .await
-            .map_err(|e| http_err(format!("GET index.yaml: {}", describe(e))))?;
-        self.bump(|s| s.index_fetches += 1);
+            .map_err(|e| http_err(format!("GET {what}: {}", describe(e))))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(http_err(format!("GET index.yaml: HTTP {status}")));
+            return Err(http_err(format!("GET {what}: HTTP {status}")));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_INDEX_BYTES as u64)
-        {
-            return Err(http_err(format!(
-                "index.yaml is larger than {MAX_INDEX_BYTES} bytes"
-            )));
+        let too_big = || http_err(format!("{what} is larger than {limit} bytes"));
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| http_err(format!("reading index.yaml: {}", describe(e))))?
+            .map_err(|e| http_err(format!("reading {what}: {}", describe(e))))?
         {
-            if body.len() + chunk.len() > MAX_INDEX_BYTES {
-                return Err(http_err(format!(
-                    "index.yaml is larger than {MAX_INDEX_BYTES} bytes"
-                )));
+            if body.len() + chunk.len() > limit {
+                return Err(too_big());
             }
             body.extend_from_slice(&chunk);
         }

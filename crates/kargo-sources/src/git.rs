@@ -167,34 +167,14 @@ impl GitDiscoverer {
         dir: Option<&Path>,
         creds: Option<&GitCredentials>,
     ) -> Result<String, GitError> {
-        let mut cmd = Command::new("git");
-        if let Some(d) = dir {
-            cmd.arg("-C").arg(d);
-        }
-        cmd.args([
-            "-c",
-            "credential.helper=",
-            "-c",
-            "core.askPass=",
-            "-c",
-            "protocol.ext.allow=never",
-        ]);
-        cmd.args(args);
-        cmd.env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ASKPASS", "/bin/false")
-            .env("LC_ALL", "C");
-        cmd.env_remove("GIT_DIR");
-        if let Some(c) = creds {
-            // Credentials reach git through the environment and a config
-            // header, never through the command line or the URL.
-            let token = base64_encode(format!("{}:{}", c.username, c.password).as_bytes());
-            cmd.env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env(
-                    "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: Basic {token}"),
-                );
-        }
+        // Credentials reach git through the environment and a config
+        // header, never through the command line or the URL.
+        let mut cmd = Command::from(crate::git_command::command(
+            dir,
+            args,
+            creds.map(|c| (c.username.as_str(), c.password.as_str())),
+            false,
+        ));
         // Its own process group, so a timeout kills git's helpers too.
         cmd.kill_on_drop(true)
             .process_group(0)
@@ -606,11 +586,6 @@ pub fn sort_tags(
         CommitSelectionStrategy::NewestFromBranch => {}
     }
     Ok(())
-}
-
-fn base64_encode(data: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Parses a tag as Kargo does: Masterminds' lenient parser (a leading `v`

@@ -7,12 +7,13 @@
 pub mod chart;
 mod filters;
 pub mod git;
+pub mod git_command;
 pub mod image;
 pub mod oci_artifact;
 mod registry;
 mod tls;
 
-pub use chart::{ChartCredentials, ChartDiscoverer, ChartError, ChartStats};
+pub use chart::{ChartCredentials, ChartDiscoverer, ChartError, ChartIndex, ChartStats};
 pub use git::{GitDiscoverer, GitError};
 pub use image::{ImageCredentials, ImageDiscoverer, ImageError, ImageStats};
 pub use registry::RegistryError;

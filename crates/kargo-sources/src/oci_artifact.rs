@@ -7,8 +7,11 @@
 //! Blobs are streamed from the source to the destination (a blob the
 //! destination already has is skipped, one in the same registry is
 //! mounted); manifests are copied as they are, children of an index
-//! before the index. References are Kargo's: `[oci://]registry/repo:tag`
-//! or `@sha256:...`.
+//! before the index, unless annotations are asked for ([`Annotations`]:
+//! then the image manifests, or the index, get them merged into their
+//! `annotations`, and an index names its rewritten children by their new
+//! digests). References are Kargo's: `[oci://]registry/repo:tag` or
+//! `@sha256:...`.
 
 use futures::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
@@ -110,6 +113,77 @@ pub struct Transfer {
     pub dst_login: Login,
     /// Longest one request may read without progress.
     pub read_timeout: Option<Duration>,
+}
+
+/// Annotations a copy sets, as Kargo's `oci-push` scopes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Annotations {
+    /// Set on an image index (keys given as `index:<key>`).
+    pub index: std::collections::BTreeMap<String, String>,
+    /// Set on each image manifest (keys given as `manifest:<key>` or
+    /// unprefixed).
+    pub manifest: std::collections::BTreeMap<String, String>,
+}
+
+impl Annotations {
+    /// Splits Kargo's `annotations` by their scope prefix.
+    pub fn scoped<'a>(annotations: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
+        let mut a = Annotations::default();
+        for (k, v) in annotations {
+            if let Some(k) = k.strip_prefix("index:") {
+                a.index.insert(k.to_string(), v.clone());
+            } else {
+                let k = k.strip_prefix("manifest:").unwrap_or(k);
+                a.manifest.insert(k.to_string(), v.clone());
+            }
+        }
+        a
+    }
+}
+
+/// `bytes` (a manifest) with `annotations` merged into its
+/// `annotations` object, and its `manifests` descriptors pointed at the
+/// rewritten children in `children` (old digest to new digest and size).
+fn rewrite_manifest(
+    bytes: &[u8],
+    annotations: &std::collections::BTreeMap<String, String>,
+    children: &std::collections::HashMap<String, (String, usize)>,
+) -> Result<Vec<u8>, String> {
+    use serde_json::Value;
+    let mut v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object_mut().ok_or("a manifest is a JSON object")?;
+    if let Some(Value::Array(ms)) = obj.get_mut("manifests") {
+        for m in ms.iter_mut() {
+            let Some(d) = m.get("digest").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some((digest, size)) = children.get(d) {
+                m["digest"] = Value::from(digest.clone());
+                m["size"] = Value::from(*size);
+            }
+        }
+    }
+    if !annotations.is_empty() {
+        let entry = obj
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(serde_json::Map::new());
+        }
+        if let Some(map) = entry.as_object_mut() {
+            for (k, val) in annotations {
+                map.insert(k.clone(), Value::from(val.clone()));
+            }
+        }
+    }
+    serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+    )
 }
 
 /// What a copy wrote.
@@ -228,34 +302,52 @@ impl Copier<'_> {
         Ok((bytes.to_vec(), digest))
     }
 
-    /// Copies the manifest `bytes` (and what it names) to `dst_ref`.
+    /// Copies the manifest `bytes` (and what it names) to `dst_ref` (by
+    /// its digest when None), with `ann` applied; returns the digest and
+    /// size of what was written (the source's when nothing changed).
     async fn copy_manifest(
         &self,
         bytes: Vec<u8>,
-        dst_ref: &Reference,
+        dst_ref: Option<&Reference>,
         depth: usize,
-    ) -> Result<(), RegistryError> {
+        ann: &Annotations,
+    ) -> Result<(String, usize), RegistryError> {
         let m = Manifest::parse(&bytes).map_err(|e| self.src_err("read manifest", e))?;
-        if let Some(children) = &m.manifests {
+        let mut children = std::collections::HashMap::new();
+        let own = if let Some(list) = &m.manifests {
             if depth > 2 {
                 return Err(self.src_err("read manifest", "indexes nested too deep"));
             }
-            for c in children {
+            for c in list {
                 let (child, _) = self.manifest(&self.src.at(&c.digest)).await?;
-                Box::pin(self.copy_manifest(child, &self.dst.at(&c.digest), depth + 1)).await?;
+                let written = Box::pin(self.copy_manifest(child, None, depth + 1, ann)).await?;
+                if written.0 != c.digest {
+                    children.insert(c.digest.clone(), written);
+                }
             }
+            &ann.index
         } else {
             for d in m.config.iter().chain(m.layers.iter()) {
                 self.copy_blob(d).await?;
             }
-        }
+            &ann.manifest
+        };
+        let bytes = if own.is_empty() && children.is_empty() {
+            bytes
+        } else {
+            rewrite_manifest(&bytes, own, &children)
+                .map_err(|e| self.src_err("annotate manifest", e))?
+        };
+        let digest = sha256_digest(&bytes);
+        let size = bytes.len();
         let ct =
             HeaderValue::from_str(m.media_type()).map_err(|e| self.src_err("read manifest", e))?;
+        let at_digest = self.dst.at(&digest);
         self.client
-            .push_manifest_raw(dst_ref, bytes, ct)
+            .push_manifest_raw(dst_ref.unwrap_or(&at_digest), bytes, ct)
             .await
             .map_err(|e| self.dst_err("write manifest", e))?;
-        Ok(())
+        Ok((digest, size))
     }
 
     async fn copy_blob(&self, d: &Descriptor) -> Result<(), RegistryError> {
@@ -298,11 +390,13 @@ impl Copier<'_> {
 }
 
 /// Copies the artifact `src` names to `dst` (which must name a tag):
-/// every blob and manifest, so `dst` serves the source's digest.
+/// every blob and manifest, so `dst` serves the source's digest — or,
+/// with annotations, the digest of the annotated manifest.
 pub async fn copy(
     src: &ArtifactRef,
     dst: &ArtifactRef,
     t: &Transfer,
+    ann: &Annotations,
 ) -> Result<Copied, RegistryError> {
     let tag = dst
         .tag
@@ -322,8 +416,8 @@ pub async fn copy(
         .auth(&dst_ref, &auth(&t.dst_login), RegistryOperation::Push)
         .await
         .map_err(|e| c.dst_err("authenticate", e))?;
-    let (bytes, digest) = c.manifest(&src.reference()).await?;
-    c.copy_manifest(bytes, &dst_ref, 0).await?;
+    let (bytes, _) = c.manifest(&src.reference()).await?;
+    let (digest, _) = c.copy_manifest(bytes, Some(&dst_ref), 0, ann).await?;
     Ok(Copied {
         image: format!("{}:{tag}", dst.name()),
         digest,

@@ -279,6 +279,29 @@ pub fn temp_path(dir: &Path, prefix: &str) -> PathBuf {
     dir.join(format!("{prefix}{}{nanos:09}{n}", std::process::id()))
 }
 
+/// Makes the directory `p` and its parents, new ones with `mode`.
+pub fn mkdir_mode(p: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(p)
+}
+
+/// Writes `bytes` to the file `p`, replacing its contents; a new file
+/// gets `mode`.
+pub fn write_mode(p: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(p)?
+        .write_all(bytes)
+}
+
 /// Renames `src` to `dst`; when `dst` is a non-empty directory, removes
 /// it first (Kargo's `SimpleAtomicMove`). `dst` is a path inside the work
 /// tree resolved by the caller, and never an ancestor of `src` (the

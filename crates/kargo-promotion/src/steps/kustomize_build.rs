@@ -264,7 +264,7 @@ pub fn per_resource_files(
 }
 
 /// Kargo's `validateGeneratedResourceFilename`.
-fn check_file_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_file_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("generated resource filename is empty".into());
     }
@@ -333,23 +333,11 @@ fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
 }
 
 fn mkdir(p: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(p)
+    super::files::mkdir_mode(p, 0o700)
 }
 
 fn write(p: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(p)?
-        .write_all(bytes)
+    super::files::write_mode(p, bytes, 0o600)
 }
 
 #[cfg(test)]

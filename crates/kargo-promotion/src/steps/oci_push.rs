@@ -5,10 +5,13 @@
 //! A retag in place is the same repository with a new tag.
 //!
 //! Config (Kargo's `OCIPushConfig`): `srcRef` (tag or digest), `destRef`
-//! (a tag), `insecureSkipTLSVerify`, `annotations` (Kargo rewrites the
-//! manifest with them; not supported here yet: a non-empty map fails the
-//! step). Registry credentials are the caller's, per repository. Outputs:
-//! `image` (`registry/repo:tag`), `digest`, `tag`.
+//! (a tag), `insecureSkipTLSVerify`, `annotations` (merged into the
+//! destination's manifests as Kargo scopes them: `index:<key>` on an image
+//! index, `manifest:<key>` or an unprefixed key on each image manifest;
+//! `index:` keys are ignored for a single image; the destination then
+//! serves the annotated manifest's digest). Registry credentials are the
+//! caller's, per repository. Outputs: `image` (`registry/repo:tag`),
+//! `digest`, `tag`.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::files::ConfigCheck;
 use super::oci::{TAG_OR_DIGEST, WITH_TAG, check_ref, login, parse_ref, transfer};
 use crate::step::{Step, StepContext, StepError, StepResult};
-use kargo_sources::oci_artifact::{Transfer, copy};
+use kargo_sources::oci_artifact::{Annotations, Transfer, copy};
 
 const NAME: &str = "oci-push";
 
@@ -64,19 +67,14 @@ impl Step for OciPush {
         let cfg = parse(config)?;
         let src = parse_ref(NAME, "source reference", &cfg.src_ref)?;
         let dst = parse_ref(NAME, "destination reference", &cfg.dest_ref)?;
-        if !cfg.annotations.is_empty() {
-            return Err(StepError::config(
-                NAME,
-                "annotations: rewriting the destination's manifest is not supported yet",
-            ));
-        }
         let t = Transfer {
             insecure: cfg.insecure_skip_tls_verify,
             src_login: login(ctx, &src),
             dst_login: login(ctx, &dst),
             read_timeout: None,
         };
-        let copied = transfer(NAME, ctx, copy(&src, &dst, &t))?;
+        let ann = Annotations::scoped(&cfg.annotations);
+        let copied = transfer(NAME, ctx, copy(&src, &dst, &t, &ann))?;
         Ok(StepResult::succeeded(Map::from_iter([
             ("image".to_string(), json!(copied.image)),
             ("digest".to_string(), json!(copied.digest)),
@@ -283,7 +281,14 @@ pub(crate) mod tests {
 
         /// The digest `repo:tag` serves, and the size of its manifest.
         pub(crate) fn serves(&self, repo: &str, tag: &str) -> Option<(String, usize)> {
-            let r = Reference::with_tag(self.host.clone(), repo.into(), tag.into());
+            self.pull(&format!(":{tag}"), repo)
+                .map(|(b, d)| (d, b.len()))
+        }
+
+        /// The manifest `repo` serves at `at` (`:tag` or `@digest`) and
+        /// its digest.
+        fn pull(&self, at: &str, repo: &str) -> Option<(Vec<u8>, String)> {
+            let r: Reference = format!("{}/{repo}{at}", self.host).parse().ok()?;
             rt().block_on(async {
                 Self::client()
                     .pull_manifest_raw(
@@ -296,7 +301,7 @@ pub(crate) mod tests {
                     )
                     .await
                     .ok()
-                    .map(|(b, d)| (d, b.len()))
+                    .map(|(b, d)| (b.to_vec(), d))
             })
         }
     }
@@ -318,10 +323,8 @@ pub(crate) mod tests {
 
     #[test]
     fn upstream_run_rows() -> Result<(), Box<dyn std::error::Error>> {
-        // Kargo's Test_ociPusher_run has 10 rows; the 3 with annotations
-        // ("push with annotations", "... unprefixed annotations goes to
-        // child manifests", "... scoped annotations") are not ported:
-        // annotations are refused here (see the module doc).
+        // Kargo's Test_ociPusher_run: 10 rows, 7 here; its 3 annotation
+        // rows are in `upstream_annotation_rows`.
         let reg = TestRegistry::start();
         let h = &reg.host;
         let layer = "application/vnd.oci.image.layer.v1.tar";
@@ -396,15 +399,106 @@ pub(crate) mod tests {
                 }
             }
         }
-        // Annotations are refused, saying so.
-        let e = run(
-            &OciPush,
-            tmp.path(),
-            &json!({"srcRef": format!("{h}/src/app:v1.0.0"), "destRef": format!("{h}/src/app:a"), "annotations": {"k": "v"}}),
-        )
-        .err()
-        .ok_or("annotations accepted")?;
-        assert!(e.message.contains("annotations: "), "{e}");
+        Ok(())
+    }
+
+    /// The manifest `repo` serves at `reference`, as JSON.
+    fn manifest_json(reg: &TestRegistry, repo: &str, reference: &str) -> Value {
+        reg.pull(reference, repo)
+            .and_then(|(b, _)| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn upstream_annotation_rows() -> Result<(), Box<dyn std::error::Error>> {
+        let reg = TestRegistry::start();
+        let h = &reg.host;
+        let layer = "application/vnd.oci.image.layer.v1.tar";
+        let src = reg.push_image("src/app", "v1.0.0", layer, b"layer one");
+        let (_, size) = reg.serves("src/app", "v1.0.0").ok_or("no v1.0.0")?;
+        let other = reg.push_image("src/app", "v1.0.1", layer, b"layer two");
+        let (_, other_size) = reg.serves("src/app", "v1.0.1").ok_or("no v1.0.1")?;
+        reg.push_index(
+            "src/app",
+            "multi",
+            &[(src.clone(), size), (other, other_size)],
+        );
+        let tmp = tempfile::tempdir()?;
+        let ann = |m: &Value, k: &str| m["annotations"][k].as_str().map(str::to_string);
+        // (name, srcRef tag, destRef tag, annotations)
+        let rows = [
+            (
+                "push with annotations",
+                "v1.0.0",
+                "annotated",
+                json!({"org.opencontainers.image.source": "https://github.com/example", "index:ignored": "x"}),
+            ),
+            (
+                "push index with unprefixed annotations goes to child manifests",
+                "multi",
+                "multi-annotated",
+                json!({"io.kargo.test": "true"}),
+            ),
+            (
+                "push index with scoped annotations",
+                "multi",
+                "multi-scoped",
+                json!({"index:io.kargo.index-only": "idx", "manifest:io.kargo.manifest-only": "mfst", "io.kargo.default": "both"}),
+            ),
+        ];
+        assert_eq!(rows.len(), 3); // Kargo's Test_ociPusher_run: its 3 annotation rows
+        for (name, from, to, annotations) in rows {
+            let res = run(
+                &OciPush,
+                tmp.path(),
+                &json!({"srcRef": format!("{h}/src/app:{from}"), "destRef": format!("{h}/dst/app:{to}"), "annotations": annotations}),
+            )
+            .map_err(|e| format!("{name}: {e}"))?;
+            let (served, _) = reg
+                .serves("dst/app", to)
+                .ok_or(format!("{name}: not served"))?;
+            assert_eq!(res.outputs["digest"], json!(served), "{name}");
+            let top = manifest_json(&reg, "dst/app", &format!(":{to}"));
+            let children: Vec<String> = top["manifests"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|d| d["digest"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match name {
+                "push with annotations" => {
+                    assert_ne!(served, src, "{name}: the manifest changed");
+                    assert_eq!(
+                        ann(&top, "org.opencontainers.image.source").as_deref(),
+                        Some("https://github.com/example")
+                    );
+                    assert_eq!(ann(&top, "ignored"), None, "{name}");
+                    assert_eq!(ann(&top, "index:ignored"), None, "{name}");
+                }
+                "push index with unprefixed annotations goes to child manifests" => {
+                    assert_eq!(ann(&top, "io.kargo.test"), None, "{name}");
+                    assert_eq!(children.len(), 2, "{name}");
+                    for d in &children {
+                        let m = manifest_json(&reg, "dst/app", &format!("@{d}"));
+                        assert_eq!(ann(&m, "io.kargo.test").as_deref(), Some("true"), "{name}");
+                    }
+                }
+                _ => {
+                    assert_eq!(ann(&top, "io.kargo.index-only").as_deref(), Some("idx"));
+                    assert_eq!(ann(&top, "io.kargo.manifest-only"), None);
+                    assert_eq!(ann(&top, "io.kargo.default"), None);
+                    assert_eq!(children.len(), 2, "{name}");
+                    for d in &children {
+                        let m = manifest_json(&reg, "dst/app", &format!("@{d}"));
+                        assert_eq!(ann(&m, "io.kargo.manifest-only").as_deref(), Some("mfst"));
+                        assert_eq!(ann(&m, "io.kargo.default").as_deref(), Some("both"));
+                        assert_eq!(ann(&m, "io.kargo.index-only"), None);
+                    }
+                }
+            }
+        }
         Ok(())
     }
 }

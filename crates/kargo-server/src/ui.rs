@@ -74,7 +74,7 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The user of the request's session, while its token still signs in.
-fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
+async fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
     let id = session_id(headers)?;
     let token = st
         .sessions
@@ -82,7 +82,7 @@ fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
         .unwrap_or_else(|e| e.into_inner())
         .get(&id)
         .cloned()?;
-    st.auth.user(&token)
+    st.auth.authenticate(&token).await.ok()
 }
 
 /// Whether `user` may list `resource` of Kargo's group in `ns`.
@@ -131,7 +131,7 @@ struct LoginForm {
 
 async fn login(State(st): State<UiState>, Form(f): Form<LoginForm>) -> Response {
     let token = f.token.trim().to_string();
-    if st.auth.user(&token).is_none() {
+    if st.auth.authenticate(&token).await.is_err() {
         return login_page(StatusCode::UNAUTHORIZED, "That token is not valid.");
     }
     let id = hex::encode(rand::random::<[u8; 32]>());
@@ -166,7 +166,7 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 async fn home(State(st): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&st, &headers) else {
+    let Some(user) = signed_in(&st, &headers).await else {
         return login_page(StatusCode::OK, "");
     };
     let mut body =
@@ -293,7 +293,7 @@ async fn project(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Response {
-    let Some(user) = signed_in(&st, &headers) else {
+    let Some(user) = signed_in(&st, &headers).await else {
         return Redirect::to("/ui").into_response();
     };
     let ns = project.as_str();

@@ -8,32 +8,12 @@
 
 mod common;
 
-use common::{ServerProc, fails, ok, wait_for};
+use common::{PIPELINE, ServerProc, fails, ok, stage, wait_for};
 use std::process::Command;
 
 const P: &str = "my-web-app";
 const KARGO: &str = env!("CARGO_BIN_EXE_kargo");
 const USER: &str = "system:serviceaccount:my-web-app:developer";
-
-const PIPELINE: &str = r#"
-kind: Warehouse
-metadata: {name: app, namespace: my-web-app}
-spec:
-  subscriptions:
-  - image: {repoURL: 127.0.0.1:9/app}
----
-kind: Freight
-metadata: {namespace: my-web-app, labels: {kargo.akuity.io/alias: quiet-otter}}
-origin: {kind: Warehouse, name: app}
-images: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: "sha256:15"}]
-"#;
-
-/// A Stage taking Freight straight from the Warehouse (its one step only fails).
-fn stage(name: &str) -> String {
-    format!(
-        "---\nkind: Stage\nmetadata: {{name: {name}, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: fail\n        config: {{message: \"no real work in this test\"}}\n"
-    )
-}
 
 fn grant(s: &ServerProc, verbs: &[&str], resource: &str, name: Option<&str>) {
     let mut args = vec!["grant", "-p", P, "--role", "developer"];

@@ -6,6 +6,7 @@
 
 pub mod chain;
 pub mod git_http;
+pub mod oidc;
 pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
@@ -215,6 +216,28 @@ impl ServerProc {
             .output()
             .expect("kubectl is on the machine")
     }
+}
+
+/// A Warehouse and one Freight (alias `quiet-otter`) in `my-web-app`,
+/// for the promotion-rights tests.
+pub const PIPELINE: &str = r#"
+kind: Warehouse
+metadata: {name: app, namespace: my-web-app}
+spec:
+  subscriptions:
+  - image: {repoURL: 127.0.0.1:9/app}
+---
+kind: Freight
+metadata: {namespace: my-web-app, labels: {kargo.akuity.io/alias: quiet-otter}}
+origin: {kind: Warehouse, name: app}
+images: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: "sha256:15"}]
+"#;
+
+/// A Stage taking Freight straight from the Warehouse (its one step only fails).
+pub fn stage(name: &str) -> String {
+    format!(
+        "---\nkind: Stage\nmetadata: {{name: {name}, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: fail\n        config: {{message: \"no real work in this test\"}}\n"
+    )
 }
 
 /// Runs git in `dir` (with an identity), failing the test on error; returns stdout.

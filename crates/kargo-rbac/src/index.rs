@@ -333,9 +333,11 @@ impl Index {
         };
         // Kargo authorizes a Project's own requests with the
         // ServiceAccounts of the Project's namespace too.
-        let project = (a.resource == "projects" && a.api_group == "kargo.akuity.io")
-            .then_some(a.name.as_str())
-            .unwrap_or("");
+        let project = if a.resource == "projects" && a.api_group == "kargo.akuity.io" {
+            a.name.as_str()
+        } else {
+            ""
+        };
         for b in self.bindings(user, ns, &[ns, project]) {
             if self.role_rules(b).iter().any(|r| r.allows(a)) {
                 let (bk, rk) = if b.ns.is_empty() {

@@ -250,3 +250,74 @@ fn kargo_login_sso_completes_the_pkce_round_trip_and_refreshes() {
     ]));
     assert!(err.contains("cannot promote"), "{err}");
 }
+
+/// `curl -sS --cacert CA ARGS`: the body (headers too with `-i`).
+fn curl(s: &ServerProc, args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "--cacert"])
+        .arg(s.data.join("ca.crt"))
+        .args(args)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn the_ui_signs_in_with_sso_shows_what_the_claims_allow_and_signs_out() {
+    let home = tempfile::tempdir().unwrap();
+    let idp = provider(300);
+    let s = server(home.path(), &idp);
+    project_with_developer(&s);
+    ok(&s.kargo(&["create", "project", "other"]));
+    let page = curl(&s, &[&format!("{}/ui", s.url)]);
+    assert!(page.contains("Sign in with SSO"), "{page}");
+
+    // The browser: /ui/sso → the provider → /ui/sso/callback, with cookies.
+    let jar = home.path().join("cookies");
+    let jar = jar.to_str().unwrap();
+    let done = curl(
+        &s,
+        &["-L", "-c", jar, "-b", jar, &format!("{}/ui/sso", s.url)],
+    );
+    assert!(done.contains(&format!("Signed in as {EMAIL}")), "{done}");
+    assert_eq!(idp.exchanged(), 1);
+    let home_page = curl(&s, &["-b", jar, &format!("{}/ui", s.url)]);
+    assert!(home_page.contains("/ui/projects/my-web-app"), "{home_page}");
+    assert!(
+        !home_page.contains("/ui/projects/other"),
+        "only projects the user's claims reach: {home_page}"
+    );
+    let project = curl(&s, &["-b", jar, &format!("{}/ui/projects/{P}", s.url)]);
+    assert!(project.contains("prod-us"), "{project}");
+
+    // A callback whose state this browser did not start is refused.
+    let forged = curl(
+        &s,
+        &[
+            "-i",
+            &format!("{}/ui/sso/callback?code=x&state=forged", s.url),
+        ],
+    );
+    assert!(
+        forged.starts_with("HTTP/1.1 400") || forged.starts_with("HTTP/2 400"),
+        "{forged}"
+    );
+
+    // Sign out ends the session on the server: the old cookie is refused.
+    curl(
+        &s,
+        &["-b", jar, "-X", "POST", &format!("{}/ui/logout", s.url)],
+    );
+    let after = curl(
+        &s,
+        &["-L", "-b", jar, &format!("{}/ui/projects/{P}", s.url)],
+    );
+    assert!(
+        after.contains("Sign in with SSO") && !after.contains("prod-us"),
+        "{after}"
+    );
+}

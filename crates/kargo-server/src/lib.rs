@@ -19,6 +19,7 @@ pub mod rbac_bootstrap;
 pub mod request_counts;
 mod tls;
 pub mod ui;
+mod ui_sso;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};

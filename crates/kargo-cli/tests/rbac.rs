@@ -227,3 +227,45 @@ fn admin_signs_in_with_a_password() {
         "admin"
     );
 }
+
+#[test]
+fn deleting_a_project_deletes_its_roles() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", P]));
+    let cluster = || {
+        String::from_utf8_lossy(
+            &s.kubectl(&["get", "clusterroles,clusterrolebindings", "-o", "name"])
+                .stdout,
+        )
+        .to_string()
+    };
+    let admin = format!("kargo-project-admin-{P}");
+    wait_for("the project's roles", 30, || {
+        let ns = String::from_utf8_lossy(
+            &s.kubectl(&[
+                "get",
+                "roles,serviceaccounts,rolebindings",
+                "-n",
+                P,
+                "-o",
+                "name",
+            ])
+            .stdout,
+        )
+        .to_string();
+        ns.matches("kargo-").count() == 9 && cluster().matches(admin.as_str()).count() == 2
+    });
+    ok(&s.kargo(&["delete", "project", P]));
+    wait_for("the project's roles to go", 30, || {
+        let ns = s.kubectl(&[
+            "get",
+            "roles,serviceaccounts,rolebindings",
+            "-n",
+            P,
+            "-o",
+            "name",
+        ]);
+        !cluster().contains(&admin) && String::from_utf8_lossy(&ns.stdout).trim().is_empty()
+    });
+}

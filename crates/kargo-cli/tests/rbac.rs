@@ -256,6 +256,36 @@ fn deleting_a_project_deletes_its_roles() {
         .to_string();
         ns.matches("kargo-").count() == 9 && cluster().matches(admin.as_str()).count() == 2
     });
+    // Later reconciles (here: the stats of new Stages) read no roles again.
+    let gets = |resource: &str| -> u64 {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(s.data.join("ca.crt"))
+            .args(["-H", &format!("Authorization: Bearer {}", s.token())])
+            .arg(format!("{}/metrics", s.url))
+            .output()
+            .unwrap();
+        let want = format!("verb=\"get\",resource=\"{resource}\"");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("kargo_controller_api_requests") && l.contains(&want))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let (roles, namespaces) = (gets("roles"), gets("namespaces"));
+    let manifests = format!("{PIPELINE}{}{}", stage("dev"), stage("prod-us"));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests)));
+    wait_for("the project's stats", 30, || {
+        s.get_json(&["project", P])["status"]["stats"]["stages"]["count"] == 2
+    });
+    let reconciles = gets("namespaces") - namespaces;
+    eprintln!(
+        "project reconciles: {reconciles}, role GETs: {}",
+        gets("roles") - roles
+    );
+    assert!(reconciles >= 1, "the project was reconciled again");
+    assert_eq!(gets("roles"), roles, "no role re-read per reconcile");
+
     ok(&s.kargo(&["delete", "project", P]));
     wait_for("the project's roles to go", 30, || {
         let ns = s.kubectl(&[

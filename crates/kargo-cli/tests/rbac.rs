@@ -226,6 +226,32 @@ fn admin_signs_in_with_a_password() {
         p["metadata"]["annotations"]["kargo.akuity.io/create-actor"],
         "admin"
     );
+    // The UI offers the password too and opens a session with it.
+    let ui = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--cacert"])
+            .arg(&ca)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(ui(&[&format!("{}/ui", s.url)]).contains("Admin password"));
+    let wrong = ui(&["-d", "password=nope", &format!("{}/ui/login", s.url)]);
+    assert!(wrong.contains("Wrong password."), "{wrong}");
+    let signed = ui(&[
+        "-d",
+        "password=correct horse",
+        &format!("{}/ui/login", s.url),
+    ]);
+    let cookie = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {signed}"))
+        .to_string();
+    let page = ui(&["-H", &format!("Cookie: {cookie}"), &format!("{}/ui", s.url)]);
+    assert!(page.contains("/ui/projects/signed-in"), "{page}");
 }
 
 #[test]

@@ -28,10 +28,12 @@ pub struct Context {
     /// Projects whose default roles were last ensured: (uid, creator) and
     /// when. Ensuring reads eleven objects; it is done again only when
     /// these change or [`ROLES_RECHECK`] has passed.
-    ensured: std::sync::Mutex<
-        std::collections::HashMap<String, (Option<String>, Option<String>, std::time::Instant)>,
-    >,
+    ensured: std::sync::Mutex<std::collections::HashMap<String, Ensured>>,
 }
+
+/// A Project's uid and creator when its default roles were last ensured,
+/// and when.
+type Ensured = (Option<String>, Option<String>, std::time::Instant);
 
 /// How often a Project's default roles are checked for drift.
 const ROLES_RECHECK: Duration = Duration::from_secs(600);

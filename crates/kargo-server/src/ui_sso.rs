@@ -23,9 +23,12 @@ const STATE_COOKIE: &str = "kargo_sso_state";
 /// How long a started sign-in may take.
 const PENDING_TTL: Duration = Duration::from_secs(600);
 
-/// Sign-ins under way: state → (code verifier, redirect URI, started).
+/// One sign-in under way: code verifier, redirect URI, when it started.
+type Started = (String, String, Instant);
+
+/// Sign-ins under way, by state.
 #[derive(Clone, Default)]
-pub(crate) struct Pending(Arc<Mutex<HashMap<String, (String, String, Instant)>>>);
+pub(crate) struct Pending(Arc<Mutex<HashMap<String, Started>>>);
 
 impl Pending {
     fn insert(&self, state: String, verifier: String, redirect: String) {

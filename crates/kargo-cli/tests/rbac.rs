@@ -8,24 +8,12 @@
 
 mod common;
 
-use common::{PIPELINE, ServerProc, fails, ok, stage, wait_for};
+use common::{PIPELINE, ServerProc, fails, grant_developer as grant, ok, stage, wait_for};
 use std::process::Command;
 
 const P: &str = "my-web-app";
 const KARGO: &str = env!("CARGO_BIN_EXE_kargo");
 const USER: &str = "system:serviceaccount:my-web-app:developer";
-
-fn grant(s: &ServerProc, verbs: &[&str], resource: &str, name: Option<&str>) {
-    let mut args = vec!["grant", "-p", P, "--role", "developer"];
-    for v in verbs {
-        args.extend(["--verb", v]);
-    }
-    args.extend(["--resource-type", resource]);
-    if let Some(n) = name {
-        args.extend(["--resource-name", n]);
-    }
-    ok(&s.kargo(&args));
-}
 
 fn can_i_promote_prod(s: &ServerProc) -> String {
     let out = s.kubectl(&[

@@ -11,7 +11,7 @@
 mod common;
 
 use common::oidc::Provider;
-use common::{PIPELINE, ServerProc, fails, ok, stage, wait_for};
+use common::{PIPELINE, ServerProc, fails, grant_developer, ok, stage, wait_for};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -47,22 +47,10 @@ fn project_with_developer(s: &ServerProc) {
     });
     let claim = format!("email={EMAIL}");
     ok(&s.kargo(&["create", "role", "developer", "-p", P, "--claim", &claim]));
-    for (verbs, res, name) in [
-        (&["get", "list", "watch"][..], "stages", None),
-        (&["get", "list", "watch"][..], "freights", None),
-        (&["get", "list", "watch"][..], "promotions", None),
-        (&["promote"][..], "stages", Some("dev")),
-    ] {
-        let mut args = vec!["grant", "-p", P, "--role", "developer"];
-        for v in verbs {
-            args.extend(["--verb", v]);
-        }
-        args.extend(["--resource-type", res]);
-        if let Some(n) = name {
-            args.extend(["--resource-name", n]);
-        }
-        ok(&s.kargo(&args));
-    }
+    grant_developer(s, &["get", "list", "watch"], "stages", None);
+    grant_developer(s, &["get", "list", "watch"], "freights", None);
+    grant_developer(s, &["get", "list", "watch"], "promotions", None);
+    grant_developer(s, &["promote"], "stages", Some("dev"));
 }
 
 /// `kargo ARGS` with `token` against `s`, with a config of its own.

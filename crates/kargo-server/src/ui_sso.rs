@@ -14,7 +14,6 @@ use crate::ui::{UiState, esc, login_page, page, start_session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -93,23 +92,11 @@ pub(crate) async fn start(
     ([(header::SET_COOKIE, cookie)], Redirect::to(&started.url)).into_response()
 }
 
-#[derive(Deserialize)]
-pub(crate) struct Callback {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
-}
-
 /// `GET /ui/sso/callback`.
 pub(crate) async fn callback(
     State(st): State<UiState>,
     headers: HeaderMap,
-    Query(q): Query<Callback>,
+    Query(q): Query<flow::Callback>,
 ) -> Response {
     let Some(v) = st.auth.oidc().cloned() else {
         return login_page(

@@ -10,7 +10,6 @@
 
 use anyhow::{Context, Result, bail};
 use kargo_server::oidc::{flow, http::OidcHttp};
-use serde::Deserialize;
 use std::time::Duration;
 
 /// How long the user has to finish signing in (Kargo's: 5 minutes).
@@ -59,18 +58,6 @@ pub struct SignedIn {
     pub port: u16,
 }
 
-#[derive(Deserialize)]
-struct Callback {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
-}
-
 /// Signs in through the browser against the server `c` talks to.
 pub async fn sign_in(c: &kube::Client, insecure: bool, port: u16) -> Result<SignedIn> {
     let p = public(c).await?;
@@ -89,10 +76,10 @@ pub async fn sign_in(c: &kube::Client, insecure: bool, port: u16) -> Result<Sign
     let redirect = format!("http://localhost:{port}/auth/callback");
     let started =
         flow::begin(&metadata, &p.client_id, &redirect, &scopes).map_err(anyhow::Error::msg)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Callback>(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<flow::Callback>(1);
     let app = axum::Router::new().route(
         "/auth/callback",
-        axum::routing::get(move |q: axum::extract::Query<Callback>| {
+        axum::routing::get(move |q: axum::extract::Query<flow::Callback>| {
             let tx = tx.clone();
             async move {
                 let failed = !q.error.is_empty();

@@ -240,6 +240,20 @@ pub fn stage(name: &str) -> String {
     )
 }
 
+/// `kargo grant -p my-web-app --role developer --verb V... --resource-type
+/// R [--resource-name N]`.
+pub fn grant_developer(s: &ServerProc, verbs: &[&str], resource: &str, name: Option<&str>) {
+    let mut args = vec!["grant", "-p", "my-web-app", "--role", "developer"];
+    for v in verbs {
+        args.extend(["--verb", v]);
+    }
+    args.extend(["--resource-type", resource]);
+    if let Some(n) = name {
+        args.extend(["--resource-name", n]);
+    }
+    ok(&s.kargo(&args));
+}
+
 /// Runs git in `dir` (with an identity), failing the test on error; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

@@ -33,6 +33,24 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
 }
 
+/// The query of a redirect back from the provider: `code` and `state`,
+/// or `error` and `error_description`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct Callback {
+    /// The authorization code.
+    #[serde(default)]
+    pub code: String,
+    /// The state the sign-in started with.
+    #[serde(default)]
+    pub state: String,
+    /// The provider's error code, when it refused.
+    #[serde(default)]
+    pub error: String,
+    /// Its explanation.
+    #[serde(default)]
+    pub error_description: String,
+}
+
 /// Reads the provider's discovery document (and key set).
 pub async fn discover(issuer: &str, http: &OidcHttp) -> Result<CoreProviderMetadata, String> {
     let issuer =

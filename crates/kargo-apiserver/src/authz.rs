@@ -30,6 +30,8 @@ pub struct Authorizer {
 struct State {
     index: Index,
     events: broadcast::Receiver<Arc<WatchEvent>>,
+    /// Kept across rebuilds of the index.
+    global_namespaces: Vec<String>,
 }
 
 fn build(store: &Store) -> Result<Index, StoreError> {
@@ -56,8 +58,21 @@ impl Authorizer {
         let index = build(&store)?;
         Ok(Self {
             store,
-            state: Arc::new(Mutex::new(State { index, events })),
+            state: Arc::new(Mutex::new(State {
+                index,
+                events,
+                global_namespaces: Vec::new(),
+            })),
         })
+    }
+
+    /// Sets the namespaces whose claim-mapped ServiceAccounts apply to an
+    /// OpenID Connect user's requests in every namespace (Kargo's
+    /// `GLOBAL_SERVICE_ACCOUNT_NAMESPACES`).
+    pub fn set_global_namespaces(&self, namespaces: Vec<String>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.index.set_global_namespaces(namespaces.clone());
+        st.global_namespaces = namespaces;
     }
 
     /// Runs `f` on the index after applying every change committed so far
@@ -78,7 +93,10 @@ impl Authorizer {
                 Err(TryRecvError::Lagged(_)) => {
                     // Too many changes to replay: read everything again.
                     match build(&self.store) {
-                        Ok(ix) => st.index = ix,
+                        Ok(mut ix) => {
+                            ix.set_global_namespaces(st.global_namespaces.clone());
+                            st.index = ix
+                        }
                         Err(e) => tracing::error!(error = %e, "rebuilding the RBAC index"),
                     }
                 }

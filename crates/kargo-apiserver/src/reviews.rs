@@ -68,6 +68,7 @@ pub fn answer(
             let subject = UserInfo {
                 name: text(&spec, "/user").to_string(),
                 groups,
+                oidc: None,
             };
             access(authz, &subject, &spec)?
         }

@@ -85,13 +85,47 @@ pub async fn client(flags: &ConnectFlags) -> Result<kube::Client> {
         Some(p) => read_ca(p)?,
         None => cfg.ca_data.clone(),
     };
-    build(
-        &address,
-        flags.token.as_deref().unwrap_or(&cfg.bearer_token),
-        &ca,
-        flags.insecure_skip_tls_verify || cfg.insecure_skip_tls_verify,
-        flags.request_timeout,
-    )
+    let insecure = flags.insecure_skip_tls_verify || cfg.insecure_skip_tls_verify;
+    let token = match &flags.token {
+        Some(t) => t.clone(),
+        None => fresh_token(cfg, &address, &ca, insecure, flags.request_timeout).await,
+    };
+    build(&address, &token, &ca, insecure, flags.request_timeout)
+}
+
+/// The saved bearer token; an SSO sign-in's ID token that expires within
+/// a minute is first refreshed with the saved refresh token (and the
+/// config updated), as Kargo's CLI does. When refreshing fails the old
+/// token is used and the server's answer says it expired.
+async fn fresh_token(
+    mut cfg: config::CliConfig,
+    address: &str,
+    ca: &str,
+    insecure: bool,
+    timeout: Timeout,
+) -> String {
+    let stale = crate::cmd::sso::expires_in(&cfg.bearer_token).is_some_and(|s| s < 60);
+    if cfg.auth_method != "sso" || cfg.refresh_token.is_empty() || !stale {
+        return cfg.bearer_token;
+    }
+    let refreshed = async {
+        let c = build(address, "", ca, insecure, timeout)?;
+        crate::cmd::sso::refresh(&c, insecure, &cfg.refresh_token).await
+    }
+    .await;
+    match refreshed {
+        Ok(t) => {
+            cfg.bearer_token = t.id_token;
+            cfg.refresh_token = t.refresh_token.unwrap_or_default();
+            if let Err(e) = config::save(&cfg) {
+                tracing::warn!(error = %e, "saving the refreshed sign-in");
+            }
+        }
+        Err(e) => {
+            eprintln!("warning: could not refresh the SSO sign-in ({e:#}); run `kargo login --sso`")
+        }
+    }
+    cfg.bearer_token
 }
 
 /// Reads a CA certificate file (PEM).

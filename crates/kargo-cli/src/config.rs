@@ -26,6 +26,20 @@ pub struct CliConfig {
     /// Default project for commands that take `--project`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub project: String,
+    /// How `kargo login` signed in (`admin`, `sso`), as Kargo records it:
+    /// a bare `kargo login` signs in the same way again.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub auth_method: String,
+    /// The OpenID Connect refresh token of an SSO sign-in.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub refresh_token: String,
+    /// The loopback port of the SSO callback, when one was chosen.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub callback_port: u16,
+}
+
+fn is_zero(p: &u16) -> bool {
+    *p == 0
 }
 
 /// Where the config lives.

@@ -48,7 +48,7 @@ enum Command {
     /// See the whole product work in a minute (no cluster needed).
     Quickstart(cmd::quickstart::QuickstartArgs),
     /// Run the embedded server (API, store, controllers).
-    Server(cmd::server::ServerArgs),
+    Server(Box<cmd::server::ServerArgs>),
     /// Save the address and token of a server.
     Login(cmd::login::LoginArgs),
     /// Forget the server, token and default project.
@@ -423,7 +423,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
     let secs = std::time::Duration::from_secs;
     match cli.command {
-        Command::Server(a) => cmd::server::run(a, logs).await,
+        Command::Server(a) => cmd::server::run(*a, logs).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Logout => cmd::config::logout(),

@@ -8,44 +8,12 @@
 
 mod common;
 
-use common::{ServerProc, fails, ok, wait_for};
+use common::{PIPELINE, ServerProc, fails, grant_developer as grant, ok, stage, wait_for};
 use std::process::Command;
 
 const P: &str = "my-web-app";
 const KARGO: &str = env!("CARGO_BIN_EXE_kargo");
 const USER: &str = "system:serviceaccount:my-web-app:developer";
-
-const PIPELINE: &str = r#"
-kind: Warehouse
-metadata: {name: app, namespace: my-web-app}
-spec:
-  subscriptions:
-  - image: {repoURL: 127.0.0.1:9/app}
----
-kind: Freight
-metadata: {namespace: my-web-app, labels: {kargo.akuity.io/alias: quiet-otter}}
-origin: {kind: Warehouse, name: app}
-images: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: "sha256:15"}]
-"#;
-
-/// A Stage taking Freight straight from the Warehouse (its one step only fails).
-fn stage(name: &str) -> String {
-    format!(
-        "---\nkind: Stage\nmetadata: {{name: {name}, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: fail\n        config: {{message: \"no real work in this test\"}}\n"
-    )
-}
-
-fn grant(s: &ServerProc, verbs: &[&str], resource: &str, name: Option<&str>) {
-    let mut args = vec!["grant", "-p", P, "--role", "developer"];
-    for v in verbs {
-        args.extend(["--verb", v]);
-    }
-    args.extend(["--resource-type", resource]);
-    if let Some(n) = name {
-        args.extend(["--resource-name", n]);
-    }
-    ok(&s.kargo(&args));
-}
 
 fn can_i_promote_prod(s: &ServerProc) -> String {
     let out = s.kubectl(&[
@@ -246,4 +214,102 @@ fn admin_signs_in_with_a_password() {
         p["metadata"]["annotations"]["kargo.akuity.io/create-actor"],
         "admin"
     );
+    // The UI offers the password too and opens a session with it.
+    let ui = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--cacert"])
+            .arg(&ca)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(ui(&[&format!("{}/ui", s.url)]).contains("Admin password"));
+    let wrong = ui(&["-d", "password=nope", &format!("{}/ui/login", s.url)]);
+    assert!(wrong.contains("Wrong password."), "{wrong}");
+    let signed = ui(&[
+        "-d",
+        "password=correct horse",
+        &format!("{}/ui/login", s.url),
+    ]);
+    let cookie = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {signed}"))
+        .to_string();
+    let page = ui(&["-H", &format!("Cookie: {cookie}"), &format!("{}/ui", s.url)]);
+    assert!(page.contains("/ui/projects/signed-in"), "{page}");
+}
+
+#[test]
+fn deleting_a_project_deletes_its_roles() {
+    let home = tempfile::tempdir().unwrap();
+    let s = ServerProc::start(home.path());
+    ok(&s.kargo(&["create", "project", P]));
+    let cluster = || {
+        String::from_utf8_lossy(
+            &s.kubectl(&["get", "clusterroles,clusterrolebindings", "-o", "name"])
+                .stdout,
+        )
+        .to_string()
+    };
+    let admin = format!("kargo-project-admin-{P}");
+    wait_for("the project's roles", 30, || {
+        let ns = String::from_utf8_lossy(
+            &s.kubectl(&[
+                "get",
+                "roles,serviceaccounts,rolebindings",
+                "-n",
+                P,
+                "-o",
+                "name",
+            ])
+            .stdout,
+        )
+        .to_string();
+        ns.matches("kargo-").count() == 9 && cluster().matches(admin.as_str()).count() == 2
+    });
+    // Later reconciles (here: the stats of new Stages) read no roles again.
+    let gets = |resource: &str| -> u64 {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(s.data.join("ca.crt"))
+            .args(["-H", &format!("Authorization: Bearer {}", s.token())])
+            .arg(format!("{}/metrics", s.url))
+            .output()
+            .unwrap();
+        let want = format!("verb=\"get\",resource=\"{resource}\"");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("kargo_controller_api_requests") && l.contains(&want))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let (roles, namespaces) = (gets("roles"), gets("namespaces"));
+    let manifests = format!("{PIPELINE}{}{}", stage("dev"), stage("prod-us"));
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests)));
+    wait_for("the project's stats", 30, || {
+        s.get_json(&["project", P])["status"]["stats"]["stages"]["count"] == 2
+    });
+    let reconciles = gets("namespaces") - namespaces;
+    eprintln!(
+        "project reconciles: {reconciles}, role GETs: {}",
+        gets("roles") - roles
+    );
+    assert!(reconciles >= 1, "the project was reconciled again");
+    assert_eq!(gets("roles"), roles, "no role re-read per reconcile");
+
+    ok(&s.kargo(&["delete", "project", P]));
+    wait_for("the project's roles to go", 30, || {
+        let ns = s.kubectl(&[
+            "get",
+            "roles,serviceaccounts,rolebindings",
+            "-n",
+            P,
+            "-o",
+            "name",
+        ]);
+        !cluster().contains(&admin) && String::from_utf8_lossy(&ns.stdout).trim().is_empty()
+    });
 }

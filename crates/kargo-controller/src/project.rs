@@ -25,7 +25,18 @@ use std::time::Duration;
 pub struct Context {
     client: kube::Client,
     caches: Arc<Caches>,
+    /// Projects whose default roles were last ensured: (uid, creator) and
+    /// when. Ensuring reads eleven objects; it is done again only when
+    /// these change or [`ROLES_RECHECK`] has passed.
+    ensured: std::sync::Mutex<std::collections::HashMap<String, Ensured>>,
 }
+
+/// A Project's uid and creator when its default roles were last ensured,
+/// and when.
+type Ensured = (Option<String>, Option<String>, std::time::Instant);
+
+/// How often a Project's default roles are checked for drift.
+const ROLES_RECHECK: Duration = Duration::from_secs(600);
 
 fn healthy(status: Option<&[kargo_api::common::Condition]>) -> bool {
     crate::conditions::get(status.unwrap_or_default(), "Healthy")
@@ -42,6 +53,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client: client.clone(),
         caches,
+        ensured: Default::default(),
     });
     Controller::new(Api::<Project>::all(client), watcher::Config::default())
         .with_config(Config::default().debounce(Duration::from_millis(500)))
@@ -113,8 +125,22 @@ async fn reconcile(project: Arc<Project>, ctx: Arc<Context>) -> Result<Action, k
         let creator = project
             .annotations()
             .get(kargo_api::labels::CREATE_ACTOR)
-            .map(String::as_str);
-        crate::project_roles::ensure(&ctx.client, &name, creator).await?;
+            .cloned();
+        let uid = project.meta().uid.clone();
+        let fresh = ctx
+            .ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name)
+            .is_some_and(|(u, c, at)| *u == uid && *c == creator && at.elapsed() < ROLES_RECHECK);
+        if !fresh {
+            crate::project_roles::ensure(&ctx.client, &name, creator.as_deref(), uid.as_deref())
+                .await?;
+            ctx.ensured
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), (uid, creator, std::time::Instant::now()));
+        }
     }
     let generation = project.meta().generation;
     let ready = match namespace {

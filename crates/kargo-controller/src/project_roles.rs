@@ -92,8 +92,14 @@ pub fn default_rules(role: &str) -> Vec<Value> {
     }
 }
 
-/// Every object a Project's default roles consist of.
-pub fn desired(project: &str, creator: Option<&str>) -> Vec<(&'static str, Value)> {
+/// Every object a Project's default roles consist of. The cluster-scoped
+/// ones are owned by the Project (`uid`), so deleting the Project deletes
+/// them; the namespaced ones go with the Project's namespace.
+pub fn desired(
+    project: &str,
+    creator: Option<&str>,
+    uid: Option<&str>,
+) -> Vec<(&'static str, Value)> {
     let managed = json!({MANAGED: "true"});
     let mut sa_ann = managed.clone();
     if let Some((claim, value)) = creator
@@ -119,13 +125,18 @@ pub fn desired(project: &str, creator: Option<&str>) -> Vec<(&'static str, Value
             "subjects": [{"kind": "ServiceAccount", "name": role, "namespace": project}]})));
     }
     let name = format!("kargo-project-admin-{project}");
+    let owners = match uid {
+        Some(uid) => json!([{"apiVersion": format!("{}/v1alpha1", kargo_api::KARGO_GROUP),
+            "kind": "Project", "name": project, "uid": uid}]),
+        None => json!([]),
+    };
     out.push(("ClusterRole", json!({"apiVersion": format!("{RBAC}/v1"), "kind": "ClusterRole",
-        "metadata": {"name": name, "annotations": managed},
+        "metadata": {"name": name, "annotations": managed, "ownerReferences": owners},
         "rules": [{"apiGroups": [kargo_api::KARGO_GROUP], "resources": ["projects"], "resourceNames": [project], "verbs": ["delete", "update"]}]})));
     out.push((
         "ClusterRoleBinding",
         json!({"apiVersion": format!("{RBAC}/v1"), "kind": "ClusterRoleBinding",
-        "metadata": {"name": name, "annotations": managed},
+        "metadata": {"name": name, "annotations": managed, "ownerReferences": owners},
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": "kargo-admin", "namespace": project}]}),
     ));
@@ -138,8 +149,9 @@ pub async fn ensure(
     client: &kube::Client,
     project: &str,
     creator: Option<&str>,
+    uid: Option<&str>,
 ) -> Result<(), kube::Error> {
-    for (kind, want) in desired(project, creator) {
+    for (kind, want) in desired(project, creator, uid) {
         let (group, version) = if kind == "ServiceAccount" {
             ("", "v1")
         } else {
@@ -173,6 +185,15 @@ pub async fn ensure(
                         patch.insert(field.into(), want[field].clone());
                     }
                 }
+                let owners = &want["metadata"]["ownerReferences"];
+                if owners.as_array().is_some_and(|o| !o.is_empty())
+                    && serde_json::to_value(&have.metadata.owner_references)
+                        .ok()
+                        .as_ref()
+                        != Some(owners)
+                {
+                    patch.insert("metadata".into(), json!({"ownerReferences": owners}));
+                }
                 if !patch.is_empty() && kind != "ServiceAccount" {
                     api.patch(
                         &name,
@@ -193,7 +214,7 @@ mod tests {
 
     #[test]
     fn roles_bindings_and_accounts_as_kargo_creates_them() {
-        let objs = desired("p", Some("email:ana@example.com"));
+        let objs = desired("p", Some("email:ana@example.com"), Some("u1"));
         assert_eq!(objs.len(), 11);
         let sa = &objs[0].1;
         assert_eq!(
@@ -217,7 +238,7 @@ mod tests {
                 .any(|r| r["verbs"].to_string().contains("promote"))
         );
         // A creator known only to Kubernetes gets no claim.
-        let objs = desired("p", Some("kubernetes:system:serviceaccount:x:y"));
+        let objs = desired("p", Some("kubernetes:system:serviceaccount:x:y"), None);
         assert!(objs[0].1["metadata"]["annotations"].get(CLAIMS).is_none());
     }
 }

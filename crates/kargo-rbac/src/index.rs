@@ -5,7 +5,7 @@
 //! groups, so its cost does not grow with bindings of other subjects.
 //! Kept current by [`Index::apply`] with each stored change.
 
-use crate::{Attributes, PolicyRule, UserInfo};
+use crate::{Attributes, ClaimIndex, PolicyRule, UserInfo};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -67,6 +67,11 @@ pub struct Index {
     /// Rules every authenticated user holds (kube's `system:discovery`,
     /// `system:basic-user`, `system:public-info-viewer`).
     public: Vec<PolicyRule>,
+    /// ServiceAccounts by the OpenID Connect claims mapped to them.
+    claims: ClaimIndex,
+    /// Namespaces whose claim-mapped ServiceAccounts count everywhere
+    /// (Kargo's `GLOBAL_SERVICE_ACCOUNT_NAMESPACES`).
+    global_namespaces: Vec<String>,
 }
 
 fn rules_of(obj: &Value) -> Vec<PolicyRule> {
@@ -146,6 +151,7 @@ impl Index {
             },
             ROLE_BINDINGS | CLUSTER_ROLE_BINDINGS => self.apply_binding(res, ns, name, obj),
             SERVICE_ACCOUNTS => {
+                self.claims.apply(ns, name, obj);
                 let key = (ns.to_string(), name.to_string());
                 if obj.is_some() {
                     self.service_accounts.insert(key);
@@ -259,21 +265,46 @@ impl Index {
         rules.map_or(&[], Vec::as_slice)
     }
 
+    /// Sets the namespaces whose claim-mapped ServiceAccounts apply to
+    /// requests in any namespace.
+    pub fn set_global_namespaces(&mut self, namespaces: Vec<String>) {
+        self.global_namespaces = namespaces;
+    }
+
+    /// The usernames of the ServiceAccounts an OpenID Connect user acts
+    /// as for a request in `namespaces`, as Kargo picks them: those its
+    /// claims map to in one of `namespaces` or in a global namespace.
+    fn mapped_accounts(&self, user: &UserInfo, namespaces: &[&str]) -> Vec<String> {
+        let Some(o) = &user.oidc else {
+            return Vec::new();
+        };
+        self.claims
+            .accounts(&o.claims)
+            .into_iter()
+            .filter(|(ns, _)| {
+                namespaces.contains(&ns.as_str()) || self.global_namespaces.contains(ns)
+            })
+            .map(|(ns, sa)| format!("{}{ns}:{sa}", crate::user::SA_PREFIX))
+            .collect()
+    }
+
     /// The bindings of `user` that apply in `ns` (every ClusterRoleBinding,
-    /// and RoleBindings of `ns`).
-    fn bindings<'a>(
-        &'a self,
-        user: &'a UserInfo,
-        ns: &'a str,
-    ) -> impl Iterator<Item = &'a Binding> {
-        let mine = self.users.get(&user.name).into_iter().flatten();
+    /// and RoleBindings of `ns`), with those of the ServiceAccounts an
+    /// OpenID Connect user's claims map to in `scope`.
+    fn bindings<'a>(&'a self, user: &'a UserInfo, ns: &str, scope: &[&str]) -> Vec<&'a Binding> {
+        let mapped = self.mapped_accounts(user, scope);
+        let mine = std::iter::once(&user.name)
+            .chain(mapped.iter())
+            .filter_map(|n| self.users.get(n))
+            .flatten();
         let groups = user
             .groups
             .iter()
             .filter_map(|g| self.groups.get(g))
             .flatten();
         mine.chain(groups)
-            .filter(move |b| b.ns.is_empty() || b.ns == ns)
+            .filter(|b| b.ns.is_empty() || b.ns == ns)
+            .collect()
     }
 
     /// Decides `a` for `user`: `system:masters` may do anything; otherwise
@@ -300,7 +331,14 @@ impl Index {
         } else {
             ""
         };
-        for b in self.bindings(user, ns) {
+        // Kargo authorizes a Project's own requests with the
+        // ServiceAccounts of the Project's namespace too.
+        let project = if a.resource == "projects" && a.api_group == "kargo.akuity.io" {
+            a.name.as_str()
+        } else {
+            ""
+        };
+        for b in self.bindings(user, ns, &[ns, project]) {
             if self.role_rules(b).iter().any(|r| r.allows(a)) {
                 let (bk, rk) = if b.ns.is_empty() {
                     ("ClusterRoleBinding", "ClusterRole")
@@ -342,7 +380,7 @@ impl Index {
             }];
         }
         let mut out = self.public.clone();
-        for b in self.bindings(user, ns) {
+        for b in self.bindings(user, ns, &[ns]) {
             out.extend(self.role_rules(b).iter().cloned());
         }
         out
@@ -467,6 +505,66 @@ mod tests {
                 .allowed
         );
         assert!(!ix.authorize(&nobody, &promote("dev")).allowed);
+    }
+
+    #[test]
+    fn oidc_users_act_as_the_service_accounts_their_claims_map_to() {
+        let mut ix = index();
+        ix.apply(
+            ROLE_BINDINGS,
+            "p",
+            "promoter",
+            Some(&json!({
+            "roleRef": {"kind": "Role", "name": "dev-promoter"},
+            "subjects": [{"kind": "ServiceAccount", "name": "kargo-promoter"}]})),
+        );
+        let mapped = json!({"metadata": {"annotations": {
+            crate::CLAIMS_ANNOTATION: r#"{"email": ["ana@example.com"]}"#}}});
+        ix.apply(SERVICE_ACCOUNTS, "p", "kargo-promoter", Some(&mapped));
+        let ana = |email: &str| {
+            UserInfo::signed_in_with_oidc(
+                email,
+                vec![],
+                crate::OidcIdentity {
+                    username_claim: "email".into(),
+                    claims: vec![("email".into(), email.into())],
+                },
+            )
+        };
+        assert!(
+            ix.authorize(&ana("ana@example.com"), &promote("dev"))
+                .allowed
+        );
+        assert!(
+            !ix.authorize(&ana("ana@example.com"), &promote("prod"))
+                .allowed
+        );
+        assert!(
+            !ix.authorize(&ana("bob@example.com"), &promote("dev"))
+                .allowed
+        );
+        assert_eq!(ana("ana@example.com").actor(), "email:ana@example.com");
+        // Only where the ServiceAccount lives, unless its namespace is global.
+        let other = Attributes::resource("promote", "kargo.akuity.io", "stages", "q", "dev");
+        ix.apply(
+            ROLE_BINDINGS,
+            "q",
+            "promoter",
+            Some(&json!({
+            "roleRef": {"kind": "ClusterRole", "name": "viewer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "kargo-promoter", "namespace": "p"}]})),
+        );
+        let get_q = Attributes::resource("get", "kargo.akuity.io", "stages", "q", "dev");
+        assert!(!ix.authorize(&ana("ana@example.com"), &get_q).allowed);
+        ix.set_global_namespaces(vec!["p".into()]);
+        assert!(ix.authorize(&ana("ana@example.com"), &get_q).allowed);
+        assert!(!ix.authorize(&ana("ana@example.com"), &other).allowed);
+        // Removing the annotation unmaps at once.
+        ix.apply(SERVICE_ACCOUNTS, "p", "kargo-promoter", Some(&json!({})));
+        assert!(
+            !ix.authorize(&ana("ana@example.com"), &promote("dev"))
+                .allowed
+        );
     }
 
     #[test]

@@ -9,6 +9,19 @@ pub struct UserInfo {
     pub name: String,
     /// Groups (`system:authenticated`, `system:serviceaccounts:ns`, ...).
     pub groups: Vec<String>,
+    /// For a user signed in with OpenID Connect: the claims its verified
+    /// ID token carried (mapped to ServiceAccounts by their
+    /// `rbac.kargo.akuity.io/claims` annotation).
+    pub oidc: Option<std::sync::Arc<OidcIdentity>>,
+}
+
+/// What a verified ID token says of its holder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OidcIdentity {
+    /// The claim the username was taken from (`email` by default).
+    pub username_claim: String,
+    /// Every string claim value, as `(claim, value)` pairs.
+    pub claims: Vec<(String, String)>,
 }
 
 /// Group whose members may do anything (kube's `system:masters`).
@@ -24,6 +37,7 @@ impl UserInfo {
         Self {
             name: "admin".into(),
             groups: vec![MASTERS.into(), AUTHENTICATED.into()],
+            oidc: None,
         }
     }
 
@@ -46,7 +60,20 @@ impl UserInfo {
         if !groups.iter().any(|g| g == AUTHENTICATED) {
             groups.push(AUTHENTICATED.into());
         }
-        Self { name, groups }
+        Self {
+            name,
+            groups,
+            oidc: None,
+        }
+    }
+
+    /// A user signed in with OpenID Connect: `name` from the username
+    /// claim, `groups` from the groups claim, and the token's claims.
+    pub fn signed_in_with_oidc(name: &str, groups: Vec<String>, identity: OidcIdentity) -> Self {
+        Self {
+            oidc: Some(std::sync::Arc::new(identity)),
+            ..Self::new(name, groups)
+        }
     }
 
     /// The user a ServiceAccount's token authenticates as.
@@ -65,11 +92,14 @@ impl UserInfo {
     }
 
     /// The actor recorded on what the user does, as Kargo formats it
-    /// (`admin`, or `kubernetes:<username>` for a user the API server
-    /// authenticated).
+    /// (`admin`, `<claim>:<username>` for an OpenID Connect user, e.g.
+    /// `email:ana@example.com`, or `kubernetes:<username>` for a user the
+    /// API server authenticated).
     pub fn actor(&self) -> String {
         if self.is_master() && self.name == "admin" {
             "admin".into()
+        } else if let Some(o) = &self.oidc {
+            format!("{}:{}", o.username_claim, self.name)
         } else {
             format!("kubernetes:{}", self.name)
         }

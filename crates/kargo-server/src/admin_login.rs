@@ -145,54 +145,80 @@ pub fn router(account: Arc<AdminAccount>) -> Router {
         .with_state(account)
 }
 
-async fn login(State(account): State<Arc<AdminAccount>>, headers: HeaderMap) -> Response {
-    let Some(hash) = account.hash.clone() else {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "admin password sign-in is off: start the server with --admin-password-hash (or ADMIN_ACCOUNT_PASSWORD_HASH), a bcrypt hash from `kargo server hash-password`",
-        )
-        .into_response();
-    };
-    if let Some(wait) = account.throttled() {
-        let mut r = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            format!("too many failed sign-in attempts: try again in {wait}s"),
-        )
-        .into_response();
-        if let Ok(v) = wait.to_string().parse() {
-            r.headers_mut().insert(http::header::RETRY_AFTER, v);
+/// Why a password sign-in failed.
+#[derive(Debug)]
+pub enum SignInError {
+    /// Password sign-in is off (no hash).
+    Off,
+    /// Too many failures lately: seconds to wait.
+    Throttled(u64),
+    /// Not the password.
+    Wrong,
+    /// The token could not be made.
+    Internal(String),
+}
+
+impl AdminAccount {
+    /// Checks `password` (rate-limited, off the async threads: bcrypt is
+    /// slow on purpose) and issues an admin token; every outcome is
+    /// written to the audit log.
+    pub async fn sign_in(&self, password: String) -> Result<String, SignInError> {
+        let Some(hash) = self.hash.clone() else {
+            return Err(SignInError::Off);
+        };
+        if let Some(wait) = self.throttled() {
+            return Err(SignInError::Throttled(wait));
         }
-        return r;
+        let ok =
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false);
+        if !ok {
+            self.failed();
+            tracing::warn!(target: "kargo::audit", actor = "unknown actor", verb = "login", code = 401u16, "admin sign-in refused");
+            return Err(SignInError::Wrong);
+        }
+        let t = self
+            .issue()
+            .map_err(|e| SignInError::Internal(e.to_string()))?;
+        tracing::info!(target: "kargo::audit", actor = "admin", verb = "login", code = 200u16, "admin signed in");
+        Ok(t)
     }
+}
+
+async fn login(State(account): State<Arc<AdminAccount>>, headers: HeaderMap) -> Response {
     let password = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
         .to_string();
-    // bcrypt is deliberately slow: off the async threads.
-    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false);
-    if !ok {
-        account.failed();
-        tracing::warn!(target: "kargo::audit", actor = "unknown actor", verb = "login", code = 401u16, "admin sign-in refused");
-        return ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "wrong password")
-            .into_response();
-    }
-    match account.issue() {
-        Ok(t) => {
-            tracing::info!(target: "kargo::audit", actor = "admin", verb = "login", code = 200u16, "admin signed in");
-            axum::Json(serde_json::json!({"idToken": t})).into_response()
-        }
-        Err(e) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            e.to_string(),
+    match account.sign_in(password).await {
+        Ok(t) => axum::Json(serde_json::json!({"idToken": t})).into_response(),
+        Err(SignInError::Off) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "admin password sign-in is off: start the server with --admin-password-hash (or ADMIN_ACCOUNT_PASSWORD_HASH), a bcrypt hash from `kargo server hash-password`",
         )
         .into_response(),
+        Err(SignInError::Throttled(wait)) => {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("too many failed sign-in attempts: try again in {wait}s"),
+            )
+            .into_response();
+            if let Ok(v) = wait.to_string().parse() {
+                r.headers_mut().insert(http::header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Err(SignInError::Wrong) => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "wrong password").into_response()
+        }
+        Err(SignInError::Internal(e)) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e).into_response()
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! Authentication: every request but the health endpoints needs
 //! `Authorization: Bearer <token>`: the admin token (generated on first
 //! start into `<data-dir>/admin-token`, mode 0600; it authenticates as
-//! `admin` in `system:masters`), an admin sign-in token (`admin_login.rs`) or a
-//! ServiceAccount's token. The user is
-//! handed on as a request extension for authorization.
+//! `admin` in `system:masters`), an admin sign-in token (`admin_login.rs`),
+//! an ID token of the configured OpenID Connect provider (`oidc/`;
+//! dispatched on its `iss` claim, as Kargo does) or a ServiceAccount's
+//! token. The user is handed on as a request extension for authorization.
 
 use crate::{ServerError, io_err};
 use axum::Router;
@@ -56,12 +57,13 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Who a bearer token is: the admin token or an admin sign-in token
-/// (`admin`), or a ServiceAccount's token.
+/// (`admin`), an OpenID Connect user, or a ServiceAccount's token.
 #[derive(Clone)]
 pub struct Authenticator {
     token: Arc<String>,
     authz: Authorizer,
     account: Arc<crate::admin_login::AdminAccount>,
+    oidc: Option<Arc<crate::oidc::OidcVerifier>>,
 }
 
 impl Authenticator {
@@ -75,17 +77,43 @@ impl Authenticator {
             token: Arc::new(token),
             authz,
             account,
+            oidc: None,
         }
     }
 
-    /// The user `bearer` authenticates, if any.
-    pub fn user(&self, bearer: &str) -> Option<UserInfo> {
+    /// Also accepts ID tokens `verifier` verifies.
+    pub fn with_oidc(self, verifier: Option<Arc<crate::oidc::OidcVerifier>>) -> Self {
+        Self {
+            oidc: verifier,
+            ..self
+        }
+    }
+
+    /// The OpenID Connect verifier, when sign-in with SSO is on.
+    pub fn oidc(&self) -> Option<&Arc<crate::oidc::OidcVerifier>> {
+        self.oidc.as_ref()
+    }
+
+    /// The admin account (password sign-in).
+    pub fn account(&self) -> &Arc<crate::admin_login::AdminAccount> {
+        &self.account
+    }
+
+    /// The user `bearer` authenticates, or why it does not.
+    pub async fn authenticate(&self, bearer: &str) -> Result<UserInfo, String> {
         if constant_time_eq(bearer.as_bytes(), self.token.as_bytes())
             || self.account.verify_token(bearer)
         {
-            return Some(UserInfo::admin());
+            return Ok(UserInfo::admin());
         }
-        self.authz.authenticate_token(bearer)
+        if let Some(v) = &self.oidc
+            && v.claims_issuer(bearer)
+        {
+            return v.verify(bearer).await;
+        }
+        self.authz
+            .authenticate_token(bearer)
+            .ok_or_else(|| "the bearer token is not valid for this server".to_string())
     }
 
     /// The authorizer the users' requests are checked by.
@@ -111,9 +139,9 @@ pub fn require_token(router: Router, auth: Authenticator) -> Router {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim);
             let user = match presented {
-                Some(t) => match auth.user(t) {
-                    Some(u) => u,
-                    None => return unauthorized("the bearer token is not valid for this server"),
+                Some(t) => match auth.authenticate(t).await {
+                    Ok(u) => u,
+                    Err(e) => return unauthorized(&e),
                 },
                 None => return unauthorized("authentication required: send Authorization: Bearer <token> (see <data-dir>/admin-token, or run `kargo login`)"),
             };

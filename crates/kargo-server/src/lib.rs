@@ -12,11 +12,14 @@ pub mod kubeconfig;
 pub mod metrics;
 mod metrics_listen;
 mod namespaces;
+pub mod oidc;
 pub mod process_logs;
+pub mod public_config;
 pub mod rbac_bootstrap;
 pub mod request_counts;
 mod tls;
 pub mod ui;
+mod ui_sso;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
@@ -78,6 +81,8 @@ pub struct ServerConfig {
     /// Where Argo CD's Applications are (`--argocd-kubeconfig`,
     /// `--argocd-namespace`, `--no-argocd`); default: the embedded API.
     pub argocd: kargo_controller::argocd::ArgoCdConfig,
+    /// OpenID Connect sign-in (`--oidc-issuer-url` and friends); None: off.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl ServerConfig {
@@ -103,6 +108,7 @@ impl ServerConfig {
             admin_token_ttl: std::time::Duration::from_secs(24 * 3600),
             metrics_listen: None,
             argocd: kargo_controller::argocd::ArgoCdConfig::default(),
+            oidc: None,
         }
     }
 }
@@ -302,13 +308,34 @@ impl Server {
             other => other?,
         }
         let authz = kargo_apiserver::Authorizer::new(store.clone())?;
+        let oidc_cfg = cfg.oidc.clone().map(std::sync::Arc::new);
+        let verifier = match &oidc_cfg {
+            Some(c) => {
+                authz.set_global_namespaces(c.global_service_account_namespaces.clone());
+                let v = std::sync::Arc::new(
+                    oidc::OidcVerifier::new(c.clone()).map_err(ServerError::Auth)?,
+                );
+                // Read the provider now so a wrong issuer shows in the log
+                // at start; verification reads it again until it works.
+                let warm = v.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = warm.metadata().await {
+                        tracing::warn!(error = %e, "OpenID Connect provider not reachable yet");
+                    }
+                });
+                Some(v)
+            }
+            None => None,
+        };
         let rbac_feed = tokio::spawn(authz.clone().follow());
         let api = kargo_apiserver::router_secured(store.clone(), admission, Some(authz.clone()))
             .merge(process_logs::router(cfg.logs.clone(), pod))
             .merge(metrics);
         let api = kargo_apiserver::authz::enforce(api, authz.clone());
-        let authn = auth::Authenticator::new(token.clone(), authz, account.clone());
+        let authn =
+            auth::Authenticator::new(token.clone(), authz, account.clone()).with_oidc(verifier);
         let app = auth::require_token(api, authn.clone())
+            .merge(public_config::router(account.enabled(), oidc_cfg))
             .merge(admin_login::router(account))
             .merge(hooks)
             .merge(ui::router(store.clone(), authn));

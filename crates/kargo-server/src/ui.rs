@@ -1,7 +1,9 @@
 //! The web UI: a read-only view of each project's pipeline (the seed's
 //! "use the UI to visualise the pipeline"), server-rendered HTML with no
-//! scripts. `/ui` asks once for a token (the admin token, an admin
-//! sign-in token or an API token) and keeps a session cookie: a random id
+//! scripts. `/ui` signs in once with the admin password (when password
+//! sign-in is on), with SSO (when OpenID Connect is on; `ui_sso.rs`) or
+//! with a token (the admin token, an admin sign-in token or an API token)
+//! and keeps a session cookie: a random id
 //! the server maps to that sign-in (never the token itself; `HttpOnly`,
 //! `Secure`, `SameSite=Strict`). Every page re-checks the sign-in (a
 //! revoked token ends its sessions) and shows only what the user may
@@ -26,11 +28,13 @@ use std::sync::{Arc, Mutex};
 const COOKIE: &str = "kargo_session";
 
 #[derive(Clone)]
-struct UiState {
+pub(crate) struct UiState {
     store: Store,
-    auth: Authenticator,
+    pub(crate) auth: Authenticator,
     /// Session id → the token it signed in with.
     sessions: Arc<Mutex<HashMap<String, String>>>,
+    /// SSO sign-ins under way.
+    pub(crate) pending: crate::ui_sso::Pending,
 }
 
 /// The UI routes (they do their own authentication).
@@ -40,14 +44,17 @@ pub fn router(store: Store, auth: Authenticator) -> Router {
         .route("/ui/login", post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/projects/{project}", get(project))
+        .route("/ui/sso", get(crate::ui_sso::start))
+        .route("/ui/sso/callback", get(crate::ui_sso::callback))
         .with_state(UiState {
             store,
             auth,
             sessions: Arc::new(Mutex::new(HashMap::new())),
+            pending: crate::ui_sso::Pending::default(),
         })
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -63,18 +70,23 @@ fn esc(s: &str) -> String {
 }
 
 fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+/// The value of cookie `name`, if the request sent it.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
 /// The user of the request's session, while its token still signs in.
-fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
+async fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
     let id = session_id(headers)?;
     let token = st
         .sessions
@@ -82,7 +94,7 @@ fn signed_in(st: &UiState, headers: &HeaderMap) -> Option<UserInfo> {
         .unwrap_or_else(|e| e.into_inner())
         .get(&id)
         .cloned()?;
-    st.auth.user(&token)
+    st.auth.authenticate(&token).await.ok()
 }
 
 /// Whether `user` may list `resource` of Kargo's group in `ns`.
@@ -91,7 +103,7 @@ fn may_list(st: &UiState, user: &UserInfo, resource: &str, ns: &str) -> bool {
     st.auth.authorizer().authorize(user, &a).allowed
 }
 
-fn page(title: &str, body: &str, refresh: bool) -> String {
+pub(crate) fn page(title: &str, body: &str, refresh: bool) -> String {
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t} · kargo</title>{r}\
          <style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
@@ -107,15 +119,29 @@ fn page(title: &str, body: &str, refresh: bool) -> String {
     )
 }
 
-fn login_page(status: StatusCode, error: &str) -> Response {
+/// The sign-in page: the admin password (when on), "Sign in with SSO"
+/// (when on) and a token.
+pub(crate) fn login_page(st: &UiState, status: StatusCode, error: &str) -> Response {
     let err = if error.is_empty() {
         String::new()
     } else {
         format!("<p class=\"bad\">{}</p>", esc(error))
     };
+    let password = if st.auth.account().enabled() {
+        "<form method=\"post\" action=\"/ui/login\"><label>Admin password \
+         <input type=\"password\" name=\"password\" autofocus></label> \
+         <button>Sign in as admin</button></form>"
+    } else {
+        ""
+    };
+    let sso = if st.auth.oidc().is_some() {
+        "<p><a href=\"/ui/sso\"><button type=\"button\">Sign in with SSO</button></a></p>"
+    } else {
+        ""
+    };
     let body = format!(
-        "{err}<form method=\"post\" action=\"/ui/login\"><label>Token \
-         <input type=\"password\" name=\"token\" autofocus></label> \
+        "{err}{password}{sso}<form method=\"post\" action=\"/ui/login\"><label>Token \
+         <input type=\"password\" name=\"token\"></label> \
          <button>Sign in</button></form><p class=\"muted\">The admin token is in \
          <code>&lt;data-dir&gt;/admin-token</code>; <code>kargo create token</code> \
          makes one for a role.</p>"
@@ -127,20 +153,38 @@ fn login_page(status: StatusCode, error: &str) -> Response {
 struct LoginForm {
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    password: String,
 }
 
 async fn login(State(st): State<UiState>, Form(f): Form<LoginForm>) -> Response {
-    let token = f.token.trim().to_string();
-    if st.auth.user(&token).is_none() {
-        return login_page(StatusCode::UNAUTHORIZED, "That token is not valid.");
+    let token = if f.password.is_empty() {
+        f.token.trim().to_string()
+    } else {
+        match st.auth.account().sign_in(f.password).await {
+            Ok(t) => t,
+            Err(crate::admin_login::SignInError::Throttled(s)) => {
+                let msg = format!("Too many failed attempts: try again in {s}s.");
+                return login_page(&st, StatusCode::TOO_MANY_REQUESTS, &msg);
+            }
+            Err(_) => return login_page(&st, StatusCode::UNAUTHORIZED, "Wrong password."),
+        }
+    };
+    if st.auth.authenticate(&token).await.is_err() {
+        return login_page(&st, StatusCode::UNAUTHORIZED, "That token is not valid.");
     }
+    let cookie = start_session(&st, token);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
+}
+
+/// Opens a session for `token`; the `Set-Cookie` value naming it.
+pub(crate) fn start_session(st: &UiState, token: String) -> String {
     let id = hex::encode(rand::random::<[u8; 32]>());
     st.sessions
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id.clone(), token);
-    let cookie = format!("{COOKIE}={id}; Path=/ui; HttpOnly; Secure; SameSite=Strict");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
+    format!("{COOKIE}={id}; Path=/ui; HttpOnly; Secure; SameSite=Strict")
 }
 
 async fn logout(State(st): State<UiState>, headers: HeaderMap) -> Response {
@@ -166,8 +210,8 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 async fn home(State(st): State<UiState>, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&st, &headers) else {
-        return login_page(StatusCode::OK, "");
+    let Some(user) = signed_in(&st, &headers).await else {
+        return login_page(&st, StatusCode::OK, "");
     };
     let mut body =
         String::from("<table><tr><th>Project</th><th>Stages</th><th>Warehouses</th></tr>");
@@ -293,7 +337,7 @@ async fn project(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> Response {
-    let Some(user) = signed_in(&st, &headers) else {
+    let Some(user) = signed_in(&st, &headers).await else {
         return Redirect::to("/ui").into_response();
     };
     let ns = project.as_str();

@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod resource_views;
 pub mod roles;
 pub mod server;
+pub mod sso;
 pub mod tokens;
 pub mod verify;
 pub mod version;

@@ -116,6 +116,52 @@ pub struct ServerArgs {
     /// Lifetime of the admin's sign-in tokens.
     #[arg(long, env = "ADMIN_ACCOUNT_TOKEN_TTL", default_value = "24h", value_parser = parse_duration)]
     pub admin_token_ttl: std::time::Duration,
+    /// OpenID Connect: the provider's issuer URL; turns on sign-in with
+    /// SSO (`kargo login --sso`, the UI) and ID tokens as bearer tokens.
+    #[arg(long, env = "OIDC_ISSUER_URL", requires = "oidc_client_id")]
+    pub oidc_issuer_url: Option<String>,
+    /// OpenID Connect: the client id (the audience ID tokens must name).
+    #[arg(long, env = "OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect: a second client id for `kargo login --sso`.
+    #[arg(long, env = "OIDC_CLI_CLIENT_ID")]
+    pub oidc_cli_client_id: Option<String>,
+    /// OpenID Connect: the client secret for the UI's code exchange, if
+    /// the provider wants one.
+    #[arg(long, env = "OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// OpenID Connect: scopes to ask for besides openid, profile, email
+    /// (comma-separated, e.g. groups,offline_access).
+    #[arg(long, env = "OIDC_ADDITIONAL_SCOPES", value_delimiter = ',')]
+    pub oidc_additional_scopes: Vec<String>,
+    /// OpenID Connect: the claim that names the user.
+    #[arg(long, env = "OIDC_USERNAME_CLAIM", default_value = "email")]
+    pub oidc_username_claim: String,
+    /// OpenID Connect: the claim that lists the user's groups.
+    #[arg(long, env = "OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Namespaces whose ServiceAccounts mapped to a user's claims apply
+    /// in every namespace (comma-separated).
+    #[arg(long, env = "GLOBAL_SERVICE_ACCOUNT_NAMESPACES", value_delimiter = ',')]
+    pub global_service_account_namespaces: Vec<String>,
+}
+
+impl ServerArgs {
+    /// The OpenID Connect settings, when an issuer is given.
+    fn oidc(&self) -> Option<kargo_server::oidc::OidcConfig> {
+        let issuer = self.oidc_issuer_url.clone().filter(|i| !i.is_empty())?;
+        let some = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        Some(kargo_server::oidc::OidcConfig {
+            issuer_url: issuer,
+            client_id: self.oidc_client_id.clone().unwrap_or_default(),
+            cli_client_id: some(&self.oidc_cli_client_id),
+            client_secret: some(&self.oidc_client_secret),
+            additional_scopes: self.oidc_additional_scopes.clone(),
+            username_claim: self.oidc_username_claim.clone(),
+            groups_claim: self.oidc_groups_claim.clone(),
+            global_service_account_namespaces: self.global_service_account_namespaces.clone(),
+        })
+    }
 }
 
 /// `kargo server backup|restore`.
@@ -167,6 +213,7 @@ fn default_data_dir() -> PathBuf {
 /// Runs the server.
 pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) -> Result<()> {
     let started_at = std::time::Instant::now();
+    let oidc = args.oidc();
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     match args.action {
         Some(ServerAction::Backup { file }) => {
@@ -225,6 +272,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
             namespace: args.argocd_namespace,
             kubeconfig: args.argocd_kubeconfig,
         },
+        oidc,
         durability: match args.durability {
             DurabilityArg::Normal => kargo_server::Durability::Normal,
             DurabilityArg::Full => kargo_server::Durability::Full,

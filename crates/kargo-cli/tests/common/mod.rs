@@ -9,6 +9,7 @@ pub mod chain;
 #[path = "../../../kargo-promotion/tests/support/forge.rs"]
 pub mod forge;
 pub mod git_http;
+pub mod oidc;
 pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
@@ -218,6 +219,42 @@ impl ServerProc {
             .output()
             .expect("kubectl is on the machine")
     }
+}
+
+/// A Warehouse and one Freight (alias `quiet-otter`) in `my-web-app`,
+/// for the promotion-rights tests.
+pub const PIPELINE: &str = r#"
+kind: Warehouse
+metadata: {name: app, namespace: my-web-app}
+spec:
+  subscriptions:
+  - image: {repoURL: 127.0.0.1:9/app}
+---
+kind: Freight
+metadata: {namespace: my-web-app, labels: {kargo.akuity.io/alias: quiet-otter}}
+origin: {kind: Warehouse, name: app}
+images: [{repoURL: 127.0.0.1:9/app, tag: 1.5.0, digest: "sha256:15"}]
+"#;
+
+/// A Stage taking Freight straight from the Warehouse (its one step only fails).
+pub fn stage(name: &str) -> String {
+    format!(
+        "---\nkind: Stage\nmetadata: {{name: {name}, namespace: my-web-app}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:\n      steps:\n      - uses: fail\n        config: {{message: \"no real work in this test\"}}\n"
+    )
+}
+
+/// `kargo grant -p my-web-app --role developer --verb V... --resource-type
+/// R [--resource-name N]`.
+pub fn grant_developer(s: &ServerProc, verbs: &[&str], resource: &str, name: Option<&str>) {
+    let mut args = vec!["grant", "-p", "my-web-app", "--role", "developer"];
+    for v in verbs {
+        args.extend(["--verb", v]);
+    }
+    args.extend(["--resource-type", resource]);
+    if let Some(n) = name {
+        args.extend(["--resource-name", n]);
+    }
+    ok(&s.kargo(&args));
 }
 
 /// Runs git in `dir` (with an identity), failing the test on error; returns stdout.

@@ -25,8 +25,8 @@
 //! under `tokio::task::spawn_blocking`.
 
 pub mod apps;
-pub mod forge;
 pub mod argocd;
+pub mod forge;
 pub mod git;
 pub mod limits;
 pub mod objects;

@@ -679,6 +679,7 @@ impl Step for ArgoCdUpdate {
         let mut checks: Vec<Value> = Vec::new();
         let mut resolved: Vec<Value> = Vec::new();
         let mut notes: Vec<String> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
         for update in &cfg.apps {
             let ns = match update.namespace.as_str() {
                 "" => apps.default_namespace(),
@@ -699,6 +700,7 @@ impl Step for ArgoCdUpdate {
                 resolved.push(json!({"name": name, "namespace": app_ns}));
                 match decide(app, &ctx.promotion.promotion, &desired) {
                     Decision::Follow(phase, why) => {
+                        let why_err = why.clone();
                         if let Some(why) = why {
                             notes.push(format!("{app_ns}/{name}: {why}"));
                         }
@@ -710,7 +712,17 @@ impl Step for ArgoCdUpdate {
                                 )));
                             }
                             Some(p) => phases.push(p),
-                            None => phases.push(Phase::Running),
+                            // As Kargo: a phase it does not know is kept
+                            // (it sorts last); none at all, while waiting
+                            // on someone else's operation, is an error.
+                            None => match str_at(app, "/status/operationState/phase") {
+                                "" => {
+                                    if let Some(why) = why_err {
+                                        return Err(err(why));
+                                    }
+                                }
+                                other => unknown.push(other.to_string()),
+                            },
                         }
                     }
                     Decision::Sync => {
@@ -740,9 +752,11 @@ impl Step for ArgoCdUpdate {
         let status = match phases.first() {
             Some(Phase::Running | Phase::Terminating) => StepStatus::Running,
             Some(Phase::Succeeded) => StepStatus::Succeeded,
+            // Failures returned above: only phases Kargo does not know.
             _ => {
                 return Err(err(format!(
-                    "could not determine promotion step status from operation phases: {phases:?}"
+                    "could not determine promotion step status from operation phases: [{}]",
+                    unknown.join(" ")
                 )));
             }
         };

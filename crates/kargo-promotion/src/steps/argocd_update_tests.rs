@@ -12,6 +12,9 @@ use std::sync::Mutex;
 pub(crate) struct Fake {
     pub apps: Mutex<BTreeMap<String, Value>>,
     pub events: Mutex<Vec<Value>>,
+    /// An injected failure: the call (`get`, `list`, `patch`), the
+    /// Application name it hits ("" for any), and the error.
+    pub fail: Option<(&'static str, &'static str, &'static str)>,
 }
 
 impl Fake {
@@ -29,10 +32,17 @@ impl Fake {
     pub fn app(&self, key: &str) -> Value {
         self.apps.lock().unwrap()[key].clone()
     }
+    fn injected(&self, call: &str, name: &str) -> Result<(), String> {
+        match self.fail {
+            Some((c, n, e)) if c == call && (n.is_empty() || n == name) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ArgoCdApps for Fake {
     fn get(&self, ns: &str, name: &str) -> Result<Option<Value>, String> {
+        self.injected("get", name)?;
         Ok(self
             .apps
             .lock()
@@ -41,6 +51,7 @@ impl ArgoCdApps for Fake {
             .cloned())
     }
     fn list(&self, ns: &str, selector: &str) -> Result<Vec<Value>, String> {
+        self.injected("list", "")?;
         // Equality requirements are enough for these tests.
         let reqs: Vec<(&str, &str)> = selector
             .split(',')
@@ -61,6 +72,7 @@ impl ArgoCdApps for Fake {
             .collect())
     }
     fn patch(&self, ns: &str, name: &str, patch: &Value) -> Result<(), String> {
+        self.injected("patch", name)?;
         let mut m = self.apps.lock().unwrap();
         let app = m.get_mut(&format!("{ns}/{name}")).ok_or("not found")?;
         tests_merge(app, patch);
@@ -899,4 +911,295 @@ fn disabled_integration_errors_with_kargos_message() {
         "Argo CD integration is disabled on this controller; cannot update Argo CD Application resources"
     );
     assert_eq!(ArgoCdUpdate.default_timeout(), Some(DEFAULT_TIMEOUT));
+}
+
+/// What a run of Kargo's Test_argoCDUpdater_run should give.
+enum Want {
+    /// A status, the Applications in the health check, and the syncs
+    /// started (Events created).
+    Done(StepStatus, usize, usize),
+    /// An error: terminal or not, the parts of its message, and the syncs
+    /// started before it.
+    Error(bool, &'static [&'static str], usize),
+}
+
+/// Kargo's Test_argoCDUpdater_run as data. Kargo injects its step's
+/// functions (`mustPerformUpdateFn` and the rest); here each row holds the
+/// Applications whose state takes the same path, and the Fake's injected
+/// error plays the failing client call.
+#[test]
+fn run_as_kargo() {
+    let spec = || json!({"source": {"repoURL": "https://g/r"}});
+    let with_status = |name: &str, status: Value| app(name, "my-web-app:prod", spec(), status);
+    // An operation this Promotion started, in `phase`.
+    let own = |name: &str, phase: &str, message: &str| {
+        with_status(
+            name,
+            json!({"operationState": {"phase": phase, "message": message, "syncResult": {"revision": "r"},
+                "operation": {"initiatedBy": {"username": INITIATOR}, "info": [{"name": PROMOTION_INFO, "value": "p1"}]}}}),
+        )
+    };
+    // An operation someone else started ("" phase: none recorded).
+    let foreign = |name: &str, phase: &str| {
+        let mut op = json!({"operation": {"initiatedBy": {"username": "someone-else"}}});
+        if !phase.is_empty() {
+            op["phase"] = json!(phase);
+        }
+        with_status(name, json!({"operationState": op}))
+    };
+    let fresh = |name: &str| with_status(name, Value::Null);
+    let by_name = json!({"apps": [{"name": "web"}]});
+    let by_team = json!({"apps": [{"selector": {"matchLabels": {"team": "web"}}}]});
+    let labelled = |mut a: Value| {
+        a["metadata"]["labels"]["env"] = json!("x");
+        a
+    };
+    use Want::*;
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        &str,
+        Value,
+        Option<Vec<Value>>,
+        Option<(&'static str, &'static str, &'static str)>,
+        Want,
+    )> = vec![
+        (
+            "argo cd integration disabled",
+            by_name.clone(),
+            None,
+            None,
+            Error(
+                false,
+                &["Argo CD integration is disabled on this controller"],
+                0,
+            ),
+        ),
+        (
+            "error retrieving authorized application",
+            by_name.clone(),
+            Some(vec![fresh("web")]),
+            Some(("get", "", "something went wrong")),
+            Error(false, &["something went wrong"], 0),
+        ),
+        (
+            // Kargo's mustPerformUpdate errs without a phase: another
+            // user's operation that has none yet.
+            "error determining if update is necessary",
+            by_name.clone(),
+            Some(vec![foreign("web", "")]),
+            None,
+            Error(
+                false,
+                &[
+                    "current operation was initiated by \"someone-else\": waiting for operation to complete",
+                ],
+                0,
+            ),
+        ),
+        (
+            // Another user's finished operation: Kargo syncs anyway.
+            "determination error can be solved by applying update",
+            by_name.clone(),
+            Some(vec![foreign("web", "Succeeded")]),
+            None,
+            Done(StepStatus::Running, 1, 1),
+        ),
+        (
+            "must wait for update to complete",
+            by_name.clone(),
+            Some(vec![own("web", "Running", "")]),
+            None,
+            Done(StepStatus::Running, 1, 0),
+        ),
+        (
+            "must wait for operation from different user to complete",
+            by_name.clone(),
+            Some(vec![foreign("web", "Running")]),
+            None,
+            Done(StepStatus::Running, 1, 0),
+        ),
+        (
+            "error building desired sources",
+            json!({"apps": [{"name": "web", "sources": [{"repoURL": "https://g/other"}]}]}),
+            Some(vec![fresh("web")]),
+            None,
+            Error(
+                false,
+                &[
+                    "error building desired sources for Argo CD Application",
+                    "no source of",
+                ],
+                0,
+            ),
+        ),
+        (
+            "error applying update",
+            by_name.clone(),
+            Some(vec![fresh("web")]),
+            Some(("patch", "", "something went wrong")),
+            Error(
+                false,
+                &["error syncing Argo CD Application", "something went wrong"],
+                0,
+            ),
+        ),
+        (
+            // Kargo's row gives no error because its fake Application has
+            // no operationState; a real failed one has, and Kargo then
+            // names its message, as here.
+            "failed and pending update",
+            json!({"apps": [{"name": "a"}, {"name": "b"}]}),
+            Some(vec![fresh("a"), own("b", "Failed", "boom")]),
+            None,
+            Error(
+                false,
+                &["\"b\" in namespace \"argocd\" failed with: boom"],
+                1,
+            ),
+        ),
+        (
+            "operation phase aggregation error",
+            by_name.clone(),
+            Some(vec![own("web", "Unknown", "")]),
+            None,
+            Error(
+                false,
+                &["could not determine promotion step status from operation phases: [Unknown]"],
+                0,
+            ),
+        ),
+        (
+            "completed",
+            by_name.clone(),
+            Some(vec![own("web", "Succeeded", "")]),
+            None,
+            Done(StepStatus::Succeeded, 1, 0),
+        ),
+        (
+            "selector returns multiple apps - all succeed",
+            by_team.clone(),
+            Some(vec![
+                own("app1", "Succeeded", ""),
+                own("app2", "Succeeded", ""),
+                own("app3", "Succeeded", ""),
+            ]),
+            None,
+            Done(StepStatus::Succeeded, 3, 0),
+        ),
+        (
+            "selector returns multiple apps - one fails during sync",
+            by_team.clone(),
+            Some(vec![
+                own("app1", "Succeeded", ""),
+                fresh("app2"),
+                fresh("app3"),
+            ]),
+            Some(("patch", "app2", "sync failed for app2")),
+            Error(
+                false,
+                &[
+                    "error syncing Argo CD Application",
+                    "app2",
+                    "sync failed for app2",
+                ],
+                0,
+            ),
+        ),
+        (
+            "selector returns multiple apps - mixed phases",
+            by_team.clone(),
+            Some(vec![
+                own("app1", "Succeeded", ""),
+                own("app2", "Running", ""),
+                fresh("app3"),
+            ]),
+            None,
+            Done(StepStatus::Running, 3, 1),
+        ),
+        (
+            "validation fails - no apps updated",
+            json!({"apps": [{"selector": {"matchLabels": {"team": "web"}}, "sources": [{"repoURL": "https://github.com/example/repo"}]}]}),
+            Some(vec![
+                app(
+                    "app1",
+                    "my-web-app:prod",
+                    json!({"source": {"repoURL": "https://github.com/example/repo"}}),
+                    Value::Null,
+                ),
+                fresh("app2"),
+            ]),
+            None,
+            Error(
+                false,
+                &[
+                    "selected Applications must have compatible sources",
+                    "app2",
+                    "No Applications were updated",
+                ],
+                0,
+            ),
+        ),
+        (
+            "selector returns multiple apps - one operation failed",
+            by_team.clone(),
+            Some(vec![
+                own("app1", "Succeeded", ""),
+                own("app2", "Failed", "deployment failed: timeout"),
+            ]),
+            None,
+            Error(false, &["app2", "deployment failed: timeout"], 0),
+        ),
+        (
+            "mixed name and selector updates",
+            json!({"apps": [{"name": "app-by-name"}, {"selector": {"matchLabels": {"env": "x"}}}]}),
+            Some(vec![
+                own("app-by-name", "Succeeded", ""),
+                labelled(own("app1", "Succeeded", "")),
+                labelled(own("app2", "Succeeded", "")),
+            ]),
+            None,
+            Done(StepStatus::Succeeded, 3, 0),
+        ),
+    ];
+    assert_eq!(rows.len(), 17); // Kargo's Test_argoCDUpdater_run: 17 rows
+    for (what, cfg, apps, fail, want) in rows {
+        let fake = apps.map(|a| Fake {
+            fail,
+            ..Fake::with(a)
+        });
+        let got = run_step(
+            &ArgoCdUpdate,
+            fake.as_ref().map(|f| f as &dyn ArgoCdApps),
+            "",
+            &Map::new(),
+            cfg,
+        );
+        let events = fake.as_ref().map_or(0, |f| f.events.lock().unwrap().len());
+        match (got, want) {
+            (Ok(res), Done(status, checked, synced)) => {
+                assert_eq!(res.status(), status, "{what}: {}", res.message);
+                let check = res.health_check.expect(what);
+                assert_eq!(
+                    check["config"]["apps"].as_array().unwrap().len(),
+                    checked,
+                    "{what}"
+                );
+                assert_eq!(
+                    res.outputs["apps"].as_array().unwrap().len(),
+                    checked,
+                    "{what}"
+                );
+                assert_eq!(events, synced, "{what}");
+            }
+            (Err(e), Error(terminal, parts, synced)) => {
+                assert_eq!(e.terminal, terminal, "{what}");
+                for p in parts {
+                    assert!(e.message.contains(p), "{what}: {} lacks {p}", e.message);
+                }
+                assert_eq!(events, synced, "{what}");
+            }
+            (Ok(res), _) => panic!("{what}: got {:?}: {}", res.status(), res.message),
+            (Err(e), _) => panic!("{what}: got error {}", e.message),
+        }
+    }
 }

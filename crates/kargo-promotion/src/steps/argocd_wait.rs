@@ -269,6 +269,7 @@ impl Step for ArgoCdWait {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apps::ArgoCdApps;
     use crate::steps::argocd_update::tests::{Fake, run_step};
 
     fn app(status: Value, operation: Option<Value>) -> Value {
@@ -579,5 +580,136 @@ mod tests {
             off.message,
             "Argo CD integration is disabled on this controller; cannot wait for Argo CD Application resources"
         );
+    }
+
+    /// Kargo's Test_argocdWaiter_run as data: the Applications the fake
+    /// holds (named `web` unless renamed), an injected client error, the
+    /// health earlier runs recorded, and the outcome: `Ok((status, apps
+    /// reported, recorded health of argocd/web))` or `Err((terminal,
+    /// message part))`. Kargo injects `checkAppReadinessFn`; here the
+    /// Application's own status takes the same path.
+    #[test]
+    fn run_as_kargo() {
+        let synced = |health: &str| {
+            app(
+                json!({"health": {"status": health}, "sync": {"status": "Synced"}}),
+                None,
+            )
+        };
+        let named = |mut a: Value, name: &str| {
+            a["metadata"]["name"] = json!(name);
+            a
+        };
+        let one = json!({"apps": [{"name": "web"}]});
+        let prev = |health: &str| {
+            let mut o = Map::new();
+            o.insert(
+                "argocd".into(),
+                json!({"healthStatus": {"argocd/web": health}}),
+            );
+            o
+        };
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            &str,
+            Option<Vec<Value>>,
+            Option<(&'static str, &'static str, &'static str)>,
+            Map<String, Value>,
+            Value,
+            Result<(StepStatus, usize, &str), (bool, &str)>,
+        )> = vec![
+            (
+                "argocd client is nil",
+                None,
+                None,
+                Map::new(),
+                one.clone(),
+                Err((false, "Argo CD integration is disabled")),
+            ),
+            (
+                "error getting applications",
+                Some(vec![synced("Healthy")]),
+                Some(("get", "", "something went wrong")),
+                Map::new(),
+                one.clone(),
+                Err((false, "something went wrong")),
+            ),
+            (
+                // Kargo also reports the Applications resolved before the
+                // terminal error; a StepError carries no output here.
+                "checkAppReadiness terminal error stops loop",
+                Some(vec![synced("Degraded")]),
+                None,
+                prev("Healthy"),
+                one.clone(),
+                Err((true, "regressed from Healthy to Degraded")),
+            ),
+            (
+                "health status tracked in output",
+                Some(vec![synced("Progressing")]),
+                None,
+                Map::new(),
+                one.clone(),
+                Ok((StepStatus::Running, 1, "Progressing")),
+            ),
+            (
+                "multiple apps, one not ready returns Running",
+                Some(vec![
+                    named(synced("Healthy"), "app-a"),
+                    named(synced("Progressing"), "app-b"),
+                ]),
+                None,
+                Map::new(),
+                json!({"apps": [{"name": "app-a"}, {"name": "app-b"}]}),
+                Ok((StepStatus::Running, 2, "")),
+            ),
+            (
+                "all apps ready returns Succeeded",
+                Some(vec![synced("Healthy")]),
+                None,
+                Map::new(),
+                one.clone(),
+                Ok((StepStatus::Succeeded, 1, "Healthy")),
+            ),
+            (
+                "previous health statuses passed to checkAppReadiness",
+                Some(vec![synced("Healthy")]),
+                None,
+                prev("Progressing"),
+                one.clone(),
+                Ok((StepStatus::Succeeded, 1, "Healthy")),
+            ),
+        ];
+        assert_eq!(rows.len(), 7); // Kargo's Test_argocdWaiter_run: 7 rows
+        for (what, apps, fail, outputs, cfg, want) in rows {
+            let fake = apps.map(|a| Fake {
+                fail,
+                ..Fake::with(a)
+            });
+            let got = run_step(
+                &ArgoCdWait,
+                fake.as_ref().map(|f| f as &dyn ArgoCdApps),
+                "",
+                &outputs,
+                cfg,
+            );
+            match (got, want) {
+                (Ok(res), Ok((status, n, health))) => {
+                    assert_eq!(res.status(), status, "{what}: {}", res.message);
+                    assert_eq!(res.outputs["apps"].as_array().unwrap().len(), n, "{what}");
+                    let recorded = res.outputs["healthStatus"]
+                        .get("argocd/web")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    assert_eq!(recorded, health, "{what}");
+                }
+                (Err(e), Err((terminal, part))) => {
+                    assert_eq!(e.terminal, terminal, "{what}");
+                    assert!(e.message.contains(part), "{what}: {}", e.message);
+                }
+                (Ok(res), _) => panic!("{what}: got {:?}: {}", res.status(), res.message),
+                (Err(e), _) => panic!("{what}: got error {}", e.message),
+            }
+        }
     }
 }

@@ -1063,6 +1063,13 @@ fn argo_cd_health_gates_verification() {
     wait_for("prod to verify the Freight", 60, || {
         s.stage_condition("my-web-app", "prod", "Verified")["status"] == "True"
     });
+    // The Stage's Argo CD context, from the step's `apps` output.
+    let stage = s.get_json(&["stage", "prod", "-n", "my-web-app"]);
+    assert_eq!(
+        stage["metadata"]["annotations"]["kargo.akuity.io/argocd-context"],
+        r#"[{"name":"my-web-app-prod","namespace":"argocd"}]"#,
+        "{stage}"
+    );
     // What argocd-update asked of Argo CD.
     let app = s.get_json(&["application", "my-web-app-prod", "-n", "argocd"]);
     let op = &app["status"]["operationState"]["operation"];

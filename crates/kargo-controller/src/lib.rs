@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod argocd;
+pub mod argocd_context;
 pub mod cluster_config;
 mod conditions;
 pub mod credentials;
@@ -98,7 +99,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let argocd = argocd::ArgoCd::connect(&cfg.argocd, &client).await;
     let watches = informers::run(
         client.clone(),
-        argocd.as_ref().map(|a| a.client.clone()),
+        argocd.as_ref().map(argocd::ArgoCd::watch_api),
         caches.clone(),
         writers,
     );

@@ -69,6 +69,7 @@ impl Context {
             argocd: Some(crate::argocd::ArgoCd {
                 client: client.clone(),
                 namespace: "argocd".into(),
+                watch_namespace_only: false,
             }),
             client,
             caches,
@@ -336,6 +337,9 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     let generation = stage.meta().generation;
     let mut st = old.clone();
     st.current_promotion = promos.running().and_then(promotion).map(|p| reference(&p));
+    // The Argo CD context annotation to write after the status (Some(None):
+    // remove it), as Kargo's Stage reconciler does on a new success.
+    let mut argocd_context: Option<Option<String>> = None;
     if let Some(last) = promos.last_finished().and_then(promotion) {
         let newly_finished = old
             .last_promotion
@@ -348,6 +352,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
                     .await?;
             }
             record_success(caches, &stage, &freight_api, &last, &mut st).await?;
+            argocd_context = Some(crate::argocd_context::value(Some(&last)));
             conditions::set_status(
                 &mut st.conditions,
                 "Verified",
@@ -402,6 +407,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     } else {
         // A control-flow Stage: nothing is promoted or verified here.
         due = pass_through(caches, &stage, &freight_api, now_ms).await?;
+        argocd_context = Some(None);
         for t in ["Promoting", "Healthy", "Verified"] {
             conditions::remove(&mut st.conditions, t);
         }
@@ -451,6 +457,19 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             .await?;
         if let Some(rv) = written.resource_version() {
             ctx.caches.fence(ObjectRef::from_obj(&*stage), rv);
+        }
+    }
+    let has_context = stage
+        .annotations()
+        .contains_key(crate::argocd_context::ARGOCD_CONTEXT);
+    if let Some(value) = argocd_context.filter(|v| v.is_some() || has_context) {
+        let patch = Patch::Merge(crate::argocd_context::patch(value));
+        // Not critical to the Stage: logged, as in Kargo.
+        if let Err(e) = Api::<Stage>::namespaced(ctx.client.clone(), &ns)
+            .patch(&name, &PatchParams::default(), &patch)
+            .await
+        {
+            tracing::error!(stage = %name, namespace = %ns, error = %e, "failed to annotate Stage with Argo CD context");
         }
     }
     // Changes arrive as events; only a pending soak needs a timer.

@@ -24,6 +24,9 @@ pub struct ArgoCdConfig {
     /// controllers use (the embedded server standalone, the same cluster
     /// in cluster mode).
     pub kubeconfig: Option<PathBuf>,
+    /// Watch Applications in `namespace` only, not in all namespaces
+    /// (`ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY`).
+    pub watch_namespace_only: bool,
 }
 
 impl Default for ArgoCdConfig {
@@ -32,6 +35,7 @@ impl Default for ArgoCdConfig {
             enabled: true,
             namespace: "argocd".into(),
             kubeconfig: None,
+            watch_namespace_only: false,
         }
     }
 }
@@ -43,6 +47,8 @@ pub struct ArgoCd {
     pub client: kube::Client,
     /// Default namespace.
     pub namespace: String,
+    /// Whether the Application watch covers `namespace` only.
+    pub watch_namespace_only: bool,
 }
 
 impl ArgoCd {
@@ -66,7 +72,18 @@ impl ArgoCd {
         Some(ArgoCd {
             client,
             namespace: cfg.namespace.clone(),
+            watch_namespace_only: cfg.watch_namespace_only,
         })
+    }
+
+    /// The API the Application watch lists and watches through: the Argo
+    /// CD namespace only, or all namespaces (Kargo's default).
+    pub fn watch_api(&self) -> Api<Application> {
+        if self.watch_namespace_only {
+            Api::namespaced(self.client.clone(), &self.namespace)
+        } else {
+            Api::all(self.client.clone())
+        }
     }
 }
 
@@ -96,12 +113,22 @@ impl KubeApps {
 
 impl kargo_promotion::ArgoCdApps for KubeApps {
     fn get(&self, namespace: &str, name: &str) -> Result<Option<Value>, String> {
-        let app = self
-            .handle
-            .block_on(self.api(namespace).get_opt(name))
-            .map_err(|e| e.to_string())?;
-        app.map(|a| serde_json::to_value(a).map_err(|e| e.to_string()))
-            .transpose()
+        // Not `get_opt`: a 404 for a resource type the API does not serve
+        // must stay an error (retried as Kargo's discovery errors), only a
+        // missing object is None.
+        let app = match self.handle.block_on(self.api(namespace).get(name)) {
+            Ok(app) => app,
+            Err(kube::Error::Api(e))
+                if e.code == 404
+                    && !kargo_promotion::argocd::discovery::is_discovery_error(&e.message) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        serde_json::to_value(app)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn list(&self, namespace: &str, selector: &str) -> Result<Vec<Value>, String> {
@@ -152,4 +179,32 @@ pub fn authorized_stages(app: &Application) -> Vec<(String, String)> {
         .and_then(|a| a.get(kargo_promotion::argocd::AUTHORIZED_STAGE))
         .and_then(|v| kargo_promotion::argocd::authorized_stages(v).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Application watch's scope: all namespaces, or with
+    /// `ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY` the Argo CD namespace only.
+    #[tokio::test]
+    async fn watch_scope() {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let cfg = |only| ArgoCdConfig {
+            namespace: "cd".into(),
+            watch_namespace_only: only,
+            ..ArgoCdConfig::default()
+        };
+        let all = ArgoCd::connect(&cfg(false), &client).await.unwrap();
+        assert_eq!(
+            all.watch_api().resource_url(),
+            "/apis/argoproj.io/v1alpha1/applications"
+        );
+        let only = ArgoCd::connect(&cfg(true), &client).await.unwrap();
+        assert_eq!(
+            only.watch_api().resource_url(),
+            "/apis/argoproj.io/v1alpha1/namespaces/cd/applications"
+        );
+    }
 }

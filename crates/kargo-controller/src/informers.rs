@@ -382,14 +382,14 @@ where
 /// watched through `argocd` (None: not at all).
 pub async fn run(
     client: kube::Client,
-    argocd: Option<kube::Client>,
+    argocd: Option<Api<kargo_api::Application>>,
     caches: Arc<Caches>,
     w: Writers,
 ) {
     let c = &caches;
     let applications = async {
         if let Some(argocd) = argocd {
-            watch(Api::all(argocd), w.applications, |e| c.on_application(e)).await
+            watch(argocd, w.applications, |e| c.on_application(e)).await
         }
     };
     futures::join!(

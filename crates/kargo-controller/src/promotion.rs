@@ -70,6 +70,7 @@ impl Context {
             argocd: Some(crate::argocd::ArgoCd {
                 client: client.clone(),
                 namespace: "argocd".into(),
+                watch_namespace_only: false,
             }),
             client,
             caches,

@@ -84,6 +84,14 @@ pub struct ServerArgs {
     /// `ARGOCD_NAMESPACE`).
     #[arg(long, default_value = "argocd")]
     pub argocd_namespace: String,
+    /// Watch Applications in the Argo CD namespace only, not in all
+    /// namespaces (Kargo's `ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY`).
+    #[arg(
+        long,
+        env = "ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY",
+        conflicts_with = "no_argocd"
+    )]
+    pub argocd_watch_namespace_only: bool,
     /// Turn Argo CD integration off (Kargo's
     /// `ARGOCD_INTEGRATION_ENABLED=false`): argocd-update and argocd-wait
     /// steps are Errored, Application health checks Unknown.
@@ -271,6 +279,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
             enabled: !args.no_argocd,
             namespace: args.argocd_namespace,
             kubeconfig: args.argocd_kubeconfig,
+            watch_namespace_only: args.argocd_watch_namespace_only,
         },
         oidc,
         durability: match args.durability {

@@ -4,6 +4,7 @@
 //! operation" test. [`health`] is the `argocd-update` health checker the
 //! Stage controller runs.
 
+pub mod discovery;
 pub mod health;
 
 use crate::apps::ArgoCdApps;
@@ -93,21 +94,24 @@ pub enum Target<'a> {
 }
 
 /// The Applications a step names, in `namespace`, with Kargo's errors:
-/// a named one must exist; a selector must match at least one.
+/// a named one must exist; a selector must match at least one. A read
+/// the API cannot serve yet is retried ([`discovery::retry`], waiting
+/// with `sleep`).
 pub fn find(
     apps: &dyn ArgoCdApps,
     target: Target<'_>,
     namespace: &str,
+    sleep: &dyn Fn(std::time::Duration) -> bool,
 ) -> Result<Vec<Value>, String> {
     match target {
         Target::Selector(sel) => {
             let query = sel
                 .to_query()
                 .map_err(|e| format!("error building label selector: {e}"))?;
-            apps.list(namespace, &query)
+            discovery::retry(sleep, || apps.list(namespace, &query))
                 .map_err(|e| format!("error listing Argo CD Applications matching selector: {e}"))
         }
-        Target::Name(name) => match apps.get(namespace, name) {
+        Target::Name(name) => match discovery::retry(sleep, || apps.get(namespace, name)) {
             Ok(Some(app)) => Ok(vec![app]),
             Ok(None) => Err(format!(
                 "unable to find Argo CD Application {name:?} in namespace {namespace:?}"

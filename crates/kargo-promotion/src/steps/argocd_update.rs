@@ -13,8 +13,8 @@
 
 use crate::apps::ArgoCdApps;
 use crate::argocd::{
-    AppSelector, PROMOTION_INFO, REFRESH_ANNOTATION, Target, authorize, find, name_of, sources,
-    str_at,
+    AppSelector, PROMOTION_INFO, REFRESH_ANNOTATION, Target, authorize, discovery, find, name_of,
+    sources, str_at,
 };
 use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, parse_config};
 use kargo_api::freight_id::normalize_git_url;
@@ -630,7 +630,7 @@ fn authorized_apps(
         (Some(n), None) => Target::Name(n),
         (None, None) => return Err("apps: must have exactly one of name and selector".into()),
     };
-    let found = find(apps, target, ns)?;
+    let found = find(apps, target, ns, &discovery::sleeper(ctx.limits))?;
     let (project, stage) = (&ctx.promotion.project, &ctx.promotion.stage);
     let total = found.len();
     let ok: Vec<Value> = found

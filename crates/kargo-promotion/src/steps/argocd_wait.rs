@@ -9,7 +9,7 @@
 //! Outputs `apps` and `healthStatus` (`namespace/name` → health).
 
 use crate::argocd::{
-    AppSelector, Target, error_conditions, find, hard_refresh_patch, name_of,
+    AppSelector, Target, discovery, error_conditions, find, hard_refresh_patch, name_of,
     not_reconciled_since_operation, str_at,
 };
 use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, parse_config};
@@ -222,7 +222,8 @@ impl Step for ArgoCdWait {
                 (Some(n), None) => Target::Name(n),
                 (None, None) => unreachable!("checked by parse"),
             };
-            let found = find(apps, target, ns).map_err(|e| StepError::retryable(NAME, e))?;
+            let found = find(apps, target, ns, &discovery::sleeper(ctx.limits))
+                .map_err(|e| StepError::retryable(NAME, e))?;
             if found.is_empty() {
                 return Err(StepError::retryable(
                     NAME,

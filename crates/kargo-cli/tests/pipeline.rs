@@ -1216,7 +1216,9 @@ fn a_foreign_operation_is_waited_out() {
 
 /// Where Argo CD lives: `--argocd-kubeconfig` points at another cluster
 /// (here a second server): Applications are read, patched and watched
-/// there. `--no-argocd` errors the step with Kargo's message.
+/// there (the watch only in the Argo CD namespace, with
+/// `--argocd-watch-namespace-only`). An unreachable Argo CD, and
+/// `--no-argocd`, error the step with Kargo's messages.
 #[test]
 fn argo_cd_on_another_cluster_or_disabled() {
     let home = tempfile::tempdir().unwrap();
@@ -1228,7 +1230,11 @@ fn argo_cd_on_another_cluster_or_disabled() {
     let kubeconfig = remote.kubeconfig();
     let s = ServerProc::start_with(
         home.path(),
-        &["--argocd-kubeconfig", kubeconfig.to_str().unwrap()],
+        &[
+            "--argocd-kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--argocd-watch-namespace-only",
+        ],
     );
     let argo = argo_pipeline(&s, &remote, &r, &health);
     argo.set(
@@ -1248,6 +1254,19 @@ fn argo_cd_on_another_cluster_or_disabled() {
             .contains("not found"),
         "the Application is only on the Argo CD cluster"
     );
+    // Argo CD's cluster gone: the lookup fails at once, naming the
+    // Application and the cause.
+    drop(remote);
+    let err = fails(&s.promote_wait("my-web-app", "prod", &name_of_tag(&s, "v1.0.0")));
+    assert!(
+        err.contains(
+            r#"error finding Argo CD Application \"my-web-app-prod\" in namespace \"argocd\""#
+        ) || err.contains(
+            r#"error finding Argo CD Application "my-web-app-prod" in namespace "argocd""#
+        ),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("connect"), "{err}");
     drop(s);
 
     let off_home = tempfile::tempdir().unwrap();

@@ -154,7 +154,9 @@ fn prod_is_promoted_through_a_reviewed_pull_request() {
 
     // prod: push to the generated branch, open the pull request, wait.
     let name = promote(&s, "prod", "first");
-    let pr = forge.wait_for_pr(90, |p| p.state == "open");
+    // GitHub takes labels in a second call after the pull request exists
+    // (as Kargo's provider does), so wait for both.
+    let pr = forge.wait_for_pr(90, |p| p.state == "open" && !p.labels.is_empty());
     assert_eq!(pr.head, format!("kargo/promotion/{name}"));
     assert_eq!(pr.base, "main");
     assert_eq!(pr.title, "Promote prod to 2.0.0");

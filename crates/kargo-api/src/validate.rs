@@ -50,13 +50,23 @@ impl Outcome {
 /// Kubernetes-style paths (`spec.subscriptions[0].git.branch`).
 pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
     let mut unknown = Vec::new();
-    let mut record = |p: serde_ignored::Path<'_>| {
-        let mut segments = Vec::new();
-        ignored_segments(&p, &mut segments);
-        unknown.push(field_path(segments));
+    // Most objects decode: do that without tracking the path of every
+    // field (which copies every map key, and a Freight verified in every
+    // Stage of a long pipeline has thousands), and decode again with the
+    // path only to say where an error is.
+    let fast: Result<T, _> = {
+        let mut record = record_into(&mut unknown);
+        serde::Deserialize::deserialize(serde_ignored::Deserializer::new(v, &mut record))
     };
-    let de = serde_ignored::Deserializer::new(v, &mut record);
-    let res: Result<T, _> = serde_path_to_error::deserialize(de);
+    if let Ok(t) = fast {
+        out.unknown_fields.extend(unknown);
+        return Some(t);
+    }
+    unknown.clear();
+    let res: Result<T, _> = {
+        let mut record = record_into(&mut unknown);
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(v, &mut record))
+    };
     out.unknown_fields.extend(unknown);
     match res {
         Ok(t) => Some(t),
@@ -76,6 +86,15 @@ pub fn decode<T: DeserializeOwned>(v: &Value, out: &mut Outcome) -> Option<T> {
             out.err(field_path(segments), e.into_inner().to_string());
             None
         }
+    }
+}
+
+/// Records the path of each unknown field into `unknown`.
+fn record_into(unknown: &mut Vec<String>) -> impl FnMut(serde_ignored::Path<'_>) + '_ {
+    |p| {
+        let mut segments = Vec::new();
+        ignored_segments(&p, &mut segments);
+        unknown.push(field_path(segments));
     }
 }
 

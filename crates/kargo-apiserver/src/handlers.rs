@@ -65,10 +65,17 @@ fn decode(s: &str) -> String {
 }
 
 fn json_response(code: StatusCode, v: &Value, warnings: &[String]) -> Response {
+    json_text_response(code, v.to_string(), warnings)
+}
+
+/// A JSON text as a response with warnings: the text a write stored is
+/// sent as it is (a Freight verified in every Stage of a long pipeline
+/// is large, and encoding it again costs as much as storing it).
+fn json_text_response(code: StatusCode, text: impl Into<Body>, warnings: &[String]) -> Response {
     let mut r = (
         code,
         [(header::CONTENT_TYPE, "application/json")],
-        v.to_string(),
+        text.into(),
     )
         .into_response();
     for w in warnings {
@@ -77,6 +84,22 @@ fn json_response(code: StatusCode, v: &Value, warnings: &[String]) -> Response {
         }
     }
     r
+}
+
+/// The response body for a written object: the text the store wrote when
+/// there is one (shared, not copied), else the object encoded.
+fn stored_text(obj: Value, text: Option<std::sync::Arc<str>>) -> bytes::Bytes {
+    /// Lends an `Arc<str>`'s bytes to `Bytes` without copying them.
+    struct Text(std::sync::Arc<str>);
+    impl AsRef<[u8]> for Text {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    match text {
+        Some(t) => bytes::Bytes::from_owner(Text(t)),
+        None => obj.to_string().into(),
+    }
 }
 
 /// A Table's JSON text as a 200 response.
@@ -528,23 +551,23 @@ async fn update(
             Err(e) => return Ok(Err(e)),
         };
         if dry {
-            return Ok(Ok((admitted.obj, admitted.warnings)));
+            return Ok(Ok((stored_text(admitted.obj, None), admitted.warnings)));
         }
         let approved_before = crate::authz::approved_for(&old);
         let stored = s
             .store
             .update_from(info, &ns, &name, admitted.obj, part, old);
-        if let (Ok(o), Some(u)) = (&stored, &user)
+        if let (Ok((o, _)), Some(u)) = (&stored, &user)
             && info.kind == "Freight"
         {
             crate::authz::record_approvals(&s.store, u, &ns, approved_before.as_ref(), o);
         }
         Ok(stored
-            .map(|o| (o, admitted.warnings))
+            .map(|(o, text)| (stored_text(o, text), admitted.warnings))
             .map_err(ApiError::from))
     })
     .await??;
-    Ok(json_response(StatusCode::OK, &obj, &warnings))
+    Ok(json_text_response(StatusCode::OK, obj, &warnings))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -624,12 +647,16 @@ async fn patch(
                 Err(e) => return Ok(Err(e)),
             };
             if dry {
-                return Ok(Ok((admitted.obj, admitted.warnings, true)));
+                return Ok(Ok((
+                    stored_text(admitted.obj, None),
+                    admitted.warnings,
+                    true,
+                )));
             }
             return Ok(s
                 .store
                 .create(info, &ns, admitted.obj)
-                .map(|o| (o, admitted.warnings, true))
+                .map(|o| (stored_text(o, None), admitted.warnings, true))
                 .map_err(ApiError::from));
         }
         // Read, patch, admit, then write with the version read; retry when
@@ -649,7 +676,11 @@ async fn patch(
                 Err(e) => return Ok(Err(e)),
             };
             if dry {
-                return Ok(Ok((admitted.obj, admitted.warnings, false)));
+                return Ok(Ok((
+                    stored_text(admitted.obj, None),
+                    admitted.warnings,
+                    false,
+                )));
             }
             if !pinned && let Some(rv) = old.pointer("/metadata/resourceVersion").cloned() {
                 admitted.obj["metadata"]["resourceVersion"] = rv;
@@ -659,7 +690,7 @@ async fn patch(
                 .store
                 .update_from(info, &ns, &name, admitted.obj, part, old)
             {
-                Ok(o) => {
+                Ok((o, text)) => {
                     if let Some(u) = &user
                         && info.kind == "Freight"
                     {
@@ -671,7 +702,7 @@ async fn patch(
                             &o,
                         );
                     }
-                    return Ok(Ok((o, admitted.warnings, false)));
+                    return Ok(Ok((stored_text(o, text), admitted.warnings, false)));
                 }
                 Err(StoreError::Conflict(_)) if !pinned => continue,
                 Err(e) => return Ok(Err(e.into())),
@@ -684,13 +715,13 @@ async fn patch(
         )))
     })
     .await??;
-    Ok(json_response(
+    Ok(json_text_response(
         if created {
             StatusCode::CREATED
         } else {
             StatusCode::OK
         },
-        &obj,
+        obj,
         &warnings,
     ))
 }

@@ -29,6 +29,7 @@ pub mod promotion;
 pub mod stage;
 pub mod stage_health;
 pub mod stats;
+mod status_patch;
 pub mod verification;
 pub mod warehouse;
 

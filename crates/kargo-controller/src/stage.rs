@@ -742,7 +742,10 @@ async fn record_success(
     );
     st.freight_history.truncate(10);
     let now = now();
-    // Where Freight is now, and how long the previous one soaked here.
+    // Where Freight is now, and how long the previous one soaked here:
+    // the patches go out together (each is a write of a whole Freight,
+    // which grows with the Stages it has been in).
+    let mut patches = Vec::new();
     for prev in previous {
         // The cache holds when the previous Freight arrived here unless it
         // lags behind that write; then a GET.
@@ -781,9 +784,7 @@ async fn record_success(
                     patch["status"]["verifiedIn"] = json!({&name: v});
                 }
             }
-            freight_api
-                .patch_status(&prev, &PatchParams::default(), &Patch::Merge(patch))
-                .await?;
+            patches.push((prev, patch));
         }
     }
     let mut patch = json!({"status": {"currentlyIn": {&name: {"since": now}}}});
@@ -797,9 +798,13 @@ async fn record_success(
     {
         patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
     }
-    freight_api
-        .patch_status(&fref.name, &PatchParams::default(), &Patch::Merge(patch))
-        .await?;
+    patches.push((fref.name.clone(), patch));
+    futures::future::try_join_all(
+        patches
+            .iter()
+            .map(|(n, p)| crate::status_patch::merge_status(freight_api, n, p)),
+    )
+    .await?;
     Ok(())
 }
 

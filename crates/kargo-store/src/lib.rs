@@ -610,7 +610,9 @@ impl Store {
     /// (`old`, as [`Store::get`] returned it), e.g. to patch it: when the
     /// stored version is still `old`'s, the write uses it instead of
     /// reading and decoding the object again; otherwise it reads it as
-    /// `update` does.
+    /// `update` does. Also returns the object's JSON text as stored when
+    /// the write stored it (not for an unchanged object), so a response
+    /// can send that text instead of encoding the object again.
     pub fn update_from(
         &self,
         info: &'static ResourceInfo,
@@ -619,8 +621,20 @@ impl Store {
         obj: Value,
         part: Part,
         old: Value,
-    ) -> Result<Value> {
-        self.write(|w| w.update(info, ns, name, obj, part, Some(old)))
+    ) -> Result<(Value, Option<Arc<str>>)> {
+        self.write(|w| {
+            let out = w.update(info, ns, name, obj, part, Some(old))?;
+            let text = w
+                .pending
+                .iter()
+                .rev()
+                .find(|e| {
+                    e.type_ == EventType::Modified
+                        && meta_str(&out, "resourceVersion") == Some(e.rv.to_string().as_str())
+                })
+                .map(|e| e.body.clone());
+            Ok((out, text))
+        })
     }
 
     /// Deletes an object. With finalizers it only gets a deletionTimestamp;
@@ -698,31 +712,34 @@ impl Writer<'_> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let body = serde_json::to_string(&obj)?;
-        self.tx.execute(
-            "INSERT INTO objects(res, ns, name, rv, uid, body) VALUES(?1,?2,?3,?4,?5,?6)
-             ON CONFLICT(res, ns, name) DO UPDATE SET rv=excluded.rv, uid=excluded.uid, body=excluded.body",
-            params![key, ns, name, self.rv as i64, uid, body],
-        )?;
-        self.tx.execute(
-            "DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3",
-            params![key, ns, name],
-        )?;
+        let body: Arc<str> = serde_json::to_string(&obj)?.into();
+        // Statements are prepared once per connection (parsing SQL costs
+        // as much as running these).
+        self.tx
+            .prepare_cached(
+                "INSERT INTO objects(res, ns, name, rv, uid, body) VALUES(?1,?2,?3,?4,?5,?6)
+                 ON CONFLICT(res, ns, name) DO UPDATE SET rv=excluded.rv, uid=excluded.uid, body=excluded.body",
+            )?
+            .execute(params![key, ns, name, self.rv as i64, uid, &*body])?;
+        self.tx
+            .prepare_cached("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3")?
+            .execute(params![key, ns, name])?;
         for (k, v) in meta::labels(&obj) {
-            self.tx.execute(
-                "INSERT INTO labels(res, ns, name, key, value) VALUES(?1,?2,?3,?4,?5)",
-                params![key, ns, name, k, v],
-            )?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO labels(res, ns, name, key, value) VALUES(?1,?2,?3,?4,?5)",
+                )?
+                .execute(params![key, ns, name, k, v])?;
         }
-        self.tx.execute(
-            "DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3",
-            params![key, ns, name],
-        )?;
+        self.tx
+            .prepare_cached("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3")?
+            .execute(params![key, ns, name])?;
         for owner in owner_uids(&obj) {
-            self.tx.execute(
-                "INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)",
-                params![owner, key, ns, name],
-            )?;
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)",
+                )?
+                .execute(params![owner, key, ns, name])?;
         }
         self.event(key, ns, name, type_, body)?;
         Ok(obj)
@@ -734,19 +751,27 @@ impl Writer<'_> {
         ns: &str,
         name: &str,
         type_: EventType,
-        body: String,
+        body: Arc<str>,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO events(rv, res, ns, name, type, body) VALUES(?1,?2,?3,?4,?5,?6)",
-            params![self.rv as i64, res, ns, name, type_.as_str(), body],
-        )?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO events(rv, res, ns, name, type, body) VALUES(?1,?2,?3,?4,?5,?6)",
+            )?
+            .execute(params![
+                self.rv as i64,
+                res,
+                ns,
+                name,
+                type_.as_str(),
+                &*body
+            ])?;
         self.pending.push(WatchEvent {
             rv: self.rv,
             res,
             ns: ns.into(),
             name: name.into(),
             type_,
-            body: body.into(),
+            body,
         });
         Ok(())
     }
@@ -935,7 +960,7 @@ impl Writer<'_> {
         self.rv += 1;
         let mut obj = obj;
         metadata_mut(&mut obj).insert("resourceVersion".into(), json!(self.rv.to_string()));
-        let body = serde_json::to_string(&obj)?;
+        let body: Arc<str> = serde_json::to_string(&obj)?.into();
         self.tx.execute(
             "DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3",
             params![key, ns, name],

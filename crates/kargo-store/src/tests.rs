@@ -260,10 +260,17 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
     let mut st = a.clone();
     st["status"] = json!({"lastFreightID": "x"});
     st["spec"]["interval"] = json!("9m");
-    let b = s
+    let (b, text) = s
         .update_from(info("Warehouse"), "p", "w", st, Part::Status, a.clone())
         .unwrap();
     assert_eq!(b["status"]["lastFreightID"], "x");
+    // The text returned is the object exactly as stored and returned.
+    let text = text.expect("a write returns its stored text");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), b);
+    assert_eq!(
+        &*text,
+        s.get(info("Warehouse"), "p", "w").unwrap().to_string()
+    );
     assert_eq!(b["spec"]["interval"], "5m");
     assert_eq!(b["metadata"]["generation"], 1);
     // The read is stale now: the write re-reads the stored object, so a
@@ -273,10 +280,23 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
     liar["spec"]["interval"] = json!("1h");
     let mut st = b.clone();
     st["status"] = json!({"lastFreightID": "y"});
-    let c = s
+    let (c, _) = s
         .update_from(info("Warehouse"), "p", "w", st, Part::Status, liar)
         .unwrap();
     assert_eq!(c["status"]["lastFreightID"], "y");
+    // An unchanged object is not written, so there is no stored text.
+    let (same, text) = s
+        .update_from(
+            info("Warehouse"),
+            "p",
+            "w",
+            c.clone(),
+            Part::Status,
+            c.clone(),
+        )
+        .unwrap();
+    assert_eq!(same, c);
+    assert!(text.is_none());
     assert_eq!(c["spec"]["interval"], "5m");
     let mut stale = a.clone();
     stale["status"] = json!({"lastFreightID": "z"});

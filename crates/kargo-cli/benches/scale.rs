@@ -33,7 +33,7 @@ use futures::{StreamExt, TryStreamExt};
 use kargo_api::promotion::PromotionPhase;
 use kargo_api::{Freight, Promotion};
 use kube::api::{Api, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -135,11 +135,29 @@ async fn bulk_freight(c: &kube::Client, from: usize, to: usize) {
 /// creation), in Stage order.
 async fn run_one(c: &kube::Client, i: usize, n: usize, shape: Shape) -> Vec<Duration> {
     let promos: Api<Promotion> = Api::namespaced(c.clone(), NS);
-    let mut events = watcher(promos, watcher::Config::default())
-        .applied_objects()
+    let mut events = watcher(promos, watcher::Config::default()).boxed();
+    // The watch holds its first list before the Freight exists, so every
+    // Promotion of it arrives as a change, timed when it happens (on a busy
+    // machine the first list can take longer than any fixed wait).
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), events.try_next())
+            .await
+            .expect("the Promotion watch lists within 60 s")
+        {
+            Ok(Some(watcher::Event::InitDone)) => break,
+            Ok(None) => panic!("the Promotion watch ended"),
+            _ => {}
+        }
+    }
+    let mut events = events
+        .filter_map(|e| async move {
+            match e {
+                Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => Some(Ok(p)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
         .boxed();
-    // The watch is established before the Freight exists.
-    let _ = tokio::time::timeout(Duration::from_millis(200), events.try_next()).await;
     let start = Instant::now();
     let f = Api::<Freight>::namespaced(c.clone(), NS)
         .create(&PostParams::default(), &new_freight(i))

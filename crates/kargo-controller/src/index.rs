@@ -32,6 +32,38 @@ fn ns_name<K: kube::Resource>(o: &K) -> Key {
     (o.namespace().unwrap_or_default(), o.name_any())
 }
 
+/// The keys whose entries differ between two maps (in one of them only,
+/// or with different values), in one ordered walk over both: a Freight
+/// verified in every Stage of a long pipeline has thousands of entries,
+/// of which one changes per write.
+fn changed_keys<'a, V: PartialEq>(
+    a: &'a BTreeMap<String, V>,
+    b: &'a BTreeMap<String, V>,
+) -> Vec<&'a str> {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    let mut out = Vec::new();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => return out,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
+        };
+        match order {
+            Ordering::Less => out.extend(a.next().map(|(k, _)| k.as_str())),
+            Ordering::Greater => out.extend(b.next().map(|(k, _)| k.as_str())),
+            Ordering::Equal => {
+                if let (Some((k, va)), Some((_, vb))) = (a.next(), b.next())
+                    && va != vb
+                {
+                    out.push(k.as_str());
+                }
+            }
+        }
+    }
+}
+
 /// What the index remembers of one Freight, to diff the next event.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct FreightSummary {
@@ -384,14 +416,6 @@ impl Index {
         }
         let empty = FreightSummary::default();
         let old = old.unwrap_or(&empty);
-        let changed = |a: &BTreeMap<String, Option<String>>,
-                       b: &BTreeMap<String, Option<String>>| {
-            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            keys.into_iter()
-                .filter(|k| a.get(*k) != b.get(*k))
-                .cloned()
-                .collect::<Vec<_>>()
-        };
         let downstream = |u: &str, soak_only: bool| {
             stages
                 .downstream
@@ -401,11 +425,11 @@ impl Index {
                 .filter(move |(_, soak)| !soak_only || **soak)
                 .map(|(s, _)| s.clone())
         };
-        for u in changed(&old.verified, &new.verified) {
-            out.extend(downstream(&u, false));
+        for u in changed_keys(&old.verified, &new.verified) {
+            out.extend(downstream(u, false));
         }
-        for u in changed(&old.currently, &new.currently) {
-            out.extend(downstream(&u, true));
+        for u in changed_keys(&old.currently, &new.currently) {
+            out.extend(downstream(u, true));
         }
         out.extend(old.approved.symmetric_difference(&new.approved).cloned());
         out.into_iter().map(|s| (ns.to_string(), s)).collect()
@@ -565,6 +589,21 @@ impl Index {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn changed_keys_walks_both_maps_once() {
+        let m = |kv: &[(&str, u8)]| -> BTreeMap<String, u8> {
+            kv.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let a = m(&[("a", 1), ("b", 1), ("d", 1), ("e", 1)]);
+        let b = m(&[("b", 1), ("c", 1), ("d", 2), ("e", 1), ("f", 1)]);
+        assert_eq!(super::changed_keys(&a, &b), ["a", "c", "d", "f"]);
+        assert!(super::changed_keys(&a, &a).is_empty());
+        assert_eq!(
+            super::changed_keys(&BTreeMap::new(), &a),
+            ["a", "b", "d", "e"]
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -139,7 +139,7 @@ impl Default for Options {
             event_retention: 50_000,
             event_retention_bytes: 64 * 1024 * 1024,
             durability: Durability::Normal,
-            live_events: 1024,
+            live_events: 256,
         }
     }
 }

@@ -19,17 +19,19 @@ use std::time::{Duration, Instant};
 
 /// Starts the quick start and returns it with its printed lines once it
 /// waits for Ctrl-C.
-fn quickstart(home: &Path, dir: &Path) -> (std::process::Child, Vec<String>) {
-    let mut child = Command::new(KARGO)
-        .args(["quickstart", "--keep-running", "--dir"])
-        .arg(dir)
-        .env("HOME", home)
-        .env("KARGO_CONFIG", home.join("config.yaml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+fn quickstart(home: &Path, dir: &Path) -> (Kill, Vec<String>) {
+    let mut child = Kill(
+        Command::new(KARGO)
+            .args(["quickstart", "--keep-running", "--dir"])
+            .arg(dir)
+            .env("HOME", home)
+            .env("KARGO_CONFIG", home.join("config.yaml"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -50,14 +52,12 @@ fn quickstart(home: &Path, dir: &Path) -> (std::process::Child, Vec<String>) {
                     return (child, lines);
                 }
             }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the quick start did not come up:\n{}", lines.join("\n"));
-            }
+            Err(_) => panic!("the quick start did not come up:\n{}", lines.join("\n")),
         }
     }
 }
 
+/// A child process ended when dropped.
 struct Kill(std::process::Child);
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -72,8 +72,7 @@ fn the_web_ui_works_in_chromium() {
     let pw = playwright_core();
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("ws");
-    let (child, lines) = quickstart(home.path(), &dir);
-    let _qs = Kill(child);
+    let (_qs, lines) = quickstart(home.path(), &dir);
     let printed = lines.join("\n");
     assert!(
         printed.contains("web UI:") && printed.contains("/ui "),
@@ -84,22 +83,22 @@ fn the_web_ui_works_in_chromium() {
         "{printed}"
     );
 
+    // The quick start keeps its own CLI configuration and prints where.
+    let config = PathBuf::from(
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("export KARGO_CONFIG="))
+            .unwrap_or_else(|| panic!("no KARGO_CONFIG line in:\n{printed}")),
+    );
     let cfg: serde_json::Value =
-        yaml_serde::from_str(&std::fs::read_to_string(home.path().join("config.yaml")).unwrap())
-            .unwrap();
+        yaml_serde::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     let url = cfg["apiAddress"].as_str().unwrap().to_string();
     let token = cfg["bearerToken"].as_str().unwrap().to_string();
 
-    // A release the Warehouse has not seen yet, and Freight made by hand only.
-    let app = dir.join("repos/my-web-app");
-    std::fs::write(app.join("VERSION"), "v1.3.0\n").unwrap();
-    git(&app, &["commit", "-qam", "release v1.3.0"]);
-    git(&app, &["tag", "v1.3.0"]);
-    git(&app, &["push", "-q", "origin", "main", "--tags"]);
     let kargo = |args: &[&str], stdin: &str| {
         let mut c = Command::new(KARGO)
             .args(args)
-            .env("KARGO_CONFIG", home.path().join("config.yaml"))
+            .env("KARGO_CONFIG", &config)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -115,7 +114,7 @@ fn the_web_ui_works_in_chromium() {
         );
     };
     let wh = kargo_get(
-        &home,
+        &config,
         &[
             "get",
             "warehouse",
@@ -132,6 +131,30 @@ fn the_web_ui_works_in_chromium() {
     let manual = serde_json::json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
         "metadata": {"name": "my-web-app", "namespace": "my-web-app"}, "spec": spec});
     kargo(&["apply", "-f", "-"], &manual.to_string());
+    // The Warehouse settles on its new spec before the release it has not
+    // seen yet is cut, so only the UI's refresh discovers it.
+    let settled = || {
+        let w: serde_json::Value = serde_json::from_str(&kargo_get(
+            &config,
+            &[
+                "get",
+                "warehouse",
+                "my-web-app",
+                "-p",
+                "my-web-app",
+                "-o",
+                "json",
+            ],
+        ))
+        .unwrap();
+        w["status"]["observedGeneration"] == w["metadata"]["generation"]
+    };
+    common::wait_for("the Warehouse to take the Manual policy", 60, settled);
+    let app = dir.join("repos/my-web-app");
+    std::fs::write(app.join("VERSION"), "v1.3.0\n").unwrap();
+    git(&app, &["commit", "-qam", "release v1.3.0"]);
+    git(&app, &["tag", "v1.3.0"]);
+    git(&app, &["push", "-q", "origin", "main", "--tags"]);
     let hold = home.path().join("hold.yaml");
     std::fs::write(
         &hold,
@@ -155,7 +178,7 @@ fn the_web_ui_works_in_chromium() {
         .env("KARGO_URL", &url)
         .env("KARGO_TOKEN", &token)
         .env("KARGO_BIN", KARGO)
-        .env("KARGO_CONFIG", home.path().join("config.yaml"))
+        .env("KARGO_CONFIG", &config)
         .env("SHOTS", &shots)
         .env("HOLD_STAGE", &hold)
         .output()
@@ -188,10 +211,10 @@ fn the_web_ui_works_in_chromium() {
     }
 }
 
-fn kargo_get(home: &tempfile::TempDir, args: &[&str]) -> String {
+fn kargo_get(config: &Path, args: &[&str]) -> String {
     let out = Command::new(KARGO)
         .args(args)
-        .env("KARGO_CONFIG", home.path().join("config.yaml"))
+        .env("KARGO_CONFIG", config)
         .output()
         .unwrap();
     assert!(

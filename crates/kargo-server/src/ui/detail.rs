@@ -194,31 +194,7 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
     })
 }
 
-/// The Promotion page.
-pub(crate) fn promotion(snap: &Snapshot, pname: &str, back: &str) -> Markup {
-    let Some(p) = snap.promotion(pname) else {
-        return not_found(&format!("Promotion {pname}"));
-    };
-    let ns = &snap.ns;
-    let phase = promotion_phase(p);
-    let aborting = p
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(kargo_api::labels::ABORT));
-    html! {
-        div.actions {
-            @if matches!(phase.as_str(), "Running" | "Pending") && !aborting {
-                (act(ns, "abort", &[("promotion", pname)], "Abort", back))
-            }
-            @if matches!(phase.as_str(), "Failed" | "Errored" | "Aborted") {
-                (act(ns, "promote", &[("stage", &p.spec.stage), ("freight", &p.spec.freight)], "Retry", back))
-            }
-        }
-        (promotion_live(snap, pname))
-    }
-}
-
+/// The Promotion page, all of it live (its actions follow its phase).
 pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
     let Some(p) = snap.promotion(pname) else {
         return live(not_found(&format!("Promotion {pname}")));
@@ -232,7 +208,16 @@ pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
         .is_some_and(|a| a.contains_key(kargo_api::labels::ABORT));
     let phase = promotion_phase(p);
     let steps = st.step_execution_metadata.len().max(p.spec.steps.len());
+    let back = format!("/ui/projects/{ns}/promotions/{pname}");
     live(html! {
+        div.actions {
+            @if matches!(phase.as_str(), "Running" | "Pending") && !aborting {
+                (act(ns, "abort", &[("promotion", pname)], "Abort", &back))
+            }
+            @if matches!(phase.as_str(), "Failed" | "Errored" | "Aborted") {
+                (act(ns, "promote", &[("stage", &p.spec.stage), ("freight", &p.spec.freight)], "Retry", &back))
+            }
+        }
         h1 { "Promotion " (pname) }
         p {
             (badge(&phase))
@@ -253,7 +238,7 @@ pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
                 @let status = if m.status.is_empty() { "Pending".to_string() } else { m.status.clone() };
                 li.step data-status=(status) {
                     (badge(&status)) " "
-                    @if !m.alias.is_empty() { span.tag { (m.alias) } " " }
+                    @if !m.alias.is_empty() && m.alias != format!("step-{i}") { span.tag { (m.alias) } " " }
                     b { (uses) } " "
                     span.small { (duration(m.started_at.as_deref().unwrap_or(""), m.finished_at.as_deref().unwrap_or(""), snap.now)) }
                     @if let Some(cfg) = spec.as_ref().and_then(|s| s.get("config")) { details { summary { "Config" } pre { (yaml(cfg)) } } }
@@ -360,7 +345,7 @@ pub(crate) fn warehouse(snap: &Snapshot, wname: &str, back: &str) -> Markup {
                 fieldset { legend { "git " (r.repo_url) }
                     label { input type="radio" name=(format!("git{i}")) value="" checked; " none" }
                     @for (j, x) in r.commits.iter().enumerate().take(20) {
-                        label { input type="radio" name=(format!("git{i}")) value=(j); " " (if x.tag.is_empty() { x.id.chars().take(7).collect::<String>() } else { x.tag.clone() }) " " span.small { (x.subject) } } } }
+                        label { input type="radio" name=(format!("git{i}")) value=(j); " " (commit_label(x)) " " span.small { (x.subject) } } } }
             }
             label { "Alias (optional) " input name="alias" pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?"; }
             button type="submit" data-action="create-freight" { "Create Freight" }
@@ -396,9 +381,18 @@ pub(crate) fn warehouse_live(snap: &Snapshot, wname: &str) -> Markup {
         ul.small {
             @for r in &found.images { li { (r.repo_url) ": " @for x in r.references.iter().take(10) { (x.tag) " " } } }
             @for r in &found.charts { li { (r.repo_url) " " (r.name) ": " @for x in r.versions.iter().take(10) { (x) " " } } }
-            @for r in &found.git { li { (r.repo_url) ": " @for x in r.commits.iter().take(10) { (x.id.chars().take(7).collect::<String>()) " " } } }
+            @for r in &found.git { li { (r.repo_url) ": " @for x in r.commits.iter().take(10) { (commit_label(x)) " " } } }
         }
     })
+}
+
+/// A discovered commit as a person names it: its tag, else its short id.
+fn commit_label(c: &kargo_api::warehouse::DiscoveredCommit) -> String {
+    if c.tag.is_empty() {
+        c.id.chars().take(7).collect()
+    } else {
+        c.tag.clone()
+    }
 }
 
 /// How long `f` still soaks before `s` may take it, in words.
@@ -479,7 +473,7 @@ mod tests {
             "status": {"phase": "Failed", "message": "push refused", "stepExecutionMetadata": [
                 {"alias": "step-0", "status": "Succeeded"}, {"alias": "push", "status": "Failed", "message": "remote said no"}]}
         })).unwrap());
-        let html = promotion(&snap, "dev.1", "/back").into_string();
+        let html = promotion_live(&snap, "dev.1").into_string();
         assert!(html.contains("sse-swap=\"detail\""));
         assert!(
             html.contains("git-clone") && html.contains("repoURL: x"),

@@ -125,6 +125,16 @@ pub(crate) fn pipeline(snap: &Snapshot) -> Pipeline {
             });
         }
     }
+    // A Warehouse a Stage requests but that does not exist still gets its
+    // node, so the edge shows where the Freight would come from.
+    for s in &snap.stages {
+        for r in s.spec.requested_freight.iter().filter(|r| r.sources.direct) {
+            let w = Node::Warehouse(r.origin.name.clone());
+            if !nodes.contains(&w) {
+                nodes.push(w);
+            }
+        }
+    }
     let first_stage = nodes.len();
     nodes.extend(
         snap.stages
@@ -208,7 +218,7 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
                 a href=(format!("{base}/stages/{sname}")) { b { (sname) } }
                 a.promote href=(format!("{base}/promote?stage={}", super::view::urlencode(sname))) title="Promote to this Stage" { "Promote" }
             }
-            div.nb {
+            div.nb title=(v.why) {
                 (badge(v.state))
                 @if let Some(step) = &v.step { " " span.step { (step) } }
             }
@@ -223,7 +233,9 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
                 }
             }
             div.nb.small {
-                @if !v.verification.is_empty() { "Verification " (badge(&v.verification)) " " }
+                @if !v.verification.is_empty() { "Verification " (badge(&v.verification)) }
+            }
+            div.nb.small {
                 @if !v.health.is_empty() { "Health " (badge(&v.health)) }
             }
         }
@@ -293,6 +305,9 @@ pub(crate) fn warehouse_state(snap: &Snapshot, w: &str) -> Markup {
         Some(c) if c.status == "True" => badge_as(Tone::Ok, "Ready"),
         Some(c) if c.status == "False" => {
             html! { (badge_as(Tone::Failed, "Not ready")) " " span.small { (c.message) } }
+        }
+        _ if !snap.warehouses.iter().any(|x| name(&x.metadata) == w) => {
+            badge_as(Tone::Failed, "Not found")
         }
         _ => badge_as(Tone::Unknown, "Unknown"),
     }

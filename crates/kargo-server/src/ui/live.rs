@@ -134,6 +134,9 @@ impl Sent {
 #[derive(Deserialize)]
 pub(crate) struct EventsQuery {
     page: String,
+    /// The resourceVersion the page was rendered at.
+    #[serde(default)]
+    rv: Option<u64>,
 }
 
 /// `GET /ui/events?page=...`.
@@ -151,24 +154,36 @@ pub(crate) async fn events(
     if !super::may_list(&st, &user, "stages", target.ns()) {
         return (StatusCode::FORBIDDEN, "not allowed").into_response();
     }
-    let sub = match st.store.watch(None) {
-        Ok(s) => s,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    // Replay what changed since the page was rendered: when something in
+    // its project did, every fragment is sent once; otherwise what the
+    // page shows counts as sent.
+    let (sub, stale) = match st.store.watch(q.rv) {
+        Ok(sub) => {
+            let stale = sub.backlog.iter().any(|e| e.ns == target.ns());
+            (sub, stale)
+        }
+        Err(_) => match st.store.watch(None) {
+            Ok(sub) => (sub, true),
+            Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        },
     };
     let mut sent = Sent::default();
-    // What the page was rendered with counts as sent.
-    let _ = sent.changed(fragments(&st.store, &target));
-    let state = (st, headers, target, sub.live, sent);
+    if !stale {
+        let _ = sent.changed(fragments(&st.store, &target));
+    }
+    let state = (st, headers, target, sub.live, sent, stale);
     let stream = futures::stream::unfold(
         state,
-        |(st, headers, target, mut live, mut sent)| async move {
+        |(st, headers, target, mut live, mut sent, mut stale)| async move {
             loop {
-                // Wait for a change in the project, then for quiet.
-                let first = live.recv().await;
-                match first {
-                    Ok(ev) if ev.ns != target.ns() => continue,
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                // Wait for a change in the project (unless one is already
+                // known), then for quiet.
+                if !std::mem::take(&mut stale) {
+                    match live.recv().await {
+                        Ok(ev) if ev.ns != target.ns() => continue,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
                 tokio::time::sleep(DEBOUNCE).await;
                 while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
@@ -190,7 +205,7 @@ pub(crate) async fn events(
                     .collect();
                 return Some((
                     futures::stream::iter(events),
-                    (st, headers, target, live, sent),
+                    (st, headers, target, live, sent, stale),
                 ));
             }
         },
@@ -207,7 +222,7 @@ pub(crate) fn page_of(store: &Store, t: &Target, back: &str, ok: &str, err: &str
     let body = match t {
         Target::Project(_, f) => return project::page(&snap, f),
         Target::Stage(_, s) => detail::stage(&snap, &runs(store, t.ns()), s, back),
-        Target::Promotion(_, p) => detail::promotion(&snap, p, back),
+        Target::Promotion(_, p) => detail::promotion_live(&snap, p),
         Target::Freight(_, f) => detail::freight(&snap, f, back),
         Target::Warehouse(_, w) => detail::warehouse(&snap, w, back),
     };

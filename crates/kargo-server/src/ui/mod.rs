@@ -356,11 +356,13 @@ async fn project_page(
         f.ok = q.ok;
         f.err = q.err;
     }
+    let rv = st.store.current_rv();
     let body = live::page_of(&st.store, &t, &page, "", "");
+    let events = view::events_url(&page, rv);
     render(
         &format!("Project {ns}"),
         &live::crumbs(&target),
-        Some(&page),
+        Some(&events),
         body,
     )
 }
@@ -378,12 +380,14 @@ async fn detail_page(
         return StatusCode::NOT_FOUND.into_response();
     };
     let q: FlashQuery = Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
+    let rv = st.store.current_rv();
     let body = live::page_of(&st.store, &target, uri.path(), &q.ok, &q.err);
     let title = live::crumbs(&target)
         .last()
         .map(|c| c.0.clone())
         .unwrap_or_default();
-    render(&title, &live::crumbs(&target), Some(uri.path()), body)
+    let events = view::events_url(uri.path(), rv);
+    render(&title, &live::crumbs(&target), Some(&events), body)
 }
 
 async fn promote_page(

@@ -10,21 +10,20 @@ use kargo_store::Store;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Decoded objects of `kind` in `ns`, by name.
+/// Decoded objects of `kind` in `ns`, by name (rows that do not decode
+/// are skipped). Decoded straight from the stored text into the typed
+/// object: the project page reads every Freight on each render.
 pub(crate) fn load<T: DeserializeOwned>(store: &Store, kind: &str, ns: &str) -> Vec<T> {
-    let mut out: Vec<(String, T)> =
-        crate::stored(store, "kargo.akuity.io/v1alpha1", kind, Some(ns))
-            .into_iter()
-            .filter_map(|(_, v)| {
-                let name = v
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)?
-                    .to_string();
-                serde_json::from_value(v).ok().map(|t| (name, t))
-            })
-            .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out.into_iter().map(|(_, t)| t).collect()
+    let Some(info) = kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", kind) else {
+        return Vec::new();
+    };
+    let Ok((mut rows, _)) = store.list(info, Some(ns), None, 0) else {
+        return Vec::new();
+    };
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows.iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect()
 }
 
 /// An object's name.

@@ -66,7 +66,7 @@ pub(crate) fn badge_as(t: Tone, word: &str) -> Markup {
 }
 
 /// A full page: `title`, the breadcrumb `crumbs` (label, link) and `body`.
-/// `live` names the page whose fragments the server streams (`/ui/events`).
+/// `live` is the page's stream (`/ui/events?...`, see [`events_url`]).
 pub(crate) fn shell(
     title: &str,
     crumbs: &[(String, String)],
@@ -99,7 +99,7 @@ pub(crate) fn shell(
                     form.inline method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
                 }
                 @match live {
-                    Some(page) => main #main sse-connect=(format!("/ui/events?page={}", urlencode(page))) { (body) }
+                    Some(events) => main #main sse-connect=(events) { (body) }
                     None => main #main { (body) }
                 }
             }
@@ -128,6 +128,12 @@ pub(crate) fn page(title: &str, body: &str, _refresh: bool) -> String {
         }
     }
     .into_string()
+}
+
+/// The stream of the page at `page` (path and query) rendered from the
+/// store as of resourceVersion `rv`.
+pub(crate) fn events_url(page: &str, rv: u64) -> String {
+    format!("/ui/events?page={}&rv={rv}", urlencode(page))
 }
 
 /// Percent-encodes `s` for a query value.

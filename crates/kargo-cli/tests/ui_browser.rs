@@ -113,9 +113,8 @@ fn the_web_ui_works_in_chromium() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let wh = kargo_get(
-        &config,
-        &[
+    let warehouse = || -> serde_json::Value {
+        let args = [
             "get",
             "warehouse",
             "my-web-app",
@@ -123,9 +122,10 @@ fn the_web_ui_works_in_chromium() {
             "my-web-app",
             "-o",
             "json",
-        ],
-    );
-    let wh: serde_json::Value = serde_json::from_str(&wh).unwrap();
+        ];
+        serde_json::from_str(&kargo_get(&config, &args)).unwrap()
+    };
+    let wh = warehouse();
     let mut spec = wh["spec"].clone();
     spec["freightCreationPolicy"] = "Manual".into();
     let manual = serde_json::json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
@@ -134,19 +134,7 @@ fn the_web_ui_works_in_chromium() {
     // The Warehouse settles on its new spec before the release it has not
     // seen yet is cut, so only the UI's refresh discovers it.
     let settled = || {
-        let w: serde_json::Value = serde_json::from_str(&kargo_get(
-            &config,
-            &[
-                "get",
-                "warehouse",
-                "my-web-app",
-                "-p",
-                "my-web-app",
-                "-o",
-                "json",
-            ],
-        ))
-        .unwrap();
+        let w = warehouse();
         w["status"]["observedGeneration"] == w["metadata"]["generation"]
     };
     common::wait_for("the Warehouse to take the Manual policy", 60, settled);

@@ -65,6 +65,17 @@ pub(crate) fn badge_as(t: Tone, word: &str) -> Markup {
     }
 }
 
+/// What every page's `<head>` holds: title, viewport, style and script.
+fn head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " · kargo" }
+        link rel="stylesheet" href="/ui/assets/ui.css";
+        script src="/ui/assets/ui.js" defer {}
+    }
+}
+
 /// A full page: `title`, the breadcrumb `crumbs` (label, link) and `body`.
 /// `live` is the page's stream (`/ui/events?...`, see [`events_url`]).
 pub(crate) fn shell(
@@ -77,13 +88,9 @@ pub(crate) fn shell(
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · kargo" }
-                link rel="stylesheet" href="/ui/assets/ui.css";
+                (head(title))
                 script src="/ui/assets/htmx.min.js" {}
                 script src="/ui/assets/sse.js" {}
-                script src="/ui/assets/ui.js" defer {}
             }
             body hx-ext="sse" {
                 header.top {
@@ -113,13 +120,7 @@ pub(crate) fn page(title: &str, body: &str, _refresh: bool) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · kargo" }
-                link rel="stylesheet" href="/ui/assets/ui.css";
-                script src="/ui/assets/ui.js" defer {}
-            }
+            head { (head(title)) }
             body {
                 header.top { a.brand href="/ui" { "kargo" } span.grow {}
                     button #theme type="button" aria-label="Switch light/dark theme" { "◐ Theme" } }

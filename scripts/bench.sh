@@ -12,6 +12,8 @@ cargo bench --locked -p kargo-cli --bench api
 cargo bench --locked -p kargo-cli --bench pipeline
 # Sizes: KARGO_BENCH_SIZES=10x100,200x2000 (default) or full (up to 1,000 Stages x 10,000 Freight).
 cargo bench --locked -p kargo-cli --bench scale
+# The web UI at 100 Stages x 1,000 Freight in Chromium (needs scripts/test.sh's chromium + playwright-core).
+cargo bench --locked -p kargo-cli --bench ui
 cargo bench --locked -p kargo-sources --bench discovery
 cargo bench --locked -p kargo-promotion --bench promotion_git
 cargo bench --locked -p kargo-apiserver --bench table

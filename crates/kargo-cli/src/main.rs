@@ -51,6 +51,8 @@ enum Command {
     Server(Box<cmd::server::ServerArgs>),
     /// Save the address and token of a server.
     Login(cmd::login::LoginArgs),
+    /// Open the web UI of the configured server in a browser (prints its address when none starts).
+    Dashboard,
     /// Forget the server, token and default project.
     Logout,
     /// Manage CLI settings.
@@ -427,6 +429,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Logout => cmd::config::logout(),
+        Command::Dashboard => cmd::dashboard::run(&flags),
         Command::Config { what } => match what {
             ConfigCmd::SetProject { project } => cmd::login::set_project(&project),
             ConfigCmd::GetProject => cmd::config::get_project(),

@@ -217,9 +217,10 @@ fn kubectl_logs_follows_the_controller() {
     assert!(err.contains("not kept"), "{err}");
 }
 
-/// The read-only web UI: sign in with the admin token (the cookie is a
-/// derived session value, not the token), then see the seed's pipeline in
-/// upstream order and the project's Freight.
+/// The web UI through curl: sign in with the admin token (the cookie
+/// is a derived session value, not the token), then see the seed's
+/// pipeline as a graph and the project's Freight; signed out, a page
+/// redirects to sign-in.
 #[test]
 fn web_ui_shows_the_pipeline_after_sign_in() {
     let home = tempfile::tempdir().unwrap();
@@ -277,13 +278,16 @@ fn web_ui_shows_the_pipeline_after_sign_in() {
             .find(needle)
             .unwrap_or_else(|| panic!("{needle} missing:\n{pipeline}"))
     };
-    assert!(at("<b>dev</b>") < at("<b>staging-us</b>"), "upstream first");
-    assert!(
-        at("<b>staging-eu</b>") < at("<b>prod-us</b>"),
-        "upstream first"
-    );
-    at("Warehouse my-warehouse");
-    at("staging-us + staging-eu");
+    // The graph: Warehouse -> dev -> both staging Stages -> prod-us (fan-in).
+    for (from, to) in [
+        ("warehouse:my-warehouse", "stage:dev"),
+        ("stage:dev", "stage:staging-us"),
+        ("stage:dev", "stage:staging-eu"),
+        ("stage:staging-us", "stage:prod-us"),
+        ("stage:staging-eu", "stage:prod-us"),
+    ] {
+        at(&format!("data-from=\"{from}\" data-to=\"{to}\""));
+    }
     at("1.5.0");
     let anonymous = curl(&[&format!("{}/ui/projects/my-web-app", s.url)]);
     assert!(
@@ -650,4 +654,28 @@ fn typos_are_refused_and_kargo_kinds_need_a_project() {
     ok(&s.kargo(&["create", "project", "nowhere"]));
     let out = ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&wh("nowhere"))));
     assert!(out.contains("warehouse.kargo.akuity.io/w created"), "{out}");
+}
+
+/// `kargo dashboard` without a display prints the UI's address.
+#[test]
+fn dashboard_prints_the_ui_address_without_a_display() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(KARGO)
+        .args(["dashboard", "--server", "https://127.0.0.1:8443/"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("KARGO_CONFIG", home.path().join("none.yaml"))
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(
+        stdout.starts_with("https://127.0.0.1:8443/ui\n"),
+        "{stdout}"
+    );
+    let none = Command::new(KARGO)
+        .arg("dashboard")
+        .env("KARGO_CONFIG", home.path().join("none.yaml"))
+        .output()
+        .unwrap();
+    assert!(fails(&none).contains("no server configured"));
 }

@@ -115,6 +115,50 @@ fn promoter_is_refused_on_prod_until_granted() {
         "the refusal names a role that grants it: {err}"
     );
     assert_eq!(can_i_promote_prod(&s), "no");
+    // The web UI acts as the signed-in user: the same refusal, shown as a flash.
+    let ui = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-i", "--cacert"])
+            .arg(&ca)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let signed = ui(&[
+        "-d",
+        &format!("token={token}"),
+        &format!("{}/ui/login", s.url),
+    ]);
+    let cookie = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie: {signed}"))
+        .to_string();
+    let freight = s.get_json(&[
+        "freights",
+        "-n",
+        P,
+        "-l",
+        "kargo.akuity.io/alias=quiet-otter",
+    ]);
+    let fname = freight["items"][0]["metadata"]["name"].as_str().unwrap();
+    let refused = ui(&[
+        "-H",
+        &format!("Cookie: {cookie}"),
+        "-d",
+        &format!("action=promote&stage=prod-us&freight={fname}"),
+        &format!("{}/ui/projects/{P}/act", s.url),
+    ]);
+    let to = refused
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_default();
+    assert!(
+        to.contains("err=") && to.contains("cannot+promote"),
+        "{refused}"
+    );
     // The developer cannot grant itself more.
     let err = fails(&as_dev(&[
         "grant",

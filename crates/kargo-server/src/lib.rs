@@ -19,7 +19,6 @@ pub mod rbac_bootstrap;
 pub mod request_counts;
 mod tls;
 pub mod ui;
-mod ui_sso;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
@@ -334,11 +333,13 @@ impl Server {
         let api = kargo_apiserver::authz::enforce(api, authz.clone());
         let authn =
             auth::Authenticator::new(token.clone(), authz, account.clone()).with_oidc(verifier);
-        let app = auth::require_token(api, authn.clone())
+        let api = auth::require_token(api, authn.clone());
+        let app = api
+            .clone()
             .merge(public_config::router(account.enabled(), oidc_cfg))
             .merge(admin_login::router(account))
             .merge(hooks)
-            .merge(ui::router(store.clone(), authn));
+            .merge(ui::router(store.clone(), authn, api));
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod config;
 pub mod configmaps;
 pub mod credentials;
+pub mod dashboard;
 pub mod delete;
 pub mod freight;
 pub mod generic_credentials;

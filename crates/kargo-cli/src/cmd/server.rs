@@ -338,6 +338,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         eprintln!("metrics:        {m} (no token: loopback only)");
     }
     eprintln!("{}", kubectl_hint(&s, args.write_kubeconfig));
+    eprintln!("{}", kargo_server::ui::address_hint(&s));
     // The one line scripts and tests wait for.
     outln!(
         "kargo server ready at {} in {} ms",

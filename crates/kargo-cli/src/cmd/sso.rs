@@ -152,19 +152,20 @@ pub async fn refresh(
 }
 
 /// Opens `url` with the desktop's opener when there is a display; the
-/// printed address is the fallback.
-fn open_browser(url: &str) {
+/// printed address is the fallback. Whether an opener was started.
+pub fn open_browser(url: &str) -> bool {
     let display =
         std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
     if !display || std::env::var_os("KARGO_NO_BROWSER").is_some() {
-        return;
+        return false;
     }
-    let _ = std::process::Command::new("xdg-open")
+    std::process::Command::new("xdg-open")
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn();
+        .spawn()
+        .is_ok()
 }
 
 /// Seconds until the JWT `token` expires (negative: expired); None when

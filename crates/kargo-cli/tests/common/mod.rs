@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod argocd;
+pub mod browser;
 pub mod chain;
 #[path = "../../../kargo-promotion/tests/support/forge.rs"]
 pub mod forge;

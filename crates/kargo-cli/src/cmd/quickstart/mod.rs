@@ -209,6 +209,9 @@ pub async fn run(args: QuickstartArgs, logs: kargo_server::process_logs::LogBuff
         "  demo environment:  {env_url}/<stage>/healthz  (stands in for Argo CD and a cluster: it runs what git says)"
     )?;
     outln!("  kargo server:      {}", s.url)?;
+    for line in kargo_server::ui::address_hint(&s).lines() {
+        outln!("  {line}")?;
+    }
 
     let client = server.client()?;
     let mdir = dir.join("manifests");

@@ -9,8 +9,8 @@
 //! pages show, through the same authorizer). A page that moves on to
 //! `/ui` itself follows, so the `SameSite=Strict` session cookie is sent.
 
+use super::{UiState, esc, login_page, page, start_session};
 use crate::oidc::flow;
-use crate::ui::{UiState, esc, login_page, page, start_session};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -112,7 +112,7 @@ pub(crate) async fn callback(
         );
         return login_page(&st, StatusCode::UNAUTHORIZED, &msg);
     }
-    let bound = crate::ui::cookie(&headers, STATE_COOKIE).is_some_and(|c| c == q.state);
+    let bound = super::cookie(&headers, STATE_COOKIE).is_some_and(|c| c == q.state);
     let Some((verifier, redirect)) = st.pending.take(&q.state).filter(|_| bound) else {
         return login_page(
             &st,

@@ -24,7 +24,7 @@ kargo_object!(
 );
 
 /// `spec` of an AnalysisTemplate.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisTemplateSpec {
     /// Metrics to measure.
@@ -46,11 +46,12 @@ pub struct AnalysisTemplateSpec {
 }
 
 /// `spec` of an AnalysisRun.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunSpec {
     /// Metrics to measure.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub metrics: Vec<Metric>,
     /// Resolved arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -71,7 +72,7 @@ pub struct AnalysisRunSpec {
 }
 
 /// One metric.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Metric {
     /// Metric name (unique in the run).
@@ -105,11 +106,12 @@ pub struct Metric {
     pub consecutive_success_limit: Option<IntOrString>,
     /// Where measurements come from.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub provider: MetricProvider,
 }
 
 /// Exactly one provider per metric.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricProvider {
     /// HTTP request.
@@ -145,18 +147,19 @@ impl MetricProvider {
 }
 
 /// A header name and value.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebMetricHeader {
     /// Header name.
     pub key: String,
     /// Header value.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub value: String,
 }
 
 /// `provider.web`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebMetric {
     /// GET (default), POST or PUT.
@@ -164,6 +167,7 @@ pub struct WebMetric {
     pub method: String,
     /// URL (may contain `{{args.X}}`).
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub url: String,
     /// Request headers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,7 +193,7 @@ pub struct WebMetric {
 }
 
 /// `provider.prometheus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusMetric {
     /// Prometheus base URL.
@@ -217,7 +221,7 @@ pub struct PrometheusMetric {
 }
 
 /// `prometheus.authentication`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusAuth {
     /// AWS SigV4 (kept, not executed).
@@ -238,7 +242,7 @@ pub struct PrometheusAuth {
 }
 
 /// OAuth2 client-credentials settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OAuth2Config {
     /// Token endpoint.
@@ -256,7 +260,7 @@ pub struct OAuth2Config {
 }
 
 /// Basic auth credentials.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BasicAuth {
     /// Username.
@@ -268,7 +272,7 @@ pub struct BasicAuth {
 }
 
 /// `provider.job`: a `batch/v1` Job spec.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetric {
     /// Job metadata.
@@ -279,7 +283,7 @@ pub struct JobMetric {
 }
 
 /// A template argument.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Argument {
     /// Name.
@@ -293,7 +297,7 @@ pub struct Argument {
 }
 
 /// `valueFrom`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValueFrom {
     /// A key of a Secret in the run's namespace.
@@ -305,7 +309,7 @@ pub struct ValueFrom {
 }
 
 /// `secretKeyRef`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     /// Secret name.
@@ -315,7 +319,7 @@ pub struct SecretKeyRef {
 }
 
 /// `dryRun[]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     /// Metric name or regex.
@@ -323,7 +327,7 @@ pub struct DryRun {
 }
 
 /// `measurementRetention[]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MeasurementRetention {
     /// Metric name or regex.
@@ -333,11 +337,12 @@ pub struct MeasurementRetention {
 }
 
 /// Observed state of an AnalysisRun.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunStatus {
     /// Pending, Running, Successful, Failed, Error, Inconclusive.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(extend("x-kargo-required" = true))]
     pub phase: String,
     /// Why the run ended as it did.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -347,9 +352,11 @@ pub struct AnalysisRunStatus {
     pub metric_results: Vec<MetricResult>,
     /// Start time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// When the run reached its final phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub completed_at: Option<String>,
     /// Counts over non-dry-run metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -360,13 +367,14 @@ pub struct AnalysisRunStatus {
 }
 
 /// Results of one metric.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricResult {
     /// Metric name.
     pub name: String,
     /// Phase.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub phase: String,
     /// Measurements, oldest first (retention applies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -404,20 +412,23 @@ pub struct MetricResult {
 }
 
 /// One measurement.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Measurement {
     /// Phase.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub phase: String,
     /// Message.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// Start time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// Finish time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
     /// Measured value as text.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -427,11 +438,12 @@ pub struct Measurement {
     pub metadata: BTreeMap<String, String>,
     /// When the next measurement is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub resume_at: Option<String>,
 }
 
 /// Counts of metric outcomes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     /// Metrics.

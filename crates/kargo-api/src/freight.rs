@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A piece of Freight.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Freight {
     /// `kargo.akuity.io/v1alpha1`.
@@ -26,6 +26,7 @@ pub struct Freight {
     pub alias: String,
     /// The Warehouse this Freight came from.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub origin: FreightOrigin,
     /// Git commits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -41,6 +42,7 @@ pub struct Freight {
     pub artifacts: Vec<ArtifactReference>,
     /// When the Warehouse discovered these artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub discovered_at: Option<String>,
     /// Where the Freight has been verified, approved and is in use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +50,7 @@ pub struct Freight {
 }
 
 /// Observed state of Freight.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreightStatus {
     /// Stages that verified this Freight.
@@ -66,11 +68,12 @@ pub struct FreightStatus {
 }
 
 /// `status.verifiedIn[stage]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifiedStage {
     /// When verification succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub verified_at: Option<String>,
     /// Longest continuous time spent in the Stage (Go duration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,20 +81,22 @@ pub struct VerifiedStage {
 }
 
 /// `status.approvedFor[stage]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovedStage {
     /// When the approval was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub approved_at: Option<String>,
 }
 
 /// `status.currentlyIn[stage]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentStage {
     /// Since when the Stage has been using it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub since: Option<String>,
 }
 

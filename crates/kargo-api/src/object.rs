@@ -6,7 +6,7 @@
 macro_rules! kargo_object {
     ($(#[$doc:meta])* $name:ident, $spec:ty, $status:ty, group = $group:expr, kind = $kind:literal, plural = $plural:literal, namespaced = $ns:tt) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// `group/version` of the object.

@@ -27,7 +27,7 @@ kargo_object!(
 );
 
 /// Deprecated Project spec (policies moved to ProjectConfig).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSpec {
     /// Deprecated: use ProjectConfig.
@@ -36,11 +36,12 @@ pub struct ProjectSpec {
 }
 
 /// Observed state of a Project.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectStatus {
     /// Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Counts of Warehouses and Stages by health.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,7 +49,7 @@ pub struct ProjectStatus {
 }
 
 /// `status.stats` of a Project.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectStats {
     /// Warehouses.
@@ -60,7 +61,7 @@ pub struct ProjectStats {
 }
 
 /// How many objects of a kind a Project has, and how many are healthy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindStats {
     /// Total.
@@ -72,7 +73,7 @@ pub struct KindStats {
 }
 
 /// Counts by health.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthStats {
     /// Healthy.
@@ -81,7 +82,7 @@ pub struct HealthStats {
 }
 
 /// `spec` of a ProjectConfig.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectConfigSpec {
     /// Which Stages auto-promote.
@@ -98,11 +99,12 @@ pub struct ProjectConfigSpec {
     pub stage_links: Vec<DeepLink>,
     /// When promotions may (Allow) or may not (Deny) run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub promotion_windows: Vec<PromotionWindow>,
 }
 
 /// `spec` of a ClusterConfig.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterConfigSpec {
     /// Inbound webhook receivers that refresh Warehouses in every project.
@@ -119,18 +121,21 @@ pub struct ClusterConfigSpec {
     pub stage_links: Vec<DeepLink>,
     /// Promotion windows for every project.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub promotion_windows: Vec<PromotionWindow>,
 }
 
 /// `spec.gitClient` of the ClusterConfig.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitClientConfig {
     /// Committer name.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub name: String,
     /// Committer email.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("format" = "email"), extend("x-kargo-required" = true))]
     pub email: String,
     /// Secret holding a signing key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,14 +143,16 @@ pub struct GitClientConfig {
 }
 
 /// A link template (`freightLinks`, `stageLinks`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeepLink {
     /// Link text.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub title: String,
     /// URL (may be an expression).
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub url: String,
     /// Tooltip.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -156,7 +163,9 @@ pub struct DeepLink {
 }
 
 /// Whether a promotion window allows or denies promotions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum PromotionWindowKind {
     /// Promotions may run only inside the window.
     #[default]
@@ -166,11 +175,12 @@ pub enum PromotionWindowKind {
 }
 
 /// A recurring window (iCalendar RRULE) in which promotions are allowed or denied.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionWindow {
     /// Window name.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), extend("x-kargo-required" = true))]
     pub name: String,
     /// Stages it applies to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +190,7 @@ pub struct PromotionWindow {
     pub project_selector: Option<StageSelector>,
     /// `Allow` or `Deny`.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub kind: PromotionWindowKind,
     /// iCalendar recurrence rule.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -193,11 +204,12 @@ pub struct PromotionWindow {
 }
 
 /// Status of ProjectConfig and ClusterConfig.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigStatus {
     /// Ready.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Generation last reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,11 +223,15 @@ pub struct ConfigStatus {
 }
 
 /// Auto-promotion policy for one Stage (by name or selector).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"message": "PromotionPolicy must have exactly one of stage or stageSelector set", "rule": "has(self.stage) ? !has(self.stageSelector) : has(self.stageSelector)"}]))]
 pub struct PromotionPolicy {
     /// Stage name (deprecated form).
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(regex(
+        pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+    ))]
     pub stage: String,
     /// Stage selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,19 +245,29 @@ pub struct PromotionPolicy {
 }
 
 /// `promotionPolicies[].autoRollback`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoRollback {
     /// Promotion phases that trigger a rollback (e.g. `Failed`, `Errored`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "x-kubernetes-validations" = [
+        {"message": "onPromotion[0] must be Failed or Errored", "rule": "self.size() == 0 || self[0] == 'Failed' || self[0] == 'Errored'"},
+        {"message": "onPromotion[1] must be Failed or Errored", "rule": "self.size() <= 1 || self[1] == 'Failed' || self[1] == 'Errored'"}
+    ]))]
     pub on_promotion: Vec<String>,
     /// Verification phases that trigger a rollback (e.g. `Failed`, `Error`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "x-kubernetes-validations" = [
+        {"message": "onVerification[0] must be Failed or Error", "rule": "self.size() == 0 || self[0] == 'Failed' || self[0] == 'Error'"},
+        {"message": "onVerification[1] must be Failed or Error", "rule": "self.size() <= 1 || self[1] == 'Failed' || self[1] == 'Error'"}
+    ]))]
     pub on_verification: Vec<String>,
 }
 
 /// Selects Stages by name (exact, `glob:`, `regex:`) or labels.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageSelector {
     /// Name pattern.
@@ -256,10 +282,14 @@ pub struct StageSelector {
 }
 
 /// One webhook receiver: a name and one provider block naming a Secret.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookReceiverConfig {
     /// Receiver name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Bitbucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,20 +356,22 @@ impl WebhookReceiverConfig {
 }
 
 /// A provider block that names only the Secret holding its token.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretRefReceiver {
     /// The Secret.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub secret_ref: LocalRef,
 }
 
 /// `artifactory`: the Secret and, optionally, the virtual repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactoryReceiver {
     /// The Secret.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub secret_ref: LocalRef,
     /// Virtual repository the pushes arrive through.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -347,23 +379,26 @@ pub struct ArtifactoryReceiver {
 }
 
 /// `generic`: the Secret and the actions to take.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenericReceiver {
     /// The Secret.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub secret_ref: LocalRef,
     /// Actions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1))]
     pub actions: Vec<GenericWebhookAction>,
 }
 
 /// One action of a generic receiver.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenericWebhookAction {
     /// The action (`Refresh`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["Refresh"]), extend("x-kargo-required" = true))]
     pub action: String,
     /// Expression deciding whether the action runs.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -373,15 +408,17 @@ pub struct GenericWebhookAction {
     pub parameters: BTreeMap<String, String>,
     /// Which objects the action applies to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1))]
     pub target_selection_criteria: Vec<GenericWebhookTarget>,
 }
 
 /// Objects a generic action applies to.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenericWebhookTarget {
     /// Kind (`Warehouse`).
     #[serde(default)]
+    #[schemars(extend("enum" = ["Warehouse"]), extend("x-kargo-required" = true))]
     pub kind: String,
     /// Name (may be an expression).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -395,25 +432,29 @@ pub struct GenericWebhookTarget {
 }
 
 /// Selects objects by Kargo's indices (`subscribedURLs`, `receiverPaths`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexSelector {
     /// Requirements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1))]
     pub match_indices: Vec<IndexSelectorRequirement>,
 }
 
 /// One index requirement.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexSelectorRequirement {
     /// Index name.
     #[serde(default)]
+    #[schemars(extend("enum" = ["subscribedURLs", "receiverPaths"]), extend("x-kargo-required" = true))]
     pub key: String,
     /// `Equal` or `NotEqual`.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub operator: String,
     /// Value (may be an expression).
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub value: String,
 }

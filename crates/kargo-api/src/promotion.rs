@@ -24,14 +24,20 @@ kargo_object!(
 );
 
 /// Desired state of a Promotion. Immutable once created.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"message": "exactly one of freight or origin must be set", "rule": "has(self.freight) != has(self.origin)"}]))]
 pub struct PromotionSpec {
     /// Target Stage.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), extend("x-kargo-required" = true))]
     pub stage: String,
     /// Freight name (ID) to promote.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub freight: String,
     /// Alternatively: promote the newest Freight from this origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,15 +50,20 @@ pub struct PromotionSpec {
     pub steps: Vec<PromotionStep>,
     /// The Target promoted to, when the Promotion belongs to a PromotionRequest.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(
+        length(max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub target: String,
 }
 
 /// One promotion step: `uses` a built-in step or runs a `task`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionStep {
     /// Name of the built-in step, e.g. `git-clone`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(min = 1))]
     pub uses: String,
     /// A PromotionTask or ClusterPromotionTask to expand here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,18 +89,23 @@ pub struct PromotionStep {
 }
 
 /// A reference to a (Cluster)PromotionTask.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionTaskReference {
     /// Task name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// `PromotionTask` (default) or `ClusterPromotionTask`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(extend("enum" = ["PromotionTask", "ClusterPromotionTask"]))]
     pub kind: String,
 }
 
 /// `retry`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionStepRetry {
     /// Give up after this long (Go duration).
@@ -101,7 +117,7 @@ pub struct PromotionStepRetry {
 }
 
 /// Spec of a (Cluster)PromotionTask.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionTaskSpec {
     /// Task inputs with defaults.
@@ -109,11 +125,14 @@ pub struct PromotionTaskSpec {
     pub vars: Vec<ExpressionVariable>,
     /// Steps.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub steps: Vec<PromotionStep>,
 }
 
 /// Phases of a Promotion.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum PromotionPhase {
     /// Waiting to run.
     #[default]
@@ -141,7 +160,7 @@ impl PromotionPhase {
 }
 
 /// Observed state of a Promotion.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionStatus {
     /// Last refresh token handled.
@@ -164,9 +183,11 @@ pub struct PromotionStatus {
     pub health_checks: Vec<HealthCheckStep>,
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
     /// Index of the step being executed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,7 +201,7 @@ pub struct PromotionStatus {
 }
 
 /// Per-step status.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepExecutionMetadata {
     /// Step alias.
@@ -188,9 +209,11 @@ pub struct StepExecutionMetadata {
     pub alias: String,
     /// Start time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// Finish time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
     /// Consecutive errors so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,11 +230,12 @@ pub struct StepExecutionMetadata {
 }
 
 /// A health check a promotion step asked for.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheckStep {
     /// The health checker.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub uses: String,
     /// Its configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -466,6 +466,21 @@ static RESOURCES: &[ResourceInfo] = &[
         columns: &[ROLE_REF],
         validate: validate::role_binding,
     },
+    // Stored only, so `kargo install crds | kubectl apply -f -` can be
+    // tried against this server; nothing serves the kinds they define.
+    ResourceInfo {
+        group: "apiextensions.k8s.io",
+        version: "v1",
+        kind: "CustomResourceDefinition",
+        plural: "customresourcedefinitions",
+        singular: "customresourcedefinition",
+        short_names: &["crd", "crds"],
+        scope: Cluster,
+        has_status: true,
+        categories: &["api-extensions"],
+        columns: &[],
+        validate: validate::custom_resource_definition,
+    },
 ];
 
 /// Every served kind.

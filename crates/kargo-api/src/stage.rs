@@ -14,22 +14,30 @@ kargo_object!(
 );
 
 /// Desired state of a Stage.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageSpec {
-    /// Shard that should reconcile this Stage.
+    /// The shard whose controller reconciles this Stage (copied to the
+    /// `kargo.akuity.io/shard` label); empty for the default controller.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shard: String,
     /// Variables available to every promotion step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vars: Vec<ExpressionVariable>,
-    /// The Freight this Stage accepts and where it may come from.
+    /// The Freight this Stage accepts: for each origin (a Warehouse), where
+    /// the Freight may come from (straight from the Warehouse and/or from
+    /// upstream Stages once verified there). At least one.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub requested_freight: Vec<FreightRequest>,
-    /// How to promote (steps). Absent for control-flow Stages.
+    /// How Freight is promoted into the Stage: the variables and steps every
+    /// Promotion to this Stage runs. Absent for control-flow Stages, which
+    /// only pass Freight on to the Stages downstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promotion_template: Option<PromotionTemplate>,
-    /// How to verify Freight after promotion.
+    /// How Freight is verified after each Promotion: the AnalysisTemplates
+    /// run as one AnalysisRun, with its metadata and arguments. Without it,
+    /// Freight counts as verified once the Stage is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
     /// The Targets this Stage governs (stored; not acted on yet).
@@ -38,28 +46,33 @@ pub struct StageSpec {
 }
 
 /// `spec.targets`: label selectors picking the Targets a Stage governs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageTargets {
     /// A Target matching any selector is governed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kargo-required" = true))]
     pub selectors: Vec<LabelSelector>,
 }
 
 /// One origin of Freight the Stage requests.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreightRequest {
     /// The Warehouse the Freight must originate from.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub origin: FreightOrigin,
     /// Where the Freight may be taken from.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub sources: FreightSources,
 }
 
 /// How upstream availability is judged when several Stages are listed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum AvailabilityStrategy {
     /// Verified in any one upstream Stage (Kargo's default).
     OneOf,
@@ -69,7 +82,7 @@ pub enum AvailabilityStrategy {
 }
 
 /// `requestedFreight[].sources`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreightSources {
     /// Freight may come straight from the Warehouse.
@@ -80,6 +93,7 @@ pub struct FreightSources {
     pub stages: Vec<String>,
     /// Minimum time Freight must have spent in an upstream Stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"))]
     pub required_soak_time: Option<String>,
     /// `All` (the default here, as the seed reads a list of upstream Stages) or `OneOf`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,21 +104,23 @@ pub struct FreightSources {
 }
 
 /// `sources.autoPromotionOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoPromotionOptions {
     /// `NewestFreight` (default) or `MatchUpstream`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(extend("enum" = ["NewestFreight", "MatchUpstream"]))]
     pub selection_policy: String,
 }
 
 /// `promotionTemplate`: Kargo writes `promotionTemplate.spec.steps`; the
 /// seed writes `promotionTemplate.steps`. Both are accepted and kept as
 /// written.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionTemplate {
-    /// Kargo's form.
+    /// The (partial) Promotion spec each Promotion copies: its variables and
+    /// steps. Kargo's form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<PromotionTemplateSpec>,
     /// The seed's short form: steps straight under the template.
@@ -135,7 +151,7 @@ impl PromotionTemplate {
 }
 
 /// `promotionTemplate.spec`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionTemplateSpec {
     /// Template variables.
@@ -147,7 +163,7 @@ pub struct PromotionTemplateSpec {
 }
 
 /// `verification`: AnalysisTemplates to run after each promotion.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Verification {
     /// Templates to merge into one AnalysisRun.
@@ -162,18 +178,19 @@ pub struct Verification {
 }
 
 /// A reference to an AnalysisTemplate or ClusterAnalysisTemplate.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisTemplateReference {
     /// Template name.
     pub name: String,
     /// `AnalysisTemplate` (default) or `ClusterAnalysisTemplate`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(extend("enum" = ["AnalysisTemplate", "ClusterAnalysisTemplate"]))]
     pub kind: String,
 }
 
 /// Extra metadata for AnalysisRuns.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunMetadata {
     /// Labels.
@@ -185,22 +202,24 @@ pub struct AnalysisRunMetadata {
 }
 
 /// A name/value argument for an AnalysisRun.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunArgument {
     /// Argument name.
     pub name: String,
     /// Value (may be an expression).
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub value: String,
 }
 
 /// Observed state of a Stage.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StageStatus {
     /// Ready, Reconciling, Healthy, Verified, Promoting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Last refresh token handled.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -247,7 +266,7 @@ pub struct StageStatus {
 }
 
 /// A hold on auto-promotion.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AutoPromotionHold {
     /// Who set it.
@@ -255,6 +274,7 @@ pub struct AutoPromotionHold {
     pub actor: String,
     /// When.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: Option<String>,
     /// Freight it concerns.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -268,11 +288,12 @@ pub struct AutoPromotionHold {
 }
 
 /// A reference to a PromotionRequest from a Stage's status.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestReference {
     /// Name.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub name: String,
     /// Phase.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -282,24 +303,28 @@ pub struct PromotionRequestReference {
     pub freight: Option<crate::common::LocalRef>,
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
 }
 
 /// `status.promotionWindowStatus`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionWindowStatus {
     /// True while promotions are held back by a window.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub closed: bool,
     /// Why.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     /// When the next window opens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub next_open: Option<String>,
     /// When the current window closes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub next_close: Option<String>,
     /// Why it will close.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -307,11 +332,12 @@ pub struct PromotionWindowStatus {
 }
 
 /// The Freight a Stage used together, one per origin.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreightCollection {
     /// Collection ID.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub id: String,
     /// Freight by origin key (`Warehouse/name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -322,7 +348,7 @@ pub struct FreightCollection {
 }
 
 /// One verification attempt.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationInfo {
     /// Attempt ID.
@@ -333,6 +359,7 @@ pub struct VerificationInfo {
     pub actor: String,
     /// Start time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub start_time: Option<String>,
     /// Phase of the AnalysisRun.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -345,17 +372,19 @@ pub struct VerificationInfo {
     pub analysis_run: Option<AnalysisRunReference>,
     /// Finish time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finish_time: Option<String>,
 }
 
 /// A reference to an AnalysisRun.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisRunReference {
     /// Name.
     pub name: String,
     /// Namespace.
     #[serde(default)]
+    #[schemars(extend("x-kargo-required" = true))]
     pub namespace: String,
     /// Phase.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -363,7 +392,7 @@ pub struct AnalysisRunReference {
 }
 
 /// Health of a Stage.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     /// `Healthy`, `Unhealthy`, `Progressing`, `Unknown`.
@@ -381,7 +410,7 @@ pub struct Health {
 }
 
 /// A reference to a Promotion from a Stage's status.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionReference {
     /// Promotion name.
@@ -394,5 +423,6 @@ pub struct PromotionReference {
     pub status: Option<crate::promotion::PromotionStatus>,
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
 }

@@ -21,7 +21,7 @@ kargo_object!(
 );
 
 /// Desired state of a Target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetSpec {
     /// Arbitrary target-specific values (any JSON) that promotion steps
@@ -31,35 +31,45 @@ pub struct TargetSpec {
 }
 
 /// Desired state of a PromotionRequest; fixed for its lifetime.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestSpec {
     /// The Stage that promotes the Freight.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), extend("x-kargo-required" = true))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf"}]))]
     pub stage: String,
     /// The Freight promoted.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), extend("x-kargo-required" = true))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf"}]))]
     pub freight: String,
     /// The Targets promoted to. Empty means the Stage governed none when
     /// the request was made; absent asks for them to be resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kargo-required" = true))]
     pub targets: Option<Vec<PromotionRequestTarget>>,
 }
 
 /// A Target named by a PromotionRequest.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestTarget {
     /// Target name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
 }
 
 /// Observed state of a PromotionRequest.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestStatus {
     /// Conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Generation last reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,9 +79,11 @@ pub struct PromotionRequestStatus {
     pub phase: String,
     /// When work started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// When it reached a terminal phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
     /// Counts of child Promotions by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +94,7 @@ pub struct PromotionRequestStatus {
 }
 
 /// Child Promotions by phase.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestSummary {
     /// Pending.
@@ -106,10 +118,14 @@ pub struct PromotionRequestSummary {
 }
 
 /// The state of one Target of a PromotionRequest.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PromotionRequestTargetStatus {
     /// Target name.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
     /// Phase of the child Promotion.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -920,6 +920,14 @@ pub fn event(v: &Value) -> Outcome {
     out
 }
 
+/// CustomResourceDefinition (stored only, as `kargo install crds` prints
+/// them): typed decode.
+pub fn custom_resource_definition(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>(v, &mut out);
+    out
+}
+
 /// ServiceAccount.
 pub fn service_account(v: &Value) -> Outcome {
     let mut out = Outcome::default();

@@ -12,7 +12,9 @@ kargo_object!(
 );
 
 /// How a Warehouse turns discovered artifacts into Freight.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum FreightCreationPolicy {
     /// Create Freight for every new combination of artifacts.
     #[default]
@@ -22,20 +24,31 @@ pub enum FreightCreationPolicy {
 }
 
 /// Desired state of a Warehouse.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WarehouseSpec {
-    /// Shard that should reconcile this Warehouse.
+    /// The shard whose controller reconciles this Warehouse (copied to the
+    /// `kargo.akuity.io/shard` label); empty for the default controller.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shard: String,
-    /// How often to discover (a Go duration; default `5m0s`).
+    /// How often to look for new artifacts, as a Go duration (`5m0s` by
+    /// default). Webhook receivers and `kargo refresh` trigger discovery
+    /// sooner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"), extend("default" = "5m0s"), extend("x-kargo-required" = true))]
     pub interval: Option<String>,
-    /// `Automatic` (default) or `Manual`.
+    /// `Automatic` (the default): new Freight is created as soon as new
+    /// artifacts are discovered; `Manual`: artifacts are only discovered, and
+    /// Freight is created by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = "Automatic"))]
     pub freight_creation_policy: Option<FreightCreationPolicy>,
-    /// Artifact sources; at least one.
+    /// The artifact sources this Warehouse watches; at least one. Each entry
+    /// subscribes to exactly one of a git repository, a container image
+    /// repository or a Helm chart; every new combination of what they find
+    /// becomes a piece of Freight.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub subscriptions: Vec<RepoSubscription>,
     /// Extra condition Freight must meet to be created automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,7 +56,7 @@ pub struct WarehouseSpec {
 }
 
 /// `freightCreationCriteria`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FreightCreationCriteria {
     /// Expression that must evaluate to true.
@@ -52,7 +65,7 @@ pub struct FreightCreationCriteria {
 }
 
 /// One subscription: exactly one of `git`, `image`, `chart`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RepoSubscription {
     /// Optional name (a DNS-1123 label, unique in the Warehouse); recorded
@@ -74,7 +87,7 @@ pub struct RepoSubscription {
 }
 
 /// `subscriptions[].subscription`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GenericSubscription {
     /// The kind of subscription.
@@ -89,7 +102,9 @@ pub struct GenericSubscription {
 }
 
 /// How to choose commits from a git repository.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum CommitSelectionStrategy {
     /// Newest commit on a branch.
     #[default]
@@ -103,7 +118,7 @@ pub enum CommitSelectionStrategy {
 }
 
 /// Subscription to a git repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitSubscription {
     /// Repository URL.
@@ -169,7 +184,9 @@ pub struct GitSubscription {
 }
 
 /// How to choose image tags.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ImageSelectionStrategy {
     /// Greatest semantic version.
     #[default]
@@ -183,7 +200,7 @@ pub enum ImageSelectionStrategy {
 }
 
 /// Subscription to a container image repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageSubscription {
     /// Image repository.
@@ -247,7 +264,7 @@ pub struct ImageSubscription {
 }
 
 /// Subscription to a Helm chart.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartSubscription {
     /// Repository URL (HTTP(S) or `oci://`).
@@ -272,11 +289,12 @@ pub struct ChartSubscription {
 }
 
 /// Observed state of a Warehouse.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WarehouseStatus {
     /// Ready, Reconciling, Healthy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Last refresh token handled.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -297,11 +315,12 @@ pub struct WarehouseStatus {
 }
 
 /// Results of the last discovery.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredArtifacts {
     /// When discovery ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub discovered_at: Option<String>,
     /// Per git subscription.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -318,11 +337,12 @@ pub struct DiscoveredArtifacts {
 }
 
 /// Artifacts found by one generic subscription.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveryResult {
     /// The subscription's name.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub name: String,
     /// Artifacts, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -330,11 +350,12 @@ pub struct DiscoveryResult {
 }
 
 /// Commits found in one repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitDiscoveryResult {
     /// Repository URL.
     #[serde(rename = "repoURL")]
+    #[schemars(length(min = 1))]
     pub repo_url: String,
     /// Commits, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -348,7 +369,7 @@ pub struct GitDiscoveryResult {
 }
 
 /// Refs seen in a repository at discovery.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedRefs {
     /// Head commit of the branch.
@@ -360,23 +381,26 @@ pub struct ObservedRefs {
 }
 
 /// A tag and its commit.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedTag {
     /// Tag name.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub name: String,
     /// Commit ID.
     #[serde(default)]
+    #[schemars(length(min = 1), extend("x-kargo-required" = true))]
     pub id: String,
 }
 
 /// One discovered commit.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredCommit {
     /// Commit SHA.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub id: String,
     /// Branch.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -395,15 +419,17 @@ pub struct DiscoveredCommit {
     pub committer: String,
     /// Commit or tag creation date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub creator_date: Option<String>,
 }
 
 /// Images found in one repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageDiscoveryResult {
     /// Image repository.
     #[serde(rename = "repoURL")]
+    #[schemars(length(min = 1))]
     pub repo_url: String,
     /// Platform constraint used.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -417,29 +443,33 @@ pub struct ImageDiscoveryResult {
 }
 
 /// One discovered image.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiscoveredImageReference {
     /// Tag.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[\w.\-\_]+$"), extend("x-kargo-required" = true))]
     pub tag: String,
     /// Digest.
     #[serde(default)]
+    #[schemars(length(min = 1), regex(pattern = r"^[a-z0-9]+:[a-f0-9]+$"), extend("x-kargo-required" = true))]
     pub digest: String,
     /// Annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// Build time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: Option<String>,
 }
 
 /// Chart versions found in one repository.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartDiscoveryResult {
     /// Repository URL.
     #[serde(rename = "repoURL")]
+    #[schemars(length(min = 1))]
     pub repo_url: String,
     /// Chart name.
     #[serde(default, skip_serializing_if = "String::is_empty")]

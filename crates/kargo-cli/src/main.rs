@@ -193,6 +193,11 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: String,
     },
+    /// Print what installing on a cluster needs: `kargo install crds | kubectl apply -f -`.
+    Install {
+        #[command(subcommand)]
+        what: InstallCmd,
+    },
     /// Print client and server versions.
     Version {
         /// The client's version only (no server needed).
@@ -303,6 +308,12 @@ struct RefreshArgs {
     /// How long to wait, in seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum InstallCmd {
+    /// Print every CustomResourceDefinition as multi-document YAML.
+    Crds,
 }
 
 #[derive(Subcommand)]
@@ -430,6 +441,9 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
         Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Logout => cmd::config::logout(),
         Command::Dashboard => cmd::dashboard::run(&flags),
+        Command::Install {
+            what: InstallCmd::Crds,
+        } => cmd::install::crds(),
         Command::Config { what } => match what {
             ConfigCmd::SetProject { project } => cmd::login::set_project(&project),
             ConfigCmd::GetProject => cmd::config::get_project(),

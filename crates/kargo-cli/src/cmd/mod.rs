@@ -9,6 +9,7 @@ pub mod delete;
 pub mod freight;
 pub mod generic_credentials;
 pub mod get;
+pub mod install;
 pub mod key_values;
 pub mod kubeconfig;
 pub mod login;

@@ -8,8 +8,9 @@
 //! Promotion controller. Reconciles read these stores instead of listing.
 
 use crate::index::{Index, Wakes, origin_key};
+use crate::shard::Shard;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use kargo_api::{
     AnalysisRun, Application, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse,
 };
@@ -359,8 +360,25 @@ where
         + 'static,
     F: Fn(&Event<K>),
 {
-    let events = watcher::watcher(api, watcher::Config::default())
+    watch_in(api, &Shard::All, writer, on_event).await
+}
+
+/// [`watch`] of a sharded kind: only what `shard` is responsible for
+/// reaches the store and the hub.
+async fn watch_in<K, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    F: Fn(&Event<K>),
+{
+    let events = watcher::watcher(api, shard.watcher_config())
         .default_backoff()
+        .try_filter_map(|ev| futures::future::ready(Ok(shard.scope(ev))))
         .reflect(writer);
     drive(events, on_event).await
 }
@@ -379,12 +397,14 @@ where
 }
 
 /// Runs every watch until they end (never, normally); Applications are
-/// watched through `argocd` (None: not at all).
+/// watched through `argocd` (None: not at all). Stages, Promotions and
+/// AnalysisRuns are those of `shard`.
 pub async fn run(
     client: kube::Client,
     argocd: Option<Api<kargo_api::Application>>,
     caches: Arc<Caches>,
     w: Writers,
+    shard: &Shard,
 ) {
     let c = &caches;
     let applications = async {
@@ -394,11 +414,11 @@ pub async fn run(
     };
     futures::join!(
         applications,
-        watch(Api::all(client.clone()), w.stages, |e| c.on_stage(e)),
+        watch_in(Api::all(client.clone()), shard, w.stages, |e| c.on_stage(e)),
         watch(Api::all(client.clone()), w.freight, |e| c.on_freight(e)),
-        watch(Api::all(client.clone()), w.promotions, |e| c
+        watch_in(Api::all(client.clone()), shard, w.promotions, |e| c
             .on_promotion(e)),
-        watch(Api::all(client.clone()), w.analysis_runs, |e| c
+        watch_in(Api::all(client.clone()), shard, w.analysis_runs, |e| c
             .on_analysis_run(e)),
         watch(Api::all(client.clone()), w.project_configs, |e| c
             .on_project_config(e)),

@@ -463,6 +463,7 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let ns = p.namespace().unwrap_or_default();
         let name = p.name_any();
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+        tracing::info!(promotion = %name, namespace = %ns, "running the promotion's steps");
         let outcome = execute(&p, &ctx, cancel).await;
         let mut retry_after = None;
         let status = match outcome {

@@ -6,6 +6,7 @@
 
 pub mod argocd;
 pub mod chain;
+pub mod cluster;
 #[path = "../../../kargo-promotion/tests/support/forge.rs"]
 pub mod forge;
 pub mod git_http;

@@ -230,6 +230,12 @@ spec:
     let job = json(&s, &["job", &job_name, "-n", NS]);
     assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], uid);
     assert_eq!(job["spec"]["backoffLimit"], 1);
+    // `kargo logs` names the Job and reads its pods' logs where the API
+    // serves them (this server runs no pods, and says so).
+    let run_name = run["metadata"]["name"].as_str().unwrap();
+    let logs = ok(&s.kargo(&["logs", run_name, "-p", NS]));
+    assert!(logs.contains(&format!("job {NS}/{job_name}")), "{logs}");
+    assert!(logs.contains("no pods of this Job"), "{logs}");
 
     // Staging, then prod taking Freight verified in both (fan-in).
     ok(&s.promote_wait(

@@ -69,12 +69,15 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "kargo-controller".into())
 }
 
+/// What identifies a Lease record: its holder and last renewal.
+type Record = (Option<String>, Option<MicroTime>);
+
 /// One candidate for the Lease.
 pub struct Elector {
     api: Api<Lease>,
     cfg: LeaderConfig,
     /// The last record seen (holder, renewTime) and when it was first seen.
-    observed: Option<((Option<String>, Option<MicroTime>), Instant)>,
+    observed: Option<(Record, Instant)>,
 }
 
 impl Elector {

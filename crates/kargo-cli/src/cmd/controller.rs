@@ -134,11 +134,9 @@ pub enum JobProviderArg {
 /// Flags of `kargo controller`.
 #[derive(Debug, clap::Args)]
 pub struct ControllerArgs {
-    /// The kubeconfig of the API server to reconcile against. Without it
-    /// (and without --context): the pod's in-cluster configuration.
-    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: its current context).
+    /// The kubeconfig context to use (default: its current context). The
+    /// kubeconfig is the global `--kubeconfig`, else `KUBECONFIG`; with
+    /// neither (and no context), the pod's in-cluster configuration.
     #[arg(long)]
     pub context: Option<String>,
     /// The namespace of the controller's heartbeat and leader Leases
@@ -217,15 +215,14 @@ fn default_work_dir() -> PathBuf {
 
 /// Runs the controllers until SIGINT/SIGTERM, or until leadership is lost
 /// (an error: exit status 1).
-pub async fn run(args: ControllerArgs) -> Result<()> {
+pub async fn run(args: ControllerArgs, kubeconfig: Option<PathBuf>) -> Result<()> {
     args.controller.check()?;
     let dir = args.work_dir.clone().unwrap_or_else(default_work_dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let f = &args.controller;
     let cfg = ControllerProcessConfig {
-        kubeconfig: args
-            .kubeconfig
-            .clone()
+        kubeconfig: kubeconfig
+            .or_else(|| std::env::var_os("KUBECONFIG").map(PathBuf::from))
             .filter(|p| !p.as_os_str().is_empty()),
         context: args.context.clone(),
         namespace: args.namespace.clone(),

@@ -46,11 +46,7 @@ fn repos(home: &Path, app: &str, stages: &[&str]) -> Repos {
 }
 
 fn release(r: &Repos, tag: &str) {
-    std::fs::write(r.app_work.join("VERSION"), tag).unwrap();
-    git(&r.app_work, &["add", "-A"]);
-    git(&r.app_work, &["commit", "-q", "-m", tag]);
-    git(&r.app_work, &["tag", tag]);
-    git(&r.app_work, &["push", "-q", "origin", "main", "--tags"]);
+    common::tag_release(&r.app_work, tag);
 }
 
 /// The promotion commits on the config remote, newest first: the tag each set.

@@ -348,24 +348,10 @@ fn forward<K: Clone>(ev: &Event<K>, tx: &UnboundedSender<K>) {
     }
 }
 
-/// Runs one kind's watch: store first, then the hub.
-async fn watch<K, F>(api: Api<K>, writer: Writer<K>, on_event: F)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    F: Fn(&Event<K>),
-{
-    watch_in(api, &Shard::All, writer, on_event).await
-}
-
-/// [`watch`] of a sharded kind: only what `shard` is responsible for
-/// reaches the store and the hub.
-async fn watch_in<K, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
+/// Runs one kind's watch, store first, then the hub: of a sharded kind
+/// only what `shard` is responsible for reaches them ([`Shard::All`]:
+/// everything).
+async fn watch<K, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -409,19 +395,25 @@ pub async fn run(
     let c = &caches;
     let applications = async {
         if let Some(argocd) = argocd {
-            watch(argocd, w.applications, |e| c.on_application(e)).await
+            watch(argocd, &Shard::All, w.applications, |e| c.on_application(e)).await
         }
     };
     futures::join!(
         applications,
-        watch_in(Api::all(client.clone()), shard, w.stages, |e| c.on_stage(e)),
-        watch(Api::all(client.clone()), w.freight, |e| c.on_freight(e)),
-        watch_in(Api::all(client.clone()), shard, w.promotions, |e| c
+        watch(Api::all(client.clone()), shard, w.stages, |e| c.on_stage(e)),
+        watch(Api::all(client.clone()), &Shard::All, w.freight, |e| c
+            .on_freight(e)),
+        watch(Api::all(client.clone()), shard, w.promotions, |e| c
             .on_promotion(e)),
-        watch_in(Api::all(client.clone()), shard, w.analysis_runs, |e| c
+        watch(Api::all(client.clone()), shard, w.analysis_runs, |e| c
             .on_analysis_run(e)),
-        watch(Api::all(client.clone()), w.project_configs, |e| c
-            .on_project_config(e)),
-        watch(Api::all(client), w.warehouses, |e| c.on_warehouse(e)),
+        watch(
+            Api::all(client.clone()),
+            &Shard::All,
+            w.project_configs,
+            |e| c.on_project_config(e)
+        ),
+        watch(Api::all(client), &Shard::All, w.warehouses, |e| c
+            .on_warehouse(e)),
     );
 }

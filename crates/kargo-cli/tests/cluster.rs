@@ -339,7 +339,28 @@ fn a_standby_takes_over_from_a_killed_leader_and_no_promotion_runs_twice() {
     let l = lease(&s, "kargo-controller-leader");
     assert_eq!(l["spec"]["leaseTransitions"], 1, "{l:#}");
     assert_eq!(l["spec"]["leaseDurationSeconds"], 15);
-    wait_for("v1.1.0 in dev", 30, || current_tag(&s, "dev") == "v1.1.0");
+    let start = std::time::Instant::now();
+    while current_tag(&s, "dev") != "v1.1.0" {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            let p = json(&s, &["promotions", "-n", NS]);
+            let log =
+                std::fs::read_to_string(standby.dir.with_extension("log")).unwrap_or_default();
+            panic!(
+                "v1.1.0 not in dev after the takeover:\n{:#}\n{log}",
+                p["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p["metadata"]["name"].clone(), p["status"].clone()))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(|(n, s)| format!("{n} {s}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     release(&r, "v1.2.0");
     wait_for("v1.2.0 in dev", 30, || current_tag(&s, "dev") == "v1.2.0");
 

@@ -13,7 +13,8 @@
 //! - [`merge`]: several AnalysisTemplates into one AnalysisRun spec;
 //! - [`provider`]: what a provider reports ([`Observation`]) and the
 //!   dispatcher ([`Providers`]);
-//! - [`web`], [`prometheus`], [`job`]: the providers; [`jsonpath`]: the
+//! - [`web`], [`prometheus`], [`job`]: the providers (a [`JobRunner`] runs
+//!   job metrics elsewhere, e.g. a cluster's Jobs); [`jsonpath`]: the
 //!   Kubernetes JSONPath subset the web provider uses;
 //! - [`phase`]: [`Phase`]; [`error`]: the crate's errors.
 //!
@@ -46,4 +47,4 @@ pub use crate::engine::{
 pub use crate::error::{ArgError, MergeError, SpecError};
 pub use crate::merge::merge_templates;
 pub use crate::phase::Phase;
-pub use crate::provider::{Observation, Observed, Providers};
+pub use crate::provider::{JobRunner, Observation, Observed, Providers, RunRef};

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use kargo_api::analysis::Metric;
+use std::sync::Arc;
+
+use kargo_api::analysis::{JobMetric, Metric};
 
 use crate::phase::Phase;
 use crate::typecheck::GoType;
@@ -58,16 +60,87 @@ impl Observation {
     }
 }
 
+/// The AnalysisRun a measurement is taken for: the job provider names
+/// and owns its Job by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunRef {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// Per metric, the number of its next measurement (count + errors + 1,
+    /// Rollouts' job-name suffix).
+    pub next: BTreeMap<String, i32>,
+}
+
+impl RunRef {
+    /// The run named by `name`/`namespace`/`uid`, with the measurement
+    /// numbers read from its status.
+    pub fn new(
+        name: &str,
+        namespace: &str,
+        uid: &str,
+        status: &kargo_api::analysis::AnalysisRunStatus,
+    ) -> RunRef {
+        RunRef {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            uid: uid.to_string(),
+            next: status
+                .metric_results
+                .iter()
+                .map(|r| (r.name.clone(), r.count + r.error + 1))
+                .collect(),
+        }
+    }
+
+    /// The number of `metric`'s next measurement.
+    pub fn next_of(&self, metric: &str) -> i32 {
+        self.next.get(metric).copied().unwrap_or(1)
+    }
+}
+
+/// Runs a job metric's measurement elsewhere than in this process (a
+/// cluster's `batch/v1` Jobs), to completion.
+pub trait JobRunner: Send + Sync + std::fmt::Debug {
+    /// One measurement of `metric` for `run`.
+    fn measure<'a>(
+        &'a self,
+        run: &'a RunRef,
+        metric: &'a Metric,
+        job: &'a JobMetric,
+    ) -> futures::future::BoxFuture<'a, Observation>;
+}
+
 /// Runs metrics with the built-in providers.
 #[derive(Debug, Default, Clone)]
 pub struct Providers {
-    _private: (),
+    /// Where job metrics run: None, a local process (standalone).
+    jobs: Option<Arc<dyn JobRunner>>,
+    /// The run being measured (for [`JobRunner`]s).
+    run: Option<Arc<RunRef>>,
 }
 
 impl Providers {
     /// The built-in providers: web, prometheus, job (a local process).
     pub fn new() -> Providers {
         Providers::default()
+    }
+
+    /// Job metrics run through `jobs` instead of as local processes.
+    pub fn with_job_runner(mut self, jobs: Arc<dyn JobRunner>) -> Providers {
+        self.jobs = Some(jobs);
+        self
+    }
+
+    /// These providers measuring for `run`.
+    pub fn for_run(&self, run: RunRef) -> Providers {
+        Providers {
+            jobs: self.jobs.clone(),
+            run: Some(Arc::new(run)),
+        }
     }
 
     /// Takes one measurement of `metric` (arguments already resolved).
@@ -78,7 +151,14 @@ impl Providers {
         } else if let Some(prom) = &p.prometheus {
             crate::prometheus::measure(prom).await
         } else if let Some(job) = &p.job {
-            crate::job::measure(job).await
+            match (&self.jobs, &self.run) {
+                (Some(jobs), Some(run)) => jobs.measure(run, metric, job).await,
+                (Some(_), None) => Observation::Error(format!(
+                    "metric \"{}\": a job runs for an AnalysisRun, and none was given",
+                    metric.name
+                )),
+                (None, _) => crate::job::measure(job).await,
+            }
         } else {
             Observation::Error(format!(
                 "metric \"{}\": provider {} is not supported (supported: web, prometheus, job)",

@@ -9,10 +9,42 @@ fn set_if_absent(obj: &mut Value, key: &str, v: Value) {
     }
 }
 
+/// As Kargo's Stage and Warehouse webhooks: the `kargo.akuity.io/shard`
+/// label follows `spec.shard` (set when it is non-empty, removed when not).
+fn shard_label(obj: &mut Value) {
+    let shard = obj
+        .pointer("/spec/shard")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(m) = obj.as_object_mut() else {
+        return;
+    };
+    let md = m.entry("metadata").or_insert_with(|| json!({}));
+    let Some(md) = md.as_object_mut() else {
+        return;
+    };
+    if shard.is_empty() {
+        if let Some(l) = md.get_mut("labels").and_then(Value::as_object_mut) {
+            l.remove(crate::labels::SHARD);
+        }
+        return;
+    }
+    let labels = md.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    if let Some(l) = labels.as_object_mut() {
+        l.insert(crate::labels::SHARD.into(), json!(shard));
+    }
+}
+
 /// Applies defaults for `kind` in place.
 pub fn apply(kind: &str, obj: &mut Value) {
     match kind {
+        "Stage" => shard_label(obj),
         "Warehouse" => {
+            shard_label(obj);
             let Some(spec) = obj.get_mut("spec") else {
                 return;
             };

@@ -86,4 +86,10 @@ pub mod labels {
     pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
     /// Annotation recording who caused an Event.
     pub const EVENT_ACTOR: &str = "event.kargo.akuity.io/actor";
+    /// Label naming the shard whose controller reconciles a Stage,
+    /// Promotion, Warehouse or AnalysisRun (from the Stage's or
+    /// Warehouse's `spec.shard`).
+    pub const SHARD: &str = "kargo.akuity.io/shard";
+    /// Label on a controller's heartbeat Lease naming its shard.
+    pub const CONTROLLER: &str = "kargo.akuity.io/controller";
 }

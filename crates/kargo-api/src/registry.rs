@@ -383,6 +383,43 @@ static RESOURCES: &[ResourceInfo] = &[
         ],
         validate: validate::server_process,
     },
+    // Storage only, for cluster mode against this server: leader election
+    // and heartbeat Leases, and the job metric provider's Jobs (nothing
+    // here runs them; see docs/cluster.md).
+    ResourceInfo {
+        group: "coordination.k8s.io",
+        version: "v1",
+        kind: "Lease",
+        plural: "leases",
+        singular: "lease",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: false,
+        categories: &[],
+        columns: &[col("Holder", "string", ".spec.holderIdentity", 0)],
+        validate: validate::lease,
+    },
+    ResourceInfo {
+        group: "batch",
+        version: "v1",
+        kind: "Job",
+        plural: "jobs",
+        singular: "job",
+        short_names: &[],
+        scope: Namespaced,
+        has_status: true,
+        categories: &["all"],
+        columns: &[
+            col(
+                "Status",
+                "string",
+                r#".status.conditions[?(@.status=="True")].type"#,
+                0,
+            ),
+            col("Succeeded", "integer", ".status.succeeded", 0),
+        ],
+        validate: validate::job,
+    },
     ResourceInfo {
         group: "",
         version: "v1",

@@ -898,6 +898,20 @@ pub fn config_map(v: &Value) -> Outcome {
     out
 }
 
+/// Lease (coordination.k8s.io/v1): stored as given.
+pub fn lease(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::coordination::v1::Lease>(v, &mut out);
+    out
+}
+
+/// Job (batch/v1): stored as given; nothing runs it.
+pub fn job(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::batch::v1::Job>(v, &mut out);
+    out
+}
+
 /// Deployment and Pod: the server publishes the ones that stand for its
 /// own process (`kubectl logs -n kargo deploy/kargo-controller`); nothing
 /// here runs workloads, so writes through the API are refused.

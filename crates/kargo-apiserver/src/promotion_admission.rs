@@ -143,6 +143,15 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
     if ann.get(CREATE_ACTOR).is_none() {
         ann[CREATE_ACTOR] = json!("admin");
     }
+    // As Kargo's Promotion webhook: the Stage's shard is the Promotion's.
+    let labels = md.entry("labels").or_insert_with(|| json!({}));
+    if let Some(l) = labels.as_object_mut() {
+        if stage.spec.shard.is_empty() {
+            l.remove(kargo_api::labels::SHARD);
+        } else {
+            l.insert(kargo_api::labels::SHARD.into(), json!(stage.spec.shard));
+        }
+    }
     Ok(())
 }
 

@@ -49,6 +49,9 @@ enum Command {
     Quickstart(cmd::quickstart::QuickstartArgs),
     /// Run the embedded server (API, store, controllers).
     Server(Box<cmd::server::ServerArgs>),
+    /// Run the controllers against a Kubernetes API server (a cluster, or
+    /// `kargo server --disable-controllers`), with sharding and leader election.
+    Controller(Box<cmd::controller::ControllerArgs>),
     /// Save the address and token of a server.
     Login(cmd::login::LoginArgs),
     /// Open the web UI of the configured server in a browser (prints its address when none starts).
@@ -437,6 +440,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let secs = std::time::Duration::from_secs;
     match cli.command {
         Command::Server(a) => cmd::server::run(*a, logs).await,
+        Command::Controller(a) => cmd::controller::run(*a, flags.kubeconfig.clone()).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Logout => cmd::config::logout(),

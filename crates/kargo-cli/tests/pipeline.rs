@@ -41,14 +41,7 @@ fn repos(home: &Path) -> Repos {
 }
 
 fn release(r: &Repos, tag: &str) {
-    std::fs::write(r.app_work.join("VERSION"), tag).unwrap();
-    git(&r.app_work, &["add", "-A"]);
-    git(
-        &r.app_work,
-        &["commit", "-q", "-m", &format!("release {tag}")],
-    );
-    git(&r.app_work, &["tag", tag]);
-    git(&r.app_work, &["push", "-q", "origin", "main", "--tags"]);
+    common::tag_release(&r.app_work, tag);
 }
 
 fn values(r: &Repos, stage: &str) -> String {

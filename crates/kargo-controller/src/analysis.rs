@@ -1,12 +1,13 @@
 //! The AnalysisRun controller: executes AnalysisRuns in-process with
 //! `kargo-analysis` (Argo Rollouts' semantics; web, Prometheus and job
-//! providers). Each reconcile takes the measurements that are due,
+//! providers; job metrics as local processes or, in cluster mode, as
+//! `batch/v1` Jobs through `jobs.rs`). Each reconcile takes the measurements that are due,
 //! persists what changed of the status as a JSON patch, and asks to be woken when the next one is.
 
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
-use kargo_analysis::{Providers, StaticSecrets, reconcile_async};
+use kargo_analysis::{Providers, RunRef, StaticSecrets, reconcile_async};
 use kargo_api::AnalysisRun;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -22,12 +23,15 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context with the built-in providers.
-    pub fn new(client: kube::Client) -> Self {
-        Context {
-            client,
-            providers: Providers::new(),
-        }
+    /// A context with the built-in providers, job metrics run where
+    /// `jobs` says.
+    pub fn new(client: kube::Client, jobs: crate::JobProvider) -> Self {
+        let providers = match jobs {
+            crate::JobProvider::Local => Providers::new(),
+            crate::JobProvider::Cluster => Providers::new()
+                .with_job_runner(Arc::new(crate::jobs::ClusterJobs::new(client.clone()))),
+        };
+        Context { client, providers }
     }
 }
 
@@ -77,7 +81,9 @@ async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, ku
         }
     }
     let clock = || jiff::Timestamp::now();
-    let mut out = reconcile_async(&ar.spec, &status, &clock, &secrets, &ctx.providers).await;
+    let run = RunRef::new(&ar.name_any(), &ns, &ar.uid().unwrap_or_default(), &status);
+    let providers = ctx.providers.for_run(run);
+    let mut out = reconcile_async(&ar.spec, &status, &clock, &secrets, &providers).await;
     if kargo_analysis::phase::completed(&out.status.phase) && out.status.completed_at.is_none() {
         out.status.completed_at = Some(crate::now());
     }

@@ -8,8 +8,9 @@
 //! Promotion controller. Reconciles read these stores instead of listing.
 
 use crate::index::{Index, Wakes, origin_key};
+use crate::shard::Shard;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use kargo_api::{
     AnalysisRun, Application, Freight, Project, ProjectConfig, Promotion, Stage, Warehouse,
 };
@@ -347,8 +348,10 @@ fn forward<K: Clone>(ev: &Event<K>, tx: &UnboundedSender<K>) {
     }
 }
 
-/// Runs one kind's watch: store first, then the hub.
-async fn watch<K, F>(api: Api<K>, writer: Writer<K>, on_event: F)
+/// Runs one kind's watch, store first, then the hub: of a sharded kind
+/// only what `shard` is responsible for reaches them ([`Shard::All`]:
+/// everything).
+async fn watch<K, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -359,8 +362,9 @@ where
         + 'static,
     F: Fn(&Event<K>),
 {
-    let events = watcher::watcher(api, watcher::Config::default())
+    let events = watcher::watcher(api, shard.watcher_config())
         .default_backoff()
+        .try_filter_map(|ev| futures::future::ready(Ok(shard.scope(ev))))
         .reflect(writer);
     drive(events, on_event).await
 }
@@ -379,29 +383,37 @@ where
 }
 
 /// Runs every watch until they end (never, normally); Applications are
-/// watched through `argocd` (None: not at all).
+/// watched through `argocd` (None: not at all). Stages, Promotions and
+/// AnalysisRuns are those of `shard`.
 pub async fn run(
     client: kube::Client,
     argocd: Option<Api<kargo_api::Application>>,
     caches: Arc<Caches>,
     w: Writers,
+    shard: &Shard,
 ) {
     let c = &caches;
     let applications = async {
         if let Some(argocd) = argocd {
-            watch(argocd, w.applications, |e| c.on_application(e)).await
+            watch(argocd, &Shard::All, w.applications, |e| c.on_application(e)).await
         }
     };
     futures::join!(
         applications,
-        watch(Api::all(client.clone()), w.stages, |e| c.on_stage(e)),
-        watch(Api::all(client.clone()), w.freight, |e| c.on_freight(e)),
-        watch(Api::all(client.clone()), w.promotions, |e| c
+        watch(Api::all(client.clone()), shard, w.stages, |e| c.on_stage(e)),
+        watch(Api::all(client.clone()), &Shard::All, w.freight, |e| c
+            .on_freight(e)),
+        watch(Api::all(client.clone()), shard, w.promotions, |e| c
             .on_promotion(e)),
-        watch(Api::all(client.clone()), w.analysis_runs, |e| c
+        watch(Api::all(client.clone()), shard, w.analysis_runs, |e| c
             .on_analysis_run(e)),
-        watch(Api::all(client.clone()), w.project_configs, |e| c
-            .on_project_config(e)),
-        watch(Api::all(client), w.warehouses, |e| c.on_warehouse(e)),
+        watch(
+            Api::all(client.clone()),
+            &Shard::All,
+            w.project_configs,
+            |e| c.on_project_config(e)
+        ),
+        watch(Api::all(client), &Shard::All, w.warehouses, |e| c
+            .on_warehouse(e)),
     );
 }

@@ -18,14 +18,18 @@ mod conditions;
 pub mod credentials;
 pub mod events;
 pub mod gc;
+pub mod heartbeat;
 pub mod index;
 pub mod informers;
+pub mod jobs;
+pub mod leader;
 mod lookup;
 mod names;
 pub mod project;
 pub mod project_config;
 pub mod project_roles;
 pub mod promotion;
+pub mod shard;
 pub mod stage;
 pub mod stage_health;
 pub mod stats;
@@ -42,6 +46,19 @@ pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+/// One API call bounded by `timeout` (a late answer is an error).
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, kube::Error> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(r) => r,
+        Err(_) => Err(kube::Error::Service(
+            format!("no answer from the API in {timeout:?}").into(),
+        )),
+    }
 }
 
 /// Settings shared by the controllers.
@@ -70,6 +87,22 @@ pub struct ControllerConfig {
     /// Where Argo CD's Applications are (`--argocd-kubeconfig`,
     /// `--argocd-namespace`, `--no-argocd`).
     pub argocd: argocd::ArgoCdConfig,
+    /// Which Stages, Promotions, Warehouses and AnalysisRuns are ours
+    /// (`kargo controller --shard`, `--default-controller`).
+    pub shard: shard::Shard,
+    /// Where job metrics run.
+    pub jobs: JobProvider,
+}
+
+/// Where the job metric provider runs a measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobProvider {
+    /// The first container's command as a local process (`kargo server`).
+    #[default]
+    Local,
+    /// A `batch/v1` Job through the API, as Argo Rollouts (`kargo
+    /// controller` against a cluster).
+    Cluster,
 }
 
 /// Caps on concurrent reconciles per controller (0: unbounded).
@@ -103,6 +136,7 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
         argocd.as_ref().map(argocd::ArgoCd::watch_api),
         caches.clone(),
         writers,
+        &cfg.shard,
     );
     let controllers = async {
         caches.wait_until_ready().await;
@@ -131,26 +165,35 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
             client.clone(),
             cfg.public_url.clone(),
         ));
-        let analyses = Arc::new(analysis::Context::new(client.clone()));
+        let analyses = Arc::new(analysis::Context::new(client.clone(), cfg.jobs));
+        // Projects, ProjectConfigs, the ClusterConfig and garbage
+        // collection are not sharded: one controller runs them.
+        let unsharded = async {
+            if cfg.shard.runs_unsharded() {
+                tokio::join!(
+                    project_config::run(
+                        client.clone(),
+                        configs,
+                        caches.project_configs.clone(),
+                        project_configs
+                    ),
+                    project::run(client.clone(), caches.clone(), projects),
+                    cluster_config::run(client.clone()),
+                    gc::run(client.clone(), caches.clone(), cfg.gc.clone())
+                );
+            }
+        };
         tokio::join!(
+            unsharded,
             analysis::run(
                 analyses,
                 caches.analysis_runs.clone(),
                 analysis_runs,
                 n.analysis_runs
             ),
-            project_config::run(
-                client.clone(),
-                configs,
-                caches.project_configs.clone(),
-                project_configs
-            ),
-            project::run(client.clone(), caches.clone(), projects),
-            cluster_config::run(client.clone()),
             warehouse::run(client.clone(), warehouses),
             stage::run(stage_ctx, stages, stage_wake, n.stages),
             promotion::run(promotion_ctx, promotions, promotion_next, n.promotions),
-            gc::run(client.clone(), caches.clone(), cfg.gc.clone())
         );
     };
     tokio::join!(watches, controllers);

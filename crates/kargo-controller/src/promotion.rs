@@ -463,6 +463,7 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let ns = p.namespace().unwrap_or_default();
         let name = p.name_any();
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+        tracing::info!(promotion = %name, namespace = %ns, "running the promotion's steps");
         let outcome = execute(&p, &ctx, cancel).await;
         let mut retry_after = None;
         let status = match outcome {
@@ -541,10 +542,21 @@ async fn execute(
     ctx: &Context,
     cancel: Arc<AtomicBool>,
 ) -> Result<(PromotionPhase, String, RunState, Option<Duration>), String> {
-    let prepared = prepare(p, ctx).await?;
+    let mut prepared = prepare(p, ctx).await?;
     let ns = p.namespace().unwrap_or_default();
     let name = p.name_any();
     let work = ctx.work_root.join(&ns).join(&name);
+    // As Kargo: a run this process has no working directory for (another
+    // replica started it, or the directory was lost) starts again from
+    // the first step, keeping the shared state, so the steps find what
+    // they did before (a change already committed and pushed is not made
+    // again: git-commit finds nothing to commit, git-push nothing to push).
+    if prepared.state.current_step > 0 && !work.exists() {
+        tracing::info!(promotion = %name, namespace = %ns, "no working directory here: running the steps again from the first");
+        prepared.state.current_step = 0;
+        prepared.state.metadata.clear();
+        prepared.state.health_checks.clear();
+    }
     let runner = Runner::new(
         ctx.registry.clone(),
         RunnerOptions {

@@ -215,6 +215,11 @@ async fn start(
             let mut lbls: BTreeMap<String, String> = md.labels.clone();
             lbls.insert(STAGE_LABEL.into(), stage.name_any());
             lbls.insert(COLLECTION_LABEL.into(), coll.id.clone());
+            // The Stage's shard runs its verification.
+            match stage.labels().get(labels::SHARD) {
+                Some(shard) => lbls.insert(labels::SHARD.into(), shard.clone()),
+                None => lbls.remove(labels::SHARD),
+            };
             let mut annotations = md.annotations.clone();
             if let Some(p) = cause.promotion {
                 annotations.insert(PROMOTION_ANNOTATION.into(), p.to_string());

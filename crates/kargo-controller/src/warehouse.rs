@@ -20,7 +20,6 @@ use kargo_api::{Freight, Warehouse, labels};
 use kargo_sources::GitDiscoverer;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use std::collections::HashMap;
@@ -35,6 +34,7 @@ pub struct Context {
     charts: kargo_sources::ChartDiscoverer,
     min_interval: Duration,
     failures: Mutex<HashMap<String, u32>>,
+    shard: crate::shard::Shard,
 }
 
 impl Context {
@@ -47,6 +47,7 @@ impl Context {
             charts: kargo_sources::ChartDiscoverer::new().with_http_timeout(cfg.http_timeout),
             min_interval: cfg.min_warehouse_interval,
             failures: Mutex::new(HashMap::new()),
+            shard: cfg.shard.clone(),
         }
     }
 
@@ -67,7 +68,7 @@ pub enum Error {
 /// Runs the controller until the stream ends.
 pub async fn run(client: kube::Client, ctx: Arc<Context>) {
     let api: Api<Warehouse> = Api::all(client);
-    Controller::new(api, watcher::Config::default())
+    Controller::new(api, ctx.shard.watcher_config())
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -91,7 +92,7 @@ fn seconds_since(ts: Option<&str>) -> Option<f64> {
 pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = w.namespace().unwrap_or_default();
     let name = w.name_any();
-    if w.meta().deletion_timestamp.is_some() {
+    if w.meta().deletion_timestamp.is_some() || !ctx.shard.responsible(w.labels()) {
         return Ok(Action::await_change());
     }
     let status = w.status.clone().unwrap_or_default();

@@ -6,6 +6,7 @@
 pub mod admin_login;
 mod auth;
 pub mod client;
+pub mod controller_process;
 pub mod data_dir;
 mod in_process;
 pub mod kubeconfig;
@@ -22,9 +23,10 @@ pub mod ui;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
-pub use kargo_controller::Concurrency;
 pub use kargo_controller::argocd::ArgoCdConfig;
 pub use kargo_controller::gc::GcConfig;
+pub use kargo_controller::shard::Shard;
+pub use kargo_controller::{Concurrency, ControllerConfig, JobProvider};
 pub use kargo_store::Durability;
 
 use kargo_store::Store;
@@ -369,6 +371,8 @@ impl Server {
                     http_timeout: cfg.http_timeout,
                     concurrency: cfg.concurrency,
                     argocd: cfg.argocd.clone(),
+                    shard: kargo_controller::shard::Shard::All,
+                    jobs: kargo_controller::JobProvider::Local,
                 },
             ))
         } else {

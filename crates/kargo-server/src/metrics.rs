@@ -240,6 +240,16 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         ready,
     );
 
+    register_controller_metrics(&mut reg);
+
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &reg)?;
+    Ok(out)
+}
+
+/// The controllers' own counters: API requests by verb and resource, and
+/// reconciles by controller (`kargo server` and `kargo controller`).
+pub(crate) fn register_controller_metrics(reg: &mut Registry) {
     let requests = Family::<RequestLabels, Counter>::default();
     for ((verb, resource), n) in crate::request_counts::snapshot() {
         requests
@@ -267,10 +277,6 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         "Reconciles finished, by controller",
         reconciles,
     );
-
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &reg)?;
-    Ok(out)
 }
 
 /// The `/metrics` handler.

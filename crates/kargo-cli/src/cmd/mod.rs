@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod config;
 pub mod configmaps;
+pub mod controller;
 pub mod credentials;
 pub mod dashboard;
 pub mod delete;

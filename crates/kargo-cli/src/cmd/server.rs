@@ -38,74 +38,12 @@ pub struct ServerArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Shortest Warehouse discovery interval honoured (a Go duration).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub min_warehouse_interval: std::time::Duration,
     /// Serve the API only: no controllers, so nothing is discovered or promoted.
     #[arg(long)]
     pub disable_controllers: bool,
-    /// Time between garbage-collection sweeps.
-    #[arg(long, default_value = "10m", value_parser = parse_duration)]
-    pub gc_interval: std::time::Duration,
-    /// Promotions kept per Stage beyond the oldest unfinished one.
-    #[arg(long, default_value_t = 20)]
-    pub gc_max_retained_promotions: usize,
-    /// Promotions younger than this are never garbage-collected.
-    #[arg(long, default_value = "336h", value_parser = parse_duration)]
-    pub gc_min_promotion_deletion_age: std::time::Duration,
-    /// Freight kept per Warehouse beyond the oldest one in use.
-    #[arg(long, default_value_t = 20)]
-    pub gc_max_retained_freight: usize,
-    /// Freight younger than this is never garbage-collected.
-    #[arg(long, default_value = "336h", value_parser = parse_duration)]
-    pub gc_min_freight_deletion_age: std::time::Duration,
-    /// How long Events are kept after they last happened.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
-    pub event_ttl: std::time::Duration,
-    /// Let Warehouses and git-clone steps use file:// repositories (off by
-    /// default: they can read any repository on the server's disk).
-    #[arg(long)]
-    pub allow_file_repos: bool,
-    /// Longest one git process may run (clone, fetch, push, ls-remote);
-    /// then it is killed and the step or refresh fails with a timeout.
-    /// Separate from a step's `retry.timeout`.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub git_timeout: std::time::Duration,
-    /// Longest one network call without a timeout of its own may take
-    /// (registry and chart lookups, Argo CD calls).
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
-    pub http_timeout: std::time::Duration,
-    /// A kubeconfig for the cluster Argo CD runs in: Applications are
-    /// read, patched and watched there (Kargo's `ARGOCD_KUBECONFIG`).
-    /// Default: the Applications this server stores.
-    #[arg(long, value_name = "KUBECONFIG", conflicts_with = "no_argocd")]
-    pub argocd_kubeconfig: Option<PathBuf>,
-    /// Namespace of Applications a step names none for (Kargo's
-    /// `ARGOCD_NAMESPACE`).
-    #[arg(long, default_value = "argocd")]
-    pub argocd_namespace: String,
-    /// Watch Applications in the Argo CD namespace only, not in all
-    /// namespaces (Kargo's `ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY`).
-    #[arg(
-        long,
-        env = "ARGOCD_WATCH_ARGOCD_NAMESPACE_ONLY",
-        conflicts_with = "no_argocd"
-    )]
-    pub argocd_watch_namespace_only: bool,
-    /// Turn Argo CD integration off (Kargo's
-    /// `ARGOCD_INTEGRATION_ENABLED=false`): argocd-update and argocd-wait
-    /// steps are Errored, Application health checks Unknown.
-    #[arg(long)]
-    pub no_argocd: bool,
-    /// How many Stages are reconciled at once (Kargo's default: 4).
-    #[arg(long, default_value_t = 4)]
-    pub stage_concurrency: u16,
-    /// How many Promotions are reconciled (started) at once.
-    #[arg(long, default_value_t = 16)]
-    pub promotion_concurrency: u16,
-    /// How many AnalysisRuns are reconciled (measured) at once.
-    #[arg(long, default_value_t = 32)]
-    pub analysis_concurrency: u16,
+    /// What the controllers do (shared with `kargo controller`).
+    #[command(flatten)]
+    pub controller: crate::cmd::controller::ControllerFlags,
     /// Merge the `kargo` context into your kubeconfig (`KUBECONFIG`, else
     /// `~/.kube/config`) even when the file exists; other contexts and the
     /// current context are kept. Without it the merge happens only when
@@ -204,7 +142,7 @@ pub enum DurabilityArg {
     Full,
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     kargo_api::validate::parse_go_duration(s)
         .map(std::time::Duration::from_secs_f64)
         .ok_or_else(|| format!("invalid duration {s:?}: expected e.g. 30s, 1m, 1h30m"))
@@ -269,18 +207,9 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         }
         None => {}
     }
-    if let Some(k) = &args.argocd_kubeconfig {
-        // Refuse a kubeconfig that cannot be used now, not at the first sync.
-        kube::config::Kubeconfig::read_from(k)
-            .with_context(|| format!("--argocd-kubeconfig {}", k.display()))?;
-    }
+    args.controller.check()?;
     let server = Server::start(ServerConfig {
-        argocd: kargo_server::ArgoCdConfig {
-            enabled: !args.no_argocd,
-            namespace: args.argocd_namespace,
-            kubeconfig: args.argocd_kubeconfig,
-            watch_namespace_only: args.argocd_watch_namespace_only,
-        },
+        argocd: args.controller.argocd(),
         oidc,
         durability: match args.durability {
             DurabilityArg::Normal => kargo_server::Durability::Normal,
@@ -289,28 +218,17 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         vacuum_interval: args.vacuum_interval,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
-        min_warehouse_interval: args.min_warehouse_interval,
+        min_warehouse_interval: args.controller.min_warehouse_interval,
         controllers: !args.disable_controllers,
-        allow_file_repos: args.allow_file_repos,
-        git_timeout: args.git_timeout,
-        http_timeout: args.http_timeout,
+        allow_file_repos: args.controller.allow_file_repos,
+        git_timeout: args.controller.git_timeout,
+        http_timeout: args.controller.http_timeout,
         admin_password_hash: args.admin_password_hash,
         admin_token_ttl: args.admin_token_ttl,
         metrics_listen: args.metrics_listen,
-        concurrency: kargo_server::Concurrency {
-            stages: args.stage_concurrency,
-            promotions: args.promotion_concurrency,
-            analysis_runs: args.analysis_concurrency,
-        },
+        concurrency: args.controller.concurrency(),
         logs,
-        gc: kargo_server::GcConfig {
-            interval: args.gc_interval,
-            max_retained_promotions: args.gc_max_retained_promotions,
-            min_promotion_deletion_age: args.gc_min_promotion_deletion_age,
-            max_retained_freight: args.gc_max_retained_freight,
-            min_freight_deletion_age: args.gc_min_freight_deletion_age,
-            event_ttl: args.event_ttl,
-        },
+        gc: args.controller.gc(),
         ..ServerConfig::new(data_dir.clone(), args.listen)
     })
     .await
@@ -379,7 +297,7 @@ fn kubectl_hint(s: &kargo_server::Started, force: bool) -> String {
     }
 }
 
-async fn terminate() -> Result<()> {
+pub(crate) async fn terminate() -> Result<()> {
     let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing SIGTERM handler")?;
     s.recv().await;

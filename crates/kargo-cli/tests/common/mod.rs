@@ -7,6 +7,7 @@
 pub mod argocd;
 pub mod browser;
 pub mod chain;
+pub mod cluster;
 #[path = "../../../kargo-promotion/tests/support/forge.rs"]
 pub mod forge;
 pub mod git_http;
@@ -298,6 +299,16 @@ pub fn bare_repo(home: &Path, name: &str) -> (PathBuf, PathBuf) {
         ],
     );
     (bare, work)
+}
+
+/// A release of the app in work tree `work`: `VERSION` set to `tag`,
+/// committed, tagged and pushed with its tag.
+pub fn tag_release(work: &Path, tag: &str) {
+    std::fs::write(work.join("VERSION"), tag).unwrap();
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", &format!("release {tag}")]);
+    git(work, &["tag", tag]);
+    git(work, &["push", "-q", "origin", "main", "--tags"]);
 }
 
 /// The Promotion that `kargo promote` printed it created.

@@ -10,6 +10,7 @@ pub mod application;
 pub mod availability;
 pub mod common;
 pub mod defaults;
+pub mod event;
 pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;

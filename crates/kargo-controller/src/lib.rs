@@ -21,6 +21,7 @@ pub mod gc;
 pub mod index;
 pub mod informers;
 mod lookup;
+pub mod metrics;
 mod names;
 pub mod project;
 pub mod project_config;

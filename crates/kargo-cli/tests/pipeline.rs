@@ -770,7 +770,6 @@ fn answers(prom: &common::prometheus::Prometheus, q: &str) -> Vec<String> {
 fn prometheus_counts_survive_garbage_collection_and_restarts() {
     let home = tempfile::tempdir().unwrap();
     let r = repos(home.path());
-    release(&r, "v1.0.0");
     let (health, healthy) = health_server();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -795,6 +794,14 @@ fn prometheus_counts_survive_garbage_collection_and_restarts() {
         &["apply", "-f", "-"],
         Some(&format!("{template}\n---\n{verified_dev}")),
     ));
+    // Prometheus sees the counters at zero before anything happens, so
+    // `increase()` over them sees every count.
+    prom.wait_for(
+        r#"kargo_promotions_total{stage="dev",phase="Succeeded"} == 0"#,
+        60,
+    );
+    release(&r, "v1.0.0");
+    ok(&s.kargo(&["refresh", "warehouse", "app", "-p", "my-web-app", "--wait"]));
     let verified = |s: &ServerProc, tag: &str| {
         let name = name_of_tag(s, tag);
         !name.is_empty()
@@ -804,6 +811,11 @@ fn prometheus_counts_survive_garbage_collection_and_restarts() {
     wait_for("v1.0.0 to be verified in dev", 60, || {
         verified(&s, "v1.0.0")
     });
+    // The first durations scraped, so the dashboard's rates see the next ones.
+    prom.wait_for(
+        r#"kargo_promotion_duration_seconds_count{stage="dev"} == 1 and on() kargo_verification_duration_seconds_count{stage="dev"} == 1"#,
+        60,
+    );
     // The next release deploys, but the environment is broken: its verification fails.
     healthy.store(false, std::sync::atomic::Ordering::SeqCst);
     release(&r, "v1.1.0");
@@ -885,8 +897,9 @@ fn prometheus_counts_survive_garbage_collection_and_restarts() {
     };
     settled("Prometheus to see the story's counts");
     let rate = answers(&prom, RELEASE_SUCCESS);
-    // dev: 2 succeeded, 1 failed its verification, of 2 finished.
-    assert_eq!(rate, ["dev=0.500"]);
+    // dev: 2 succeeded, 1 failed its verification, of 2 finished;
+    // staging: none of 1 succeeded.
+    assert_eq!(rate, ["dev=0.500", "staging=0.000"]);
     let stuck = answers(&prom, STUCK);
     assert_eq!(stuck.len(), 1, "{stuck:?}");
     assert!(stuck[0].starts_with("dev="), "{stuck:?}");

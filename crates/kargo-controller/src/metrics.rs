@@ -307,6 +307,44 @@ pub fn transitions(
     }
 }
 
+/// The series a Stage (with promotion steps; with verification) or a
+/// Warehouse will be counted under, so they are served at zero before
+/// the first count and `increase()` sees that one too.
+pub fn zero_series(kind: &str, ns: &str, obj: &Value) -> Vec<(&'static str, String)> {
+    let name = text(obj, "/metadata/name");
+    let mut out = Vec::new();
+    match kind {
+        "Stage" => {
+            let steps = obj
+                .pointer("/spec/promotionTemplate/spec/steps")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            if steps {
+                for phase in ["Succeeded", "Failed", "Errored", "Aborted"] {
+                    let l = labels(&[("project", ns), ("stage", name), ("phase", phase)]);
+                    out.push((PROMOTIONS, l));
+                }
+            }
+            if obj
+                .pointer("/spec/verification")
+                .is_some_and(|v| !v.is_null())
+            {
+                for phase in ["Successful", "Failed", "Error", "Inconclusive"] {
+                    let l = labels(&[("project", ns), ("stage", name), ("phase", phase)]);
+                    out.push((VERIFICATIONS, l));
+                }
+            }
+        }
+        "Warehouse" => {
+            for counter in [FREIGHT_CREATED, DISCOVERY_ERRORS] {
+                out.push((counter, labels(&[("project", ns), ("warehouse", name)])));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 /// Registers the counters [`transitions`] counted, from their stored
 /// `(name, encoded labels, value)` rows; every counter appears, with no
 /// series when nothing was counted yet.
@@ -403,19 +441,51 @@ fn register_process(reg: &mut Registry) {
     }
 }
 
+/// The `Content-Type` of what [`render`] returns.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// Encodes every metric of this process, then those in `extra` (the
 /// caller's: the server adds the stored counters and the gauges it reads
-/// from its store), in the OpenMetrics text format.
+/// from its store), in the Prometheus text format (0.0.4), which every
+/// scraper and `promtool check metrics` read.
 pub fn render(extra: &Registry) -> Result<String, std::fmt::Error> {
-    use prometheus_client::encoding::text::{encode_eof, encode_registry};
+    use prometheus_client::encoding::text::encode_registry;
     let mut process = Registry::default();
     register_process(&mut process);
     let mut out = String::new();
     encode_registry(&mut out, &metrics().registry)?;
     encode_registry(&mut out, &process)?;
     encode_registry(&mut out, extra)?;
-    encode_eof(&mut out)?;
-    Ok(out)
+    Ok(classic_text(&out))
+}
+
+/// OpenMetrics text as the Prometheus text format: a counter's `HELP`
+/// and `TYPE` name its `_total` samples, and there is no `# EOF`.
+fn classic_text(open: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open.len() + counters.len() * 16);
+    for line in open.lines() {
+        let head = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find(|p| line.starts_with(p));
+        match head {
+            Some(p) => {
+                let rest = &line[p.len()..];
+                let name = rest.split(' ').next().unwrap_or("");
+                if counters.contains(name) {
+                    out.push_str(&format!("{p}{name}_total{}", &rest[name.len()..]));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -473,6 +543,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("process_resident_memory_bytes "), "{out}");
-        assert!(out.ends_with("# EOF\n"));
+        assert!(
+            out.contains("# TYPE kargo_promotions_total counter\n"),
+            "{out}"
+        );
+        assert!(!out.contains("# EOF"));
     }
 }

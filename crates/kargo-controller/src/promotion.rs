@@ -206,7 +206,7 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
                     json!({"phase": "Aborted", "message": msg, "finishedAt": now()}),
                 )
                 .await?;
-                record_outcome(&ctx, &p, "Aborted", &msg).await;
+                record_outcome(&ctx, &p, "Aborted", &msg, None).await;
             }
         }
         return Ok(Action::await_change());
@@ -275,6 +275,9 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
     } else {
         // Resuming: its saved progress must be the newest, not the cache's.
         match api.get_opt(&name).await? {
+            // It ended meanwhile (the cache had not caught up with the
+            // run that just finished): nothing to run, or to report, again.
+            Some(fresh) if phase(&fresh).is_terminal() => return Ok(Action::await_change()),
             Some(fresh) => p = Arc::new(fresh),
             None => return Ok(Action::await_change()),
         }
@@ -449,10 +452,19 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
 /// A Promotion ended in `phase`: its duration goes to the metrics and an
 /// Event says how, with Kargo's reason, message and annotations (the
 /// abort's as Kargo words it, naming who asked).
-async fn record_outcome(ctx: &Context, p: &Promotion, phase: &str, message: &str) {
+///
+/// The duration is from its recorded `startedAt` (a resumed Promotion),
+/// else from when this process began running it (`began`).
+async fn record_outcome(
+    ctx: &Context,
+    p: &Promotion,
+    phase: &str,
+    message: &str,
+    began: Option<std::time::Instant>,
+) {
     let ns = p.namespace().unwrap_or_default();
     let started = p.status.as_ref().and_then(|s| s.started_at.as_deref());
-    if let Some(took) = crate::metrics::since(started) {
+    if let Some(took) = crate::metrics::since(started).or(began.map(|b| b.elapsed())) {
         crate::metrics::observe_promotion(&ns, &p.spec.stage, took);
     }
     let text = if phase == "Aborted" {
@@ -513,6 +525,7 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let ns = p.namespace().unwrap_or_default();
         let name = p.name_any();
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
+        let began = std::time::Instant::now();
         let outcome = execute(&p, &ctx, cancel).await;
         let mut retry_after = None;
         let status = match outcome {
@@ -540,7 +553,8 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         };
         let ph = status["phase"].as_str().unwrap_or("").to_string();
         if ph != "Running" {
-            record_outcome(&ctx, &p, &ph, status["message"].as_str().unwrap_or("")).await;
+            let message = status["message"].as_str().unwrap_or("");
+            record_outcome(&ctx, &p, &ph, message, Some(began)).await;
         }
         for attempt in 0..10 {
             match patch_status(&api, &name, status.clone()).await {

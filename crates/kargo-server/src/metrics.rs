@@ -78,7 +78,17 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         .set(1);
     reg.register("kargo_build_info", "The running kargo-rs version", build);
 
-    let rows = store.counters().unwrap_or_default();
+    // Stored counts, and zero for what Stages and Warehouses will count.
+    let stages = all(store, "kargo.akuity.io/v1alpha1", "Stage");
+    let warehouses = all(store, "kargo.akuity.io/v1alpha1", "Warehouse");
+    let mut rows = store.counters().unwrap_or_default();
+    for (kind, objects) in [("Stage", &stages), ("Warehouse", &warehouses)] {
+        for (ns, obj) in objects {
+            for (name, labels) in kargo_controller::metrics::zero_series(kind, ns, obj) {
+                rows.push((name.to_string(), labels, 0));
+            }
+        }
+    }
     kargo_controller::metrics::register_counters(&mut reg, &rows);
 
     let pending = Family::<StageLabels, Gauge>::default();
@@ -119,7 +129,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     let verified = Family::<StageLabels, Gauge>::default();
     let since = Family::<StageLabels, FloatGauge>::default();
     let awaiting = Family::<StageLabels, FloatGauge>::default();
-    for (ns, s) in all(store, "kargo.akuity.io/v1alpha1", "Stage") {
+    for (ns, s) in stages {
         let stage = text(&s, "/metadata/name");
         let Some(items) = s
             .pointer("/status/freightHistory/0/items")
@@ -181,7 +191,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     );
 
     let ready = Family::<WarehouseLabels, Gauge>::default();
-    for (ns, w) in all(store, "kargo.akuity.io/v1alpha1", "Warehouse") {
+    for (ns, w) in warehouses {
         let is_ready = w
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -267,7 +277,7 @@ pub async fn handler(State(store): State<Store>) -> Response {
         Ok(Ok(body)) => (
             [(
                 http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                kargo_controller::metrics::CONTENT_TYPE,
             )],
             body,
         )

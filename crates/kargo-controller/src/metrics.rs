@@ -24,16 +24,22 @@ use std::time::{Duration, Instant};
 /// A gauge holding a float.
 pub type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Labels of a per-Stage series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StageLabels {
-    project: String,
-    stage: String,
+pub struct StageLabels {
+    /// The project (namespace).
+    pub project: String,
+    /// The Stage.
+    pub stage: String,
 }
 
+/// Labels of a per-Warehouse series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WarehouseLabels {
-    project: String,
-    warehouse: String,
+pub struct WarehouseLabels {
+    /// The project (namespace).
+    pub project: String,
+    /// The Warehouse.
+    pub warehouse: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -41,9 +47,11 @@ struct StepLabels {
     uses: String,
 }
 
+/// Labels of a per-controller series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ControllerLabels {
-    controller: String,
+pub struct ControllerLabels {
+    /// The controller: stage, promotion, analysisrun, warehouse.
+    pub controller: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -20,26 +20,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StageLabels {
-    project: String,
-    stage: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WarehouseLabels {
-    project: String,
-    warehouse: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     verb: String,
     resource: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ControllerLabels {
-    controller: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,7 +30,7 @@ struct VersionLabels {
     version: String,
 }
 
-use kargo_controller::metrics::FloatGauge;
+use kargo_controller::metrics::{ControllerLabels, FloatGauge, StageLabels, WarehouseLabels};
 
 fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
     crate::stored(store, api_version, kind, None)

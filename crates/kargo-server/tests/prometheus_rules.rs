@@ -99,26 +99,17 @@ async fn metrics_pass_promtool_and_counters_survive_deletes_and_restarts() {
     store
         .create(info("Promotion"), "p", promotion.clone())
         .unwrap();
-    let mut done = promotion.clone();
-    done["status"] = json!({"phase": "Running"});
-    store
-        .update(
-            info("Promotion"),
-            "p",
-            "dev.1",
-            done.clone(),
-            kargo_store::Part::Status,
-        )
-        .unwrap();
-    done["status"] = json!({"phase": "Succeeded"});
-    // The outcome written twice, as a repeated reconcile would: one count.
-    for _ in 0..2 {
+    // Running, then the outcome written twice, as a repeated reconcile
+    // would: one count.
+    for phase in ["Running", "Succeeded", "Succeeded"] {
+        let mut obj = promotion.clone();
+        obj["status"] = json!({ "phase": phase });
         store
             .update(
                 info("Promotion"),
                 "p",
                 "dev.1",
-                done.clone(),
+                obj,
                 kargo_store::Part::Status,
             )
             .unwrap();

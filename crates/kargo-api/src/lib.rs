@@ -11,6 +11,7 @@ pub mod availability;
 pub mod common;
 pub mod crd;
 pub mod defaults;
+pub mod event;
 pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;

@@ -365,29 +365,21 @@ pub fn record_approvals(
     approved_before: Option<&Value>,
     new: &Value,
 ) {
-    let info = kargo_api::lookup_kind("v1", "Event").expect("registered");
-    let name = new
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let uid = new.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
+    use kargo_api::event as kev;
     let actor = user.actor();
     for stage in new_approvals(approved_before, new) {
         let message = format!("Freight approved for Stage {stage:?} by {actor:?}");
-        tracing::info!(namespace = %ns, object = %format!("freight/{name}"), reason = "FreightApproved", r#type = "Normal", "{message}");
-        let ev = json!({"apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("{name}.{}", ulid::Ulid::new().to_string().to_lowercase()), "namespace": ns,
-                "annotations": {kargo_api::labels::EVENT_ACTOR: actor, "event.kargo.akuity.io/freight-name": name,
-                    "event.kargo.akuity.io/stage-name": stage}},
-            "involvedObject": {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Freight", "name": name, "namespace": ns, "uid": uid},
-            "reason": "FreightApproved", "message": message, "type": "Normal", "source": {"component": "kargo-api"},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1});
-        if let Err(e) = store.create(info, ns, ev) {
-            tracing::warn!(error = %e, "recording the approval Event");
-        }
+        let mut a = kev::common(ns, Some(&actor));
+        kev::add_freight(&mut a, new, stage);
+        let ev = kev::event(
+            new,
+            "Freight",
+            "FreightApproved",
+            &message,
+            a,
+            crate::kargo_events::COMPONENT,
+        );
+        crate::kargo_events::record(store, ns, ev);
     }
 }
 

@@ -517,8 +517,11 @@ async fn create(
         if dry {
             return Ok(Ok((admitted.obj, admitted.warnings)));
         }
-        Ok(s.store
-            .create(info, &ns, admitted.obj)
+        let created = s.store.create(info, &ns, admitted.obj);
+        if let (Ok(o), Some(u)) = (&created, &user) {
+            crate::kargo_events::record_created(&s.store, u, info.kind, &ns, o);
+        }
+        Ok(created
             .map(|o| (o, admitted.warnings))
             .map_err(ApiError::from))
     })

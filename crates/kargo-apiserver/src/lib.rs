@@ -10,6 +10,7 @@ mod admission;
 pub mod authz;
 mod discovery;
 mod handlers;
+mod kargo_events;
 mod object_meta;
 mod openapi;
 mod patch;

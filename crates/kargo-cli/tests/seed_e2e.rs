@@ -722,7 +722,7 @@ fn the_seed_runs_end_to_end() {
     let expectations: [(&str, Vec<&str>); 6] = [
         ("kubectl get analysisrun ", vec![&run, "Failed"]),
         ("kubectl describe analysisrun ", vec![&run, "webcheck"]),
-        ("kubectl describe warehouse ", vec!["FreightCreated"]),
+        ("kubectl describe warehouse ", vec!["DiscoverySucceeded"]),
         ("kubectl describe stage ", vec!["Verif"]),
         ("kubectl describe promotion ", vec!["PromotionSucceeded"]),
         (

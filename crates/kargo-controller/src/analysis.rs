@@ -46,7 +46,7 @@ pub async fn run(
     Controller::for_stream(trigger.map(Ok), runs)
         .with_config(Config::default().concurrency(concurrency))
         .run(
-            reconcile,
+            |ar, ctx| crate::metrics::timed("analysisrun", reconcile(ar, ctx)),
             |_, e: &kube::Error, _| {
                 tracing::warn!(error = %e, "analysisrun reconcile failed");
                 Action::requeue(Duration::from_secs(5))
@@ -100,6 +100,12 @@ async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, ku
                 &Patch::<()>::Json(patch),
             )
             .await?;
+        if kargo_analysis::phase::completed(&out.status.phase)
+            && let Some(took) = crate::metrics::since(out.status.started_at.as_deref())
+        {
+            let stage = ar.labels().get(crate::verification::STAGE_LABEL).cloned();
+            crate::metrics::observe_verification(&ns, stage.as_deref().unwrap_or(""), took);
+        }
     }
     Ok(match out.next_reconcile {
         Some(at) => {

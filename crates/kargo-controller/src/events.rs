@@ -1,61 +1,105 @@
-//! Kubernetes Events (core `v1`) about kargo objects, so `kubectl
-//! describe` shows what happened to a Warehouse, Stage or Promotion.
-//! Each Event is also logged at info level. Emitting is best effort: a
-//! failure is logged, never fatal.
+//! Kubernetes Events (core `v1`) as Kargo writes them about Promotions
+//! and Freight (reasons, messages and `event.kargo.akuity.io/*`
+//! annotations from [`kargo_api::event`]), so `kubectl describe` and
+//! anything reading Kargo's events see the same story. Each Event is also
+//! logged at info level. Emitting is best effort: a failure is logged,
+//! never fatal.
 
 use k8s_openapi::api::core::v1::Event;
+use kargo_api::event as kev;
 use kube::api::{Api, PostParams};
-use kube::{Resource, ResourceExt};
-use serde_json::json;
+use serde_json::Value;
 
-/// Normal or Warning.
-#[derive(Clone, Copy, Debug)]
-pub enum Kind {
-    /// Something went as planned.
-    Normal,
-    /// Something needs attention.
-    Warning,
-}
+/// The component and actor name of each controller, as Kargo names them.
+pub const PROMOTION_CONTROLLER: &str = "promotion-controller";
+/// See [`PROMOTION_CONTROLLER`].
+pub const STAGE_CONTROLLER: &str = "stage-controller";
+/// See [`PROMOTION_CONTROLLER`].
+pub const WAREHOUSE_CONTROLLER: &str = "warehouse-controller";
 
-/// Records an Event about `obj`.
-pub async fn emit<K>(client: &kube::Client, obj: &K, kind: Kind, reason: &str, message: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    let Some(ns) = obj.namespace() else { return };
+/// Records `event` (built with [`kargo_api::event::event`]).
+pub async fn record(client: &kube::Client, event: Value) {
+    let text = |p: &str| event.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let ns = text("/metadata/namespace").to_string();
     // Credentials in URLs never reach an Event or the log.
-    let message = &kargo_api::redact::redact(message);
+    let message = kargo_api::redact::redact(text("/message"));
     // The same story goes to the server's log (`kubectl logs -n kargo deploy/kargo-controller`).
-    let object = format!("{}/{}", K::kind(&()).to_lowercase(), obj.name_any());
-    let level = match kind {
-        Kind::Normal => "Normal",
-        Kind::Warning => "Warning",
-    };
-    tracing::info!(namespace = %ns, %object, reason, r#type = level, "{message}");
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    let ev = json!({
-        "apiVersion": "v1", "kind": "Event",
-        "metadata": {"generateName": format!("{}.", obj.name_any()), "namespace": ns},
-        "involvedObject": {
-            "apiVersion": K::api_version(&()), "kind": K::kind(&()), "name": obj.name_any(),
-            "namespace": ns, "uid": obj.meta().uid.clone().unwrap_or_default(),
-        },
-        "reason": reason,
-        "message": message,
-        "type": level,
-        "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        "source": {"component": "kargo-controller"},
-        "reportingComponent": "kargo-controller",
-    });
-    let Ok(ev) = serde_json::from_value::<Event>(ev) else {
-        return;
+    let object = format!(
+        "{}/{}",
+        text("/involvedObject/kind").to_lowercase(),
+        text("/involvedObject/name")
+    );
+    let reason = text("/reason").to_string();
+    tracing::info!(namespace = %ns, %object, reason, r#type = "Normal", "{message}");
+    let mut event = event;
+    event["message"] = Value::String(message);
+    let ev = match serde_json::from_value::<Event>(event) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::debug!(error = %e, reason, "building an event");
+            return;
+        }
     };
     if let Err(e) = Api::<Event>::namespaced(client.clone(), &ns)
         .create(&PostParams::default(), &ev)
         .await
     {
         tracing::debug!(error = %e, reason, "recording an event");
+    }
+}
+
+/// A Promotion event (`PromotionCreated`, `PromotionSucceeded`, ...)
+/// with `message`, its Freight's annotations when known, and as actor
+/// whoever created the Promotion, else `controller` (also for an
+/// auto-promotion).
+pub fn promotion(
+    promotion: &Value,
+    freight: Option<&Value>,
+    reason: &str,
+    message: &str,
+    controller: &str,
+) -> Value {
+    let fallback = kev::controller_actor(controller);
+    let project = promotion
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // Kargo's auto-promotions carry no creator: the controller acts.
+    let actor = match kev::promotion_actor(promotion, &fallback) {
+        crate::stage::AUTO_ACTOR => fallback.as_str(),
+        a => a,
+    };
+    let mut a = kev::common(project, Some(actor));
+    kev::add_promotion(&mut a, promotion, freight);
+    kev::event(promotion, "Promotion", reason, message, a, controller)
+}
+
+/// A Freight event about `stage` with `actor`.
+pub fn freight(
+    freight: &Value,
+    stage: &str,
+    reason: &str,
+    message: &str,
+    actor: &str,
+    controller: &str,
+) -> Value {
+    let project = freight
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut a = kev::common(project, Some(actor));
+    kev::add_freight(&mut a, freight, stage);
+    kev::event(freight, "Freight", reason, message, a, controller)
+}
+
+/// The reason Kargo gives a verification that ended in `phase`.
+pub fn verification_reason(phase: &str) -> &'static str {
+    match phase {
+        "Successful" => "FreightVerificationSucceeded",
+        "Failed" => "FreightVerificationFailed",
+        "Error" => "FreightVerificationErrored",
+        "Aborted" => "FreightVerificationAborted",
+        "Inconclusive" => "FreightVerificationInconclusive",
+        _ => "FreightVerificationUnknown",
     }
 }

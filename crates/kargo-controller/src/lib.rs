@@ -24,6 +24,7 @@ pub mod informers;
 pub mod jobs;
 pub mod leader;
 mod lookup;
+pub mod metrics;
 mod names;
 pub mod project;
 pub mod project_config;

@@ -129,7 +129,11 @@ pub async fn run(
     Controller::for_stream(promotions.map(Ok), ctx.caches.promotions.clone())
         .reconcile_on(next)
         .with_config(Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |p, ctx| crate::metrics::timed("promotion", reconcile(p, ctx)),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             crate::stats::reconciled(crate::stats::PROMOTION);
             if let Err(e) = r {
@@ -202,6 +206,7 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
                     json!({"phase": "Aborted", "message": msg, "finishedAt": now()}),
                 )
                 .await?;
+                record_outcome(&ctx, &p, "Aborted", &msg, None).await;
             }
         }
         return Ok(Action::await_change());
@@ -266,17 +271,13 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
             freight.alias().unwrap_or(&p.spec.freight),
             p.spec.stage
         );
-        crate::events::emit(
-            &ctx.client,
-            p.as_ref(),
-            crate::events::Kind::Normal,
-            "PromotionStarted",
-            &msg,
-        )
-        .await;
+        tracing::info!(namespace = %ns, promotion = %name, "{msg}");
     } else {
         // Resuming: its saved progress must be the newest, not the cache's.
         match api.get_opt(&name).await? {
+            // It ended meanwhile (the cache had not caught up with the
+            // run that just finished): nothing to run, or to report, again.
+            Some(fresh) if phase(&fresh).is_terminal() => return Ok(Action::await_change()),
             Some(fresh) => p = Arc::new(fresh),
             None => return Ok(Action::await_change()),
         }
@@ -448,6 +449,67 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     })
 }
 
+/// A Promotion ended in `phase`: its duration goes to the metrics and an
+/// Event says how, with Kargo's reason, message and annotations (the
+/// abort's as Kargo words it, naming who asked).
+///
+/// The duration is from its recorded `startedAt` (a resumed Promotion),
+/// else from when this process began running it (`began`).
+async fn record_outcome(
+    ctx: &Context,
+    p: &Promotion,
+    phase: &str,
+    message: &str,
+    began: Option<std::time::Instant>,
+) {
+    let ns = p.namespace().unwrap_or_default();
+    let started = p.status.as_ref().and_then(|s| s.started_at.as_deref());
+    if let Some(took) = crate::metrics::since(started).or(began.map(|b| b.elapsed())) {
+        crate::metrics::observe_promotion(&ns, &p.spec.stage, took);
+    }
+    let text = if phase == "Aborted" {
+        // Kargo's abort request names its actor: `{"action":"terminate","actor":...}`.
+        let by = p.annotations().get(labels::ABORT).and_then(|v| {
+            serde_json::from_str::<serde_json::Value>(v)
+                .ok()
+                .and_then(|r| r["actor"].as_str().map(str::to_string))
+        });
+        match by.filter(|b| !b.is_empty()) {
+            Some(by) => format!("Promotion terminated by {by}"),
+            None => "Promotion terminated per user request".to_string(),
+        }
+    } else if message.is_empty() {
+        format!("Promotion {phase}")
+    } else {
+        format!("Promotion {phase}: {message}")
+    };
+    let freight = ctx
+        .caches
+        .freight
+        .get(&ObjectRef::new(&p.spec.freight).within(&ns))
+        .and_then(|f| serde_json::to_value(f.as_ref()).ok());
+    let Ok(pv) = serde_json::to_value(p) else {
+        return;
+    };
+    let mut event = crate::events::promotion(
+        &pv,
+        freight.as_ref(),
+        &format!("Promotion{phase}"),
+        &text,
+        crate::events::PROMOTION_CONTROLLER,
+    );
+    if phase == "Succeeded" {
+        let verifies = ctx
+            .caches
+            .stages
+            .get(&ObjectRef::new(&p.spec.stage).within(&ns))
+            .is_some_and(|s| s.spec.verification.is_some());
+        event["metadata"]["annotations"][kargo_api::event::VERIFICATION_PENDING] =
+            json!(verifies.to_string());
+    }
+    crate::events::record(&ctx.client, event).await;
+}
+
 /// Starts executing a Running Promotion in the background.
 async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
     let k = key(&p);
@@ -464,6 +526,7 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         let name = p.name_any();
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
         tracing::info!(promotion = %name, namespace = %ns, "running the promotion's steps");
+        let began = std::time::Instant::now();
         let outcome = execute(&p, &ctx, cancel).await;
         let mut retry_after = None;
         let status = match outcome {
@@ -491,24 +554,8 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
         };
         let ph = status["phase"].as_str().unwrap_or("").to_string();
         if ph != "Running" {
-            let kind = if ph == "Succeeded" {
-                crate::events::Kind::Normal
-            } else {
-                crate::events::Kind::Warning
-            };
-            let msg = status["message"]
-                .as_str()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!("{ph}: {m}"))
-                .unwrap_or_else(|| ph.clone());
-            crate::events::emit(
-                &ctx.client,
-                p.as_ref(),
-                kind,
-                &format!("Promotion{ph}"),
-                &msg,
-            )
-            .await;
+            let message = status["message"].as_str().unwrap_or("");
+            record_outcome(&ctx, &p, &ph, message, Some(began)).await;
         }
         for attempt in 0..10 {
             match patch_status(&api, &name, status.clone()).await {
@@ -569,6 +616,7 @@ async fn execute(
             },
             allow_file_repos: ctx.allow_file_repos,
             ui_base_url: ctx.ui_base_url.clone(),
+            step_timer: Some(crate::metrics::observe_step),
         },
     );
     let steps = p.spec.steps.clone();

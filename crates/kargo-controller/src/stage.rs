@@ -115,7 +115,11 @@ pub async fn run(
     Controller::for_stream(trigger, ctx.caches.stages.clone())
         .reconcile_on(wake)
         .with_config(Config::default().concurrency(concurrency))
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |s, ctx| crate::metrics::timed("stage", reconcile(s, ctx)),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             crate::stats::reconciled(crate::stats::STAGE);
             if let Err(e) = r {
@@ -970,8 +974,25 @@ async fn auto_promote(
         }))?;
         let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
         match api.create(&PostParams::default(), &p).await {
-            Ok(_) => {
-                tracing::info!(stage = %name, freight = %fname, promotion = %pname, "auto-promotion")
+            Ok(created) => {
+                tracing::info!(stage = %name, freight = %fname, promotion = %pname, "auto-promotion");
+                if let (Ok(pv), Ok(fv)) = (
+                    serde_json::to_value(&created),
+                    serde_json::to_value(newest.as_ref()),
+                ) {
+                    let message = format!(
+                        "Automatically promoted Freight from origin {:?} for Stage {name:?}",
+                        format!("{}/{}", req.origin.kind, req.origin.name)
+                    );
+                    let event = crate::events::promotion(
+                        &pv,
+                        Some(&fv),
+                        "PromotionCreated",
+                        &message,
+                        crate::events::STAGE_CONTROLLER,
+                    );
+                    crate::events::record(&ctx.client, event).await;
+                }
             }
             // Another reconcile (or process) made this very decision: done.
             Err(kube::Error::Api(e)) if e.code == 409 => {

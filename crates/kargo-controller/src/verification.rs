@@ -338,23 +338,71 @@ async fn mark_verified(
     Ok(())
 }
 
-async fn record_event(client: &kube::Client, stage: &Stage, info: &VerificationInfo) {
-    let kind = if info.phase == "Successful" {
-        crate::events::Kind::Normal
+/// Kargo's `FreightVerification*` Event for each Freight of the
+/// collection: the outcome's message (Kargo's own words on success), the
+/// Freight's annotations, the verification's times and AnalysisRun, the
+/// Promotion that started it, and who asked (a re-verification's actor)
+/// or the Stage controller.
+async fn record_event(
+    client: &kube::Client,
+    stage: &Stage,
+    coll: &FreightCollection,
+    info: &VerificationInfo,
+) {
+    use kargo_api::event as kev;
+    let ns = stage.namespace().unwrap_or_default();
+    let controller = crate::events::STAGE_CONTROLLER;
+    let actor = if info.actor.is_empty() {
+        kev::controller_actor(controller)
     } else {
-        crate::events::Kind::Warning
+        info.actor.clone()
     };
-    let what = match &info.analysis_run {
-        Some(r) => format!("AnalysisRun {}", r.name),
-        None => format!("verification {}", info.id),
-    };
-    let text = if info.message.is_empty() {
-        format!("{what} {}", info.phase)
+    let message = if info.phase == "Successful" {
+        "Freight verification succeeded"
     } else {
-        format!("{what} {}: {}", info.phase, info.message)
+        info.message.as_str()
     };
-    let reason = format!("Verification{}", info.phase);
-    crate::events::emit(client, stage, kind, &reason, &text).await;
+    let promotion = match &info.analysis_run {
+        Some(r) => Api::<AnalysisRun>::namespaced(client.clone(), &ns)
+            .get_opt(&r.name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|ar| ar.annotations().get(PROMOTION_ANNOTATION).cloned()),
+        None => None,
+    };
+    let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
+    for item in coll.items.values() {
+        let Ok(Some(f)) = fapi.get_opt(&item.name).await else {
+            continue;
+        };
+        let Ok(fv) = serde_json::to_value(&f) else {
+            continue;
+        };
+        let mut event = crate::events::freight(
+            &fv,
+            &stage.name_any(),
+            crate::events::verification_reason(&info.phase),
+            message,
+            &actor,
+            controller,
+        );
+        let a = &mut event["metadata"]["annotations"];
+        for (key, value) in [
+            (kev::VERIFICATION_START_TIME, info.start_time.as_deref()),
+            (kev::VERIFICATION_FINISH_TIME, info.finish_time.as_deref()),
+            (
+                kev::ANALYSIS_RUN_NAME,
+                info.analysis_run.as_ref().map(|r| r.name.as_str()),
+            ),
+            (kev::PROMOTION_NAME, promotion.as_deref()),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                a[key] = json!(v);
+            }
+        }
+        crate::events::record(client, event).await;
+    }
 }
 
 /// Advances verification of the Stage's current collection (`status`
@@ -435,7 +483,7 @@ async fn advance(
                     finish_time: Some(now()),
                     ..v
                 };
-                record_event(client, stage, &info).await;
+                record_event(client, stage, coll, &info).await;
                 coll.verification_history[0] = info;
                 return Ok(());
             }
@@ -507,7 +555,7 @@ async fn finished(
     coll: &FreightCollection,
     info: &VerificationInfo,
 ) -> Result<(), kube::Error> {
-    record_event(client, stage, info).await;
+    record_event(client, stage, coll, info).await;
     if info.phase == "Successful" {
         mark_verified(client, stage, coll).await?;
     }

@@ -69,7 +69,11 @@ pub enum Error {
 pub async fn run(client: kube::Client, ctx: Arc<Context>) {
     let api: Api<Warehouse> = Api::all(client);
     Controller::new(api, ctx.shard.watcher_config())
-        .run(reconcile, error_policy, ctx)
+        .run(
+            |w, ctx| crate::metrics::timed("warehouse", reconcile(w, ctx)),
+            error_policy,
+            ctx,
+        )
         .for_each(|r| async move {
             if let Err(e) = r {
                 tracing::debug!(error = %e, "warehouse reconcile");
@@ -141,7 +145,10 @@ pub async fn reconcile(w: Arc<Warehouse>, ctx: Arc<Context>) -> Result<Action, E
         "discovering artifacts",
         w.meta().generation,
     );
-    match discover(&w, &ctx).await {
+    let started = std::time::Instant::now();
+    let discovered = discover(&w, &ctx).await;
+    crate::metrics::observe_discovery(&ns, &name, started.elapsed());
+    match discovered {
         Ok(found) => {
             ctx.failures
                 .lock()
@@ -456,15 +463,19 @@ async fn create_freight(
     let api: Api<Freight> = Api::namespaced(ctx.client.clone(), &w.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &f).await {
         Ok(created) => {
-            let msg = format!("created Freight {} ({id})", created.alias().unwrap_or(""));
-            crate::events::emit(
-                &ctx.client,
-                w,
-                crate::events::Kind::Normal,
-                "FreightCreated",
-                &msg,
-            )
-            .await;
+            if let Ok(fv) = serde_json::to_value(&created) {
+                let controller = crate::events::WAREHOUSE_CONTROLLER;
+                let actor = kargo_api::event::controller_actor(controller);
+                let event = crate::events::freight(
+                    &fv,
+                    "",
+                    "FreightCreated",
+                    "Freight created",
+                    &actor,
+                    controller,
+                );
+                crate::events::record(&ctx.client, event).await;
+            }
         }
         Err(kube::Error::Api(e)) if e.code == 409 => {}
         Err(e) => return Err(e.into()),

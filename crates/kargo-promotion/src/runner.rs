@@ -188,6 +188,9 @@ pub struct RunnerOptions {
     pub allow_file_repos: bool,
     /// Where users reach the Kargo UI, for links back to a Stage.
     pub ui_base_url: Option<String>,
+    /// Told how long each execution of a step took, by its `uses` (for
+    /// metrics).
+    pub step_timer: Option<fn(&str, Duration)>,
 }
 
 impl RunnerOptions {
@@ -198,6 +201,7 @@ impl RunnerOptions {
             retry_delay: Duration::from_secs(5),
             limits: Limits::default(),
             allow_file_repos: false,
+            step_timer: None,
             ui_base_url: None,
         }
     }
@@ -658,7 +662,12 @@ impl Runner {
                     limits: &self.options.limits,
                     ui_base_url: self.options.ui_base_url.as_deref(),
                 };
-                runner.run(&ctx, &config)
+                let started = std::time::Instant::now();
+                let result = runner.run(&ctx, &config);
+                if let Some(timer) = self.options.step_timer {
+                    timer(&step.uses, started.elapsed());
+                }
+                result
             };
             // An abort kills the step's processes; whatever it returned
             // then, the step and the run are Aborted.

@@ -152,12 +152,12 @@ async fn metrics(State(h): State<Health>) -> Response {
         "1 while this replica reconciles (it holds the leader Lease, or there is no election)",
         leader,
     );
-    let mut out = String::new();
-    match prometheus_client::encoding::text::encode(&mut out, &reg) {
-        Ok(()) => (
+    // The process's own metrics (histograms, process gauges) around these.
+    match kargo_controller::metrics::render(&reg) {
+        Ok(out) => (
             [(
                 http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                kargo_controller::metrics::CONTENT_TYPE,
             )],
             out,
         )

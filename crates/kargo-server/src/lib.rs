@@ -18,6 +18,7 @@ pub mod process_logs;
 pub mod public_config;
 pub mod rbac_bootstrap;
 pub mod request_counts;
+mod request_metrics;
 mod tls;
 pub mod ui;
 pub mod webhooks;
@@ -232,6 +233,7 @@ impl Server {
             &data_dir::db_path(&cfg.data_dir),
             kargo_store::Options {
                 durability: cfg.durability,
+                counter_rule: Some(kargo_controller::metrics::transitions),
                 ..kargo_store::Options::default()
             },
         )?;
@@ -341,7 +343,8 @@ impl Server {
             .merge(public_config::router(account.enabled(), oidc_cfg))
             .merge(admin_login::router(account))
             .merge(hooks)
-            .merge(ui::router(store.clone(), authn, api));
+            .merge(ui::router(store.clone(), authn, api))
+            .layer(axum::middleware::from_fn(request_metrics::observe));
         let handle = axum_server::Handle::new();
         let server = axum_server::from_tcp(listener)
             .map_err(|e| ServerError::Tls(e.to_string()))?

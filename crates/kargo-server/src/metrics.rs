@@ -1,8 +1,11 @@
-//! `GET /metrics`: Prometheus metrics about the pipeline, computed from
-//! the store at scrape time so they are never out of step with the
-//! objects (and survive restarts). They answer the seed's good practice:
-//! "track promotion success rates" and "alert on Freight stuck
-//! unverified". The names and labels are documented in docs/metrics.md.
+//! `GET /metrics`: the process's metrics (`kargo_controller::metrics`),
+//! the counters the store keeps (promotions, verifications, Freight
+//! created, discovery errors: they never go down), and gauges read from
+//! the store at scrape time (Freight awaiting verification per Stage and
+//! its age, Warehouses ready, the Promotion queue, store size, watchers).
+//! They answer the seed's good practice: "track promotion success rates"
+//! and "alert on Freight stuck unverified". The names and labels are
+//! documented in docs/metrics.md.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -12,30 +15,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StageLabels {
-    project: String,
-    stage: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PhaseLabels {
-    project: String,
-    stage: String,
-    phase: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WarehouseLabels {
-    project: String,
-    warehouse: String,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -44,16 +26,11 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ControllerLabels {
-    controller: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: String,
 }
 
-type FloatGauge = Gauge<f64, AtomicU64>;
+use kargo_controller::metrics::{ControllerLabels, FloatGauge, StageLabels, WarehouseLabels};
 
 fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
     crate::stored(store, api_version, kind, None)
@@ -84,67 +61,35 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         .set(1);
     reg.register("kargo_build_info", "The running kargo-rs version", build);
 
-    let promotions = Family::<PhaseLabels, Gauge>::default();
-    let durations = Family::<StageLabels, Histogram>::new_with_constructor(|| {
-        Histogram::new(exponential_buckets(0.25, 2.0, 14))
-    });
-    for (ns, p) in all(store, "kargo.akuity.io/v1alpha1", "Promotion") {
-        let stage = text(&p, "/spec/stage");
-        let mut phase = text(&p, "/status/phase");
-        if phase.is_empty() {
-            phase = "Pending".into();
-        }
-        promotions
-            .get_or_create(&PhaseLabels {
-                project: ns.clone(),
-                stage: stage.clone(),
-                phase: phase.clone(),
-            })
-            .inc();
-        if phase == "Succeeded"
-            && let (Some(a), Some(b)) = (
-                seconds(&p, "/status/startedAt"),
-                seconds(&p, "/status/finishedAt"),
-            )
-        {
-            durations
-                .get_or_create(&StageLabels { project: ns, stage })
-                .observe((b - a).max(0.0));
+    // Stored counts, and zero for what Stages and Warehouses will count.
+    let stages = all(store, "kargo.akuity.io/v1alpha1", "Stage");
+    let warehouses = all(store, "kargo.akuity.io/v1alpha1", "Warehouse");
+    let mut rows = store.counters().unwrap_or_default();
+    for (kind, objects) in [("Stage", &stages), ("Warehouse", &warehouses)] {
+        for (ns, obj) in objects {
+            for (name, labels) in kargo_controller::metrics::zero_series(kind, ns, obj) {
+                rows.push((name.to_string(), labels, 0));
+            }
         }
     }
-    reg.register(
-        "kargo_promotions",
-        "Promotions by Stage and phase (Pending, Running, Succeeded, Failed, Errored, Aborted)",
-        promotions,
-    );
-    reg.register(
-        "kargo_promotion_duration_seconds",
-        "How long Succeeded Promotions ran, by Stage",
-        durations,
-    );
+    kargo_controller::metrics::register_counters(&mut reg, &rows);
 
-    let verifications = Family::<PhaseLabels, Gauge>::default();
-    for (ns, run) in all(store, "argoproj.io/v1alpha1", "AnalysisRun") {
-        let stage = text(&run, "/metadata/labels/kargo.akuity.io~1stage");
-        if stage.is_empty() {
-            continue;
+    let pending = Family::<StageLabels, Gauge>::default();
+    for (ns, p) in all(store, "kargo.akuity.io/v1alpha1", "Promotion") {
+        let phase = text(&p, "/status/phase");
+        if phase.is_empty() || phase == "Pending" {
+            pending
+                .get_or_create(&StageLabels {
+                    project: ns,
+                    stage: text(&p, "/spec/stage"),
+                })
+                .inc();
         }
-        let mut phase = text(&run, "/status/phase");
-        if phase.is_empty() {
-            phase = "Pending".into();
-        }
-        verifications
-            .get_or_create(&PhaseLabels {
-                project: ns,
-                stage,
-                phase,
-            })
-            .inc();
     }
     reg.register(
-        "kargo_verifications",
-        "Verification AnalysisRuns by Stage and phase (Running, Successful, Failed, Error, Inconclusive)",
-        verifications,
+        "kargo_promotions_pending",
+        "Promotions waiting to run, by Stage (the promotion queue)",
+        pending,
     );
 
     let freight_count = Family::<WarehouseLabels, Gauge>::default();
@@ -166,7 +111,8 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
 
     let verified = Family::<StageLabels, Gauge>::default();
     let since = Family::<StageLabels, FloatGauge>::default();
-    for (ns, s) in all(store, "kargo.akuity.io/v1alpha1", "Stage") {
+    let awaiting = Family::<StageLabels, FloatGauge>::default();
+    for (ns, s) in stages {
         let stage = text(&s, "/metadata/name");
         let Some(items) = s
             .pointer("/status/freightHistory/0/items")
@@ -204,7 +150,11 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         }
         verified.get_or_create(&labels).set(i64::from(all_verified));
         if let Some(t) = entered {
-            since.get_or_create(&labels).set((now_s - t).max(0.0));
+            let age = (now_s - t).max(0.0);
+            since.get_or_create(&labels).set(age);
+            if !all_verified {
+                awaiting.get_or_create(&labels).set(age);
+            }
         }
     }
     reg.register(
@@ -217,9 +167,14 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         "Seconds since the Stage's current Freight arrived",
         since,
     );
+    reg.register(
+        "kargo_freight_awaiting_verification_seconds",
+        "Seconds the Stage's current Freight has been waiting to be verified there (absent once verified)",
+        awaiting,
+    );
 
     let ready = Family::<WarehouseLabels, Gauge>::default();
-    for (ns, w) in all(store, "kargo.akuity.io/v1alpha1", "Warehouse") {
+    for (ns, w) in warehouses {
         let is_ready = w
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -242,9 +197,33 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
 
     register_controller_metrics(&mut reg);
 
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode(&mut out, &reg)?;
-    Ok(out)
+    let gauge = |reg: &mut Registry, name: &str, help: &str, v: i64| {
+        let g = Gauge::<i64>::default();
+        g.set(v);
+        reg.register(name, help, g);
+    };
+    if let Ok(bytes) = store.size_bytes() {
+        gauge(
+            &mut reg,
+            "kargo_store_size_bytes",
+            "Size of the database file",
+            bytes as i64,
+        );
+    }
+    gauge(
+        &mut reg,
+        "kargo_store_watch_log_bytes",
+        "Bytes of object bodies the watch log holds",
+        store.event_log_bytes() as i64,
+    );
+    gauge(
+        &mut reg,
+        "kargo_api_watchers",
+        "Open watches on the store (API watch streams and the controllers' watches)",
+        store.watchers() as i64,
+    );
+
+    kargo_controller::metrics::render(&reg)
 }
 
 /// The controllers' own counters: API requests by verb and resource, and
@@ -287,7 +266,7 @@ pub async fn handler(State(store): State<Store>) -> Response {
         Ok(Ok(body)) => (
             [(
                 http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                kargo_controller::metrics::CONTENT_TYPE,
             )],
             body,
         )

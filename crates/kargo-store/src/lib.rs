@@ -131,7 +131,17 @@ pub struct Options {
     /// [`Store::watch`]), so this bounds memory, not correctness: each
     /// slot keeps its event's body alive until it is overwritten.
     pub live_events: usize,
+    /// What a write counts: given the kind, namespace, the stored object
+    /// before (None on create) and after, the counters to add one to,
+    /// each `(name, labels)`. They are added in the write's own
+    /// transaction, so a count is never lost by a crash nor doubled by a
+    /// repeated write; [`Store::counters`] reads them.
+    pub counter_rule: Option<CounterRule>,
 }
+
+/// See [`Options::counter_rule`]: `(kind, namespace, old, new)` → the
+/// `(counter name, encoded label set)` pairs to add one to.
+pub type CounterRule = fn(&str, &str, Option<&Value>, &Value) -> Vec<(&'static str, String)>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -140,6 +150,7 @@ impl Default for Options {
             event_retention_bytes: 64 * 1024 * 1024,
             durability: Durability::Normal,
             live_events: 256,
+            counter_rule: None,
         }
     }
 }
@@ -400,6 +411,13 @@ impl Store {
             .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
+    /// Size of the database file in bytes (pages × page size).
+    pub fn size_bytes(&self) -> Result<u64> {
+        let db = self.lock();
+        let q = |sql: &str| db.conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        Ok((q("PRAGMA page_count")? * q("PRAGMA page_size")?) as u64)
+    }
+
     fn write_in<T>(
         db: &mut Db,
         events: &broadcast::Sender<Arc<WatchEvent>>,
@@ -412,9 +430,12 @@ impl Store {
                 tx,
                 rv: start_rv,
                 pending: Vec::new(),
+                counter_rule: db.opts.counter_rule,
             };
             let out = f(&mut w)?;
-            let Writer { tx, rv, pending } = w;
+            let Writer {
+                tx, rv, pending, ..
+            } = w;
             if rv != start_rv {
                 tx.execute("INSERT INTO meta(key, value) VALUES('rv', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value", [rv as i64])?;
             }
@@ -484,6 +505,24 @@ impl Store {
             }
         }
         Self::drop_events_before(db, keep_from)
+    }
+
+    /// Every counter [`Options::counter_rule`] has counted: name, encoded
+    /// label set, value.
+    pub fn counters(&self) -> Result<Vec<(String, String, u64)>> {
+        let db = self.lock();
+        let mut st = db
+            .conn
+            .prepare_cached("SELECT name, labels, value FROM counters ORDER BY name, labels")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Live watch subscriptions now.
+    pub fn watchers(&self) -> usize {
+        self.events.receiver_count()
     }
 
     /// Bytes of object bodies the watch log holds now.
@@ -584,6 +623,7 @@ impl Store {
             if info.kind == "Namespace" {
                 obj["status"] = json!({"phase": "Active"});
             }
+            w.count(info.kind, ns, None, &obj)?;
             let created = w.put(info, ns, &name, obj, EventType::Added)?;
             if info.kind == "Project" {
                 w.ensure_project_namespace(&name)?;
@@ -692,9 +732,26 @@ struct Writer<'c> {
     tx: Transaction<'c>,
     rv: u64,
     pending: Vec<WatchEvent>,
+    counter_rule: Option<CounterRule>,
 }
 
 impl Writer<'_> {
+    /// Adds what [`Options::counter_rule`] counts for this write.
+    fn count(&self, kind: &str, ns: &str, old: Option<&Value>, new: &Value) -> Result<()> {
+        let Some(rule) = self.counter_rule else {
+            return Ok(());
+        };
+        for (name, labels) in rule(kind, ns, old, new) {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO counters(name, labels, value) VALUES(?1, ?2, 1)
+                     ON CONFLICT(name, labels) DO UPDATE SET value = value + 1",
+                )?
+                .execute(params![name, labels])?;
+        }
+        Ok(())
+    }
+
     fn put(
         &mut self,
         info: &ResourceInfo,
@@ -885,6 +942,7 @@ impl Writer<'_> {
             self.remove(info, ns, name, new)?;
             return Ok(old);
         }
+        self.count(info.kind, ns, Some(&old), &new)?;
         self.put(info, ns, name, new, EventType::Modified)
     }
 

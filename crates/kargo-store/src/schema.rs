@@ -38,6 +38,9 @@ pub fn init(conn: &Connection, durability: crate::Durability) -> rusqlite::Resul
          CREATE TABLE IF NOT EXISTS events (
             rv INTEGER PRIMARY KEY, res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
             type TEXT NOT NULL, body TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS counters (
+            name TEXT NOT NULL, labels TEXT NOT NULL, value INTEGER NOT NULL,
+            PRIMARY KEY (name, labels)) WITHOUT ROWID;",
     )
 }

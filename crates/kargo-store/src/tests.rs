@@ -305,3 +305,48 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
         Err(StoreError::Conflict(_))
     ));
 }
+
+/// Counts ConfigMaps whose `data.a` became "done": on the transition only.
+fn done_rule(
+    kind: &str,
+    ns: &str,
+    old: Option<&Value>,
+    new: &Value,
+) -> Vec<(&'static str, String)> {
+    let done = |v: Option<&Value>| v.and_then(|v| v.pointer("/data/a")) == Some(&json!("done"));
+    if kind == "ConfigMap" && done(Some(new)) && !done(old) {
+        vec![("done_total", ns.to_string())]
+    } else {
+        Vec::new()
+    }
+}
+
+#[test]
+fn counters_count_transitions_once_and_survive_deletes_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kargo.db");
+    let opts = || Options {
+        counter_rule: Some(done_rule),
+        ..Options::default()
+    };
+    let s = Store::open_with(&path, opts()).unwrap();
+    project(&s, "p");
+    let mut obj = cm("c");
+    s.create(info("ConfigMap"), "p", obj.clone()).unwrap();
+    obj["data"]["a"] = json!("done");
+    // The same write twice (a repeated reconcile): one transition.
+    s.update(info("ConfigMap"), "p", "c", obj.clone(), Part::Main)
+        .unwrap();
+    s.update(info("ConfigMap"), "p", "c", obj.clone(), Part::Main)
+        .unwrap();
+    let mut created_done = cm("d");
+    created_done["data"]["a"] = json!("done");
+    s.create(info("ConfigMap"), "p", created_done).unwrap();
+    s.delete(info("ConfigMap"), "p", "c", &Preconditions::default())
+        .unwrap();
+    let want = vec![("done_total".to_string(), "p".to_string(), 2)];
+    assert_eq!(s.counters().unwrap(), want);
+    drop(s);
+    let s = Store::open_with(&path, opts()).unwrap();
+    assert_eq!(s.counters().unwrap(), want, "restored after reopen");
+}

@@ -893,7 +893,22 @@ fn prometheus_counts_survive_garbage_collection_and_restarts() {
     // dev: 2 succeeded, 1 failed its verification, of 2 finished;
     // staging: none of 1 succeeded.
     assert_eq!(rate, ["dev=0.500", "staging=0.000"]);
-    let stuck = answers(&prom, STUCK);
+    // The gauge is an age: it passes the query's one second a moment
+    // after the failed verification, not necessarily by the time the
+    // counters settled.
+    let stuck_now = || {
+        let mut stuck = Vec::new();
+        wait_for(
+            "Freight awaiting verification for over a second",
+            30,
+            || {
+                stuck = answers(&prom, STUCK);
+                !stuck.is_empty()
+            },
+        );
+        stuck
+    };
+    let stuck = stuck_now();
     assert_eq!(stuck.len(), 1, "{stuck:?}");
     assert!(stuck[0].starts_with("dev="), "{stuck:?}");
 
@@ -929,7 +944,7 @@ fn prometheus_counts_survive_garbage_collection_and_restarts() {
     });
     settled("the counts after garbage collection and a restart");
     assert_eq!(answers(&prom, RELEASE_SUCCESS), rate);
-    let stuck_after = answers(&prom, STUCK);
+    let stuck_after = stuck_now();
     assert_eq!(stuck_after.len(), 1, "{stuck_after:?}");
     assert!(stuck_after[0].starts_with("dev="), "{stuck_after:?}");
 

@@ -36,6 +36,33 @@ fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
     crate::stored(store, api_version, kind, None)
 }
 
+/// Objects of a kind read a page at a time, each handed to `f` and then
+/// dropped: a scrape of a project with 10,000 Freight holds one page,
+/// not every Freight decoded at once.
+fn each(store: &Store, api_version: &str, kind: &str, mut f: impl FnMut(String, Value)) {
+    const PAGE: usize = 500;
+    let Some(info) = kargo_api::lookup_kind(api_version, kind) else {
+        return;
+    };
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let at = after.as_ref().map(|(n, m)| (n.as_str(), m.as_str()));
+        let Ok((rows, _)) = store.list(info, None, at, PAGE) else {
+            return;
+        };
+        let full = rows.len() == PAGE;
+        after = rows.last().map(|r| (r.ns.clone(), r.name.clone()));
+        for r in rows {
+            if let Ok(v) = serde_json::from_str(&r.body) {
+                f(r.ns, v);
+            }
+        }
+        if !full {
+            return;
+        }
+    }
+}
+
 fn text(v: &Value, pointer: &str) -> String {
     v.pointer(pointer)
         .and_then(Value::as_str)
@@ -75,7 +102,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     kargo_controller::metrics::register_counters(&mut reg, &rows);
 
     let pending = Family::<StageLabels, Gauge>::default();
-    for (ns, p) in all(store, "kargo.akuity.io/v1alpha1", "Promotion") {
+    each(store, "kargo.akuity.io/v1alpha1", "Promotion", |ns, p| {
         let phase = text(&p, "/status/phase");
         if phase.is_empty() || phase == "Pending" {
             pending
@@ -85,7 +112,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
                 })
                 .inc();
         }
-    }
+    });
     reg.register(
         "kargo_promotions_pending",
         "Promotions waiting to run, by Stage (the promotion queue)",
@@ -93,16 +120,28 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     );
 
     let freight_count = Family::<WarehouseLabels, Gauge>::default();
-    let mut freight: HashMap<(String, String), Value> = HashMap::new();
-    for (ns, f) in all(store, "kargo.akuity.io/v1alpha1", "Freight") {
+    // Only the Freight some Stage holds now is kept for the gauges below.
+    let mut freight: HashMap<(String, String), Value> = stages
+        .iter()
+        .flat_map(|(ns, s)| {
+            s.pointer("/status/freightHistory/0/items")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|items| items.values())
+                .map(|item| ((ns.clone(), text(item, "/name")), Value::Null))
+        })
+        .collect();
+    each(store, "kargo.akuity.io/v1alpha1", "Freight", |ns, f| {
         freight_count
             .get_or_create(&WarehouseLabels {
                 project: ns.clone(),
                 warehouse: text(&f, "/origin/name"),
             })
             .inc();
-        freight.insert((ns, text(&f, "/metadata/name")), f);
-    }
+        if let Some(slot) = freight.get_mut(&(ns, text(&f, "/metadata/name"))) {
+            *slot = f;
+        }
+    });
     reg.register(
         "kargo_freight",
         "Freight by origin Warehouse",
@@ -128,7 +167,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         let mut entered: Option<f64> = None;
         for item in items.values() {
             let name = text(item, "/name");
-            let Some(f) = freight.get(&(ns.clone(), name)) else {
+            let Some(f) = freight.get(&(ns.clone(), name)).filter(|f| !f.is_null()) else {
                 all_verified = false;
                 continue;
             };

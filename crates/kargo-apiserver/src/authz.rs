@@ -30,6 +30,9 @@ pub struct Authorizer {
 struct State {
     index: Index,
     events: broadcast::Receiver<Arc<WatchEvent>>,
+    /// The newest change the index has seen (of any resource): a lag
+    /// replays the RBAC kinds' changes after it from the watch log.
+    seen_rv: u64,
     /// Kept across rebuilds of the index.
     global_namespaces: Vec<String>,
 }
@@ -49,11 +52,22 @@ fn build(store: &Store) -> Result<Index, StoreError> {
     Ok(index)
 }
 
+/// Applies one stored change to the index when it is of an RBAC kind.
+fn apply_event(index: &mut Index, ev: &WatchEvent) {
+    if RBAC_RESOURCES.contains(&ev.res.as_str()) {
+        let obj = (ev.type_ != EventType::Deleted)
+            .then(|| serde_json::from_str::<Value>(&ev.body).ok())
+            .flatten();
+        index.apply(&ev.res, &ev.ns, &ev.name, obj.as_ref());
+    }
+}
+
 impl Authorizer {
     /// Builds the index from the store and follows its changes.
     pub fn new(store: Store) -> Result<Self, StoreError> {
         // Subscribe first: a change made while listing is applied twice,
         // never missed.
+        let seen_rv = store.current_rv();
         let events = store.watch(None)?.live;
         let index = build(&store)?;
         Ok(Self {
@@ -61,6 +75,7 @@ impl Authorizer {
             state: Arc::new(Mutex::new(State {
                 index,
                 events,
+                seen_rv,
                 global_namespaces: Vec::new(),
             })),
         })
@@ -83,27 +98,45 @@ impl Authorizer {
         loop {
             match st.events.try_recv() {
                 Ok(ev) => {
-                    if RBAC_RESOURCES.contains(&ev.res.as_str()) {
-                        let obj = (ev.type_ != EventType::Deleted)
-                            .then(|| serde_json::from_str::<Value>(&ev.body).ok())
-                            .flatten();
-                        st.index.apply(&ev.res, &ev.ns, &ev.name, obj.as_ref());
-                    }
+                    st.seen_rv = st.seen_rv.max(ev.rv);
+                    apply_event(&mut st.index, &ev);
                 }
-                Err(TryRecvError::Lagged(_)) => {
-                    // Too many changes to replay: read everything again.
-                    match build(&self.store) {
-                        Ok(mut ix) => {
-                            ix.set_global_namespaces(st.global_namespaces.clone());
-                            st.index = ix
-                        }
-                        Err(e) => tracing::error!(error = %e, "rebuilding the RBAC index"),
-                    }
-                }
+                Err(TryRecvError::Lagged(_)) => self.catch_up(&mut st),
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
         f(&st.index)
+    }
+
+    /// After the live buffer moved on without us: replays the RBAC kinds'
+    /// changes since the last one seen from the watch log (their bodies
+    /// only), and rebuilds the whole index only when that history is gone.
+    fn catch_up(&self, st: &mut State) {
+        match self.store.watch_resources(Some(st.seen_rv), RBAC_RESOURCES) {
+            Ok(sub) => {
+                for ev in &sub.backlog {
+                    st.seen_rv = st.seen_rv.max(ev.rv);
+                    apply_event(&mut st.index, ev);
+                }
+                st.events = sub.live;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "replaying RBAC changes; rebuilding the index");
+                let rebuilt = self.store.watch(None).and_then(|sub| {
+                    let rv = self.store.current_rv();
+                    Ok((sub.live, rv, build(&self.store)?))
+                });
+                match rebuilt {
+                    Ok((live, rv, mut ix)) => {
+                        ix.set_global_namespaces(st.global_namespaces.clone());
+                        st.index = ix;
+                        st.events = live;
+                        st.seen_rv = rv;
+                    }
+                    Err(e) => tracing::error!(error = %e, "rebuilding the RBAC index"),
+                }
+            }
+        }
     }
 
     /// Applies the store's changes every second even when no request
@@ -511,4 +544,116 @@ async fn authorize_request(
             .into_response()));
     }
     Ok(Ok(req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kargo_store::{Options, Preconditions};
+
+    fn info(api_version: &str, kind: &str) -> &'static ResourceInfo {
+        kargo_api::lookup_kind(api_version, kind).expect("registered kind")
+    }
+
+    fn alice() -> UserInfo {
+        UserInfo {
+            name: "alice".into(),
+            groups: vec!["system:authenticated".into()],
+            oidc: None,
+        }
+    }
+
+    fn get_stages() -> Attributes {
+        Attributes {
+            verb: "get".into(),
+            namespace: "p".into(),
+            api_group: "kargo.akuity.io".into(),
+            resource: "stages".into(),
+            resource_request: true,
+            ..Attributes::default()
+        }
+    }
+
+    fn open(dir: &std::path::Path, opts: Options) -> Store {
+        let store = Store::open_with(&dir.join("db"), opts).expect("store");
+        let ns = json!({"metadata": {"name": "p"}});
+        store
+            .create(info("v1", "Namespace"), "", ns)
+            .expect("Namespace");
+        store
+    }
+
+    /// Writes more than the live buffer holds, so the next decision finds
+    /// the authorizer lagged.
+    fn burst(store: &Store, from: usize) {
+        for i in from..from + 40 {
+            let cm = json!({"metadata": {"name": format!("cm-{i}")}, "data": {"k": "v"}});
+            store
+                .create(info("v1", "ConfigMap"), "p", cm)
+                .expect("ConfigMap");
+        }
+    }
+
+    fn grant(store: &Store) {
+        let role = json!({"metadata": {"name": "viewer"},
+            "rules": [{"apiGroups": ["kargo.akuity.io"], "resources": ["stages"], "verbs": ["get"]}]});
+        store
+            .create(info("rbac.authorization.k8s.io/v1", "Role"), "p", role)
+            .expect("Role");
+        let binding = json!({"metadata": {"name": "alice-viewer"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "viewer"},
+            "subjects": [{"kind": "User", "name": "alice"}]});
+        store
+            .create(
+                info("rbac.authorization.k8s.io/v1", "RoleBinding"),
+                "p",
+                binding,
+            )
+            .expect("RoleBinding");
+    }
+
+    #[test]
+    fn a_lagged_authorizer_replays_rbac_changes_from_the_watch_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = Options {
+            live_events: 16,
+            ..Options::default()
+        };
+        let store = open(dir.path(), opts);
+        let authz = Authorizer::new(store.clone()).expect("authorizer");
+        assert!(!authz.authorize(&alice(), &get_stages()).allowed);
+        // The grant lands in the middle of a burst the live buffer cannot hold.
+        burst(&store, 0);
+        grant(&store);
+        burst(&store, 100);
+        assert!(authz.authorize(&alice(), &get_stages()).allowed);
+        // So does a revocation.
+        store
+            .delete(
+                info("rbac.authorization.k8s.io/v1", "RoleBinding"),
+                "p",
+                "alice-viewer",
+                &Preconditions::default(),
+            )
+            .expect("delete RoleBinding");
+        burst(&store, 200);
+        assert!(!authz.authorize(&alice(), &get_stages()).allowed);
+    }
+
+    #[test]
+    fn an_authorizer_whose_history_was_compacted_rebuilds_its_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = Options {
+            live_events: 16,
+            ..Options::default()
+        };
+        let store = open(dir.path(), opts);
+        let authz = Authorizer::new(store.clone()).expect("authorizer");
+        assert!(!authz.authorize(&alice(), &get_stages()).allowed);
+        grant(&store);
+        burst(&store, 0);
+        // The grant's events are no longer in the watch log.
+        store.compact(5).expect("compact");
+        assert!(authz.authorize(&alice(), &get_stages()).allowed);
+    }
 }

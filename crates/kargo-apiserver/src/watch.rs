@@ -150,7 +150,10 @@ pub async fn serve(
                     rv
                 }
             };
-            Ok((initial, s.store.watch(Some(start))?, start))
+            // Only this resource's events are replayed (a resumed watch of
+            // Stages does not read every Freight change since).
+            let sub = s.store.watch_resource(Some(start), Some(&res_key(info)))?;
+            Ok((initial, sub, start))
         }
     })
     .await?;

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod output;
+#[cfg(feature = "jemalloc")]
 mod allocator;
 mod client;
 mod cmd;

@@ -32,6 +32,13 @@ struct VersionLabels {
 
 use kargo_controller::metrics::{ControllerLabels, FloatGauge, StageLabels, WarehouseLabels};
 
+/// The Freight one Stage holds now (its newest `freightHistory` entry).
+struct HeldFreight {
+    ns: String,
+    stage: String,
+    freight: Vec<String>,
+}
+
 fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
     crate::stored(store, api_version, kind, None)
 }
@@ -89,14 +96,29 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     reg.register("kargo_build_info", "The running kargo-rs version", build);
 
     // Stored counts, and zero for what Stages and Warehouses will count.
-    let stages = all(store, "kargo.akuity.io/v1alpha1", "Stage");
-    let warehouses = all(store, "kargo.akuity.io/v1alpha1", "Warehouse");
+    // Stages are read a page at a time too; of each only its counters'
+    // zero series and the names of the Freight it holds now are kept.
     let mut rows = store.counters().unwrap_or_default();
-    for (kind, objects) in [("Stage", &stages), ("Warehouse", &warehouses)] {
-        for (ns, obj) in objects {
-            for (name, labels) in kargo_controller::metrics::zero_series(kind, ns, obj) {
-                rows.push((name.to_string(), labels, 0));
-            }
+    let mut held: Vec<HeldFreight> = Vec::new();
+    each(store, "kargo.akuity.io/v1alpha1", "Stage", |ns, s| {
+        for (name, labels) in kargo_controller::metrics::zero_series("Stage", &ns, &s) {
+            rows.push((name.to_string(), labels, 0));
+        }
+        if let Some(items) = s
+            .pointer("/status/freightHistory/0/items")
+            .and_then(Value::as_object)
+        {
+            held.push(HeldFreight {
+                stage: text(&s, "/metadata/name"),
+                freight: items.values().map(|item| text(item, "/name")).collect(),
+                ns,
+            });
+        }
+    });
+    let warehouses = all(store, "kargo.akuity.io/v1alpha1", "Warehouse");
+    for (ns, obj) in &warehouses {
+        for (name, labels) in kargo_controller::metrics::zero_series("Warehouse", ns, obj) {
+            rows.push((name.to_string(), labels, 0));
         }
     }
     kargo_controller::metrics::register_counters(&mut reg, &rows);
@@ -120,15 +142,14 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     );
 
     let freight_count = Family::<WarehouseLabels, Gauge>::default();
-    // Only the Freight some Stage holds now is kept for the gauges below.
-    let mut freight: HashMap<(String, String), Value> = stages
+    // Only the status of the Freight some Stage holds now is kept for the
+    // gauges below.
+    let mut freight: HashMap<(String, String), Value> = held
         .iter()
-        .flat_map(|(ns, s)| {
-            s.pointer("/status/freightHistory/0/items")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|items| items.values())
-                .map(|item| ((ns.clone(), text(item, "/name")), Value::Null))
+        .flat_map(|h| {
+            h.freight
+                .iter()
+                .map(|f| ((h.ns.clone(), f.clone()), Value::Null))
         })
         .collect();
     each(store, "kargo.akuity.io/v1alpha1", "Freight", |ns, f| {
@@ -139,7 +160,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
             })
             .inc();
         if let Some(slot) = freight.get_mut(&(ns, text(&f, "/metadata/name"))) {
-            *slot = f;
+            *slot = f.get("status").cloned().unwrap_or_default();
         }
     });
     reg.register(
@@ -151,39 +172,35 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     let verified = Family::<StageLabels, Gauge>::default();
     let since = Family::<StageLabels, FloatGauge>::default();
     let awaiting = Family::<StageLabels, FloatGauge>::default();
-    for (ns, s) in stages {
-        let stage = text(&s, "/metadata/name");
-        let Some(items) = s
-            .pointer("/status/freightHistory/0/items")
-            .and_then(Value::as_object)
-        else {
-            continue;
-        };
+    for HeldFreight {
+        ns,
+        stage,
+        freight: items,
+    } in held
+    {
         let labels = StageLabels {
             project: ns.clone(),
             stage: stage.clone(),
         };
         let mut all_verified = !items.is_empty();
         let mut entered: Option<f64> = None;
-        for item in items.values() {
-            let name = text(item, "/name");
-            let Some(f) = freight.get(&(ns.clone(), name)).filter(|f| !f.is_null()) else {
+        for name in items {
+            let Some(status) = freight.get(&(ns.clone(), name)).filter(|f| !f.is_null()) else {
                 all_verified = false;
                 continue;
             };
-            let status = f.get("status");
             if status
-                .and_then(|st| st.pointer("/verifiedIn"))
+                .pointer("/verifiedIn")
                 .and_then(|v| v.get(&stage))
                 .is_none()
             {
                 all_verified = false;
             }
-            if let Some(t) = status.and_then(|st| {
-                st.pointer("/currentlyIn")
-                    .and_then(|c| c.get(&stage))
-                    .and_then(|c| seconds(c, "/since"))
-            }) {
+            if let Some(t) = status
+                .pointer("/currentlyIn")
+                .and_then(|c| c.get(&stage))
+                .and_then(|c| seconds(c, "/since"))
+            {
                 entered = Some(entered.map_or(t, |e: f64| e.max(t)));
             }
         }

@@ -325,6 +325,13 @@ impl Store {
     /// events are not filtered. A watcher that lagged behind the live
     /// buffer resumes through this from the last event it saw.
     pub fn watch_resource(&self, from: Option<u64>, res: Option<&str>) -> Result<Subscription> {
+        self.watch_resources(from, res.as_slice())
+    }
+
+    /// [`Store::watch`] whose replay holds only events of the resources
+    /// `res` (keys like `roles.rbac.authorization.k8s.io`; all when
+    /// empty). Bodies of other resources' events are not even read.
+    pub fn watch_resources(&self, from: Option<u64>, res: &[&str]) -> Result<Subscription> {
         let db = self.lock();
         let mut backlog = Vec::new();
         if let Some(rv) = from {
@@ -336,15 +343,18 @@ impl Store {
             }
             if rv < db.rv {
                 let mut st = db.conn.prepare_cached(
-                    "SELECT rv, res, ns, name, type, body FROM events \
-                     WHERE rv > ?1 AND (?2 IS NULL OR res = ?2) ORDER BY rv",
+                    "SELECT rv, res, ns, name, type, body FROM events WHERE rv > ?1 ORDER BY rv",
                 )?;
-                let rows = st.query_map(params![rv as i64, res], |r| {
+                let rows = st.query_map(params![rv as i64], |r| {
+                    let key: String = r.get(1)?;
+                    if !res.is_empty() && !res.contains(&key.as_str()) {
+                        return Ok(None);
+                    }
                     let t: String = r.get(4)?;
                     let body: String = r.get(5)?;
-                    Ok(Arc::new(WatchEvent {
+                    Ok(Some(Arc::new(WatchEvent {
                         rv: r.get::<_, i64>(0)? as u64,
-                        res: r.get(1)?,
+                        res: key,
                         ns: r.get(2)?,
                         name: r.get(3)?,
                         type_: match t.as_str() {
@@ -353,10 +363,12 @@ impl Store {
                             _ => EventType::Modified,
                         },
                         body: body.into(),
-                    }))
+                    })))
                 })?;
                 for r in rows {
-                    backlog.push(r?);
+                    if let Some(e) = r? {
+                        backlog.push(e);
+                    }
                 }
             }
         }

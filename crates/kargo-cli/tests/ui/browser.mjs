@@ -177,23 +177,37 @@ try {
   await b.locator("#detail h1", { hasText: "ui-renamed" }).waitFor();
   ok("edit_alias");
 
-  // Clone: the Warehouse's form starts from the Freight's artifacts. Delete
-  // it (confirmed) in another tab, then make the clone.
+  // Clone: the Warehouse's form starts from the Freight's artifacts.
   const made = b.url();
   await b.click("a#clone");
   await b.waitForURL("**/warehouses/**?clone=**");
   await b.locator("h2#assembly", { hasText: "Clone Freight ui-renamed" }).waitFor();
   if (!(await b.locator("fieldset label", { hasText: "v1.3.0" }).locator("input").isChecked())) fail("the clone does not start from v1.3.0");
   await shot(b, "freight-clone");
+  // Delete: not while a Stage holds the Freight (dev auto-promotes the new
+  // one); the failed v1.2.0 dev then leaves goes, after a confirmation.
   const c = await ctx.newPage();
+  const until = async (what, cond) => {
+    for (let i = 0; !(await cond()); i++) {
+      if (i > 120) fail(what);
+      await new Promise((r) => setTimeout(r, 500));
+      await c.reload();
+    }
+  };
   await c.goto(made);
+  await until("dev never took the new Freight", async () => (await c.locator(".actions", { hasText: "In use by dev" }).count()) > 0);
+  if (await c.locator("button[data-action=delete-freight]").count()) fail("Delete offered for Freight in use");
+  await c.goto(`${url}/ui/projects/${P}/freight/${broken}`);
+  await until("v1.2.0 stayed in use", async () => (await c.locator("details.confirm summary").count()) > 0);
   await c.click("details.confirm summary");
   await c.click("button[data-action=delete-freight]");
   await c.waitForURL(`**/ui/projects/${P}?ok=*`);
   await c.locator(".flash", { hasText: "deleted" }).waitFor();
-  if (await c.locator(".card", { hasText: "ui-renamed" }).count()) fail("the deleted Freight is still on the timeline");
+  if (await c.locator(".card", { hasText: "v1.2.0" }).count()) fail("the deleted Freight is still on the timeline");
   await c.close();
   ok("delete_freight");
+  // The clone, changed to the deleted v1.2.0, makes it again.
+  await b.locator("fieldset label", { hasText: "v1.2.0" }).locator("input").check();
   await b.fill("form.create input[name=alias]", "ui-cloned");
   await b.click("button[data-action=create-freight]");
   await b.waitForURL("**/freight/**");
@@ -232,6 +246,7 @@ spec:
     config: {repoURL: https://git.example.com/app.git}
   - uses: git-push
     as: push
+    config: {path: ./out}
 `);
   await b.goto(`${url}/ui/projects/${P}`);
   await b.click("a#settings");

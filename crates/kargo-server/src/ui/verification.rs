@@ -273,4 +273,48 @@ mod tests {
         assert!(s.contains("0.0,28.0") && s.contains("100.0,2.0"), "{s}");
         assert!(sparkline(&[1.0]).into_string().is_empty());
     }
+
+    #[tokio::test]
+    async fn job_logs_are_read_through_the_api_and_what_is_missing_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kargo_store::Store::open(&dir.path().join("db")).unwrap();
+        let ns_info = kargo_api::lookup_kind("v1", "Namespace").unwrap();
+        store
+            .create(ns_info, "", serde_json::json!({"metadata": {"name": "p"}}))
+            .unwrap();
+        let client = crate::in_process::in_process_client(store.clone());
+        // No pods of the Job yet.
+        let html = job_logs(client.clone(), "p", &[run()], "dev.v1")
+            .await
+            .into_string();
+        assert!(
+            html.contains("Job p/dev.v1.smoke.1") && html.contains("No pods of this Job"),
+            "{html}"
+        );
+        // A pod of it: listed by `job-name`; this API serves no logs of
+        // other pods, which is said rather than hidden.
+        let pod = kargo_api::lookup_kind("v1", "Pod").unwrap();
+        store
+            .create(pod, "p", serde_json::json!({"metadata": {"name": "smoke-abc", "namespace": "p",
+                "labels": {"job-name": "dev.v1.smoke.1"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}))
+            .unwrap();
+        let html = job_logs(client, "p", &[run()], "dev.v1")
+            .await
+            .into_string();
+        assert!(
+            html.contains("Pod smoke-abc") && html.contains("(logs of pod smoke-abc:"),
+            "{html}"
+        );
+        // A run without job metrics has no logs section.
+        let mut web_only = run();
+        web_only.status.as_mut().unwrap().metric_results.truncate(1);
+        let none = job_logs(
+            crate::in_process::in_process_client(store),
+            "p",
+            &[web_only],
+            "dev.v1",
+        )
+        .await;
+        assert!(none.into_string().is_empty());
+    }
 }

@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kargo-rs/target}"
+# `scripts/bench.sh ui` runs only the web UI's benchmark (release build).
+if [ "${1:-}" = ui ]; then
+  exec cargo bench --locked -p kargo-cli --bench ui
+fi
 cargo bench --locked -p kargo-cli --bench api
 cargo bench --locked -p kargo-cli --bench pipeline
 # Sizes: KARGO_BENCH_SIZES=10x100,200x2000 (default) or full (up to 1,000 Stages x 10,000 Freight).

@@ -4,8 +4,10 @@
 //! directory, or here when missing) as a user would: sign in through a
 //! deep link, the quick start's graph, promote with a live update, a
 //! running Promotion aborted, approve, re-verify, refresh a Warehouse,
-//! create Freight, edit an alias, dark mode. Never skipped: without
-//! Chromium or node it fails and says what to install. Screenshots go to
+//! create Freight, edit an alias, clone and delete Freight, roll back and
+//! its marks, an AnalysisRun's measurements, the settings screens, dark
+//! mode. Never skipped: without Chromium or node it fails and says what
+//! to install. Screenshots go to
 //! docs/ui/ when `KARGO_UI_SCREENSHOTS=1`, else to a temporary directory.
 
 mod common;
@@ -190,6 +192,12 @@ fn the_web_ui_works_in_chromium() {
         "refresh_warehouse",
         "create_freight",
         "edit_alias",
+        "rollback_marker_on_graph_and_stage",
+        "roll_back_from_the_stage_page",
+        "analysis_run_measurements",
+        "delete_freight",
+        "clone_freight",
+        "settings",
         "dark_mode",
     ] {
         assert!(

@@ -26,6 +26,9 @@ async function shot(page, name) { await page.screenshot({ path: join(shots, name
 function kargo(...args) {
   return execFileSync(process.env.KARGO_BIN, args, { env: { ...process.env }, encoding: "utf8", timeout: 60000 });
 }
+function kargoApply(yaml) {
+  return execFileSync(process.env.KARGO_BIN, ["apply", "-f", "-"], { env: { ...process.env }, input: yaml, encoding: "utf8", timeout: 60000 });
+}
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -58,6 +61,12 @@ try {
   if (intoProd !== 2 || fromDev !== 2) fail(`fan-in ${intoProd}, fan-out ${fromDev}`);
   await shot(a, "project");
   ok("pipeline_renders_four_stages_with_fan_in");
+  // The quick start rolled prod-us back to v1.0.0: its node and page say so.
+  await a.locator("#node-stage-prod-us .tag.rollback").waitFor();
+  await a.goto(`${url}/ui/projects/${P}/stages/prod-us`);
+  if (!(await a.locator("#detail table tr .tag.rollback").count())) fail("no rollback mark in prod-us's Promotions");
+  await a.goto(`${url}/ui/projects/${P}`);
+  ok("rollback_marker_on_graph_and_stage");
   await a.click("nav.views a:has-text('List')");
   if ((await a.locator("#stage-list tbody tr").count()) !== 4) fail("list view rows");
   await shot(a, "project-list");
@@ -84,6 +93,20 @@ try {
   if (statuses.length < 2 || statuses.some((s) => s !== "Succeeded" && s !== "Skipped")) fail(`steps ${statuses}`);
   await shot(b, "promotion");
   ok("promote_from_the_page_updates_the_graph_live");
+  if (await a.locator("#node-stage-prod-us .tag.rollback").count()) fail("prod-us still marked as rolled back after v1.1.0");
+
+  // Roll back from the Stage page: a Promotion of the older Freight,
+  // marked as Kargo marks rollbacks, and the node says so.
+  await b.goto(`${url}/ui/projects/${P}/stages/prod-us`);
+  await b.locator("button[data-action=rollback]").first().click();
+  await b.waitForURL("**/promotions/**");
+  await b.locator("#detail .st", { hasText: "Succeeded" }).first().waitFor();
+  await a.locator("#node-stage-prod-us .tag.rollback").waitFor();
+  const rb = JSON.parse(kargo("get", "promotion", b.url().split("/").pop(), "-p", P, "-o", "json"));
+  if (rb.metadata.annotations["kargo.akuity.io/rollback"] !== "true") fail("the rollback Promotion lacks kargo.akuity.io/rollback");
+  await b.goto(`${url}/ui/projects/${P}/stages/prod-us`);
+  await shot(b, "stage-rollback");
+  ok("roll_back_from_the_stage_page");
 
   // A Promotion that keeps running: its page follows it live, Abort ends it.
   kargo("apply", "-f", process.env.HOLD_STAGE);
@@ -124,6 +147,14 @@ try {
   await shot(b, "stage");
   ok("reverify");
 
+  // The verification's AnalysisRun: every measurement, a sparkline's data.
+  await b.locator("#detail a", { hasText: "Measurements and logs" }).first().click();
+  await b.waitForURL("**/analysisruns/**");
+  await b.locator("section.metric[data-metric=healthz]").waitFor();
+  if ((await b.locator("table.measurements tbody tr").count()) < 1) fail("no measurements on the AnalysisRun page");
+  await shot(b, "analysisrun");
+  ok("analysis_run_measurements");
+
   // Refresh the Warehouse: it discovers v1.3.0 (Manual creation policy).
   await b.goto(`${url}/ui/projects/${P}/warehouses/${P}`);
   if (await b.locator("fieldset label", { hasText: "v1.3.0" }).count()) fail("v1.3.0 known before the refresh");
@@ -145,6 +176,93 @@ try {
   await b.click("button[data-action=alias]");
   await b.locator("#detail h1", { hasText: "ui-renamed" }).waitFor();
   ok("edit_alias");
+
+  // Clone: the Warehouse's form starts from the Freight's artifacts.
+  const made = b.url();
+  await b.click("a#clone");
+  await b.waitForURL("**/warehouses/**?clone=**");
+  await b.locator("h2#assembly", { hasText: "Clone Freight ui-renamed" }).waitFor();
+  if (!(await b.locator("fieldset label", { hasText: "v1.3.0" }).locator("input").isChecked())) fail("the clone does not start from v1.3.0");
+  await shot(b, "freight-clone");
+  // Delete: not while a Stage holds the Freight (dev auto-promotes the new
+  // one); the failed v1.2.0 dev then leaves goes, after a confirmation.
+  const c = await ctx.newPage();
+  const until = async (what, cond) => {
+    for (let i = 0; !(await cond()); i++) {
+      if (i > 120) fail(what);
+      await new Promise((r) => setTimeout(r, 500));
+      await c.reload();
+    }
+  };
+  await c.goto(made);
+  await until("dev never took the new Freight", async () => (await c.locator(".actions", { hasText: "In use by dev" }).count()) > 0);
+  if (await c.locator("button[data-action=delete-freight]").count()) fail("Delete offered for Freight in use");
+  await c.goto(`${url}/ui/projects/${P}/freight/${broken}`);
+  await until("v1.2.0 stayed in use", async () => (await c.locator("details.confirm summary").count()) > 0);
+  await c.click("details.confirm summary");
+  await c.click("button[data-action=delete-freight]");
+  await c.waitForURL(`**/ui/projects/${P}?ok=*`);
+  await c.locator(".flash", { hasText: "deleted" }).waitFor();
+  if (await c.locator(".card", { hasText: "v1.2.0" }).count()) fail("the deleted Freight is still on the timeline");
+  await c.close();
+  ok("delete_freight");
+  // The clone, changed to the deleted v1.2.0, makes it again.
+  await b.locator("fieldset label", { hasText: "v1.2.0" }).locator("input").check();
+  await b.fill("form.create input[name=alias]", "ui-cloned");
+  await b.click("button[data-action=create-freight]");
+  await b.waitForURL("**/freight/**");
+  await b.locator("#detail h1", { hasText: "ui-cloned" }).waitFor();
+  ok("clone_freight");
+
+  // Settings: AnalysisTemplates, PromotionTasks, credentials (no values),
+  // webhook receivers with their URLs — from the project page.
+  kargo("create", "repo-credentials", "--project", P, "app-repo", "--type=git", "--repo-url=https://git.example.com/app.git", "--username=bot", "--password=pw-never-shown");
+  kargoApply(`apiVersion: v1
+kind: Secret
+metadata: {name: gh-hook, namespace: ${P}}
+stringData: {secret: hook-secret-never-shown}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {name: ${P}, namespace: ${P}}
+spec:
+  promotionPolicies:
+  - stage: dev
+    autoPromotionEnabled: true
+  - stageSelector: {name: "glob:staging-*"}
+    autoPromotionEnabled: true
+  webhookReceivers:
+  - name: github-app
+    github: {secretRef: {name: gh-hook}}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionTask
+metadata: {name: bump, namespace: ${P}}
+spec:
+  vars:
+  - name: tag
+  steps:
+  - uses: git-clone
+    config: {repoURL: https://git.example.com/app.git}
+  - uses: git-push
+    as: push
+    config: {path: ./out}
+`);
+  await b.goto(`${url}/ui/projects/${P}`);
+  await b.click("a#settings");
+  await b.waitForURL("**/settings");
+  await b.locator("#analysis-templates details[data-template=health]", { hasText: "healthz" }).waitFor();
+  await b.locator("#promotion-tasks details[data-task=bump] .tag", { hasText: "push" }).waitFor();
+  await b.locator("#credential-list tr[data-credential=app-repo]", { hasText: "https://git.example.com/app.git" }).waitFor();
+  for (let i = 0; !(await b.locator("#webhook-list code.url", { hasText: "/webhooks/github/" }).count()); i++) {
+    if (i > 60) fail("the webhook receiver's URL never showed");
+    await new Promise((r) => setTimeout(r, 500));
+    await b.reload();
+  }
+  const html = await b.content();
+  if (html.includes("pw-never-shown") || html.includes("hook-secret-never-shown")) fail("a secret value is on the settings page");
+  await shot(b, "settings");
+  ok("settings");
 
   // Dark mode: the toggle, and the system preference.
   await a.goto(`${url}/ui/projects/${P}`);

@@ -1,9 +1,10 @@
 //! The UI's actions — promote, promote downstream, approve, abort,
 //! re-verify, abort verification, refresh, roll back (promote older
-//! Freight), edit an alias, create Freight — made through the API as the
-//! signed-in user: a kube client over the same bearer-token-authenticated,
-//! authorized and admitted router the CLI reaches over HTTPS, carrying the
-//! session's token. Nothing here writes the store directly, so RBAC,
+//! Freight, marked with Kargo's rollback annotation), edit an alias,
+//! create Freight (from chosen artifacts, or cloned), delete Freight —
+//! made through the API as the signed-in user: a kube client over the
+//! same bearer-token-authenticated, authorized and admitted router the CLI
+//! reaches over HTTPS, carrying the session's token. Nothing here writes the store directly, so RBAC,
 //! admission and `create-actor` apply exactly as for `kargo`.
 
 use kargo_api::labels;
@@ -86,8 +87,8 @@ async fn dispatch(
     let annotate = |key: &str, value: String| json!({"metadata": {"annotations": {key: value}}});
     let now = jiff::Timestamp::now().to_string();
     match field(form, "action") {
-        "promote" => {
-            let p = create_promotion(&promotions, ns, stage, fname).await?;
+        a @ ("promote" | "rollback") => {
+            let p = create_promotion(&promotions, ns, stage, fname, a == "rollback").await?;
             Ok(Done {
                 msg: format!("Promotion {p} created"),
                 goto: Some(format!("/ui/projects/{ns}/promotions/{p}")),
@@ -110,7 +111,7 @@ async fn dispatch(
             }) {
                 kargo_api::availability::check(s, &f, now_ms).map_err(|e| e.to_string())?;
                 let target = s.metadata.name.clone().unwrap_or_default();
-                made.push(create_promotion(&promotions, ns, &target, fname).await?);
+                made.push(create_promotion(&promotions, ns, &target, fname, false).await?);
             }
             if made.is_empty() {
                 return Err(format!("Stage {stage:?} has no downstream Stages"));
@@ -209,7 +210,15 @@ async fn dispatch(
                 .get(w)
                 .await
                 .map_err(words)?;
-            let f = assemble(&wh, form)?;
+            // The cloned Freight is read only when one of its artifacts
+            // is kept as it is (it may be gone by now otherwise).
+            let source = match field(form, "clone") {
+                c if !c.is_empty() && form.iter().any(|(_, v)| v == "clone") => {
+                    Some(freight.get(c).await.map_err(words)?)
+                }
+                _ => None,
+            };
+            let f = assemble(&wh, form, source.as_ref())?;
             let made = freight
                 .create(&PostParams::default(), &f)
                 .await
@@ -218,6 +227,33 @@ async fn dispatch(
             Ok(Done {
                 msg: format!("Freight {} created", made.alias().unwrap_or(&n)),
                 goto: Some(format!("/ui/projects/{ns}/freight/{n}")),
+            })
+        }
+        "delete-freight" => {
+            let f = freight.get(fname).await.map_err(words)?;
+            let users: Vec<&String> = f
+                .status
+                .as_ref()
+                .map(|st| st.currently_in.keys().collect())
+                .unwrap_or_default();
+            if !users.is_empty() {
+                return Err(format!(
+                    "Freight {} is in use by Stage {}: it cannot be deleted",
+                    f.alias().unwrap_or(fname),
+                    users
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            freight
+                .delete(fname, &Default::default())
+                .await
+                .map_err(words)?;
+            Ok(Done {
+                msg: format!("Freight {} deleted", f.alias().unwrap_or(fname)),
+                goto: Some(format!("/ui/projects/{ns}")),
             })
         }
         other => Err(format!("unknown action {other:?}")),
@@ -229,10 +265,16 @@ async fn create_promotion(
     ns: &str,
     stage: &str,
     freight: &str,
+    rollback: bool,
 ) -> Result<String, String> {
+    let annotations = if rollback {
+        json!({super::model::ROLLBACK: "true"})
+    } else {
+        json!({})
+    };
     let p: Promotion = serde_json::from_value(json!({
         "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
-        "metadata": {"namespace": ns},
+        "metadata": {"namespace": ns, "annotations": annotations},
         "spec": {"stage": stage, "freight": freight},
     }))
     .map_err(|e| e.to_string())?;
@@ -245,14 +287,21 @@ async fn create_promotion(
 
 /// Freight from the artifacts chosen on the Warehouse page: `image<i>`,
 /// `chart<i>`, `git<i>` name the index of the chosen entry of the i-th
-/// discovery result.
-fn assemble(w: &Warehouse, form: &[(String, String)]) -> Result<Freight, String> {
+/// discovery result, or `clone`: that repository's artifact as Freight
+/// `source` (the one cloned) has it.
+fn assemble(
+    w: &Warehouse,
+    form: &[(String, String)],
+    source: Option<&Freight>,
+) -> Result<Freight, String> {
     let found = w
         .status
         .as_ref()
         .and_then(|s| s.discovered_artifacts.clone())
         .unwrap_or_default();
     let pick = |key: String| field(form, &key).parse::<usize>().ok();
+    let kept = |key: String| field(form, &key) == "clone";
+    let src = source.cloned().unwrap_or_default();
     let mut f = Freight {
         api_version: "kargo.akuity.io/v1alpha1".into(),
         kind: "Freight".into(),
@@ -271,6 +320,13 @@ fn assemble(w: &Warehouse, form: &[(String, String)]) -> Result<Freight, String>
                 annotations: x.annotations.clone(),
                 subscription_name: r.subscription_name.clone(),
             });
+        } else if kept(format!("image{i}")) {
+            f.images.extend(
+                src.images
+                    .iter()
+                    .find(|x| x.repo_url == r.repo_url)
+                    .cloned(),
+            );
         }
     }
     for (i, r) in found.charts.iter().enumerate() {
@@ -281,6 +337,13 @@ fn assemble(w: &Warehouse, form: &[(String, String)]) -> Result<Freight, String>
                 version: v.clone(),
                 subscription_name: r.subscription_name.clone(),
             });
+        } else if kept(format!("chart{i}")) {
+            f.charts.extend(
+                src.charts
+                    .iter()
+                    .find(|x| x.repo_url == r.repo_url && x.name == r.name)
+                    .cloned(),
+            );
         }
     }
     for (i, r) in found.git.iter().enumerate() {
@@ -295,6 +358,13 @@ fn assemble(w: &Warehouse, form: &[(String, String)]) -> Result<Freight, String>
                 committer: c.committer.clone(),
                 subscription_name: r.subscription_name.clone(),
             });
+        } else if kept(format!("git{i}")) {
+            f.commits.extend(
+                src.commits
+                    .iter()
+                    .find(|x| x.repo_url == r.repo_url)
+                    .cloned(),
+            );
         }
     }
     if f.images.is_empty() && f.charts.is_empty() && f.commits.is_empty() {
@@ -323,10 +393,20 @@ mod tests {
             ("image0".to_string(), "1".to_string()),
             ("alias".into(), "pick".into()),
         ];
-        let f = assemble(&w, &form).unwrap();
+        let f = assemble(&w, &form, None).unwrap();
         assert_eq!(f.images[0].tag, "1.0.0");
         assert_eq!(f.origin.name, "w");
         assert_eq!(f.alias(), Some("pick"));
-        assert!(assemble(&w, &[("image0".into(), String::new())]).is_err());
+        assert!(assemble(&w, &[("image0".into(), String::new())], None).is_err());
+        // A clone keeps an artifact the Warehouse lists no more.
+        let old: Freight = serde_json::from_value(json!({"metadata": {"name": "old"},
+            "origin": {"kind": "Warehouse", "name": "w"},
+            "images": [{"repoURL": "example.com/app", "tag": "0.9.0", "digest": "sha256:c"}]}))
+        .unwrap();
+        let kept = assemble(&w, &[("image0".into(), "clone".into())], Some(&old)).unwrap();
+        assert_eq!(
+            (kept.images[0].tag.as_str(), kept.images[0].digest.as_str()),
+            ("0.9.0", "sha256:c")
+        );
     }
 }

@@ -1,13 +1,13 @@
 //! The detail pages: Stage (conditions, health, requested origins, current
-//! Freight per origin, Promotions, verifications with each metric's
-//! measurements and a sparkline, Freight history), Promotion (steps with
-//! alias, duration, config, output, error), Freight (artifacts, verified
-//! in, approved for, alias), Warehouse (subscriptions, discovered
-//! artifacts to build Freight from) and the promote flow (eligibility and
-//! soak left per Freight). Each page's `detail` section is one live
+//! Freight per origin, Promotions with rollbacks marked, verifications
+//! (see `verification.rs`), Freight history), Promotion (steps with alias,
+//! duration, config, output, error), Freight (artifacts, verified in,
+//! approved for, alias; clone, delete), Warehouse (subscriptions,
+//! discovered artifacts to build or clone Freight from) and the promote
+//! flow (eligibility and soak left per Freight). Each page's `detail` section is one live
 //! fragment; its forms sit outside it so a live update never eats typing.
 
-use super::graph::{stage_colour, warehouse_colour, warehouse_state};
+use super::graph::{rollback_tag, stage_colour, warehouse_colour, warehouse_state};
 use super::model::{self, Snapshot, name, promotion_phase};
 use super::view::{Tone, ago, badge, badge_as, duration, flash, yaml};
 use kargo_api::{AnalysisRun, Freight, Stage};
@@ -37,55 +37,6 @@ fn live(body: Markup) -> Markup {
 
 fn not_found(what: &str) -> Markup {
     html! { p { (badge_as(Tone::Unknown, "Not found")) " " (what) " does not exist (any more)." } }
-}
-
-/// A sparkline of the numeric measurement values.
-pub(crate) fn sparkline(values: &[f64]) -> Markup {
-    if values.len() < 2 {
-        return html! {};
-    }
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let pts: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * 100.0 / (values.len() - 1) as f64,
-                28.0 - (v - lo) / span * 26.0
-            )
-        })
-        .collect();
-    html! { svg.spark width="100" height="30" viewBox="0 0 100 30" role="img" aria-label="measurements" {
-    polyline points=(pts.join(" ")) fill="none" stroke="currentColor" stroke-width="1.5" {} } }
-}
-
-fn analysis_run(runs: &[AnalysisRun], n: &str) -> Markup {
-    let Some(r) = runs.iter().find(|r| name(&r.metadata) == n) else {
-        return html! { span.muted { "AnalysisRun " (n) " not found" } };
-    };
-    let st = r.status.clone().unwrap_or_default();
-    html! {
-        details.run open {
-            summary { "AnalysisRun " code { (n) } " " (badge(&st.phase)) " " (st.message) }
-            table {
-                thead { tr { th { "Metric" } th { "Phase" } th { "Measurements" } th { "Values" } } }
-                @for m in &st.metric_results {
-                    @let nums: Vec<f64> = m.measurements.iter().filter_map(|x| x.value.trim_matches(|c| c == '[' || c == ']').parse().ok()).collect();
-                    tr {
-                        td { (m.name) }
-                        td { (badge(&m.phase)) " " span.small { (m.message) } }
-                        td.small { (m.successful) " ok · " (m.failed) " failed · " (m.inconclusive) " inconclusive" }
-                        td { (sparkline(&nums))
-                            span.small { @for x in m.measurements.iter().rev().take(5) { (x.value) " " } } }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The Stage page: live section plus its actions.
@@ -156,7 +107,7 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
             @for p in snap.promotions_of(sname).iter().take(20) {
                 tr {
                     td { a href=(format!("/ui/projects/{ns}/promotions/{}", name(&p.metadata))) { (name(&p.metadata)) } }
-                    td { (badge(&promotion_phase(p))) }
+                    td { (badge(&promotion_phase(p))) @if model::is_rollback(snap, p) { " " (rollback_tag()) } }
                     td { (snap.freight(&p.spec.freight).map(model::label).unwrap_or_else(|| p.spec.freight.clone())) }
                     td.small { (p.metadata.annotations.as_ref().and_then(|a| a.get(kargo_api::labels::CREATE_ACTOR)).cloned().unwrap_or_default()) }
                     td.small { (ago(&model::created(&p.metadata), snap.now)) }
@@ -170,7 +121,7 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
                     div.verif {
                         (badge(&vi.phase)) " " span.small { (vi.id) " · " (vi.actor) " · "
                             (duration(vi.start_time.as_deref().unwrap_or(""), vi.finish_time.as_deref().unwrap_or(""), snap.now)) " " (vi.message) }
-                        @if let Some(ar) = &vi.analysis_run { (analysis_run(runs, &ar.name)) }
+                        @if let Some(ar) = &vi.analysis_run { (super::verification::summary(ns, runs, &ar.name)) }
                     }
                 }
             }
@@ -184,9 +135,10 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
                     td { @for r in c.items.values() {
                         a href=(format!("/ui/projects/{ns}/freight/{}", r.name)) { (snap.freight(&r.name).map(model::label).unwrap_or_else(|| r.name.clone())) } " "
                     } }
-                    td { @if let Some(vi) = c.verification_history.first() { (badge(&vi.phase)) } }
+                    td { @if let Some(vi) = c.verification_history.first() { (badge(&vi.phase)) }
+                        @if st.freight_history.get(k + 1).is_some_and(|prev| c.items.iter().any(|(o, r)| prev.items.get(o).is_some_and(|q| model::older(snap, &r.name, &q.name)))) { " " (rollback_tag()) } }
                     td { @if k > 0 { @for r in c.items.values() {
-                        (act(ns, "promote", &[("stage", sname), ("freight", &r.name)], "Roll back to this", &back))
+                        (act(ns, "rollback", &[("stage", sname), ("freight", &r.name)], "Roll back to this", &back))
                     } } @else { span.muted { "current" } } }
                 }
             }
@@ -281,6 +233,17 @@ pub(crate) fn freight(snap: &Snapshot, fname: &str, back: &str) -> Markup {
             @for s in &takers {
                 a.btn href=(format!("/ui/projects/{ns}/promote?stage={}&freight={fname}", super::view::urlencode(name(&s.metadata)))) { "Promote to " (name(&s.metadata)) "…" }
             }
+            a.btn #clone href=(format!("/ui/projects/{ns}/warehouses/{}?clone={fname}", f.origin.name)) title="New Freight from these artifacts, to change before it is made" { "Clone…" }
+            @let users: Vec<&str> = f.status.as_ref().map(|st| st.currently_in.keys().map(String::as_str).collect()).unwrap_or_default();
+            @if users.is_empty() {
+                details.confirm {
+                    summary.btn { "Delete…" }
+                    span.small { "Delete Freight " (model::label(f)) "? It cannot be undone. " }
+                    (act(ns, "delete-freight", &[("freight", fname)], &format!("Yes, delete {}", model::label(f)), back))
+                }
+            } @else {
+                span.small.muted title="Kargo deletes no Freight a Stage holds" { "In use by " (users.join(", ")) ": cannot be deleted" }
+            }
         }
         (freight_live(snap, fname))
     }
@@ -311,7 +274,11 @@ pub(crate) fn freight_live(snap: &Snapshot, fname: &str) -> Markup {
 }
 
 /// The Warehouse page.
-pub(crate) fn warehouse(snap: &Snapshot, wname: &str, back: &str) -> Markup {
+///
+/// With `clone` naming a Freight of it, the form starts from that
+/// Freight's artifacts (Kargo's "Clone"); an artifact the Warehouse no
+/// longer lists is offered as it is in that Freight.
+pub(crate) fn warehouse(snap: &Snapshot, wname: &str, back: &str, clone: &str) -> Markup {
     let Some(w) = snap.warehouses.iter().find(|w| name(&w.metadata) == wname) else {
         return not_found(&format!("Warehouse {wname}"));
     };
@@ -321,31 +288,37 @@ pub(crate) fn warehouse(snap: &Snapshot, wname: &str, back: &str) -> Markup {
         .as_ref()
         .and_then(|s| s.discovered_artifacts.clone())
         .unwrap_or_default();
+    let source = snap.freight(clone).filter(|f| f.origin.name == wname);
+    // Per discovery result: the index of the entry the cloned Freight has,
+    // or its own artifact's label when the Warehouse lists it no more.
+    let image_of = |repo: &str| source.and_then(|f| f.images.iter().find(|x| x.repo_url == repo));
+    let chart_of = |repo: &str, n: &str| {
+        source.and_then(|f| f.charts.iter().find(|x| x.repo_url == repo && x.name == n))
+    };
+    let commit_of = |repo: &str| source.and_then(|f| f.commits.iter().find(|x| x.repo_url == repo));
     html! {
         div.actions { (act(ns, "refresh-warehouse", &[("warehouse", wname)], "Refresh", back)) }
         (warehouse_live(snap, wname))
-        h2 { "Create Freight from discovered artifacts" }
+        h2 #assembly { @if let Some(f) = source { "Clone Freight " (model::label(f)) } @else { "Create Freight from discovered artifacts" } }
         form.create method="post" action=(format!("/ui/projects/{ns}/act")) {
             input type="hidden" name="action" value="create-freight";
             input type="hidden" name="back" value=(back);
             input type="hidden" name="warehouse" value=(wname);
+            @if source.is_some() { input type="hidden" name="clone" value=(clone); }
             @for (i, r) in found.images.iter().enumerate() {
-                fieldset { legend { "image " (r.repo_url) }
-                    label { input type="radio" name=(format!("image{i}")) value="" checked; " none" }
-                    @for (j, x) in r.references.iter().enumerate().take(20) {
-                        label { input type="radio" name=(format!("image{i}")) value=(j); " " (x.tag) } } }
+                @let had = image_of(&r.repo_url);
+                @let at = had.and_then(|h| r.references.iter().take(20).position(|x| x.tag == h.tag && x.digest == h.digest));
+                (pick_set(&format!("image{i}"), &format!("image {}", r.repo_url), r.references.iter().take(20).map(|x| html! { (x.tag) }).collect(), at, had.map(|h| h.tag.clone())))
             }
             @for (i, r) in found.charts.iter().enumerate() {
-                fieldset { legend { "chart " (r.repo_url) " " (r.name) }
-                    label { input type="radio" name=(format!("chart{i}")) value="" checked; " none" }
-                    @for (j, x) in r.versions.iter().enumerate().take(20) {
-                        label { input type="radio" name=(format!("chart{i}")) value=(j); " " (x) } } }
+                @let had = chart_of(&r.repo_url, &r.name);
+                @let at = had.and_then(|h| r.versions.iter().take(20).position(|x| *x == h.version));
+                (pick_set(&format!("chart{i}"), &format!("chart {} {}", r.repo_url, r.name), r.versions.iter().take(20).map(|x| html! { (x) }).collect(), at, had.map(|h| h.version.clone())))
             }
             @for (i, r) in found.git.iter().enumerate() {
-                fieldset { legend { "git " (r.repo_url) }
-                    label { input type="radio" name=(format!("git{i}")) value="" checked; " none" }
-                    @for (j, x) in r.commits.iter().enumerate().take(20) {
-                        label { input type="radio" name=(format!("git{i}")) value=(j); " " (commit_label(x)) " " span.small { (x.subject) } } } }
+                @let had = commit_of(&r.repo_url);
+                @let at = had.and_then(|h| r.commits.iter().take(20).position(|x| x.id == h.id));
+                (pick_set(&format!("git{i}"), &format!("git {}", r.repo_url), r.commits.iter().take(20).map(|x| html! { (commit_label(x)) " " span.small { (x.subject) } }).collect(), at, had.map(|h| if h.tag.is_empty() { h.id.chars().take(7).collect() } else { h.tag.clone() })))
             }
             label { "Alias (optional) " input name="alias" pattern="[a-z0-9]([-a-z0-9]*[a-z0-9])?"; }
             button type="submit" data-action="create-freight" { "Create Freight" }
@@ -384,6 +357,27 @@ pub(crate) fn warehouse_live(snap: &Snapshot, wname: &str) -> Markup {
             @for r in &found.git { li { (r.repo_url) ": " @for x in r.commits.iter().take(10) { (commit_label(x)) " " } } }
         }
     })
+}
+
+/// One discovery result's choices as radio buttons named `key`: none,
+/// each listed entry (value: its index), and, when a cloned Freight's
+/// artifact is not listed (`kept`), that artifact (value `clone`).
+/// `at` is the entry chosen to start with (else the kept one, else none).
+fn pick_set(
+    key: &str,
+    legend: &str,
+    entries: Vec<Markup>,
+    at: Option<usize>,
+    kept: Option<String>,
+) -> Markup {
+    let kept = kept.filter(|_| at.is_none());
+    html! {
+        fieldset { legend { (legend) }
+            label { input type="radio" name=(key) value="" checked[at.is_none() && kept.is_none()]; " none" }
+            @if let Some(k) = &kept { label { input type="radio" name=(key) value="clone" checked; " " (k) " " span.small { "(as in the cloned Freight)" } } }
+            @for (j, e) in entries.into_iter().enumerate() {
+                label { input type="radio" name=(key) value=(j) checked[at == Some(j)]; " " (e) } } }
+    }
 }
 
 /// A discovered commit as a person names it: its tag, else its short id.
@@ -507,12 +501,5 @@ mod tests {
                 && later.contains("data-action=\"approve\""),
             "{later}"
         );
-    }
-
-    #[test]
-    fn a_sparkline_scales_values() {
-        let s = sparkline(&[1.0, 2.0, 3.0]).into_string();
-        assert!(s.contains("0.0,28.0") && s.contains("100.0,2.0"), "{s}");
-        assert!(sparkline(&[1.0]).into_string().is_empty());
     }
 }

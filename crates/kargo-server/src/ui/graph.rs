@@ -221,6 +221,7 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
             div.nb title=(v.why) {
                 (badge(v.state))
                 @if let Some(step) = &v.step { " " span.step { (step) } }
+                @if v.rollback { " " (rollback_tag()) }
             }
             div.nb.small {
                 @if v.current.is_empty() { span.muted { "no Freight yet" } }
@@ -240,6 +241,11 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
             }
         }
     }
+}
+
+/// The mark of a rollback: an icon with its word.
+pub(crate) fn rollback_tag() -> Markup {
+    html! { span.tag.rollback title="a Promotion to older Freight than the Stage had" { span aria-hidden="true" { "↶" } " rollback" } }
 }
 
 fn edge_path(p: &Pipeline, e: &Edge, lane: f64) -> String {

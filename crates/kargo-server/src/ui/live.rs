@@ -10,6 +10,7 @@ use super::UiState;
 use super::detail;
 use super::model::Snapshot;
 use super::project::{self, Filters};
+use super::verification;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -33,6 +34,7 @@ pub(crate) enum Target {
     Promotion(String, String),
     Freight(String, String),
     Warehouse(String, String),
+    AnalysisRun(String, String),
 }
 
 impl Target {
@@ -69,6 +71,7 @@ impl Target {
             ["promotions", p] => Target::Promotion(ns, p.to_string()),
             ["freight", f] => Target::Freight(ns, f.to_string()),
             ["warehouses", w] => Target::Warehouse(ns, w.to_string()),
+            ["analysisruns", r] => Target::AnalysisRun(ns, r.to_string()),
             _ => return None,
         })
     }
@@ -79,7 +82,8 @@ impl Target {
             | Target::Stage(ns, _)
             | Target::Promotion(ns, _)
             | Target::Freight(ns, _)
-            | Target::Warehouse(ns, _) => ns,
+            | Target::Warehouse(ns, _)
+            | Target::AnalysisRun(ns, _) => ns,
         }
     }
 }
@@ -105,6 +109,7 @@ pub(crate) fn fragments(store: &Store, t: &Target) -> Vec<(String, String, Optio
         Target::Promotion(_, p) => one(detail::promotion_live(&snap, p)),
         Target::Freight(_, f) => one(detail::freight_live(&snap, f)),
         Target::Warehouse(_, w) => one(detail::warehouse_live(&snap, w)),
+        Target::AnalysisRun(ns, r) => one(verification::page_live(ns, &runs(store, ns), r)),
     }
 }
 
@@ -217,14 +222,22 @@ pub(crate) async fn events(
 }
 
 /// A page's body and its live name, for the handlers.
-pub(crate) fn page_of(store: &Store, t: &Target, back: &str, ok: &str, err: &str) -> maud::Markup {
+/// `clone` names the Freight a Warehouse page's form starts from.
+pub(crate) fn page_of(
+    store: &Store,
+    t: &Target,
+    back: &str,
+    (ok, err): (&str, &str),
+    clone: &str,
+) -> maud::Markup {
     let snap = Snapshot::load(store, t.ns());
     let body = match t {
         Target::Project(_, f) => return project::page(&snap, f),
         Target::Stage(_, s) => detail::stage(&snap, &runs(store, t.ns()), s, back),
         Target::Promotion(_, p) => detail::promotion_live(&snap, p),
         Target::Freight(_, f) => detail::freight(&snap, f, back),
-        Target::Warehouse(_, w) => detail::warehouse(&snap, w, back),
+        Target::Warehouse(_, w) => detail::warehouse(&snap, w, back, clone),
+        Target::AnalysisRun(ns, r) => verification::page_live(ns, &runs(store, ns), r),
     };
     detail::with_flash(ok, err, body)
 }
@@ -240,6 +253,7 @@ pub(crate) fn crumbs(t: &Target) -> Vec<(String, String)> {
         Target::Promotion(_, n) => ("promotions", n),
         Target::Freight(_, n) => ("freight", n),
         Target::Warehouse(_, n) => ("warehouses", n),
+        Target::AnalysisRun(_, n) => ("analysisruns", n),
     };
     v.push((n.clone(), format!("/ui/projects/{ns}/{kind}/{n}")));
     v

@@ -3,8 +3,10 @@
 //! signed-in user. This file holds sign-in and sessions and the routes; the
 //! screens are in `project.rs` (projects, project page, timeline, list),
 //! `graph.rs` + `layout.rs` (the pipeline graph), `detail.rs` (Stage,
-//! Promotion, Freight, Warehouse, promote flow), `live.rs` (the SSE
-//! stream), `actions.rs` (writes as the user), `view.rs` (look) and
+//! Promotion, Freight, Warehouse, promote flow), `verification.rs`
+//! (AnalysisRuns, their measurements and logs), `settings.rs`
+//! (AnalysisTemplates, PromotionTasks, credentials, webhooks), `live.rs`
+//! (the SSE stream), `actions.rs` (writes as the user), `view.rs` (look) and
 //! `assets.rs` (htmx, CSS, JS); `sso.rs` signs in with OpenID Connect.
 //!
 //! Sign-in is the admin password (when on), SSO (when on) or a token (the
@@ -22,7 +24,9 @@ mod layout;
 mod live;
 mod model;
 mod project;
+mod settings;
 pub(crate) mod sso;
+mod verification;
 mod view;
 
 use crate::auth::Authenticator;
@@ -65,6 +69,7 @@ pub fn router(store: Store, auth: Authenticator, api: Router) -> Router {
         .route("/ui/events", get(live::events))
         .route("/ui/projects/{project}", get(project_page))
         .route("/ui/projects/{project}/promote", get(promote_page))
+        .route("/ui/projects/{project}/settings", get(settings_page))
         .route("/ui/projects/{project}/act", post(act))
         .route("/ui/projects/{project}/{kind}/{name}", get(detail_page))
         .route("/ui/sso", get(sso::start))
@@ -128,7 +133,19 @@ async fn require(
 
 /// Whether `user` may `verb` `resource` of Kargo's group in `ns`.
 fn may(st: &UiState, user: &UserInfo, verb: &str, resource: &str, ns: &str) -> bool {
-    let a = Attributes::resource(verb, "kargo.akuity.io", resource, ns, "");
+    may_in(st, user, verb, "kargo.akuity.io", resource, ns)
+}
+
+/// Whether `user` may `verb` `resource` of API `group` in `ns`.
+fn may_in(
+    st: &UiState,
+    user: &UserInfo,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    ns: &str,
+) -> bool {
+    let a = Attributes::resource(verb, group, resource, ns, "");
     st.auth.authorizer().authorize(user, &a).allowed
 }
 
@@ -317,6 +334,9 @@ struct FlashQuery {
     stage: String,
     #[serde(default)]
     freight: String,
+    /// The Freight a Warehouse page's form clones.
+    #[serde(default)]
+    clone: String,
 }
 
 /// A page in a project, after the user's sign-in and read permission.
@@ -325,12 +345,12 @@ async fn project_scoped(
     headers: &HeaderMap,
     uri: &Uri,
     ns: &str,
-) -> Result<(), Response> {
-    let (user, _) = require(st, headers, uri).await?;
+) -> Result<(UserInfo, String), Response> {
+    let (user, token) = require(st, headers, uri).await?;
     if !may_list(st, &user, "stages", ns) || !may_list(st, &user, "freights", ns) {
         return Err(refused(&user, "list the Stages and Freight", ns));
     }
-    Ok(())
+    Ok((user, token))
 }
 
 async fn project_page(
@@ -357,7 +377,7 @@ async fn project_page(
         f.err = q.err;
     }
     let rv = st.store.current_rv();
-    let body = live::page_of(&st.store, &t, &page, "", "");
+    let body = live::page_of(&st.store, &t, &page, ("", ""), "");
     let events = view::events_url(&page, rv);
     render(
         &format!("Project {ns}"),
@@ -373,21 +393,58 @@ async fn detail_page(
     uri: Uri,
     Path((ns, _kind, _name)): Path<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = project_scoped(&st, &headers, &uri, &ns).await {
-        return r;
-    }
+    let (_, token) = match project_scoped(&st, &headers, &uri, &ns).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let Some(target) = live::Target::parse(uri.path()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let q: FlashQuery = Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();
     let rv = st.store.current_rv();
-    let body = live::page_of(&st.store, &target, uri.path(), &q.ok, &q.err);
+    let mut body = live::page_of(&st.store, &target, uri.path(), (&q.ok, &q.err), &q.clone);
+    if let live::Target::AnalysisRun(_, run) = &target {
+        // A job metric's pod logs, read as the user (not live).
+        let client = actions::client_as(st.api.clone(), &token);
+        let logs = verification::job_logs(client, &ns, &live::runs(&st.store, &ns), run).await;
+        body = maud::html! { (body) (logs) };
+    }
     let title = live::crumbs(&target)
         .last()
         .map(|c| c.0.clone())
         .unwrap_or_default();
     let events = view::events_url(uri.path(), rv);
     render(&title, &live::crumbs(&target), Some(&events), body)
+}
+
+async fn settings_page(
+    State(st): State<UiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(ns): Path<String>,
+) -> Response {
+    let (user, _) = match project_scoped(&st, &headers, &uri, &ns).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let [t, p, s, c] = settings::GROUPS.map(|(g, r)| may_in(&st, &user, "list", g, r, &ns));
+    let allowed = settings::Allowed {
+        templates: t,
+        tasks: p,
+        secrets: s,
+        config: c,
+    };
+    let crumbs = [
+        ("Projects".to_string(), "/ui".to_string()),
+        (ns.clone(), format!("/ui/projects/{ns}")),
+        ("settings".to_string(), uri.path().to_string()),
+    ];
+    render(
+        &format!("Settings of {ns}"),
+        &crumbs,
+        None,
+        settings::page(&st.store, &ns, &allowed),
+    )
 }
 
 async fn promote_page(

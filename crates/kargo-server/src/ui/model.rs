@@ -142,6 +142,8 @@ pub(crate) struct StageView {
     pub current: Vec<(String, String)>,
     /// The Promotion running now or last finished: name and phase.
     pub promotion: Option<(String, String)>,
+    /// That Promotion rolls the Stage back (see [`is_rollback`]).
+    pub rollback: bool,
 }
 
 fn step_word(p: &Promotion, i: usize) -> String {
@@ -213,6 +215,7 @@ pub(crate) fn stage_view(snap: &Snapshot, s: &Stage) -> StageView {
         });
     let last = running.or_else(|| snap.promotions_of(name(&s.metadata)).into_iter().next());
     let promotion = last.map(|p| (name(&p.metadata).to_string(), promotion_phase(p)));
+    let rollback = last.is_some_and(|p| is_rollback(snap, p));
     let ready = st.conditions.iter().find(|c| c.type_ == "Ready");
     let (state, step, why) = if let Some(p) = running {
         let step = step_at(p, &["Running"]).map(|i| step_word(p, i));
@@ -263,7 +266,48 @@ pub(crate) fn stage_view(snap: &Snapshot, s: &Stage) -> StageView {
         health,
         current,
         promotion,
+        rollback,
     }
+}
+
+/// Kargo's annotation marking a Promotion made to roll back to earlier
+/// Freight (its UI draws a rollback icon on such Promotions).
+pub(crate) const ROLLBACK: &str = "kargo.akuity.io/rollback";
+
+/// Whether Freight `a` was created before Freight `b` (false when either
+/// is unknown).
+pub(crate) fn older(snap: &Snapshot, a: &str, b: &str) -> bool {
+    match (snap.freight(a), snap.freight(b)) {
+        (Some(a), Some(b)) => created_at(&a.metadata) < created_at(&b.metadata),
+        _ => false,
+    }
+}
+
+/// Whether Promotion `p` rolls its Stage back: it carries Kargo's
+/// `kargo.akuity.io/rollback: "true"`, or its Freight is older than the
+/// Freight of the same origin the Stage's previous successful Promotion
+/// brought.
+pub(crate) fn is_rollback(snap: &Snapshot, p: &Promotion) -> bool {
+    if p.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.get(ROLLBACK).is_some_and(|v| v == "true"))
+    {
+        return true;
+    }
+    let Some(origin) = snap.freight(&p.spec.freight).map(|f| &f.origin) else {
+        return false;
+    };
+    snap.promotions_of(&p.spec.stage)
+        .into_iter()
+        .skip_while(|q| name(&q.metadata) != name(&p.metadata))
+        .skip(1)
+        .filter(|q| promotion_phase(q) == "Succeeded")
+        .find(|q| {
+            snap.freight(&q.spec.freight)
+                .is_some_and(|f| &f.origin == origin)
+        })
+        .is_some_and(|q| older(snap, &p.spec.freight, &q.spec.freight))
 }
 
 /// Freight `f`'s standing in Stage `s`, as `kargo quickstart` prints it:
@@ -369,5 +413,48 @@ pub(crate) mod tests {
         assert_eq!(v.state, "Failed");
         assert!(v.why.contains("error rate"), "{}", v.why);
         assert_eq!(v.current, vec![("w".to_string(), "f1".to_string())]);
+    }
+
+    #[test]
+    fn a_promotion_to_older_freight_is_a_rollback() {
+        let mut snap = quickstart();
+        for (n, at) in [
+            ("old", "2026-01-01T00:00:00Z"),
+            ("new", "2026-01-02T00:00:00Z"),
+        ] {
+            snap.freight.push(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": n, "namespace": "p", "creationTimestamp": at},
+                    "origin": {"kind": "Warehouse", "name": "w"}
+                }))
+                .unwrap(),
+            );
+        }
+        let promo = |n: &str, f: &str, at: &str, annotations: serde_json::Value| -> Promotion {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": n, "namespace": "p", "creationTimestamp": at, "annotations": annotations},
+                "spec": {"stage": "dev", "freight": f},
+                "status": {"phase": "Succeeded"}
+            }))
+            .unwrap()
+        };
+        let none = serde_json::json!({});
+        snap.promotions = vec![
+            promo("dev.1", "old", "2026-01-03T00:00:00Z", none.clone()),
+            promo("dev.2", "new", "2026-01-04T00:00:00Z", none.clone()),
+            promo("dev.3", "old", "2026-01-05T00:00:00Z", none.clone()),
+        ];
+        let by = |snap: &Snapshot, n: &str| is_rollback(snap, snap.promotion(n).unwrap());
+        assert!(!by(&snap, "dev.1") && !by(&snap, "dev.2") && by(&snap, "dev.3"));
+        assert!(stage_view(&snap, snap.stage("dev").unwrap()).rollback);
+        // Kargo's annotation marks one whatever the Freight.
+        snap.promotions.push(promo(
+            "dev.4",
+            "new",
+            "2026-01-06T00:00:00Z",
+            serde_json::json!({ROLLBACK: "true"}),
+        ));
+        assert!(by(&snap, "dev.4"));
+        assert!(!by(&snap, "dev.2"));
     }
 }

@@ -258,6 +258,7 @@ pub(crate) fn page(snap: &Snapshot, f: &Filters) -> Markup {
                 a.btn.on[!list_view] href=(f.url(&snap.ns, f.page, "graph")) { "Graph" }
                 a.btn.on[list_view] href=(f.url(&snap.ns, f.page, "list")) { "List" }
             }
+            a.btn #settings href=(format!("/ui/projects/{}/settings", snap.ns)) { "Settings" }
         }
         (timeline(snap, f))
         @if list_view { (list(snap)) } @else {

@@ -160,7 +160,9 @@ try {
   if (await b.locator("fieldset label", { hasText: "v1.3.0" }).count()) fail("v1.3.0 known before the refresh");
   await b.click("button[data-action=refresh-warehouse]");
   await b.locator(".flash", { hasText: "Refresh" }).waitFor();
-  await b.locator("#detail", { hasText: "v1.3.0" }).waitFor();
+  // Discovery runs in the Warehouse controller; on a loaded machine it can
+  // take longer than the default wait, so this one waits up to 90 s.
+  await b.locator("#detail", { hasText: "v1.3.0" }).waitFor({ timeout: 90000 });
   await b.reload();
   await shot(b, "warehouse");
   ok("refresh_warehouse");

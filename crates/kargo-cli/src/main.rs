@@ -95,6 +95,15 @@ enum Command {
     },
     /// Display one or many objects.
     Get(cmd::get::GetArgs),
+    /// Write every object (Freight with their IDs, aliases and
+    /// verification) as YAML for `kargo import` on another server.
+    Export(cmd::export::ExportArgs),
+    /// Load what `kargo export` wrote (server-side apply, then status).
+    Import {
+        /// File, directory or `-`.
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+    },
     /// Delete objects by name or from files.
     Delete {
         /// Kind and names.
@@ -551,6 +560,8 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 _ => cmd::get::get(&c, a, project.as_deref()).await,
             }
         }
+        Command::Export(a) => cmd::export::run(&client::client(&flags).await?, a).await,
+        Command::Import { files } => cmd::import::run(&client::client(&flags).await?, &files).await,
         Command::Grant(a) => {
             let c = client::client(&flags).await?;
             let project = client::require_project(a.project.as_deref())?;

@@ -448,7 +448,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
     let secs = std::time::Duration::from_secs;
     match cli.command {
-        Command::Server(a) => cmd::server::run(*a, logs).await,
+        Command::Server(a) => cmd::server::run(*a, flags.kubeconfig.clone(), logs).await,
         Command::Controller(a) => cmd::controller::run(*a, flags.kubeconfig.clone()).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,

@@ -10,53 +10,9 @@
 mod common;
 
 use common::cluster::ControllerProc;
-use common::{ServerProc, bare_repo, git, ok, wait_for};
-use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
+use common::{ServerProc, bare_repo, ok, wait_for};
 
 const NS: &str = "p";
-
-fn release(work: &Path, tag: &str) {
-    std::fs::write(work.join("VERSION"), tag).unwrap();
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", tag]);
-    git(work, &["tag", tag]);
-    git(work, &["push", "-q", "origin", "main", "--tags"]);
-}
-
-/// `curl -s -i` against the front server, trusting its CA.
-fn curl(front: &ServerProc, args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-i", "--cacert"])
-        .arg(front.data.join("ca.crt"))
-        .args(args)
-        .output()
-        .expect("curl is on the machine");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Signs in to the front server's UI with its admin token: the session cookie.
-fn ui_session(front: &ServerProc) -> String {
-    let good = curl(
-        front,
-        &[
-            "-d",
-            &format!("token={}", front.token()),
-            &format!("{}/ui/login", front.url),
-        ],
-    );
-    good.lines()
-        .find_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .unwrap_or_else(|| panic!("no cookie in {good}"))
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
 
 fn aliases(cluster: &ServerProc) -> Vec<String> {
     cluster.get_json(&["freight", "-n", NS])["items"]
@@ -73,7 +29,7 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
     let home = tempfile::tempdir().unwrap();
     let (bare, work) = bare_repo(home.path(), "app");
     let url = format!("file://{}", bare.display());
-    release(&work, "v1.0.0");
+    common::tag_release(&work, "v1.0.0");
     let cluster = ServerProc::start_with(&home.path().join("cluster"), &["--disable-controllers"]);
     ok(&cluster.kargo(&["create", "project", NS]));
     let kubeconfig = cluster.kubeconfig();
@@ -115,16 +71,13 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
     wait_for("the first Freight", 40, || aliases(&cluster).len() == 1);
 
     // The UI reads the mirror: the Stages and the Freight the cluster has.
-    let cookie = ui_session(&front);
+    let cookie = front.ui_session();
     let page = || {
-        curl(
-            &front,
-            &[
-                "-H",
-                &format!("Cookie: {cookie}"),
-                &format!("{}/ui/projects/{NS}", front.url),
-            ],
-        )
+        front.curl(&[
+            "-H",
+            &format!("Cookie: {cookie}"),
+            &format!("{}/ui/projects/{NS}", front.url),
+        ])
     };
     let first = aliases(&cluster).remove(0);
     wait_for("the UI to show the pipeline and the Freight", 20, || {
@@ -136,14 +89,11 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
 
     // /metrics reads the mirror too.
     wait_for("the Warehouse's readiness in /metrics", 20, || {
-        let m = curl(
-            &front,
-            &[
-                "-H",
-                &format!("Authorization: Bearer {}", front.token()),
-                &format!("{}/metrics", front.url),
-            ],
-        );
+        let m = front.curl(&[
+            "-H",
+            &format!("Authorization: Bearer {}", front.token()),
+            &format!("{}/metrics", front.url),
+        ]);
         m.lines().any(|l| {
             l.starts_with("kargo_warehouse_ready{")
                 && l.contains("warehouse=\"app\"")
@@ -153,15 +103,7 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
 
     // The receiver: its URL names the front server; a signed push sets
     // the refresh annotation on the cluster's Warehouse.
-    let mut hook = String::new();
-    wait_for("the receiver's URL", 30, || {
-        let pc: Value = cluster.get_json(&["projectconfig", NS, "-n", NS]);
-        hook = pc["status"]["webhookReceivers"][0]["url"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        !hook.is_empty()
-    });
+    let hook = cluster.receiver_url(NS);
     assert!(
         hook.starts_with(&format!("{}/webhooks/github/", front.url)),
         "{hook}"
@@ -172,7 +114,7 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
             .clone()
     };
     let before = refresh();
-    release(&work, "v1.1.0");
+    common::tag_release(&work, "v1.1.0");
     let payload =
         format!(r#"{{"ref": "refs/tags/v1.1.0", "repository": {{"clone_url": "{url}"}}}}"#);
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"hush-hush");
@@ -181,20 +123,17 @@ fn ui_receivers_metrics_and_api_served_against_a_cluster() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let answer = curl(
-        &front,
-        &[
-            "-H",
-            "Content-Type: application/json",
-            "-H",
-            "X-GitHub-Event: push",
-            "-H",
-            &format!("X-Hub-Signature-256: sha256={sig}"),
-            "--data-binary",
-            &payload,
-            &hook,
-        ],
-    );
+    let answer = front.curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "X-GitHub-Event: push",
+        "-H",
+        &format!("X-Hub-Signature-256: sha256={sig}"),
+        "--data-binary",
+        &payload,
+        &hook,
+    ]);
     assert!(answer.contains(" 200"), "{answer}");
     assert!(answer.contains("refreshed 1 warehouse(s): app"), "{answer}");
     let after = refresh();

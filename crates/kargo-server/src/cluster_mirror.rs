@@ -5,10 +5,11 @@
 //! The mirror is never written otherwise: writes go to the cluster and
 //! come back through the watches.
 
+use crate::client::api_resource;
 use futures::StreamExt;
 use kargo_api::{ResourceInfo, lookup_kind};
 use kargo_store::Store;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use std::collections::HashSet;
@@ -29,16 +30,6 @@ pub const KINDS: &[(&str, &str)] = &[
     ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 ];
-
-fn api_resource(info: &ResourceInfo) -> ApiResource {
-    ApiResource {
-        group: info.group.into(),
-        version: info.version.into(),
-        api_version: info.api_version(),
-        kind: info.kind.into(),
-        plural: info.plural.into(),
-    }
-}
 
 /// Starts one watch per kind of [`KINDS`] into `store`.
 pub fn start(cluster: kube::Client, store: Store) -> Vec<tokio::task::JoinHandle<()>> {

@@ -96,6 +96,15 @@ enum Command {
     },
     /// Display one or many objects.
     Get(cmd::get::GetArgs),
+    /// Write every object (Freight with their IDs, aliases and
+    /// verification) as YAML for `kargo import` on another server.
+    Export(cmd::export::ExportArgs),
+    /// Load what `kargo export` wrote (server-side apply, then status).
+    Import {
+        /// File, directory or `-`.
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<String>,
+    },
     /// Delete objects by name or from files.
     Delete {
         /// Kind and names.
@@ -440,7 +449,7 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     let flags = cli.connect;
     let secs = std::time::Duration::from_secs;
     match cli.command {
-        Command::Server(a) => cmd::server::run(*a, logs).await,
+        Command::Server(a) => cmd::server::run(*a, flags.kubeconfig.clone(), logs).await,
         Command::Controller(a) => cmd::controller::run(*a, flags.kubeconfig.clone()).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
@@ -552,6 +561,8 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 _ => cmd::get::get(&c, a, project.as_deref()).await,
             }
         }
+        Command::Export(a) => cmd::export::run(&client::client(&flags).await?, a).await,
+        Command::Import { files } => cmd::import::run(&client::client(&flags).await?, &files).await,
         Command::Grant(a) => {
             let c = client::client(&flags).await?;
             let project = client::require_project(a.project.as_deref())?;

@@ -3,18 +3,10 @@
 
 use anyhow::{Result, anyhow};
 use kargo_api::ResourceInfo;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, DynamicObject};
 
 /// The kube-rs description of a kind.
-pub fn api_resource(info: &ResourceInfo) -> ApiResource {
-    ApiResource {
-        group: info.group.into(),
-        version: info.version.into(),
-        api_version: info.api_version(),
-        kind: info.kind.into(),
-        plural: info.plural.into(),
-    }
-}
+pub use kargo_server::client::api_resource;
 
 /// A dynamic API for the kind in `ns` (ignored for cluster-scoped kinds).
 pub fn api(

@@ -266,15 +266,7 @@ fn push_webhooks_refresh_warehouses() {
             .count()
     };
     wait_for("the first Freight", 30, || count(&s) == 1);
-    let mut hook = String::new();
-    wait_for("the receiver's URL", 30, || {
-        let pc: serde_json::Value = s.get_json(&["projectconfig", "p", "-n", "p"]);
-        hook = pc["status"]["webhookReceivers"][0]["url"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        !hook.is_empty()
-    });
+    let hook = s.receiver_url("p");
     assert!(
         hook.starts_with(&format!("{}/webhooks/github/", s.url)),
         "{hook}"

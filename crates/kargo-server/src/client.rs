@@ -1,5 +1,6 @@
 //! Building kube-rs clients for a kargo server over HTTPS: from its URL,
-//! token and CA (PEM), as the CLI and tests do.
+//! token and CA (PEM), as the CLI and tests do; dynamic API descriptions
+//! of registered kinds.
 
 use base64::Engine;
 use std::time::Duration;
@@ -81,4 +82,15 @@ pub fn https_config(
     }
     c.read_timeout = Some(Duration::from_secs(300));
     Ok(c)
+}
+
+/// The kube-rs description of a registered kind, for dynamic `Api`s.
+pub fn api_resource(info: &kargo_api::ResourceInfo) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: info.group.into(),
+        version: info.version.into(),
+        api_version: info.api_version(),
+        kind: info.kind.into(),
+        plural: info.plural.into(),
+    }
 }

@@ -6,6 +6,8 @@
 pub mod admin_login;
 mod auth;
 pub mod client;
+pub mod cluster_mirror;
+mod cluster_proxy;
 pub mod controller_process;
 pub mod data_dir;
 mod in_process;
@@ -85,6 +87,20 @@ pub struct ServerConfig {
     pub argocd: kargo_controller::argocd::ArgoCdConfig,
     /// OpenID Connect sign-in (`--oidc-issuer-url` and friends); None: off.
     pub oidc: Option<oidc::OidcConfig>,
+    /// `--kubeconfig`: serve against this cluster's API server instead of
+    /// the embedded store (the API proxied, the UI and `/metrics` reading
+    /// a watch-fed mirror, no controllers).
+    pub cluster: Option<Cluster>,
+}
+
+/// The client of the cluster `kargo server --kubeconfig` serves against.
+#[derive(Clone)]
+pub struct Cluster(pub kube::Client);
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cluster(kube::Client)")
+    }
 }
 
 impl ServerConfig {
@@ -111,6 +127,7 @@ impl ServerConfig {
             metrics_listen: None,
             argocd: kargo_controller::argocd::ArgoCdConfig::default(),
             oidc: None,
+            cluster: None,
         }
     }
 }
@@ -221,6 +238,8 @@ pub struct Server {
     controllers: tokio::task::JoinHandle<()>,
     maintenance: tokio::task::JoinHandle<()>,
     rbac_feed: tokio::task::JoinHandle<()>,
+    mirror: Vec<tokio::task::JoinHandle<()>>,
+    _mirror_dir: Option<tempfile::TempDir>,
     _lock: data_dir::DirLock,
 }
 
@@ -229,8 +248,22 @@ impl Server {
     pub async fn start(cfg: ServerConfig) -> Result<Server, ServerError> {
         data_dir::prepare(&cfg.data_dir)?;
         let lock = data_dir::lock(&cfg.data_dir)?;
+        // Against a cluster the store is a mirror of it, made anew each start.
+        let mirror_dir = match &cfg.cluster {
+            Some(_) => Some(
+                tempfile::Builder::new()
+                    .prefix("cluster-mirror-")
+                    .tempdir_in(&cfg.data_dir)
+                    .map_err(io_err(&cfg.data_dir))?,
+            ),
+            None => None,
+        };
+        let db = match &mirror_dir {
+            Some(d) => d.path().join("mirror.db"),
+            None => data_dir::db_path(&cfg.data_dir),
+        };
         let store = Store::open_with(
-            &data_dir::db_path(&cfg.data_dir),
+            &db,
             kargo_store::Options {
                 durability: cfg.durability,
                 counter_rule: Some(kargo_controller::metrics::transitions),
@@ -254,9 +287,13 @@ impl Server {
         }
         // A full disk must not keep the server down: it serves reads and
         // refuses writes (507) until space is freed.
-        let pod = match namespaces::ensure_resource_namespaces(&store)
-            .and_then(|()| process_logs::publish_process(&store, env!("CARGO_PKG_VERSION")))
-        {
+        let prepared = match cfg.cluster {
+            // The mirror holds only what the cluster has.
+            Some(_) => Ok(process_logs::pod_name()),
+            None => namespaces::ensure_resource_namespaces(&store)
+                .and_then(|()| process_logs::publish_process(&store, env!("CARGO_PKG_VERSION"))),
+        };
+        let pod = match prepared {
             Err(kargo_store::StoreError::InsufficientStorage(m)) => {
                 tracing::error!("starting read-only: {m}");
                 process_logs::pod_name()
@@ -295,7 +332,10 @@ impl Server {
                 "/webhooks/{provider}/{token}",
                 axum::routing::post(webhooks::receive),
             )
-            .with_state(in_process_client_with(store.clone(), admission));
+            .with_state(match &cfg.cluster {
+                Some(c) => c.0.clone(),
+                None => in_process_client_with(store.clone(), admission),
+            });
         let metrics = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics::handler))
             .with_state(store.clone());
@@ -303,7 +343,11 @@ impl Server {
             Some(addr) => Some(metrics_listen::serve(addr, metrics.clone()).await?),
             None => None,
         };
-        match rbac_bootstrap::ensure(&store) {
+        let bootstrap = match cfg.cluster {
+            Some(_) => Ok(()),
+            None => rbac_bootstrap::ensure(&store),
+        };
+        match bootstrap {
             // A full disk must not keep the server down.
             Err(kargo_store::StoreError::InsufficientStorage(m)) => {
                 tracing::error!("bootstrap roles not written: {m}")
@@ -331,10 +375,17 @@ impl Server {
             None => None,
         };
         let rbac_feed = tokio::spawn(authz.clone().follow());
-        let api = kargo_apiserver::router_secured(store.clone(), admission, Some(authz.clone()))
-            .merge(process_logs::router(cfg.logs.clone(), pod))
-            .merge(metrics);
-        let api = kargo_apiserver::authz::enforce(api, authz.clone());
+        let api = match &cfg.cluster {
+            // The cluster authorizes what is proxied to it.
+            Some(c) => cluster_proxy::router(c.0.clone())
+                .merge(kargo_apiserver::authz::enforce(metrics, authz.clone())),
+            None => kargo_apiserver::authz::enforce(
+                kargo_apiserver::router_secured(store.clone(), admission, Some(authz.clone()))
+                    .merge(process_logs::router(cfg.logs.clone(), pod))
+                    .merge(metrics),
+                authz.clone(),
+            ),
+        };
         let authn =
             auth::Authenticator::new(token.clone(), authz, account.clone()).with_oidc(verifier);
         let api = auth::require_token(api, authn.clone());
@@ -360,9 +411,16 @@ impl Server {
             ip => ip.to_string(),
         };
         let url = format!("https://{host}:{}", addr.port());
+        let mirror = match &cfg.cluster {
+            Some(c) => cluster_mirror::start(c.0.clone(), store.clone()),
+            None => Vec::new(),
+        };
         let controllers = if cfg.controllers {
             tokio::spawn(kargo_controller::run(
-                in_process_client_with(store.clone(), admission),
+                match &cfg.cluster {
+                    Some(c) => c.0.clone(),
+                    None => in_process_client_with(store.clone(), admission),
+                },
                 kargo_controller::ControllerConfig {
                     cache_dir: cfg.data_dir.join("cache"),
                     min_warehouse_interval: cfg.min_warehouse_interval,
@@ -375,7 +433,10 @@ impl Server {
                     concurrency: cfg.concurrency,
                     argocd: cfg.argocd.clone(),
                     shard: kargo_controller::shard::Shard::All,
-                    jobs: kargo_controller::JobProvider::Local,
+                    jobs: match cfg.cluster {
+                        Some(_) => kargo_controller::JobProvider::Cluster,
+                        None => kargo_controller::JobProvider::Local,
+                    },
                 },
             ))
         } else {
@@ -408,6 +469,8 @@ impl Server {
             controllers,
             maintenance,
             rbac_feed,
+            mirror,
+            _mirror_dir: mirror_dir,
             _lock: lock,
         })
     }
@@ -425,6 +488,9 @@ impl Server {
         self.controllers.abort();
         self.maintenance.abort();
         self.rbac_feed.abort();
+        for m in &self.mirror {
+            m.abort();
+        }
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     }

@@ -15,6 +15,7 @@ pub mod backup;
 mod error;
 pub mod files;
 pub mod meta;
+mod mirror;
 mod schema;
 
 pub use error::{Result, StoreError};

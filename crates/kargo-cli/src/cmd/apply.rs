@@ -122,7 +122,7 @@ fn name_of(m: &Manifest) -> Result<String> {
 }
 
 /// Creates the namespace if it does not exist (non-project namespaces such as `argocd`).
-async fn ensure_namespace(
+pub(crate) async fn ensure_namespace(
     client: &kube::Client,
     ns: &str,
     created: &mut Vec<String>,

@@ -41,6 +41,14 @@ pub struct ServerArgs {
     /// Serve the API only: no controllers, so nothing is discovered or promoted.
     #[arg(long)]
     pub disable_controllers: bool,
+    /// With the global `--kubeconfig`: the kubeconfig context of the
+    /// cluster to serve against (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// With `--kubeconfig`: also run the controllers in this process
+    /// against the cluster (otherwise run `kargo controller` there).
+    #[arg(long)]
+    pub with_controllers: bool,
     /// What the controllers do (shared with `kargo controller`).
     #[command(flatten)]
     pub controller: crate::cmd::controller::ControllerFlags,
@@ -157,7 +165,15 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// Runs the server.
-pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) -> Result<()> {
+///
+/// With `kubeconfig` (the global `--kubeconfig`) it serves against that
+/// cluster: the API proxied to it, the UI, receivers and `/metrics` on a
+/// mirror of it, controllers only with `--with-controllers`.
+pub async fn run(
+    args: ServerArgs,
+    kubeconfig: Option<PathBuf>,
+    logs: kargo_server::process_logs::LogBuffer,
+) -> Result<()> {
     let started_at = std::time::Instant::now();
     let oidc = args.oidc();
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
@@ -208,7 +224,21 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         None => {}
     }
     args.controller.check()?;
+    let cluster = match &kubeconfig {
+        Some(k) => Some(kargo_server::Cluster(
+            kargo_server::controller_process::client(Some(k), args.context.as_deref())
+                .await
+                .with_context(|| format!("--kubeconfig {}", k.display()))?
+                .0,
+        )),
+        None => None,
+    };
+    let controllers = match cluster {
+        Some(_) => args.with_controllers,
+        None => !args.disable_controllers,
+    };
     let server = Server::start(ServerConfig {
+        cluster,
         argocd: args.controller.argocd(),
         oidc,
         durability: match args.durability {
@@ -219,7 +249,7 @@ pub async fn run(args: ServerArgs, logs: kargo_server::process_logs::LogBuffer) 
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         min_warehouse_interval: args.controller.min_warehouse_interval,
-        controllers: !args.disable_controllers,
+        controllers,
         allow_file_repos: args.controller.allow_file_repos,
         git_timeout: args.controller.git_timeout,
         http_timeout: args.controller.http_timeout,

@@ -216,6 +216,53 @@ impl ServerProc {
             .unwrap_or(serde_json::Value::Null)
     }
 
+    /// `curl -s -i ARGS`, trusting the server's CA: headers and body.
+    pub fn curl(&self, args: &[&str]) -> String {
+        let out = Command::new("curl")
+            .args(["-s", "-i", "--cacert"])
+            .arg(self.data.join("ca.crt"))
+            .args(args)
+            .output()
+            .expect("curl is on the machine");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Signs in to the web UI with the admin token: the session cookie
+    /// (`NAME=VALUE`).
+    pub fn ui_session(&self) -> String {
+        let answer = self.curl(&[
+            "-d",
+            &format!("token={}", self.token()),
+            &format!("{}/ui/login", self.url),
+        ]);
+        answer
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("set-cookie: ")
+                    .or_else(|| l.strip_prefix("Set-Cookie: "))
+            })
+            .unwrap_or_else(|| panic!("no cookie in {answer}"))
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The URL of a project's first webhook receiver, once its
+    /// ProjectConfig's status has it.
+    pub fn receiver_url(&self, project: &str) -> String {
+        let mut hook = String::new();
+        wait_for("the receiver's URL", 30, || {
+            let pc = self.get_json(&["projectconfig", project, "-n", project]);
+            hook = pc["status"]["webhookReceivers"][0]["url"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            !hook.is_empty()
+        });
+        hook
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_cmd(args)
             .output()

@@ -3,7 +3,8 @@
 //! `get promotions --stage`, `--no-headers`, and `-o` as kubectl takes
 //! it. Tables use the server's printer columns (columns empty in every
 //! row are dropped; `-o wide` keeps them and adds more), Stages show
-//! their current Freight by alias, and ages read as kubectl's.
+//! their current Freight by alias and their promotion window and holds,
+//! and ages read as kubectl's.
 
 use crate::cmd::resource_views;
 use crate::complete;
@@ -312,6 +313,13 @@ impl TableData {
                     row[at] = shown.join(",");
                 }
                 row.insert(at + 1, names.join(","));
+            }
+            // Stages: promotion windows and holds (`stage_columns.rs`).
+            headers.extend(["WINDOW".into(), "HOLD".into()]);
+            priority.extend([0, 0]);
+            for (row, r) in cells.iter_mut().zip(rows) {
+                row.push(super::stage_columns::window(&r["object"]));
+                row.push(super::stage_columns::hold(&r["object"]));
             }
         }
         let keep: Vec<usize> = (0..headers.len())

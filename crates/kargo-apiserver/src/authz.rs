@@ -220,11 +220,7 @@ impl Authorizer {
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({"reason": text}));
         v["actor"] = json!(user.actor());
-        v["at"] = json!(
-            jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        );
+        v["at"] = json!(jiff::Timestamp::now().to_string());
         set_annotation(obj, key, v.to_string());
         Ok(())
     }

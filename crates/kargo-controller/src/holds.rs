@@ -1,9 +1,11 @@
 //! Auto-promotion holds as Kargo models them: `status.autoPromotionHolds`
-//! (durable, by origin key `Warehouse/<name>`) is updated by replaying the
-//! Stage's Promotions that ended since the last one recorded — a
-//! Promotion carrying `kargo.akuity.io/auto-promotion-hold` holds its
-//! origin, one carrying `kargo.akuity.io/auto-promotion-resume` releases
-//! it, an aborted one does neither — and
+//! (durable, by origin key `Warehouse/<name>`) follows the newest ended
+//! Promotion with an intent for the origin — one carrying
+//! `kargo.akuity.io/auto-promotion-hold` holds it, one carrying
+//! `kargo.akuity.io/auto-promotion-resume` releases it, an aborted one
+//! does neither (Kargo replays the Promotions named after the last one
+//! recorded; derived names here carry whole-second times, so creation
+//! times decide) — and
 //! `status.effectiveAutoPromotionHolds` adds the newest intent of the
 //! Promotions still in flight. Holds mean nothing, and are cleared, while
 //! auto-promotion is off.
@@ -77,16 +79,23 @@ fn intent(p: &Promotion, origin: &str) -> Option<bool> {
     }
 }
 
+/// When `p` was created.
+fn created(p: &Promotion) -> Option<jiff::Timestamp> {
+    p.creation_timestamp().map(|t| t.0)
+}
+
+fn parse(t: Option<&str>) -> Option<jiff::Timestamp> {
+    t?.parse().ok()
+}
+
 /// Updates both hold maps in `st`. `promotions`: the Stage's Promotions;
-/// `last_recorded`: the name of the last Promotion the status had
-/// recorded before this reconcile; `auto`: auto-promotion is on.
-pub fn update(
-    stage: &Stage,
-    st: &mut StageStatus,
-    promotions: &[Arc<Promotion>],
-    last_recorded: Option<&str>,
-    auto: bool,
-) {
+/// `auto`: auto-promotion is on.
+///
+/// Per origin, the newest ended (not aborted) Promotion with an intent
+/// for it decides, unless the durable hold is newer than it (set by hand)
+/// or a release came after it; a hold whose Promotion was since deleted
+/// stays until something newer decides.
+pub fn update(stage: &Stage, st: &mut StageStatus, promotions: &[Arc<Promotion>], auto: bool) {
     if !auto {
         st.auto_promotion_holds.clear();
         st.effective_auto_promotion_holds.clear();
@@ -98,28 +107,41 @@ pub fn update(
         .iter()
         .map(|r| format!("{}/{}", r.origin.kind, r.origin.name))
         .collect();
+    let released = parse(
+        stage
+            .annotations()
+            .get(AUTO_PROMOTION_RESUME)
+            .map(String::as_str),
+    );
+    let after_release =
+        |t: Option<jiff::Timestamp>| released.is_none_or(|r| t.is_some_and(|t| t > r));
+    let newest = |o: &str, ended: bool| {
+        promotions
+            .iter()
+            .filter(|p| {
+                let ph = phase(p);
+                ph != PromotionPhase::Aborted && ph.is_terminal() == ended
+            })
+            .filter(|p| after_release(created(p)))
+            .filter_map(|p| intent(p, o).map(|h| (created(p), p.name_any(), h, p)))
+            .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
+    };
     let durable = &mut st.auto_promotion_holds;
-    durable.retain(|k, _| origins.contains(k));
-    let newer = |p: &&Arc<Promotion>| last_recorded.is_none_or(|l| p.name_any().as_str() > l);
-    let mut ended: Vec<&Arc<Promotion>> = promotions
-        .iter()
-        .filter(newer)
-        .filter(|p| phase(p).is_terminal() && phase(p) != PromotionPhase::Aborted)
-        .collect();
-    ended.sort_by_key(|p| p.name_any());
-    for p in ended {
-        for o in &origins {
-            match intent(p, o) {
-                Some(true) => {
-                    if let Some(h) = hold_from(p, stage, o) {
-                        durable.insert(o.clone(), h);
-                    }
-                }
-                Some(false) => {
-                    durable.remove(o);
-                }
-                None => {}
+    durable.retain(|k, h| origins.contains(k) && after_release(parse(h.created_at.as_deref())));
+    for o in &origins {
+        let Some((at, _, hold, p)) = newest(o, true) else {
+            continue;
+        };
+        let current = durable.get(o).and_then(|h| parse(h.created_at.as_deref()));
+        if current.is_some_and(|c| at.is_none_or(|at| c > at)) {
+            continue;
+        }
+        if hold {
+            if let Some(h) = hold_from(p, stage, o) {
+                durable.insert(o.clone(), h);
             }
+        } else {
+            durable.remove(o);
         }
     }
     let current: BTreeMap<String, String> = st
@@ -132,7 +154,7 @@ pub fn update(
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(m) = manual(stage) {
+    if let Some(m) = manual(stage).filter(|m| after_release(parse(Some(&m.at)))) {
         for req in &stage.spec.requested_freight {
             let key = format!("{}/{}", req.origin.kind, req.origin.name);
             durable.entry(key.clone()).or_insert(AutoPromotionHold {
@@ -144,36 +166,15 @@ pub fn update(
             });
         }
     }
-    if let Some(released) = stage
-        .annotations()
-        .get(AUTO_PROMOTION_RESUME)
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-    {
-        durable.retain(|_, h| {
-            h.created_at
-                .as_deref()
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                .is_some_and(|t| t > released)
-        });
-    }
     let mut effective = durable.clone();
-    let in_flight: Vec<&Arc<Promotion>> = promotions
-        .iter()
-        .filter(newer)
-        .filter(|p| !phase(p).is_terminal())
-        .collect();
     for o in &origins {
-        let newest = in_flight
-            .iter()
-            .filter_map(|p| intent(p, o).map(|h| (p.name_any(), h, p)))
-            .max_by(|a, b| a.0.cmp(&b.0));
-        match newest {
-            Some((_, true, p)) => {
+        match newest(o, false) {
+            Some((_, _, true, p)) => {
                 if let Some(h) = hold_from(p, stage, o) {
                     effective.insert(o.clone(), h);
                 }
             }
-            Some((_, false, _)) => {
+            Some((_, _, false, _)) => {
                 effective.remove(o);
             }
             None => {}

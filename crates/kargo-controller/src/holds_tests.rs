@@ -40,7 +40,7 @@ fn intents_replay_in_order_and_a_release_clears_older_holds() {
     let hold = Some((AUTO_PROMOTION_HOLD, "Warehouse/w"));
     // In flight: effective only.
     let running = promotion("prod.01b.f1", "Running", hold, "2026-01-01T00:00:10Z");
-    update(&s, &mut st, &[running], None, true);
+    update(&s, &mut st, &[running], true);
     assert!(st.auto_promotion_holds.is_empty());
     assert_eq!(
         st.effective_auto_promotion_holds["Warehouse/w"].promotion_name,
@@ -54,33 +54,27 @@ fn intents_replay_in_order_and_a_release_clears_older_holds() {
         Some((AUTO_PROMOTION_RESUME, "Warehouse/w")),
         "2026-01-01T00:00:20Z",
     );
-    update(&s, &mut st, &[done.clone(), aborted], None, true);
+    update(&s, &mut st, &[done.clone(), aborted], true);
     let h = &st.auto_promotion_holds["Warehouse/w"];
     assert_eq!(h.actor, "controller:stage-controller");
     assert_eq!(h.created_at.as_deref(), Some("2026-01-01T00:00:10Z"));
     assert_eq!(st.effective_auto_promotion_holds, st.auto_promotion_holds);
-    // Already recorded Promotions are not replayed after a release.
+    // A release clears holds made before it, and their Promotions no longer count.
     let released = stage(json!({AUTO_PROMOTION_RESUME: "2026-01-01T00:01:00Z"}));
-    update(
-        &released,
-        &mut st,
-        &[done.clone()],
-        Some("prod.01b.f1"),
-        true,
-    );
+    update(&released, &mut st, &[done.clone()], true);
     assert!(st.auto_promotion_holds.is_empty() && st.effective_auto_promotion_holds.is_empty());
     // A manual hold after the release holds every origin.
     let held = stage(json!({
         AUTO_PROMOTION_RESUME: "2026-01-01T00:01:00Z",
         AUTO_PROMOTION_HOLD: "{\"reason\":\"incident\",\"actor\":\"alice\",\"at\":\"2026-01-01T00:02:00Z\"}",
     }));
-    update(&held, &mut st, &[done.clone()], Some("prod.01b.f1"), true);
+    update(&held, &mut st, &[done.clone()], true);
     assert_eq!(
         st.effective_auto_promotion_holds["Warehouse/w"].actor,
         "alice"
     );
     assert_eq!(manual(&held).unwrap().reason, "incident");
     // Auto-promotion off: holds mean nothing.
-    update(&held, &mut st, &[done], Some("prod.01b.f1"), false);
+    update(&held, &mut st, &[done], false);
     assert!(st.auto_promotion_holds.is_empty() && st.effective_auto_promotion_holds.is_empty());
 }

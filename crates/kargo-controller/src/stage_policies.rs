@@ -62,8 +62,7 @@ pub async fn apply(i: &Inputs<'_>, st: &mut StageStatus) -> Result<Gate, kube::E
         .into_iter()
         .filter_map(|((_, n), _)| i.caches.promotions.get(&ObjectRef::new(&n).within(&ns)))
         .collect();
-    let last = i.old.last_promotion.as_ref().map(|l| l.name.as_str());
-    crate::holds::update(i.stage, st, &promotions, last, i.auto);
+    crate::holds::update(i.stage, st, &promotions, i.auto);
 
     let mut rollback = None;
     let mut waiting = false;

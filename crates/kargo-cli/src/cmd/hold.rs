@@ -57,10 +57,9 @@ enum ReleaseCmd {
     },
 }
 
+/// Now, to the nanosecond (a release counts only what came before it).
 fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    jiff::Timestamp::now().to_string()
 }
 
 async fn annotate(

@@ -314,12 +314,21 @@ impl TableData {
                 }
                 row.insert(at + 1, names.join(","));
             }
-            // Stages: promotion windows and holds (`stage_columns.rs`).
-            headers.extend(["WINDOW".into(), "HOLD".into()]);
-            priority.extend([0, 0]);
-            for (row, r) in cells.iter_mut().zip(rows) {
-                row.push(super::stage_columns::window(&r["object"]));
-                row.push(super::stage_columns::hold(&r["object"]));
+            // Stages: promotion windows and holds, where any Stage has
+            // them (`stage_columns.rs`).
+            let extra: [(&str, fn(&Value) -> String); 2] = [
+                ("WINDOW", super::stage_columns::window),
+                ("HOLD", super::stage_columns::hold),
+            ];
+            for (header, cell) in extra {
+                let column: Vec<String> = rows.iter().map(|r| cell(&r["object"])).collect();
+                if column.iter().any(|c| !c.is_empty()) {
+                    headers.push(header.into());
+                    priority.push(0);
+                    for (row, c) in cells.iter_mut().zip(column) {
+                        row.push(c);
+                    }
+                }
             }
         }
         let keep: Vec<usize> = (0..headers.len())

@@ -266,6 +266,9 @@ async fn freight_aliases(client: &kube::Client, project: &str) -> Result<BTreeMa
         .collect())
 }
 
+/// A column `kargo get stages` adds from each Stage object.
+type StageCell = fn(&Value) -> String;
+
 /// A table before printing: headers and text cells.
 struct TableData {
     headers: Vec<String>,
@@ -316,7 +319,7 @@ impl TableData {
             }
             // Stages: promotion windows and holds, where any Stage has
             // them (`stage_columns.rs`).
-            let extra: [(&str, fn(&Value) -> String); 2] = [
+            let extra: [(&str, StageCell); 2] = [
                 ("WINDOW", super::stage_columns::window),
                 ("HOLD", super::stage_columns::hold),
             ];

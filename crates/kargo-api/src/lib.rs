@@ -18,9 +18,11 @@ pub mod freight_id;
 pub mod glob;
 pub mod k8s_names;
 pub mod pattern;
+pub mod policy_selector;
 pub mod printer;
 pub mod project;
 pub mod promotion;
+pub mod promotion_window;
 pub mod redact;
 pub mod registry;
 pub mod schema;
@@ -93,4 +95,18 @@ pub mod labels {
     pub const SHARD: &str = "kargo.akuity.io/shard";
     /// Label on a controller's heartbeat Lease naming its shard.
     pub const CONTROLLER: &str = "kargo.akuity.io/controller";
+    /// Annotation marking a Promotion made to roll a Stage back to the
+    /// last Freight verified there (`"true"`).
+    pub const ROLLBACK: &str = "kargo.akuity.io/rollback";
+    /// Annotation on a Promotion holding auto-promotion of the origin it
+    /// names once it ends (Kargo's hold intent).
+    pub const AUTO_PROMOTION_HOLD: &str = "kargo.akuity.io/auto-promotion-hold";
+    /// Annotation on a Promotion releasing the hold on the origin it
+    /// names once it ends (Kargo's resume intent).
+    pub const AUTO_PROMOTION_RESUME: &str = "kargo.akuity.io/auto-promotion-resume";
+    /// Annotation asking a Promotion past closed promotion windows; the
+    /// value is the reason (`kargo promote --override-window --reason`).
+    pub const OVERRIDE_WINDOW: &str = "kargo.akuity.io/override-window";
+    /// Annotation the API server sets to who overrode the windows.
+    pub const OVERRIDE_WINDOW_ACTOR: &str = "kargo.akuity.io/override-window-actor";
 }

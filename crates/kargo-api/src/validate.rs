@@ -346,6 +346,11 @@ pub fn project_config(v: &Value) -> Outcome {
                 );
             }
         }
+        check_windows(
+            &mut out,
+            &pc.spec.promotion_windows,
+            crate::promotion_window::Scope::Project,
+        );
     }
     out
 }
@@ -353,15 +358,40 @@ pub fn project_config(v: &Value) -> Outcome {
 /// ClusterConfig.
 pub fn cluster_config(v: &Value) -> Outcome {
     let mut out = Outcome::default();
-    if let Some(cc) = decode::<ClusterConfig>(v, &mut out)
-        && cc.metadata.name.as_deref().is_some_and(|n| n != "cluster")
-    {
-        out.err(
-            "metadata.name",
-            "the ClusterConfig is a singleton and must be named \"cluster\"",
+    if let Some(cc) = decode::<ClusterConfig>(v, &mut out) {
+        if cc.metadata.name.as_deref().is_some_and(|n| n != "cluster") {
+            out.err(
+                "metadata.name",
+                "the ClusterConfig is a singleton and must be named \"cluster\"",
+            );
+        }
+        check_windows(
+            &mut out,
+            &cc.spec.promotion_windows,
+            crate::promotion_window::Scope::Cluster,
         );
     }
     out
+}
+
+/// `spec.promotionWindows`: readable dates and rules, unique names.
+fn check_windows(
+    out: &mut Outcome,
+    windows: &[crate::project::PromotionWindow],
+    scope: crate::promotion_window::Scope,
+) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, w) in windows.iter().enumerate() {
+        if !seen.insert(w.name.as_str()) {
+            out.err(
+                format!("spec.promotionWindows[{i}].name"),
+                format!("duplicate window name {:?}", w.name),
+            );
+        }
+        if let Err(e) = crate::promotion_window::check(w, scope) {
+            out.err(format!("spec.promotionWindows[{i}]"), e);
+        }
+    }
 }
 
 /// Warehouse, with `file://` git repositories refused (the server's

@@ -201,10 +201,71 @@ impl Authorizer {
         ))
     }
 
+    /// 403 unless `user` may override the project's promotion windows:
+    /// whoever may change its ProjectConfig (where the windows are) may
+    /// also step past them, with a reason.
+    fn require_window_override(&self, user: &UserInfo, ns: &str) -> ApiResult<()> {
+        let a = Attributes::resource("update", kargo_api::KARGO_GROUP, "projectconfigs", ns, ns);
+        if self.authorize(user, &a).allowed {
+            return Ok(());
+        }
+        Err(forbidden(
+            &a,
+            format!(
+                "{}: overriding promotion windows needs \"update\" on the project's ProjectConfig (a project admin)",
+                a.forbidden_message(&user.name)
+            ),
+        ))
+    }
+
+    /// A new or changed `kargo.akuity.io/auto-promotion-hold` or
+    /// `-resume` on a Stage (`kargo hold|release stage`) needs `promote`
+    /// on it; a hold records the user and the time.
+    fn admit_stage_hold(
+        &self,
+        user: &UserInfo,
+        ns: &str,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> ApiResult<()> {
+        let key = kargo_api::labels::AUTO_PROMOTION_HOLD;
+        let get = |v: &Value, k: &str| {
+            v.pointer("/metadata/annotations")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let changed = |k: &str| old.and_then(|o| get(o, k)) != get(obj, k);
+        if !changed(key) && !changed(kargo_api::labels::AUTO_PROMOTION_RESUME) {
+            return Ok(());
+        }
+        let stage = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        self.require_promote(user, ns, &stage)?;
+        let Some(text) = get(obj, key).filter(|_| changed(key)) else {
+            return Ok(());
+        };
+        let mut v: Value = serde_json::from_str(&text)
+            .ok()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({"reason": text}));
+        v["actor"] = json!(user.actor());
+        v["at"] = json!(jiff::Timestamp::now().to_string());
+        set_annotation(obj, key, v.to_string());
+        Ok(())
+    }
+
     /// Applies Kargo's and kube-apiserver's in-write checks for `user`
     /// on `obj` (about to be stored; `old` for an update):
     /// - a new Promotion needs `promote` on its Stage and records the user
-    ///   as `kargo.akuity.io/create-actor`;
+    ///   as `kargo.akuity.io/create-actor`; one overriding promotion
+    ///   windows needs `update` on the ProjectConfig and records the user
+    ///   as `kargo.akuity.io/override-window-actor`;
+    /// - a Stage's auto-promotion hold needs `promote` on it and records
+    ///   the user;
     /// - a Freight approval for a Stage needs `promote` on that Stage;
     /// - a Role, ClusterRole or binding may not grant what `user` does not
     ///   hold (unless the user has `escalate` / `bind`).
@@ -222,8 +283,17 @@ impl Authorizer {
                     self.require_promote(user, ns, stage)?;
                 }
                 set_annotation(obj, crate::CREATE_ACTOR, user.actor());
+                if obj
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(kargo_api::labels::OVERRIDE_WINDOW))
+                    .is_some()
+                {
+                    self.require_window_override(user, ns)?;
+                    set_annotation(obj, kargo_api::labels::OVERRIDE_WINDOW_ACTOR, user.actor());
+                }
                 Ok(())
             }
+            "Stage" => self.admit_stage_hold(user, ns, obj, old),
             "Project" if old.is_none() => {
                 set_annotation(obj, crate::CREATE_ACTOR, user.actor());
                 Ok(())

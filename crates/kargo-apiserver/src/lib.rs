@@ -23,6 +23,7 @@ mod selector;
 mod status;
 mod table;
 mod watch;
+mod window_admission;
 
 pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
 pub use authz::Authorizer;

@@ -1,7 +1,8 @@
 //! Admission of new Promotions, as Kargo's webhook does it: the name
 //! `<stage>.<ulid>.<first 7 of freight>`, the Stage's steps and vars
 //! copied in, who asked for it, and a refusal — with the reason — when
-//! the Freight is not available to the Stage.
+//! the Freight is not available to the Stage or promotion windows close
+//! the Stage (`window_admission.rs`).
 
 use crate::status::{ApiError, ApiResult};
 use kargo_api::validate::FieldError;
@@ -104,6 +105,9 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
     {
         return Err(invalid(&name, &shown, &stage_name, "spec.freight", why.0));
     }
+    crate::window_admission::admit(store, ns, &stage, obj, |why| {
+        invalid(&name, &shown, &stage_name, "spec.stage", why)
+    })?;
     if name.is_empty() {
         let ulid = ulid::Ulid::new().to_string().to_lowercase();
         let short: String = freight_name.chars().take(7).collect();

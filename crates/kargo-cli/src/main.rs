@@ -136,6 +136,10 @@ enum Command {
     /// Promote Freight into a Stage, or to the Stages downstream of one;
     /// or abort a Promotion.
     Promote(cmd::promote::PromoteArgs),
+    /// Hold auto-promotion of a Stage: `kargo hold stage S --reason R`.
+    Hold(cmd::hold::HoldArgs),
+    /// Release a Stage's auto-promotion holds: `kargo release stage S`.
+    Release(cmd::hold::ReleaseArgs),
     /// Show an AnalysisRun's measurements and the output of its job metrics.
     Logs {
         /// `[analysisrun] NAME`: the AnalysisRun (the kind word is optional).
@@ -661,6 +665,8 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
             let project = client::require_project(a.project.as_deref())?;
             cmd::promote::run(&c, &project, a).await
         }
+        Command::Hold(a) => cmd::hold::hold(&client::client(&flags).await?, a).await,
+        Command::Release(a) => cmd::hold::release(&client::client(&flags).await?, a).await,
         Command::Logs {
             args,
             project,

@@ -3,7 +3,9 @@
 //! conditions), records where Freight is (`currentlyIn`, soak times) and —
 //! for Stages without `verification` — marks promoted Freight verified.
 //! With a ProjectConfig promotion policy it auto-promotes the newest
-//! Freight that is available to the Stage.
+//! Freight that is available to the Stage, unless promotion windows close
+//! the Stage or a hold stops it; promotion windows, holds and automatic
+//! rollback are `stage_policies.rs`.
 //!
 //! It reads the shared watch caches ([`Caches`]) and their indexes, never
 //! a list: a reconcile costs what the Stage's own Promotions and candidate
@@ -59,6 +61,8 @@ pub struct Context {
     expect: Mutex<HashMap<ObjectRef<Stage>, (String, Instant)>>,
     /// Argo CD, for health checks on Applications (None: disabled).
     argocd: Option<crate::argocd::ArgoCd>,
+    /// The ClusterConfig's promotion windows, as last read.
+    windows: crate::stage_windows::ClusterWindows,
 }
 
 impl Context {
@@ -74,6 +78,7 @@ impl Context {
             client,
             caches,
             expect: Mutex::new(HashMap::new()),
+            windows: Default::default(),
         }
     }
 
@@ -163,25 +168,9 @@ fn reference(p: &Promotion) -> PromotionReference {
 /// Whether a ProjectConfig policy turns on auto-promotion for the Stage.
 fn auto_promotion(policies: &[PromotionPolicy], stage: &Stage) -> bool {
     let name = stage.name_any();
-    let labels = stage.labels();
-    policies.iter().any(|p| {
-        let selected = if !p.stage.is_empty() {
-            p.stage == name
-        } else if let Some(sel) = &p.stage_selector {
-            // Exact, `glob:`, `regex:` or `regexp:` (Kargo's name patterns).
-            let by_name = sel.name.is_empty()
-                || kargo_api::pattern::parse_name_pattern(&sel.name)
-                    .is_ok_and(|m| m.matches(&name));
-            by_name
-                && sel
-                    .match_labels
-                    .iter()
-                    .all(|(k, v)| labels.get(k) == Some(v))
-        } else {
-            false
-        };
-        selected && p.auto_promotion_enabled
-    })
+    policies
+        .iter()
+        .any(|p| p.selects(&name, stage.labels()) && p.auto_promotion_enabled)
 }
 
 /// One reconciliation. A failure other than a write conflict is shown on
@@ -439,9 +428,37 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         .unwrap_or_default();
     let auto = auto_promotion(&policies, &stage);
     st.auto_promotion_enabled = Some(auto);
-    if auto && has_steps && !promos.busy() && !awaiting_expected(&ctx, &stage).await? {
+    // Promotion windows, holds and rollback (`stage_policies.rs`).
+    let gate = crate::stage_policies::apply(
+        &crate::stage_policies::Inputs {
+            client: &ctx.client,
+            caches,
+            windows: &ctx.windows,
+            stage: &stage,
+            old: &old,
+            policies: &policies,
+            auto,
+            idle: has_steps && !promos.busy() && !awaiting_expected(&ctx, &stage).await?,
+            now_ms,
+        },
+        &mut st,
+    )
+    .await?;
+    due = earliest(due, gate.due);
+    if let Some(name) = gate.rollback {
+        lock(&ctx.expect).insert(ObjectRef::from_obj(&*stage), (name, Instant::now()));
+    } else if auto
+        && gate.open
+        && has_steps
+        && !promos.busy()
+        && !awaiting_expected(&ctx, &stage).await?
+    {
         let current = st.freight_history.first().cloned().unwrap_or_default();
-        due = auto_promote(&ctx, &stage, &promos, &current, now_ms).await?;
+        let held = st.effective_auto_promotion_holds.clone();
+        due = earliest(
+            due,
+            auto_promote(&ctx, &stage, &promos, &current, &held, now_ms).await?,
+        );
     }
 
     // A refresh request (`kargo refresh stage`): this reconcile re-read
@@ -925,6 +942,7 @@ async fn auto_promote(
     stage: &Stage,
     promos: &Promotions,
     current: &FreightCollection,
+    held: &std::collections::BTreeMap<String, kargo_api::stage::AutoPromotionHold>,
     now_ms: i64,
 ) -> Result<Option<i64>, Error> {
     let name = stage.name_any();
@@ -932,6 +950,10 @@ async fn auto_promote(
     let caches = &ctx.caches;
     let mut due = None;
     for req in &stage.spec.requested_freight {
+        // Never for an origin with an effective hold (Kargo).
+        if held.contains_key(&format!("{}/{}", req.origin.kind, req.origin.name)) {
+            continue;
+        }
         let in_use = current
             .items
             .values()

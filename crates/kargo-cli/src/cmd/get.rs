@@ -3,7 +3,8 @@
 //! `get promotions --stage`, `--no-headers`, and `-o` as kubectl takes
 //! it. Tables use the server's printer columns (columns empty in every
 //! row are dropped; `-o wide` keeps them and adds more), Stages show
-//! their current Freight by alias, and ages read as kubectl's.
+//! their current Freight by alias and their promotion window and holds,
+//! and ages read as kubectl's.
 
 use crate::cmd::resource_views;
 use crate::complete;
@@ -265,6 +266,9 @@ async fn freight_aliases(client: &kube::Client, project: &str) -> Result<BTreeMa
         .collect())
 }
 
+/// A column `kargo get stages` adds from each Stage object.
+type StageCell = fn(&Value) -> String;
+
 /// A table before printing: headers and text cells.
 struct TableData {
     headers: Vec<String>,
@@ -312,6 +316,22 @@ impl TableData {
                     row[at] = shown.join(",");
                 }
                 row.insert(at + 1, names.join(","));
+            }
+            // Stages: promotion windows and holds, where any Stage has
+            // them (`stage_columns.rs`).
+            let extra: [(&str, StageCell); 2] = [
+                ("WINDOW", super::stage_columns::window),
+                ("HOLD", super::stage_columns::hold),
+            ];
+            for (header, cell) in extra {
+                let column: Vec<String> = rows.iter().map(|r| cell(&r["object"])).collect();
+                if column.iter().any(|c| !c.is_empty()) {
+                    headers.push(header.into());
+                    priority.push(0);
+                    for (row, c) in cells.iter_mut().zip(column) {
+                        row.push(c);
+                    }
+                }
             }
         }
         let keep: Vec<usize> = (0..headers.len())

@@ -99,6 +99,13 @@ pub struct PromoteArgs {
     /// Print the created Promotion(s): json, yaml, name, jsonpath=…, go-template=….
     #[arg(short = 'o', long, value_parser = Format::parse)]
     pub output: Option<Format>,
+    /// Promote even while promotion windows close the Stage (project
+    /// admins; recorded on the Promotion with who asked).
+    #[arg(long, requires = "reason")]
+    pub override_window: bool,
+    /// Why the windows are overridden (with --override-window).
+    #[arg(long, requires = "override_window")]
+    pub reason: Option<String>,
 }
 
 /// Runs `kargo promote` in any of Kargo's forms.
@@ -132,7 +139,7 @@ pub async fn run(client: &kube::Client, project: &str, a: PromoteArgs) -> Result
     let api = Api::<Promotion>::namespaced(client.clone(), project);
     let mut created = Vec::new();
     for stage in &stages {
-        let p = create(&api, project, stage, &freight).await?;
+        let p = create(&api, project, stage, &freight, a.reason.as_deref()).await?;
         if a.output.is_none() {
             let name = p.metadata.name.clone().unwrap_or_default();
             let fname = freight.metadata.name.clone().unwrap_or_default();
@@ -200,6 +207,8 @@ pub async fn promote(
             wait,
             timeout: timeout.as_secs(),
             output: None,
+            override_window: false,
+            reason: None,
         },
     )
     .await
@@ -210,11 +219,16 @@ async fn create(
     project: &str,
     stage: &str,
     f: &Freight,
+    override_window: Option<&str>,
 ) -> Result<Promotion> {
     let fname = f.metadata.name.clone().unwrap_or_default();
+    let mut metadata = json!({"namespace": project});
+    if let Some(reason) = override_window {
+        metadata["annotations"] = json!({ kargo_api::labels::OVERRIDE_WINDOW: reason });
+    }
     let promo: Promotion = serde_json::from_value(json!({
         "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
-        "metadata": {"namespace": project},
+        "metadata": metadata,
         "spec": {"stage": stage, "freight": fname},
     }))?;
     api.create(&PostParams::default(), &promo)

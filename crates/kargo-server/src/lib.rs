@@ -8,6 +8,7 @@ mod auth;
 pub mod client;
 pub mod controller_process;
 pub mod data_dir;
+pub mod in_cluster;
 mod in_process;
 pub mod kubeconfig;
 pub mod metrics;

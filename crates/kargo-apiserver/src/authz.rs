@@ -143,7 +143,7 @@ impl Authorizer {
     /// 403 unless `user` holds `promote` on Stage `stage`, naming the verb,
     /// the Stage and the roles that would grant it.
     pub fn require_promote(&self, user: &UserInfo, ns: &str, stage: &str) -> ApiResult<()> {
-        let a = Attributes::resource("promote", kargo_api::KARGO_GROUP, "stages", ns, stage);
+        let a = promote_attributes(ns, stage);
         let (decision, granting) =
             self.with_index(|ix| (ix.authorize(user, &a), ix.roles_granting(&a)));
         if decision.allowed {
@@ -159,13 +159,7 @@ impl Authorizer {
                 granting.join(", ")
             )
         };
-        Err(forbidden(
-            &a,
-            format!(
-                "{}: promoting to Stage {stage:?} needs the \"promote\" verb on it; {hint}",
-                a.forbidden_message(&user.name)
-            ),
-        ))
+        Err(promote_forbidden(user, ns, stage, &hint))
     }
 
     /// Applies Kargo's and kube-apiserver's in-write checks for `user`
@@ -184,28 +178,6 @@ impl Authorizer {
         old: Option<&Value>,
     ) -> ApiResult<()> {
         match info.kind {
-            "Promotion" if old.is_none() => {
-                if let Some(stage) = obj.pointer("/spec/stage").and_then(Value::as_str) {
-                    self.require_promote(user, ns, stage)?;
-                }
-                set_annotation(obj, crate::CREATE_ACTOR, user.actor());
-                Ok(())
-            }
-            "Project" if old.is_none() => {
-                set_annotation(obj, crate::CREATE_ACTOR, user.actor());
-                Ok(())
-            }
-            "Event" if old.is_none() => {
-                set_annotation(obj, kargo_api::labels::EVENT_ACTOR, user.actor());
-                Ok(())
-            }
-            "Freight" => {
-                let before = old.and_then(|o| o.pointer("/status/approvedFor"));
-                for stage in new_approvals(before, obj) {
-                    self.require_promote(user, ns, stage)?;
-                }
-                Ok(())
-            }
             "Role" | "ClusterRole" => self.no_escalation(user, info, ns, obj, rules_in(obj)),
             "RoleBinding" | "ClusterRoleBinding" => {
                 let role = obj
@@ -217,7 +189,9 @@ impl Authorizer {
                 let granted = self.role_rules(cluster, ns, role)?;
                 self.no_escalation(user, info, ns, obj, granted)
             }
-            _ => Ok(()),
+            kind => kargo_write_checks(user, kind, obj, old, &|stage| {
+                self.require_promote(user, ns, stage)
+            }),
         }
     }
 
@@ -344,6 +318,63 @@ pub fn approved_for(freight: &Value) -> Option<Value> {
 
 /// Stages newly in `new`'s `status.approvedFor` that `before` (the
 /// previous `approvedFor`) lacked.
+/// Kargo's in-write checks on who writes, shared by `kargo server` (its
+/// RBAC decides `promote`) and `kargo webhook-server` (a
+/// SubjectAccessReview decides): a new Promotion needs `promote` on its
+/// Stage and records the user as `kargo.akuity.io/create-actor`, as a new
+/// Project does (and a new Event its actor); a Freight approval for a
+/// Stage needs `promote` on that Stage.
+pub fn kargo_write_checks(
+    user: &UserInfo,
+    kind: &str,
+    obj: &mut Value,
+    old: Option<&Value>,
+    require_promote: &dyn Fn(&str) -> ApiResult<()>,
+) -> ApiResult<()> {
+    match kind {
+        "Promotion" if old.is_none() => {
+            if let Some(stage) = obj.pointer("/spec/stage").and_then(Value::as_str) {
+                require_promote(stage)?;
+            }
+            set_annotation(obj, crate::CREATE_ACTOR, user.actor());
+            Ok(())
+        }
+        "Project" if old.is_none() => {
+            set_annotation(obj, crate::CREATE_ACTOR, user.actor());
+            Ok(())
+        }
+        "Event" if old.is_none() => {
+            set_annotation(obj, kargo_api::labels::EVENT_ACTOR, user.actor());
+            Ok(())
+        }
+        "Freight" => {
+            let before = old.and_then(|o| o.pointer("/status/approvedFor"));
+            for stage in new_approvals(before, obj) {
+                require_promote(stage)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What promoting to `stage` in `ns` asks: `promote` on the Stage.
+pub fn promote_attributes(ns: &str, stage: &str) -> Attributes {
+    Attributes::resource("promote", kargo_api::KARGO_GROUP, "stages", ns, stage)
+}
+
+/// The 403 for a user who may not promote to `stage`, with `hint`.
+pub fn promote_forbidden(user: &UserInfo, ns: &str, stage: &str, hint: &str) -> ApiError {
+    let a = promote_attributes(ns, stage);
+    forbidden(
+        &a,
+        format!(
+            "{}: promoting to Stage {stage:?} needs the \"promote\" verb on it; {hint}",
+            a.forbidden_message(&user.name)
+        ),
+    )
+}
+
 fn new_approvals<'a>(before: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
     new.pointer("/status/approvedFor")
         .and_then(Value::as_object)

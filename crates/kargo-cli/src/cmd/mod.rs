@@ -25,3 +25,4 @@ pub mod sso;
 pub mod tokens;
 pub mod verify;
 pub mod version;
+pub mod webhook_server;

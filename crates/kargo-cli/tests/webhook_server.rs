@@ -449,7 +449,7 @@ fn admission_reviews_are_answered_with_kargos_admission() {
 }
 
 #[test]
-fn replicas_share_one_ca_and_a_restart_keeps_it() {
+fn replicas_share_one_ca() {
     let home = tempfile::tempdir().unwrap();
     let s = ServerProc::start_with(home.path(), &["--disable-controllers"]);
     let (a_dir, b_dir) = (home.path().join("a"), home.path().join("b"));

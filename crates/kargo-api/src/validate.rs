@@ -942,9 +942,39 @@ pub fn job(v: &Value) -> Outcome {
     out
 }
 
-/// Deployment and Pod: the server publishes the ones that stand for its
-/// own process (`kubectl logs -n kargo deploy/kargo-controller`); nothing
-/// here runs workloads, so writes through the API are refused.
+/// Deployment (apps/v1): stored as given, so `kargo install` output can
+/// be applied to this server; nothing runs it (the server's own
+/// `kargo-controller` Deployment in `kargo` is republished on start).
+pub fn deployment(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::apps::v1::Deployment>(v, &mut out);
+    out
+}
+
+/// Service (v1): stored as given; nothing routes to it.
+pub fn service(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    decode::<k8s_openapi::api::core::v1::Service>(v, &mut out);
+    out
+}
+
+/// Mutating and ValidatingWebhookConfiguration
+/// (admissionregistration.k8s.io/v1): stored as given; this server admits
+/// with its own code and calls no webhook.
+pub fn webhook_configuration(v: &Value) -> Outcome {
+    use k8s_openapi::api::admissionregistration::v1 as ar;
+    let mut out = Outcome::default();
+    if v.get("kind").and_then(Value::as_str) == Some("MutatingWebhookConfiguration") {
+        decode::<ar::MutatingWebhookConfiguration>(v, &mut out);
+    } else {
+        decode::<ar::ValidatingWebhookConfiguration>(v, &mut out);
+    }
+    out
+}
+
+/// Pod: the server publishes the one that stands for its own process
+/// (`kubectl logs -n kargo deploy/kargo-controller`); nothing here runs
+/// workloads, so writes through the API are refused.
 pub fn server_process(v: &Value) -> Outcome {
     let mut out = Outcome::default();
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or("object");

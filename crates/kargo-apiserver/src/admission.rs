@@ -4,11 +4,11 @@
 //! (`fieldValidation`), typed validation, immutability, and the server's
 //! settings that validation depends on ([`AdmissionSettings`]).
 
+use crate::admission_store::AdmissionStore;
 use crate::status::{ApiError, ApiResult};
 use http::StatusCode;
 use kargo_api::validate::{FieldError, check_update};
 use kargo_api::{Freight, ResourceInfo, defaults, freight_alias, labels};
-use kargo_store::Store;
 use serde_json::{Value, json};
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -114,7 +114,7 @@ pub struct Admitted {
 
 /// Runs admission for a create (`old` None) or an update.
 pub fn admit(
-    store: &Store,
+    store: &dyn AdmissionStore,
     settings: &AdmissionSettings,
     info: &'static ResourceInfo,
     ns: &str,
@@ -281,7 +281,7 @@ fn prune(obj: &mut Value, path: &str) {
 /// Kargo's objects live in projects: creating one in a namespace that is
 /// missing, or not labelled `kargo.akuity.io/project: "true"`, is refused
 /// as Kargo's webhooks refuse it, with a hint on how to make the project.
-fn require_project(store: &Store, ns: &str) -> ApiResult<()> {
+fn require_project(store: &dyn AdmissionStore, ns: &str) -> ApiResult<()> {
     let hint = format!(
         "Kargo objects live in projects; create it with `kargo create project {ns}` (or apply a Project named {ns:?} first)"
     );
@@ -318,7 +318,7 @@ fn require_project(store: &Store, ns: &str) -> ApiResult<()> {
 
 /// Freight is named by its content and gets a unique alias.
 fn admit_freight(
-    store: &Store,
+    store: &dyn AdmissionStore,
     info: &'static ResourceInfo,
     ns: &str,
     obj: &mut Value,
@@ -460,7 +460,11 @@ fn fold_string_data(obj: &mut Value) -> ApiResult<()> {
 
 /// New Freight must come from an existing Warehouse and carry only
 /// artifacts its subscriptions describe, at most one per subscription.
-fn check_freight_origin(store: &Store, ns: &str, obj: &Value) -> ApiResult<Vec<FieldError>> {
+fn check_freight_origin(
+    store: &dyn AdmissionStore,
+    ns: &str,
+    obj: &Value,
+) -> ApiResult<Vec<FieldError>> {
     use kargo_api::freight_id::{normalize_chart_repo_url, normalize_git_url};
     let Ok(f) = serde_json::from_value::<Freight>(obj.clone()) else {
         return Ok(Vec::new());
@@ -538,6 +542,7 @@ fn check_freight_origin(store: &Store, ns: &str, obj: &Value) -> ApiResult<Vec<F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kargo_store::Store;
 
     fn warehouse(url: &str) -> Value {
         json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",

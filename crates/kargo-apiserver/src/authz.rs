@@ -176,7 +176,7 @@ impl Authorizer {
     /// 403 unless `user` holds `promote` on Stage `stage`, naming the verb,
     /// the Stage and the roles that would grant it.
     pub fn require_promote(&self, user: &UserInfo, ns: &str, stage: &str) -> ApiResult<()> {
-        let a = Attributes::resource("promote", kargo_api::KARGO_GROUP, "stages", ns, stage);
+        let a = promote_attributes(ns, stage);
         let (decision, granting) =
             self.with_index(|ix| (ix.authorize(user, &a), ix.roles_granting(&a)));
         if decision.allowed {
@@ -192,70 +192,7 @@ impl Authorizer {
                 granting.join(", ")
             )
         };
-        Err(forbidden(
-            &a,
-            format!(
-                "{}: promoting to Stage {stage:?} needs the \"promote\" verb on it; {hint}",
-                a.forbidden_message(&user.name)
-            ),
-        ))
-    }
-
-    /// 403 unless `user` may override the project's promotion windows:
-    /// whoever may change its ProjectConfig (where the windows are) may
-    /// also step past them, with a reason.
-    fn require_window_override(&self, user: &UserInfo, ns: &str) -> ApiResult<()> {
-        let a = Attributes::resource("update", kargo_api::KARGO_GROUP, "projectconfigs", ns, ns);
-        if self.authorize(user, &a).allowed {
-            return Ok(());
-        }
-        Err(forbidden(
-            &a,
-            format!(
-                "{}: overriding promotion windows needs \"update\" on the project's ProjectConfig (a project admin)",
-                a.forbidden_message(&user.name)
-            ),
-        ))
-    }
-
-    /// A new or changed `kargo.akuity.io/auto-promotion-hold` or
-    /// `-resume` on a Stage (`kargo hold|release stage`) needs `promote`
-    /// on it; a hold records the user and the time.
-    fn admit_stage_hold(
-        &self,
-        user: &UserInfo,
-        ns: &str,
-        obj: &mut Value,
-        old: Option<&Value>,
-    ) -> ApiResult<()> {
-        let key = kargo_api::labels::AUTO_PROMOTION_HOLD;
-        let get = |v: &Value, k: &str| {
-            v.pointer("/metadata/annotations")
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let changed = |k: &str| old.and_then(|o| get(o, k)) != get(obj, k);
-        if !changed(key) && !changed(kargo_api::labels::AUTO_PROMOTION_RESUME) {
-            return Ok(());
-        }
-        let stage = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        self.require_promote(user, ns, &stage)?;
-        let Some(text) = get(obj, key).filter(|_| changed(key)) else {
-            return Ok(());
-        };
-        let mut v: Value = serde_json::from_str(&text)
-            .ok()
-            .filter(Value::is_object)
-            .unwrap_or_else(|| json!({"reason": text}));
-        v["actor"] = json!(user.actor());
-        v["at"] = json!(jiff::Timestamp::now().to_string());
-        set_annotation(obj, key, v.to_string());
-        Ok(())
+        Err(promote_forbidden(user, ns, stage, &hint))
     }
 
     /// Applies Kargo's and kube-apiserver's in-write checks for `user`
@@ -278,37 +215,6 @@ impl Authorizer {
         old: Option<&Value>,
     ) -> ApiResult<()> {
         match info.kind {
-            "Promotion" if old.is_none() => {
-                if let Some(stage) = obj.pointer("/spec/stage").and_then(Value::as_str) {
-                    self.require_promote(user, ns, stage)?;
-                }
-                set_annotation(obj, crate::CREATE_ACTOR, user.actor());
-                if obj
-                    .pointer("/metadata/annotations")
-                    .and_then(|a| a.get(kargo_api::labels::OVERRIDE_WINDOW))
-                    .is_some()
-                {
-                    self.require_window_override(user, ns)?;
-                    set_annotation(obj, kargo_api::labels::OVERRIDE_WINDOW_ACTOR, user.actor());
-                }
-                Ok(())
-            }
-            "Stage" => self.admit_stage_hold(user, ns, obj, old),
-            "Project" if old.is_none() => {
-                set_annotation(obj, crate::CREATE_ACTOR, user.actor());
-                Ok(())
-            }
-            "Event" if old.is_none() => {
-                set_annotation(obj, kargo_api::labels::EVENT_ACTOR, user.actor());
-                Ok(())
-            }
-            "Freight" => {
-                let before = old.and_then(|o| o.pointer("/status/approvedFor"));
-                for stage in new_approvals(before, obj) {
-                    self.require_promote(user, ns, stage)?;
-                }
-                Ok(())
-            }
             "Role" | "ClusterRole" => self.no_escalation(user, info, ns, obj, rules_in(obj)),
             "RoleBinding" | "ClusterRoleBinding" => {
                 let role = obj
@@ -320,7 +226,15 @@ impl Authorizer {
                 let granted = self.role_rules(cluster, ns, role)?;
                 self.no_escalation(user, info, ns, obj, granted)
             }
-            _ => Ok(()),
+            kind => kargo_write_checks(
+                user,
+                kind,
+                ns,
+                obj,
+                old,
+                &|stage| self.require_promote(user, ns, stage),
+                &|a| Ok(self.authorize(user, a).allowed),
+            ),
         }
     }
 
@@ -447,6 +361,137 @@ pub fn approved_for(freight: &Value) -> Option<Value> {
 
 /// Stages newly in `new`'s `status.approvedFor` that `before` (the
 /// previous `approvedFor`) lacked.
+/// Kargo's in-write checks on who writes, shared by `kargo server` (its
+/// RBAC decides `promote`) and `kargo webhook-server` (a
+/// SubjectAccessReview decides): a new Promotion needs `promote` on its
+/// Stage and records the user as `kargo.akuity.io/create-actor`, as a new
+/// Project does (and a new Event its actor); a Promotion overriding the
+/// promotion windows needs `update` on the project's ProjectConfig (`may`
+/// decides) and records who overrode; a Stage hold or release needs
+/// `promote` on the Stage; a Freight approval for a Stage needs `promote`
+/// on that Stage.
+pub fn kargo_write_checks(
+    user: &UserInfo,
+    kind: &str,
+    ns: &str,
+    obj: &mut Value,
+    old: Option<&Value>,
+    require_promote: &dyn Fn(&str) -> ApiResult<()>,
+    may: &dyn Fn(&Attributes) -> ApiResult<bool>,
+) -> ApiResult<()> {
+    match kind {
+        "Promotion" if old.is_none() => {
+            if let Some(stage) = obj.pointer("/spec/stage").and_then(Value::as_str) {
+                require_promote(stage)?;
+            }
+            set_annotation(obj, crate::CREATE_ACTOR, user.actor());
+            if obj
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(kargo_api::labels::OVERRIDE_WINDOW))
+                .is_some()
+            {
+                require_window_override(user, ns, may)?;
+                set_annotation(obj, kargo_api::labels::OVERRIDE_WINDOW_ACTOR, user.actor());
+            }
+            Ok(())
+        }
+        "Stage" => admit_stage_hold(user, obj, old, require_promote),
+        "Project" if old.is_none() => {
+            set_annotation(obj, crate::CREATE_ACTOR, user.actor());
+            Ok(())
+        }
+        "Event" if old.is_none() => {
+            set_annotation(obj, kargo_api::labels::EVENT_ACTOR, user.actor());
+            Ok(())
+        }
+        "Freight" => {
+            let before = old.and_then(|o| o.pointer("/status/approvedFor"));
+            for stage in new_approvals(before, obj) {
+                require_promote(stage)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 403 unless `user` may override the project's promotion windows:
+/// whoever may change its ProjectConfig (where the windows are) may also
+/// step past them, with a reason.
+fn require_window_override(
+    user: &UserInfo,
+    ns: &str,
+    may: &dyn Fn(&Attributes) -> ApiResult<bool>,
+) -> ApiResult<()> {
+    let a = Attributes::resource("update", kargo_api::KARGO_GROUP, "projectconfigs", ns, ns);
+    if may(&a)? {
+        return Ok(());
+    }
+    Err(forbidden(
+        &a,
+        format!(
+            "{}: overriding promotion windows needs \"update\" on the project's ProjectConfig (a project admin)",
+            a.forbidden_message(&user.name)
+        ),
+    ))
+}
+
+/// A new or changed `kargo.akuity.io/auto-promotion-hold` or `-resume` on
+/// a Stage (`kargo hold|release stage`) needs `promote` on it; a hold
+/// records the user and the time.
+fn admit_stage_hold(
+    user: &UserInfo,
+    obj: &mut Value,
+    old: Option<&Value>,
+    require_promote: &dyn Fn(&str) -> ApiResult<()>,
+) -> ApiResult<()> {
+    let key = kargo_api::labels::AUTO_PROMOTION_HOLD;
+    let get = |v: &Value, k: &str| {
+        v.pointer("/metadata/annotations")
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let changed = |k: &str| old.and_then(|o| get(o, k)) != get(obj, k);
+    if !changed(key) && !changed(kargo_api::labels::AUTO_PROMOTION_RESUME) {
+        return Ok(());
+    }
+    let stage = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    require_promote(&stage)?;
+    let Some(text) = get(obj, key).filter(|_| changed(key)) else {
+        return Ok(());
+    };
+    let mut v: Value = serde_json::from_str(&text)
+        .ok()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({"reason": text}));
+    v["actor"] = json!(user.actor());
+    v["at"] = json!(jiff::Timestamp::now().to_string());
+    set_annotation(obj, key, v.to_string());
+    Ok(())
+}
+
+/// What promoting to `stage` in `ns` asks: `promote` on the Stage.
+pub fn promote_attributes(ns: &str, stage: &str) -> Attributes {
+    Attributes::resource("promote", kargo_api::KARGO_GROUP, "stages", ns, stage)
+}
+
+/// The 403 for a user who may not promote to `stage`, with `hint`.
+pub fn promote_forbidden(user: &UserInfo, ns: &str, stage: &str, hint: &str) -> ApiError {
+    let a = promote_attributes(ns, stage);
+    forbidden(
+        &a,
+        format!(
+            "{}: promoting to Stage {stage:?} needs the \"promote\" verb on it; {hint}",
+            a.forbidden_message(&user.name)
+        ),
+    )
+}
+
 fn new_approvals<'a>(before: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
     new.pointer("/status/approvedFor")
         .and_then(Value::as_object)

@@ -7,6 +7,7 @@
 //! Authentication and TLS are not here: `kargo-server` wraps this router.
 
 mod admission;
+mod admission_store;
 pub mod authz;
 mod discovery;
 mod handlers;
@@ -25,13 +26,15 @@ mod table;
 mod watch;
 mod window_admission;
 
-pub use admission::{AdmissionSettings, FieldValidation, StepCheck};
+pub use admission::{AdmissionSettings, Admitted, FieldValidation, StepCheck, admit};
+pub use admission_store::AdmissionStore;
 pub use authz::Authorizer;
 pub use discovery::version;
 pub use handlers::MAX_BODY;
 pub use kargo_rbac::{Attributes, UserInfo};
 pub use patch::{json_patch, merge_patch};
 pub use promotion_admission::CREATE_ACTOR;
+pub use reviews::strings_at;
 pub use selector::{FieldSelector, LabelSelector};
 pub use status::ApiError;
 pub use table::human_duration;

@@ -4,10 +4,11 @@
 //! the Freight is not available to the Stage or promotion windows close
 //! the Stage (`window_admission.rs`).
 
+use crate::admission_store::AdmissionStore;
 use crate::status::{ApiError, ApiResult};
 use kargo_api::validate::FieldError;
 use kargo_api::{Freight, Stage, availability, lookup_kind};
-use kargo_store::{Store, StoreError};
+use kargo_store::StoreError;
 use serde_json::{Value, json};
 
 /// Annotation recording who created a Promotion.
@@ -34,7 +35,7 @@ fn invalid(name: &str, freight: &str, stage: &str, path: &str, message: String) 
 }
 
 /// Fills and checks a Promotion being created.
-pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResult<()> {
+pub fn admit_new_promotion(store: &dyn AdmissionStore, ns: &str, obj: &mut Value) -> ApiResult<()> {
     if obj.get("metadata").is_some_and(|m| !m.is_object())
         || obj.get("spec").is_some_and(|m| !m.is_object())
     {
@@ -162,6 +163,7 @@ pub fn admit_new_promotion(store: &Store, ns: &str, obj: &mut Value) -> ApiResul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kargo_store::Store;
 
     const NS: &str = "p";
 

@@ -12,6 +12,19 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The strings of the array at `pointer` (a user's groups in a review).
+pub fn strings_at(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|g| {
+            g.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What a review's `spec` asks about.
 fn attributes(spec: &Value) -> ApiResult<Attributes> {
     if let Some(r) = spec.get("resourceAttributes") {
@@ -55,19 +68,9 @@ pub fn answer(
     let status = match resource {
         "selfsubjectaccessreviews" => access(authz, user, &spec)?,
         "subjectaccessreviews" => {
-            let groups = spec
-                .get("groups")
-                .and_then(Value::as_array)
-                .map(|g| {
-                    g.iter()
-                        .filter_map(Value::as_str)
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default();
             let subject = UserInfo {
                 name: text(&spec, "/user").to_string(),
-                groups,
+                groups: strings_at(&spec, "/groups"),
                 oidc: None,
             };
             access(authz, &subject, &spec)?

@@ -4,17 +4,18 @@
 //! opening, unless it carries `kargo.akuity.io/override-window` with a
 //! reason (who may override is checked with the user, in `authz.rs`).
 
+use crate::AdmissionStore;
 use crate::status::{ApiError, ApiResult};
 use kargo_api::labels::{CREATE_ACTOR, OVERRIDE_WINDOW, OVERRIDE_WINDOW_ACTOR};
 use kargo_api::promotion_window::{self, Subject};
 use kargo_api::stage::PromotionWindowStatus;
 use kargo_api::{ClusterConfig, Project, ProjectConfig, Stage, lookup_kind};
-use kargo_store::{Store, StoreError};
+use kargo_store::StoreError;
 use serde_json::{Value, json};
 
 /// One object from the store, or None when it does not exist.
 fn read<T: serde::de::DeserializeOwned>(
-    store: &Store,
+    store: &dyn AdmissionStore,
     kind: &str,
     ns: &str,
     name: &str,
@@ -31,7 +32,7 @@ fn read<T: serde::de::DeserializeOwned>(
 /// stored ProjectConfig, ClusterConfig and Project; None when no window
 /// applies.
 pub fn schedule(
-    store: &Store,
+    store: &dyn AdmissionStore,
     ns: &str,
     stage: &Stage,
     now_ms: i64,
@@ -72,7 +73,7 @@ pub fn schedule(
 /// unless it overrides them with a reason; an override is recorded with
 /// its actor (the creator until the API server names the user).
 pub fn admit(
-    store: &Store,
+    store: &dyn AdmissionStore,
     ns: &str,
     stage: &Stage,
     obj: &mut Value,

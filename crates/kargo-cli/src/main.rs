@@ -14,6 +14,7 @@ mod cmd;
 mod complete;
 mod config;
 mod format;
+mod install_manifests;
 mod manifest;
 mod password;
 mod progress;
@@ -53,6 +54,9 @@ enum Command {
     /// Run the controllers against a Kubernetes API server (a cluster, or
     /// `kargo server --disable-controllers`), with sharding and leader election.
     Controller(Box<cmd::controller::ControllerArgs>),
+    /// Serve Kargo's admission (defaulting, validation) as Kubernetes
+    /// admission webhooks, registering them with a CA of its own.
+    WebhookServer(Box<cmd::webhook_server::WebhookServerArgs>),
     /// Save the address and token of a server.
     Login(cmd::login::LoginArgs),
     /// Open the web UI of the configured server in a browser (prints its address when none starts).
@@ -210,10 +214,14 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: String,
     },
-    /// Print what installing on a cluster needs: `kargo install crds | kubectl apply -f -`.
+    /// Print what installing on a cluster needs: `kargo install | kubectl
+    /// apply --server-side -f -` (everything), `kargo install crds` (the
+    /// CRDs only).
     Install {
         #[command(subcommand)]
-        what: InstallCmd,
+        what: Option<InstallCmd>,
+        #[command(flatten)]
+        args: cmd::install::InstallArgs,
     },
     /// Print client and server versions.
     Version {
@@ -455,13 +463,16 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
     match cli.command {
         Command::Server(a) => cmd::server::run(*a, flags.kubeconfig.clone(), logs).await,
         Command::Controller(a) => cmd::controller::run(*a, flags.kubeconfig.clone()).await,
+        Command::WebhookServer(a) => cmd::webhook_server::run(*a, flags.kubeconfig.clone()).await,
         Command::Quickstart(a) => cmd::quickstart::run(a, logs).await,
         Command::Login(a) => cmd::login::login(a, &flags).await,
         Command::Logout => cmd::config::logout(),
         Command::Dashboard => cmd::dashboard::run(&flags),
         Command::Install {
-            what: InstallCmd::Crds,
+            what: Some(InstallCmd::Crds),
+            ..
         } => cmd::install::crds(),
+        Command::Install { what: None, args } => cmd::install::all(args),
         Command::Config { what } => match what {
             ConfigCmd::SetProject { project } => cmd::login::set_project(&project),
             ConfigCmd::GetProject => cmd::config::get_project(),

@@ -283,6 +283,83 @@ spec:
     assert_eq!(hb["spec"]["leaseDurationSeconds"], 120);
 }
 
+/// The service-account directory a pod would have, from the server's
+/// kubeconfig: its token, its CA, and the namespace `kargo`.
+fn service_account_dir(s: &ServerProc, dir: &Path) {
+    use base64::Engine;
+    let o = s.kubectl(&["config", "view", "--raw", "-o", "json"]);
+    let kc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let token = kc["users"][0]["user"]["token"].as_str().unwrap();
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(
+            kc["clusters"][0]["cluster"]["certificate-authority-data"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("token"), token).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca).unwrap();
+    std::fs::write(dir.join("namespace"), "kargo\n").unwrap();
+}
+
+#[test]
+fn without_a_kubeconfig_the_controller_uses_the_in_cluster_configuration() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path(), "app", &["dev"]);
+    release(&r, "v1.0.0");
+    let s = api_only(home.path());
+    let sa = home.path().join("serviceaccount");
+    service_account_dir(&s, &sa);
+    let ctl = ControllerProc::start_in_cluster(&s, &home.path().join("ctl"), &sa, &[]);
+    let manifests = format!(
+        "{}{}---\nkind: Stage\nmetadata: {{name: dev, namespace: {NS}}}\nspec:\n  requestedFreight:\n  - origin: {{kind: Warehouse, name: app}}\n    sources: {{direct: true}}\n  promotionTemplate:\n    spec:{}\n",
+        warehouse("app", &r, ""),
+        auto_promotion(&["dev"]),
+        steps(&r)
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests)));
+    wait_for("v1.0.0 in dev", 40, || current_tag(&s, "dev") == "v1.0.0");
+    assert_eq!(promotion_commits(&r), ["promote dev to v1.0.0"]);
+    assert_eq!(
+        ControllerProc::http_get(&format!("{}/readyz", ctl.probes)).0,
+        200
+    );
+    assert!(
+        lease(&s, "kargo-controller-unnamed")["metadata"]["name"].is_string(),
+        "no heartbeat"
+    );
+
+    // The token is the service account's: a wrong one is refused by the
+    // API server, and the controller never becomes ready.
+    let bad = home.path().join("bad-serviceaccount");
+    service_account_dir(&s, &bad);
+    std::fs::write(bad.join("token"), "not-a-token").unwrap();
+    let refused = ControllerProc::start_in_cluster(&s, &home.path().join("ctl2"), &bad, &[]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        ControllerProc::http_get(&format!("{}/readyz", refused.probes)).0,
+        503
+    );
+    // No service-account files at all: a clear error, not a hang.
+    let out = std::process::Command::new(common::KARGO)
+        .args(["controller", "--work-dir"])
+        .arg(home.path().join("ctl3"))
+        .env_remove("KUBECONFIG")
+        .env("HOME", &s.home)
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "1")
+        .env("KARGO_SERVICE_ACCOUNT_DIR", home.path().join("none"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no --kubeconfig and not in a cluster") && err.contains("token is missing"),
+        "{err}"
+    );
+}
+
 fn lease(s: &ServerProc, name: &str) -> Value {
     let o = s.kubectl(&["get", "lease", name, "-n", "kargo", "-o", "json"]);
     serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
@@ -325,20 +402,37 @@ fn a_standby_takes_over_from_a_killed_leader_and_no_promotion_runs_twice() {
     let killed_at = std::time::Instant::now();
     leader.child.kill().unwrap(); // SIGKILL
     leader.child.wait().unwrap();
-    wait_for("the standby to take the lease", 25, || {
+    // The dead leader's last renewal, as the Lease keeps it.
+    let last = lease(&s, "kargo-controller-leader");
+    assert_eq!(last["spec"]["holderIdentity"], leader.identity.as_str());
+    wait_for("the standby to take the lease", 20, || {
         holder() == standby.identity.as_str()
     });
-    // client-go's rule: the Lease is free leaseDurationSeconds (15 s)
-    // after the standby last saw it change, which it checks every
-    // retryPeriod (2 s, jittered up to 4.4 s).
+    // Within the lease duration of the kill: the standby watches the
+    // Lease and takes it once it has seen no renewal for
+    // leaseDurationSeconds − retryPeriod (13 s), while a leader that
+    // cannot renew stops after renewDeadline (10 s).
     let took = killed_at.elapsed();
-    assert!(
-        took < std::time::Duration::from_secs(15 + 9),
-        "takeover took {took:?}"
-    );
     let l = lease(&s, "kargo-controller-leader");
     assert_eq!(l["spec"]["leaseTransitions"], 1, "{l:#}");
     assert_eq!(l["spec"]["leaseDurationSeconds"], 15);
+    assert!(
+        took <= std::time::Duration::from_secs(15),
+        "takeover took {took:?}"
+    );
+    // And not before the record lapsed (same host, so the clocks agree).
+    let at = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    let gap = at(&l["spec"]["acquireTime"]).duration_since(at(&last["spec"]["renewTime"]));
+    assert!(
+        gap >= jiff::SignedDuration::from_secs(13),
+        "taken {gap:?} after the last renewal"
+    );
+    eprintln!("takeover {took:?} after the kill, {gap:?} after the last renewal");
     let start = std::time::Instant::now();
     while current_tag(&s, "dev") != "v1.1.0" {
         if start.elapsed() > std::time::Duration::from_secs(30) {
@@ -361,6 +455,7 @@ fn a_standby_takes_over_from_a_killed_leader_and_no_promotion_runs_twice() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    eprintln!("v1.1.0 in dev {:?} after the kill", killed_at.elapsed());
     release(&r, "v1.2.0");
     wait_for("v1.2.0 in dev", 30, || current_tag(&s, "dev") == "v1.2.0");
 

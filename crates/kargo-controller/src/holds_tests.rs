@@ -61,14 +61,14 @@ fn intents_replay_in_order_and_a_release_clears_older_holds() {
     assert_eq!(st.effective_auto_promotion_holds, st.auto_promotion_holds);
     // A release clears holds made before it, and their Promotions no longer count.
     let released = stage(json!({AUTO_PROMOTION_RESUME: "2026-01-01T00:01:00Z"}));
-    update(&released, &mut st, &[done.clone()], true);
+    update(&released, &mut st, std::slice::from_ref(&done), true);
     assert!(st.auto_promotion_holds.is_empty() && st.effective_auto_promotion_holds.is_empty());
     // A manual hold after the release holds every origin.
     let held = stage(json!({
         AUTO_PROMOTION_RESUME: "2026-01-01T00:01:00Z",
         AUTO_PROMOTION_HOLD: "{\"reason\":\"incident\",\"actor\":\"alice\",\"at\":\"2026-01-01T00:02:00Z\"}",
     }));
-    update(&held, &mut st, &[done.clone()], true);
+    update(&held, &mut st, std::slice::from_ref(&done), true);
     assert_eq!(
         st.effective_auto_promotion_holds["Warehouse/w"].actor,
         "alice"

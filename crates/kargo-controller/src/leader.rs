@@ -3,12 +3,13 @@
 //! carries the resourceVersion it read, so two replicas racing for the
 //! Lease cannot both win: the second PUT is a 409). A candidate takes the
 //! Lease when it is absent, already its own, or not renewed for
-//! `leaseDurationSeconds` as this replica observed it (the local time it
-//! last saw the record change, not the remote `renewTime`, so clocks need
-//! not agree); it then sets `holderIdentity`, `acquireTime`, `renewTime`
-//! and counts `leaseTransitions`. The leader renews every `retryPeriod`;
-//! when no renewal succeeds within `renewDeadline`, leadership is lost
-//! and [`Elector::hold`] returns — the caller stops reconciling at once.
+//! `leaseDurationSeconds − retryPeriod` as this replica observed it (the
+//! local time it saw the record change, through a watch, not the remote
+//! `renewTime`, so clocks need not agree); it then sets `holderIdentity`,
+//! `acquireTime`, `renewTime` and counts `leaseTransitions`. The leader
+//! renews every `retryPeriod`; when no renewal succeeds within
+//! `renewDeadline` of the last one, leadership is lost and
+//! [`Elector::hold`] returns — the caller stops reconciling at once.
 
 use crate::bounded;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -78,6 +79,8 @@ pub struct Elector {
     cfg: LeaderConfig,
     /// The last record seen (holder, renewTime) and when it was first seen.
     observed: Option<(Record, Instant)>,
+    /// The `leaseDurationSeconds` of the last record seen.
+    observed_duration: Duration,
 }
 
 impl Elector {
@@ -85,6 +88,7 @@ impl Elector {
     pub fn new(client: kube::Client, cfg: LeaderConfig) -> Elector {
         Elector {
             api: Api::namespaced(client, &cfg.namespace),
+            observed_duration: cfg.lease_duration,
             cfg,
             observed: None,
         }
@@ -95,27 +99,106 @@ impl Elector {
         &self.cfg.identity
     }
 
-    /// Campaigns until this replica holds the Lease.
+    /// Campaigns until this replica holds the Lease. Between attempts the
+    /// Lease is watched, so a renewal is seen when it is written (not at
+    /// the next poll) and the next attempt is made the moment the record
+    /// expires, or at once when the holder releases or deletes it.
     pub async fn acquire(&mut self) {
+        use futures::StreamExt;
+        use kube::runtime::watcher;
+        let fields = format!("metadata.name={}", self.cfg.name);
+        let mut events =
+            watcher::watcher(self.api.clone(), watcher::Config::default().fields(&fields)).boxed();
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(true) => return,
                 Ok(false) => {}
                 Err(e) => tracing::info!(lease = %self.cfg.name, error = %e, "leader election"),
             }
-            tokio::time::sleep(jittered(self.cfg.retry_period)).await;
+            // Wait for the record to expire; a newer record moves the
+            // moment on; a change of holder or a deletion asks again now.
+            loop {
+                let wake = self
+                    .expiry()
+                    .unwrap_or_else(|| Instant::now() + jittered(self.cfg.retry_period));
+                tokio::select! {
+                    () = tokio::time::sleep_until(wake) => break,
+                    event = events.next() => match event {
+                        Some(Ok(watcher::Event::Apply(l) | watcher::Event::InitApply(l))) => {
+                            let before = self.holder();
+                            self.observe(&l);
+                            if self.holder() != before || self.holder().is_none() {
+                                break;
+                            }
+                        }
+                        Some(Ok(watcher::Event::Delete(_))) => break,
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            tracing::debug!(lease = %self.cfg.name, error = %e, "watching the lease");
+                            // Poll instead, one retryPeriod at a time.
+                            let next = Instant::now() + self.cfg.retry_period;
+                            tokio::time::sleep_until(wake.min(next)).await;
+                            break;
+                        }
+                        None => tokio::time::sleep_until(wake).await,
+                    },
+                }
+            }
         }
     }
 
+    /// The holder of the record last seen (None: free).
+    fn holder(&self) -> Option<String> {
+        self.observed
+            .as_ref()
+            .and_then(|((h, _), _)| h.clone())
+            .filter(|h| !h.is_empty())
+    }
+
+    /// When the record last seen, held by another replica, lapses for
+    /// this candidate: `leaseDurationSeconds − retryPeriod` after it was
+    /// observed (see [`Elector::hold`] for why that is safe); None when
+    /// nothing was seen yet.
+    fn expiry(&self) -> Option<Instant> {
+        let ((_, _), at) = self.observed.as_ref()?;
+        Some(*at + self.lapse(self.observed_duration))
+    }
+
+    /// How long after its last observed renewal a record with
+    /// `held_for` as its duration is taken over.
+    fn lapse(&self, held_for: Duration) -> Duration {
+        held_for.saturating_sub(self.cfg.retry_period)
+    }
+
     /// Renews every `retryPeriod`; returns when no renewal succeeded
-    /// within `renewDeadline` (leadership lost).
+    /// within `renewDeadline` of the last successful one (counted from
+    /// when that request was sent), or another replica holds the Lease:
+    /// leadership is lost and the caller stops reconciling at once.
+    ///
+    /// Why a candidate may take the Lease `leaseDuration − retryPeriod`
+    /// (13 s) after it saw the last renewal, not the full 15 s as
+    /// client-go waits: a client-go leader keeps reconciling up to
+    /// `retryPeriod + renewDeadline` (12 s) after its last renewal, this
+    /// one at most `renewDeadline` (10 s); either way 3 s separate the old
+    /// leader's last reconcile from the new leader's first, while a dead
+    /// leader is replaced within 13 s of its last renewal — so within the
+    /// 15 s lease duration of its death, whatever the timing of the crash.
     pub async fn hold(&mut self) {
+        let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(self.cfg.retry_period).await;
-            let deadline = Instant::now() + self.cfg.renew_deadline;
+            let deadline = renewed + self.cfg.renew_deadline;
             loop {
+                let sent = Instant::now();
+                if sent >= deadline {
+                    tracing::error!(lease = %self.cfg.name, "the lease was not renewed in time");
+                    return;
+                }
                 match tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await {
-                    Ok(Ok(true)) => break,
+                    Ok(Ok(true)) => {
+                        renewed = sent;
+                        break;
+                    }
                     Ok(Ok(false)) => {
                         tracing::error!(lease = %self.cfg.name, "the lease is held by another replica");
                         return;
@@ -123,12 +206,13 @@ impl Elector {
                     Ok(Err(e)) => {
                         tracing::warn!(lease = %self.cfg.name, error = %e, "renewing the lease")
                     }
-                    Err(_) => return,
+                    Err(_) => {
+                        tracing::error!(lease = %self.cfg.name, "the lease was not renewed in time");
+                        return;
+                    }
                 }
-                if Instant::now() + self.cfg.retry_period >= deadline {
-                    return;
-                }
-                tokio::time::sleep(self.cfg.retry_period).await;
+                tokio::time::sleep_until(deadline.min(Instant::now() + self.cfg.retry_period))
+                    .await;
             }
         }
     }
@@ -193,16 +277,7 @@ impl Elector {
         self.observe(&existing);
         let spec = existing.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
-        let held_for = spec
-            .lease_duration_seconds
-            .map(|s| Duration::from_secs(s.max(0) as u64))
-            .unwrap_or(self.cfg.lease_duration);
-        let observed_at = self
-            .observed
-            .as_ref()
-            .map(|o| o.1)
-            .unwrap_or_else(Instant::now);
-        if !holder.is_empty() && holder != me && observed_at + held_for > Instant::now() {
+        if !holder.is_empty() && holder != me && self.expiry().is_some_and(|t| t > Instant::now()) {
             return Ok(false);
         }
         let mut lease = existing;
@@ -235,6 +310,10 @@ impl Elector {
 
     fn observe(&mut self, lease: &Lease) {
         let spec = lease.spec.clone().unwrap_or_default();
+        self.observed_duration = spec
+            .lease_duration_seconds
+            .map(|s| Duration::from_secs(s.max(0) as u64))
+            .unwrap_or(self.cfg.lease_duration);
         let record = (spec.holder_identity, spec.renew_time);
         if self.observed.as_ref().is_none_or(|(r, _)| *r != record) {
             self.observed = Some((record, Instant::now()));

@@ -97,7 +97,8 @@ pub async fn client(
         (None, Some(_)) => kube::Config::from_kubeconfig(&options)
             .await
             .map_err(|e| err(&e))?,
-        (None, None) => kube::Config::incluster()
+        (None, None) => crate::in_cluster::config()
+            .await
             .map_err(|e| err(&format!("no --kubeconfig and not in a cluster ({e})")))?,
     };
     let counting = tower::util::MapRequestLayer::new(|req: http::Request<kube::client::Body>| {

@@ -6,10 +6,12 @@
 pub mod admin_login;
 mod auth;
 pub mod client;
+pub mod cluster_admission;
 pub mod cluster_mirror;
 mod cluster_proxy;
 pub mod controller_process;
 pub mod data_dir;
+pub mod in_cluster;
 mod in_process;
 pub mod kubeconfig;
 pub mod metrics;
@@ -23,6 +25,9 @@ pub mod request_counts;
 mod request_metrics;
 mod tls;
 pub mod ui;
+pub mod webhook_certs;
+pub mod webhook_configs;
+pub mod webhook_server;
 pub mod webhooks;
 
 pub use in_process::{in_process_client, in_process_client_with};
@@ -135,7 +140,7 @@ impl ServerConfig {
 /// Admission's check of one promotion step: the built-in step registry
 /// (an unknown `uses`, or a config without expressions that the step
 /// refuses).
-fn check_step(uses: &str, config: &serde_json::Value) -> Result<(), String> {
+pub fn check_step(uses: &str, config: &serde_json::Value) -> Result<(), String> {
     static STEPS: std::sync::OnceLock<kargo_promotion::Registry> = std::sync::OnceLock::new();
     STEPS
         .get_or_init(kargo_promotion::Registry::builtin)

@@ -22,6 +22,46 @@ pub struct TlsMaterial {
     pub ca_file: Option<PathBuf>,
 }
 
+/// A generated CA and a serving certificate it signed.
+pub struct Generated {
+    /// The CA certificate.
+    pub ca_pem: String,
+    /// The serving certificate.
+    pub cert_pem: String,
+    /// The serving certificate's private key.
+    pub key_pem: String,
+}
+
+/// A new CA named `ca_name` and a serving certificate named `leaf_name`
+/// for `sans` (DNS names or IP addresses) signed by it.
+pub fn generate(
+    ca_name: &str,
+    leaf_name: &str,
+    sans: &[String],
+) -> Result<Generated, rcgen::Error> {
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca = CertifiedIssuer::self_signed(ca_params, ca_key)?;
+    let leaf_key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(sans.to_vec())?;
+    leaf.distinguished_name.push(DnType::CommonName, leaf_name);
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca)?;
+    Ok(Generated {
+        ca_pem: ca.pem(),
+        cert_pem: leaf_cert.pem(),
+        key_pem: leaf_key.serialize_pem(),
+    })
+}
+
 fn write_private(path: &Path, data: &str) -> Result<(), ServerError> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
@@ -76,19 +116,6 @@ pub fn load_or_create(cfg: &ServerConfig, listen_ip: IpAddr) -> Result<TlsMateri
             });
         }
     }
-    let tls = |e: rcgen::Error| ServerError::Tls(e.to_string());
-    let ca_key = KeyPair::generate().map_err(tls)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "kargo local CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(tls)?;
     let mut sans = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -97,14 +124,9 @@ pub fn load_or_create(cfg: &ServerConfig, listen_ip: IpAddr) -> Result<TlsMateri
     if !listen_ip.is_unspecified() && !sans.contains(&ip) {
         sans.push(ip.clone());
     }
-    let leaf_key = KeyPair::generate().map_err(tls)?;
-    let mut leaf = CertificateParams::new(sans.clone()).map_err(tls)?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "kargo server");
-    let leaf_cert = leaf.signed_by(&leaf_key, &ca).map_err(tls)?;
-    let cert_pem = leaf_cert.pem();
-    let key_pem = leaf_key.serialize_pem();
-    let ca_pem = ca.pem();
+    let generated = generate("kargo local CA", "kargo server", &sans)
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let (ca_pem, cert_pem, key_pem) = (generated.ca_pem, generated.cert_pem, generated.key_pem);
     write_private(&key_path, &key_pem)?;
     std::fs::write(&crt_path, &cert_pem).map_err(io_err(&crt_path))?;
     std::fs::write(&ca_path, &ca_pem).map_err(io_err(&ca_path))?;

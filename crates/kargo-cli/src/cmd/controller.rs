@@ -263,13 +263,7 @@ pub async fn run(args: ControllerArgs, kubeconfig: Option<PathBuf>) -> Result<()
         // The one line scripts and tests wait for.
         let _ = outln!("{line}");
     };
-    let shutdown = async {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = crate::cmd::server::terminate() => {}
-        }
-        eprintln!("shutting down");
-    };
+    let shutdown = crate::cmd::server::shutdown_signal();
     kargo_server::controller_process::run(cfg, started, shutdown)
         .await
         .context("kargo controller")

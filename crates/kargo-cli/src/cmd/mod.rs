@@ -29,3 +29,4 @@ pub mod stage_columns;
 pub mod tokens;
 pub mod verify;
 pub mod version;
+pub mod webhook_server;

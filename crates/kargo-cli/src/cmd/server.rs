@@ -327,6 +327,15 @@ fn kubectl_hint(s: &kargo_server::Started, force: bool) -> String {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM, saying so on stderr.
+pub(crate) async fn shutdown_signal() {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+    }
+    eprintln!("shutting down");
+}
+
 pub(crate) async fn terminate() -> Result<()> {
     let mut s = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing SIGTERM handler")?;

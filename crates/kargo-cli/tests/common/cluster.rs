@@ -36,12 +36,41 @@ impl ControllerProc {
     /// probes and metrics on ephemeral loopback ports; its log (info) in
     /// `DIR.log`.
     pub fn start(server: &ServerProc, dir: &Path, extra: &[&str]) -> ControllerProc {
+        let mut cmd = Command::new(KARGO);
+        cmd.arg("controller")
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig());
+        Self::spawn(cmd, server, dir, extra)
+    }
+
+    /// As in a pod: no `--kubeconfig`; the API server from
+    /// `KUBERNETES_SERVICE_HOST`/`_PORT` (the server's address) and the
+    /// service account's `token`, `ca.crt` and `namespace` in `sa_dir`
+    /// (`KARGO_SERVICE_ACCOUNT_DIR`, standing for
+    /// `/var/run/secrets/kubernetes.io/serviceaccount`).
+    pub fn start_in_cluster(
+        server: &ServerProc,
+        dir: &Path,
+        sa_dir: &Path,
+        extra: &[&str],
+    ) -> ControllerProc {
+        let (host, port) = server
+            .url
+            .trim_start_matches("https://")
+            .rsplit_once(':')
+            .expect("host:port");
+        let mut cmd = Command::new(KARGO);
+        cmd.arg("controller")
+            .env("KUBERNETES_SERVICE_HOST", host)
+            .env("KUBERNETES_SERVICE_PORT", port)
+            .env("KARGO_SERVICE_ACCOUNT_DIR", sa_dir);
+        Self::spawn(cmd, server, dir, extra)
+    }
+
+    fn spawn(mut cmd: Command, server: &ServerProc, dir: &Path, extra: &[&str]) -> ControllerProc {
         std::fs::create_dir_all(dir).unwrap();
         let log = std::fs::File::create(dir.with_extension("log")).unwrap();
-        let mut child = Command::new(KARGO)
-            .arg("controller")
-            .arg("--kubeconfig")
-            .arg(server.kubeconfig())
+        let mut child = cmd
             .arg("--work-dir")
             .arg(dir)
             .args([

@@ -1,0 +1,39 @@
+//! What admission reads besides the object: the few lookups (a Namespace,
+//! a Stage, a Freight, a Warehouse, the Freight holding an alias) behind
+//! one trait, so the same admission code runs over the embedded store in
+//! `kargo server` and over a cluster's API in `kargo webhook-server`.
+
+use kargo_api::ResourceInfo;
+use kargo_store::{Store, StoreError};
+use serde_json::Value;
+
+/// The reads admission makes. A missing object is
+/// [`StoreError::NotFound`].
+pub trait AdmissionStore: Sync {
+    /// One object.
+    fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StoreError>;
+    /// The names of the objects of a kind in `ns` labelled `key=value`.
+    fn names_with_label(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
+impl AdmissionStore for Store {
+    fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StoreError> {
+        Store::get(self, info, ns, name)
+    }
+
+    fn names_with_label(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Store::names_with_label(self, info, ns, key, value)
+    }
+}

@@ -22,6 +22,7 @@ pub mod resource_views;
 pub mod roles;
 pub mod server;
 pub mod sso;
+pub mod stats;
 pub mod tokens;
 pub mod verify;
 pub mod version;

@@ -629,7 +629,7 @@ spec:
     for _ in 0..2 {
         let out = s.promote_wait(NS, "dev", &freight);
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Failed"),
+            format!("{out:?}").contains("Failed"),
             "{out:?}"
         );
     }
@@ -657,7 +657,7 @@ spec:
     // Counting goes on from there, and the restart counted nothing twice.
     let out = s.promote_wait(NS, "dev", &freight);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Failed"),
+        format!("{out:?}").contains("Failed"),
         "{out:?}"
     );
     wait_for("a third failure counted", 20, || {

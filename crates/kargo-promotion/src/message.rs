@@ -335,7 +335,8 @@ async fn send_smtp(channel: &Channel, m: &Message) -> Result<Delivered, SendErro
     if let (Some(u), Some(p)) = (channel.secret("username"), channel.secret("password")) {
         transport = transport.credentials(Credentials::new(u.into(), p.into()));
     }
-    let sending = transport.build().send(email);
+    let mailer = transport.build();
+    let sending = mailer.send(email);
     match tokio::time::timeout(TIMEOUT * 3, sending).await {
         Ok(Ok(_)) => Ok(Delivered::default()),
         Ok(Err(e)) => Err(channel.err(format!("SMTP: {e}"))),

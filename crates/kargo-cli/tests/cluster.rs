@@ -628,10 +628,7 @@ spec:
     let created = format!(r#"kargo_freight_created_total{{project="{NS}",warehouse="app"}} "#);
     for _ in 0..2 {
         let out = s.promote_wait(NS, "dev", &freight);
-        assert!(
-            format!("{out:?}").contains("Failed"),
-            "{out:?}"
-        );
+        assert!(format!("{out:?}").contains("Failed"), "{out:?}");
     }
     wait_for("two failures counted", 20, || {
         ctl.metric(&failed) == Some(2.0)
@@ -656,10 +653,7 @@ spec:
     assert_eq!(ctl.metric(&created), Some(1.0));
     // Counting goes on from there, and the restart counted nothing twice.
     let out = s.promote_wait(NS, "dev", &freight);
-    assert!(
-        format!("{out:?}").contains("Failed"),
-        "{out:?}"
-    );
+    assert!(format!("{out:?}").contains("Failed"), "{out:?}");
     wait_for("a third failure counted", 20, || {
         ctl.metric(&failed) == Some(3.0)
     });

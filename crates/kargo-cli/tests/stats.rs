@@ -62,6 +62,9 @@ images:
         .unwrap()
         .parse()
         .unwrap();
+    // Kubernetes' times have whole seconds (`metav1.Time`): that is what
+    // any client, the CLI included, reads back.
+    let t0 = jiff::Timestamp::from_second(t0.as_second()).unwrap();
     let at = |hours: i64| (t0 + jiff::SignedDuration::from_hours(hours)).to_string();
 
     // Three Promotions of prod: Succeeded at +1 h (verified), Failed at

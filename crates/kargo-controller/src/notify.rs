@@ -19,7 +19,7 @@ use kargo_api::notification::{ClusterMessageChannel, EventRouter, MessageChannel
 use kargo_promotion::message::{Channel, Message, Retry, send_with_retries};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::watcher::{self, Event as WatchEvent};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -198,8 +198,8 @@ pub async fn load_channel(
             (c.spec, ns)
         }
         _ => {
-            let c = Api::<MessageChannel>::namespaced(client.clone(), ns).get(name);
-            let c = crate::bounded(CALL_TIMEOUT, c)
+            let api = Api::<MessageChannel>::namespaced(client.clone(), ns);
+            let c = crate::bounded(CALL_TIMEOUT, api.get(name))
                 .await
                 .map_err(|e| format!("MessageChannel {name:?}: {e}"))?;
             (c.spec, ns.to_string())
@@ -207,8 +207,8 @@ pub async fn load_channel(
     };
     let mut secret = BTreeMap::new();
     if let Some(r) = spec.secret_ref.as_ref().filter(|r| !r.name.is_empty()) {
-        let s = Api::<Secret>::namespaced(client.clone(), &secret_ns).get(&r.name);
-        let s = crate::bounded(CALL_TIMEOUT, s)
+        let api = Api::<Secret>::namespaced(client.clone(), &secret_ns);
+        let s = crate::bounded(CALL_TIMEOUT, api.get(&r.name))
             .await
             .map_err(|e| format!("Secret {:?} of {kind} {name:?}: {e}", r.name))?;
         for (k, v) in s.data.unwrap_or_default() {
@@ -234,8 +234,9 @@ fn created(
 async fn route(client: &kube::Client, e: &Event, state: &State, retry: Retry) {
     let ns = e.metadata.namespace.clone().unwrap_or_default();
     let reason = e.reason.clone().unwrap_or_default();
-    let list = Api::<EventRouter>::namespaced(client.clone(), &ns).list(&ListParams::default());
-    let routers = match crate::bounded(CALL_TIMEOUT, list).await {
+    let api = Api::<EventRouter>::namespaced(client.clone(), &ns);
+    let lp = ListParams::default();
+    let routers = match crate::bounded(CALL_TIMEOUT, api.list(&lp)).await {
         Ok(l) => l.items,
         Err(err) => {
             tracing::warn!(namespace = %ns, error = %err, "listing EventRouters");
@@ -275,12 +276,9 @@ async fn route(client: &kube::Client, e: &Event, state: &State, retry: Retry) {
     if handled {
         let patch = json!({"metadata": {"annotations": {ROUTED: "true"}}});
         let name = e.metadata.name.clone().unwrap_or_default();
-        let call = Api::<Event>::namespaced(client.clone(), &ns).patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(patch),
-        );
-        if let Err(err) = crate::bounded(CALL_TIMEOUT, call).await {
+        let api = Api::<Event>::namespaced(client.clone(), &ns);
+        let (pp, patch) = (PatchParams::default(), Patch::Merge(patch));
+        if let Err(err) = crate::bounded(CALL_TIMEOUT, api.patch(&name, &pp, &patch)).await {
             tracing::warn!(namespace = %ns, event = %name, error = %err, "marking an Event routed");
         }
     }

@@ -100,6 +100,7 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         }
     }
     kargo_controller::metrics::register_counters(&mut reg, &rows);
+    register_delivery_stats(&mut reg, store, &stages, &warehouses, now);
 
     let pending = Family::<StageLabels, Gauge>::default();
     each(store, "kargo.akuity.io/v1alpha1", "Promotion", |ns, p| {
@@ -235,7 +236,6 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     );
 
     register_controller_metrics(&mut reg);
-    register_delivery_stats(&mut reg, store, &stages, &warehouses, now);
 
     let gauge = |reg: &mut Registry, name: &str, help: &str, v: i64| {
         let g = Gauge::<i64>::default();

@@ -214,7 +214,15 @@ pub fn applications(
             );
             if ns.contains("${{") || name.contains("${{") {
                 let env = step_env.get_or_insert_with(|| with_vars(&base, step.get("vars"), eval));
-                let (Some(n), Some(a)) = (eval(&ns, env), eval(&name, env)) else {
+                // A plain string is its own value, as Kargo's templating has it.
+                let value = |t: &str| {
+                    if t.contains("${{") {
+                        eval(t, env)
+                    } else {
+                        Some(t.to_string())
+                    }
+                };
+                let (Some(n), Some(a)) = (value(&ns), value(&name)) else {
                     continue;
                 };
                 (ns, name) = (n, a);

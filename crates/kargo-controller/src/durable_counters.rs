@@ -235,9 +235,11 @@ async fn load(api: &Api<ConfigMap>, name: &str) -> Result<(Ledger, String), kube
         let rv = cm.metadata.resource_version.clone().unwrap_or_default();
         return Ok((Ledger::from_config_map(&cm), rv));
     }
-    let mut cm = ConfigMap::default();
+    let mut cm = ConfigMap {
+        data: Some(Ledger::default().data()),
+        ..Default::default()
+    };
     cm.metadata.name = Some(name.to_string());
-    cm.data = Some(Ledger::default().data());
     let created = api.create(&PostParams::default(), &cm).await?;
     let rv = created.metadata.resource_version.unwrap_or_default();
     Ok((Ledger::default(), rv))
@@ -250,10 +252,12 @@ async fn store(
     rv: &str,
     ledger: &Ledger,
 ) -> Result<String, kube::Error> {
-    let mut cm = ConfigMap::default();
+    let mut cm = ConfigMap {
+        data: Some(ledger.data()),
+        ..Default::default()
+    };
     cm.metadata.name = Some(name.to_string());
     cm.metadata.resource_version = Some(rv.to_string());
-    cm.data = Some(ledger.data());
     let replaced = api.replace(name, &PostParams::default(), &cm).await?;
     Ok(replaced.metadata.resource_version.unwrap_or_default())
 }
@@ -318,8 +322,10 @@ mod tests {
         );
         assert_eq!(l.counters[&failed], 1);
         // Restart: the ConfigMap read back, the object listed again.
-        let mut cm = ConfigMap::default();
-        cm.data = Some(l.data());
+        let cm = ConfigMap {
+            data: Some(l.data()),
+            ..Default::default()
+        };
         let mut again = Ledger::from_config_map(&cm);
         assert_eq!(again, l);
         again.apply(&Change::Seen("Promotion", promotion("a", "Failed")));

@@ -246,7 +246,7 @@ async fn route(client: &kube::Client, e: &Event, state: &State, retry: Retry) {
     let data = event_data(e);
     let mut handled = false;
     for r in &routers {
-        if !r.spec.types.iter().any(|t| *t == reason) {
+        if !r.spec.types.contains(&reason) {
             continue;
         }
         // A router sends what happens after it exists, not history.

@@ -144,13 +144,15 @@ async fn create(client: &kube::Client, v: Value) {
 }
 
 async fn secret(client: &kube::Client, name: &str, data: &[(&str, &str)]) {
-    let mut s = Secret::default();
+    let mut s = Secret {
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..Default::default()
+    };
     s.metadata.name = Some(name.into());
-    s.data = Some(
-        data.iter()
-            .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
-            .collect::<BTreeMap<_, _>>(),
-    );
     Api::<Secret>::namespaced(client.clone(), "p")
         .create(&PostParams::default(), &s)
         .await

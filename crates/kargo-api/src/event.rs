@@ -44,6 +44,18 @@ pub const VERIFICATION_START_TIME: &str = "event.kargo.akuity.io/verification-st
 pub const VERIFICATION_FINISH_TIME: &str = "event.kargo.akuity.io/verification-finish-time";
 /// `"true"` on a Promotion that rolls back.
 pub const ROLLBACK: &str = "event.kargo.akuity.io/rollback";
+/// The Argo CD Applications a Promotion's `argocd-update` steps update
+/// (JSON list of Go `types.NamespacedName`: `[{"Namespace":..,"Name":..}]`).
+pub const APPLICATIONS: &str = "event.kargo.akuity.io/applications";
+
+/// Where Argo CD lives when a step's app names no namespace: Kargo's
+/// `argocd.Namespace()`, `ARGOCD_NAMESPACE` or `argocd`.
+pub fn argocd_namespace() -> String {
+    std::env::var("ARGOCD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "argocd".into())
+}
 
 /// The actor Kargo records for a controller (`controller:<name>`).
 pub fn controller_actor(name: &str) -> String {
@@ -127,6 +139,134 @@ pub fn add_promotion(out: &mut Map<String, Value>, promotion: &Value, freight: O
     }
 }
 
+/// Evaluates one `${{ }}` template against variables (`ctx`, `vars`);
+/// `None` when it fails or is not a string. Given by the caller (the
+/// expression engine sits above this crate).
+pub type Evaluate<'a> = &'a dyn Fn(&str, &Map<String, Value>) -> Option<String>;
+
+/// The variables of a list of Kargo `vars` (`[{name, value}]`), each
+/// evaluated in turn on top of `env`'s `vars` (Kargo's
+/// `calculatePromotionVars` / `calculateStepVars`); one that fails is
+/// left out.
+fn with_vars(env: &Map<String, Value>, list: Option<&Value>, eval: Evaluate) -> Map<String, Value> {
+    let mut env = env.clone();
+    let mut vars = env
+        .get("vars")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for v in list.and_then(Value::as_array).into_iter().flatten() {
+        env.insert("vars".into(), Value::Object(vars.clone()));
+        let (name, value) = (text(v, "/name"), text(v, "/value"));
+        let evaluated = if value.contains("${") {
+            eval(value, &env).map(Value::String)
+        } else {
+            Some(Value::String(value.to_string()))
+        };
+        if let Some(x) = evaluated {
+            vars.insert(name.to_string(), x);
+        }
+    }
+    env.insert("vars".into(), Value::Object(vars));
+    env
+}
+
+/// The Argo CD Applications (namespace, name) a Promotion's
+/// `argocd-update` steps name, as Kargo's `NewPromotionCommon` finds them:
+/// templated names evaluated with `ctx` (project, promotion, stage, the
+/// actor, the target Freight) and the Promotion's then the step's vars
+/// (one that fails to evaluate is skipped), an empty namespace read as
+/// Argo CD's, duplicates dropped, sorted by namespace then name.
+pub fn applications(
+    promotion: &Value,
+    freight: Option<&Value>,
+    eval: Evaluate,
+) -> Vec<(String, String)> {
+    let mut ctx = json!({
+        "project": text(promotion, "/metadata/namespace"),
+        "promotion": text(promotion, "/metadata/name"),
+        "stage": text(promotion, "/spec/stage"),
+        "meta": {"promotion": {"actor": text(promotion, "/metadata/annotations/kargo.akuity.io~1create-actor")}},
+    });
+    if let Some(f) = freight {
+        let mut target = json!({"name": text(f, "/metadata/name")});
+        let origin = text(f, "/origin/name");
+        if !origin.is_empty() {
+            target["origin"] = json!({"name": origin});
+        }
+        ctx["targetFreight"] = target;
+    }
+    let mut base = Map::new();
+    base.insert("ctx".into(), ctx);
+    let base = with_vars(&base, promotion.pointer("/spec/vars"), eval);
+    let mut apps = std::collections::BTreeSet::new();
+    let steps = promotion.pointer("/spec/steps").and_then(Value::as_array);
+    for step in steps.into_iter().flatten() {
+        if text(step, "/uses") != "argocd-update" {
+            continue;
+        }
+        let list = step.pointer("/config/apps").and_then(Value::as_array);
+        let mut step_env = None;
+        for app in list.into_iter().flatten() {
+            let (mut ns, mut name) = (
+                text(app, "/namespace").to_string(),
+                text(app, "/name").to_string(),
+            );
+            if ns.contains("${{") || name.contains("${{") {
+                let env = step_env.get_or_insert_with(|| with_vars(&base, step.get("vars"), eval));
+                // A plain string is its own value, as Kargo's templating has it.
+                let value = |t: &str| {
+                    if t.contains("${{") {
+                        eval(t, env)
+                    } else {
+                        Some(t.to_string())
+                    }
+                };
+                let (Some(n), Some(a)) = (value(&ns), value(&name)) else {
+                    continue;
+                };
+                (ns, name) = (n, a);
+            }
+            if ns.is_empty() {
+                ns = argocd_namespace();
+            }
+            apps.insert((ns, name));
+        }
+    }
+    apps.into_iter().collect()
+}
+
+/// Adds [`APPLICATIONS`] when there are any, in Kargo's JSON.
+pub fn add_applications(out: &mut Map<String, Value>, apps: &[(String, String)]) {
+    if apps.is_empty() {
+        return;
+    }
+    let list: Vec<Value> = apps
+        .iter()
+        .map(|(ns, name)| json!({"Namespace": ns, "Name": name}))
+        .collect();
+    put(out, APPLICATIONS, Value::Array(list).to_string());
+}
+
+/// Names `event` after what it reports (`parts`: e.g. the verification
+/// and its outcome) rather than the clock, so recording the same outcome
+/// twice (two reconciles seeing one transition) is a 409, not a second
+/// Event: `<object>.<16 hex digits of SHA-1 of the parts>`.
+pub fn name_once(event: &mut Value, parts: &[&str]) {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let digest = hex::encode(h.finalize());
+    let object: String = text(event, "/involvedObject/name")
+        .chars()
+        .take(236)
+        .collect();
+    event["metadata"]["name"] = Value::String(format!("{object}.{}", &digest[..16]));
+}
+
 /// The actor of a Promotion event: who created the Promotion when known
 /// (Kargo prefers its `kargo.akuity.io/create-actor`), else `fallback`.
 pub fn promotion_actor<'a>(promotion: &'a Value, fallback: &'a str) -> &'a str {
@@ -195,5 +335,32 @@ mod tests {
             FREIGHT_COMMITS: r#"[{"repoURL":"https://git.example/app","id":"f00"}]"#,
         });
         assert_eq!(Value::Object(a), want);
+    }
+
+    #[test]
+    fn applications_are_kargos_sorted_and_deduplicated() {
+        let promotion = json!({"metadata": {"name": "dev.01j.abc", "namespace": "p"},
+            "spec": {"stage": "dev", "vars": [{"name": "env", "value": "dev"}], "steps": [
+                {"uses": "argocd-update", "config": {"apps": [{"name": "web-dev"}, {"namespace": "ops", "name": "a"}]}},
+                {"uses": "argocd-update", "vars": [{"name": "suffix", "value": "x"}],
+                 "config": {"apps": [{"name": "${{ ctx.stage }}-${{ vars.suffix }}"}, {"name": "web-dev"}]}},
+                {"uses": "argocd-update", "config": {"apps": [{"name": "${{ broken"}]}},
+                {"uses": "git-clone", "config": {"apps": [{"name": "not-an-app"}]}}]}});
+        // A stand-in for the expression engine: two known templates.
+        let eval = |t: &str, env: &Map<String, Value>| match t {
+            "${{ ctx.stage }}-${{ vars.suffix }}" => Some(format!(
+                "{}-{}",
+                env["ctx"]["stage"].as_str()?,
+                env["vars"]["suffix"].as_str()?
+            )),
+            _ => None,
+        };
+        let apps = applications(&promotion, None, &eval);
+        let mut a = Map::new();
+        add_applications(&mut a, &apps);
+        assert_eq!(
+            a[APPLICATIONS],
+            r#"[{"Namespace":"argocd","Name":"dev-x"},{"Namespace":"argocd","Name":"web-dev"},{"Namespace":"ops","Name":"a"}]"#
+        );
     }
 }

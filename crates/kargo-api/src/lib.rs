@@ -11,12 +11,14 @@ pub mod availability;
 pub mod common;
 pub mod crd;
 pub mod defaults;
+pub mod delivery_stats;
 pub mod event;
 pub mod freight;
 pub mod freight_alias;
 pub mod freight_id;
 pub mod glob;
 pub mod k8s_names;
+pub mod notification;
 pub mod pattern;
 pub mod policy_selector;
 pub mod printer;
@@ -47,6 +49,8 @@ pub use warehouse::Warehouse;
 pub const KARGO_GROUP: &str = "kargo.akuity.io";
 /// The API group of Argo's kinds (AnalysisTemplate, AnalysisRun, Application).
 pub const ARGO_GROUP: &str = "argoproj.io";
+/// The group of Kargo Enterprise's kinds served here (notifications).
+pub const EE_GROUP: &str = "ee.kargo.akuity.io";
 /// The version served for both groups.
 pub const VERSION: &str = "v1alpha1";
 

@@ -24,7 +24,7 @@ fn generate<T: JsonSchema>() -> Value {
 
 /// The raw (not yet structural) schema of a kind with a Rust type.
 fn raw(group: &str, kind: &str) -> Option<Value> {
-    use crate::{analysis, freight, project, promotion, stage, target, warehouse};
+    use crate::{analysis, freight, notification, project, promotion, stage, target, warehouse};
     let v = match (group, kind) {
         (crate::KARGO_GROUP, "Project") => generate::<project::Project>(),
         (crate::KARGO_GROUP, "ProjectConfig") => generate::<project::ProjectConfig>(),
@@ -44,6 +44,11 @@ fn raw(group: &str, kind: &str) -> Option<Value> {
             generate::<analysis::ClusterAnalysisTemplate>()
         }
         (crate::ARGO_GROUP, "AnalysisRun") => generate::<analysis::AnalysisRun>(),
+        (crate::EE_GROUP, "MessageChannel") => generate::<notification::MessageChannel>(),
+        (crate::EE_GROUP, "ClusterMessageChannel") => {
+            generate::<notification::ClusterMessageChannel>()
+        }
+        (crate::EE_GROUP, "EventRouter") => generate::<notification::EventRouter>(),
         _ => return None,
     };
     Some(v)

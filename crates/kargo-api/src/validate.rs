@@ -318,6 +318,40 @@ pub fn project(v: &Value) -> Outcome {
     out
 }
 
+fn with_errors(mut out: Outcome, errors: Vec<(String, String)>) -> Outcome {
+    for (path, message) in errors {
+        out.err(path, message);
+    }
+    out
+}
+
+/// MessageChannel (Kargo Enterprise's shape).
+pub fn message_channel(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let errors = decode::<crate::notification::MessageChannel>(v, &mut out)
+        .map(|c| crate::notification::check_channel(&c.spec))
+        .unwrap_or_default();
+    with_errors(out, errors)
+}
+
+/// ClusterMessageChannel.
+pub fn cluster_message_channel(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let errors = decode::<crate::notification::ClusterMessageChannel>(v, &mut out)
+        .map(|c| crate::notification::check_channel(&c.spec))
+        .unwrap_or_default();
+    with_errors(out, errors)
+}
+
+/// EventRouter.
+pub fn event_router(v: &Value) -> Outcome {
+    let mut out = Outcome::default();
+    let errors = decode::<crate::notification::EventRouter>(v, &mut out)
+        .map(|r| crate::notification::check_router(&r.spec))
+        .unwrap_or_default();
+    with_errors(out, errors)
+}
+
 /// ProjectConfig.
 pub fn project_config(v: &Value) -> Outcome {
     let mut out = Outcome::default();

@@ -32,6 +32,9 @@ pub fn record_created(store: &Store, user: &UserInfo, kind: &str, ns: &str, crea
                 .and_then(|(info, f)| store.get(info, ns, f).ok());
             let mut a = kev::common(ns, Some(&actor));
             kev::add_promotion(&mut a, created, freight.as_ref());
+            let apps =
+                kev::applications(created, freight.as_ref(), &kargo_expr::evaluate_to_string);
+            kev::add_applications(&mut a, &apps);
             let message = format!("Promotion created for Stage {stage:?} by {actor:?}");
             kev::event(
                 created,

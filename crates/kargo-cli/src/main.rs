@@ -223,6 +223,25 @@ enum Command {
         #[command(flatten)]
         args: cmd::install::InstallArgs,
     },
+    /// Delivery statistics per Stage: deployment frequency, lead time,
+    /// change failure rate, time to restore (docs/metrics.md).
+    Stats {
+        /// Project.
+        #[arg(short = 'p', long, add = ArgValueCompleter::new(complete::projects))]
+        project: Option<String>,
+        /// The window ending now: days (`7d`) or a Go duration (`36h`).
+        #[arg(long, default_value = "7d")]
+        window: String,
+        /// The window's end instead of now (RFC 3339): figures as they stood then.
+        #[arg(long)]
+        at: Option<String>,
+        /// Output format: json, yaml, jsonpath=TEMPLATE, go-template=TEMPLATE.
+        #[arg(short = 'o', long, value_parser = Format::parse)]
+        output: Option<Format>,
+        /// The template for `-o jsonpath` / `-o go-template`.
+        #[arg(long)]
+        template: Option<String>,
+    },
     /// Print client and server versions.
     Version {
         /// The client's version only (no server needed).
@@ -775,6 +794,28 @@ async fn run(cli: Cli, logs: LogBuffer) -> Result<()> {
                 &new_alias,
             )
             .await
+        }
+        Command::Stats {
+            project,
+            window,
+            at,
+            output,
+            template,
+        } => {
+            let window = cmd::stats::parse_window(&window)?;
+            let at = match at {
+                Some(t) => t
+                    .parse::<jiff::Timestamp>()
+                    .map_err(|e| anyhow::anyhow!("--at {t:?}: {e} (e.g. 2026-01-08T00:00:00Z)"))?,
+                None => jiff::Timestamp::now(),
+            };
+            let output = match output {
+                Some(f) => Some(f.with_template(template.as_deref())?),
+                None => None,
+            };
+            let c = client::client(&flags).await?;
+            let project = client::require_project(project.as_deref())?;
+            cmd::stats::stats(&c, &project, window, at, output).await
         }
         Command::Version {
             client: client_only,

@@ -684,3 +684,75 @@ fn job_metrics_run_as_jobs_and_their_conditions_decide() {
         p == "Successful" || p == "Inconclusive"
     });
 }
+
+/// `kargo controller`'s counters against an API-only server: counted
+/// once, kept in its ConfigMap across a SIGKILL and restart, and not
+/// lowered when the counted Promotions are deleted meanwhile.
+#[test]
+fn controller_counters_never_go_down_across_restart_and_deletion() {
+    let home = tempfile::tempdir().unwrap();
+    let r = repos(home.path(), "app", &["dev"]);
+    release(&r, "v1.0.0");
+    let s = api_only(home.path());
+    let mut ctl = ControllerProc::start(&s, &home.path().join("ctl"), &[]);
+    let manifests = format!(
+        "{}---
+kind: Stage
+metadata: {{name: dev, namespace: {NS}}}
+spec:
+  requestedFreight:
+  - origin: {{kind: Warehouse, name: app}}
+    sources: {{direct: true}}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: fail
+        config: {{message: not today}}
+",
+        warehouse("app", &r, "")
+    );
+    ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&manifests)));
+    wait_for("Freight discovered", 40, || {
+        freight_of_tag(&s, "v1.0.0").is_some()
+    });
+    let freight = freight_of_tag(&s, "v1.0.0").unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed = format!(r#"kargo_promotions_total{{project="{NS}",stage="dev",phase="Failed"}} "#);
+    let created = format!(r#"kargo_freight_created_total{{project="{NS}",warehouse="app"}} "#);
+    for _ in 0..2 {
+        let out = s.promote_wait(NS, "dev", &freight);
+        assert!(format!("{out:?}").contains("Failed"), "{out:?}");
+    }
+    wait_for("two failures counted", 20, || {
+        ctl.metric(&failed) == Some(2.0)
+    });
+    assert_eq!(ctl.metric(&created), Some(1.0));
+    let cm = json(
+        &s,
+        &["configmap", "kargo-controller-counters", "-n", "kargo"],
+    );
+    assert!(
+        cm["data"]["counters"].as_str().unwrap().contains("Failed"),
+        "{cm:#}"
+    );
+
+    // Killed; its Promotions deleted meanwhile (as garbage collection would).
+    ctl.child.kill().unwrap();
+    ctl.child.wait().unwrap();
+    ok(&s.kubectl(&["delete", "promotions", "--all", "-n", NS]));
+    let ctl = ControllerProc::start(&s, &home.path().join("ctl2"), &[]);
+    wait_for("counters read back", 20, || ctl.metric(&failed).is_some());
+    assert_eq!(ctl.metric(&failed), Some(2.0));
+    assert_eq!(ctl.metric(&created), Some(1.0));
+    // Counting goes on from there, and the restart counted nothing twice.
+    let out = s.promote_wait(NS, "dev", &freight);
+    assert!(format!("{out:?}").contains("Failed"), "{out:?}");
+    wait_for("a third failure counted", 20, || {
+        ctl.metric(&failed) == Some(3.0)
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(ctl.metric(&failed), Some(3.0));
+    assert_eq!(ctl.metric(&created), Some(1.0));
+}

@@ -3,7 +3,9 @@
 //! annotations from [`kargo_api::event`]), so `kubectl describe` and
 //! anything reading Kargo's events see the same story. Each Event is also
 //! logged at info level. Emitting is best effort: a failure is logged,
-//! never fatal.
+//! never fatal. An Event named after what it reports
+//! ([`kargo_api::event::name_once`]) is written once: a second create of
+//! it is a 409, taken as done.
 
 use k8s_openapi::api::core::v1::Event;
 use kargo_api::event as kev;
@@ -30,7 +32,6 @@ pub async fn record(client: &kube::Client, event: Value) {
         text("/involvedObject/name")
     );
     let reason = text("/reason").to_string();
-    tracing::info!(namespace = %ns, %object, reason, r#type = "Normal", "{message}");
     let mut event = event;
     event["message"] = Value::String(message);
     let ev = match serde_json::from_value::<Event>(event) {
@@ -40,12 +41,20 @@ pub async fn record(client: &kube::Client, event: Value) {
             return;
         }
     };
-    if let Err(e) = Api::<Event>::namespaced(client.clone(), &ns)
+    match Api::<Event>::namespaced(client.clone(), &ns)
         .create(&PostParams::default(), &ev)
         .await
     {
-        tracing::debug!(error = %e, reason, "recording an event");
+        // The same outcome, recorded already by another reconcile.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            tracing::debug!(namespace = %ns, %object, reason, "event recorded already");
+            return;
+        }
+        Err(e) => tracing::debug!(error = %e, reason, "recording an event"),
+        Ok(_) => {}
     }
+    let message = ev.message.unwrap_or_default();
+    tracing::info!(namespace = %ns, %object, reason, r#type = "Normal", "{message}");
 }
 
 /// A Promotion event (`PromotionCreated`, `PromotionSucceeded`, ...)
@@ -71,6 +80,8 @@ pub fn promotion(
     };
     let mut a = kev::common(project, Some(actor));
     kev::add_promotion(&mut a, promotion, freight);
+    let apps = kev::applications(promotion, freight, &kargo_expr::evaluate_to_string);
+    kev::add_applications(&mut a, &apps);
     kev::event(promotion, "Promotion", reason, message, a, controller)
 }
 

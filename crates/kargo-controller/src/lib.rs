@@ -16,6 +16,7 @@ pub mod argocd_context;
 pub mod cluster_config;
 mod conditions;
 pub mod credentials;
+pub mod durable_counters;
 pub mod events;
 pub mod gc;
 pub mod heartbeat;
@@ -27,6 +28,7 @@ pub mod leader;
 mod lookup;
 pub mod metrics;
 mod names;
+pub mod notify;
 pub mod project;
 pub mod project_config;
 pub mod project_roles;
@@ -184,7 +186,8 @@ pub async fn run(client: kube::Client, cfg: ControllerConfig) {
                     ),
                     project::run(client.clone(), caches.clone(), projects),
                     cluster_config::run(client.clone()),
-                    gc::run(client.clone(), caches.clone(), cfg.gc.clone())
+                    gc::run(client.clone(), caches.clone(), cfg.gc.clone()),
+                    notify::run(client.clone(), Default::default())
                 );
             }
         };

@@ -67,8 +67,16 @@ fn buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 20))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    project: String,
+    channel: String,
+    outcome: String,
+}
+
 struct Metrics {
     registry: Registry,
+    notifications: Family<NotificationLabels, Counter>,
     promotion: Family<StageLabels, Histogram>,
     step: Family<StepLabels, Histogram>,
     verification: Family<StageLabels, Histogram>,
@@ -91,6 +99,7 @@ fn metrics() -> &'static Metrics {
             reconcile: Family::new_with_constructor(buckets),
             in_flight: Family::default(),
             request: Family::new_with_constructor(buckets),
+            notifications: Family::default(),
         };
         let mut registry = Registry::default();
         registry.register(
@@ -127,6 +136,11 @@ fn metrics() -> &'static Metrics {
             "kargo_api_request_duration_seconds",
             "How long API requests took to answer, by verb, resource and status code (watches excluded)",
             m.request.clone(),
+        );
+        registry.register(
+            "kargo_notifications",
+            "Notification deliveries by project, channel (kind/name) and outcome: delivered, failed (after every retry), retried",
+            m.notifications.clone(),
         );
         Metrics { registry, ..m }
     })
@@ -184,6 +198,18 @@ pub fn observe_request(verb: &str, resource: &str, code: u16, took: Duration) {
             code: code.to_string(),
         })
         .observe(took.as_secs_f64());
+}
+
+/// Counts one notification delivery outcome.
+pub fn count_notification(project: &str, channel: &str, outcome: &str) {
+    metrics()
+        .notifications
+        .get_or_create(&NotificationLabels {
+            project: project.into(),
+            channel: channel.into(),
+            outcome: outcome.into(),
+        })
+        .inc();
 }
 
 /// Runs one reconcile of `controller`, counting it in flight meanwhile
@@ -312,6 +338,22 @@ pub fn transitions(
             _ => Vec::new(),
         },
         _ => Vec::new(),
+    }
+}
+
+/// The state of an object that [`transitions`] counts when it is
+/// reached: a Promotion's or verification's final phase, a Freight's
+/// existence (`created`), a Warehouse's failed discovery (its time).
+/// For a keeper that sees objects rather than writes
+/// ([`crate::durable_counters`]): an object counts again only when this
+/// changes.
+pub fn counted_state(kind: &str, obj: &Value) -> Option<String> {
+    let counts = !transitions(kind, "", None, obj).is_empty();
+    match kind {
+        "Promotion" | "AnalysisRun" if counts => Some(text(obj, "/status/phase").to_string()),
+        "Freight" => Some("created".into()),
+        "Warehouse" => discovery_failed(obj).map(String::from),
+        _ => None,
     }
 }
 

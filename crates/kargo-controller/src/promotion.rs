@@ -507,6 +507,9 @@ async fn record_outcome(
         event["metadata"]["annotations"][kargo_api::event::VERIFICATION_PENDING] =
             json!(verifies.to_string());
     }
+    // A Promotion ends once: a repeated reconcile records nothing more.
+    let uid = p.metadata.uid.as_deref().unwrap_or_default();
+    kargo_api::event::name_once(&mut event, &[uid, &format!("Promotion{phase}")]);
     crate::events::record(&ctx.client, event).await;
 }
 
@@ -713,6 +716,27 @@ impl kargo_promotion::ProjectObjects for KubeObjects {
             .block_on(api.patch(name, &PatchParams::default(), &Patch::Merge(patch)))
             .map_err(object_error)?;
         Ok(old)
+    }
+
+    fn message_channel(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<kargo_promotion::message::Channel, kargo_promotion::ObjectError> {
+        self.handle
+            .block_on(crate::notify::load_channel(
+                &self.client,
+                &self.namespace,
+                kind,
+                name,
+            ))
+            .map_err(|e| {
+                if e.contains("NotFound") || e.contains("not found") {
+                    kargo_promotion::ObjectError::NotFound
+                } else {
+                    kargo_promotion::ObjectError::Failed(e)
+                }
+            })
     }
 }
 

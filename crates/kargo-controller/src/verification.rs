@@ -401,6 +401,11 @@ async fn record_event(
                 a[key] = json!(v);
             }
         }
+        // One Event per attempt, outcome and Freight: two reconciles that
+        // both see the run end (the second on a Stage not yet updated in
+        // its cache) write it once.
+        let reason = crate::events::verification_reason(&info.phase);
+        kev::name_once(&mut event, &[&stage.name_any(), &info.id, reason]);
         crate::events::record(client, event).await;
     }
 }

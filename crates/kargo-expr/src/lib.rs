@@ -49,4 +49,6 @@ pub use crate::env::{Env, PromotionContext};
 pub use crate::error::{ExprError, Location};
 pub use crate::lookup::{Lookup, NoLookup, StaticLookup, StepStatus};
 pub use crate::semver::{Constraint, SemverError, parse_version};
-pub use crate::template::{Evaluator, evaluate_config, evaluate_template, has_expression};
+pub use crate::template::{
+    Evaluator, evaluate_config, evaluate_template, evaluate_to_string, has_expression,
+};

@@ -322,6 +322,19 @@ pub fn evaluate_template(
     Evaluator::new(env, lookup).evaluate_template(template)
 }
 
+/// Evaluates one template against plain variables and no lookups,
+/// keeping only a string result (what Kargo's event code accepts as an
+/// Argo CD Application's name or namespace).
+pub fn evaluate_to_string(template: &str, vars: &serde_json::Map<String, Json>) -> Option<String> {
+    let env = vars
+        .iter()
+        .fold(Env::new(), |env, (k, v)| env.set(k, v.clone()));
+    match evaluate_template(template, &env, &crate::NoLookup) {
+        Ok(Json::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// Evaluates a whole configuration block with a throwaway [`Evaluator`].
 pub fn evaluate_config(config: &Json, env: &Env, lookup: &dyn Lookup) -> Result<Json, ExprError> {
     Evaluator::new(env, lookup).evaluate_config(config)

@@ -29,6 +29,7 @@ pub mod argocd;
 pub mod forge;
 pub mod git;
 pub mod limits;
+pub mod message;
 pub mod objects;
 pub mod runner;
 pub mod safe_path;

@@ -51,6 +51,16 @@ pub trait ProjectObjects: Sync {
     /// Sets the Freight's alias (its `alias` field and the
     /// `kargo.akuity.io/alias` label); returns the alias it had.
     fn set_freight_alias(&self, name: &str, alias: &str) -> Result<String, ObjectError>;
+    /// A (Cluster)MessageChannel with its Secret, for `send-message`
+    /// (`kind` is `MessageChannel` or `ClusterMessageChannel`).
+    fn message_channel(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<crate::message::Channel, ObjectError> {
+        let _ = (kind, name);
+        Err(ObjectError::NotFound)
+    }
 }
 
 /// An in-memory Project for the steps' tests: metadata and aliases by

@@ -343,6 +343,7 @@ impl Registry {
         }
         r.register(Arc::new(crate::steps::compose_output::ComposeOutput));
         r.register(Arc::new(crate::steps::fail::Fail));
+        r.register(Arc::new(crate::steps::send_message::SendMessage));
         r.register(Arc::new(crate::steps::set_metadata::SetMetadata));
         r.register(Arc::new(crate::steps::set_freight_alias::SetFreightAlias));
         crate::steps::files::register(&mut r);

@@ -7,7 +7,10 @@
 //! Lease of its shard; and, with `--leader-elect`, leader election on a
 //! Lease per shard: only the leader reconciles, and a leader that cannot
 //! renew stops its controllers at once and ends with an error (exit code
-//! 1, as controller-runtime), to be restarted as a candidate.
+//! 1, as controller-runtime), to be restarted as a candidate. The
+//! replica that reconciles also keeps the counters (`kargo_*_total`) on
+//! the API server (`kargo_controller::durable_counters`), so they never
+//! go down across its restarts.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -124,6 +127,8 @@ struct Health {
     api_reachable: Arc<AtomicBool>,
     /// This replica reconciles (leader, or no election).
     leading: Arc<AtomicBool>,
+    /// The counters as last written to the API server.
+    counters: kargo_controller::durable_counters::Rows,
 }
 
 async fn healthz() -> &'static str {
@@ -146,6 +151,9 @@ async fn metrics(State(h): State<Health>) -> Response {
     use prometheus_client::metrics::gauge::Gauge;
     let mut reg = prometheus_client::registry::Registry::default();
     crate::metrics::register_controller_metrics(&mut reg);
+    if let Ok(rows) = h.counters.read() {
+        kargo_controller::metrics::register_counters(&mut reg, &rows);
+    }
     let leader = Gauge::<i64>::default();
     leader.set(i64::from(h.leading.load(Ordering::Relaxed)));
     reg.register(
@@ -285,6 +293,12 @@ pub async fn run(
         tracing::info!(lease = %lease, identity = %elector.identity(), "leading: starting the controllers");
     }
     health.leading.store(true, Ordering::Relaxed);
+    let counting = tokio::spawn(kargo_controller::durable_counters::run(
+        client.clone(),
+        cfg.namespace.clone(),
+        cfg.controllers.shard.clone(),
+        health.counters.clone(),
+    ));
     let controllers = tokio::spawn(kargo_controller::run(client, controllers_cfg));
     let lost = async {
         if cfg.leader_elect {
@@ -299,6 +313,7 @@ pub async fn run(
     };
     // Nothing reconciles past this point.
     controllers.abort();
+    counting.abort();
     health.leading.store(false, Ordering::Relaxed);
     beating.abort();
     if outcome.is_ok() {

@@ -256,3 +256,61 @@ async fn two_queued_promotions_never_start_together() {
         .collect();
     assert_eq!(pending, vec!["s.b"], "the younger one waits: {ps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reconciles_seeing_a_verification_fail_record_one_event() {
+    let h = start().await;
+    let f = new_freight(&h.client, "1.0.0").await;
+    let fname = f.metadata.name.clone().unwrap();
+    let ar: kargo_api::AnalysisRun = create(json!({
+        "metadata": {"name": "run1", "namespace": "p", "labels": {"kargo.akuity.io/stage": "s"}},
+        "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": "http://127.0.0.1:9/"}}}]}
+    }));
+    let runs = Api::<kargo_api::AnalysisRun>::namespaced(h.client.clone(), "p");
+    runs.create(&PostParams::default(), &ar).await.unwrap();
+    runs.patch_status(
+        "run1",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"status": {"phase": "Failed", "message": "metric \"m\" assessed Failed"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    // The Stage follows a running verification of its current Freight.
+    Api::<Stage>::namespaced(h.client.clone(), "p")
+        .patch_status(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"freightHistory": [{
+                "id": "c1",
+                "items": {"Warehouse/w": {"name": fname, "origin": {"kind": "Warehouse", "name": "w"}}},
+                "verificationHistory": [{"id": "v1", "phase": "Running", "startTime": "2026-01-01T00:00:00Z",
+                    "analysisRun": {"name": "run1", "namespace": "p"}}]
+            }]}})),
+        )
+        .await
+        .unwrap();
+    // Both reconciles start from the same Stage (the second one's cache
+    // has not seen the first one's status write): both see the run end.
+    let (c, _w) = caches(&h.client).await;
+    let ctx = Arc::new(stage::Context::new(h.client.clone(), c.clone()));
+    let stale = cached_stage(&c);
+    ok_or_conflict(stage::reconcile(stale.clone(), ctx.clone()).await);
+    ok_or_conflict(stage::reconcile(stale, ctx).await);
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(h.client.clone(), "p")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FreightVerificationFailed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    let e = failed[0];
+    assert_eq!(e.involved_object.name.as_deref(), Some(fname.as_str()));
+    let a = e.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(a["event.kargo.akuity.io/analysis-run-name"], "run1");
+    assert_eq!(a["event.kargo.akuity.io/stage-name"], "s");
+}

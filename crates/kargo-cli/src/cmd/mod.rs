@@ -26,6 +26,7 @@ pub mod roles;
 pub mod server;
 pub mod sso;
 pub mod stage_columns;
+pub mod stats;
 pub mod tokens;
 pub mod verify;
 pub mod version;

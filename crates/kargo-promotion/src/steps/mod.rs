@@ -36,6 +36,7 @@ pub mod oci_download;
 pub mod oci_push;
 pub mod parse;
 pub mod pr;
+pub mod send_message;
 pub mod set_freight_alias;
 pub mod set_metadata;
 pub mod sjson_key;

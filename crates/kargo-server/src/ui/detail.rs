@@ -65,6 +65,36 @@ pub(crate) fn stage(snap: &Snapshot, runs: &[AnalysisRun], sname: &str, back: &s
     }
 }
 
+/// The Stage's promotion window and auto-promotion holds, in words.
+fn policy(st: &kargo_api::stage::StageStatus, sname: &str) -> Markup {
+    let holds = &st.effective_auto_promotion_holds;
+    html! {
+        @match &st.promotion_window_status {
+            Some(w) if w.closed => p {
+                (super::graph::policy_tags_window()) " " (w.reason)
+                @if let Some(t) = &w.next_open { " — opens at " (t) }
+            },
+            Some(w) => p {
+                "Promotion window open"
+                @if let Some(t) = &w.next_close { " until " (t) }
+            },
+            None => {},
+        }
+        @for (origin, h) in holds {
+            p {
+                (super::graph::policy_tags_hold()) " Auto-promotion from " (origin) " held"
+                @if !h.actor.is_empty() { " by " (h.actor) }
+                @if let Some(t) = &h.created_at { " at " (t) }
+                @if !h.promotion_name.is_empty() { " (Promotion " (h.promotion_name) ")" }
+                " — lift it with " code { "kargo release stage " (sname) }
+            }
+        }
+        @if st.promotion_window_status.is_none() && holds.is_empty() {
+            p.muted { "No promotion windows or holds." }
+        }
+    }
+}
+
 pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Markup {
     let ns = &snap.ns;
     let sname = name(&s.metadata);
@@ -83,6 +113,8 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
                     Some(h) => p { (badge(&h.status)) " " @for i in &h.issues { span.small { (i) " " } } },
                     None => p.muted { "No health checks." },
                 }
+                h2 { "Promotion policy" }
+                (policy(&st, sname))
             }
             div {
                 h2 { "Requested Freight" }
@@ -481,6 +513,48 @@ mod tests {
             html.contains("Retry") && !html.contains(">Abort<"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_closed_window_and_a_hold_show_on_the_stage_page_and_its_node() {
+        let mut snap = quickstart();
+        let prod = snap
+            .stages
+            .iter_mut()
+            .find(|s| name(&s.metadata) == "prod-us")
+            .expect("prod-us");
+        prod.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "promotionWindowStatus": {"closed": true, "reason": "Deny window \"freeze\" is active",
+                    "nextOpen": "2026-12-01T08:00:00Z"},
+                "effectiveAutoPromotionHolds": {"Warehouse/app": {"actor": "admin",
+                    "createdAt": "2026-11-30T12:00:00Z", "promotionName": "prod-us.rollback"}}
+            }))
+            .expect("status"),
+        );
+        let prod = snap.stage("prod-us").expect("prod-us").clone();
+        let page = stage_live(&snap, &[], &prod).into_string();
+        assert!(
+            page.contains("window closed")
+                && page.contains("freeze")
+                && page.contains("opens at 2026-12-01T08:00:00Z"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Auto-promotion from Warehouse/app held by admin")
+                && page.contains("kargo release stage prod-us"),
+            "{page}"
+        );
+        let node = crate::ui::graph::policy_tags(&prod).into_string();
+        assert!(
+            node.contains("window closed") && node.contains("held"),
+            "{node}"
+        );
+        // A Stage with neither says so.
+        let dev = snap.stage("dev").expect("dev").clone();
+        let page = stage_live(&snap, &[], &dev).into_string();
+        assert!(page.contains("No promotion windows or holds."), "{page}");
+        assert!(crate::ui::graph::policy_tags(&dev).into_string().is_empty());
     }
 
     #[test]

@@ -222,6 +222,7 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
                 (badge(v.state))
                 @if let Some(step) = &v.step { " " span.step { (step) } }
                 @if v.rollback { " " (rollback_tag()) }
+                (policy_tags(s))
             }
             div.nb.small {
                 @if v.current.is_empty() { span.muted { "no Freight yet" } }
@@ -246,6 +247,36 @@ pub(crate) fn stage_node(snap: &Snapshot, p: &Pipeline, i: usize) -> Markup {
 /// The mark of a rollback: an icon with its word.
 pub(crate) fn rollback_tag() -> Markup {
     html! { span.tag.rollback title="a Promotion to older Freight than the Stage had" { span aria-hidden="true" { "↶" } " rollback" } }
+}
+
+/// The marks of what holds a Stage's promotions back: a closed promotion
+/// window (with when it opens) and auto-promotion holds, each an icon
+/// with its word.
+pub(crate) fn policy_tags(s: &kargo_api::Stage) -> Markup {
+    let Some(st) = &s.status else {
+        return html! {};
+    };
+    let window = st.promotion_window_status.as_ref().filter(|w| w.closed);
+    html! {
+        @if let Some(w) = window {
+            " " span title=(format!("{}{}", w.reason, w.next_open.as_deref().map(|t| format!("; opens at {t}")).unwrap_or_default())) {
+                (policy_tags_window())
+            }
+        }
+        @if !st.effective_auto_promotion_holds.is_empty() {
+            " " span title="auto-promotion is held (kargo release stage lifts it)" { (policy_tags_hold()) }
+        }
+    }
+}
+
+/// A closed promotion window's mark.
+pub(crate) fn policy_tags_window() -> Markup {
+    html! { span.tag.policy { span aria-hidden="true" { "⏸" } " window closed" } }
+}
+
+/// An auto-promotion hold's mark.
+pub(crate) fn policy_tags_hold() -> Markup {
+    html! { span.tag.policy { span aria-hidden="true" { "✋" } " held" } }
 }
 
 fn edge_path(p: &Pipeline, e: &Edge, lane: f64) -> String {

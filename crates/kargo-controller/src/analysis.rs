@@ -11,7 +11,8 @@ use kargo_analysis::{Providers, RunRef, StaticSecrets, reconcile_async};
 use kargo_api::AnalysisRun;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::controller::{Action, Config};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,10 +41,11 @@ impl Context {
 pub async fn run(
     ctx: Arc<Context>,
     runs: Store<AnalysisRun>,
-    trigger: UnboundedReceiver<AnalysisRun>,
+    trigger: UnboundedReceiver<ObjectRef<AnalysisRun>>,
     concurrency: u16,
 ) {
-    Controller::for_stream(trigger.map(Ok), runs)
+    crate::informers::controller(runs)
+        .reconcile_on(trigger)
         .with_config(Config::default().concurrency(concurrency))
         .run(
             |ar, ctx| crate::metrics::timed("analysisrun", reconcile(ar, ctx)),

@@ -6,6 +6,11 @@
 //! concerns — the object to its own controller, `ObjectRef`s of the Stages
 //! it affects to the Stage controller, the next queued Promotion to the
 //! Promotion controller. Reconciles read these stores instead of listing.
+//! Only references travel to the controllers (never copies of objects: a
+//! controller busy at its concurrency cap would otherwise hold one copy
+//! per queued event), and a Stage reaches its controller only when its
+//! generation, labels or annotations changed (its own status writes do
+//! not wake it).
 
 use crate::index::{Index, Wakes, origin_key};
 use crate::shard::Shard;
@@ -49,31 +54,35 @@ pub struct Caches {
     /// Warehouse names by namespace, to wake Stages only when one comes
     /// or goes, and for project stats.
     known_warehouses: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Of each Stage, the hash of what wakes its controller (generation,
+    /// labels, annotations) when last forwarded.
+    stage_triggers: Mutex<std::collections::HashMap<ObjectRef<Stage>, u64>>,
     objects: Forward,
 }
 
-/// Where the hub forwards each applied object (its own controller).
+/// Where the hub forwards a reference to each applied object (its own
+/// controller).
 struct Forward {
-    stages: UnboundedSender<Stage>,
-    promotions: UnboundedSender<Promotion>,
-    analysis_runs: UnboundedSender<AnalysisRun>,
-    project_configs: UnboundedSender<ProjectConfig>,
+    stages: UnboundedSender<ObjectRef<Stage>>,
+    promotions: UnboundedSender<ObjectRef<Promotion>>,
+    analysis_runs: UnboundedSender<ObjectRef<AnalysisRun>>,
+    project_configs: UnboundedSender<ObjectRef<ProjectConfig>>,
 }
 
 /// The controllers' ends of the channels.
 pub struct Triggers {
-    /// Applied Stages (for `Controller::for_stream`).
-    pub stages: UnboundedReceiver<Stage>,
+    /// Stages whose generation, labels or annotations changed.
+    pub stages: UnboundedReceiver<ObjectRef<Stage>>,
     /// Stages some other object's change concerns.
     pub stage_wake: UnboundedReceiver<ObjectRef<Stage>>,
     /// Applied Promotions.
-    pub promotions: UnboundedReceiver<Promotion>,
+    pub promotions: UnboundedReceiver<ObjectRef<Promotion>>,
     /// Promotions that may start (or continue) now.
     pub promotion_next: UnboundedReceiver<ObjectRef<Promotion>>,
     /// Applied AnalysisRuns.
-    pub analysis_runs: UnboundedReceiver<AnalysisRun>,
+    pub analysis_runs: UnboundedReceiver<ObjectRef<AnalysisRun>>,
     /// Applied ProjectConfigs.
-    pub project_configs: UnboundedReceiver<ProjectConfig>,
+    pub project_configs: UnboundedReceiver<ObjectRef<ProjectConfig>>,
     /// Projects whose Stages or Warehouses changed.
     pub projects: UnboundedReceiver<ObjectRef<Project>>,
 }
@@ -127,6 +136,7 @@ impl Caches {
             project_wake: pw_tx,
             stage_fence: Mutex::new(std::collections::HashMap::new()),
             known_warehouses: Mutex::new(BTreeMap::new()),
+            stage_triggers: Mutex::new(std::collections::HashMap::new()),
             objects: Forward {
                 stages: stage_tx,
                 promotions: promo_tx,
@@ -221,9 +231,40 @@ impl Caches {
             }
         }
         self.index.apply_stage(ev);
-        forward(ev, &self.objects.stages);
+        self.forward_stage(ev);
         if let Event::Apply(s) | Event::Delete(s) = ev {
             self.wake_project(s.namespace());
+        }
+    }
+
+    /// Forwards a Stage to its controller if what wakes it changed since
+    /// it was last forwarded (kube-runtime's `predicate_filter`, kept here
+    /// so only a reference is queued).
+    fn forward_stage(&self, ev: &Event<Stage>) {
+        use kube::runtime::predicates;
+        use kube::runtime::utils::Predicate;
+        let changed = predicates::generation
+            .combine(predicates::labels)
+            .combine(predicates::annotations);
+        let mut seen = self
+            .stage_triggers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match ev {
+            Event::Apply(s) | Event::InitApply(s) => {
+                let key = reference(s);
+                let hash = changed.hash_property(s);
+                if hash.is_none() || seen.get(&key).copied() != hash {
+                    if let Some(h) = hash {
+                        seen.insert(key.clone(), h);
+                    }
+                    let _ = self.objects.stages.unbounded_send(key);
+                }
+            }
+            Event::Delete(s) => {
+                seen.remove(&reference(s));
+            }
+            Event::Init | Event::InitDone => {}
         }
     }
 
@@ -341,11 +382,38 @@ impl Caches {
     }
 }
 
-/// Sends an applied object on to its controller.
-fn forward<K: Clone>(ev: &Event<K>, tx: &UnboundedSender<K>) {
-    if let Event::Apply(o) | Event::InitApply(o) = ev {
-        let _ = tx.unbounded_send(o.clone());
+/// A reference to `o` by namespace and name only (kube-runtime's
+/// `from_obj` also copies its resourceVersion and uid, which neither the
+/// scheduler's deduplication nor the store lookup uses).
+fn reference<K: kube::Resource<DynamicType = ()>>(o: &K) -> ObjectRef<K> {
+    let r = ObjectRef::new(&o.name_any());
+    match o.namespace() {
+        Some(ns) => r.within(&ns),
+        None => r,
     }
+}
+
+/// Sends a reference to an applied object on to its controller.
+fn forward<K: kube::Resource<DynamicType = ()>>(ev: &Event<K>, tx: &UnboundedSender<ObjectRef<K>>) {
+    if let Event::Apply(o) | Event::InitApply(o) = ev {
+        let _ = tx.unbounded_send(reference(o));
+    }
+}
+
+/// A controller over `store` that reconciles what its triggers
+/// (`reconcile_on`) name: the hub's references, never a stream of objects.
+pub fn controller<K>(store: Store<K>) -> kube::runtime::Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let objects = futures::stream::pending::<Result<K, watcher::Error>>();
+    kube::runtime::Controller::for_stream(objects, store)
 }
 
 /// Runs one kind's watch, store first, then the hub: of a sharded kind

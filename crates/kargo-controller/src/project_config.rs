@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kargo_api::ProjectConfig;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
@@ -65,9 +66,10 @@ pub async fn run(
     client: kube::Client,
     ctx: Arc<Context>,
     configs: Store<ProjectConfig>,
-    trigger: UnboundedReceiver<ProjectConfig>,
+    trigger: UnboundedReceiver<ObjectRef<ProjectConfig>>,
 ) {
-    Controller::for_stream(trigger.map(Ok), configs)
+    crate::informers::controller(configs)
+        .reconcile_on(trigger)
         // A receiver's Secret may come after its ProjectConfig: a Secret change
         // wakes the project's ProjectConfig (named after the project).
         .watches(

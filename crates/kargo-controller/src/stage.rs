@@ -30,11 +30,8 @@ use kargo_api::stage::{FreightCollection, FreightRequest, PromotionReference, St
 use kargo_api::{Freight, Promotion, Stage, availability};
 use kargo_promotion::argocd::health::HealthState;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::{Action, Config, Controller};
-use kube::runtime::predicates;
+use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::utils::Predicate;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use std::collections::HashMap;
@@ -109,15 +106,12 @@ pub enum Error {
 /// `concurrency` reconciles at once.
 pub async fn run(
     ctx: Arc<Context>,
-    stages: UnboundedReceiver<Stage>,
+    stages: UnboundedReceiver<ObjectRef<Stage>>,
     wake: UnboundedReceiver<ObjectRef<Stage>>,
     concurrency: u16,
 ) {
-    let changed = predicates::generation
-        .combine(predicates::labels)
-        .combine(predicates::annotations);
-    let trigger = stages.map(Ok).predicate_filter(changed, Default::default());
-    Controller::for_stream(trigger, ctx.caches.stages.clone())
+    crate::informers::controller(ctx.caches.stages.clone())
+        .reconcile_on(stages)
         .reconcile_on(wake)
         .with_config(Config::default().concurrency(concurrency))
         .run(

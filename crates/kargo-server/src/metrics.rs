@@ -17,7 +17,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -366,7 +366,25 @@ fn register_delivery_stats(
             .promotions
             .push(reduced(&p, &keep));
     });
+    // Only the Freight some Promotion names: lead time needs nothing of
+    // the others (at 10,000 Freight, keeping all was a 9 MB peak).
+    let promoted: HashMap<String, HashSet<String>> = projects
+        .iter()
+        .map(|(ns, p)| {
+            let names = p
+                .promotions
+                .iter()
+                .filter_map(|p| p.pointer("/spec/freight")?.as_str())
+                .map(str::to_string)
+                .collect();
+            (ns.clone(), names)
+        })
+        .collect();
     each(store, "kargo.akuity.io/v1alpha1", "Freight", |ns, f| {
+        let named = f.pointer("/metadata/name").and_then(Value::as_str);
+        if !named.is_some_and(|n| promoted.get(&ns).is_some_and(|p| p.contains(n))) {
+            return;
+        }
         let commits: Vec<Value> = f
             .get("commits")
             .and_then(Value::as_array)

@@ -9,6 +9,7 @@ mod filters;
 pub mod git;
 pub mod git_command;
 pub mod image;
+mod image_ref;
 pub mod oci_artifact;
 mod registry;
 mod tls;

@@ -21,6 +21,7 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use std::time::Duration;
 
+use crate::image_ref::ImageRef;
 use crate::registry::{MAX_METADATA_BYTES, RegistryError, is_loopback};
 
 /// The manifest media types a copy accepts.
@@ -58,19 +59,16 @@ impl ArtifactRef {
                 None => (s.strip_prefix("oci://").unwrap_or(s), None),
             },
         };
-        let r: Reference = rest
-            .parse()
-            .map_err(|e| format!("{s:?} is not an OCI reference: {e}"))?;
-        if r.tag().is_none() && r.digest().is_none() {
+        let r = ImageRef::parse(rest).map_err(|e| format!("{s:?} is not an OCI reference: {e}"))?;
+        if r.tag.is_none() && r.digest.is_none() {
             return Err(format!("{s:?} must name a tag or a digest"));
         }
-        let registry = r.registry().to_string();
         Ok(ArtifactRef {
-            plain_http: http.unwrap_or_else(|| is_loopback(&registry)),
-            repository: r.repository().to_string(),
-            tag: r.tag().map(str::to_string),
-            digest: r.digest().map(str::to_string),
-            registry,
+            plain_http: http.unwrap_or_else(|| is_loopback(&r.registry)),
+            repository: r.repository,
+            tag: r.tag,
+            digest: r.digest,
+            registry: r.registry,
         })
     }
 

@@ -13,6 +13,7 @@
 //! `Link` headers name. Manifests and blobs read by digest are checked
 //! against it.
 
+use crate::image_ref::ImageRef;
 use oci_client::RegistryOperation;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
@@ -105,25 +106,17 @@ pub(crate) fn parse_repo(url: &str) -> Result<RepoTarget, String> {
         (url, None)
     };
     let rest = rest.trim_end_matches('/');
-    let last = rest.rsplit('/').next().unwrap_or(rest);
-    let has_tag = if rest.contains('/') {
-        last.contains(':')
-    } else {
-        rest.contains(':')
-    };
-    if rest.contains('@') || has_tag {
+    let parsed = ImageRef::parse(rest)
+        .map_err(|e| format!("repoURL {url:?} is not a valid image repository: {e}"))?;
+    if parsed.tag.is_some() || parsed.digest.is_some() {
         return Err(format!(
             "repoURL {url:?} must name a repository, without a tag or digest"
         ));
     }
-    let parsed: Reference = rest
-        .parse()
-        .map_err(|e| format!("repoURL {url:?} is not a valid image repository: {e}"))?;
-    let registry = parsed.registry().to_string();
-    let plain_http = scheme_http.unwrap_or_else(|| is_loopback(&registry));
+    let plain_http = scheme_http.unwrap_or_else(|| is_loopback(&parsed.registry));
     Ok(RepoTarget {
-        repository: parsed.repository().to_string(),
-        registry,
+        repository: parsed.repository,
+        registry: parsed.registry,
         plain_http,
     })
 }

@@ -761,7 +761,8 @@ spec:
 /// computed from its watch-fed caches by the code `kargo stats` uses: on
 /// a known story (`common::stats_story`, in seconds, written before the
 /// controller starts so it runs none of its Promotions), each gauge
-/// equals the command's figure and the one worked out by hand.
+/// equals the command's figure, the one worked out by hand and the API
+/// server's own gauge (computed from its store).
 #[test]
 fn controller_metrics_export_the_delivery_statistics_kargo_stats_prints() {
     let home = tempfile::tempdir().unwrap();
@@ -781,6 +782,7 @@ fn controller_metrics_export_the_delivery_statistics_kargo_stats_prints() {
     let doc: Value = serde_json::from_str(&out).unwrap();
     let prod = &doc["stages"][0];
     assert_eq!(prod["stage"], "prod", "{doc:#}");
+    let served = common::chain::counters(&ok(&s.kubectl(&["get", "--raw", "/metrics"])));
     for (metric, field, expected) in [
         (
             "kargo_stage_deployments_per_day",
@@ -801,6 +803,10 @@ fn controller_metrics_export_the_delivery_statistics_kargo_stats_prints() {
     ] {
         assert_eq!(prod[field].as_f64(), Some(expected), "{field}: {doc:#}");
         assert_eq!(ctl.metric(&gauge(metric)), Some(expected), "{metric}");
+        // The API server's own /metrics (its store read a page at a time)
+        // says the same.
+        let key = gauge(metric).trim_end().to_string();
+        assert_eq!(served.get(&key), Some(&expected), "{metric} of the server");
     }
     // No commit time is known: absent in both.
     assert_eq!(prod["commitLeadTimeSeconds"], Value::Null);

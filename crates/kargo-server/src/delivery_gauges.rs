@@ -177,3 +177,75 @@ pub(crate) fn register(
         reg.register(name, help, family);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher::Event;
+
+    /// Fills a cache with the stored objects of a kind, as its watch's
+    /// first list would.
+    fn fill<K>(writer: &mut Writer<K>, store: &Store, api_version: &str, kind: &str)
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned,
+    {
+        writer.apply_watcher_event(&Event::Init);
+        for (_, v) in crate::stored(store, api_version, kind, None) {
+            if let Ok(o) = serde_json::from_value::<K>(v) {
+                writer.apply_watcher_event(&Event::InitApply(o));
+            }
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+    }
+
+    fn text(reg: &Registry) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, reg).unwrap();
+        out
+    }
+
+    /// `kargo server` (its store, a page at a time) and `kargo controller`
+    /// (its caches) serve the same gauges for the same objects, and none
+    /// before the caches hold their first lists.
+    #[test]
+    fn the_store_and_the_caches_give_the_same_gauges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        crate::ui::stats::tests::known_story(&store);
+        let now = jiff::Timestamp::now();
+        let mut served = Registry::default();
+        register(&mut served, from_store(&store), now);
+        let served = text(&served);
+        assert!(
+            served.contains(
+                "kargo_stage_change_failure_ratio{project=\"p\",stage=\"prod\"} 0.3333333333333333"
+            ),
+            "{served}"
+        );
+        assert!(
+            served.contains(
+                "kargo_stage_commit_lead_time_seconds{project=\"p\",stage=\"prod\"} 14400"
+            ),
+            "{served}"
+        );
+
+        let (caches, mut w, _triggers) = Caches::new();
+        assert_eq!(from_caches(&caches).count(), 0, "caches not filled yet");
+        let k = "kargo.akuity.io/v1alpha1";
+        fill(&mut w.stages, &store, k, "Stage");
+        fill(&mut w.freight, &store, k, "Freight");
+        fill(&mut w.promotions, &store, k, "Promotion");
+        fill(&mut w.warehouses, &store, k, "Warehouse");
+        fill(&mut w.project_configs, &store, k, "ProjectConfig");
+        fill(
+            &mut w.analysis_runs,
+            &store,
+            "argoproj.io/v1alpha1",
+            "AnalysisRun",
+        );
+        let mut cached = Registry::default();
+        register(&mut cached, from_caches(&caches), now);
+        assert_eq!(text(&cached), served);
+    }
+}

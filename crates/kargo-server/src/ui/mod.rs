@@ -27,7 +27,7 @@ mod model;
 mod project;
 mod settings;
 pub(crate) mod sso;
-mod stats;
+pub(crate) mod stats;
 mod verification;
 mod view;
 

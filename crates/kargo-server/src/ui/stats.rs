@@ -135,7 +135,7 @@ pub(crate) fn stage_panel(snap: &Snapshot, runs: &[AnalysisRun], stage: &str) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ui::live::{Target, page_of};
     use kargo_store::Store;
@@ -170,13 +170,12 @@ mod tests {
     }
 
     /// A story with known times in a real store (put as a mirror keeps
-    /// them: creation times and statuses as written), rendered as the
-    /// server renders the project's Statistics view and the Stage page:
-    /// the figures `kargo stats` prints, over the window chosen.
-    #[test]
-    fn the_statistics_show_the_figures_of_a_known_story() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+    /// them: creation times and statuses as written), three days ago:
+    /// Stages prod (verified) and dev, Freight f1 with commit c1 an hour
+    /// older, p1 Succeeded at +1 h, p2 Failed at +2 h, p3 Succeeded at
+    /// +5 h, p1 and p3 verified. Over 7 days: prod's row is `prod 3 2
+    /// 0.29 3h 4h 33% (1/3) 3h`.
+    pub(crate) fn known_story(store: &Store) {
         let put = |api: &str, kind: &str, ns: &str, v: Value| {
             store
                 .mirror_put(kargo_api::lookup_kind(api, kind).unwrap(), ns, v)
@@ -237,6 +236,16 @@ mod tests {
                 "spec": {"metrics": []}, "status": {"phase": "Successful"}}),
             );
         }
+    }
+
+    /// The story rendered as the server renders the project's Statistics
+    /// view and the Stage page: the figures `kargo stats` prints, over the
+    /// window chosen.
+    #[test]
+    fn the_statistics_show_the_figures_of_a_known_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        known_story(&store);
         let render = |page: &str| {
             let t = Target::parse(page).unwrap();
             page_of(&store, &t, page, ("", ""), "").into_string()

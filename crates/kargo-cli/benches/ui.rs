@@ -3,7 +3,8 @@
 //! Warehouse) and 1,000 Freight on a real `kargo server` (controllers off,
 //! so nothing moves but what the benchmark writes). `benches/ui_bench.mjs`
 //! drives Debian's Chromium through playwright-core and reports medians:
-//! the server's time to answer the project page (HTML complete), Chromium's
+//! the server's time to answer the project page (HTML complete; also its
+//! Statistics view, the delivery statistics of all 100 Stages), Chromium's
 //! first contentful paint of it, and the time from an API write (a
 //! Freight's alias) to the changed card in the open page's DOM over SSE.
 //! Targets: < 50 ms, < 500 ms, < 200 ms. Run with `scripts/bench.sh`.

@@ -1,6 +1,7 @@
 // The UI benchmark's browser half (see benches/ui.rs): signs in, then
-// measures the project page's server time, first contentful paint and
-// SSE update latency in Debian's Chromium; prints a table of medians.
+// measures the project page's server time (graph and Statistics views),
+// first contentful paint and SSE update latency in Debian's Chromium;
+// prints a table of medians.
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -37,6 +38,16 @@ try {
     }));
     if (i >= 2) { server.push(t.server); fcp.push(t.fcp); }
   }
+  // The same for the Statistics view (the delivery statistics of every
+  // Stage, computed over every Freight of the project on each render).
+  const statsServer = [];
+  for (let i = 0; i < 12; i++) {
+    await page.goto(`${url}/ui/projects/${ns}?view=stats`, { waitUntil: "load" });
+    const t = await page.evaluate(() => { const n = performance.getEntriesByType("navigation")[0]; return n.responseEnd - n.requestStart; });
+    if (i >= 2) statsServer.push(t);
+  }
+  const statsRows = await page.locator("#stats-table tbody tr").count();
+  await page.goto(`${url}/ui/projects/${ns}`, { waitUntil: "load" });
   const stages = await page.locator(".node.stage").count();
   const cards = await page.locator(".card").count();
   const total = await page.locator("#timeline .bar").innerText();
@@ -68,6 +79,8 @@ try {
   const row = (what, xs, target) => console.log(`${what.padEnd(34)} ${median(xs).toFixed(1).padStart(7)} ms  (${range(xs)})  target < ${target} ms: ${(median(xs) / target).toFixed(2)}× of it, ${median(xs) < target ? "met" : "NOT met"}`);
   console.log(`project page: ${stages} Stages drawn, ${cards} Freight cards shown (${total.replace(/\s+/g, " ")})`);
   row("server render (HTML complete)", server, 50);
+  console.log(`statistics view: ${statsRows} Stage rows`);
+  row("server render, statistics view", statsServer, 50);
   row("first contentful paint", fcp, 500);
   row("API write -> DOM over SSE", sse, 200);
 } finally {

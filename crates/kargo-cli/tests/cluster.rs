@@ -756,3 +756,62 @@ spec:
     assert_eq!(ctl.metric(&failed), Some(3.0));
     assert_eq!(ctl.metric(&created), Some(1.0));
 }
+
+/// `kargo controller`'s `/metrics` has the delivery-statistics gauges,
+/// computed from its watch-fed caches by the code `kargo stats` uses: on
+/// a known story (`common::stats_story`, in seconds, written before the
+/// controller starts so it runs none of its Promotions), each gauge
+/// equals the command's figure, the one worked out by hand and the API
+/// server's own gauge (computed from its store).
+#[test]
+fn controller_metrics_export_the_delivery_statistics_kargo_stats_prints() {
+    let home = tempfile::tempdir().unwrap();
+    let s = api_only(home.path());
+    let t0 = common::stats_story::write(&s, NS, jiff::SignedDuration::from_secs(1), false);
+    let ctl = ControllerProc::start(&s, &home.path().join("ctl"), &[]);
+    let gauge = |name: &str| format!(r#"{name}{{project="{NS}",stage="prod"}} "#);
+    // The last Promotion ends 5 s after the Freight: wait until then.
+    let end = t0 + jiff::SignedDuration::from_secs(6);
+    wait_for("the delivery statistics on /metrics", 30, || {
+        jiff::Timestamp::now() > end
+            && ctl
+                .metric(&gauge("kargo_stage_time_to_restore_seconds"))
+                .is_some()
+    });
+    let out = ok(&s.kargo(&["stats", "-p", NS, "-o", "json"]));
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let prod = &doc["stages"][0];
+    assert_eq!(prod["stage"], "prod", "{doc:#}");
+    let served = common::chain::counters(&ok(&s.kubectl(&["get", "--raw", "/metrics"])));
+    for (metric, field, expected) in [
+        (
+            "kargo_stage_deployments_per_day",
+            "deploymentsPerDay",
+            2.0 / 7.0,
+        ),
+        ("kargo_stage_lead_time_seconds", "leadTimeSeconds", 3.0),
+        (
+            "kargo_stage_change_failure_ratio",
+            "changeFailureRate",
+            1.0 / 3.0,
+        ),
+        (
+            "kargo_stage_time_to_restore_seconds",
+            "timeToRestoreSeconds",
+            3.0,
+        ),
+    ] {
+        assert_eq!(prod[field].as_f64(), Some(expected), "{field}: {doc:#}");
+        assert_eq!(ctl.metric(&gauge(metric)), Some(expected), "{metric}");
+        // The API server's own /metrics (its store read a page at a time)
+        // says the same.
+        let key = gauge(metric).trim_end().to_string();
+        assert_eq!(served.get(&key), Some(&expected), "{metric} of the server");
+    }
+    // No commit time is known: absent in both.
+    assert_eq!(prod["commitLeadTimeSeconds"], Value::Null);
+    assert_eq!(
+        ctl.metric(&gauge("kargo_stage_commit_lead_time_seconds")),
+        None
+    );
+}

@@ -5,8 +5,8 @@
 //! deep link, the quick start's graph, promote with a live update, a
 //! running Promotion aborted, approve, re-verify, refresh a Warehouse,
 //! create Freight, edit an alias, clone and delete Freight, roll back and
-//! its marks, an AnalysisRun's measurements, the settings screens, dark
-//! mode. Never skipped: without Chromium or node it fails and says what
+//! its marks, the delivery statistics (as `kargo stats` prints them), an
+//! AnalysisRun's measurements, the settings screens, dark mode. Never skipped: without Chromium or node it fails and says what
 //! to install. Screenshots go to
 //! docs/ui/ when `KARGO_UI_SCREENSHOTS=1`, else to a temporary directory.
 
@@ -194,6 +194,7 @@ fn the_web_ui_works_in_chromium() {
         "edit_alias",
         "rollback_marker_on_graph_and_stage",
         "roll_back_from_the_stage_page",
+        "statistics_as_kargo_stats_prints_them",
         "analysis_run_measurements",
         "delete_freight",
         "clone_freight",

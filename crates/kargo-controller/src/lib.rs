@@ -137,6 +137,18 @@ impl Default for Concurrency {
 /// every controller; returns when they stop (never, normally).
 pub async fn run(client: kube::Client, cfg: ControllerConfig) {
     let (caches, writers, triggers) = informers::Caches::new();
+    run_with_caches(client, cfg, caches, writers, triggers).await
+}
+
+/// [`run`] over caches the caller made with [`informers::Caches::new`]
+/// (and keeps a handle on, e.g. for `/metrics`).
+pub async fn run_with_caches(
+    client: kube::Client,
+    cfg: ControllerConfig,
+    caches: Arc<informers::Caches>,
+    writers: informers::Writers,
+    triggers: informers::Triggers,
+) {
     let argocd = argocd::ArgoCd::connect(&cfg.argocd, &client).await;
     let watches = informers::run(
         client.clone(),

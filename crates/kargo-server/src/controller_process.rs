@@ -10,7 +10,9 @@
 //! 1, as controller-runtime), to be restarted as a candidate. The
 //! replica that reconciles also keeps the counters (`kargo_*_total`) on
 //! the API server (`kargo_controller::durable_counters`), so they never
-//! go down across its restarts.
+//! go down across its restarts. Its `/metrics` also has the delivery
+//! statistics (`crate::delivery_gauges`), computed from the controllers'
+//! watch-fed caches.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -129,6 +131,9 @@ struct Health {
     leading: Arc<AtomicBool>,
     /// The counters as last written to the API server.
     counters: kargo_controller::durable_counters::Rows,
+    /// The controllers' watch-fed caches, once they run (the delivery
+    /// statistics are computed from them).
+    caches: Arc<std::sync::OnceLock<Arc<kargo_controller::informers::Caches>>>,
 }
 
 async fn healthz() -> &'static str {
@@ -147,12 +152,18 @@ async fn readyz(State(h): State<Health>) -> Response {
     }
 }
 
-async fn metrics(State(h): State<Health>) -> Response {
+/// The `/metrics` text: counters, leadership, delivery statistics and
+/// the process's own metrics (histograms, process gauges).
+fn render_metrics(h: &Health) -> Result<String, std::fmt::Error> {
     use prometheus_client::metrics::gauge::Gauge;
     let mut reg = prometheus_client::registry::Registry::default();
     crate::metrics::register_controller_metrics(&mut reg);
     if let Ok(rows) = h.counters.read() {
         kargo_controller::metrics::register_counters(&mut reg, &rows);
+    }
+    if let Some(caches) = h.caches.get() {
+        let projects = crate::delivery_gauges::from_caches(caches);
+        crate::delivery_gauges::register(&mut reg, projects, jiff::Timestamp::now());
     }
     let leader = Gauge::<i64>::default();
     leader.set(i64::from(h.leading.load(Ordering::Relaxed)));
@@ -161,9 +172,12 @@ async fn metrics(State(h): State<Health>) -> Response {
         "1 while this replica reconciles (it holds the leader Lease, or there is no election)",
         leader,
     );
-    // The process's own metrics (histograms, process gauges) around these.
-    match kargo_controller::metrics::render(&reg) {
-        Ok(out) => (
+    kargo_controller::metrics::render(&reg)
+}
+
+async fn metrics(State(h): State<Health>) -> Response {
+    match tokio::task::spawn_blocking(move || render_metrics(&h)).await {
+        Ok(Ok(out)) => (
             [(
                 http::header::CONTENT_TYPE,
                 kargo_controller::metrics::CONTENT_TYPE,
@@ -171,7 +185,7 @@ async fn metrics(State(h): State<Health>) -> Response {
             out,
         )
             .into_response(),
-        Err(_) => (
+        _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "rendering metrics failed\n",
         )
@@ -299,7 +313,15 @@ pub async fn run(
         cfg.controllers.shard.clone(),
         health.counters.clone(),
     ));
-    let controllers = tokio::spawn(kargo_controller::run(client, controllers_cfg));
+    let (caches, writers, triggers) = kargo_controller::informers::Caches::new();
+    let _ = health.caches.set(caches.clone());
+    let controllers = tokio::spawn(kargo_controller::run_with_caches(
+        client,
+        controllers_cfg,
+        caches,
+        writers,
+        triggers,
+    ));
     let lost = async {
         if cfg.leader_elect {
             elector.hold().await

@@ -11,6 +11,7 @@ pub mod cluster_mirror;
 mod cluster_proxy;
 pub mod controller_process;
 pub mod data_dir;
+mod delivery_gauges;
 pub mod in_cluster;
 mod in_process;
 pub mod kubeconfig;

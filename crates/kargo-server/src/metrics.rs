@@ -2,7 +2,8 @@
 //! the counters the store keeps (promotions, verifications, Freight
 //! created, discovery errors: they never go down), and gauges read from
 //! the store at scrape time (Freight awaiting verification per Stage and
-//! its age, Warehouses ready, the Promotion queue, store size, watchers).
+//! its age, Warehouses ready, the Promotion queue, store size, watchers,
+//! and the delivery statistics of `crate::delivery_gauges`).
 //! They answer the seed's good practice: "track promotion success rates"
 //! and "alert on Freight stuck unverified". The names and labels are
 //! documented in docs/metrics.md.
@@ -17,7 +18,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -43,10 +44,15 @@ fn all(store: &Store, api_version: &str, kind: &str) -> Vec<(String, Value)> {
     crate::stored(store, api_version, kind, None)
 }
 
-/// Objects of a kind read a page at a time, each handed to `f` and then
-/// dropped: a scrape of a project with 10,000 Freight holds one page,
-/// not every Freight decoded at once.
-fn each(store: &Store, api_version: &str, kind: &str, mut f: impl FnMut(String, Value)) {
+/// Objects of a kind read a page at a time, each decoded (as JSON or a
+/// typed object), handed to `f` and then dropped: a scrape of a project
+/// with 10,000 Freight holds one page, not every Freight decoded at once.
+pub(crate) fn each<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    api_version: &str,
+    kind: &str,
+    mut f: impl FnMut(String, T),
+) {
     const PAGE: usize = 500;
     let Some(info) = kargo_api::lookup_kind(api_version, kind) else {
         return;
@@ -100,27 +106,26 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     // zero series and the names of the Freight it holds now are kept.
     let mut rows = store.counters().unwrap_or_default();
     let mut held: Vec<HeldFreight> = Vec::new();
-    // What the delivery statistics need of each Stage.
-    let mut stages: Vec<(String, Value)> = Vec::new();
-    each(store, "kargo.akuity.io/v1alpha1", "Stage", |ns, s| {
-        stages.push((
-            ns.clone(),
-            reduced(&s, &["/metadata/name", "/spec/verification"]),
-        ));
-        for (name, labels) in kargo_controller::metrics::zero_series("Stage", &ns, &s) {
-            rows.push((name.to_string(), labels, 0));
-        }
-        if let Some(items) = s
-            .pointer("/status/freightHistory/0/items")
-            .and_then(Value::as_object)
-        {
-            held.push(HeldFreight {
-                stage: text(&s, "/metadata/name"),
-                freight: items.values().map(|item| text(item, "/name")).collect(),
-                ns,
-            });
-        }
-    });
+    each(
+        store,
+        "kargo.akuity.io/v1alpha1",
+        "Stage",
+        |ns, s: Value| {
+            for (name, labels) in kargo_controller::metrics::zero_series("Stage", &ns, &s) {
+                rows.push((name.to_string(), labels, 0));
+            }
+            if let Some(items) = s
+                .pointer("/status/freightHistory/0/items")
+                .and_then(Value::as_object)
+            {
+                held.push(HeldFreight {
+                    stage: text(&s, "/metadata/name"),
+                    freight: items.values().map(|item| text(item, "/name")).collect(),
+                    ns,
+                });
+            }
+        },
+    );
     let warehouses = all(store, "kargo.akuity.io/v1alpha1", "Warehouse");
     for (ns, obj) in &warehouses {
         for (name, labels) in kargo_controller::metrics::zero_series("Warehouse", ns, obj) {
@@ -128,20 +133,25 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
         }
     }
     kargo_controller::metrics::register_counters(&mut reg, &rows);
-    register_delivery_stats(&mut reg, store, &stages, &warehouses, now);
+    crate::delivery_gauges::register(&mut reg, crate::delivery_gauges::from_store(store), now);
 
     let pending = Family::<StageLabels, Gauge>::default();
-    each(store, "kargo.akuity.io/v1alpha1", "Promotion", |ns, p| {
-        let phase = text(&p, "/status/phase");
-        if phase.is_empty() || phase == "Pending" {
-            pending
-                .get_or_create(&StageLabels {
-                    project: ns,
-                    stage: text(&p, "/spec/stage"),
-                })
-                .inc();
-        }
-    });
+    each(
+        store,
+        "kargo.akuity.io/v1alpha1",
+        "Promotion",
+        |ns, p: Value| {
+            let phase = text(&p, "/status/phase");
+            if phase.is_empty() || phase == "Pending" {
+                pending
+                    .get_or_create(&StageLabels {
+                        project: ns,
+                        stage: text(&p, "/spec/stage"),
+                    })
+                    .inc();
+            }
+        },
+    );
     reg.register(
         "kargo_promotions_pending",
         "Promotions waiting to run, by Stage (the promotion queue)",
@@ -159,17 +169,22 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
                 .map(|f| ((h.ns.clone(), f.clone()), Value::Null))
         })
         .collect();
-    each(store, "kargo.akuity.io/v1alpha1", "Freight", |ns, f| {
-        freight_count
-            .get_or_create(&WarehouseLabels {
-                project: ns.clone(),
-                warehouse: text(&f, "/origin/name"),
-            })
-            .inc();
-        if let Some(slot) = freight.get_mut(&(ns, text(&f, "/metadata/name"))) {
-            *slot = f.get("status").cloned().unwrap_or_default();
-        }
-    });
+    each(
+        store,
+        "kargo.akuity.io/v1alpha1",
+        "Freight",
+        |ns, f: Value| {
+            freight_count
+                .get_or_create(&WarehouseLabels {
+                    project: ns.clone(),
+                    warehouse: text(&f, "/origin/name"),
+                })
+                .inc();
+            if let Some(slot) = freight.get_mut(&(ns, text(&f, "/metadata/name"))) {
+                *slot = f.get("status").cloned().unwrap_or_default();
+            }
+        },
+    );
     reg.register(
         "kargo_freight",
         "Freight by origin Warehouse",
@@ -287,188 +302,6 @@ pub fn render(store: &Store, now: jiff::Timestamp) -> Result<String, std::fmt::E
     );
 
     kargo_controller::metrics::render(&reg)
-}
-
-/// The window the delivery-statistics gauges cover.
-pub const DELIVERY_WINDOW: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
-
-/// Keeps only the fields at `pointers` of `v` (a scrape holds these, not
-/// whole objects).
-fn reduced(v: &Value, pointers: &[&str]) -> Value {
-    let mut out = Value::Null;
-    for p in pointers {
-        if let Some(x) = v.pointer(p) {
-            let mut at = &mut out;
-            for part in p.trim_start_matches('/').split('/') {
-                let key = part.replace("~1", "/");
-                if !at.is_object() {
-                    *at = Value::Object(Default::default());
-                }
-                at = at
-                    .as_object_mut()
-                    .map(|o| o.entry(key).or_insert(Value::Null))
-                    .expect("an object");
-            }
-            *at = x.clone();
-        }
-    }
-    out
-}
-
-/// DORA's figures per Stage over [`DELIVERY_WINDOW`]
-/// ([`kargo_api::delivery_stats`]), as gauges; a figure with nothing to
-/// measure is absent.
-fn register_delivery_stats(
-    reg: &mut Registry,
-    store: &Store,
-    stages: &[(String, Value)],
-    warehouses: &[(String, Value)],
-    now: jiff::Timestamp,
-) {
-    use kargo_api::delivery_stats::{Inputs, PROMOTION_ANNOTATION, ROLLBACK_ANNOTATION, compute};
-    #[derive(Default)]
-    struct Project {
-        stages: Vec<Value>,
-        warehouses: Vec<Value>,
-        promotions: Vec<Value>,
-        freight: Vec<Value>,
-        runs: Vec<Value>,
-    }
-    let mut projects: HashMap<String, Project> = HashMap::new();
-    for (ns, s) in stages {
-        let keep = reduced(s, &["/metadata/name", "/spec/verification"]);
-        projects.entry(ns.clone()).or_default().stages.push(keep);
-    }
-    for (ns, w) in warehouses {
-        let keep = reduced(w, &["/status/discoveredArtifacts/git"]);
-        projects
-            .entry(ns.clone())
-            .or_default()
-            .warehouses
-            .push(keep);
-    }
-    let rollback = format!(
-        "/metadata/annotations/{}",
-        ROLLBACK_ANNOTATION.replace('/', "~1")
-    );
-    each(store, "kargo.akuity.io/v1alpha1", "Promotion", |ns, p| {
-        let keep = [
-            "/metadata/name",
-            rollback.as_str(),
-            "/spec/stage",
-            "/spec/freight",
-            "/status/phase",
-            "/status/finishedAt",
-        ];
-        projects
-            .entry(ns)
-            .or_default()
-            .promotions
-            .push(reduced(&p, &keep));
-    });
-    // Only the Freight some Promotion names: lead time needs nothing of
-    // the others (at 10,000 Freight, keeping all was a 9 MB peak).
-    let promoted: HashMap<String, HashSet<String>> = projects
-        .iter()
-        .map(|(ns, p)| {
-            let names = p
-                .promotions
-                .iter()
-                .filter_map(|p| p.pointer("/spec/freight")?.as_str())
-                .map(str::to_string)
-                .collect();
-            (ns.clone(), names)
-        })
-        .collect();
-    each(store, "kargo.akuity.io/v1alpha1", "Freight", |ns, f| {
-        let named = f.pointer("/metadata/name").and_then(Value::as_str);
-        if !named.is_some_and(|n| promoted.get(&ns).is_some_and(|p| p.contains(n))) {
-            return;
-        }
-        let commits: Vec<Value> = f
-            .get("commits")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|c| reduced(c, &["/id"]))
-            .collect();
-        let mut keep = reduced(&f, &["/metadata/name", "/metadata/creationTimestamp"]);
-        keep["commits"] = Value::Array(commits);
-        projects.entry(ns).or_default().freight.push(keep);
-    });
-    let promotion = format!(
-        "/metadata/annotations/{}",
-        PROMOTION_ANNOTATION.replace('/', "~1")
-    );
-    each(store, "argoproj.io/v1alpha1", "AnalysisRun", |ns, r| {
-        let keep = [
-            promotion.as_str(),
-            "/metadata/creationTimestamp",
-            "/status/phase",
-        ];
-        projects
-            .entry(ns)
-            .or_default()
-            .runs
-            .push(reduced(&r, &keep));
-    });
-    let families: [(&str, &str, Family<StageLabels, FloatGauge>); 5] = [
-        (
-            "kargo_stage_deployments_per_day",
-            "Succeeded Promotions per day over the last 7 days, by Stage",
-            Family::default(),
-        ),
-        (
-            "kargo_stage_lead_time_seconds",
-            "Median time from Freight creation to its Promotion's end, over the last 7 days",
-            Family::default(),
-        ),
-        (
-            "kargo_stage_commit_lead_time_seconds",
-            "Median time from the Freight's newest commit to its Promotion's end, over the last 7 days",
-            Family::default(),
-        ),
-        (
-            "kargo_stage_change_failure_ratio",
-            "Promotions that failed, errored, failed verification or were rolled back, over all that finished in the last 7 days",
-            Family::default(),
-        ),
-        (
-            "kargo_stage_time_to_restore_seconds",
-            "Median time from a failure to the Stage's next succeeded and verified Promotion, over the last 7 days",
-            Family::default(),
-        ),
-    ];
-    for (ns, p) in &projects {
-        let inputs = Inputs {
-            stages: &p.stages,
-            promotions: &p.promotions,
-            freight: &p.freight,
-            analysis_runs: &p.runs,
-            warehouses: &p.warehouses,
-        };
-        for s in compute(inputs, now, DELIVERY_WINDOW) {
-            let labels = StageLabels {
-                project: ns.clone(),
-                stage: s.stage.clone(),
-            };
-            let values = [
-                Some(s.deployments_per_day),
-                s.lead_time_seconds,
-                s.commit_lead_time_seconds,
-                s.change_failure_rate,
-                s.time_to_restore_seconds,
-            ];
-            for ((_, _, family), v) in families.iter().zip(values) {
-                if let Some(v) = v {
-                    family.get_or_create(&labels).set(v);
-                }
-            }
-        }
-    }
-    for (name, help, family) in families {
-        reg.register(name, help, family);
-    }
 }
 
 /// The controllers' own counters: API requests by verb and resource, and

@@ -13,6 +13,7 @@ pub mod forge;
 pub mod git_http;
 pub mod oidc;
 pub mod prometheus;
+pub mod stats_story;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -108,6 +108,30 @@ try {
   await shot(b, "stage-rollback");
   ok("roll_back_from_the_stage_page");
 
+  // Statistics: the project's view shows prod-us's row as `kargo stats`
+  // prints it (the rollback just made counts the Promotion before it as a
+  // failure), and the Stage page has its figures.
+  await b.goto(`${url}/ui/projects/${P}`);
+  await b.click("nav.views a#stats-view");
+  const words = (s) => s.trim().split(/\s+/).join(" ");
+  // The rollback's verification may still end meanwhile: compare again
+  // until both read the same state.
+  for (let i = 0; ; i++) {
+    await b.locator("#stats-window", { hasText: "7d" }).waitFor();
+    const statsRow = await b.locator("#stats-table tr[data-stage=prod-us] td").allInnerTexts();
+    const cliRow = kargo("stats", "-p", P).split("\n").find((l) => l.startsWith("prod-us ")) || "";
+    if (words(statsRow.join(" ")) === words(cliRow)) break;
+    if (i > 30) fail(`statistics row ${JSON.stringify(statsRow)} vs kargo stats ${JSON.stringify(cliRow)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    await b.reload();
+  }
+  const cli = JSON.parse(kargo("stats", "-p", P, "-o", "json")).stages.find((s) => s.stage === "prod-us");
+  if (!(cli.failures >= 1)) fail("the rollback's predecessor is not counted as a failure");
+  await shot(b, "project-stats");
+  await b.click("#stats-table tr[data-stage=prod-us] a");
+  await b.locator("#stage-stats tr", { hasText: "Deployments" }).locator("td", { hasText: String(cli.deployments) }).waitFor();
+  ok("statistics_as_kargo_stats_prints_them");
+
   // A Promotion that keeps running: its page follows it live, Abort ends it.
   kargo("apply", "-f", process.env.HOLD_STAGE);
   await b.goto(`${url}/ui/projects/${P}/promote?stage=hold`);

@@ -115,6 +115,8 @@ pub(crate) fn stage_live(snap: &Snapshot, runs: &[AnalysisRun], s: &Stage) -> Ma
                 }
                 h2 { "Promotion policy" }
                 (policy(&st, sname))
+                h2 { "Statistics" }
+                (super::stats::stage_panel(snap, runs, sname))
             }
             div {
                 h2 { "Requested Freight" }

@@ -61,6 +61,7 @@ impl Target {
                             "page" => f.page = v.parse().unwrap_or(0),
                             "warehouse" => f.warehouse = v.into_owned(),
                             "hide_unused" => f.hide_unused = v.into_owned(),
+                            "window" => f.window = v.into_owned(),
                             _ => {}
                         }
                         f
@@ -232,7 +233,7 @@ pub(crate) fn page_of(
 ) -> maud::Markup {
     let snap = Snapshot::load(store, t.ns());
     let body = match t {
-        Target::Project(_, f) => return project::page(&snap, f),
+        Target::Project(_, f) => return project::page(&snap, f, || runs(store, t.ns())),
         Target::Stage(_, s) => detail::stage(&snap, &runs(store, t.ns()), s, back),
         Target::Promotion(_, p) => detail::promotion_live(&snap, p),
         Target::Freight(_, f) => detail::freight(&snap, f, back),

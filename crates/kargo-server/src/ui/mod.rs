@@ -2,7 +2,8 @@
 //! Server-Sent Events, with every action made through the API as the
 //! signed-in user. This file holds sign-in and sessions and the routes; the
 //! screens are in `project.rs` (projects, project page, timeline, list),
-//! `graph.rs` + `layout.rs` (the pipeline graph), `detail.rs` (Stage,
+//! `graph.rs` + `layout.rs` (the pipeline graph), `stats.rs` (delivery
+//! statistics), `detail.rs` (Stage,
 //! Promotion, Freight, Warehouse, promote flow), `verification.rs`
 //! (AnalysisRuns, their measurements and logs), `settings.rs`
 //! (AnalysisTemplates, PromotionTasks, credentials, webhooks), `live.rs`
@@ -26,6 +27,7 @@ mod model;
 mod project;
 mod settings;
 pub(crate) mod sso;
+pub(crate) mod stats;
 mod verification;
 mod view;
 
@@ -359,9 +361,10 @@ async fn project_page(
     uri: Uri,
     Path(ns): Path<String>,
 ) -> Response {
-    if let Err(r) = project_scoped(&st, &headers, &uri, &ns).await {
-        return r;
-    }
+    let user = match project_scoped(&st, &headers, &uri, &ns).await {
+        Ok((user, _)) => user,
+        Err(r) => return r,
+    };
     let page = uri
         .path_and_query()
         .map(|p| p.as_str())
@@ -370,6 +373,14 @@ async fn project_page(
     let Some(target) = live::Target::parse(&page) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // The statistics read Promotions and AnalysisRuns too.
+    if let live::Target::Project(_, f) = &target
+        && f.stats()
+        && !(may_list(&st, &user, "promotions", &ns)
+            && may_in(&st, &user, "list", "argoproj.io", "analysisruns", &ns))
+    {
+        return refused(&user, "list the Promotions and AnalysisRuns", &ns);
+    }
     let mut t = target.clone();
     if let live::Target::Project(_, f) = &mut t {
         let q: FlashQuery = Query::try_from_uri(&uri).map(|q| q.0).unwrap_or_default();

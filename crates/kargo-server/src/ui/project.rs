@@ -1,11 +1,13 @@
 //! The projects page (health counts per project) and a project's page: the
 //! Freight timeline (a window of 20 with paging and a count, never cut
 //! silently; "hide unused" collapsing; Stage colour stripes; filters kept
-//! in the URL) above the pipeline as a graph or as a list.
+//! in the URL) above the pipeline as a graph or as a list, or the delivery
+//! statistics (`stats.rs`).
 
 use super::graph::{self, Node};
 use super::model::{self, Snapshot, name};
 use super::view::{self, ago, badge};
+use kargo_api::AnalysisRun;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -27,6 +29,9 @@ pub(crate) struct Filters {
     /// Collapse runs of Freight no Stage uses.
     #[serde(default)]
     pub hide_unused: String,
+    /// The Statistics view's window (`kargo stats --window`; "" = 7d).
+    #[serde(default)]
+    pub window: String,
     /// A flash after an action.
     #[serde(default)]
     pub ok: String,
@@ -37,6 +42,11 @@ pub(crate) struct Filters {
 impl Filters {
     fn list(&self) -> bool {
         self.view == "list"
+    }
+
+    /// The Statistics view.
+    pub(crate) fn stats(&self) -> bool {
+        self.view == "stats"
     }
 
     fn hide(&self) -> bool {
@@ -57,6 +67,9 @@ impl Filters {
         }
         if self.hide() {
             q.append_pair("hide_unused", "1");
+        }
+        if view == "stats" && !self.window.is_empty() {
+            q.append_pair("window", &self.window);
         }
         let q = q.finish();
         if q.is_empty() {
@@ -211,7 +224,10 @@ pub(crate) fn fragments(snap: &Snapshot, f: &Filters) -> Vec<(String, String, Op
         timeline(snap, f).into_string(),
         None,
     )];
-    if f.list() {
+    if f.stats() {
+        // The statistics are read on request (their own permissions are
+        // checked then), not streamed.
+    } else if f.list() {
         out.push(("stage-list".into(), list(snap).into_string(), None));
     } else {
         let p = graph::pipeline(snap);
@@ -233,15 +249,28 @@ pub(crate) fn fragments(snap: &Snapshot, f: &Filters) -> Vec<(String, String, Op
     out
 }
 
-/// The project page's body.
-pub(crate) fn page(snap: &Snapshot, f: &Filters) -> Markup {
+/// The project page's body; `runs` (the project's AnalysisRuns) are read
+/// for the Statistics view only.
+pub(crate) fn page(
+    snap: &Snapshot,
+    f: &Filters,
+    runs: impl FnOnce() -> Vec<AnalysisRun>,
+) -> Markup {
     let list_view = f.list();
+    let view = if f.stats() {
+        "stats"
+    } else if list_view {
+        "list"
+    } else {
+        "graph"
+    };
     html! {
         (view::flash(Some(f.ok.as_str()).filter(|s| !s.is_empty()), Some(f.err.as_str()).filter(|s| !s.is_empty())))
         div.toolbar {
             h1 { "Project " (snap.ns) }
             form.filters method="get" action=(format!("/ui/projects/{}", snap.ns)) {
-                @if list_view { input type="hidden" name="view" value="list"; }
+                @if view != "graph" { input type="hidden" name="view" value=(view); }
+                @if f.stats() && !f.window.is_empty() { input type="hidden" name="window" value=(f.window); }
                 label { "Warehouse "
                     select name="warehouse" onchange="this.form.submit()" {
                         option value="" { "all" }
@@ -255,13 +284,14 @@ pub(crate) fn page(snap: &Snapshot, f: &Filters) -> Markup {
                 noscript { button { "Apply" } }
             }
             nav.views aria-label="View" {
-                a.btn.on[!list_view] href=(f.url(&snap.ns, f.page, "graph")) { "Graph" }
-                a.btn.on[list_view] href=(f.url(&snap.ns, f.page, "list")) { "List" }
+                a.btn.on[view == "graph"] href=(f.url(&snap.ns, f.page, "graph")) { "Graph" }
+                a.btn.on[view == "list"] href=(f.url(&snap.ns, f.page, "list")) { "List" }
+                a.btn.on[view == "stats"] #stats-view href=(f.url(&snap.ns, f.page, "stats")) { "Statistics" }
             }
             a.btn #settings href=(format!("/ui/projects/{}/settings", snap.ns)) { "Settings" }
         }
         (timeline(snap, f))
-        @if list_view { (list(snap)) } @else {
+        @if f.stats() { (super::stats::table(snap, &runs(), f)) } @else if list_view { (list(snap)) } @else {
             @let p = graph::pipeline(snap);
             p.muted.small { "Drag a Freight card onto a Stage to promote it; scroll with Ctrl to zoom, drag to pan." }
             div.viewport #viewport { (graph::render(snap, &p)) }

@@ -101,6 +101,12 @@ pub struct ProjectConfigSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub promotion_windows: Vec<PromotionWindow>,
+    /// How long Freight may be available to a Stage of this project
+    /// without being promoted there before a `FreightWaiting` Event is
+    /// recorded about it (a Go duration such as `24h`; unset: never).
+    /// Added here: not in Kargo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight_waiting_threshold: Option<String>,
 }
 
 /// `spec` of a ClusterConfig.

@@ -318,7 +318,7 @@ static RESOURCES: &[ResourceInfo] = &[
         has_status: true,
         categories: KARGO,
         columns: &[],
-        validate: validate::cluster_message_channel,
+        validate: validate::message_channel,
     },
     ResourceInfo {
         group: crate::EE_GROUP,

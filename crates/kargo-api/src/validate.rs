@@ -325,19 +325,12 @@ fn with_errors(mut out: Outcome, errors: Vec<(String, String)>) -> Outcome {
     out
 }
 
-/// MessageChannel (Kargo Enterprise's shape).
+/// MessageChannel and ClusterMessageChannel (Kargo Enterprise's shape):
+/// the two kinds are the same object (metadata, spec, status), only their
+/// scope differs, so one decode checks either.
 pub fn message_channel(v: &Value) -> Outcome {
     let mut out = Outcome::default();
     let errors = decode::<crate::notification::MessageChannel>(v, &mut out)
-        .map(|c| crate::notification::check_channel(&c.spec))
-        .unwrap_or_default();
-    with_errors(out, errors)
-}
-
-/// ClusterMessageChannel.
-pub fn cluster_message_channel(v: &Value) -> Outcome {
-    let mut out = Outcome::default();
-    let errors = decode::<crate::notification::ClusterMessageChannel>(v, &mut out)
         .map(|c| crate::notification::check_channel(&c.spec))
         .unwrap_or_default();
     with_errors(out, errors)
@@ -385,6 +378,14 @@ pub fn project_config(v: &Value) -> Outcome {
             &pc.spec.promotion_windows,
             crate::promotion_window::Scope::Project,
         );
+        if let Some(t) = &pc.spec.freight_waiting_threshold
+            && !parse_go_duration(t).is_some_and(|s| s > 0.0)
+        {
+            out.err(
+                "spec.freightWaitingThreshold",
+                format!("{t:?} is not a positive duration such as 24h"),
+            );
+        }
     }
     out
 }
@@ -1264,6 +1265,16 @@ mod tests {
                 .message
                 .contains("must be \"regex\", \"regexp\" or \"glob\"")
         );
+
+        let waiting = |t: &str| {
+            project_config(&json!({"metadata": {"name": "p", "namespace": "p"},
+                "spec": {"freightWaitingThreshold": t}}))
+            .errors
+        };
+        assert!(waiting("24h").is_empty());
+        let errors = waiting("a day");
+        assert_eq!(errors[0].path, "spec.freightWaitingThreshold", "{errors:?}");
+        assert_eq!(waiting("0s").len(), 1);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod conditions;
 pub mod credentials;
 pub mod durable_counters;
 pub mod events;
+pub mod freight_waiting;
 pub mod gc;
 pub mod heartbeat;
 pub mod holds;

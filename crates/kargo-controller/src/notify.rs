@@ -129,6 +129,7 @@ pub fn event_data(e: &Event) -> Value {
         "verificationPending": a("verification-pending") == "true",
         "applications": parsed("applications"),
         "rollback": a("rollback") == "true",
+        "waitingSince": a("waiting-since"),
     })
 }
 

@@ -5,7 +5,8 @@
 //! With a ProjectConfig promotion policy it auto-promotes the newest
 //! Freight that is available to the Stage, unless promotion windows close
 //! the Stage or a hold stops it; promotion windows, holds and automatic
-//! rollback are `stage_policies.rs`.
+//! rollback are `stage_policies.rs`; Freight that waits too long to be
+//! promoted is reported by `freight_waiting.rs`.
 //!
 //! It reads the shared watch caches ([`Caches`]) and their indexes, never
 //! a list: a reconcile costs what the Stage's own Promotions and candidate
@@ -415,9 +416,9 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     }
 
     // Auto-promotion.
-    let policies = caches
-        .project_configs
-        .get(&ObjectRef::new(&ns).within(&ns))
+    let config = caches.project_configs.get(&ObjectRef::new(&ns).within(&ns));
+    let policies = config
+        .as_ref()
         .map(|c| c.spec.promotion_policies.clone())
         .unwrap_or_default();
     let auto = auto_promotion(&policies, &stage);
@@ -453,6 +454,28 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             due,
             auto_promote(&ctx, &stage, &promos, &current, &held, now_ms).await?,
         );
+    }
+
+    // Freight waiting too long here (`freight_waiting.rs`).
+    if has_steps {
+        let promoted = |f: &str| {
+            promos.all.iter().any(|(_, s)| {
+                s.freight == f && (!s.phase.is_terminal() || s.phase == PromotionPhase::Succeeded)
+            })
+        };
+        let waiting = crate::freight_waiting::check(crate::freight_waiting::Input {
+            client: &ctx.client,
+            caches,
+            stage: &stage,
+            threshold: config
+                .as_ref()
+                .and_then(|c| c.spec.freight_waiting_threshold.as_deref()),
+            current: st.freight_history.first(),
+            promoted: &promoted,
+            now_ms,
+        })
+        .await;
+        due = earliest(due, waiting);
     }
 
     // A refresh request (`kargo refresh stage`): this reconcile re-read
@@ -827,7 +850,7 @@ async fn record_success(
 /// newest first — from its Warehouse (direct), verified in an upstream
 /// Stage, or approved for it — until `f` returns true. Availability itself
 /// is decided by `availability::check` on each.
-fn walk_candidates(
+pub(crate) fn walk_candidates(
     caches: &Caches,
     stage: &Stage,
     req: &FreightRequest,

@@ -9,6 +9,9 @@
 //!   [`Registry`] of steps by name;
 //! - [`git`]: the `git` CLI wrapper the git steps share (credentials through
 //!   the environment, secrets redacted from errors);
+//! - [`http_criteria`]: the `response` variable and the verdict of
+//!   `successExpression` / `failureExpression`, shared by the `http` step
+//!   and the HTTP notification channel ([`message`]);
 //! - [`limits`]: the abort flag and per-process / per-call timeouts every
 //!   child process and network call of a step runs under;
 //! - [`safe_path`]: resolving config paths inside the work tree with
@@ -28,6 +31,7 @@ pub mod apps;
 pub mod argocd;
 pub mod forge;
 pub mod git;
+pub mod http_criteria;
 pub mod limits;
 pub mod message;
 pub mod objects;

@@ -5,9 +5,13 @@
 //! STARTTLS unless `useTLS: false`), or a generic HTTP webhook whose body
 //! is signed with HMAC-SHA256 when the Secret holds `hmacKey`
 //! (`X-Kargo-Signature-256: sha256=<hex>`, as GitHub signs its
-//! webhooks). Every call has a timeout; [`send_with_retries`] retries a
-//! failed delivery with exponential backoff.
+//! webhooks) and whose answer is judged by the channel's
+//! `successExpression` / `failureExpression` as the `http` step judges
+//! its own ([`crate::http_criteria`]). Every call has a timeout;
+//! [`send_with_retries`] retries a failed delivery with exponential
+//! backoff.
 
+use crate::http_criteria::{self, Verdict};
 use kargo_api::notification::MessageChannelSpec;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -66,6 +70,9 @@ pub struct SendError {
     pub channel: String,
     /// What went wrong (no secrets, no URLs).
     pub message: String,
+    /// The receiver answered and its answer met the channel's failure
+    /// criteria: trying again would not help, so it is not retried.
+    pub definitive: bool,
 }
 
 impl Channel {
@@ -73,6 +80,7 @@ impl Channel {
         SendError {
             channel: self.name.clone(),
             message: message.into(),
+            definitive: false,
         }
     }
 
@@ -210,11 +218,32 @@ async fn send_http(
         .send()
         .await
         .map_err(|e| channel.err(describe(e)))?;
-    let status = resp.status();
-    if status.is_success() {
-        Ok(Delivered::default())
-    } else {
-        Err(channel.err(format!("the endpoint answered {status}")))
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let answer = kargo_analysis::http::body(resp, crate::steps::http::MAX_BODY)
+        .await
+        .map_err(|e| channel.err(e))?;
+    let response = http_criteria::response_value(status, &headers, &answer);
+    let judged = !h.success_expression.trim().is_empty() || !h.failure_expression.trim().is_empty();
+    match http_criteria::judge(&h.success_expression, &h.failure_expression, &response) {
+        Ok(Verdict::Succeeded) => Ok(Delivered::default()),
+        // The step's "failed": the receiver's answer is final.
+        Ok(Verdict::Failed) if judged => Err(SendError {
+            definitive: true,
+            ..channel.err(format!(
+                "the endpoint answered {status}, which meets the failure criteria"
+            ))
+        }),
+        Ok(Verdict::Failed) => Err(channel.err(format!("the endpoint answered {status}"))),
+        // The step's "try again".
+        Ok(Verdict::Neither) => Err(channel.err(format!(
+            "the endpoint answered {status}, which meets neither the success nor the failure criteria"
+        ))),
+        // A broken expression will not mend on a retry.
+        Err(e) => Err(SendError {
+            definitive: true,
+            ..channel.err(e)
+        }),
     }
 }
 
@@ -362,8 +391,9 @@ impl Default for Retry {
     }
 }
 
-/// Sends `m`, retrying failures with exponential backoff; `on_retry` is
-/// told of each failure that will be retried. The last error when every
+/// Sends `m`, retrying failures with exponential backoff (not a
+/// definitive one: an HTTP answer that met the failure criteria);
+/// `on_retry` is told of each failure that will be retried. The last error when every
 /// try failed.
 pub async fn send_with_retries(
     channel: &Channel,
@@ -377,7 +407,7 @@ pub async fn send_with_retries(
         tries += 1;
         match send(channel, m).await {
             Ok(d) => return Ok(d),
-            Err(e) if tries < retry.attempts.max(1) => {
+            Err(e) if !e.definitive && tries < retry.attempts.max(1) => {
                 on_retry(&e);
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(60));
@@ -398,5 +428,126 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    /// A loopback receiver answering each call with the next of
+    /// `answers` (status, JSON body; the last repeats); counts calls.
+    fn receiver(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<u32>>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(0u32));
+        let counted = calls.clone();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf);
+                let n = {
+                    let mut c = counted.lock().unwrap();
+                    *c += 1;
+                    *c as usize
+                };
+                let (status, body) = answers[(n - 1).min(answers.len() - 1)];
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, calls)
+    }
+
+    fn webhook(url: &str, success: &str, failure: &str) -> Channel {
+        Channel {
+            name: "MessageChannel/hook".into(),
+            spec: MessageChannelSpec {
+                http: Some(kargo_api::notification::HttpChannel {
+                    url: url.into(),
+                    success_expression: success.into(),
+                    failure_expression: failure.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn deliver(c: &Channel) -> (Result<Delivered, SendError>, u32) {
+        let retry = Retry {
+            attempts: 3,
+            backoff: Duration::from_millis(10),
+        };
+        let mut retried = 0;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let m = Message {
+            text: "hello".into(),
+            ..Default::default()
+        };
+        let r = rt.block_on(send_with_retries(c, &m, retry, |_| retried += 1));
+        (r, retried)
+    }
+
+    #[test]
+    fn webhook_answers_are_judged_by_the_channels_expressions() {
+        let (ok, bad) = ("response.body.ok == true", "response.body.error != ''");
+        // 200 with `ok: true`: delivered at once.
+        let (url, calls) = receiver(vec![(200, r#"{"ok": true, "error": ""}"#)]);
+        let (r, retried) = deliver(&webhook(&url, ok, bad));
+        assert!(r.is_ok() && retried == 0, "{r:?}");
+        assert_eq!(*calls.lock().unwrap(), 1);
+        // 200 whose body reports an error: failed, not retried (a definitive answer).
+        let (url, calls) = receiver(vec![(
+            200,
+            r#"{"ok": false, "error": "channel_not_found"}"#,
+        )]);
+        let e = deliver(&webhook(&url, ok, bad)).0.unwrap_err();
+        assert!(
+            e.definitive && e.message.contains("failure criteria"),
+            "{e}"
+        );
+        assert_eq!(
+            *calls.lock().unwrap(),
+            1,
+            "a definitive failure is not retried"
+        );
+        // Neither holds (still busy), then success: retried until it holds.
+        let (url, calls) = receiver(vec![
+            (202, r#"{"ok": false, "error": ""}"#),
+            (200, r#"{"ok": true, "error": ""}"#),
+        ]);
+        let (r, retried) = deliver(&webhook(&url, ok, bad));
+        assert!(r.is_ok() && retried == 1, "{r:?}");
+        assert_eq!(*calls.lock().unwrap(), 2);
+        // A success expression alone that does not hold: failed at once, as the step fails.
+        let (url, calls) = receiver(vec![(200, r#"{"ok": false}"#)]);
+        let e = deliver(&webhook(&url, ok, "")).0.unwrap_err();
+        assert!(e.definitive, "the step's failed verdict: {e}");
+        assert_eq!(*calls.lock().unwrap(), 1);
+        // A failure expression alone that does not hold: a 500 is delivered.
+        let (url, _) = receiver(vec![(500, "{}")]);
+        assert!(
+            deliver(&webhook(&url, "", "response.status == 400"))
+                .0
+                .is_ok()
+        );
+        // No expressions: a 503 is retried like any failure.
+        let (url, calls) = receiver(vec![(503, "{}")]);
+        let (r, retried) = deliver(&webhook(&url, "", ""));
+        assert!(r.is_err_and(|e| !e.definitive) && retried == 2);
+        assert_eq!(*calls.lock().unwrap(), 3);
+        // A broken expression: failed, not retried.
+        let (url, calls) = receiver(vec![(200, "{}")]);
+        let e = deliver(&webhook(&url, "response.status", ""))
+            .0
+            .unwrap_err();
+        assert!(e.definitive && e.message.contains("true or false"), "{e}");
+        assert_eq!(*calls.lock().unwrap(), 1);
     }
 }

@@ -390,3 +390,165 @@ async fn routers_deliver_each_event_once_to_webhook_slack_and_mail() {
     assert_eq!(got.slack.lock().unwrap().len(), 2);
     assert_eq!(got.mail.lock().unwrap().len(), 2);
 }
+
+async fn collect(State(r): State<Received>, body: String) -> StatusCode {
+    r.webhook.lock().unwrap().push((true, body, 200));
+    StatusCode::OK
+}
+
+async fn standalone(dir: &std::path::Path) -> Server {
+    Server::start(ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap()
+}
+
+async fn eventually(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if ok().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// "Freight waits too long": with `freightWaitingThreshold: 3s` on the
+/// ProjectConfig, Freight left unpromoted in a manual Stage is sent once
+/// (a `FreightWaiting` Event routed to a webhook) after the threshold;
+/// the same Freight auto-promoted into another Stage before the
+/// threshold is not; a restart of the whole server sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freight_waiting_past_the_threshold_is_sent_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = standalone(dir.path()).await;
+    let client = kargo_server::in_process_client(server.store.clone());
+    let got = Received::default();
+    let recv = serve(
+        axum::Router::new()
+            .route("/hook", axum::routing::post(collect))
+            .route("/ok", axum::routing::get(|| async { "ok" }))
+            .with_state(got.clone()),
+    )
+    .await;
+    let k = "kargo.akuity.io/v1alpha1";
+    let ee = "ee.kargo.akuity.io/v1alpha1";
+    create(
+        &client,
+        json!({"apiVersion": k, "kind": "Project", "metadata": {"name": "p"}}),
+    )
+    .await;
+    create(
+        &client,
+        json!({"apiVersion": ee, "kind": "MessageChannel",
+        "metadata": {"name": "hook", "namespace": "p"},
+        "spec": {"http": {"url": format!("{recv}/hook"), "timeout": "5s"}}}),
+    )
+    .await;
+    create(&client, json!({"apiVersion": ee, "kind": "EventRouter",
+        "metadata": {"name": "waiting", "namespace": "p"},
+        "spec": {"types": ["FreightWaiting"], "channels": [{"kind": "MessageChannel", "name": "hook",
+            "encodingType": "json",
+            "output": r#"{"type": "${{ event.type }}", "stage": "${{ event.stageName }}", "freight": "${{ event.freight.name }}", "since": "${{ event.waitingSince }}"}"#}]}})).await;
+    create(
+        &client,
+        json!({"apiVersion": k, "kind": "Warehouse",
+        "metadata": {"name": "w", "namespace": "p"},
+        "spec": {"subscriptions": [{"image": {"repoURL": "127.0.0.1:9/app"}}]}}),
+    )
+    .await;
+    for stage in ["slow", "fast"] {
+        create(&client, json!({"apiVersion": k, "kind": "Stage",
+            "metadata": {"name": stage, "namespace": "p"},
+            "spec": {"requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": true}}],
+                "promotionTemplate": {"spec": {"steps": [{"uses": "http", "config": {"url": format!("{recv}/ok")}}]}}}})).await;
+    }
+    create(
+        &client,
+        json!({"apiVersion": k, "kind": "ProjectConfig",
+        "metadata": {"name": "p", "namespace": "p"},
+        "spec": {"freightWaitingThreshold": "3s",
+            "promotionPolicies": [{"stage": "fast", "autoPromotionEnabled": true}]}}),
+    )
+    .await;
+    let freight: kargo_api::Freight = serde_json::from_value(json!({
+        "metadata": {"namespace": "p"}, "origin": {"kind": "Warehouse", "name": "w"},
+        "images": [{"repoURL": "127.0.0.1:9/app", "tag": "v1", "digest": "sha256:v1"}]
+    }))
+    .unwrap();
+    let freight = Api::<kargo_api::Freight>::namespaced(client.clone(), "p")
+        .create(&PostParams::default(), &freight)
+        .await
+        .unwrap();
+    let fname = freight.metadata.name.clone().unwrap();
+    let created = std::time::Instant::now();
+
+    // `fast` takes the Freight before the threshold.
+    let stages = Api::<kargo_api::Stage>::namespaced(client.clone(), "p");
+    eventually("fast to use the Freight", 10, async || {
+        let s = stages.get("fast").await.unwrap();
+        s.status.is_some_and(|st| st.freight_summary == fname)
+    })
+    .await;
+    assert!(created.elapsed() < Duration::from_secs(3), "promoted late");
+    eventually("the FreightWaiting message", 15, async || {
+        !got.webhook.lock().unwrap().is_empty()
+    })
+    .await;
+    // Creation times are whole seconds: up to one second early.
+    assert!(
+        created.elapsed() >= Duration::from_secs(2),
+        "sent before the threshold"
+    );
+    // Other reconciles (the status writes, the annotation) send nothing more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = got.webhook.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let body: Value = serde_json::from_str(&sent[0].1).unwrap();
+    assert_eq!(body["type"], "FreightWaiting");
+    assert_eq!(body["stage"], "slow");
+    assert_eq!(body["freight"], fname.as_str());
+    assert!(
+        body["since"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .is_ok(),
+        "{body}"
+    );
+    let events = Api::<Event>::namespaced(client.clone(), "p")
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let waiting: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FreightWaiting"))
+        .collect();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("Freight has been available to Stage \"slow\" for "),
+        "{waiting:?}"
+    );
+    let slow = stages.get("slow").await.unwrap();
+    let noted = slow
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .get(kargo_controller::freight_waiting::NOTIFIED)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(noted, format!(r#"{{"Warehouse/w":"{fname}"}}"#));
+
+    // A restart of the server (controllers and router) sends nothing again.
+    server.shutdown();
+    let _ = server.wait().await;
+    let server = standalone(dir.path()).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(got.webhook.lock().unwrap().len(), 1);
+    server.shutdown();
+}

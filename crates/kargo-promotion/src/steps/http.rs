@@ -7,10 +7,10 @@
 //! a 2xx status succeeds and anything else fails. `outputs` are extracted
 //! from successful responses only.
 
+use crate::http_criteria::{self, Verdict, response_value};
 use crate::step::{Step, StepContext, StepError, StepResult, StepStatus, parse_config};
-use kargo_expr::{Env, Evaluator, NoLookup};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Step name.
@@ -78,58 +78,8 @@ pub struct Config {
 /// The step.
 pub struct Http;
 
-/// Go's canonical header key: `content-type` → `Content-Type`.
-fn canonical(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut c = part.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// The `response` variable: status, headers (canonical name → values) and
-/// the body as JSON (an empty object when empty or not a JSON object/array).
-fn response_value(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Value {
-    let mut h: Map<String, Value> = Map::new();
-    for (k, v) in headers {
-        let entry = h
-            .entry(canonical(k.as_str()))
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(a) = entry {
-            a.push(json!(String::from_utf8_lossy(v.as_bytes())));
-        }
-    }
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice::<Value>(body)
-            .ok()
-            .filter(|v| v.is_object() || v.is_array())
-            .unwrap_or_else(|| json!({}))
-    };
-    json!({"status": status, "headers": h, "body": body})
-}
-
 fn evaluate(field: &str, expression: &str, response: &Value) -> Result<Value, StepError> {
-    let env = Env::new().set("response", response.clone());
-    Evaluator::new(&env, &NoLookup)
-        .evaluate_expression(expression)
-        .map_err(|e| StepError::terminal(NAME, format!("{field}: {e}")))
-}
-
-fn condition(field: &str, expression: &str, response: &Value) -> Result<bool, StepError> {
-    match evaluate(field, expression, response)? {
-        Value::Bool(b) => Ok(b),
-        other => Err(StepError::terminal(
-            NAME,
-            format!("{field}: {expression:?} must evaluate to true or false, got {other}"),
-        )),
-    }
+    http_criteria::evaluate(field, expression, response).map_err(|e| StepError::terminal(NAME, e))
 }
 
 async fn send(cfg: &Config, timeout: Duration) -> Result<(u16, Value), StepError> {
@@ -215,36 +165,26 @@ impl Step for Http {
             .limits
             .block_on(send(&cfg, timeout), timeout + Duration::from_secs(1))
             .map_err(|why| StepError::retryable(NAME, format!("request {why}")))??;
-        let has_success = !cfg.success_expression.trim().is_empty();
-        let has_failure = !cfg.failure_expression.trim().is_empty();
-        let ok2xx = (200..300).contains(&status);
-        let failed = if has_failure {
-            condition("failureExpression", &cfg.failure_expression, &response)?
-        } else if has_success {
-            !condition("successExpression", &cfg.success_expression, &response)?
-        } else {
-            !ok2xx
-        };
-        if failed {
-            return Err(StepError::terminal(
-                NAME,
-                format!("the response (status {status}) met the failure criteria"),
-            ));
-        }
-        let succeeded = if has_success {
-            condition("successExpression", &cfg.success_expression, &response)?
-        } else {
-            // Only a failure expression, which did not hold; or no expressions and 2xx.
-            true
-        };
-        if !succeeded {
-            return Ok(StepResult {
-                status: Some(StepStatus::Running),
-                message: format!(
-                    "the response (status {status}) met neither the success nor the failure criteria; trying again"
-                ),
-                ..Default::default()
-            });
+        let verdict =
+            http_criteria::judge(&cfg.success_expression, &cfg.failure_expression, &response)
+                .map_err(|e| StepError::terminal(NAME, e))?;
+        match verdict {
+            Verdict::Failed => {
+                return Err(StepError::terminal(
+                    NAME,
+                    format!("the response (status {status}) met the failure criteria"),
+                ));
+            }
+            Verdict::Neither => {
+                return Ok(StepResult {
+                    status: Some(StepStatus::Running),
+                    message: format!(
+                        "the response (status {status}) met neither the success nor the failure criteria; trying again"
+                    ),
+                    ..Default::default()
+                });
+            }
+            Verdict::Succeeded => {}
         }
         let mut outputs = Map::new();
         for (i, o) in cfg.outputs.iter().enumerate() {
@@ -263,6 +203,7 @@ impl Step for Http {
 mod tests {
     use super::*;
     use crate::git::testutil::with_ctx;
+    use serde_json::json;
     use std::io::{Read, Write};
 
     /// A loopback server answering every request with `status` and a JSON
@@ -375,24 +316,6 @@ mod tests {
         let e = run(json!({"url": server(200, ""), "successExpression": "response.status"}))
             .unwrap_err();
         assert!(e.message.contains("true or false"), "{e}");
-    }
-
-    #[test]
-    fn canonical_header_names() {
-        assert_eq!(canonical("content-type"), "Content-Type");
-        assert_eq!(canonical("x-request-id"), "X-Request-Id");
-        assert_eq!(canonical("ETAG"), "Etag");
-    }
-
-    #[test]
-    fn response_body_is_an_object_or_empty() {
-        let h = reqwest::header::HeaderMap::new();
-        assert_eq!(response_value(200, &h, b"")["body"], json!({}));
-        assert_eq!(response_value(200, &h, b"not json")["body"], json!({}));
-        assert_eq!(
-            response_value(200, &h, br#"{"a": [1]}"#)["body"]["a"][0],
-            json!(1)
-        );
     }
 
     #[test]

@@ -120,7 +120,12 @@ impl Collected {
         let promoted = c.promoted_freight();
         c.freight = freight_
             .into_iter()
-            .filter(|f| f.metadata.name.as_ref().is_some_and(|n| promoted.contains(n)))
+            .filter(|f| {
+                f.metadata
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| promoted.contains(n))
+            })
             .map(freight)
             .collect();
         c

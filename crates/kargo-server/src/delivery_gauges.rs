@@ -52,7 +52,11 @@ pub(crate) fn from_store(store: &Store) -> HashMap<String, Collected> {
     crate::metrics::each(store, k, "Freight", |ns, f: kargo_api::Freight| {
         let named = f.metadata.name.as_deref();
         if named.is_some_and(|n| promoted.get(&ns).is_some_and(|p| p.contains(n))) {
-            projects.entry(ns).or_default().freight.push(cut::freight(&f));
+            projects
+                .entry(ns)
+                .or_default()
+                .freight
+                .push(cut::freight(&f));
         }
     });
     pass(

@@ -28,8 +28,10 @@ pub const NAMESPACE: &str = "kargo";
 pub const DEPLOYMENT: &str = "kargo-controller";
 /// The one container of its Pod.
 pub const CONTAINER: &str = "controller";
-/// Lines kept in memory.
+/// Lines kept in memory, at most.
 pub const CAPACITY: usize = 10_000;
+/// Bytes of line text kept in memory, at most (the oldest lines go first).
+pub const CAPACITY_BYTES: usize = 1 << 20;
 const SELECTOR_KEY: &str = "app.kubernetes.io/name";
 
 #[derive(Clone, Debug)]
@@ -39,9 +41,18 @@ struct Line {
     text: String,
 }
 
+/// The kept lines: the last sequence number given, the lines, and the
+/// bytes of their text.
+#[derive(Debug, Default)]
+struct Kept {
+    seq: u64,
+    lines: VecDeque<Line>,
+    bytes: usize,
+}
+
 #[derive(Debug)]
 struct Inner {
-    lines: Mutex<(u64, VecDeque<Line>)>,
+    lines: Mutex<Kept>,
     tx: broadcast::Sender<Line>,
 }
 
@@ -63,7 +74,7 @@ impl LogBuffer {
         let (tx, _) = broadcast::channel(1024);
         LogBuffer {
             inner: Arc::new(Inner {
-                lines: Mutex::new((0, VecDeque::new())),
+                lines: Mutex::new(Kept::default()),
                 tx,
             }),
         }
@@ -72,15 +83,18 @@ impl LogBuffer {
     /// Appends one line (without its newline).
     pub fn push(&self, text: &str) {
         let mut g = self.inner.lines.lock().unwrap_or_else(|e| e.into_inner());
-        g.0 += 1;
+        g.seq += 1;
         let line = Line {
-            seq: g.0,
+            seq: g.seq,
             at: jiff::Timestamp::now(),
             text: text.to_string(),
         };
-        g.1.push_back(line.clone());
-        if g.1.len() > CAPACITY {
-            g.1.pop_front();
+        g.bytes += line.text.len();
+        g.lines.push_back(line.clone());
+        while g.lines.len() > CAPACITY || (g.bytes > CAPACITY_BYTES && g.lines.len() > 1) {
+            if let Some(old) = g.lines.pop_front() {
+                g.bytes -= old.text.len();
+            }
         }
         // Sent under the lock so followers see lines in order, after the snapshot.
         let _ = self.inner.tx.send(line);
@@ -89,7 +103,7 @@ impl LogBuffer {
     /// The kept lines and a receiver for the ones that follow them.
     fn snapshot(&self) -> (Vec<Line>, broadcast::Receiver<Line>) {
         let g = self.inner.lines.lock().unwrap_or_else(|e| e.into_inner());
-        (g.1.iter().cloned().collect(), self.inner.tx.subscribe())
+        (g.lines.iter().cloned().collect(), self.inner.tx.subscribe())
     }
 }
 
@@ -397,4 +411,33 @@ async fn pod_log(
         }
     });
     text(Body::from_stream(futures::StreamExt::chain(first, rest)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_keeps_the_newest_lines_within_its_line_and_byte_bounds() {
+        let b = LogBuffer::new();
+        for i in 0..CAPACITY + 5 {
+            b.push(&format!("line {i}"));
+        }
+        let (lines, _) = b.snapshot();
+        assert_eq!(lines.len(), CAPACITY);
+        assert_eq!(lines[0].text, "line 5");
+        let long = "x".repeat(CAPACITY_BYTES / 4);
+        for i in 0..6 {
+            b.push(&format!("{i}{long}"));
+        }
+        let (lines, _) = b.snapshot();
+        let bytes: usize = lines.iter().map(|l| l.text.len()).sum();
+        assert!(bytes <= CAPACITY_BYTES, "{bytes} bytes kept");
+        assert_eq!(lines.len(), 3, "the three newest long lines fit");
+        assert!(lines[0].text.starts_with('3'));
+        assert_eq!(lines.last().map(|l| l.seq), Some((CAPACITY + 11) as u64));
+        // A single line longer than the bound is still kept.
+        b.push(&"y".repeat(CAPACITY_BYTES + 1));
+        assert_eq!(b.snapshot().0.len(), 1);
+    }
 }

@@ -400,18 +400,32 @@ fn forward<K: kube::Resource<DynamicType = ()>>(ev: &Event<K>, tx: &UnboundedSen
     }
 }
 
-/// A controller over `store` that reconciles what its triggers
-/// (`reconcile_on`) name: the hub's references, never a stream of objects.
-pub fn controller<K>(store: Store<K>) -> kube::runtime::Controller<K>
-where
+/// A kind the watches cache and the controllers reconcile.
+pub trait Cached:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Cached for K where
     K: kube::Resource<DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
 {
+}
+
+/// A controller over `store` that reconciles what its triggers
+/// (`reconcile_on`) name: the hub's references, never a stream of objects.
+pub fn controller<K: Cached>(store: Store<K>) -> kube::runtime::Controller<K> {
     let objects = futures::stream::pending::<Result<K, watcher::Error>>();
     kube::runtime::Controller::for_stream(objects, store)
 }
@@ -419,15 +433,8 @@ where
 /// Runs one kind's watch, store first, then the hub: of a sharded kind
 /// only what `shard` is responsible for reaches them ([`Shard::All`]:
 /// everything).
-async fn watch<K, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
+async fn watch<K: Cached, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
     F: Fn(&Event<K>),
 {
     let events = watcher::watcher(api, shard.watcher_config())

@@ -90,13 +90,8 @@ async fn new_freight(client: &kube::Client, tag: &str) -> Freight {
 /// watch's initial list does.
 async fn fill<K>(client: &kube::Client, w: &mut Writer<K>, on: impl Fn(&Event<K>))
 where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: kargo_controller::informers::Cached
+        + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
 {
     let items = Api::<K>::namespaced(client.clone(), "p")
         .list(&ListParams::default())

@@ -211,10 +211,14 @@ mod tests {
         writer.apply_watcher_event(&Event::InitDone);
     }
 
+    /// The registry's text with its lines sorted: a family's series come
+    /// out in its hash map's order, which differs between registries.
     fn text(reg: &Registry) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, reg).unwrap();
-        out
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort_unstable();
+        lines.join("\n")
     }
 
     /// `kargo server` (its store, a page at a time) and `kargo controller`

@@ -1,6 +1,9 @@
 //! The embedded API through kube-rs, over real HTTPS on loopback: CRUD,
 //! list, watch, patch, status, conflicts, validation, auth and limits.
 
+mod common;
+
+use common::{ApiOnlyServer, create_project};
 use futures::{StreamExt, TryStreamExt};
 use kargo_api::{Freight, Project, Warehouse};
 use kargo_server::{Server, ServerConfig, client::https_client};
@@ -9,35 +12,21 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+/// An API-only server and its admin client over HTTPS.
 struct Harness {
-    _dir: tempfile::TempDir,
     server: Server,
     client: kube::Client,
+    _dir: tempfile::TempDir,
 }
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        // These tests are about the API; controllers would add their own writes.
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    let client = server.client().unwrap();
+    let api = ApiOnlyServer::start().await;
+    let client = api.https_client();
     Harness {
-        _dir: dir,
-        server,
+        server: api.server,
         client,
+        _dir: api.dir,
     }
-}
-
-async fn project(client: &kube::Client, name: &str) {
-    let p: Project = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Project>::all(client.clone())
-        .create(&PostParams::default(), &p)
-        .await
-        .unwrap();
 }
 
 fn warehouse(name: &str) -> Warehouse {
@@ -59,7 +48,7 @@ fn api_code<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> u16 {
 #[tokio::test]
 async fn typed_crud_defaults_generation_and_conflicts() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let w = api
         .create(&PostParams::default(), &warehouse("w"))
@@ -142,7 +131,7 @@ async fn typed_crud_defaults_generation_and_conflicts() {
 #[tokio::test]
 async fn json_patch_through_raw_requests() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     api.create(&PostParams::default(), &warehouse("w"))
         .await
@@ -163,7 +152,7 @@ async fn json_patch_through_raw_requests() {
 #[tokio::test]
 async fn watch_sees_changes_in_order() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let stream = watcher(api.clone(), watcher::Config::default()).applied_objects();
     let mut stream = Box::pin(stream);
@@ -194,7 +183,7 @@ async fn watch_sees_changes_in_order() {
 #[tokio::test]
 async fn watch_resumes_from_a_version_and_answers_gone_when_compacted() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let list = api.list(&ListParams::default()).await.unwrap();
     let rv = list.metadata.resource_version.unwrap();
@@ -235,7 +224,7 @@ async fn watch_resumes_from_a_version_and_answers_gone_when_compacted() {
 #[tokio::test]
 async fn concurrent_conflicting_updates_lose_nothing() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let base = api
         .create(&PostParams::default(), &warehouse("w"))
@@ -300,7 +289,7 @@ async fn concurrent_conflicting_updates_lose_nothing() {
 #[tokio::test]
 async fn freight_is_named_by_content_with_a_unique_alias() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let warehouses: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     let api: Api<Freight> = Api::namespaced(h.client.clone(), "p");
     let mk_other = |repo: &str| -> Freight {
@@ -382,7 +371,7 @@ async fn freight_is_named_by_content_with_a_unique_alias() {
 #[tokio::test]
 async fn invalid_objects_are_rejected_with_every_field() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let req = |body: Value, q: &str| {
         http::Request::post(format!(
             "/apis/kargo.akuity.io/v1alpha1/namespaces/p/stages{q}"
@@ -500,7 +489,7 @@ async fn tokens_are_required() {
 #[tokio::test]
 async fn projects_own_their_namespace_and_lists_page() {
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.client.clone());
     assert!(ns.get("p").await.is_ok());
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
@@ -557,7 +546,7 @@ async fn projects_own_their_namespace_and_lists_page() {
 async fn the_in_process_client_needs_no_socket() {
     let h = start().await;
     let c = kargo_server::in_process_client(h.server.store.clone());
-    project(&c, "p").await;
+    create_project(&c, "p").await;
     let via_tcp: Api<Project> = Api::all(h.client.clone());
     assert!(via_tcp.get("p").await.is_ok());
 }
@@ -574,7 +563,7 @@ async fn file_repositories_need_allow_file_repos_and_options_never_pass() {
     };
     // The default: file:// and options refused with 422 naming the field.
     let h = start().await;
-    project(&h.client, "p").await;
+    create_project(&h.client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(h.client.clone(), "p");
     for (url, why) in [
         ("file:///srv/r.git", "--allow-file-repos"),
@@ -596,16 +585,13 @@ async fn file_repositories_need_allow_file_repos_and_options_never_pass() {
     }
     // With the setting: file:// is admitted, and so are status writes on
     // it; options still are not.
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
+    let ApiOnlyServer { server, dir: _dir } = ApiOnlyServer::start_with(|config| ServerConfig {
         allow_file_repos: true,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+        ..config
     })
-    .await
-    .unwrap();
+    .await;
     let client = server.client().unwrap();
-    project(&client, "p").await;
+    create_project(&client, "p").await;
     let api: Api<Warehouse> = Api::namespaced(client.clone(), "p");
     api.create(&PostParams::default(), &file_wh("w", "file:///srv/r.git"))
         .await

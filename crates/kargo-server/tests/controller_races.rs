@@ -5,10 +5,13 @@
 //! The caches are fed by hand (the watches are not running), the API is
 //! the real one.
 
-use kargo_api::{Freight, Project, ProjectConfig, Promotion, Stage, Warehouse};
+mod common;
+
+use common::{ApiOnlyServer, create_project};
+use kargo_api::{Freight, ProjectConfig, Promotion, Stage, Warehouse};
 use kargo_controller::informers::Caches;
 use kargo_controller::{promotion, stage};
-use kargo_server::{Server, ServerConfig};
+use kargo_server::Server;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::store::Writer;
@@ -16,10 +19,13 @@ use kube::runtime::watcher::Event;
 use serde_json::json;
 use std::sync::Arc;
 
+/// An API-only server with the Project `p`, its Warehouse `w`, the
+/// auto-promoting Stage `s` and their ProjectConfig, and an in-process
+/// client.
 struct Harness {
-    dir: tempfile::TempDir,
     _server: Server,
     client: kube::Client,
+    dir: tempfile::TempDir,
 }
 
 fn create<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
@@ -27,19 +33,9 @@ fn create<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 }
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    let client = kargo_server::in_process_client(server.store.clone());
-    let p: Project = create(json!({"metadata": {"name": "p"}}));
-    Api::<Project>::all(client.clone())
-        .create(&PostParams::default(), &p)
-        .await
-        .unwrap();
+    let api = ApiOnlyServer::start().await;
+    let client = api.in_process_client();
+    create_project(&client, "p").await;
     let w: Warehouse = create(json!({
         "metadata": {"name": "w", "namespace": "p"},
         "spec": {"subscriptions": [{"image": {"repoURL": "127.0.0.1:9/app"}}]}
@@ -68,9 +64,9 @@ async fn start() -> Harness {
         .await
         .unwrap();
     Harness {
-        dir,
-        _server: server,
+        _server: api.server,
         client,
+        dir: api.dir,
     }
 }
 

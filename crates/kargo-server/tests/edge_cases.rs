@@ -4,24 +4,25 @@
 //! unsupported field selectors are 400, unknown media types are 415, and
 //! label and annotation syntax is validated (422).
 
-use kargo_server::{Server, ServerConfig};
+mod common;
+
+use common::ApiOnlyServer;
+use kargo_server::Server;
 use serde_json::Value;
 use std::process::Command;
 
+/// An API-only server, asked with curl.
 struct Harness {
-    _dir: tempfile::TempDir,
     server: Server,
+    _dir: tempfile::TempDir,
 }
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    Harness { _dir: dir, server }
+    let api = ApiOnlyServer::start().await;
+    Harness {
+        server: api.server,
+        _dir: api.dir,
+    }
 }
 
 impl Harness {

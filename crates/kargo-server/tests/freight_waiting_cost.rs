@@ -6,10 +6,12 @@
 //! interval), records nothing before then, and costs about what it did
 //! without (both timings are printed).
 
+mod common;
+
+use common::{ApiOnlyServer, kargo_kind};
 use kargo_api::{Freight, ProjectConfig, Stage};
 use kargo_controller::informers::Caches;
 use kargo_controller::stage;
-use kargo_server::{Server, ServerConfig};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event;
@@ -19,10 +21,6 @@ use std::time::{Duration, Instant};
 
 const FREIGHT: usize = 10_000;
 const ROUNDS: u32 = 200;
-
-fn info(kind: &str) -> &'static kargo_api::ResourceInfo {
-    kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", kind).unwrap()
-}
 
 /// A watch's first list of `items`.
 fn all<K>(items: Vec<K>) -> Vec<Event<K>> {
@@ -87,20 +85,18 @@ async fn rounds(client: &kube::Client) -> (Duration, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    let store = server.store.clone();
+    let api = ApiOnlyServer::start().await;
+    let store = api.server.store.clone();
     store
-        .create(info("Project"), "", json!({"metadata": {"name": "p"}}))
+        .create(
+            kargo_kind("Project"),
+            "",
+            json!({"metadata": {"name": "p"}}),
+        )
         .unwrap();
     store
         .create(
-            info("Warehouse"),
+            kargo_kind("Warehouse"),
             "p",
             json!({"metadata": {"name": "w"},
                 "spec": {"subscriptions": [{"image": {"repoURL": "127.0.0.1:9/app"}}]}}),
@@ -108,7 +104,7 @@ async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() 
         .unwrap();
     store
         .create(
-            info("Stage"),
+            kargo_kind("Stage"),
             "p",
             json!({"metadata": {"name": "s"}, "spec": {
                 "requestedFreight": [{"origin": {"kind": "Warehouse", "name": "w"}, "sources": {"direct": true}}],
@@ -117,7 +113,7 @@ async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() 
         .unwrap();
     store
         .create(
-            info("ProjectConfig"),
+            kargo_kind("ProjectConfig"),
             "p",
             json!({"metadata": {"name": "p"}, "spec": {}}),
         )
@@ -125,7 +121,7 @@ async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() 
     for i in 0..FREIGHT {
         store
             .create(
-                info("Freight"),
+                kargo_kind("Freight"),
                 "p",
                 json!({"metadata": {"name": format!("f{i:05}")},
                     "origin": {"kind": "Warehouse", "name": "w"},
@@ -133,7 +129,7 @@ async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() 
             )
             .unwrap();
     }
-    let client = kargo_server::in_process_client(store.clone());
+    let client = api.in_process_client();
     // A first reconcile writes the Stage's status; the measured ones (on
     // caches filled after it) find nothing new.
     {
@@ -173,5 +169,5 @@ async fn waiting_checks_cost_a_reconcile_nothing_and_requeue_at_the_threshold() 
             .all(|e| e.reason.as_deref() != Some("FreightWaiting")),
         "nothing before the threshold"
     );
-    server.shutdown();
+    api.server.shutdown();
 }

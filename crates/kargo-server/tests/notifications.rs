@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Event, Secret};
-use kargo_api::Project;
+mod common;
+
+use common::{ApiOnlyServer, create_project};
 use kargo_promotion::message::{Retry, SIGNATURE_HEADER, signature};
 use kargo_server::{Server, ServerConfig};
 use kube::api::{Api, DynamicObject, PostParams};
@@ -198,19 +200,9 @@ fn metric(line_start: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routers_deliver_each_event_once_to_webhook_slack_and_mail() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    let client = kargo_server::in_process_client(server.store.clone());
-    let p: Project = serde_json::from_value(json!({"metadata": {"name": "p"}})).unwrap();
-    Api::<Project>::all(client.clone())
-        .create(&PostParams::default(), &p)
-        .await
-        .unwrap();
+    let api = ApiOnlyServer::start().await;
+    let client = api.in_process_client();
+    create_project(&client, "p").await;
     let got = Received::default();
     let hook = serve(
         axum::Router::new()

@@ -4,6 +4,9 @@
 //! server.
 
 use k8s_openapi::api::core::v1::ConfigMap;
+mod common;
+
+use common::{api_only_config, create_project};
 use kargo_api::Project;
 use kargo_server::{Server, ServerConfig, ServerError, data_dir};
 use kube::api::{Api, PostParams};
@@ -11,23 +14,8 @@ use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-fn cfg(dir: &Path) -> ServerConfig {
-    ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap())
-    }
-}
-
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-async fn project(client: &kube::Client, name: &str) {
-    let p: Project = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Project>::all(client.clone())
-        .create(&PostParams::default(), &p)
-        .await
-        .unwrap();
 }
 
 fn cm(name: &str, size: usize) -> ConfigMap {
@@ -56,7 +44,7 @@ async fn readyz(store: &kargo_store::Store) -> (u16, String) {
 async fn data_dir_and_database_are_private_new_and_fixed_up() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
-    let s = Server::start(cfg(&dir)).await.unwrap();
+    let s = Server::start(api_only_config(&dir)).await.unwrap();
     assert_eq!(mode(&dir), 0o700);
     for f in kargo_store::files::db_files(&data_dir::db_path(&dir)) {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
@@ -68,7 +56,7 @@ async fn data_dir_and_database_are_private_new_and_fixed_up() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let db = data_dir::db_path(&dir);
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let s = Server::start(cfg(&dir)).await.unwrap();
+    let s = Server::start(api_only_config(&dir)).await.unwrap();
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&db), 0o600);
     s.shutdown();
@@ -77,9 +65,9 @@ async fn data_dir_and_database_are_private_new_and_fixed_up() {
 #[tokio::test]
 async fn a_full_database_answers_507_keeps_reads_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(cfg(dir.path())).await.unwrap();
+    let s = Server::start(api_only_config(dir.path())).await.unwrap();
     let client = s.client().unwrap();
-    project(&client, "p").await;
+    create_project(&client, "p").await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "p");
     cms.create(&PostParams::default(), &cm("kept", 10))
         .await
@@ -118,15 +106,15 @@ async fn a_full_database_answers_507_keeps_reads_and_recovers() {
 #[tokio::test]
 async fn starts_read_only_on_a_full_database() {
     let dir = tempfile::tempdir().unwrap();
-    let first = Server::start(cfg(dir.path())).await.unwrap();
+    let first = Server::start(api_only_config(dir.path())).await.unwrap();
     let client = first.client().unwrap();
-    project(&client, "p").await;
+    create_project(&client, "p").await;
     first.shutdown();
     first.wait().await.unwrap();
     // Restart with the database capped at its current size (a full disk).
     let s = Server::start(ServerConfig {
         max_db_pages: Some(1),
-        ..cfg(dir.path())
+        ..api_only_config(dir.path())
     })
     .await
     .unwrap();
@@ -151,14 +139,14 @@ async fn starts_read_only_on_a_full_database() {
 #[tokio::test]
 async fn backup_while_serving_restore_only_when_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(cfg(dir.path())).await.unwrap();
+    let s = Server::start(api_only_config(dir.path())).await.unwrap();
     // One server per data directory.
     assert!(matches!(
-        Server::start(cfg(dir.path())).await,
+        Server::start(api_only_config(dir.path())).await,
         Err(ServerError::InUse(_))
     ));
     let client = s.client().unwrap();
-    project(&client, "p").await;
+    create_project(&client, "p").await;
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "p");
     cms.create(&PostParams::default(), &cm("before", 10))
         .await
@@ -176,7 +164,7 @@ async fn backup_while_serving_restore_only_when_stopped() {
     s.wait().await.unwrap();
     // Stopped: the restore puts the backup back; what came after is lost.
     data_dir::restore(dir.path(), &file).unwrap();
-    let s = Server::start(cfg(dir.path())).await.unwrap();
+    let s = Server::start(api_only_config(dir.path())).await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(s.client().unwrap(), "p");
     assert!(cms.get("before").await.is_ok());
     assert!(cms.get("after").await.is_err());

@@ -4,6 +4,9 @@
 //! pass `check metrics`. Counters count a Promotion's end once and keep
 //! their value when the Promotion is deleted and the server restarts.
 
+mod common;
+
+use common::{api_only_config, kargo_kind};
 use kargo_server::{Server, ServerConfig};
 use serde_json::json;
 use std::io::{Read, Write};
@@ -74,16 +77,11 @@ fn get(url: &str) -> String {
 
 async fn start(dir: &Path) -> Server {
     Server::start(ServerConfig {
-        controllers: false,
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-        ..ServerConfig::new(dir, "127.0.0.1:0".parse().unwrap())
+        ..api_only_config(dir)
     })
     .await
     .unwrap()
-}
-
-fn info(kind: &str) -> &'static kargo_api::ResourceInfo {
-    kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", kind).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,12 +90,16 @@ async fn metrics_pass_promtool_and_counters_survive_deletes_and_restarts() {
     let server = start(dir.path()).await;
     let store = server.store.clone();
     store
-        .create(info("Project"), "", json!({"metadata": {"name": "p"}}))
+        .create(
+            kargo_kind("Project"),
+            "",
+            json!({"metadata": {"name": "p"}}),
+        )
         .unwrap();
     let promotion = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
         "metadata": {"name": "dev.1"}, "spec": {"stage": "dev", "freight": "f"}});
     store
-        .create(info("Promotion"), "p", promotion.clone())
+        .create(kargo_kind("Promotion"), "p", promotion.clone())
         .unwrap();
     // Running, then the outcome written twice, as a repeated reconcile
     // would: one count.
@@ -106,7 +108,7 @@ async fn metrics_pass_promtool_and_counters_survive_deletes_and_restarts() {
         obj["status"] = json!({ "phase": phase });
         store
             .update(
-                info("Promotion"),
+                kargo_kind("Promotion"),
                 "p",
                 "dev.1",
                 obj,
@@ -139,7 +141,7 @@ async fn metrics_pass_promtool_and_counters_survive_deletes_and_restarts() {
 
     // Garbage collection deletes the Promotion; a restart reopens the store.
     store
-        .delete(info("Promotion"), "p", "dev.1", &Default::default())
+        .delete(kargo_kind("Promotion"), "p", "dev.1", &Default::default())
         .unwrap();
     server.shutdown();
     let _ = server.wait().await;

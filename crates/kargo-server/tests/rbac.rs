@@ -4,6 +4,9 @@
 //! reviews (`kubectl auth can-i`), impersonation (`--as`), token
 //! revocation, the escalation check and the audit trail.
 
+mod common;
+
+use common::{ApiOnlyServer, api_only_config};
 use kargo_server::{Server, ServerConfig, client::https_client};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -39,25 +42,20 @@ impl Captured {
     }
 }
 
+/// An API-only server and its admin client over HTTPS.
 struct Harness {
-    _dir: tempfile::TempDir,
     server: Server,
     admin: kube::Client,
+    _dir: tempfile::TempDir,
 }
 
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
-    })
-    .await
-    .unwrap();
-    let admin = server.client().unwrap();
+    let api = ApiOnlyServer::start().await;
+    let admin = api.https_client();
     Harness {
-        _dir: dir,
-        server,
+        server: api.server,
         admin,
+        _dir: api.dir,
     }
 }
 
@@ -590,15 +588,12 @@ async fn access_reviews_impersonation_and_escalation() {
 
 #[tokio::test]
 async fn admin_password_sign_in_issues_tokens_and_is_rate_limited() {
-    let dir = tempfile::tempdir().unwrap();
     let hash = kargo_server::admin_login::hash_password("correct horse").unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
+    let ApiOnlyServer { server, dir: _dir } = ApiOnlyServer::start_with(|config| ServerConfig {
         admin_password_hash: Some(hash),
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+        ..config
     })
-    .await
-    .unwrap();
+    .await;
     let (url, ca) = (&server.started.url, server.started.ca_pem.as_deref());
     let anon = https_client(url, None, ca, false).unwrap();
     let login = |pw: &str| {
@@ -674,14 +669,11 @@ async fn admin_password_sign_in_issues_tokens_and_is_rate_limited() {
 
 #[tokio::test]
 async fn the_loopback_metrics_listener_needs_no_token_and_takes_only_loopback() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServerConfig {
-        controllers: false,
+    let ApiOnlyServer { server, dir: _dir } = ApiOnlyServer::start_with(|config| ServerConfig {
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-        ..ServerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+        ..config
     })
-    .await
-    .unwrap();
+    .await;
     let url = server.started.metrics_url.clone().unwrap();
     let out = tokio::process::Command::new("curl")
         .args(["-s", "-i", &url])
@@ -692,9 +684,8 @@ async fn the_loopback_metrics_listener_needs_no_token_and_takes_only_loopback() 
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let other = tempfile::tempdir().unwrap();
     let refused = Server::start(ServerConfig {
-        controllers: false,
         metrics_listen: Some("0.0.0.0:0".parse().unwrap()),
-        ..ServerConfig::new(other.path(), "127.0.0.1:0".parse().unwrap())
+        ..api_only_config(other.path())
     })
     .await;
     let err = refused

@@ -1,7 +1,7 @@
 //! Warehouse: subscriptions to git repos, container images and Helm charts,
 //! from which Freight is produced.
 
-use crate::common::Condition;
+use crate::common::{Condition, GitCommit};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -423,6 +423,27 @@ pub struct DiscoveredCommit {
     pub creator_date: Option<String>,
 }
 
+impl DiscoveredCommit {
+    /// The commit as Freight carries it in `commits[]`: found in the
+    /// repository `repo_url` by the subscription named
+    /// `subscription_name` (empty when it has none); the subject line
+    /// becomes the message. The Warehouse controller, `kargo create
+    /// freight` and the UI's Freight assembly all make Freight commits
+    /// here.
+    pub fn to_freight_commit(&self, repo_url: &str, subscription_name: &str) -> GitCommit {
+        GitCommit {
+            repo_url: repo_url.to_string(),
+            id: self.id.clone(),
+            branch: self.branch.clone(),
+            tag: self.tag.clone(),
+            message: self.subject.clone(),
+            author: self.author.clone(),
+            committer: self.committer.clone(),
+            subscription_name: subscription_name.to_string(),
+        }
+    }
+}
+
 /// Images found in one repository.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -483,4 +504,37 @@ pub struct ChartDiscoveryResult {
     /// Name of the subscription that found these, when it has one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subscription_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field a discovered commit has reaches the Freight commit,
+    /// the subject line as its message.
+    #[test]
+    fn discovered_commits_become_freight_commits() {
+        let found = DiscoveredCommit {
+            id: "0123456789abcdef0123456789abcdef01234567".into(),
+            branch: "main".into(),
+            tag: "v1.0.0".into(),
+            subject: "Bump the image".into(),
+            author: "Ann <ann@example.com>".into(),
+            committer: "Bob <bob@example.com>".into(),
+            creator_date: Some("2024-01-02T03:04:05Z".into()),
+        };
+        assert_eq!(
+            found.to_freight_commit("https://example.com/repo.git", "config"),
+            GitCommit {
+                repo_url: "https://example.com/repo.git".into(),
+                id: "0123456789abcdef0123456789abcdef01234567".into(),
+                branch: "main".into(),
+                tag: "v1.0.0".into(),
+                message: "Bump the image".into(),
+                author: "Ann <ann@example.com>".into(),
+                committer: "Bob <bob@example.com>".into(),
+                subscription_name: "config".into(),
+            }
+        );
+    }
 }

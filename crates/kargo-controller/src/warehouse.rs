@@ -10,7 +10,7 @@ use crate::conditions;
 use crate::credentials::CredType;
 use crate::now;
 use futures::StreamExt;
-use kargo_api::common::{Chart, FreightOrigin, GitCommit, Image};
+use kargo_api::common::{Chart, FreightOrigin, Image};
 use kargo_api::validate::parse_go_duration;
 use kargo_api::warehouse::{
     ChartDiscoveryResult, DiscoveredArtifacts, FreightCreationPolicy, GitDiscoveryResult,
@@ -392,16 +392,7 @@ fn newest_freight(warehouse: &str, found: &DiscoveredArtifacts) -> Option<Freigh
     let mut commits = Vec::new();
     for g in &found.git {
         let c = g.commits.first()?;
-        commits.push(GitCommit {
-            repo_url: g.repo_url.clone(),
-            id: c.id.clone(),
-            branch: c.branch.clone(),
-            tag: c.tag.clone(),
-            message: c.subject.clone(),
-            author: c.author.clone(),
-            committer: c.committer.clone(),
-            subscription_name: g.subscription_name.clone(),
-        });
+        commits.push(c.to_freight_commit(&g.repo_url, &g.subscription_name));
     }
     let mut images = Vec::new();
     for r in &found.images {

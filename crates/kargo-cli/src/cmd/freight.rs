@@ -4,7 +4,7 @@
 
 use crate::resources::explain;
 use anyhow::{Context, Result, anyhow, bail};
-use kargo_api::common::{Chart, FreightOrigin, GitCommit, Image};
+use kargo_api::common::{Chart, FreightOrigin, Image};
 use kargo_api::freight_id::{normalize_chart_repo_url, normalize_git_url};
 use kargo_api::{Freight, Warehouse, labels};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -98,18 +98,9 @@ pub async fn create(client: &kube::Client, project: &str, a: CreateFreightArgs) 
                 _ => false,
             })
             .ok_or_else(|| anyhow!("--commit {c:?}: not among the commits Warehouse {} has discovered (refresh it, or check the ID)", a.warehouse))?;
-        f.commits.push(GitCommit {
-            repo_url: sub.repo_url.clone(),
-            id: hit.id.clone(),
-            branch: hit.branch.clone(),
-            tag: hit.tag.clone(),
-            message: hit.subject.clone(),
-            author: hit.author.clone(),
-            committer: hit.committer.clone(),
-            subscription_name: result
-                .map(|g| g.subscription_name.clone())
-                .unwrap_or_default(),
-        });
+        let subscription_name = result.map(|g| g.subscription_name.as_str());
+        f.commits
+            .push(hit.to_freight_commit(&sub.repo_url, subscription_name.unwrap_or_default()));
     }
     for i in &a.images {
         let (repo, tag, digest) = split_image(i)?;

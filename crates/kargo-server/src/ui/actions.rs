@@ -348,16 +348,8 @@ fn assemble(
     }
     for (i, r) in found.git.iter().enumerate() {
         if let Some(c) = pick(format!("git{i}")).and_then(|j| r.commits.get(j)) {
-            f.commits.push(kargo_api::common::GitCommit {
-                repo_url: r.repo_url.clone(),
-                id: c.id.clone(),
-                branch: c.branch.clone(),
-                tag: c.tag.clone(),
-                message: c.subject.clone(),
-                author: c.author.clone(),
-                committer: c.committer.clone(),
-                subscription_name: r.subscription_name.clone(),
-            });
+            f.commits
+                .push(c.to_freight_commit(&r.repo_url, &r.subscription_name));
         } else if kept(format!("git{i}")) {
             f.commits.extend(
                 src.commits

@@ -226,15 +226,7 @@ impl Authorizer {
                 let granted = self.role_rules(cluster, ns, role)?;
                 self.no_escalation(user, info, ns, obj, granted)
             }
-            kind => kargo_write_checks(
-                user,
-                kind,
-                ns,
-                obj,
-                old,
-                &|stage| self.require_promote(user, ns, stage),
-                &|a| Ok(self.authorize(user, a).allowed),
-            ),
+            kind => kargo_write_checks(self, user, kind, ns, obj, old),
         }
     }
 
@@ -359,30 +351,49 @@ pub fn approved_for(freight: &Value) -> Option<Value> {
     freight.pointer("/status/approvedFor").cloned()
 }
 
-/// Stages newly in `new`'s `status.approvedFor` that `before` (the
-/// previous `approvedFor`) lacked.
-/// Kargo's in-write checks on who writes, shared by `kargo server` (its
-/// RBAC decides `promote`) and `kargo webhook-server` (a
-/// SubjectAccessReview decides): a new Promotion needs `promote` on its
-/// Stage and records the user as `kargo.akuity.io/create-actor`, as a new
-/// Project does (and a new Event its actor); a Promotion overriding the
-/// promotion windows needs `update` on the project's ProjectConfig (`may`
-/// decides) and records who overrode; a Stage hold or release needs
-/// `promote` on the Stage; a Freight approval for a Stage needs `promote`
-/// on that Stage.
+/// Who decides a writer's permissions for [`kargo_write_checks`]:
+/// `kargo server`'s own RBAC (the [`Authorizer`]) or, in `kargo
+/// webhook-server`, the cluster's (a SubjectAccessReview per question).
+pub trait WriteCheckContext {
+    /// Ok when `user` holds `promote` on the Stage `stage` in `ns`, else
+    /// the 403 to answer (see [`promote_forbidden`]).
+    fn require_promote(&self, user: &UserInfo, ns: &str, stage: &str) -> ApiResult<()>;
+
+    /// Whether `user` may do `a`.
+    fn may(&self, user: &UserInfo, a: &Attributes) -> ApiResult<bool>;
+}
+
+/// `kargo server`: its RBAC index decides.
+impl WriteCheckContext for Authorizer {
+    fn require_promote(&self, user: &UserInfo, ns: &str, stage: &str) -> ApiResult<()> {
+        Authorizer::require_promote(self, user, ns, stage)
+    }
+
+    fn may(&self, user: &UserInfo, a: &Attributes) -> ApiResult<bool> {
+        Ok(self.authorize(user, a).allowed)
+    }
+}
+
+/// Kargo's in-write checks on who writes, shared by `kargo server` and
+/// `kargo webhook-server` (`checks` decides for each): a new Promotion
+/// needs `promote` on its Stage and records the user as
+/// `kargo.akuity.io/create-actor`, as a new Project does (and a new Event
+/// its actor); a Promotion overriding the promotion windows needs
+/// `update` on the project's ProjectConfig and records who overrode; a
+/// Stage hold or release needs `promote` on the Stage; a Freight approval
+/// for a Stage needs `promote` on that Stage.
 pub fn kargo_write_checks(
+    checks: &dyn WriteCheckContext,
     user: &UserInfo,
     kind: &str,
     ns: &str,
     obj: &mut Value,
     old: Option<&Value>,
-    require_promote: &dyn Fn(&str) -> ApiResult<()>,
-    may: &dyn Fn(&Attributes) -> ApiResult<bool>,
 ) -> ApiResult<()> {
     match kind {
         "Promotion" if old.is_none() => {
             if let Some(stage) = obj.pointer("/spec/stage").and_then(Value::as_str) {
-                require_promote(stage)?;
+                checks.require_promote(user, ns, stage)?;
             }
             set_annotation(obj, crate::CREATE_ACTOR, user.actor());
             if obj
@@ -390,12 +401,12 @@ pub fn kargo_write_checks(
                 .and_then(|a| a.get(kargo_api::labels::OVERRIDE_WINDOW))
                 .is_some()
             {
-                require_window_override(user, ns, may)?;
+                require_window_override(checks, user, ns)?;
                 set_annotation(obj, kargo_api::labels::OVERRIDE_WINDOW_ACTOR, user.actor());
             }
             Ok(())
         }
-        "Stage" => admit_stage_hold(user, obj, old, require_promote),
+        "Stage" => admit_stage_hold(checks, user, ns, obj, old),
         "Project" if old.is_none() => {
             set_annotation(obj, crate::CREATE_ACTOR, user.actor());
             Ok(())
@@ -407,7 +418,7 @@ pub fn kargo_write_checks(
         "Freight" => {
             let before = old.and_then(|o| o.pointer("/status/approvedFor"));
             for stage in new_approvals(before, obj) {
-                require_promote(stage)?;
+                checks.require_promote(user, ns, stage)?;
             }
             Ok(())
         }
@@ -419,12 +430,12 @@ pub fn kargo_write_checks(
 /// whoever may change its ProjectConfig (where the windows are) may also
 /// step past them, with a reason.
 fn require_window_override(
+    checks: &dyn WriteCheckContext,
     user: &UserInfo,
     ns: &str,
-    may: &dyn Fn(&Attributes) -> ApiResult<bool>,
 ) -> ApiResult<()> {
     let a = Attributes::resource("update", kargo_api::KARGO_GROUP, "projectconfigs", ns, ns);
-    if may(&a)? {
+    if checks.may(user, &a)? {
         return Ok(());
     }
     Err(forbidden(
@@ -440,10 +451,11 @@ fn require_window_override(
 /// a Stage (`kargo hold|release stage`) needs `promote` on it; a hold
 /// records the user and the time.
 fn admit_stage_hold(
+    checks: &dyn WriteCheckContext,
     user: &UserInfo,
+    ns: &str,
     obj: &mut Value,
     old: Option<&Value>,
-    require_promote: &dyn Fn(&str) -> ApiResult<()>,
 ) -> ApiResult<()> {
     let key = kargo_api::labels::AUTO_PROMOTION_HOLD;
     let get = |v: &Value, k: &str| {
@@ -461,7 +473,7 @@ fn admit_stage_hold(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    require_promote(&stage)?;
+    checks.require_promote(user, ns, &stage)?;
     let Some(text) = get(obj, key).filter(|_| changed(key)) else {
         return Ok(());
     };
@@ -492,6 +504,8 @@ pub fn promote_forbidden(user: &UserInfo, ns: &str, stage: &str, hint: &str) -> 
     )
 }
 
+/// Stages newly in `new`'s `status.approvedFor` that `before` (the
+/// previous `approvedFor`) lacked.
 fn new_approvals<'a>(before: Option<&Value>, new: &'a Value) -> Vec<&'a str> {
     new.pointer("/status/approvedFor")
         .and_then(Value::as_object)

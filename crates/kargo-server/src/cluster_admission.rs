@@ -9,6 +9,7 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kargo_api::ResourceInfo;
+use kargo_apiserver::authz::WriteCheckContext;
 use kargo_apiserver::{AdmissionStore, ApiError, Attributes, UserInfo};
 use kargo_store::StoreError;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
@@ -121,6 +122,18 @@ impl ClusterStore {
             stage,
             &format!("the cluster's RBAC does not grant it{why}"),
         ))
+    }
+}
+
+/// `kargo webhook-server`: the cluster's RBAC decides, through
+/// SubjectAccessReviews.
+impl WriteCheckContext for ClusterStore {
+    fn require_promote(&self, user: &UserInfo, ns: &str, stage: &str) -> Result<(), ApiError> {
+        ClusterStore::require_promote(self, user, ns, stage)
+    }
+
+    fn may(&self, user: &UserInfo, a: &Attributes) -> Result<bool, ApiError> {
+        ClusterStore::may(self, user, a)
     }
 }
 

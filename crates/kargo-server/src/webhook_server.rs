@@ -111,13 +111,12 @@ fn admit_request(ctx: &Ctx, request: &Value) -> Result<Option<(Value, Vec<String
         FieldValidation::Ignore,
     )?;
     kargo_apiserver::authz::kargo_write_checks(
+        &ctx.store,
         &user,
         info.kind,
         ns,
         &mut admitted.obj,
         old,
-        &promote,
-        &|a| ctx.store.may(&user, a),
     )?;
     Ok(Some((admitted.obj, admitted.warnings)))
 }

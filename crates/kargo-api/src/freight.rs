@@ -124,6 +124,26 @@ impl kube::Resource for Freight {
 }
 
 impl Freight {
+    /// The Freight as JSON without its status: its artifacts and metadata.
+    /// Step expressions and Events read only those; at 1,000 Stages the
+    /// status (where the Freight is verified, approved and in use) is most
+    /// of the object, so it is not copied for them.
+    pub fn to_value_without_status(&self) -> serde_json::Result<serde_json::Value> {
+        serde_json::to_value(Freight {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            metadata: self.metadata.clone(),
+            alias: self.alias.clone(),
+            origin: self.origin.clone(),
+            commits: self.commits.clone(),
+            images: self.images.clone(),
+            charts: self.charts.clone(),
+            artifacts: self.artifacts.clone(),
+            discovered_at: self.discovered_at.clone(),
+            status: None,
+        })
+    }
+
     /// The Freight's alias from its label (or the deprecated field).
     pub fn alias(&self) -> Option<&str> {
         self.metadata

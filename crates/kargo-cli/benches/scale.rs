@@ -18,7 +18,10 @@
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
 //! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
-//! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`.
+//! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`;
+//! `KARGO_BENCH_DETAIL=1` prints, per size, the hop's controller requests
+//! by verb and resource and the mean of each timed histogram (reconciles,
+//! Promotions, steps), to see what grows with the project.
 //! Run with `scripts/bench.sh`.
 
 #[path = "../tests/common/mod.rs"]
@@ -229,6 +232,9 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     let cpu = cpu_time(&s) - cpu_before;
     perf_stop(perf);
     let after = metrics(&c).await;
+    if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
+        request_detail(shape, n, nf, &before, &after);
+    }
     // Idle: nothing changes; only timers (re-checks, Warehouse intervals) run.
     let idle_before = cpu_time(&s);
     tokio::time::sleep(IDLE_WINDOW).await;
@@ -243,6 +249,18 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
         Shape::FanOut => ms[1..].iter().map(|t| t - ms[0]).collect(),
     };
     let total = ms.iter().copied().fold(0.0, f64::max);
+    if shape == Shape::Chain && per_hop.len() >= 10 {
+        let fifth = per_hop.len() / 5;
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        eprintln!(
+            "chain {n}x{nf}: hops 1-{fifth}: p50 {:.1} mean {:.1}; last {fifth}: p50 {:.1} mean {:.1}; first hop {:.1}",
+            percentile(per_hop[..fifth].to_vec(), 0.5),
+            mean(&per_hop[..fifth]),
+            percentile(per_hop[per_hop.len() - fifth..].to_vec(), 0.5),
+            mean(&per_hop[per_hop.len() - fifth..]),
+            per_hop[0]
+        );
+    }
     // Per hop: per Promotion (one per Stage).
     let d = |f: &dyn Fn(&BTreeMap<String, f64>) -> f64| (f(&after) - f(&before)) / n as f64;
     Row {
@@ -262,13 +280,62 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     }
 }
 
+/// Prints what one hop cost (`KARGO_BENCH_DETAIL`): the controllers' API
+/// requests by verb and resource, and each timed histogram's count and
+/// mean, its series summed over projects and Stages.
+fn request_detail(
+    shape: Shape,
+    n: usize,
+    nf: usize,
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) {
+    let delta =
+        |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
+    // (count, sum) per series with its project and stage labels dropped.
+    let mut timed: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for k in after.keys().filter(|k| k.contains("_seconds_count{")) {
+        let (name, labels) = k.split_once('{').unwrap_or((k, ""));
+        let kept: Vec<&str> = labels
+            .trim_end_matches('}')
+            .split(',')
+            .filter(|l| !l.starts_with("project=") && !l.starts_with("stage="))
+            .collect();
+        let key = format!(
+            "{}{{{}}}",
+            name.trim_end_matches("_seconds_count"),
+            kept.join(",")
+        );
+        let e = timed.entry(key).or_default();
+        e.0 += delta(k);
+        e.1 += delta(&k.replace("_count{", "_sum{"));
+    }
+    eprintln!("{shape:?} {n}x{nf}, per hop: count, mean ms");
+    for (k, (count, sum)) in timed.iter().filter(|(_, (c, _))| *c > 0.0) {
+        eprintln!(
+            "  {k:<72} {:>6.2} {:>8.3}",
+            count / n as f64,
+            sum * 1000.0 / count
+        );
+    }
+    for k in after
+        .keys()
+        .filter(|k| k.starts_with("kargo_controller_api_requests_total{"))
+    {
+        let count = delta(k);
+        if count > 0.0 {
+            eprintln!("  {k:<72} {:>6.2}", count / n as f64);
+        }
+    }
+}
+
 /// Starts `perf record` on the server when `KARGO_BENCH_PERF` names a
 /// directory.
 fn perf_record(s: &ServerProc, shape: Shape, n: usize, nf: usize) -> Option<std::process::Child> {
     let dir = std::env::var_os("KARGO_BENCH_PERF")?;
     let out = std::path::Path::new(&dir).join(format!("{shape:?}-{n}x{nf}.data"));
     let child = std::process::Command::new("perf")
-        .args(["record", "--call-graph", "dwarf,8192", "-F", "199", "-p"])
+        .args(["record", "--call-graph", "dwarf,16384", "-F", "999", "-p"])
         .arg(s.child.id().to_string())
         .arg("-o")
         .arg(&out)
@@ -293,7 +360,7 @@ fn perf_stop(child: Option<std::process::Child>) {
 }
 
 /// Runs of the two-Stage chain that give one hop's time.
-const ONE_HOP_RUNS: usize = 7;
+const ONE_HOP_RUNS: usize = 11;
 
 /// One hop alone: in a two-Stage chain, from the first Stage's Promotion
 /// succeeding to the second's (the Freight verified upstream, the
@@ -317,6 +384,7 @@ async fn one_hop() -> (f64, f64, f64) {
     }
     let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
     let max = ms.iter().copied().fold(0.0, f64::max);
+    eprintln!("one hop runs (ms): {ms:.1?}");
     (percentile(ms, 0.5), min, max)
 }
 

@@ -1,8 +1,9 @@
 //! The controllers at work cost what a change concerns: after warm-up, a
 //! Freight moving through an auto-promoting chain of Stages makes the
 //! controllers issue no Freight, Promotion or Stage LIST (they read the
-//! shared watch caches), and wakes a handful of Stage reconciles per hop,
-//! not one per Stage of the project; a re-check that finds nothing new
+//! shared watch caches), wakes a handful of Stage reconciles per hop,
+//! not one per Stage of the project, and writes each Freight once per
+//! hop it takes part in; a re-check that finds nothing new
 //! reads the caches only and writes nothing. A Stage waiting for a soak time is
 //! woken when it is met, not by a periodic poll.
 
@@ -68,6 +69,20 @@ fn a_chain_moves_freight_without_listing() {
     assert!(
         per_hop < 8.0,
         "a hop should wake the Stages it concerns, not the project: {per_hop:.1} reconciles per hop"
+    );
+    // Each hop writes the Freight twice, never more: it arrives (currentlyIn,
+    // and verifiedIn for a Stage without verification, in one patch) and the
+    // previous Freight leaves. Each write is of a whole Freight, which grows
+    // with the Stages it has been in.
+    let freight_patches = |m: &std::collections::BTreeMap<String, f64>| {
+        m.get("kargo_controller_api_requests_total{verb=\"patch\",resource=\"freights\"}")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let writes_per_hop = (freight_patches(&after) - freight_patches(&before)) / STAGES as f64;
+    assert!(
+        writes_per_hop <= 2.0,
+        "a hop should write the Freight twice: {writes_per_hop:.1} Freight patches per hop"
     );
     // A re-check that finds nothing new writes nothing.
     ok(&s.kubectl(&["annotate", "stages", "--all", "-n", "p", "scale-test=1"]));

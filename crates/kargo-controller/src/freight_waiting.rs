@@ -163,7 +163,7 @@ pub(crate) async fn check(i: Input<'_>) -> Option<i64> {
 /// Records the `FreightWaiting` Event of `f` for the Stage.
 async fn record(client: &kube::Client, stage: &Stage, f: &Arc<Freight>, since: i64, now_ms: i64) {
     let sname = stage.name_any();
-    let Ok(fv) = serde_json::to_value(f.as_ref()) else {
+    let Ok(fv) = f.to_value_without_status() else {
         return;
     };
     let waited = std::time::Duration::from_secs(((now_ms - since).max(0) / 1000) as u64);

@@ -303,27 +303,6 @@ struct Prepared {
     state: RunState,
 }
 
-/// A Freight as the steps' expressions see it in the collection: its
-/// artifacts and metadata, not its status. Where it is verified, approved
-/// and in use is read through `freightStatus()` from the caches when an
-/// expression asks; at 1,000 Stages it is most of the object, and each
-/// running Promotion held a JSON copy of it.
-fn for_steps(f: &Freight) -> serde_json::Result<Value> {
-    serde_json::to_value(Freight {
-        api_version: f.api_version.clone(),
-        kind: f.kind.clone(),
-        metadata: f.metadata.clone(),
-        alias: f.alias.clone(),
-        origin: f.origin.clone(),
-        commits: f.commits.clone(),
-        images: f.images.clone(),
-        charts: f.charts.clone(),
-        artifacts: f.artifacts.clone(),
-        discovered_at: f.discovered_at.clone(),
-        status: None,
-    })
-}
-
 async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     let ns = p.namespace().unwrap_or_default();
     let c = &ctx.client;
@@ -343,7 +322,11 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
         .stages
         .get(&ObjectRef::new(&p.spec.stage).within(&ns));
     // The target first, then what the Stage uses from other origins.
-    let mut collection = vec![for_steps(&freight).map_err(|e| e.to_string())?];
+    let mut collection = vec![
+        freight
+            .to_value_without_status()
+            .map_err(|e| e.to_string())?,
+    ];
     let current = stage
         .as_ref()
         .and_then(|s| s.status.as_ref())
@@ -352,7 +335,7 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
         .unwrap_or_default();
     for r in current.values().filter(|r| r.origin != freight.origin) {
         if let Some(f) = get_freight(&r.name) {
-            collection.push(for_steps(&f).map_err(|e| e.to_string())?);
+            collection.push(f.to_value_without_status().map_err(|e| e.to_string())?);
         }
     }
     let mut lookup = StaticLookup {

@@ -328,6 +328,8 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     // The Argo CD context annotation to write after the status (Some(None):
     // remove it), as Kargo's Stage reconciler does on a new success.
     let mut argocd_context: Option<Option<String>> = None;
+    // Freight that recording a new success marked verified here.
+    let mut verified_on_promotion = Vec::new();
     if let Some(last) = promos.last_finished().and_then(promotion) {
         let newly_finished = old
             .last_promotion
@@ -339,7 +341,8 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
                     .await?;
             }
-            record_success(caches, &stage, &freight_api, &last, &mut st).await?;
+            verified_on_promotion =
+                record_success(caches, &stage, &freight_api, &last, &mut st).await?;
             argocd_context = Some(crate::argocd_context::value(Some(&last)));
             conditions::set_status(
                 &mut st.conditions,
@@ -380,10 +383,11 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
         request_refresh(&ctx, refresh).await;
         crate::verification::reconcile(
             &ctx.client,
-            &caches.analysis_runs,
+            caches,
             &stage,
             &mut st,
             healthy,
+            &verified_on_promotion,
         )
         .await?;
         summarize(
@@ -728,14 +732,15 @@ fn summarize(
     }
 }
 
-/// A Promotion succeeded: the Stage now uses its Freight.
+/// A Promotion succeeded: the Stage now uses its Freight. Returns the
+/// Freight marked verified here with it (a Stage without verification).
 async fn record_success(
     caches: &Caches,
     stage: &Stage,
     freight_api: &Api<Freight>,
     p: &Promotion,
     st: &mut StageStatus,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let name = stage.name_any();
     let ns = stage.namespace().unwrap_or_default();
     // Freight's artifacts never change, so the cache serves them; a GET
@@ -747,7 +752,7 @@ async fn record_success(
         Some(f) => f,
         None => match freight_api.get_opt(&p.spec.freight).await? {
             Some(f) => Arc::new(f),
-            None => return Ok(()),
+            None => return Ok(Vec::new()),
         },
     };
     let fref = FreightReference {
@@ -826,8 +831,9 @@ async fn record_success(
         }
     }
     let mut patch = json!({"status": {"currentlyIn": {&name: {"since": now}}}});
-    // Until verification runs in-process, a Stage without `verification`
-    // verifies Freight as soon as it is promoted (and that stays the rule).
+    // A Stage without `verification` verifies Freight as soon as it is
+    // promoted, in the same write.
+    let mut verified = Vec::new();
     if stage
         .spec
         .verification
@@ -835,6 +841,7 @@ async fn record_success(
         .is_none_or(|v| v.analysis_templates.is_empty())
     {
         patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
+        verified.push(fref.name.clone());
     }
     patches.push((fref.name.clone(), patch));
     futures::future::try_join_all(
@@ -843,7 +850,7 @@ async fn record_success(
             .map(|(n, p)| crate::status_patch::merge_status(freight_api, n, p)),
     )
     .await?;
-    Ok(())
+    Ok(verified)
 }
 
 /// Walks the Freight that may be available to the Stage for one request,

@@ -19,6 +19,7 @@
 //! (409) instead of starting a second one: exactly one AnalysisRun per
 //! attempt.
 
+use crate::informers::Caches;
 use crate::now;
 use kargo_api::analysis::{AnalysisRunSpec, Argument};
 use kargo_api::stage::{AnalysisRunReference, FreightCollection, StageStatus, VerificationInfo};
@@ -315,20 +316,21 @@ pub async fn supersede(
     Ok(())
 }
 
-/// Marks every Freight of the collection verified in the Stage.
+/// Marks every Freight of the collection verified in the Stage, except
+/// those `already` names (marked by this reconcile when they were
+/// promoted: each mark is a write of a whole Freight, which grows with
+/// the Stages it has been in).
 async fn mark_verified(
     client: &kube::Client,
     stage: &Stage,
     coll: &FreightCollection,
+    already: &[String],
 ) -> Result<(), kube::Error> {
     let ns = stage.namespace().unwrap_or_default();
     let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
-    for item in coll.items.values() {
+    for item in coll.items.values().filter(|i| !already.contains(&i.name)) {
         let patch = json!({"status": {"verifiedIn": {stage.name_any(): {"verifiedAt": now()}}}});
-        match fapi
-            .patch_status(&item.name, &PatchParams::default(), &Patch::Merge(patch))
-            .await
-        {
+        match crate::status_patch::merge_status(&fapi, &item.name, &patch).await {
             Ok(_) => {}
             // Freight deleted meanwhile: nothing to mark.
             Err(kube::Error::Api(e)) if e.code == 404 => {}
@@ -345,6 +347,7 @@ async fn mark_verified(
 /// or the Stage controller.
 async fn record_event(
     client: &kube::Client,
+    caches: &Caches,
     stage: &Stage,
     coll: &FreightCollection,
     info: &VerificationInfo,
@@ -362,21 +365,25 @@ async fn record_event(
     } else {
         info.message.as_str()
     };
+    // The watch caches serve the run and the Freight (what the Event
+    // copies from them does not change); the API only when they lag.
     let promotion = match &info.analysis_run {
-        Some(r) => Api::<AnalysisRun>::namespaced(client.clone(), &ns)
-            .get_opt(&r.name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|ar| ar.annotations().get(PROMOTION_ANNOTATION).cloned()),
+        Some(r) => cached_or_get(
+            &caches.analysis_runs,
+            &Api::<AnalysisRun>::namespaced(client.clone(), &ns),
+            &ns,
+            &r.name,
+        )
+        .await
+        .and_then(|ar| ar.annotations().get(PROMOTION_ANNOTATION).cloned()),
         None => None,
     };
     let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
     for item in coll.items.values() {
-        let Ok(Some(f)) = fapi.get_opt(&item.name).await else {
+        let Some(f) = cached_or_get(&caches.freight, &fapi, &ns, &item.name).await else {
             continue;
         };
-        let Ok(fv) = serde_json::to_value(&f) else {
+        let Ok(fv) = f.to_value_without_status() else {
             continue;
         };
         let mut event = crate::events::freight(
@@ -410,19 +417,36 @@ async fn record_event(
     }
 }
 
+/// `name` from the watch cache, or from the API when the cache does not
+/// hold it yet; None when neither has it (or the API fails).
+async fn cached_or_get<K: crate::informers::Cached>(
+    cache: &Store<K>,
+    api: &Api<K>,
+    ns: &str,
+    name: &str,
+) -> Option<Arc<K>> {
+    match cache.get(&ObjectRef::new(name).within(ns)) {
+        Some(o) => Some(o),
+        None => api.get_opt(name).await.ok().flatten().map(Arc::new),
+    }
+}
+
 /// Advances verification of the Stage's current collection (`status`
 /// already reflects this reconcile's Promotions and health) and sets the
-/// `Verified` condition as Kargo does. Runs are read from `runs` (the
-/// shared watch cache); their status changes wake the Stage. Returns
-/// whether an attempt is still running.
+/// `Verified` condition as Kargo does. Runs and Freight are read from the
+/// shared watch caches; a run's status changes wake the Stage.
+/// `verified_on_promotion`: the Freight this reconcile already marked
+/// verified in the Stage when it recorded the last Promotion (a Stage
+/// without verification), which a Successful attempt need not write
+/// again. Returns whether an attempt is still running.
 pub async fn reconcile(
     client: &kube::Client,
-    runs: &Store<AnalysisRun>,
+    caches: &Caches,
     stage: &Stage,
     status: &mut StageStatus,
     healthy: bool,
+    verified_on_promotion: &[String],
 ) -> Result<bool, kube::Error> {
-    let ns = stage.namespace().unwrap_or_default();
     let generation = stage.metadata.generation;
     let promoting = status.current_promotion.is_some();
     let last_promotion = status
@@ -441,7 +465,8 @@ pub async fn reconcile(
         return Ok(false);
     };
     if !promoting {
-        advance(client, runs, stage, &ns, coll, healthy, last_promotion).await?;
+        let promoted = (last_promotion, verified_on_promotion);
+        advance(client, caches, stage, coll, healthy, promoted).await?;
     }
     let coll = &status.freight_history[0];
     if let Some((state, reason, message)) = verified_condition(coll) {
@@ -460,15 +485,19 @@ pub async fn reconcile(
         .is_some_and(|v| !terminal(&v.phase)))
 }
 
+/// Starts, follows, aborts or re-runs the collection's attempt.
+/// `promoted`: the Stage's last Promotion (name, finish) and the Freight
+/// this reconcile marked verified when it recorded that Promotion.
 async fn advance(
     client: &kube::Client,
-    runs: &Store<AnalysisRun>,
+    caches: &Caches,
     stage: &Stage,
-    ns: &str,
     coll: &mut FreightCollection,
     healthy: bool,
-    last_promotion: Option<(String, Option<String>)>,
+    promoted: (Option<(String, Option<String>)>, &[String]),
 ) -> Result<(), kube::Error> {
+    let (last_promotion, verified_on_promotion) = promoted;
+    let ns = &stage.namespace().unwrap_or_default();
     let annotations = stage.annotations();
     let stage_uid = stage.uid().unwrap_or_default();
     let last = coll.verification_history.first().cloned();
@@ -488,11 +517,11 @@ async fn advance(
                     finish_time: Some(now()),
                     ..v
                 };
-                record_event(client, stage, coll, &info).await;
+                record_event(client, caches, stage, coll, &info).await;
                 coll.verification_history[0] = info;
                 return Ok(());
             }
-            follow(client, runs, stage, ns, coll).await
+            follow(client, caches, stage, ns, coll).await
         }
         Some(v) => {
             let reverify = VerificationRequest::from_annotations(annotations, labels::REVERIFY);
@@ -510,7 +539,7 @@ async fn advance(
                 promotion: None,
             };
             let info = start(client, stage, coll, cause).await?;
-            after_start(client, runs, stage, coll, &info).await
+            after_start(client, caches, stage, coll, &info, &[]).await
         }
         None => {
             if !healthy {
@@ -531,38 +560,42 @@ async fn advance(
                 promotion: promotion.as_deref(),
             };
             let info = start(client, stage, coll, cause).await?;
-            after_start(client, runs, stage, coll, &info).await
+            after_start(client, caches, stage, coll, &info, verified_on_promotion).await
         }
     }
 }
 
 /// An attempt that ended as it started (no templates, or an error) is
-/// reported at once; one that runs is followed.
+/// reported at once; one that runs is followed. `already`: Freight
+/// already marked verified in the Stage by this reconcile.
 async fn after_start(
     client: &kube::Client,
-    runs: &Store<AnalysisRun>,
+    caches: &Caches,
     stage: &Stage,
     coll: &mut FreightCollection,
     info: &VerificationInfo,
+    already: &[String],
 ) -> Result<(), kube::Error> {
     if terminal(&info.phase) {
-        return finished(client, stage, coll, info).await;
+        return finished(client, caches, stage, coll, info, already).await;
     }
     let ns = stage.namespace().unwrap_or_default();
-    follow(client, runs, stage, &ns, coll).await
+    follow(client, caches, stage, &ns, coll).await
 }
 
 /// An attempt ended: an Event says how, and a success marks the
 /// collection's Freight verified in the Stage.
 async fn finished(
     client: &kube::Client,
+    caches: &Caches,
     stage: &Stage,
     coll: &FreightCollection,
     info: &VerificationInfo,
+    already: &[String],
 ) -> Result<(), kube::Error> {
-    record_event(client, stage, coll, info).await;
+    record_event(client, caches, stage, coll, info).await;
     if info.phase == "Successful" {
-        mark_verified(client, stage, coll).await?;
+        mark_verified(client, stage, coll, already).await?;
     }
     Ok(())
 }
@@ -570,7 +603,7 @@ async fn finished(
 /// Reads the running attempt's AnalysisRun and records its phase.
 async fn follow(
     client: &kube::Client,
-    runs: &Store<AnalysisRun>,
+    caches: &Caches,
     stage: &Stage,
     ns: &str,
     coll: &mut FreightCollection,
@@ -582,7 +615,9 @@ async fn follow(
         return Ok(());
     };
     // The watch cache first; one that lacks the run (just created) asks the API.
-    let cached = runs.get(&ObjectRef::new(&r.name).within(ns));
+    let cached = caches
+        .analysis_runs
+        .get(&ObjectRef::new(&r.name).within(ns));
     let ar = match cached {
         Some(ar) => Some(ar),
         None => Api::<AnalysisRun>::namespaced(client.clone(), ns)
@@ -617,7 +652,7 @@ async fn follow(
         },
     };
     if terminal(&info.phase) {
-        finished(client, stage, coll, &info).await?;
+        finished(client, caches, stage, coll, &info, &[]).await?;
     }
     coll.verification_history[0] = info;
     Ok(())

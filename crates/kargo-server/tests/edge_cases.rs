@@ -7,25 +7,15 @@
 mod common;
 
 use common::ApiOnlyServer;
-use kargo_server::Server;
 use serde_json::Value;
 use std::process::Command;
 
 /// An API-only server, asked with curl.
-struct Harness {
-    server: Server,
-    _dir: tempfile::TempDir,
+async fn start() -> ApiOnlyServer {
+    ApiOnlyServer::start().await
 }
 
-async fn start() -> Harness {
-    let api = ApiOnlyServer::start().await;
-    Harness {
-        server: api.server,
-        _dir: api.dir,
-    }
-}
-
-impl Harness {
+impl ApiOnlyServer {
     /// Runs curl with the server's CA and token; returns (status, body).
     async fn curl(&self, args: &[&str], path: &str) -> (u16, Value) {
         let s = &self.server.started;

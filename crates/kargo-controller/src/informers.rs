@@ -423,6 +423,21 @@ impl<K> Cached for K where
 {
 }
 
+/// `name` in `ns` from the watch cache `store`, or through `api` when the
+/// cache does not hold it yet (just created, or the watch lags); None when
+/// neither has it.
+pub async fn cached_or_get<K: Cached>(
+    store: &Store<K>,
+    api: &Api<K>,
+    ns: &str,
+    name: &str,
+) -> kube::Result<Option<Arc<K>>> {
+    match store.get(&ObjectRef::new(name).within(ns)) {
+        Some(o) => Ok(Some(o)),
+        None => Ok(api.get_opt(name).await?.map(Arc::new)),
+    }
+}
+
 /// A controller over `store` that reconciles what its triggers
 /// (`reconcile_on`) name: the hub's references, never a stream of objects.
 pub fn controller<K: Cached>(store: Store<K>) -> kube::runtime::Controller<K> {

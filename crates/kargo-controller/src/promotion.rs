@@ -238,17 +238,14 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
         if ahead {
             return Ok(Action::requeue(SAFETY_INTERVAL));
         }
-        let cached = ctx
-            .caches
-            .freight
-            .get(&ObjectRef::new(&p.spec.freight).within(&ns));
-        let freight = match cached {
-            Some(f) => Some(f),
-            None => Api::<Freight>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&p.spec.freight)
-                .await?
-                .map(Arc::new),
-        };
+        let freight_api = Api::<Freight>::namespaced(ctx.client.clone(), &ns);
+        let freight = crate::informers::cached_or_get(
+            &ctx.caches.freight,
+            &freight_api,
+            &ns,
+            &p.spec.freight,
+        )
+        .await?;
         let Some(freight) = freight else {
             patch_status(&api, &name, json!({"phase": "Errored", "message": format!("Freight {} no longer exists", p.spec.freight), "finishedAt": now()})).await?;
             return Ok(Action::await_change());

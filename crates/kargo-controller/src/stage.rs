@@ -747,14 +747,12 @@ async fn record_success(
     // only when the cache does not hold the Freight yet. (Reading a
     // Freight verified in every Stage of a long pipeline costs as much as
     // writing it, so each read saved matters at scale.)
-    let cached = |n: &str| caches.freight.get(&ObjectRef::new(n).within(&ns));
-    let f = match cached(&p.spec.freight) {
-        Some(f) => f,
-        None => match freight_api.get_opt(&p.spec.freight).await? {
-            Some(f) => Arc::new(f),
-            None => return Ok(Vec::new()),
-        },
+    let Some(f) =
+        crate::informers::cached_or_get(&caches.freight, freight_api, &ns, &p.spec.freight).await?
+    else {
+        return Ok(Vec::new());
     };
+    let cached = |n: &str| caches.freight.get(&ObjectRef::new(n).within(&ns));
     let fref = FreightReference {
         name: f.metadata.name.clone().unwrap_or_default(),
         origin: f.origin.clone(),

@@ -19,7 +19,7 @@
 //! (409) instead of starting a second one: exactly one AnalysisRun per
 //! attempt.
 
-use crate::informers::Caches;
+use crate::informers::{Caches, cached_or_get};
 use crate::now;
 use kargo_api::analysis::{AnalysisRunSpec, Argument};
 use kargo_api::stage::{AnalysisRunReference, FreightCollection, StageStatus, VerificationInfo};
@@ -27,11 +27,9 @@ use kargo_api::verification_request::VerificationRequest;
 use kargo_api::{AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate, Freight, Stage, labels};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Label on AnalysisRuns naming their Stage.
 pub const STAGE_LABEL: &str = "kargo.akuity.io/stage";
@@ -375,12 +373,14 @@ async fn record_event(
             &r.name,
         )
         .await
+        .ok()
+        .flatten()
         .and_then(|ar| ar.annotations().get(PROMOTION_ANNOTATION).cloned()),
         None => None,
     };
     let fapi = Api::<Freight>::namespaced(client.clone(), &ns);
     for item in coll.items.values() {
-        let Some(f) = cached_or_get(&caches.freight, &fapi, &ns, &item.name).await else {
+        let Ok(Some(f)) = cached_or_get(&caches.freight, &fapi, &ns, &item.name).await else {
             continue;
         };
         let Ok(fv) = f.to_value_without_status() else {
@@ -414,20 +414,6 @@ async fn record_event(
         let reason = crate::events::verification_reason(&info.phase);
         kev::name_once(&mut event, &[&stage.name_any(), &info.id, reason]);
         crate::events::record(client, event).await;
-    }
-}
-
-/// `name` from the watch cache, or from the API when the cache does not
-/// hold it yet; None when neither has it (or the API fails).
-async fn cached_or_get<K: crate::informers::Cached>(
-    cache: &Store<K>,
-    api: &Api<K>,
-    ns: &str,
-    name: &str,
-) -> Option<Arc<K>> {
-    match cache.get(&ObjectRef::new(name).within(ns)) {
-        Some(o) => Some(o),
-        None => api.get_opt(name).await.ok().flatten().map(Arc::new),
     }
 }
 
@@ -615,16 +601,8 @@ async fn follow(
         return Ok(());
     };
     // The watch cache first; one that lacks the run (just created) asks the API.
-    let cached = caches
-        .analysis_runs
-        .get(&ObjectRef::new(&r.name).within(ns));
-    let ar = match cached {
-        Some(ar) => Some(ar),
-        None => Api::<AnalysisRun>::namespaced(client.clone(), ns)
-            .get_opt(&r.name)
-            .await?
-            .map(Arc::new),
-    };
+    let runs = Api::<AnalysisRun>::namespaced(client.clone(), ns);
+    let ar = cached_or_get(&caches.analysis_runs, &runs, ns, &r.name).await?;
     let info = match ar {
         Some(ar) => {
             let st = ar.status.clone().unwrap_or_default();

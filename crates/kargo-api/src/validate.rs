@@ -678,6 +678,50 @@ pub fn freight(v: &Value) -> Outcome {
     out
 }
 
+/// A Freight replacing `old`: what [`freight`] checks, but of the status
+/// only the entries that differ from `old`'s. The rest passed when it was
+/// written, as Kubernetes ratchets CRD validation over unchanged values;
+/// a Freight verified in every Stage of a long pipeline carries an entry
+/// per Stage, and each promotion changes one or two.
+pub fn freight_update(v: &Value, old: &Value) -> Outcome {
+    let (Some(new_map), Some(new_status)) = (v.as_object(), v.get("status")) else {
+        return freight(v);
+    };
+    let changed = match (
+        new_status.as_object(),
+        old.get("status").and_then(Value::as_object),
+    ) {
+        (Some(new_status), Some(old_status)) => Value::Object(
+            new_status
+                .iter()
+                .map(|(field, entries)| {
+                    let entries = match (entries.as_object(), old_status.get(field)) {
+                        (Some(entries), Some(Value::Object(before))) => Value::Object(
+                            entries
+                                .iter()
+                                .filter(|(k, e)| before.get(*k) != Some(*e))
+                                .map(|(k, e)| (k.clone(), e.clone()))
+                                .collect(),
+                        ),
+                        _ => entries.clone(),
+                    };
+                    (field.clone(), entries)
+                })
+                .collect(),
+        ),
+        _ => new_status.clone(),
+    };
+    let mut changed = Some(changed);
+    let checked: serde_json::Map<String, Value> = new_map
+        .iter()
+        .map(|(k, val)| match k.as_str() {
+            "status" => (k.clone(), changed.take().unwrap_or_default()),
+            _ => (k.clone(), val.clone()),
+        })
+        .collect();
+    freight(&Value::Object(checked))
+}
+
 /// Stage.
 pub fn stage(v: &Value) -> Outcome {
     let mut out = Outcome::default();
@@ -1322,6 +1366,44 @@ mod tests {
             "{:?}",
             analysis_template(&t).errors
         );
+    }
+
+    #[test]
+    fn freight_update_checks_only_the_status_entries_it_changes() {
+        let f = |status: Value| {
+            json!({"metadata": {}, "origin": {"kind": "Warehouse", "name": "w"},
+                "images": [{"repoURL": "a/b", "tag": "1.0.0", "digest": "sha256:x"}], "status": status})
+        };
+        // An entry stored before a rule existed is not re-checked...
+        let old = f(json!({"verifiedIn": {"s1": {"verifiedAt": 7}}}));
+        let new = f(
+            json!({"verifiedIn": {"s1": {"verifiedAt": 7}, "s2": {"verifiedAt": "2026-01-01T00:00:00Z"}}}),
+        );
+        let out = freight_update(&new, &old);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert!(!freight(&new).errors.is_empty(), "a create checks it");
+        // ...while a changed or added one is, with its whole path.
+        let new = f(
+            json!({"verifiedIn": {"s1": {"verifiedAt": 8}}, "currentlyIn": {"s2": {"bogus": 1}}}),
+        );
+        let out = freight_update(&new, &old);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert_eq!(out.errors[0].path, "status.verifiedIn.s1.verifiedAt");
+        let new = f(
+            json!({"verifiedIn": {"s1": {"verifiedAt": 7}}, "currentlyIn": {"s2": {"bogus": 1}}, "other": 1}),
+        );
+        let out = freight_update(&new, &old);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(
+            out.unknown_fields,
+            ["status.currentlyIn.s2.bogus", "status.other"]
+        );
+        // The rest of the object is checked as on create.
+        let mut new = f(json!({"verifiedIn": {"s1": {"verifiedAt": 7}}}));
+        new["metadata"]["name"] = json!("wrong");
+        let out = freight_update(&new, &old);
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].path, "metadata.name");
     }
 
     #[test]

@@ -177,10 +177,10 @@ pub fn admit(
     if info.kind == "Promotion" && old.is_none() {
         crate::promotion_admission::admit_new_promotion(store, ns, &mut obj)?;
     }
-    let outcome = if info.kind == "Warehouse" {
-        kargo_api::validate::warehouse_with(&obj, settings.allow_file_repos)
-    } else {
-        (info.validate)(&obj)
+    let outcome = match (info.kind, old) {
+        ("Warehouse", _) => kargo_api::validate::warehouse_with(&obj, settings.allow_file_repos),
+        ("Freight", Some(old)) => kargo_api::validate::freight_update(&obj, old),
+        _ => (info.validate)(&obj),
     };
     let name = obj
         .pointer("/metadata/name")
@@ -323,8 +323,18 @@ fn admit_freight(
     ns: &str,
     obj: &mut Value,
 ) -> ApiResult<()> {
-    // Decoded from a borrow: a Freight's status can be most of it.
-    let Ok(f) = <Freight as serde::Deserialize>::deserialize(&*obj) else {
+    // Decoded without its status, which this does not read and which can
+    // be most of a Freight (an entry per Stage it was verified in).
+    // (Put back where it was, so the stored text keeps its key order.)
+    let status = obj.as_object_mut().and_then(|m| {
+        let at = m.keys().position(|k| k == "status")?;
+        Some((at, m.shift_remove("status")?))
+    });
+    let decoded = <Freight as serde::Deserialize>::deserialize(&*obj);
+    if let (Some((at, status)), Some(m)) = (status, obj.as_object_mut()) {
+        m.shift_insert(at, "status".into(), status);
+    }
+    let Ok(f) = decoded else {
         return Ok(());
     };
     let name = obj
@@ -471,8 +481,8 @@ fn check_freight_origin(
     };
     let winfo =
         kargo_api::lookup_kind("kargo.akuity.io/v1alpha1", "Warehouse").expect("registered");
-    let w: kargo_api::Warehouse = match store.get(winfo, ns, &f.origin.name) {
-        Ok(v) => match serde_json::from_value(v) {
+    let w: kargo_api::Warehouse = match store.get_text(winfo, ns, &f.origin.name) {
+        Ok(text) => match serde_json::from_str(&text) {
             Ok(w) => w,
             Err(_) => return Ok(Vec::new()),
         },

@@ -5,6 +5,7 @@
 
 use kargo_api::ResourceInfo;
 use kargo_store::{Store, StoreError};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The reads admission makes. A missing object is
@@ -12,6 +13,9 @@ use serde_json::Value;
 pub trait AdmissionStore: Sync {
     /// One object.
     fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StoreError>;
+    /// One object as JSON text, for [`get_as`] to decode straight into a
+    /// type.
+    fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String, StoreError>;
     /// The names of the objects of a kind in `ns` labelled `key=value`.
     fn names_with_label(
         &self,
@@ -27,6 +31,10 @@ impl AdmissionStore for Store {
         Store::get(self, info, ns, name)
     }
 
+    fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String, StoreError> {
+        Store::get_text(self, info, ns, name)
+    }
+
     fn names_with_label(
         &self,
         info: &ResourceInfo,
@@ -36,4 +44,17 @@ impl AdmissionStore for Store {
     ) -> Result<Vec<String>, StoreError> {
         Store::names_with_label(self, info, ns, key, value)
     }
+}
+
+/// One object decoded into `T` from its text: one parse, where
+/// [`AdmissionStore::get`] and `serde_json::from_value` make two (a large
+/// Freight, verified in every Stage of a long pipeline, is read on every
+/// Promotion).
+pub fn get_as<T: DeserializeOwned>(
+    store: &dyn AdmissionStore,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(&store.get_text(info, ns, name)?)?)
 }

@@ -88,7 +88,7 @@ fn json_text_response(code: StatusCode, text: impl Into<Body>, warnings: &[Strin
 
 /// The response body for a written object: the text the store wrote when
 /// there is one (shared, not copied), else the object encoded.
-fn stored_text(obj: Value, text: Option<std::sync::Arc<str>>) -> bytes::Bytes {
+fn stored_text(obj: &Value, text: Option<std::sync::Arc<str>>) -> bytes::Bytes {
     /// Lends an `Arc<str>`'s bytes to `Bytes` without copying them.
     struct Text(std::sync::Arc<str>);
     impl AsRef<[u8]> for Text {
@@ -545,7 +545,7 @@ async fn update(
     let (ns, name) = (ns.to_string(), name.to_string());
     let dry = dry_run(q);
     let (obj, warnings) = blocking(server, move |s| {
-        let old = match s.store.get(info, &ns, &name) {
+        let old = match s.store.get_shared(info, &ns, &name) {
             Ok(o) => o,
             Err(e) => return Ok(Err(e.into())),
         };
@@ -554,7 +554,7 @@ async fn update(
             Err(e) => return Ok(Err(e)),
         };
         if dry {
-            return Ok(Ok((stored_text(admitted.obj, None), admitted.warnings)));
+            return Ok(Ok((stored_text(&admitted.obj, None), admitted.warnings)));
         }
         let approved_before = crate::authz::approved_for(&old);
         let stored = s
@@ -566,7 +566,7 @@ async fn update(
             crate::authz::record_approvals(&s.store, u, &ns, approved_before.as_ref(), o);
         }
         Ok(stored
-            .map(|(o, text)| (stored_text(o, text), admitted.warnings))
+            .map(|(o, text)| (stored_text(&o, text), admitted.warnings))
             .map_err(ApiError::from))
     })
     .await??;
@@ -651,7 +651,7 @@ async fn patch(
             };
             if dry {
                 return Ok(Ok((
-                    stored_text(admitted.obj, None),
+                    stored_text(&admitted.obj, None),
                     admitted.warnings,
                     true,
                 )));
@@ -659,14 +659,14 @@ async fn patch(
             return Ok(s
                 .store
                 .create(info, &ns, admitted.obj)
-                .map(|o| (stored_text(o, None), admitted.warnings, true))
+                .map(|o| (stored_text(&o, None), admitted.warnings, true))
                 .map_err(ApiError::from));
         }
         // Read, patch, admit, then write with the version read; retry when
         // someone else wrote in between (as kube-apiserver's GuaranteedUpdate).
         let pinned = patch_doc.pointer("/metadata/resourceVersion").is_some();
         for _ in 0..16 {
-            let old = match s.store.get(info, &ns, &name) {
+            let old = match s.store.get_shared(info, &ns, &name) {
                 Ok(o) => o,
                 Err(e) => return Ok(Err(e.into())),
             };
@@ -680,7 +680,7 @@ async fn patch(
             };
             if dry {
                 return Ok(Ok((
-                    stored_text(admitted.obj, None),
+                    stored_text(&admitted.obj, None),
                     admitted.warnings,
                     false,
                 )));
@@ -705,7 +705,7 @@ async fn patch(
                             &o,
                         );
                     }
-                    return Ok(Ok((stored_text(o, text), admitted.warnings, false)));
+                    return Ok(Ok((stored_text(&o, text), admitted.warnings, false)));
                 }
                 Err(StoreError::Conflict(_)) if !pinned => continue,
                 Err(e) => return Ok(Err(e.into())),

@@ -4,7 +4,7 @@
 //! the Freight is not available to the Stage or promotion windows close
 //! the Stage (`window_admission.rs`).
 
-use crate::admission_store::AdmissionStore;
+use crate::admission_store::{AdmissionStore, get_as};
 use crate::status::{ApiError, ApiResult};
 use kargo_api::validate::FieldError;
 use kargo_api::{Freight, Stage, availability, lookup_kind};
@@ -61,8 +61,8 @@ pub fn admit_new_promotion(store: &dyn AdmissionStore, ns: &str, obj: &mut Value
     }
     let sinfo = lookup_kind("kargo.akuity.io/v1alpha1", "Stage").expect("registered");
     let finfo = lookup_kind("kargo.akuity.io/v1alpha1", "Freight").expect("registered");
-    let stage: Stage = match store.get(sinfo, ns, &stage_name) {
-        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::from(StoreError::from(e)))?,
+    let stage: Stage = match get_as(store, sinfo, ns, &stage_name) {
+        Ok(s) => s,
         Err(StoreError::NotFound { .. }) => {
             return Err(invalid(
                 &name,
@@ -74,8 +74,8 @@ pub fn admit_new_promotion(store: &dyn AdmissionStore, ns: &str, obj: &mut Value
         }
         Err(e) => return Err(e.into()),
     };
-    let freight: Freight = match store.get(finfo, ns, &freight_name) {
-        Ok(v) => serde_json::from_value(v).map_err(|e| ApiError::from(StoreError::from(e)))?,
+    let freight: Freight = match get_as(store, finfo, ns, &freight_name) {
+        Ok(f) => f,
         Err(StoreError::NotFound { .. }) => {
             return Err(invalid(
                 &name,

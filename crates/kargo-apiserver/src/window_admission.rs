@@ -21,8 +21,8 @@ fn read<T: serde::de::DeserializeOwned>(
     name: &str,
 ) -> ApiResult<Option<T>> {
     let info = lookup_kind("kargo.akuity.io/v1alpha1", kind).expect("registered");
-    match store.get(info, ns, name) {
-        Ok(v) => Ok(serde_json::from_value(v).ok()),
+    match store.get_text(info, ns, name) {
+        Ok(text) => Ok(serde_json::from_str(&text).ok()),
         Err(StoreError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -156,6 +156,14 @@ impl AdmissionStore for ClusterStore {
         serde_json::to_value(obj).map_err(|e| StoreError::Internal(e.to_string()))
     }
 
+    fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String, StoreError> {
+        let api = self.api(info, ns);
+        let obj = self
+            .call(info.plural, api.get(name))
+            .map_err(|e| store_error(info, name, e))?;
+        serde_json::to_string(&obj).map_err(|e| StoreError::Internal(e.to_string()))
+    }
+
     fn names_with_label(
         &self,
         info: &ResourceInfo,

@@ -16,6 +16,7 @@ mod error;
 pub mod files;
 pub mod meta;
 mod mirror;
+mod recent;
 mod schema;
 
 pub use error::{Result, StoreError};
@@ -166,6 +167,8 @@ struct Db {
     event_bytes: u64,
     /// The last write failed for lack of space.
     full: bool,
+    /// Parsed copies of objects written by [`Store::update_from`].
+    recent: recent::Recent,
 }
 
 /// The object store. Cheap to clone.
@@ -237,6 +240,7 @@ impl Store {
                 since_compact: 0,
                 event_bytes,
                 full: false,
+                recent: recent::Recent::default(),
             })),
             events,
         })
@@ -255,8 +259,33 @@ impl Store {
 
     /// Reads one object.
     pub fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+        Ok(Arc::unwrap_or_clone(self.get_shared(info, ns, name)?))
+    }
+
+    /// Reads one object to modify and write back with
+    /// [`Store::update_from`]: the copy that call kept when it last wrote
+    /// the object, while the stored version is still that one, or else
+    /// the stored text parsed (after the lock is released).
+    pub fn get_shared(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Arc<Value>> {
+        let res = res_key(info);
+        let text = {
+            let db = self.lock();
+            if let Some((rv, obj)) = db.recent.get(&recent::key(&res, ns, name))
+                && stored_rv(&db.conn, &res, ns, name)? == Some(rv)
+            {
+                return Ok(obj);
+            }
+            get_text_in(&db.conn, &res, ns, name)?.ok_or_else(|| not_found(info, name))?
+        };
+        Ok(Arc::new(serde_json::from_str(&text)?))
+    }
+
+    /// Reads one object as stored (JSON text), to decode straight into a
+    /// type. The text is parsed after the store's lock is released, so
+    /// reads of large objects do not hold up writes.
+    pub fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String> {
         let db = self.lock();
-        get_in(&db.conn, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))
+        get_text_in(&db.conn, &res_key(info), ns, name)?.ok_or_else(|| not_found(info, name))
     }
 
     /// Lists objects of a kind (optionally in one namespace), ordered by
@@ -282,7 +311,7 @@ impl Store {
             })
         };
         if let Some(ns) = ns {
-            let mut st = db.conn.prepare_cached("SELECT ns, name, body FROM objects WHERE res=?1 AND ns=?2 AND name>?3 ORDER BY name LIMIT ?4")?;
+            let mut st = db.conn.prepare_cached(LIST_IN_NAMESPACE)?;
             for r in st.query_map(
                 params![key, ns, if after.is_some() { aname } else { "" }, lim],
                 map,
@@ -290,7 +319,7 @@ impl Store {
                 out.push(r?);
             }
         } else {
-            let mut st = db.conn.prepare_cached("SELECT ns, name, body FROM objects WHERE res=?1 AND (ns, name) > (?2, ?3) ORDER BY ns, name LIMIT ?4")?;
+            let mut st = db.conn.prepare_cached(LIST_ALL)?;
             for r in st.query_map(params![key, ans, aname, lim], map)? {
                 out.push(r?);
             }
@@ -444,15 +473,25 @@ impl Store {
                 rv: start_rv,
                 pending: Vec::new(),
                 counter_rule: db.opts.counter_rule,
+                keep_written: false,
+                written: Vec::new(),
             };
             let out = f(&mut w)?;
             let Writer {
-                tx, rv, pending, ..
+                tx,
+                rv,
+                pending,
+                written,
+                ..
             } = w;
             if rv != start_rv {
-                tx.execute("INSERT INTO meta(key, value) VALUES('rv', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value", [rv as i64])?;
+                tx.prepare_cached("INSERT INTO meta(key, value) VALUES('rv', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value")?
+                    .execute([rv as i64])?;
             }
             tx.commit()?;
+            for (key, rv, obj, bytes) in written {
+                db.recent.keep(key, rv, obj, bytes);
+            }
             (out, rv, pending)
         };
         db.since_compact += rv - start_rv;
@@ -606,14 +645,14 @@ impl Store {
                     let mut candidate = String::new();
                     for _ in 0..8 {
                         candidate = format!("{prefix}{}", meta::name_suffix());
-                        if get_in(&w.tx, &key, ns, &candidate)?.is_none() {
+                        if stored_rv(&w.tx, &key, ns, &candidate)?.is_none() {
                             break;
                         }
                     }
                     candidate
                 }
             };
-            if get_in(&w.tx, &key, ns, &name)?.is_some() {
+            if stored_rv(&w.tx, &key, ns, &name)?.is_some() {
                 return Err(StoreError::AlreadyExists { kind: key, name });
             }
             let md = metadata_mut(&mut obj);
@@ -637,7 +676,7 @@ impl Store {
                 obj["status"] = json!({"phase": "Active"});
             }
             w.count(info.kind, ns, None, &obj)?;
-            let created = w.put(info, ns, &name, obj, EventType::Added)?;
+            let created = Arc::unwrap_or_clone(w.put(info, ns, &name, obj, EventType::Added)?);
             if info.kind == "Project" {
                 w.ensure_project_namespace(&name)?;
             }
@@ -657,13 +696,15 @@ impl Store {
         part: Part,
     ) -> Result<Value> {
         self.write(|w| w.update(info, ns, name, obj, part, None))
+            .map(Arc::unwrap_or_clone)
     }
 
     /// [`Store::update`] by a caller that has just read the object
-    /// (`old`, as [`Store::get`] returned it), e.g. to patch it: when the
-    /// stored version is still `old`'s, the write uses it instead of
-    /// reading and decoding the object again; otherwise it reads it as
-    /// `update` does. Also returns the object's JSON text as stored when
+    /// (`old`, as [`Store::get_shared`] returned it), e.g. to patch it:
+    /// when the stored version is still `old`'s, the write uses it instead
+    /// of reading and decoding the object again; otherwise it reads it as
+    /// `update` does. The object written is kept for the next
+    /// `get_shared`. Also returns the object's JSON text as stored when
     /// the write stored it (not for an unchanged object), so a response
     /// can send that text instead of encoding the object again.
     pub fn update_from(
@@ -673,9 +714,10 @@ impl Store {
         name: &str,
         obj: Value,
         part: Part,
-        old: Value,
-    ) -> Result<(Value, Option<Arc<str>>)> {
+        old: Arc<Value>,
+    ) -> Result<(Arc<Value>, Option<Arc<str>>)> {
         self.write(|w| {
+            w.keep_written = true;
             let out = w.update(info, ns, name, obj, part, Some(old))?;
             let text = w
                 .pending
@@ -720,24 +762,33 @@ impl Store {
     }
 }
 
+// The lists' queries. Their limit is `?4+0`, not `?4`: SQLite plans with
+// a bare bound LIMIT's value, so every run with a new value re-prepared
+// the statement (most of a small list's cost).
+const LIST_IN_NAMESPACE: &str = "SELECT ns, name, body FROM objects WHERE res=?1 AND ns=?2 AND name>?3 ORDER BY name LIMIT ?4+0";
+const LIST_ALL: &str = "SELECT ns, name, body FROM objects WHERE res=?1 AND (ns, name) > (?2, ?3) ORDER BY ns, name LIMIT ?4+0";
+
 /// The resourceVersion an object is stored at, without reading its body.
-fn stored_rv(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<String>> {
+fn stored_rv(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<u64>> {
     Ok(conn
         .prepare_cached("SELECT rv FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
         .query_row(params![key, ns, name], |r| r.get::<_, i64>(0))
         .optional()?
-        .map(|rv| rv.to_string()))
+        .map(|rv| rv as u64))
 }
 
 fn get_in(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<Value>> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
-        .query_row(params![key, ns, name], |r| r.get(0))
-        .optional()?;
-    Ok(match body {
+    Ok(match get_text_in(conn, key, ns, name)? {
         Some(b) => Some(serde_json::from_str(&b)?),
         None => None,
     })
+}
+
+fn get_text_in(conn: &Connection, key: &str, ns: &str, name: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
+        .query_row(params![key, ns, name], |r| r.get(0))
+        .optional()?)
 }
 
 /// One write transaction: assigns resourceVersions and queues events.
@@ -746,6 +797,10 @@ struct Writer<'c> {
     rv: u64,
     pending: Vec<WatchEvent>,
     counter_rule: Option<CounterRule>,
+    /// Keep what [`Writer::put`] writes in [`Db::recent`] once committed.
+    keep_written: bool,
+    /// What it wrote: key, resourceVersion, object, bytes of text.
+    written: Vec<(String, u64, Arc<Value>, usize)>,
 }
 
 impl Writer<'_> {
@@ -772,7 +827,7 @@ impl Writer<'_> {
         name: &str,
         mut obj: Value,
         type_: EventType,
-    ) -> Result<Value> {
+    ) -> Result<Arc<Value>> {
         self.rv += 1;
         let key = res_key(info);
         let md = metadata_mut(&mut obj);
@@ -810,6 +865,15 @@ impl Writer<'_> {
                     "INSERT OR IGNORE INTO owners(owner_uid, res, ns, name) VALUES(?1,?2,?3,?4)",
                 )?
                 .execute(params![owner, key, ns, name])?;
+        }
+        let obj = Arc::new(obj);
+        if self.keep_written {
+            self.written.push((
+                recent::key(&key, ns, name),
+                self.rv,
+                obj.clone(),
+                body.len(),
+            ));
         }
         self.event(key, ns, name, type_, body)?;
         Ok(obj)
@@ -853,15 +917,18 @@ impl Writer<'_> {
         name: &str,
         mut obj: Value,
         part: Part,
-        read: Option<Value>,
-    ) -> Result<Value> {
+        read: Option<Arc<Value>>,
+    ) -> Result<Arc<Value>> {
         let key = res_key(info);
         let old = match read.filter(|r| {
-            stored_rv(&self.tx, &key, ns, name)
-                .is_ok_and(|rv| rv.is_some() && rv.as_deref() == meta_str(r, "resourceVersion"))
+            stored_rv(&self.tx, &key, ns, name).is_ok_and(|rv| {
+                rv.is_some_and(|rv| Some(rv.to_string().as_str()) == meta_str(r, "resourceVersion"))
+            })
         }) {
             Some(r) => r,
-            None => get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?,
+            None => {
+                Arc::new(get_in(&self.tx, &key, ns, name)?.ok_or_else(|| not_found(info, name))?)
+            }
         };
         if let Some(rv) = meta_str(&obj, "resourceVersion").filter(|r| !r.is_empty())
             && Some(rv) != meta_str(&old, "resourceVersion")
@@ -947,7 +1014,7 @@ impl Writer<'_> {
                 .cloned()
                 .unwrap_or(json!({"phase": "Active"}));
         }
-        if new == old {
+        if new == *old {
             return Ok(old);
         }
         let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
@@ -977,7 +1044,7 @@ impl Writer<'_> {
             let md = metadata_mut(&mut obj);
             md.insert("deletionTimestamp".into(), json!(now()));
             md.insert("deletionGracePeriodSeconds".into(), json!(0));
-            let obj = self.put(info, ns, name, obj, EventType::Modified)?;
+            let obj = Arc::unwrap_or_clone(self.put(info, ns, name, obj, EventType::Modified)?);
             return Ok((obj, false));
         }
         let gone = self.remove(info, ns, name, old)?;
@@ -1020,7 +1087,8 @@ impl Writer<'_> {
         let mut obj = nsobj;
         metadata_mut(&mut obj).insert("deletionTimestamp".into(), json!(now()));
         obj["status"] = json!({"phase": "Terminating"});
-        let obj = self.put(namespace_info(), "", name, obj, EventType::Modified)?;
+        let obj =
+            Arc::unwrap_or_clone(self.put(namespace_info(), "", name, obj, EventType::Modified)?);
         Ok((obj, false))
     }
 
@@ -1032,18 +1100,15 @@ impl Writer<'_> {
         let mut obj = obj;
         metadata_mut(&mut obj).insert("resourceVersion".into(), json!(self.rv.to_string()));
         let body: Arc<str> = serde_json::to_string(&obj)?.into();
-        self.tx.execute(
-            "DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3",
-            params![key, ns, name],
-        )?;
-        self.tx.execute(
-            "DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3",
-            params![key, ns, name],
-        )?;
-        self.tx.execute(
-            "DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3",
-            params![key, ns, name],
-        )?;
+        self.tx
+            .prepare_cached("DELETE FROM objects WHERE res=?1 AND ns=?2 AND name=?3")?
+            .execute(params![key, ns, name])?;
+        self.tx
+            .prepare_cached("DELETE FROM labels WHERE res=?1 AND ns=?2 AND name=?3")?
+            .execute(params![key, ns, name])?;
+        self.tx
+            .prepare_cached("DELETE FROM owners WHERE res=?1 AND ns=?2 AND name=?3")?
+            .execute(params![key, ns, name])?;
         self.event(key, ns, name, EventType::Deleted, body)?;
         if let Some(uid) = meta_str(&obj, "uid") {
             let dependents: Vec<(String, String, String)> = {

@@ -261,12 +261,22 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
     st["status"] = json!({"lastFreightID": "x"});
     st["spec"]["interval"] = json!("9m");
     let (b, text) = s
-        .update_from(info("Warehouse"), "p", "w", st, Part::Status, a.clone())
+        .update_from(
+            info("Warehouse"),
+            "p",
+            "w",
+            st,
+            Part::Status,
+            Arc::new(a.clone()),
+        )
         .unwrap();
     assert_eq!(b["status"]["lastFreightID"], "x");
     // The text returned is the object exactly as stored and returned.
     let text = text.expect("a write returns its stored text");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), b);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        *b
+    );
     assert_eq!(
         &*text,
         s.get(info("Warehouse"), "p", "w").unwrap().to_string()
@@ -278,10 +288,17 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
     // body carries still decides (409).
     let mut liar = a.clone();
     liar["spec"]["interval"] = json!("1h");
-    let mut st = b.clone();
+    let mut st = (*b).clone();
     st["status"] = json!({"lastFreightID": "y"});
     let (c, _) = s
-        .update_from(info("Warehouse"), "p", "w", st, Part::Status, liar)
+        .update_from(
+            info("Warehouse"),
+            "p",
+            "w",
+            st,
+            Part::Status,
+            Arc::new(liar),
+        )
         .unwrap();
     assert_eq!(c["status"]["lastFreightID"], "y");
     // An unchanged object is not written, so there is no stored text.
@@ -290,7 +307,7 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
             info("Warehouse"),
             "p",
             "w",
-            c.clone(),
+            (*c).clone(),
             Part::Status,
             c.clone(),
         )
@@ -303,6 +320,52 @@ fn update_from_uses_the_object_read_only_while_it_is_current() {
     assert!(matches!(
         s.update_from(info("Warehouse"), "p", "w", stale, Part::Status, b),
         Err(StoreError::Conflict(_))
+    ));
+}
+
+#[test]
+fn a_read_after_update_from_gets_the_written_object_while_it_is_current() {
+    let (_d, s) = open();
+    project(&s, "p");
+    let w = json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Warehouse",
+        "metadata": {"name": "w"}, "spec": {"interval": "5m"}});
+    s.create(info("Warehouse"), "p", w).unwrap();
+    let a = s.get_shared(info("Warehouse"), "p", "w").unwrap();
+    let mut st = (*a).clone();
+    st["status"] = json!({"lastFreightID": "x"});
+    let (b, _) = s
+        .update_from(info("Warehouse"), "p", "w", st, Part::Status, a)
+        .unwrap();
+    // The next read is the object written, not a parse of its text...
+    let again = s.get_shared(info("Warehouse"), "p", "w").unwrap();
+    assert!(Arc::ptr_eq(&again, &b));
+    assert_eq!(s.get(info("Warehouse"), "p", "w").unwrap(), *b);
+    // ...until anything else writes it: then the stored text is read.
+    let mut other = (*b).clone();
+    other["spec"]["interval"] = json!("9m");
+    s.update(info("Warehouse"), "p", "w", other, Part::Main)
+        .unwrap();
+    let now = s.get_shared(info("Warehouse"), "p", "w").unwrap();
+    assert!(!Arc::ptr_eq(&now, &b));
+    assert_eq!(now["spec"]["interval"], "9m");
+    assert_eq!(now["status"]["lastFreightID"], "x");
+    // A write that fails (a stale version) keeps nothing.
+    let mut stale = (*b).clone();
+    stale["status"] = json!({"lastFreightID": "y"});
+    assert!(
+        s.update_from(info("Warehouse"), "p", "w", stale, Part::Status, b)
+            .is_err()
+    );
+    assert_eq!(
+        s.get(info("Warehouse"), "p", "w").unwrap()["status"]["lastFreightID"],
+        "x"
+    );
+    // And a deleted object is gone.
+    s.delete(info("Warehouse"), "p", "w", &Default::default())
+        .unwrap();
+    assert!(matches!(
+        s.get_shared(info("Warehouse"), "p", "w"),
+        Err(StoreError::NotFound { .. })
     ));
 }
 
@@ -349,4 +412,34 @@ fn counters_count_transitions_once_and_survive_deletes_and_reopen() {
     drop(s);
     let s = Store::open_with(&path, opts()).unwrap();
     assert_eq!(s.counters().unwrap(), want, "restored after reopen");
+}
+
+#[test]
+fn lists_reuse_their_prepared_statements() {
+    let (_d, s) = open();
+    project(&s, "p");
+    for i in 0..5 {
+        s.create(info("ConfigMap"), "p", cm(&format!("c{i}")))
+            .unwrap();
+    }
+    for (ns, limit, want) in [
+        (Some("p"), 0, 5),
+        (Some("p"), 2, 2),
+        (None, 3, 3),
+        (None, 0, 5),
+    ] {
+        for kind in ["ConfigMap", "Secret"] {
+            let (rows, _) = s.list(info(kind), ns, None, limit).unwrap();
+            assert_eq!(rows.len(), if kind == "Secret" { 0 } else { want });
+        }
+    }
+    let db = s.lock();
+    for sql in [crate::LIST_IN_NAMESPACE, crate::LIST_ALL] {
+        let st = db.conn.prepare_cached(sql).unwrap();
+        assert_eq!(
+            st.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "{sql} was prepared again on a run with other values"
+        );
+    }
 }

@@ -3,10 +3,20 @@
 
 use anyhow::{Result, anyhow};
 use kargo_api::ResourceInfo;
+use kube::Resource;
 use kube::api::{Api, DynamicObject};
 
 /// The kube-rs description of a kind.
 pub use kargo_server::client::api_resource;
+
+/// The URL path of the kind's collection in `ns` (every namespace when
+/// `None`; ignored for cluster-scoped kinds).
+pub fn collection_path(info: &ResourceInfo, ns: Option<&str>) -> String {
+    DynamicObject::url_path(
+        &api_resource(info),
+        if info.namespaced() { ns } else { None },
+    )
+}
 
 /// A dynamic API for the kind in `ns` (ignored for cluster-scoped kinds).
 pub fn api(

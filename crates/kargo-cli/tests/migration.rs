@@ -101,6 +101,23 @@ fn freight_record(list: &[Value]) -> BTreeMap<String, (Value, Value, Value, Valu
         .collect()
 }
 
+/// The Freight's tags, oldest first (by `creationTimestamp` as the
+/// server wrote it).
+fn tags_oldest_first(list: &[Value]) -> Vec<String> {
+    let mut l: Vec<(jiff::Timestamp, String)> = list
+        .iter()
+        .map(|f| {
+            let at = f["metadata"]["creationTimestamp"].as_str().unwrap();
+            (
+                at.parse().unwrap(),
+                f["commits"][0]["tag"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    l.sort();
+    l.into_iter().map(|(_, t)| t).collect()
+}
+
 /// Stage name → the Freight it holds.
 fn holding(list: &[Value]) -> BTreeMap<String, Value> {
     list.iter()
@@ -183,6 +200,12 @@ fn the_quick_start_moves_to_an_api_server_keeping_freight_and_verification() {
     };
     assert_eq!(freight_record(&dget("freight")), freight_before);
     assert_eq!(holding(&dget("stages")), stages_before);
+    // Created in the order they were discovered: the newest (v1.2.0, which
+    // dev holds) stays the newest, so dev is not auto-promoted to another.
+    assert_eq!(
+        tags_oldest_first(&dget("freight")),
+        ["v1.0.0", "v1.1.0", "v1.2.0"]
+    );
     let secret = dest.get_json(&["secret", "app", "-n", NS]);
     assert_eq!(
         secret["metadata"]["labels"]["kargo.akuity.io/cred-type"],

@@ -6,10 +6,10 @@
 //! and its verification history, so nothing has to be promoted or
 //! verified again.
 
-use crate::resources::{api, explain};
+use crate::resources::{collection_path, explain};
 use anyhow::Result;
 use kargo_api::{ResourceInfo, labels, lookup_kind};
-use kube::api::{DynamicObject, ListParams};
+use kube::api::ListParams;
 use serde_json::{Map, Value};
 
 /// Flags of `kargo export`.
@@ -126,40 +126,47 @@ pub fn portable(kind: &str, mut obj: Value) -> Value {
 }
 
 /// Every object of `info` in `ns` (all namespaces when `None`), a page
-/// at a time; a kind the server does not serve (404) is none.
+/// at a time; a kind the server does not serve (404) is none. Read as the
+/// server wrote them: a typed `ObjectMeta` would round `creationTimestamp`
+/// to the second, and Freight are exported (so imported) in creation
+/// order.
 async fn list(
     client: &kube::Client,
     info: &ResourceInfo,
     ns: Option<&str>,
     selector: Option<&str>,
 ) -> Result<Vec<Value>> {
-    let a = match (info.namespaced(), ns) {
-        (true, None) => kube::Api::<DynamicObject>::all_with(
-            client.clone(),
-            &crate::resources::api_resource(info),
-        ),
-        _ => api(client, info, ns)?,
-    };
+    let path = collection_path(info, ns);
     let mut out = Vec::new();
     let mut lp = ListParams::default().limit(500);
     if let Some(s) = selector {
         lp = lp.labels(s);
     }
     loop {
-        let page = match a.list(&lp).await {
+        let req = kube::core::Request::new(&path)
+            .list(&lp)
+            .map_err(kube::Error::BuildRequest)
+            .map_err(explain)?;
+        let mut page = match client.request::<Value>(req).await {
             Ok(p) => p,
             Err(kube::Error::Api(e)) if e.code == 404 => return Ok(out),
             Err(e) => return Err(explain(e)),
         };
-        for mut o in page.items {
-            o.types = Some(kube::api::TypeMeta {
-                api_version: info.api_version(),
-                kind: info.kind.to_string(),
-            });
-            out.push(serde_json::to_value(o)?);
+        if let Some(Value::Array(items)) = page.get_mut("items").map(Value::take) {
+            for mut o in items {
+                if let Some(m) = o.as_object_mut() {
+                    m.insert("apiVersion".into(), info.api_version().into());
+                    m.insert("kind".into(), info.kind.into());
+                }
+                out.push(o);
+            }
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => lp = lp.continue_token(&c),
+        match page
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+        {
+            Some(c) => lp = lp.continue_token(c),
             None => return Ok(out),
         }
     }
@@ -171,10 +178,12 @@ fn name_of(o: &Value) -> &str {
         .unwrap_or("")
 }
 
-fn created(o: &Value) -> &str {
-    o.pointer("/metadata/creationTimestamp")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+/// When `o` was created (`None` when unset or unreadable).
+fn created(o: &Value) -> Option<jiff::Timestamp> {
+    o.pointer("/metadata/creationTimestamp")?
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// The exported objects, in [`ORDER`]; Freight oldest first, so an
@@ -198,7 +207,7 @@ pub async fn collect(client: &kube::Client, args: &ExportArgs) -> Result<Vec<Val
             _ => list(client, info, project, None).await?,
         };
         if *kind == "Freight" {
-            objs.sort_by(|a, b| created(a).cmp(created(b)).then(name_of(a).cmp(name_of(b))));
+            objs.sort_by_cached_key(|o| (created(o), name_of(o).to_string()));
         }
         out.extend(objs.into_iter().map(|o| portable(kind, o)));
     }

@@ -9,13 +9,13 @@
 use crate::cmd::resource_views;
 use crate::complete;
 use crate::format::Format;
-use crate::resources::{api_resource, explain, resolve};
+use crate::resources::{collection_path, explain, resolve};
 use anyhow::{Context, Result, bail};
 use clap_complete::ArgValueCompleter;
 use comfy_table::Table;
 use kargo_api::{Freight, ResourceInfo};
 use kube::Resource;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::ListParams;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -154,11 +154,6 @@ pub(crate) fn report(mut errors: Vec<anyhow::Error>, asked: usize, what: &str) -
             bail!("{n} of {asked} {what} could not be read")
         }
     }
-}
-
-fn collection_path(info: &ResourceInfo, ns: Option<&str>) -> String {
-    let ar = api_resource(info);
-    DynamicObject::url_path(&ar, if info.namespaced() { ns } else { None })
 }
 
 /// The server's Table (columns, and rows with their objects) for all

@@ -6,6 +6,13 @@
 //! each Freight's and Stage's status through the status subresource, so
 //! Freight keep their names, aliases and `verifiedIn` and Stages the
 //! Freight they hold.
+//!
+//! Freight are created in the order they were discovered (the export's),
+//! and that order must survive: the controllers take a Warehouse's newest
+//! Freight by `creationTimestamp`. An API server that stamps whole seconds
+//! (Kubernetes) would give Freight created in the same second equal
+//! times, so against one the import lets a second pass between two
+//! Freight of the same Warehouse.
 
 use super::export::rank;
 use crate::manifest::{self, Manifest};
@@ -28,11 +35,19 @@ pub async fn run(client: &kube::Client, files: &[String]) -> Result<()> {
     // Stable: Freight stay oldest first, as exported.
     ms.sort_by_key(|m| rank(m.info));
     let mut namespaces = Vec::new();
+    let mut order = FreightOrder::default();
     let (mut objects, mut statuses) = (0, 0);
     for m in &ms {
-        let kept = import_one(client, m, &mut namespaces)
+        let origin = (m.info.kind == "Freight").then(|| freight_origin(&m.obj));
+        if let Some(o) = &origin {
+            order.wait_turn(o).await;
+        }
+        let (kept, created) = import_one(client, m, &mut namespaces)
             .await
             .with_context(|| m.source.clone())?;
+        if let (Some(o), Some(t)) = (origin, created) {
+            order.created(o, t);
+        }
         objects += 1;
         statuses += usize::from(kept);
     }
@@ -40,12 +55,46 @@ pub async fn run(client: &kube::Client, files: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Writes one object, then its status; true when a status was written.
+/// `kind/name` of the Warehouse (or other origin) a Freight came from.
+fn freight_origin(f: &Value) -> String {
+    let text = |p: &str| f.pointer(p).and_then(Value::as_str).unwrap_or("");
+    format!("{}/{}", text("/origin/kind"), text("/origin/name"))
+}
+
+/// Keeps Freight of one origin in creation order on a server whose
+/// `creationTimestamp` has whole seconds: the last Freight created per
+/// origin, and when, if that server stamped it without a fraction.
+#[derive(Default)]
+struct FreightOrder {
+    whole_second: std::collections::HashMap<String, Instant>,
+}
+
+impl FreightOrder {
+    /// Waits until a Freight of `origin` created now is stamped after the
+    /// last one.
+    async fn wait_turn(&self, origin: &str) {
+        if let Some(at) = self.whole_second.get(origin) {
+            tokio::time::sleep_until((*at + Duration::from_secs(1)).into()).await;
+        }
+    }
+
+    /// A Freight of `origin` now exists, stamped `stamp` by the server.
+    fn created(&mut self, origin: String, stamp: jiff::Timestamp) {
+        if stamp.subsec_nanosecond() == 0 {
+            self.whole_second.insert(origin, Instant::now());
+        } else {
+            self.whole_second.remove(&origin);
+        }
+    }
+}
+
+/// Writes one object, then its status: whether a status was written, and
+/// the object's `creationTimestamp` on the server.
 async fn import_one(
     client: &kube::Client,
     m: &Manifest,
     namespaces: &mut Vec<String>,
-) -> Result<bool> {
+) -> Result<(bool, Option<jiff::Timestamp>)> {
     let mut obj = m.obj.clone();
     let status = obj.as_object_mut().and_then(|o| o.remove("status"));
     let name = obj
@@ -72,16 +121,18 @@ async fn import_one(
     };
     let a = api(client, m.info, ns.as_deref())?;
     let pp = PatchParams::apply(FIELD_MANAGER).force();
-    a.patch(&name, &pp, &Patch::Apply(&obj))
+    let written = a
+        .patch(&name, &pp, &Patch::Apply(&obj))
         .await
         .map_err(explain)?;
+    let created = written.metadata.creation_timestamp.map(|t| t.0);
     if m.info.kind == "Project" {
         wait_for_namespace(client, &name, namespaces).await?;
     }
     let qn = qualified_name(m.info, &name);
     let Some(status) = status.filter(|s| s.as_object().is_some_and(|o| !o.is_empty())) else {
         outln!("{qn} imported")?;
-        return Ok(false);
+        return Ok((false, created));
     };
     a.patch_status(
         &name,
@@ -91,7 +142,7 @@ async fn import_one(
     .await
     .map_err(explain)?;
     outln!("{qn} imported with its status")?;
-    Ok(true)
+    Ok((true, created))
 }
 
 /// Waits until namespace `ns` exists (a Project's, which Kargo creates).
@@ -113,4 +164,39 @@ async fn wait_for_namespace(client: &kube::Client, ns: &str, seen: &mut Vec<Stri
     }
     seen.push(ns.to_string());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn elapsed(order: &FreightOrder, origin: &str) -> Duration {
+        let start = Instant::now();
+        order.wait_turn(origin).await;
+        start.elapsed()
+    }
+
+    #[tokio::test]
+    async fn freight_of_one_origin_wait_a_second_only_on_a_whole_second_server() {
+        let mut order = FreightOrder::default();
+        let whole: jiff::Timestamp = "2026-11-30T22:22:39Z".parse().unwrap();
+        let micro: jiff::Timestamp = "2026-11-30T22:22:39.035284Z".parse().unwrap();
+
+        order.created("Warehouse/a".into(), micro);
+        assert!(elapsed(&order, "Warehouse/a").await < Duration::from_millis(100));
+
+        order.created("Warehouse/a".into(), whole);
+        assert!(elapsed(&order, "Warehouse/b").await < Duration::from_millis(100));
+        let waited = elapsed(&order, "Warehouse/a").await;
+        assert!(waited >= Duration::from_millis(900), "{waited:?}");
+
+        order.created("Warehouse/a".into(), micro);
+        assert!(elapsed(&order, "Warehouse/a").await < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_freight_origin_is_kind_and_name() {
+        let f = json!({"origin": {"kind": "Warehouse", "name": "w"}});
+        assert_eq!(freight_origin(&f), "Warehouse/w");
+    }
 }

@@ -12,6 +12,7 @@
 //! generation, labels or annotations changed (its own status writes do
 //! not wake it).
 
+use crate::cache_trim::Trim;
 use crate::index::{Index, Wakes, origin_key};
 use crate::shard::Shard;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
@@ -448,13 +449,13 @@ pub fn controller<K: Cached>(store: Store<K>) -> kube::runtime::Controller<K> {
 /// Runs one kind's watch, store first, then the hub: of a sharded kind
 /// only what `shard` is responsible for reaches them ([`Shard::All`]:
 /// everything).
-async fn watch<K: Cached, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
+async fn watch<K: Cached + Trim, F>(api: Api<K>, shard: &Shard, writer: Writer<K>, on_event: F)
 where
     F: Fn(&Event<K>),
 {
     let events = watcher::watcher(api, shard.watcher_config())
         .default_backoff()
-        .try_filter_map(|ev| futures::future::ready(Ok(shard.scope(ev))))
+        .try_filter_map(|ev| futures::future::ready(Ok(shard.scope(ev).map(|e| e.modify(K::trim)))))
         .reflect(writer);
     drive(events, on_event).await
 }

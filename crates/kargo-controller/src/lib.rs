@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod argocd;
 pub mod argocd_context;
+mod cache_trim;
 pub mod cluster_config;
 mod conditions;
 pub mod credentials;

@@ -85,7 +85,7 @@ try {
   const clicked = Date.now();
   await row.locator("button[data-action=promote]").click();
   await b.waitForURL("**/promotions/**");
-  await b.locator("#detail .st", { hasText: "Succeeded" }).first().waitFor();
+  await b.locator("#phase > .st", { hasText: "Succeeded" }).waitFor();
   await a.locator(`#node-stage-prod-us a[href$="/freight/${fname}"]`).waitFor();
   timings.promote_to_graph_update_ms = Date.now() - clicked;
   if (!(await a.evaluate(() => window.__noReload))) fail("the project page reloaded");
@@ -100,7 +100,7 @@ try {
   await b.goto(`${url}/ui/projects/${P}/stages/prod-us`);
   await b.locator("button[data-action=rollback]").first().click();
   await b.waitForURL("**/promotions/**");
-  await b.locator("#detail .st", { hasText: "Succeeded" }).first().waitFor();
+  await b.locator("#phase > .st", { hasText: "Succeeded" }).waitFor();
   await a.locator("#node-stage-prod-us .tag.rollback").waitFor();
   const rb = JSON.parse(kargo("get", "promotion", b.url().split("/").pop(), "-p", P, "-o", "json"));
   if (rb.metadata.annotations["kargo.akuity.io/rollback"] !== "true") fail("the rollback Promotion lacks kargo.akuity.io/rollback");
@@ -143,7 +143,7 @@ try {
   ok("a_running_promotion_shows_running");
   await b.locator("button[data-action=abort]").click();
   await b.locator(".flash", { hasText: "Abort" }).waitFor();
-  await a.locator("#detail .st", { hasText: "Aborted" }).first().waitFor();
+  await a.locator("#phase > .st", { hasText: "Aborted" }).waitFor();
   if (!(await a.evaluate(() => window.__noReload))) fail("the promotion page reloaded");
   await shot(a, "promotion-aborted");
   ok("abort_updates_the_step_list_live");

@@ -205,7 +205,7 @@ pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
             }
         }
         h1 { "Promotion " (pname) }
-        p {
+        p #phase {
             (badge(&phase))
             @if aborting && matches!(phase.as_str(), "Running" | "Pending") { " " (badge_as(Tone::Warning, "Abort requested")) }
             " to Stage " a href=(format!("/ui/projects/{ns}/stages/{}", p.spec.stage)) { (p.spec.stage) }

@@ -1,21 +1,24 @@
 //! Controller scale benchmark on a real `kargo server` process: an
 //! auto-promoting chain and a fan-out at several sizes (Stages x Freight,
 //! Freight created in bulk through the API), each Stage's one step an
-//! `http` call to a local listener. For the second Freight through the
-//! pipeline (the first warms the caches) it reports per-hop latency
+//! `http` call to a local listener. For the Freight after the first (which
+//! warms the caches) it reports per-hop latency
 //! (p50/p95, from when each Promotion succeeded as a watch sees it; for a
 //! fan-out, from s0 to each leaf, so it includes the queue through the
 //! Stage controller's concurrency cap), the whole run per Promotion, Stage
 //! reconciles, controller API requests and LISTs per hop, the server's CPU
 //! time per hop, its CPU use while idle for 20 s afterwards, and its peak
 //! RSS (peak, and steady after the idle window); ratios are against the
-//! smallest size of the same run. Just before each chain, a two-Stage
-//! chain measured several times gives one hop alone (the second Stage's
-//! Promotion after the first's), so each chain row also prints its end to
-//! end against Stages x that hop (target: at most 1.1x); the baseline is
-//! taken beside each row because it moves with the machine's state by
-//! more than the target allows. Then 50 queued Promotions of one Stage
-//! against 50 run one at a time (target: at most 1.2x).
+//! smallest size of the same run. Beside the table, a two-Stage chain
+//! runs for the whole bench and gives one hop alone (the second Stage's
+//! Promotion after the first's). Each chain takes [`CHAIN_PASSES`] new
+//! Freight through it, alternating with [`ONE_HOP_RUNS`] hops of that
+//! baseline before, between and after them, and prints its end to end
+//! against Stages x the hops beside each pass (target: at most 1.1x) as
+//! the median (min-max) over the passes: one hop's median moves with the
+//! machine's state by more than the target allows, so the two are
+//! measured side by side, run by run. Then 50 queued Promotions of one
+//! Stage against 50 run one at a time (target: at most 1.2x).
 //!
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
@@ -107,6 +110,18 @@ fn cpu_time(s: &ServerProc) -> Duration {
 
 fn apply(s: &ServerProc, yaml: &str) {
     common::ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(yaml)));
+}
+
+/// A server in a temporary home with the project and `n` Stages of
+/// `shape`, each Stage's step calling a local listener.
+fn server_with(n: usize, shape: Shape) -> (tempfile::TempDir, ServerProc, kube::Client) {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = ServerProc::start(home.path());
+    let c = client(&s);
+    let target = ok_listener();
+    apply(&s, &project(NS));
+    apply(&s, &stages(NS, n, shape, &target));
+    (home, s, c)
 }
 
 fn new_freight(i: usize) -> Freight {
@@ -207,38 +222,62 @@ struct Row {
     lists: f64,
     cpu_ms: f64,
     idle_cpu: f64,
+    /// Peak after the first measured Freight.
     rss: f64,
+    /// Peak after every pass.
+    rss_all_passes: f64,
     steady_rss: f64,
     total: f64,
-    /// Of a chain: one hop alone (median, min, max in ms), measured just
-    /// before it.
+    /// Of a chain: one hop alone (median, min, max in ms) over the
+    /// baseline runs beside its passes.
     hop: Option<(f64, f64, f64)>,
+    /// Of a chain: end to end against Stages x one hop, per pass (each
+    /// against the median of the baseline runs just before and after it).
+    e2e_ratios: Vec<f64>,
+    /// The same against those runs' mean.
+    e2e_mean_ratios: Vec<f64>,
 }
 
 /// How long the idle server is watched for its CPU use.
 const IDLE_WINDOW: Duration = Duration::from_secs(20);
 
-async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
-    let home = tempfile::tempdir().expect("tempdir");
-    let s = ServerProc::start(home.path());
-    let c = client(&s);
-    let target = ok_listener();
+/// Freight taken through each chain, each pass alternating with runs of
+/// the one-hop baseline.
+const CHAIN_PASSES: usize = 3;
+
+async fn measure(shape: Shape, n: usize, nf: usize, mut baseline: Option<&mut OneHop>) -> Row {
     // Stages and Freight first, auto-promotion last.
-    apply(&s, &project(NS));
-    apply(&s, &stages(NS, n, shape, &target));
+    let (_home, s, c) = server_with(n, shape);
     bulk_freight(&c, 0, nf.saturating_sub(2)).await;
     apply(&s, &auto_promotion(NS));
-    // Warm-up: one Freight goes through; the second is measured.
+    // Warm-up: one Freight goes through; the next ones are measured.
     run_one(&c, nf, n, shape).await;
+    let passes = if baseline.is_some() { CHAIN_PASSES } else { 1 };
+    let mut hops_beside = match baseline.as_deref_mut() {
+        Some(b) => vec![b.sample().await],
+        None => Vec::new(),
+    };
     let before = metrics(&c).await;
     let cpu_before = cpu_time(&s);
     let perf = perf_record(&s, shape, n, nf);
-    let times = run_one(&c, nf + 1, n, shape).await;
+    let mut runs = Vec::new();
+    // Peak RSS as the project stands after one Freight more: each pass
+    // adds a Promotion per Stage, which the watch caches hold.
+    let mut rss = 0.0;
+    for pass in 0..passes {
+        runs.push(run_one(&c, nf + 1 + pass, n, shape).await);
+        if pass == 0 {
+            rss = rss_mb(&s, "VmHWM");
+        }
+        if let Some(b) = baseline.as_deref_mut() {
+            hops_beside.push(b.sample().await);
+        }
+    }
     let cpu = cpu_time(&s) - cpu_before;
     perf_stop(perf);
     let after = metrics(&c).await;
     if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
-        request_detail(shape, n, nf, &before, &after);
+        request_detail(shape, n, nf, n * passes, &before, &after);
     }
     // Idle: nothing changes; only timers (re-checks, Warehouse intervals) run.
     let idle_before = cpu_time(&s);
@@ -246,53 +285,116 @@ async fn measure(shape: Shape, n: usize, nf: usize) -> Row {
     let idle_cpu = (cpu_time(&s) - idle_before).as_secs_f64() / IDLE_WINDOW.as_secs_f64();
     // Per-hop latency: between consecutive Stages of a chain; into each
     // leaf after s0 for a fan-out.
-    let ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    let per_hop: Vec<f64> = match shape {
-        Shape::Chain => std::iter::once(ms[0])
-            .chain(ms.windows(2).map(|w| w[1] - w[0]))
-            .collect(),
-        Shape::FanOut => ms[1..].iter().map(|t| t - ms[0]).collect(),
-    };
-    let total = ms.iter().copied().fold(0.0, f64::max);
-    if shape == Shape::Chain && per_hop.len() >= 10 {
-        let fifth = per_hop.len() / 5;
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let ms: Vec<Vec<f64>> = runs
+        .iter()
+        .map(|times| times.iter().map(|d| d.as_secs_f64() * 1000.0).collect())
+        .collect();
+    let totals: Vec<f64> = ms
+        .iter()
+        .map(|ms| ms.iter().copied().fold(0.0, f64::max))
+        .collect();
+    let hops: Vec<Vec<f64>> = ms
+        .iter()
+        .map(|ms| match shape {
+            Shape::Chain => std::iter::once(ms[0])
+                .chain(ms.windows(2).map(|w| w[1] - w[0]))
+                .collect(),
+            Shape::FanOut => ms[1..].iter().map(|t| t - ms[0]).collect(),
+        })
+        .collect();
+    let first = &hops[0];
+    if shape == Shape::Chain && first.len() >= 10 {
+        let fifth = first.len() / 5;
         eprintln!(
             "chain {n}x{nf}: hops 1-{fifth}: p50 {:.1} mean {:.1}; last {fifth}: p50 {:.1} mean {:.1}; first hop {:.1}",
-            percentile(per_hop[..fifth].to_vec(), 0.5),
-            mean(&per_hop[..fifth]),
-            percentile(per_hop[per_hop.len() - fifth..].to_vec(), 0.5),
-            mean(&per_hop[per_hop.len() - fifth..]),
-            per_hop[0]
+            percentile(first[..fifth].to_vec(), 0.5),
+            mean(&first[..fifth]),
+            percentile(first[first.len() - fifth..].to_vec(), 0.5),
+            mean(&first[first.len() - fifth..]),
+            first[0]
+        );
+        if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
+            for (pass, hops) in hops.iter().enumerate() {
+                let means: Vec<f64> = hops.chunks(hops.len() / 10).map(mean).collect();
+                eprintln!(
+                    "chain {n}x{nf} pass {pass}: mean ms/hop by tenth of the chain {means:.1?}"
+                );
+            }
+        }
+    }
+    // Each pass against the baseline runs on either side of it: their
+    // median, and their mean.
+    let (e2e_ratios, e2e_mean_ratios): (Vec<f64>, Vec<f64>) = totals
+        .iter()
+        .zip(hops_beside.windows(2))
+        .map(|(total, beside)| {
+            let beside = beside.concat();
+            let stages_x = |hop: f64| total / (n as f64 * hop);
+            let by_mean = stages_x(mean(&beside));
+            (stages_x(percentile(beside, 0.5)), by_mean)
+        })
+        .unzip();
+    if !e2e_ratios.is_empty() {
+        eprintln!(
+            "chain {n}x{nf}: pass totals (ms) {totals:.1?}, e2e/(n*hop) per pass {e2e_ratios:.2?}, against the mean hop {e2e_mean_ratios:.2?}"
         );
     }
-    // Per hop: per Promotion (one per Stage).
-    let d = |f: &dyn Fn(&BTreeMap<String, f64>) -> f64| (f(&after) - f(&before)) / n as f64;
+    let all_hops: Vec<f64> = hops.concat();
+    let beside: Vec<f64> = hops_beside.concat();
+    // Per hop: per Promotion (one per Stage and pass).
+    let promotions = (n * passes) as f64;
+    let d = |f: &dyn Fn(&BTreeMap<String, f64>) -> f64| (f(&after) - f(&before)) / promotions;
     Row {
         shape,
         stages: n,
         freight: nf,
-        p50: percentile(per_hop.clone(), 0.5),
-        p95: percentile(per_hop, 0.95),
+        p50: percentile(all_hops.clone(), 0.5),
+        p95: percentile(all_hops, 0.95),
         reconciles: d(&stage_reconciles),
         requests: d(&requests),
         lists: d(&|m| lists(m, "freights") + lists(m, "promotions") + lists(m, "stages")),
-        cpu_ms: cpu.as_secs_f64() * 1000.0 / n as f64,
+        cpu_ms: cpu.as_secs_f64() * 1000.0 / promotions,
         idle_cpu: idle_cpu * 100.0,
-        rss: rss_mb(&s, "VmHWM"),
+        rss,
+        rss_all_passes: rss_mb(&s, "VmHWM"),
         steady_rss: rss_mb(&s, "VmRSS"),
-        total,
-        hop: None,
+        total: percentile(totals, 0.5),
+        hop: (!beside.is_empty()).then(|| median_min_max(beside)),
+        e2e_ratios,
+        e2e_mean_ratios,
     }
+}
+
+/// Per-pass ratios as median (min-max), or "-".
+fn ratios(v: &[f64]) -> String {
+    if v.is_empty() {
+        return "-".into();
+    }
+    let (median, min, max) = median_min_max(v.to_vec());
+    format!("{median:.2} ({min:.2}-{max:.2})")
+}
+
+/// The mean.
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Median, min and max.
+fn median_min_max(v: Vec<f64>) -> (f64, f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(0.0, f64::max);
+    (percentile(v, 0.5), min, max)
 }
 
 /// Prints what one hop cost (`KARGO_BENCH_DETAIL`): the controllers' API
 /// requests by verb and resource, and each timed histogram's count and
-/// mean, its series summed over projects and Stages.
+/// mean, its series summed over projects and Stages; counts are per
+/// Promotion, of the `promotions` the measured passes ran.
 fn request_detail(
     shape: Shape,
     n: usize,
     nf: usize,
+    promotions: usize,
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
 ) {
@@ -320,7 +422,7 @@ fn request_detail(
     for (k, (count, sum)) in timed.iter().filter(|(_, (c, _))| *c > 0.0) {
         eprintln!(
             "  {k:<72} {:>6.2} {:>8.3}",
-            count / n as f64,
+            count / promotions as f64,
             sum * 1000.0 / count
         );
     }
@@ -330,7 +432,7 @@ fn request_detail(
     {
         let count = delta(k);
         if count > 0.0 {
-            eprintln!("  {k:<72} {:>6.2}", count / n as f64);
+            eprintln!("  {k:<72} {:>6.2}", count / promotions as f64);
         }
     }
 }
@@ -365,45 +467,59 @@ fn perf_stop(child: Option<std::process::Child>) {
     }
 }
 
-/// Runs of the two-Stage chain that give one hop's time.
+/// Runs of the two-Stage chain beside each chain pass.
 const ONE_HOP_RUNS: usize = 11;
 
-/// One hop alone: in a two-Stage chain, from the first Stage's Promotion
+/// One hop alone: a two-Stage chain on its own server, kept for the
+/// whole bench. A sample is the time from the first Stage's Promotion
 /// succeeding to the second's (the Freight verified upstream, the
 /// downstream Stage woken, its Promotion created and run) — the unit of
-/// work a longer chain repeats. Median, min and max over
-/// [`ONE_HOP_RUNS`] Freight after a warm-up, in ms.
-async fn one_hop() -> (f64, f64, f64) {
-    let home = tempfile::tempdir().expect("tempdir");
-    let s = ServerProc::start(home.path());
-    let c = client(&s);
-    let target = ok_listener();
-    apply(&s, &project(NS));
-    apply(&s, &stages(NS, 2, Shape::Chain, &target));
-    bulk_freight(&c, 0, 1).await;
-    apply(&s, &auto_promotion(NS));
-    run_one(&c, 1, 2, Shape::Chain).await;
-    let mut ms = Vec::new();
-    for i in 0..ONE_HOP_RUNS {
-        let t = run_one(&c, 2 + i, 2, Shape::Chain).await;
-        ms.push((t[1] - t[0]).as_secs_f64() * 1000.0);
+/// work a longer chain repeats.
+struct OneHop {
+    _home: tempfile::TempDir,
+    server: ServerProc,
+    client: kube::Client,
+    next: usize,
+}
+
+impl OneHop {
+    /// Starts the server and takes one Freight through (the warm-up).
+    async fn start() -> Self {
+        let (home, server, client) = server_with(2, Shape::Chain);
+        bulk_freight(&client, 0, 1).await;
+        apply(&server, &auto_promotion(NS));
+        run_one(&client, 1, 2, Shape::Chain).await;
+        OneHop {
+            _home: home,
+            server,
+            client,
+            next: 2,
+        }
     }
-    let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = ms.iter().copied().fold(0.0, f64::max);
-    eprintln!("one hop runs (ms): {ms:.1?}");
-    (percentile(ms, 0.5), min, max)
+
+    /// [`ONE_HOP_RUNS`] hops, in ms.
+    async fn sample(&mut self) -> Vec<f64> {
+        let mut ms = Vec::new();
+        let cpu_before = cpu_time(&self.server);
+        for _ in 0..ONE_HOP_RUNS {
+            let t = run_one(&self.client, self.next, 2, Shape::Chain).await;
+            self.next += 1;
+            ms.push((t[1] - t[0]).as_secs_f64() * 1000.0);
+        }
+        let cpu = (cpu_time(&self.server) - cpu_before).as_secs_f64() * 1000.0;
+        eprintln!(
+            "one hop runs (ms): {ms:.1?}; server CPU {:.1} ms per Freight (two Promotions)",
+            cpu / ONE_HOP_RUNS as f64
+        );
+        ms
+    }
 }
 
 /// 50 Promotions of one Stage: one at a time (each waited for), then 50
 /// created at once; returns both totals (s).
 async fn queue() -> (f64, f64) {
     const K: usize = 50;
-    let home = tempfile::tempdir().expect("tempdir");
-    let s = ServerProc::start(home.path());
-    let c = client(&s);
-    let target = ok_listener();
-    apply(&s, &project(NS));
-    apply(&s, &stages(NS, 1, Shape::Chain, &target));
+    let (_home, _server, c) = server_with(1, Shape::Chain);
     bulk_freight(&c, 0, 1).await;
     let freight = Api::<Freight>::namespaced(c.clone(), NS)
         .list(&Default::default())
@@ -465,17 +581,12 @@ async fn queue() -> (f64, f64) {
 
 #[tokio::main]
 async fn main() {
+    let mut baseline = OneHop::start().await;
     let mut rows = Vec::new();
     for (n, f) in sizes() {
         for shape in [Shape::Chain, Shape::FanOut] {
-            // Each chain's baseline is measured just before it, so both
-            // see the machine in the same state.
-            let hop = match shape {
-                Shape::Chain => Some(one_hop().await),
-                Shape::FanOut => None,
-            };
-            let mut row = measure(shape, n, f).await;
-            row.hop = hop;
+            let beside = (shape == Shape::Chain).then_some(&mut baseline);
+            let row = measure(shape, n, f, beside).await;
             eprintln!(
                 "{shape:?} {n} Stages x {f} Freight: p50 {:.0} ms/hop, total {:.1} s",
                 row.p50,
@@ -484,11 +595,12 @@ async fn main() {
             rows.push(row);
         }
     }
+    drop(baseline);
     println!(
-        "\nController scale (second Freight through the pipeline; ratios against the smallest size of the same shape)"
+        "\nController scale (the Freight after the warm-up, {CHAIN_PASSES} through each chain; ratios against the smallest size of the same shape)"
     );
     println!(
-        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>10} {:>9} {:>8} {:>9} {:>9} {:>17} {:>11}",
+        "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>17} {:>17} {:>17}",
         "shape",
         "Stages",
         "Freight",
@@ -502,10 +614,12 @@ async fn main() {
         "CPU ms/hop",
         "idle CPU%",
         "RSS MB",
+        "RSS end",
         "steady MB",
         "total s",
         "one hop ms",
-        "e2e/(n*hop)"
+        "e2e/(n*hop)",
+        "e2e/(n*mean hop)"
     );
     for r in &rows {
         let base = rows
@@ -514,7 +628,7 @@ async fn main() {
             .map(|b| b.p50)
             .unwrap_or(r.p50);
         println!(
-            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>10.1} {:>9.2} {:>8.0} {:>9.0} {:>9.1} {:>17} {:>11}",
+            "{:<7} {:>6} {:>7} {:>9.1} {:>9.1} {:>7.2} {:>9.1} {:>11.1} {:>12.1} {:>9.2} {:>10.1} {:>9.2} {:>8.0} {:>9.0} {:>9.0} {:>9.1} {:>17} {:>17} {:>17}",
             format!("{:?}", r.shape),
             r.stages,
             r.freight,
@@ -528,20 +642,25 @@ async fn main() {
             r.cpu_ms,
             r.idle_cpu,
             r.rss,
+            r.rss_all_passes,
             r.steady_rss,
             r.total / 1000.0,
             match r.hop {
                 Some((hop, min, max)) => format!("{hop:.1} ({min:.1}-{max:.1})"),
                 None => "-".into(),
             },
-            match r.hop {
-                Some((hop, _, _)) => format!("{:.2}", r.total / (r.stages as f64 * hop)),
-                None => "-".into(),
-            }
+            ratios(&r.e2e_ratios),
+            ratios(&r.e2e_mean_ratios),
         );
     }
     println!(
-        "one hop: a two-Stage chain, first Stage's Promotion succeeded to the second's, median (min-max) over {ONE_HOP_RUNS} runs, measured just before each chain"
+        "one hop: a two-Stage chain, first Stage's Promotion succeeded to the second's, median (min-max) over the {ONE_HOP_RUNS} runs before, between and after the chain's passes"
+    );
+    println!(
+        "e2e/(n*hop): a pass's total against Stages x the median of the one-hop runs just before and after it; median (min-max) over the passes; e2e/(n*mean hop): the same against those runs' mean (a pass is a sum of hops)"
+    );
+    println!(
+        "RSS MB: peak after the first measured Freight; RSS end: peak after every pass (each adds a Promotion per Stage); steady MB: after the idle window"
     );
     println!(
         "targets: chain p50 < 50 ms/hop at every size; chain e2e/(n*hop) <= 1.1; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"

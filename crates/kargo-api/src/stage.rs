@@ -339,9 +339,12 @@ pub struct FreightCollection {
     #[serde(default)]
     #[schemars(extend("x-kargo-required" = true))]
     pub id: String,
-    /// Freight by origin key (`Warehouse/name`).
+    /// Freight by origin key (`Warehouse/name`). Boxed: a map node has
+    /// room for eleven entries, and a collection (ten in each Stage's
+    /// history, one in each Promotion) mostly holds one, so unboxed
+    /// references would make each collection cost about 2 kB more.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub items: BTreeMap<String, FreightReference>,
+    pub items: BTreeMap<String, Box<FreightReference>>,
     /// Verification attempts, newest first (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verification_history: Vec<VerificationInfo>,

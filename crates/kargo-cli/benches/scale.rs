@@ -18,7 +18,9 @@
 //! the median (min-max) over the passes: one hop's median moves with the
 //! machine's state by more than the target allows, so the two are
 //! measured side by side, run by run. Then 50 queued Promotions of one
-//! Stage against 50 run one at a time (target: at most 1.2x).
+//! Stage against 50 run one at a time (target: at most 1.2x). Last, at
+//! the largest size, RSS as a fan-out's Stages fill up to the garbage
+//! collector's limit of finished Promotions (20 each).
 //!
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
@@ -467,6 +469,32 @@ fn perf_stop(child: Option<std::process::Child>) {
     }
 }
 
+/// Finished Promotions the garbage collector keeps per Stage by default:
+/// after this many Freight a project holds as many Promotions as it ever
+/// will.
+const RETAINED_PROMOTIONS: usize = 20;
+
+/// The server's memory as a fan-out of `n` Stages with `nf` Freight
+/// takes [`RETAINED_PROMOTIONS`] Freight through (each pass adds a
+/// finished Promotion per Stage, which the watch caches hold, and a
+/// Freight collection to each Stage's history): `VmRSS` (MB) before the
+/// first and after every fifth, a second after the pass ends.
+async fn retention(n: usize, nf: usize) -> Vec<(usize, f64)> {
+    let (_home, s, c) = server_with(n, Shape::FanOut);
+    bulk_freight(&c, 0, nf.saturating_sub(2)).await;
+    apply(&s, &auto_promotion(NS));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut out = vec![(0, rss_mb(&s, "VmRSS"))];
+    for pass in 1..=RETAINED_PROMOTIONS {
+        run_one(&c, nf + pass, n, Shape::FanOut).await;
+        if pass % 5 == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            out.push((pass, rss_mb(&s, "VmRSS")));
+        }
+    }
+    out
+}
+
 /// Runs of the two-Stage chain beside each chain pass.
 const ONE_HOP_RUNS: usize = 11;
 
@@ -665,6 +693,16 @@ async fn main() {
     println!(
         "targets: chain p50 < 50 ms/hop at every size; chain e2e/(n*hop) <= 1.1; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"
     );
+    if let Some(&(n, f)) = sizes().iter().max() {
+        let rss = retention(n, f).await;
+        println!(
+            "\nRSS MB as Promotions accumulate: a fan-out of {n} Stages x {f} Freight, after each fifth new Freight (target at 1,000 x 10,000: < 150 MB throughout)"
+        );
+        println!("{:<22} {:>8}", "Freight (Promotions)", "RSS MB");
+        for (pass, mb) in rss {
+            println!("{:<22} {mb:>8.0}", format!("{pass} ({})", pass * n));
+        }
+    }
     let (one, queued) = queue().await;
     println!("\n50 Promotions of one Stage");
     println!("{:<28} {:>8}", "", "total s");

@@ -240,6 +240,11 @@ fn server_rules() -> Vec<Value> {
         rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
         rule(K, &["*"], &["*"]),
         rule(
+            &[kargo_api::EE_GROUP],
+            &["eventrouters", "messagechannels", "clustermessagechannels"],
+            READ,
+        ),
+        rule(
             &["rbac.authorization.k8s.io"],
             &["roles", "rolebindings", "clusterroles"],
             READ,

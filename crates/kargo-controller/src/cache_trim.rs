@@ -1,12 +1,14 @@
 //! What the watch caches keep of an object. Every kind drops
 //! `managedFields` (field ownership, which only the API server reads). A
 //! finished Promotion also drops what only running it needs: its copy of
-//! the steps and variables, and its step state except the Argo CD outputs
-//! the Stage's `argocd-context` annotation is built from. A Stage keeps up
-//! to the garbage collector's limit of finished Promotions (20 by
-//! default), read only for their phase, Freight, times, message, health
-//! checks and annotations, so at 1,000 Stages their step state would be
-//! most of the cache.
+//! the steps and variables, its step records and Freight collection, and
+//! its step state except the Argo CD outputs the Stage's `argocd-context`
+//! annotation is built from. A Stage keeps up to the garbage collector's
+//! limit of finished Promotions (20 by default), read from the cache only
+//! for their phase, Freight, times, message, health checks and
+//! annotations, so at 1,000 Stages the rest would be most of the cache.
+//! (The Stage controller reads a newly finished Promotion whole, once,
+//! for the Stage's `lastPromotion`.)
 
 use kargo_api::{AnalysisRun, Application, Freight, ProjectConfig, Promotion, Stage, Warehouse};
 
@@ -32,9 +34,10 @@ impl Trim for Promotion {
     }
 }
 
-/// Drops a finished Promotion's steps, variables and step state (but the
-/// Argo CD outputs), and its `managedFields`; a Promotion not yet
-/// finished is kept whole, as running it reads all of it.
+/// Drops a finished Promotion's steps, variables, step records, Freight
+/// collection and step state (but the Argo CD outputs), and its
+/// `managedFields`; a Promotion not yet finished is kept whole, as
+/// running it reads all of it.
 fn promotion(p: &mut Promotion) {
     p.metadata.managed_fields = None;
     let Some(st) = p.status.as_mut() else {
@@ -45,6 +48,10 @@ fn promotion(p: &mut Promotion) {
     }
     p.spec.steps = Vec::new();
     p.spec.vars = Vec::new();
+    st.step_execution_metadata = Vec::new();
+    st.freight_collection = None;
+    st.current_step = None;
+    st.last_handled_refresh = String::new();
     st.state = st
         .state
         .as_ref()
@@ -67,6 +74,8 @@ mod tests {
                           {"uses": "argocd-update", "as": "sync"}]},
             "status": {"phase": phase, "message": "m", "finishedAt": "2026-11-30T00:00:00Z",
                 "freight": {"name": "f", "origin": {"kind": "Warehouse", "name": "w"}},
+                "freightCollection": {"id": "c", "items": {"Warehouse/w": {"name": "f", "origin": {"kind": "Warehouse", "name": "w"}}}},
+                "currentStep": 1,
                 "healthChecks": [{"uses": "argocd-update", "config": {"apps": [{"name": "a"}]}}],
                 "stepExecutionMetadata": [{"alias": "sync", "status": "Succeeded"}],
                 "state": {"steps": [{"uses": "git-clone", "as": "step-0"}, {"uses": "argocd-update", "as": "sync"}],
@@ -90,7 +99,7 @@ mod tests {
             assert_eq!(st.finished_at, was.finished_at);
             assert_eq!(st.freight, was.freight);
             assert_eq!(st.health_checks, was.health_checks);
-            assert_eq!(st.step_execution_metadata, was.step_execution_metadata);
+            assert!(st.step_execution_metadata.is_empty() && st.freight_collection.is_none());
             assert_eq!(
                 st.state,
                 Some(json!({"steps": [{"uses": "argocd-update", "as": "sync"}],

@@ -17,7 +17,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Event, Secret};
 use kargo_api::notification::{ClusterMessageChannel, EventRouter, MessageChannel, RouterChannel};
 use kargo_promotion::message::{Channel, Message, Retry, send_with_retries};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -38,8 +40,23 @@ struct State {
     threads: Mutex<HashMap<String, String>>,
 }
 
-/// Routes Events until dropped, with `retry` for each delivery.
+/// Routes Events until dropped, with `retry` for each delivery. The
+/// EventRouters are read from a watch-fed cache, not listed per Event.
 pub async fn run(client: kube::Client, retry: Retry) {
+    let (routers, writer) = reflector::store::<EventRouter>();
+    let router_watch = watcher::watcher(Api::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|ev| async move {
+            if let Err(err) = ev {
+                tracing::debug!(error = %err, "EventRouter watch");
+            }
+        });
+    futures::future::join(router_watch, route_events(client, routers, retry)).await;
+}
+
+/// Routes each Kargo Event the watch brings through `routers`.
+async fn route_events(client: kube::Client, routers: Store<EventRouter>, retry: Retry) {
     let state = Arc::new(State::default());
     let api: Api<Event> = Api::all(client.clone());
     let mut events = std::pin::pin!(watcher::watcher(api, watcher::Config::default()));
@@ -75,9 +92,9 @@ pub async fn run(client: kube::Client, retry: Retry) {
         if !fresh {
             continue;
         }
-        let (client, state) = (client.clone(), state.clone());
+        let (client, state, routers) = (client.clone(), state.clone(), routers.clone());
         tokio::spawn(async move {
-            route(&client, &e, &state, retry).await;
+            route(&client, &routers, &e, &state, retry).await;
             if let Ok(mut f) = state.in_flight.lock() {
                 f.remove(&uid);
             }
@@ -232,18 +249,29 @@ fn created(
     meta.creation_timestamp.as_ref().map(|t| t.0)
 }
 
-async fn route(client: &kube::Client, e: &Event, state: &State, retry: Retry) {
+async fn route(
+    client: &kube::Client,
+    routers: &Store<EventRouter>,
+    e: &Event,
+    state: &State,
+    retry: Retry,
+) {
     let ns = e.metadata.namespace.clone().unwrap_or_default();
     let reason = e.reason.clone().unwrap_or_default();
-    let api = Api::<EventRouter>::namespaced(client.clone(), &ns);
-    let lp = ListParams::default();
-    let routers = match crate::bounded(CALL_TIMEOUT, api.list(&lp)).await {
-        Ok(l) => l.items,
-        Err(err) => {
-            tracing::warn!(namespace = %ns, error = %err, "listing EventRouters");
-            return;
-        }
-    };
+    if tokio::time::timeout(CALL_TIMEOUT, routers.wait_until_ready())
+        .await
+        .is_err()
+    {
+        tracing::warn!(namespace = %ns, "the EventRouter watch has not listed yet");
+        return;
+    }
+    let mut routers: Vec<Arc<EventRouter>> = routers
+        .state()
+        .into_iter()
+        .filter(|r| r.metadata.namespace.as_deref() == Some(ns.as_str()))
+        .collect();
+    // In name order, as a list returns them.
+    routers.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let data = event_data(e);
     let mut handled = false;
     for r in &routers {

@@ -289,6 +289,9 @@ struct Prepared {
     input_ctx: PromotionContext,
     freight: Vec<Value>,
     lookup: CacheLookup,
+    /// Git credentials, loaded when a step may reach a git repository
+    /// (`git-clone`, `git-push`, `git-open-pr`, ..., or a PromotionTask's
+    /// steps).
     creds: CredentialSet,
     /// Registry credentials, loaded when a step may reach a registry
     /// (`oci-push`, `oci-download`, or a PromotionTask's steps).
@@ -298,6 +301,40 @@ struct Prepared {
     chart_creds: CredentialSet,
     tasks: HashMap<String, PromotionTaskSpec>,
     state: RunState,
+}
+
+/// Which of the expression functions that read the Project's objects a
+/// Promotion may call: a call is looked for in its steps, variables and
+/// PromotionTasks as written (a mention that is not a call only costs a
+/// read).
+struct ExpressionCalls {
+    config_map: bool,
+    secret: bool,
+}
+
+impl ExpressionCalls {
+    fn of(p: &Promotion, tasks: &HashMap<String, PromotionTaskSpec>) -> Self {
+        static CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"\b(configMap|secret)\s*\(").expect("a valid pattern")
+        });
+        let mut texts = vec![serde_json::to_string(&p.spec).unwrap_or_default()];
+        texts.extend(
+            tasks
+                .values()
+                .map(|t| serde_json::to_string(t).unwrap_or_default()),
+        );
+        let mut calls = ExpressionCalls {
+            config_map: false,
+            secret: false,
+        };
+        for m in texts.iter().flat_map(|t| CALL.captures_iter(t)) {
+            match &m[1] {
+                "configMap" => calls.config_map = true,
+                _ => calls.secret = true,
+            }
+        }
+        calls
+    }
 }
 
 async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
@@ -335,26 +372,60 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             collection.push(f.to_value_without_status().map_err(|e| e.to_string())?);
         }
     }
+    let mut tasks = HashMap::new();
+    let refs: Vec<PromotionTaskReference> =
+        p.spec.steps.iter().filter_map(|s| s.task.clone()).collect();
+    for t in refs {
+        let spec = if t.kind == "ClusterPromotionTask" {
+            Api::<ClusterPromotionTask>::all(c.clone())
+                .get_opt(&t.name)
+                .await
+                .map_err(|e| err("a ClusterPromotionTask", e))?
+                .map(|x| x.spec)
+        } else {
+            Api::<PromotionTask>::namespaced(c.clone(), &ns)
+                .get_opt(&t.name)
+                .await
+                .map_err(|e| err("a PromotionTask", e))?
+                .map(|x| x.spec)
+        };
+        if let Some(spec) = spec {
+            tasks.insert(format!("{}/{}", t.kind, t.name), spec);
+        }
+    }
     let mut lookup = StaticLookup {
         freight: collection.clone(),
         ..Default::default()
     };
-    for cm in Api::<ConfigMap>::namespaced(c.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| err("ConfigMaps", e))?
-        .items
-    {
+    // The Project's ConfigMaps and Secrets, for `configMap()` and
+    // `secret()`: read only when some step, variable or task calls them.
+    let calls = ExpressionCalls::of(p, &tasks);
+    let config_maps = match calls.config_map {
+        true => {
+            Api::<ConfigMap>::namespaced(c.clone(), &ns)
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| err("ConfigMaps", e))?
+                .items
+        }
+        false => Vec::new(),
+    };
+    for cm in config_maps {
         lookup
             .config_maps
             .insert(cm.name_any(), cm.data.clone().unwrap_or_default());
     }
-    for s in Api::<Secret>::namespaced(c.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| err("Secrets", e))?
-        .items
-    {
+    let secrets = match calls.secret {
+        true => {
+            Api::<Secret>::namespaced(c.clone(), &ns)
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| err("Secrets", e))?
+                .items
+        }
+        false => Vec::new(),
+    };
+    for s in secrets {
         let data: BTreeMap<String, String> = s
             .data
             .clone()
@@ -364,9 +435,18 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             .collect();
         lookup.secrets.insert(s.name_any(), data);
     }
-    let creds = CredentialSet::load(c, &ns, CredType::Git)
-        .await
-        .map_err(|e| err("credentials", e))?;
+    let creds = if p
+        .spec
+        .steps
+        .iter()
+        .any(|s| s.task.is_some() || s.uses.starts_with("git-"))
+    {
+        CredentialSet::load(c, &ns, CredType::Git)
+            .await
+            .map_err(|e| err("credentials", e))?
+    } else {
+        CredentialSet::default()
+    };
     let image_creds = if p
         .spec
         .steps
@@ -391,27 +471,6 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     } else {
         CredentialSet::default()
     };
-    let mut tasks = HashMap::new();
-    let refs: Vec<PromotionTaskReference> =
-        p.spec.steps.iter().filter_map(|s| s.task.clone()).collect();
-    for t in refs {
-        let spec = if t.kind == "ClusterPromotionTask" {
-            Api::<ClusterPromotionTask>::all(c.clone())
-                .get_opt(&t.name)
-                .await
-                .map_err(|e| err("a ClusterPromotionTask", e))?
-                .map(|x| x.spec)
-        } else {
-            Api::<PromotionTask>::namespaced(c.clone(), &ns)
-                .get_opt(&t.name)
-                .await
-                .map_err(|e| err("a PromotionTask", e))?
-                .map(|x| x.spec)
-        };
-        if let Some(spec) = spec {
-            tasks.insert(format!("{}/{}", t.kind, t.name), spec);
-        }
-    }
     let state: RunState = match p.status.as_ref().and_then(|s| s.state.clone()) {
         Some(v) => serde_json::from_value(v)
             .map_err(|e| format!("the saved progress of this Promotion is unreadable: {e}"))?,
@@ -781,4 +840,44 @@ pub fn running(ctx: &Context) -> HashSet<String> {
         .keys()
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn promotion(steps: Value, vars: Value) -> Promotion {
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"stage": "dev", "freight": "f", "steps": steps, "vars": vars},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn configmaps_and_secrets_are_read_only_for_a_promotion_that_calls_them() {
+        let http =
+            json!([{"uses": "http", "config": {"url": "https://example.com/${{ ctx.stage }}"}}]);
+        let calls = ExpressionCalls::of(&promotion(http.clone(), json!([])), &HashMap::new());
+        assert!(!calls.config_map && !calls.secret);
+
+        let in_step = json!([{"uses": "http", "config": {"url": "${{ configMap('urls').dev }}"}}]);
+        let calls = ExpressionCalls::of(&promotion(in_step, json!([])), &HashMap::new());
+        assert!(calls.config_map && !calls.secret);
+
+        let in_var = json!([{"name": "token", "value": "${{ secret ('api').token }}"}]);
+        let calls = ExpressionCalls::of(&promotion(http.clone(), in_var), &HashMap::new());
+        assert!(!calls.config_map && calls.secret);
+
+        // A PromotionTask's steps count as the Promotion's own.
+        let task: PromotionTaskSpec = serde_json::from_value(json!({
+            "steps": [{"uses": "http", "config": {"url": "${{secret('api').url}}"}}]
+        }))
+        .unwrap();
+        let tasks = HashMap::from([("PromotionTask/t".to_string(), task)]);
+        let calls = ExpressionCalls::of(&promotion(http, json!([])), &tasks);
+        assert!(!calls.config_map && calls.secret);
+    }
 }

@@ -335,7 +335,15 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             .last_promotion
             .as_ref()
             .is_none_or(|l| l.name != last.name_any());
-        st.last_promotion = Some(reference(&last));
+        if newly_finished {
+            // The cache keeps a finished Promotion without its step records
+            // and Freight collection (`cache_trim`); the Stage's record of
+            // it is whole, read once, when it finishes.
+            let whole = Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&last.name_any())
+                .await?;
+            st.last_promotion = Some(reference(whole.as_ref().unwrap_or(&last)));
+        }
         if newly_finished && phase(&last) == PromotionPhase::Succeeded {
             if let Some(previous) = st.freight_history.first_mut() {
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
@@ -523,7 +531,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
 
 /// Kargo's Freight collection id: the SHA-1 of its sorted Freight names
 /// joined by `,` (`FreightCollection.UpdateOrPush`).
-fn collection_id(items: &std::collections::BTreeMap<String, FreightReference>) -> String {
+fn collection_id(items: &std::collections::BTreeMap<String, Box<FreightReference>>) -> String {
     use sha1::Digest;
     let mut names: Vec<&str> = items.values().map(|r| r.name.as_str()).collect();
     names.sort_unstable();
@@ -771,7 +779,7 @@ async fn record_success(
         .filter(|r| r.origin == fref.origin && r.name != fref.name)
         .map(|r| r.name.clone())
         .collect();
-    items.insert(origin_key(&fref), fref.clone());
+    items.insert(origin_key(&fref), Box::new(fref.clone()));
     let id = collection_id(&items);
     st.freight_history.insert(
         0,

@@ -110,6 +110,19 @@ pub fn lists(c: &BTreeMap<String, f64>, resource: &str) -> f64 {
     c.get(&key).copied().unwrap_or(0.0)
 }
 
+/// The controllers' LISTs so far, by resource.
+pub fn all_lists(c: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    c.iter()
+        .filter_map(|(k, v)| {
+            let labels = k.strip_prefix("kargo_controller_api_requests_total{")?;
+            let resource = labels
+                .strip_prefix("verb=\"list\",resource=\"")?
+                .strip_suffix("\"}")?;
+            Some((resource.to_string(), *v))
+        })
+        .collect()
+}
+
 /// All the controllers' requests so far.
 pub fn requests(c: &BTreeMap<String, f64>) -> f64 {
     c.iter()

@@ -1229,8 +1229,14 @@ fn http_step_notifies_and_polls() {
         )
     };
     let notify = format!(
-        "      - uses: http\n        as: notify\n        config:\n          method: POST\n          url: http://{health}/notify\n          body: '${{{{ quote(ctx.stage + \" gets \" + ctx.targetFreight.name) }}}}'\n          successExpression: response.body.status == \"ok\"\n          outputs:\n          - {{name: answer, fromExpression: response.body.status}}\n"
+        "      - uses: http\n        as: notify\n        config:\n          method: POST\n          url: http://{health}/notify\n          body: '${{{{ quote(ctx.stage + \" gets \" + ctx.targetFreight.name) }}}}'\n          successExpression: response.body.status == \"ok\"\n          outputs:\n          - {{name: answer, fromExpression: response.body.status}}\n      - uses: compose-output\n        as: settings\n        config:\n          greeting: \"${{{{ configMap('settings').greeting }}}}\"\n          token: \"${{{{ secret('api').token }}}}\"\n"
     );
+    // What configMap() and secret() read (a Promotion that calls them
+    // reads the Project's ConfigMaps and Secrets; one that does not, none).
+    ok(&s.kargo_stdin(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: my-web-app}\ndata: {greeting: hello}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: api, namespace: my-web-app, labels: {kargo.akuity.io/cred-type: generic}}\nstringData: {token: s3cr3t}\n"),
+    ));
     ok(&s.kargo_stdin(&["apply", "-f", "-"], Some(&stage("notify", &notify))));
     wait_for("the Freight", 30, || !name_of_tag(&s, "v1.0.0").is_empty());
     let freight = name_of_tag(&s, "v1.0.0");
@@ -1242,6 +1248,9 @@ fn http_step_notifies_and_polls() {
         p["status"]["state"]["outputs"]["notify"]["answer"], "ok",
         "{p}"
     );
+    let settings = &p["status"]["state"]["outputs"]["settings"];
+    assert_eq!(settings["greeting"], "hello", "{p}");
+    assert_eq!(settings["token"], "s3cr3t", "{p}");
 
     // The service keeps answering "down": the step stays Running, then its
     // retry timeout fails the Promotion with the reason.

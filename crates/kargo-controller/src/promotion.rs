@@ -337,6 +337,38 @@ impl ExpressionCalls {
     }
 }
 
+/// The objects of `api`, listed only when `wanted`.
+async fn list_if<K>(wanted: bool, api: Api<K>) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match wanted {
+        true => Ok(api.list(&ListParams::default()).await?.items),
+        false => Ok(Vec::new()),
+    }
+}
+
+/// The Project's credentials of `kind`, loaded only when a step whose
+/// `uses` starts with `prefix`, or a PromotionTask (whose steps are not
+/// known yet), may need them.
+async fn credentials_for(
+    c: &kube::Client,
+    ns: &str,
+    p: &Promotion,
+    prefix: &str,
+    kind: CredType,
+) -> Result<CredentialSet, kube::Error> {
+    let may_use = p
+        .spec
+        .steps
+        .iter()
+        .any(|s| s.task.is_some() || s.uses.starts_with(prefix));
+    match may_use {
+        true => CredentialSet::load(c, ns, kind).await,
+        false => Ok(CredentialSet::default()),
+    }
+}
+
 async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     let ns = p.namespace().unwrap_or_default();
     let c = &ctx.client;
@@ -400,31 +432,20 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     // The Project's ConfigMaps and Secrets, for `configMap()` and
     // `secret()`: read only when some step, variable or task calls them.
     let calls = ExpressionCalls::of(p, &tasks);
-    let config_maps = match calls.config_map {
-        true => {
-            Api::<ConfigMap>::namespaced(c.clone(), &ns)
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| err("ConfigMaps", e))?
-                .items
-        }
-        false => Vec::new(),
-    };
+    let config_maps = list_if(
+        calls.config_map,
+        Api::<ConfigMap>::namespaced(c.clone(), &ns),
+    )
+    .await
+    .map_err(|e| err("ConfigMaps", e))?;
     for cm in config_maps {
         lookup
             .config_maps
             .insert(cm.name_any(), cm.data.clone().unwrap_or_default());
     }
-    let secrets = match calls.secret {
-        true => {
-            Api::<Secret>::namespaced(c.clone(), &ns)
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| err("Secrets", e))?
-                .items
-        }
-        false => Vec::new(),
-    };
+    let secrets = list_if(calls.secret, Api::<Secret>::namespaced(c.clone(), &ns))
+        .await
+        .map_err(|e| err("Secrets", e))?;
     for s in secrets {
         let data: BTreeMap<String, String> = s
             .data
@@ -435,42 +456,15 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
             .collect();
         lookup.secrets.insert(s.name_any(), data);
     }
-    let creds = if p
-        .spec
-        .steps
-        .iter()
-        .any(|s| s.task.is_some() || s.uses.starts_with("git-"))
-    {
-        CredentialSet::load(c, &ns, CredType::Git)
-            .await
-            .map_err(|e| err("credentials", e))?
-    } else {
-        CredentialSet::default()
-    };
-    let image_creds = if p
-        .spec
-        .steps
-        .iter()
-        .any(|s| s.task.is_some() || s.uses.starts_with("oci-"))
-    {
-        CredentialSet::load(c, &ns, CredType::Image)
-            .await
-            .map_err(|e| err("credentials", e))?
-    } else {
-        CredentialSet::default()
-    };
-    let chart_creds = if p
-        .spec
-        .steps
-        .iter()
-        .any(|s| s.task.is_some() || s.uses.starts_with("helm-"))
-    {
-        CredentialSet::load(c, &ns, CredType::Helm)
-            .await
-            .map_err(|e| err("credentials", e))?
-    } else {
-        CredentialSet::default()
-    };
+    let creds = credentials_for(c, &ns, p, "git-", CredType::Git)
+        .await
+        .map_err(|e| err("credentials", e))?;
+    let image_creds = credentials_for(c, &ns, p, "oci-", CredType::Image)
+        .await
+        .map_err(|e| err("credentials", e))?;
+    let chart_creds = credentials_for(c, &ns, p, "helm-", CredType::Helm)
+        .await
+        .map_err(|e| err("credentials", e))?;
     let state: RunState = match p.status.as_ref().and_then(|s| s.state.clone()) {
         Some(v) => serde_json::from_value(v)
             .map_err(|e| format!("the saved progress of this Promotion is unreadable: {e}"))?,

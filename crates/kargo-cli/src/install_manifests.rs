@@ -85,6 +85,12 @@ fn controller_rules() -> Vec<Value> {
             &["events"],
             &["create", "patch", "list", "watch", "delete"],
         ),
+        // EventRouters route Kargo Events to their channels.
+        rule(
+            &[kargo_api::EE_GROUP],
+            &["eventrouters", "messagechannels", "clustermessagechannels"],
+            READ,
+        ),
         rule(
             K,
             &["projects"],
@@ -239,11 +245,6 @@ fn server_rules() -> Vec<Value> {
         ),
         rule(&["authentication.k8s.io"], &["tokenreviews"], &["create"]),
         rule(K, &["*"], &["*"]),
-        rule(
-            &[kargo_api::EE_GROUP],
-            &["eventrouters", "messagechannels", "clustermessagechannels"],
-            READ,
-        ),
         rule(
             &["rbac.authorization.k8s.io"],
             &["roles", "rolebindings", "clusterroles"],

@@ -59,9 +59,10 @@ fn a_chain_moves_freight_without_listing() {
     // No LIST of anything: the watches' caches serve every read, and a
     // Promotion whose steps call neither configMap() nor secret() nor use
     // credentials reads no ConfigMap, Secret or credential.
+    let listed_before = all_lists(&before);
     let listed: Vec<String> = all_lists(&after)
         .into_iter()
-        .filter(|(r, n)| all_lists(&before).get(r) != Some(n))
+        .filter(|(r, n)| listed_before.get(r) != Some(n))
         .map(|(r, n)| format!("{r}: {n}"))
         .collect();
     assert!(

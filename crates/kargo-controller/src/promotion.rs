@@ -439,22 +439,21 @@ async fn prepare(p: &Promotion, ctx: &Context) -> Result<Prepared, String> {
     .await
     .map_err(|e| err("ConfigMaps", e))?;
     for cm in config_maps {
-        lookup
-            .config_maps
-            .insert(cm.name_any(), cm.data.clone().unwrap_or_default());
+        let name = cm.name_any();
+        lookup.config_maps.insert(name, cm.data.unwrap_or_default());
     }
     let secrets = list_if(calls.secret, Api::<Secret>::namespaced(c.clone(), &ns))
         .await
         .map_err(|e| err("Secrets", e))?;
     for s in secrets {
+        let name = s.name_any();
         let data: BTreeMap<String, String> = s
             .data
-            .clone()
             .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
             .collect();
-        lookup.secrets.insert(s.name_any(), data);
+        lookup.secrets.insert(name, data);
     }
     let creds = credentials_for(c, &ns, p, "git-", CredType::Git)
         .await

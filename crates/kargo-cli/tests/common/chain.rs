@@ -105,9 +105,7 @@ pub fn counters(metrics: &str) -> BTreeMap<String, f64> {
 
 /// The controllers' LIST requests of `resource` so far.
 pub fn lists(c: &BTreeMap<String, f64>, resource: &str) -> f64 {
-    let key =
-        format!("kargo_controller_api_requests_total{{verb=\"list\",resource=\"{resource}\"}}");
-    c.get(&key).copied().unwrap_or(0.0)
+    all_lists(c).get(resource).copied().unwrap_or(0.0)
 }
 
 /// The controllers' LISTs so far, by resource.

@@ -32,15 +32,44 @@ pub fn stage(s: &Stage) -> Value {
 /// A Promotion: name, rollback annotation, Stage, Freight, phase, end.
 pub fn promotion(p: &Promotion) -> Value {
     let st = p.status.as_ref();
+    promotion_of(&PromotionFields {
+        name: p.metadata.name.as_deref().unwrap_or_default(),
+        rollback: annotation(&p.metadata, ROLLBACK_ANNOTATION) == Some("true"),
+        stage: &p.spec.stage,
+        freight: &p.spec.freight,
+        phase: st.and_then(|s| s.phase),
+        finished_at: st.and_then(|s| s.finished_at.as_deref()),
+    })
+}
+
+/// What the figures read of a Promotion, wherever it is kept (the
+/// controller's index holds finished Promotions as these fields only).
+pub struct PromotionFields<'a> {
+    /// `metadata.name`.
+    pub name: &'a str,
+    /// It carries `kargo.akuity.io/rollback: "true"`.
+    pub rollback: bool,
+    /// `spec.stage`.
+    pub stage: &'a str,
+    /// `spec.freight`.
+    pub freight: &'a str,
+    /// `status.phase`.
+    pub phase: Option<crate::promotion::PromotionPhase>,
+    /// `status.finishedAt`.
+    pub finished_at: Option<&'a str>,
+}
+
+/// A Promotion cut from its fields, as [`promotion`] cuts a whole one.
+pub fn promotion_of(p: &PromotionFields<'_>) -> Value {
     json!({
         "metadata": {
-            "name": p.metadata.name,
-            "annotations": {ROLLBACK_ANNOTATION: annotation(&p.metadata, ROLLBACK_ANNOTATION)},
+            "name": p.name,
+            "annotations": {ROLLBACK_ANNOTATION: p.rollback.then_some("true")},
         },
-        "spec": {"stage": p.spec.stage, "freight": p.spec.freight},
+        "spec": {"stage": p.stage, "freight": p.freight},
         "status": {
-            "phase": st.and_then(|s| s.phase),
-            "finishedAt": st.and_then(|s| s.finished_at.as_deref()),
+            "phase": p.phase,
+            "finishedAt": p.finished_at,
         },
     })
 }
@@ -102,17 +131,18 @@ pub struct Collected {
 }
 
 impl Collected {
-    /// From typed objects of one project.
+    /// From typed objects of one project, its Promotions already cut (by
+    /// [`promotion`] or [`promotion_of`]).
     pub fn of<'a>(
         stages: impl IntoIterator<Item = &'a Stage>,
-        promotions: impl IntoIterator<Item = &'a Promotion>,
+        promotions: impl IntoIterator<Item = Value>,
         freight_: impl IntoIterator<Item = &'a Freight>,
         analysis_runs: impl IntoIterator<Item = &'a AnalysisRun>,
         warehouses: impl IntoIterator<Item = &'a Warehouse>,
     ) -> Collected {
         let mut c = Collected {
             stages: stages.into_iter().map(stage).collect(),
-            promotions: promotions.into_iter().map(promotion).collect(),
+            promotions: promotions.into_iter().collect(),
             analysis_runs: analysis_runs.into_iter().map(analysis_run).collect(),
             warehouses: warehouses.into_iter().map(warehouse).collect(),
             ..Default::default()
@@ -196,7 +226,13 @@ mod tests {
             "creationTimestamp": "2026-01-01T04:01:00Z", "annotations": {PROMOTION_ANNOTATION: "c"}},
             "spec": {"metrics": []}, "status": {"phase": "Successful"}}))
         .unwrap();
-        let cut = Collected::of([&stage], &promotions, [&freight_], [&run], [&warehouse_]);
+        let cut = Collected::of(
+            [&stage],
+            promotions.iter().map(promotion),
+            [&freight_],
+            [&run],
+            [&warehouse_],
+        );
         fn whole<T: serde::Serialize>(v: &[&T]) -> Vec<Value> {
             v.iter().map(|o| serde_json::to_value(o).unwrap()).collect()
         }

@@ -360,6 +360,10 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
         .unwrap()
         .to_string();
     ok(&s.kargo(&["abort", "promotion", &pending, "-p", "my-web-app"]));
+    // A working directory left by an earlier run of the one to abort.
+    let projects_work = s.data.join("work").join("my-web-app");
+    let work = |name: &str| projects_work.join(name);
+    std::fs::create_dir_all(work(&pending).join("left")).unwrap();
     drop(s);
 
     let s = ServerProc::start(home.path());
@@ -386,6 +390,19 @@ fn promotions_resume_after_a_restart_and_aborts_are_honoured() {
         values(&r, "staging").contains("tag: v0.0.0"),
         "an aborted Promotion changes nothing"
     );
+    // A run removes its working directory when it ends, and so does an
+    // abort; one a process was cut off before removing goes at the next
+    // start (the cache keeps no finished Promotion to reconcile).
+    wait_for("the working directories to go", 30, || {
+        !work(&running).exists() && !work(&pending).exists()
+    });
+    drop(s);
+    std::fs::create_dir_all(work(&running).join("left")).unwrap();
+    let s = ServerProc::start(home.path());
+    wait_for("the stale working directory to go", 30, || {
+        !work(&running).exists()
+    });
+    assert_eq!(phase(&s, &running), "Succeeded");
 }
 
 /// A tiny health endpoint for verification: `/.../healthz` answers 200

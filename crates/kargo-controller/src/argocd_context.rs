@@ -33,18 +33,6 @@ fn step_apps(state: Option<&Value>) -> impl Iterator<Item = (&str, &str, &Value)
     })
 }
 
-/// The part of a Promotion's `status.state` that [`value`] reads: its
-/// Argo CD steps and their `apps` outputs (None when it has none), so a
-/// cache can drop the rest of a finished Promotion's state.
-pub fn kept_state(state: &Value) -> Option<Value> {
-    let (mut steps, mut outputs) = (Vec::new(), serde_json::Map::new());
-    for (uses, alias, apps) in step_apps(Some(state)) {
-        steps.push(json!({"uses": uses, "as": alias}));
-        outputs.insert(alias.to_string(), json!({ "apps": apps }));
-    }
-    (!steps.is_empty()).then(|| json!({"steps": steps, "outputs": outputs}))
-}
-
 /// The annotation's value for `promo` (None: remove it).
 pub fn value(promo: Option<&Promotion>) -> Option<String> {
     let status = promo.and_then(|p| p.status.as_ref())?;
@@ -116,43 +104,6 @@ mod tests {
                 {"name": "b", "namespace": "other"},
                 {"name": "c", "namespace": "argocd"},
             ])
-        );
-    }
-
-    #[test]
-    fn the_kept_state_gives_the_same_value() {
-        let state = json!({
-            "steps": [
-                {"uses": "argocd-update", "as": "step-0", "config": {"apps": []}},
-                {"uses": "git-push", "as": "push"},
-                {"uses": "argocd-wait", "as": "wait"},
-            ],
-            "outputs": {
-                "step-0": {"apps": [{"name": "a", "namespace": "argocd"}], "other": "x"},
-                "push": {"commit": "c"},
-                "wait": {"apps": [{"name": "b", "namespace": "other"}]},
-            },
-            "shared": {"big": "state"},
-            "metadata": [{"alias": "step-0"}],
-        });
-        let kept = kept_state(&state).unwrap();
-        assert_eq!(
-            kept,
-            json!({
-                "steps": [{"uses": "argocd-update", "as": "step-0"}, {"uses": "argocd-wait", "as": "wait"}],
-                "outputs": {
-                    "step-0": {"apps": [{"name": "a", "namespace": "argocd"}]},
-                    "wait": {"apps": [{"name": "b", "namespace": "other"}]},
-                },
-            })
-        );
-        assert_eq!(
-            value(Some(&promo(json!({"state": kept})))),
-            value(Some(&promo(json!({"state": state}))))
-        );
-        assert_eq!(
-            kept_state(&json!({"steps": [{"uses": "git-push", "as": "p"}]})),
-            None
         );
     }
 

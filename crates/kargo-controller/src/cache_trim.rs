@@ -1,14 +1,12 @@
 //! What the watch caches keep of an object. Every kind drops
 //! `managedFields` (field ownership, which only the API server reads). A
-//! finished Promotion also drops what only running it needs: its copy of
-//! the steps and variables, its step records and Freight collection, and
-//! its step state except the Argo CD outputs the Stage's `argocd-context`
-//! annotation is built from. A Stage keeps up to the garbage collector's
-//! limit of finished Promotions (20 by default), read from the cache only
-//! for their phase, Freight, times, message, health checks and
-//! annotations, so at 1,000 Stages the rest would be most of the cache.
-//! (The Stage controller reads a newly finished Promotion whole, once,
-//! for the Stage's `lastPromotion`.)
+//! finished Promotion is not kept at all: a Stage keeps up to the garbage
+//! collector's limit of them (20 by default), so at 1,000 Stages they
+//! would be most of the cache, and what controllers read of them (phase,
+//! Freight, times, hold and rollback annotations) is in the index's
+//! [`PromotionSummary`](crate::index::PromotionSummary). The Stage
+//! controller reads a newly finished Promotion whole, once, through the
+//! API, for the Stage's `lastPromotion`.
 
 use kargo_api::{AnalysisRun, Application, Freight, ProjectConfig, Promotion, Stage, Warehouse};
 
@@ -18,6 +16,11 @@ pub trait Trim: kube::Resource {
     /// `metadata.managedFields`.
     fn trim(&mut self) {
         self.meta_mut().managed_fields = None;
+    }
+
+    /// Whether the cache keeps this object at all (by default, yes).
+    fn cached(&self) -> bool {
+        true
     }
 }
 
@@ -29,33 +32,15 @@ impl Trim for Warehouse {}
 impl Trim for Application {}
 
 impl Trim for Promotion {
-    fn trim(&mut self) {
-        promotion(self);
+    /// Only a Promotion not yet finished: running it reads all of it.
+    fn cached(&self) -> bool {
+        !self
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .unwrap_or_default()
+            .is_terminal()
     }
-}
-
-/// Drops a finished Promotion's steps, variables, step records, Freight
-/// collection and step state (but the Argo CD outputs), and its
-/// `managedFields`; a Promotion not yet finished is kept whole, as
-/// running it reads all of it.
-fn promotion(p: &mut Promotion) {
-    p.metadata.managed_fields = None;
-    let Some(st) = p.status.as_mut() else {
-        return;
-    };
-    if !st.phase.unwrap_or_default().is_terminal() {
-        return;
-    }
-    p.spec.steps = Vec::new();
-    p.spec.vars = Vec::new();
-    st.step_execution_metadata = Vec::new();
-    st.freight_collection = None;
-    st.current_step = None;
-    st.last_handled_refresh = String::new();
-    st.state = st
-        .state
-        .as_ref()
-        .and_then(crate::argocd_context::kept_state);
 }
 
 #[cfg(test)]
@@ -86,29 +71,9 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_promotion_keeps_what_its_stage_reads() {
+    fn a_finished_promotion_is_not_cached() {
         for phase in ["Succeeded", "Failed", "Errored", "Aborted"] {
-            let whole = promotion_in(phase);
-            let mut p = whole.clone();
-            p.trim();
-            assert!(p.metadata.managed_fields.is_none());
-            assert!(p.spec.steps.is_empty() && p.spec.vars.is_empty());
-            let (st, was) = (p.status.as_ref().unwrap(), whole.status.as_ref().unwrap());
-            assert_eq!(st.phase, was.phase);
-            assert_eq!(st.message, was.message);
-            assert_eq!(st.finished_at, was.finished_at);
-            assert_eq!(st.freight, was.freight);
-            assert_eq!(st.health_checks, was.health_checks);
-            assert!(st.step_execution_metadata.is_empty() && st.freight_collection.is_none());
-            assert_eq!(
-                st.state,
-                Some(json!({"steps": [{"uses": "argocd-update", "as": "sync"}],
-                    "outputs": {"sync": {"apps": [{"name": "a", "namespace": "argocd"}]}}}))
-            );
-            assert_eq!(
-                crate::argocd_context::value(Some(&p)),
-                crate::argocd_context::value(Some(&whole))
-            );
+            assert!(!promotion_in(phase).cached(), "{phase}");
         }
     }
 
@@ -133,6 +98,7 @@ mod tests {
             let whole = promotion_in(phase);
             let mut p = whole.clone();
             p.trim();
+            assert!(p.cached(), "{phase}");
             assert!(p.metadata.managed_fields.is_none());
             assert_eq!(p.spec.steps.len(), 2);
             assert_eq!(p.spec.vars.len(), 1);

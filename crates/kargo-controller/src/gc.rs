@@ -12,11 +12,14 @@
 //!   (kube-apiserver's `--event-ttl`, one hour by default).
 //!
 //! The choices are pure functions over (name, age, in-use) lists; the
-//! sweep around them reads Stages, Promotions and Freight from the shared
-//! watch caches (no list) and deletes through the API.
+//! sweep around them reads Stages and Freight from the shared watch
+//! caches and Promotions from the index (no list), and deletes through
+//! the API.
 
+use crate::index::IndexedPromotion;
 use crate::informers::Caches;
 use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kargo_api::{Freight, Promotion, Stage};
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Resource, ResourceExt};
@@ -97,10 +100,11 @@ fn elapsed(then: jiff::Timestamp, now: jiff::Timestamp) -> Duration {
 }
 
 fn age_of<K: Resource>(obj: &K, now: jiff::Timestamp) -> Duration {
-    obj.meta()
-        .creation_timestamp
-        .as_ref()
-        .map_or(Duration::ZERO, |t| elapsed(t.0, now))
+    created_age(obj.meta().creation_timestamp.as_ref(), now)
+}
+
+fn created_age(created: Option<&Time>, now: jiff::Timestamp) -> Duration {
+    created.map_or(Duration::ZERO, |t| elapsed(t.0, now))
 }
 
 async fn delete_all<K>(api: &Api<K>, names: &[String], what: &str, ns: &str)
@@ -116,16 +120,16 @@ where
     }
 }
 
-/// One project's objects, as the shared caches hold them.
+/// One project's objects, as the shared caches and the index hold them.
 #[derive(Default)]
 struct ProjectObjects {
     stages: Vec<Arc<Stage>>,
-    promotions: Vec<Arc<Promotion>>,
+    promotions: Vec<IndexedPromotion>,
     freight: Vec<Arc<Freight>>,
 }
 
-/// Groups the cached Stages, Promotions and Freight by project (one pass
-/// over each store; the objects are shared, not copied).
+/// Groups the cached Stages and Freight and the indexed Promotions by
+/// project (one pass over each; cached objects are shared, not copied).
 fn by_project(caches: &Caches) -> BTreeMap<String, ProjectObjects> {
     let mut out: BTreeMap<String, ProjectObjects> = BTreeMap::new();
     for s in caches.stages.state() {
@@ -134,11 +138,8 @@ fn by_project(caches: &Caches) -> BTreeMap<String, ProjectObjects> {
             .stages
             .push(s);
     }
-    for p in caches.promotions.state() {
-        out.entry(p.namespace().unwrap_or_default())
-            .or_default()
-            .promotions
-            .push(p);
+    for (ns, promotions) in caches.index.all_promotions() {
+        out.entry(ns).or_default().promotions = promotions;
     }
     for f in caches.freight.state() {
         out.entry(f.namespace().unwrap_or_default())
@@ -163,17 +164,13 @@ async fn sweep_project(client: &kube::Client, ns: &str, objects: &ProjectObjects
     }
     let mut by_stage: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
     for p in &objects.promotions {
-        let running = !p
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(|ph| ph.is_terminal());
+        let running = !p.summary.phase.is_terminal();
         if running {
-            in_use.insert(&p.spec.freight);
+            in_use.insert(&p.summary.freight);
         }
-        by_stage.entry(&p.spec.stage).or_default().push(Candidate {
-            name: p.name_any(),
-            age: age_of(p.as_ref(), now),
+        by_stage.entry(&p.stage).or_default().push(Candidate {
+            name: p.created.1.clone(),
+            age: created_age(p.created.0.as_ref(), now),
             pinned: running,
         });
     }

@@ -16,14 +16,13 @@
 //! `kargo.akuity.io/auto-promotion-resume` (`kargo release stage`: an
 //! RFC 3339 time) releases every hold made before it.
 
-use kargo_api::Promotion;
+use crate::index::{Created, PromotionSummary};
 use kargo_api::Stage;
 use kargo_api::labels::{AUTO_PROMOTION_HOLD, AUTO_PROMOTION_RESUME};
 use kargo_api::promotion::PromotionPhase;
 use kargo_api::stage::{AutoPromotionHold, StageStatus};
 use kube::ResourceExt;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// A hold asked for on the Stage (`kargo hold stage`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -44,11 +43,14 @@ pub fn manual(stage: &Stage) -> Option<ManualHold> {
     serde_json::from_str(stage.annotations().get(AUTO_PROMOTION_HOLD)?).ok()
 }
 
-fn phase(p: &Promotion) -> PromotionPhase {
-    p.status.as_ref().and_then(|s| s.phase).unwrap_or_default()
-}
+/// One of the Stage's Promotions, as the index holds it.
+type Indexed = (Created, PromotionSummary);
 
-fn hold_from(p: &Promotion, stage: &Stage, origin_key: &str) -> Option<AutoPromotionHold> {
+fn hold_from(
+    ((at, name), p): &Indexed,
+    stage: &Stage,
+    origin_key: &str,
+) -> Option<AutoPromotionHold> {
     let req = stage
         .spec
         .requested_freight
@@ -56,23 +58,23 @@ fn hold_from(p: &Promotion, stage: &Stage, origin_key: &str) -> Option<AutoPromo
         .find(|r| format!("{}/{}", r.origin.kind, r.origin.name) == origin_key)?;
     Some(AutoPromotionHold {
         actor: p
-            .annotations()
-            .get(kargo_api::labels::CREATE_ACTOR)
-            .cloned()
+            .intent
+            .as_ref()
+            .map(|i| i.actor.clone())
             .unwrap_or_default(),
-        created_at: p.creation_timestamp().map(|t| t.0.to_string()),
-        freight_name: p.spec.freight.clone(),
+        created_at: at.as_ref().map(|t| t.0.to_string()),
+        freight_name: p.freight.clone(),
         origin: Some(req.origin.clone()),
-        promotion_name: p.name_any(),
+        promotion_name: name.clone(),
     })
 }
 
 /// Whether `p` holds (Some(true)) or releases (Some(false)) `origin`.
-fn intent(p: &Promotion, origin: &str) -> Option<bool> {
-    let a = p.annotations();
-    if a.get(AUTO_PROMOTION_HOLD).map(String::as_str) == Some(origin) {
+fn intent(p: &PromotionSummary, origin: &str) -> Option<bool> {
+    let i = p.intent.as_ref()?;
+    if i.hold.as_deref() == Some(origin) {
         Some(true)
-    } else if a.get(AUTO_PROMOTION_RESUME).map(String::as_str) == Some(origin) {
+    } else if i.resume.as_deref() == Some(origin) {
         Some(false)
     } else {
         None
@@ -80,22 +82,23 @@ fn intent(p: &Promotion, origin: &str) -> Option<bool> {
 }
 
 /// When `p` was created.
-fn created(p: &Promotion) -> Option<jiff::Timestamp> {
-    p.creation_timestamp().map(|t| t.0)
+fn created(((at, _), _): &Indexed) -> Option<jiff::Timestamp> {
+    at.as_ref().map(|t| t.0)
 }
 
 fn parse(t: Option<&str>) -> Option<jiff::Timestamp> {
     t?.parse().ok()
 }
 
-/// Updates both hold maps in `st`. `promotions`: the Stage's Promotions;
+/// Updates both hold maps in `st`. `promotions`: the Stage's Promotions
+/// (from the index);
 /// `auto`: auto-promotion is on.
 ///
 /// Per origin, the newest ended (not aborted) Promotion with an intent
 /// for it decides, unless the durable hold is newer than it (set by hand)
 /// or a release came after it; a hold whose Promotion was since deleted
 /// stays until something newer decides.
-pub fn update(stage: &Stage, st: &mut StageStatus, promotions: &[Arc<Promotion>], auto: bool) {
+pub fn update(stage: &Stage, st: &mut StageStatus, promotions: &[Indexed], auto: bool) {
     if !auto {
         st.auto_promotion_holds.clear();
         st.effective_auto_promotion_holds.clear();
@@ -118,12 +121,9 @@ pub fn update(stage: &Stage, st: &mut StageStatus, promotions: &[Arc<Promotion>]
     let newest = |o: &str, ended: bool| {
         promotions
             .iter()
-            .filter(|p| {
-                let ph = phase(p);
-                ph != PromotionPhase::Aborted && ph.is_terminal() == ended
-            })
+            .filter(|(_, p)| p.phase != PromotionPhase::Aborted && p.phase.is_terminal() == ended)
             .filter(|p| after_release(created(p)))
-            .filter_map(|p| intent(p, o).map(|h| (created(p), p.name_any(), h, p)))
+            .filter_map(|p| intent(&p.1, o).map(|h| (created(p), p.0.1.clone(), h, p)))
             .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
     };
     let durable = &mut st.auto_promotion_holds;

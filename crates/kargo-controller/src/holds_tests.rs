@@ -12,24 +12,22 @@ fn stage(annotations: serde_json::Value) -> Stage {
     .unwrap()
 }
 
-fn promotion(
-    name: &str,
-    phase: &str,
-    intent: Option<(&str, &str)>,
-    created: &str,
-) -> Arc<Promotion> {
+/// A Promotion as the index holds it.
+fn promotion(name: &str, phase: &str, intent: Option<(&str, &str)>, created: &str) -> Indexed {
     let mut ann = json!({"kargo.akuity.io/create-actor": "controller:stage-controller"});
     if let Some((k, v)) = intent {
         ann[k] = json!(v);
     }
-    Arc::new(
-        serde_json::from_value(json!({
-            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
-            "metadata": {"name": name, "namespace": "p", "annotations": ann, "creationTimestamp": created},
-            "spec": {"stage": "prod", "freight": "f1"},
-            "status": {"phase": phase},
-        }))
-        .unwrap(),
+    let p: kargo_api::Promotion = serde_json::from_value(json!({
+        "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+        "metadata": {"name": name, "namespace": "p", "annotations": ann, "creationTimestamp": created},
+        "spec": {"stage": "prod", "freight": "f1"},
+        "status": {"phase": phase},
+    }))
+    .unwrap();
+    (
+        (p.metadata.creation_timestamp.clone(), name.to_string()),
+        PromotionSummary::of(&p),
     )
 }
 

@@ -192,8 +192,10 @@ fn drop_from(m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created) {
     }
 }
 
-/// What the index remembers of one Promotion.
-#[derive(Clone, Debug, PartialEq)]
+/// What the index remembers of one Promotion: all any controller reads
+/// of a finished one, which the Promotion cache no longer holds
+/// ([`crate::cache_trim::Trim::cached`]).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PromotionSummary {
     /// Its phase.
     pub phase: PromotionPhase,
@@ -201,6 +203,60 @@ pub struct PromotionSummary {
     pub freight: String,
     /// `status.finishedAt`.
     pub finished_at: Option<String>,
+    /// It carries `kargo.akuity.io/rollback: "true"`.
+    pub rollback: bool,
+    /// Its auto-promotion hold or resume intent, where it has one.
+    pub intent: Option<Box<HoldIntent>>,
+}
+
+/// A Promotion's `kargo.akuity.io/auto-promotion-hold` or
+/// `-resume` annotation, with who created it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HoldIntent {
+    /// The origin key it holds (`Warehouse/<name>`), if any.
+    pub hold: Option<String>,
+    /// The origin key it releases, if any.
+    pub resume: Option<String>,
+    /// `kargo.akuity.io/create-actor`.
+    pub actor: String,
+}
+
+impl PromotionSummary {
+    /// What the index keeps of `p`.
+    pub fn of(p: &Promotion) -> Self {
+        use kargo_api::labels::{
+            AUTO_PROMOTION_HOLD, AUTO_PROMOTION_RESUME, CREATE_ACTOR, ROLLBACK,
+        };
+        let a = p.annotations();
+        let hold = a.get(AUTO_PROMOTION_HOLD).cloned();
+        let resume = a.get(AUTO_PROMOTION_RESUME).cloned();
+        let intent = (hold.is_some() || resume.is_some()).then(|| {
+            Box::new(HoldIntent {
+                hold,
+                resume,
+                actor: a.get(CREATE_ACTOR).cloned().unwrap_or_default(),
+            })
+        });
+        PromotionSummary {
+            phase: p.status.as_ref().and_then(|s| s.phase).unwrap_or_default(),
+            freight: p.spec.freight.clone(),
+            finished_at: p.status.as_ref().and_then(|s| s.finished_at.clone()),
+            rollback: a.get(ROLLBACK).map(String::as_str) == Some("true"),
+            intent,
+        }
+    }
+}
+
+/// One Promotion as the index holds it: its Stage, creation time and
+/// name, and summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexedPromotion {
+    /// `spec.stage`.
+    pub stage: String,
+    /// Creation time and name.
+    pub created: Created,
+    /// The rest.
+    pub summary: PromotionSummary,
 }
 
 #[derive(Default)]
@@ -225,15 +281,10 @@ impl PromotionIndex {
     fn insert(&mut self, p: &Promotion) {
         let (ns, name) = ns_name(p);
         let c = created(p);
-        let summary = PromotionSummary {
-            phase: p.status.as_ref().and_then(|s| s.phase).unwrap_or_default(),
-            freight: p.spec.freight.clone(),
-            finished_at: p.status.as_ref().and_then(|s| s.finished_at.clone()),
-        };
         self.by_stage
             .entry((ns.clone(), p.spec.stage.clone()))
             .or_default()
-            .insert(c.clone(), summary);
+            .insert(c.clone(), PromotionSummary::of(p));
         self.owner.insert((ns, name), (p.spec.stage.clone(), c));
     }
 
@@ -575,6 +626,39 @@ impl Index {
             .summary
             .get(&(ns.to_string(), freight.to_string()))
             .is_some_and(|s| s.verified.contains_key(stage))
+    }
+
+    /// The Promotion `name` of namespace `ns`, if the index has it.
+    pub fn promotion(&self, ns: &str, name: &str) -> Option<IndexedPromotion> {
+        let idx = read(&self.promotions);
+        let (stage, created) = idx.owner.get(&(ns.to_string(), name.to_string()))?;
+        let summary = idx
+            .by_stage
+            .get(&(ns.to_string(), stage.clone()))?
+            .get(created)?
+            .clone();
+        Some(IndexedPromotion {
+            stage: stage.clone(),
+            created: created.clone(),
+            summary,
+        })
+    }
+
+    /// Every Promotion, by namespace (for the garbage collector and the
+    /// delivery gauges: one pass, copies of the summaries).
+    pub fn all_promotions(&self) -> BTreeMap<String, Vec<IndexedPromotion>> {
+        let idx = read(&self.promotions);
+        let mut out: BTreeMap<String, Vec<IndexedPromotion>> = BTreeMap::new();
+        for ((ns, stage), m) in &idx.by_stage {
+            out.entry(ns.clone())
+                .or_default()
+                .extend(m.iter().map(|(c, s)| IndexedPromotion {
+                    stage: stage.clone(),
+                    created: c.clone(),
+                    summary: s.clone(),
+                }));
+        }
+        out
     }
 
     /// The Promotions of a Stage, oldest first.

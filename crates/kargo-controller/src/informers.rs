@@ -456,8 +456,23 @@ where
     let events = watcher::watcher(api, shard.watcher_config())
         .default_backoff()
         .try_filter_map(|ev| futures::future::ready(Ok(shard.scope(ev).map(|e| e.modify(K::trim)))))
-        .reflect(writer);
+        .map_ok(store_in(writer));
     drive(events, on_event).await
+}
+
+/// What kube's `reflect` does, but for the objects [`Trim::cached`]
+/// refuses: each event goes to the store, then on to the hub whole; an
+/// object the store does not keep (a finished Promotion) leaves it or
+/// never enters it, so the hub's index is all that remembers it.
+fn store_in<K: Cached + Trim>(mut writer: Writer<K>) -> impl FnMut(Event<K>) -> Event<K> {
+    move |ev| {
+        match &ev {
+            Event::Apply(o) if !o.cached() => writer.apply_watcher_event(&Event::Delete(o.clone())),
+            Event::InitApply(o) if !o.cached() => {}
+            _ => writer.apply_watcher_event(&ev),
+        }
+        ev
+    }
 }
 
 async fn drive<K, F>(events: impl Stream<Item = Result<Event<K>, watcher::Error>>, on_event: F)
@@ -507,4 +522,68 @@ pub async fn run(
         watch(Api::all(client), &Shard::All, w.warehouses, |e| c
             .on_warehouse(e)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn promotion(phase: &str) -> Promotion {
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+            "metadata": {"name": "dev.01a.f1", "namespace": "p",
+                "creationTimestamp": "2026-12-01T00:00:00Z",
+                "annotations": {"kargo.akuity.io/rollback": "true",
+                    "kargo.akuity.io/auto-promotion-hold": "Warehouse/w",
+                    "kargo.akuity.io/create-actor": "admin"}},
+            "spec": {"stage": "dev", "freight": "f1"},
+            "status": {"phase": phase, "finishedAt": "2026-12-01T00:00:05Z"},
+        }))
+        .unwrap()
+    }
+
+    /// A Promotion leaves the cache when it finishes (and a finished one
+    /// never enters it from a list), while the index keeps what the
+    /// controllers read of it.
+    #[test]
+    fn the_cache_keeps_promotions_until_they_finish() {
+        let (caches, w, _triggers) = Caches::new();
+        let mut store = store_in(w.promotions);
+        let key = ObjectRef::new("dev.01a.f1").within("p");
+        caches.on_promotion(&store(Event::Apply(promotion("Running"))));
+        assert!(caches.promotions.get(&key).is_some());
+        caches.on_promotion(&store(Event::Apply(promotion("Succeeded"))));
+        assert!(caches.promotions.get(&key).is_none());
+        let indexed = caches.index.promotion("p", "dev.01a.f1").unwrap();
+        assert_eq!(indexed.stage, "dev");
+        let s = indexed.summary;
+        assert_eq!(s.phase, kargo_api::promotion::PromotionPhase::Succeeded);
+        assert_eq!(s.freight, "f1");
+        assert_eq!(s.finished_at.as_deref(), Some("2026-12-01T00:00:05Z"));
+        assert!(s.rollback);
+        let intent = s.intent.unwrap();
+        assert_eq!(intent.hold.as_deref(), Some("Warehouse/w"));
+        assert_eq!(intent.actor, "admin");
+
+        // A relist: the finished one stays out, a pending one comes in.
+        let mut pending = promotion("Pending");
+        pending.metadata.name = Some("dev.01b.f1".into());
+        for ev in [
+            Event::Init,
+            Event::InitApply(promotion("Succeeded")),
+            Event::InitApply(pending),
+            Event::InitDone,
+        ] {
+            caches.on_promotion(&store(ev));
+        }
+        assert!(caches.promotions.get(&key).is_none());
+        assert!(
+            caches
+                .promotions
+                .get(&ObjectRef::new("dev.01b.f1").within("p"))
+                .is_some()
+        );
+        assert_eq!(caches.index.promotions_of("p", "dev").len(), 2);
+    }
 }

@@ -126,6 +126,8 @@ pub async fn run(
     next: UnboundedReceiver<ObjectRef<Promotion>>,
     concurrency: u16,
 ) {
+    ctx.caches.wait_until_ready().await;
+    sweep_work_dirs(&ctx);
     crate::informers::controller(ctx.caches.promotions.clone())
         .reconcile_on(promotions)
         .reconcile_on(next)
@@ -142,6 +144,43 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// Removes a Promotion's working directory, if it has one.
+fn remove_work_dir(ctx: &Context, ns: &str, name: &str) {
+    let dir = ctx.work_root.join(ns).join(name);
+    if dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!(namespace = %ns, promotion = %name, error = %e, "removing the working directory");
+    }
+}
+
+/// Removes the working directories of Promotions that have finished: a
+/// run removes its own when it ends, so these are left by a process cut
+/// off between recording the end and that. Only Promotions the index
+/// holds (this process's shard) are touched.
+fn sweep_work_dirs(ctx: &Context) {
+    let Ok(namespaces) = std::fs::read_dir(&ctx.work_root) else {
+        return;
+    };
+    for ns in namespaces.flatten() {
+        let Ok(promotions) = std::fs::read_dir(ns.path()) else {
+            continue;
+        };
+        let ns = ns.file_name().to_string_lossy().into_owned();
+        for p in promotions.flatten() {
+            let name = p.file_name().to_string_lossy().into_owned();
+            if ctx
+                .caches
+                .index
+                .promotion(&ns, &name)
+                .is_some_and(|p| p.summary.phase.is_terminal())
+            {
+                remove_work_dir(ctx, &ns, &name);
+            }
+        }
+    }
 }
 
 fn error_policy(_p: Arc<Promotion>, e: &Error, _ctx: Arc<Context>) -> Action {
@@ -174,16 +213,8 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
     let api: Api<Promotion> = Api::namespaced(ctx.client.clone(), &ns);
     let ph = phase(&p);
     if ph.is_terminal() {
-        let dir = ctx.work_root.join(&ns).join(&name);
-        if dir.exists()
-            && !ctx
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(&key(&p))
-        {
-            let _ = std::fs::remove_dir_all(&dir);
-        }
+        // The cache keeps no finished Promotion; its run removed its
+        // working directory when it ended.
         return Ok(Action::await_change());
     }
     if let Some(by) = p.annotations().get(labels::ABORT) {
@@ -208,6 +239,8 @@ pub async fn reconcile(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<Action, E
                 )
                 .await?;
                 record_outcome(&ctx, &p, "Aborted", &msg, None).await;
+                // A run another process began here before may have left one.
+                remove_work_dir(&ctx, &ns, &name);
             }
         }
         return Ok(Action::await_change());
@@ -614,9 +647,13 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             let message = status["message"].as_str().unwrap_or("");
             record_outcome(&ctx, &p, &ph, message, Some(began)).await;
         }
+        let mut recorded = false;
         for attempt in 0..10 {
             match patch_status(&api, &name, status.clone()).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    recorded = true;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(promotion = %name, error = %e, attempt, "recording the outcome");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -627,6 +664,9 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&k);
+        if recorded && status["phase"] != "Running" {
+            remove_work_dir(&ctx, &ns, &name);
+        }
         if status["phase"] == "Running" {
             // Come back for steps that wait (no write: a wake-up), when
             // the waiting step asked (its pollInterval, at least a second)

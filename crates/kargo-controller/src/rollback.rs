@@ -17,6 +17,7 @@
 //! the Stage is reconciled.
 
 use crate::events;
+use crate::index::PromotionSummary;
 use crate::informers::Caches;
 use crate::verification::ABORTED_BY_USER;
 use kargo_api::labels::{AUTO_PROMOTION_HOLD, CREATE_ACTOR, ROLLBACK};
@@ -28,7 +29,6 @@ use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// Event reason: a rollback Promotion was created.
 pub const AUTO_ROLLBACK: &str = "AutoRollback";
@@ -59,15 +59,11 @@ fn config<'a>(policies: &'a [PromotionPolicy], stage: &Stage) -> Option<&'a Auto
         .as_ref()
 }
 
-fn is_rollback(p: &Promotion) -> bool {
-    p.annotations().get(ROLLBACK).map(String::as_str) == Some("true")
-}
-
 /// What calls for a rollback now, if anything.
 fn trigger(
     cfg: &AutoRollback,
     st: &StageStatus,
-    promotion: &dyn Fn(&str) -> Option<Arc<Promotion>>,
+    promotion: &dyn Fn(&str) -> Option<PromotionSummary>,
 ) -> Option<Trigger> {
     let last = st.last_promotion.as_ref();
     let last_obj = last.and_then(|l| promotion(&l.name));
@@ -83,7 +79,7 @@ fn trigger(
             at: l.finished_at.clone(),
             origin: format!("{}/{}", f.origin.kind, f.origin.name),
             freight: f.name,
-            after_rollback: last_obj.as_deref().is_some_and(is_rollback),
+            after_rollback: last_obj.as_ref().is_some_and(|p| p.rollback),
         });
     }
     let current = st.freight_history.first()?;
@@ -99,8 +95,8 @@ fn trigger(
     let (origin, freight) = current.items.iter().next()?;
     // Put there by a rollback: the last Promotion, a success, was one.
     let after_rollback = last_obj
-        .as_deref()
-        .is_some_and(|p| is_rollback(p) && p.spec.freight == freight.name)
+        .as_ref()
+        .is_some_and(|p| p.rollback && p.freight == freight.name)
         || st
             .auto_promotion_holds
             .values()
@@ -160,7 +156,7 @@ pub async fn run(
         return Ok(Outcome::Nothing);
     };
     let ns = stage.namespace().unwrap_or_default();
-    let promotion = |n: &str| caches.promotions.get(&ObjectRef::new(n).within(&ns));
+    let promotion = |n: &str| caches.index.promotion(&ns, n).map(|p| p.summary);
     let Some(t) = trigger(cfg, st, &promotion) else {
         return Ok(Outcome::Nothing);
     };

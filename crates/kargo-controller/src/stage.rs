@@ -273,19 +273,14 @@ impl Promotions {
 }
 
 /// Whether an auto-promotion this process created is still missing from
-/// the Promotion cache (then the Stage is busy with it).
+/// the Promotion index (then the Stage is busy with it).
 async fn awaiting_expected(ctx: &Context, stage: &Stage) -> Result<bool, Error> {
     let key = ObjectRef::from_obj(stage);
     let Some((name, since)) = lock(&ctx.expect).get(&key).cloned() else {
         return Ok(false);
     };
     let ns = stage.namespace().unwrap_or_default();
-    if ctx
-        .caches
-        .promotions
-        .get(&ObjectRef::new(&name).within(&ns))
-        .is_some()
-    {
+    if ctx.caches.index.promotion(&ns, &name).is_some() {
         lock(&ctx.expect).remove(&key);
         return Ok(false);
     }
@@ -330,21 +325,24 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     let mut argocd_context: Option<Option<String>> = None;
     // Freight that recording a new success marked verified here.
     let mut verified_on_promotion = Vec::new();
-    if let Some(last) = promos.last_finished().and_then(promotion) {
-        let newly_finished = old
-            .last_promotion
+    // The cache does not keep finished Promotions (`cache_trim`): the
+    // index names the one that finished last, and a newly finished one is
+    // read whole, once, for the Stage's record of it.
+    let newly_finished = promos.last_finished().filter(|n| {
+        old.last_promotion
             .as_ref()
-            .is_none_or(|l| l.name != last.name_any());
-        if newly_finished {
-            // The cache keeps a finished Promotion without its step records
-            // and Freight collection (`cache_trim`); the Stage's record of
-            // it is whole, read once, when it finishes.
-            let whole = Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
-                .get_opt(&last.name_any())
-                .await?;
-            st.last_promotion = Some(reference(whole.as_ref().unwrap_or(&last)));
-        }
-        if newly_finished && phase(&last) == PromotionPhase::Succeeded {
+            .is_none_or(|l| l.name.as_str() != *n)
+    });
+    let last = match newly_finished {
+        Some(n) => Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(n)
+            .await?
+            .filter(|p| phase(p).is_terminal()),
+        None => None,
+    };
+    if let Some(last) = last {
+        st.last_promotion = Some(reference(&last));
+        if phase(&last) == PromotionPhase::Succeeded {
             if let Some(previous) = st.freight_history.first_mut() {
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
                     .await?;

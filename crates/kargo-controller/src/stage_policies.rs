@@ -11,7 +11,6 @@ use kargo_api::Stage;
 use kargo_api::project::PromotionPolicy;
 use kargo_api::stage::StageStatus;
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 
 /// What the policies read.
 pub struct Inputs<'a> {
@@ -55,13 +54,7 @@ pub async fn apply(i: &Inputs<'_>, st: &mut StageStatus) -> Result<Gate, kube::E
     st.promotion_window_status = window;
 
     let ns = i.stage.namespace().unwrap_or_default();
-    let promotions: Vec<_> = i
-        .caches
-        .index
-        .promotions_of(&ns, &i.stage.name_any())
-        .into_iter()
-        .filter_map(|((_, n), _)| i.caches.promotions.get(&ObjectRef::new(&n).within(&ns)))
-        .collect();
+    let promotions = i.caches.index.promotions_of(&ns, &i.stage.name_any());
     crate::holds::update(i.stage, st, &promotions, i.auto);
 
     let mut rollback = None;

@@ -6,7 +6,7 @@
 //! controller` its watch-fed caches ([`from_caches`]); the names, labels
 //! and help text are the same (docs/metrics.md).
 
-use kargo_api::delivery_inputs::Collected;
+use kargo_api::delivery_inputs::{Collected, PromotionFields};
 use kargo_api::delivery_stats::compute;
 use kargo_controller::informers::Caches;
 use kargo_controller::metrics::{FloatGauge, StageLabels};
@@ -93,9 +93,10 @@ fn by_project<K: kube::Resource>(objects: Vec<Arc<K>>) -> HashMap<String, Vec<Ar
     out
 }
 
-/// Every project's objects from the controller's caches, cut one project
-/// at a time as the iterator is drawn (the caches already hold the
-/// objects; a scrape adds one project's cut fields). Empty until the
+/// Every project's objects from the controller's caches (Promotions from
+/// its index), cut one project at a time as the iterator is drawn (the
+/// caches already hold the objects; a scrape adds one project's cut
+/// fields). Empty until the
 /// caches hold their first full lists.
 pub(crate) fn from_caches(c: &Caches) -> impl Iterator<Item = (String, Collected)> + use<> {
     use futures::FutureExt;
@@ -103,7 +104,7 @@ pub(crate) fn from_caches(c: &Caches) -> impl Iterator<Item = (String, Collected
     let (mut stages, mut promotions, mut freight, mut runs, mut warehouses) = if ready {
         (
             by_project(c.stages.state()),
-            by_project(c.promotions.state()),
+            c.index.all_promotions(),
             by_project(c.freight.state()),
             by_project(c.analysis_runs.state()),
             by_project(c.warehouses.state()),
@@ -113,12 +114,24 @@ pub(crate) fn from_caches(c: &Caches) -> impl Iterator<Item = (String, Collected
     };
     let projects: BTreeSet<String> = stages.keys().chain(promotions.keys()).cloned().collect();
     projects.into_iter().map(move |ns| {
-        let (s, p) = (take(&mut stages, &ns), take(&mut promotions, &ns));
+        let (s, p) = (
+            take(&mut stages, &ns),
+            promotions.remove(&ns).unwrap_or_default(),
+        );
         let (f, r) = (take(&mut freight, &ns), take(&mut runs, &ns));
         let w = take(&mut warehouses, &ns);
         let collected = Collected::of(
             s.iter().map(|o| &**o),
-            p.iter().map(|o| &**o),
+            p.iter().map(|p| {
+                kargo_api::delivery_inputs::promotion_of(&PromotionFields {
+                    name: &p.created.1,
+                    rollback: p.summary.rollback,
+                    stage: &p.stage,
+                    freight: &p.summary.freight,
+                    phase: Some(p.summary.phase),
+                    finished_at: p.summary.finished_at.as_deref(),
+                })
+            }),
             f.iter().map(|o| &**o),
             r.iter().map(|o| &**o),
             w.iter().map(|o| &**o),
@@ -252,6 +265,14 @@ mod tests {
         fill(&mut w.stages, &store, k, "Stage");
         fill(&mut w.freight, &store, k, "Freight");
         fill(&mut w.promotions, &store, k, "Promotion");
+        // The index is what holds finished Promotions.
+        caches.on_promotion(&Event::Init);
+        for (_, v) in crate::stored(&store, k, "Promotion", None) {
+            if let Ok(p) = serde_json::from_value(v) {
+                caches.on_promotion(&Event::InitApply(p));
+            }
+        }
+        caches.on_promotion(&Event::InitDone);
         fill(&mut w.warehouses, &store, k, "Warehouse");
         fill(&mut w.project_configs, &store, k, "ProjectConfig");
         fill(

@@ -48,7 +48,13 @@ pub async fn stats(
     let freight = list::<Freight>(client, project).await?;
     let analysis_runs = list::<AnalysisRun>(client, project).await?;
     let warehouses = list::<Warehouse>(client, project).await?;
-    let collected = Collected::of(&stages, &promotions, &freight, &analysis_runs, &warehouses);
+    let collected = Collected::of(
+        &stages,
+        promotions.iter().map(kargo_api::delivery_inputs::promotion),
+        &freight,
+        &analysis_runs,
+        &warehouses,
+    );
     let figures = compute(collected.inputs(), now, window);
     match output {
         Some(f) if !f.is_table() => {

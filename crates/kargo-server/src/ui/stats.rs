@@ -39,7 +39,10 @@ pub(crate) fn figures(
     let wanted = |stage: &str| only.is_none_or(|o| o == stage);
     let collected = Collected::of(
         snap.stages.iter().filter(|s| wanted(name(&s.metadata))),
-        snap.promotions.iter().filter(|p| wanted(&p.spec.stage)),
+        snap.promotions
+            .iter()
+            .filter(|p| wanted(&p.spec.stage))
+            .map(kargo_api::delivery_inputs::promotion),
         &snap.freight,
         runs,
         &snap.warehouses,

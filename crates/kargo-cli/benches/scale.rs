@@ -26,7 +26,8 @@
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
 //! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
 //! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`;
-//! `KARGO_BENCH_DETAIL=1` prints, per size, the hop's controller requests
+//! `KARGO_BENCH_ONLY=retention` runs only the last section (at the
+//! largest of `KARGO_BENCH_SIZES`); `KARGO_BENCH_DETAIL=1` prints, per size, the hop's controller requests
 //! by verb and resource and the mean of each timed histogram (reconciles,
 //! Promotions, steps), to see what grows with the project.
 //! Run with `scripts/bench.sh`.
@@ -607,8 +608,26 @@ async fn queue() -> (f64, f64) {
     (one_at_a_time, start.elapsed().as_secs_f64())
 }
 
+/// Prints RSS as Promotions accumulate at the largest size.
+async fn print_retention() {
+    if let Some(&(n, f)) = sizes().iter().max() {
+        let rss = retention(n, f).await;
+        println!(
+            "\nRSS MB as Promotions accumulate: a fan-out of {n} Stages x {f} Freight, after each fifth new Freight (target at 1,000 x 10,000: < 150 MB throughout)"
+        );
+        println!("{:<22} {:>8}", "Freight (Promotions)", "RSS MB");
+        for (pass, mb) in rss {
+            println!("{:<22} {mb:>8.0}", format!("{pass} ({})", pass * n));
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::var("KARGO_BENCH_ONLY").as_deref() == Ok("retention") {
+        print_retention().await;
+        return;
+    }
     let mut baseline = OneHop::start().await;
     let mut rows = Vec::new();
     for (n, f) in sizes() {
@@ -693,16 +712,7 @@ async fn main() {
     println!(
         "targets: chain p50 < 50 ms/hop at every size; chain e2e/(n*hop) <= 1.1; idle CPU < 1% at 1,000 Stages; RSS < 150 MB at 1,000 x 10,000"
     );
-    if let Some(&(n, f)) = sizes().iter().max() {
-        let rss = retention(n, f).await;
-        println!(
-            "\nRSS MB as Promotions accumulate: a fan-out of {n} Stages x {f} Freight, after each fifth new Freight (target at 1,000 x 10,000: < 150 MB throughout)"
-        );
-        println!("{:<22} {:>8}", "Freight (Promotions)", "RSS MB");
-        for (pass, mb) in rss {
-            println!("{:<22} {mb:>8.0}", format!("{pass} ({})", pass * n));
-        }
-    }
+    print_retention().await;
     let (one, queued) = queue().await;
     println!("\n50 Promotions of one Stage");
     println!("{:<28} {:>8}", "", "total s");

@@ -14,7 +14,8 @@ if [ "${1:-}" = ui ]; then
 fi
 cargo bench --locked -p kargo-cli --bench api
 cargo bench --locked -p kargo-cli --bench pipeline
-# Sizes: KARGO_BENCH_SIZES=10x100,200x2000 (default) or full (up to 1,000 Stages x 10,000 Freight).
+# Sizes: KARGO_BENCH_SIZES=10x100,200x2000 (default) or full (up to 1,000 Stages x 10,000 Freight);
+# KARGO_BENCH_ONLY=retention: only RSS as Promotions accumulate, at the largest size.
 cargo bench --locked -p kargo-cli --bench scale
 # The web UI at 100 Stages x 1,000 Freight in Chromium (needs scripts/test.sh's chromium + playwright-core).
 cargo bench --locked -p kargo-cli --bench ui

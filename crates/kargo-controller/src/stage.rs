@@ -789,9 +789,9 @@ async fn record_success(
     );
     st.freight_history.truncate(10);
     let now = now();
-    // Where Freight is now, and how long the previous one soaked here:
-    // the patches go out together (each is a write of a whole Freight,
-    // which grows with the Stages it has been in).
+    // Where Freight is now, and how long the previous one soaked here
+    // (each patch is a write of a whole Freight, which grows with the
+    // Stages it has been in).
     let mut patches = Vec::new();
     for prev in previous {
         // The cache holds when the previous Freight arrived here unless it
@@ -847,7 +847,10 @@ async fn record_success(
         patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
         verified.push(fref.name.clone());
     }
-    patches.push((fref.name.clone(), patch));
+    // The new Freight's write first: it is what wakes the Stages
+    // downstream. The previous Freight's (as large as the pipeline it has
+    // been through) follows, off that path.
+    crate::status_patch::merge_status(freight_api, &fref.name, &patch).await?;
     futures::future::try_join_all(
         patches
             .iter()

@@ -734,7 +734,13 @@ async fn execute(
             tasks.get(&format!("{}/{}", t.kind, t.name)).cloned().ok_or_else(|| format!("{kind} {:?} not found", t.name))
         };
         // Progress is persisted after every step; a failed write stops the run.
+        // Not after the last one: the outcome's write, which follows at
+        // once, records that state (until it lands, the last step counts
+        // as running, and a restart runs it again, as after a crash in it).
         let mut persist = |st: &RunState| -> Result<(), String> {
+            if st.expanded && st.current_step >= st.steps.len() {
+                return Ok(());
+            }
             let status = json!({"stepExecutionMetadata": st.metadata, "currentStep": st.current_step, "state": st});
             handle.block_on(patch_status(&api, &name, status)).map_err(|e| format!("saving progress: {e}"))
         };

@@ -215,13 +215,26 @@ mod tests {
     where
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned,
     {
-        writer.apply_watcher_event(&Event::Init);
+        first_list(store, api_version, kind, |e| writer.apply_watcher_event(e));
+    }
+
+    /// The events of a watch's first list of the stored objects of a
+    /// kind, each handed to `on_event`.
+    fn first_list<K>(
+        store: &Store,
+        api_version: &str,
+        kind: &str,
+        mut on_event: impl FnMut(&Event<K>),
+    ) where
+        K: serde::de::DeserializeOwned,
+    {
+        on_event(&Event::Init);
         for (_, v) in crate::stored(store, api_version, kind, None) {
             if let Ok(o) = serde_json::from_value::<K>(v) {
-                writer.apply_watcher_event(&Event::InitApply(o));
+                on_event(&Event::InitApply(o));
             }
         }
-        writer.apply_watcher_event(&Event::InitDone);
+        on_event(&Event::InitDone);
     }
 
     /// The registry's text with its lines sorted: a family's series come
@@ -264,15 +277,11 @@ mod tests {
         let k = "kargo.akuity.io/v1alpha1";
         fill(&mut w.stages, &store, k, "Stage");
         fill(&mut w.freight, &store, k, "Freight");
-        fill(&mut w.promotions, &store, k, "Promotion");
         // The index is what holds finished Promotions.
-        caches.on_promotion(&Event::Init);
-        for (_, v) in crate::stored(&store, k, "Promotion", None) {
-            if let Ok(p) = serde_json::from_value(v) {
-                caches.on_promotion(&Event::InitApply(p));
-            }
-        }
-        caches.on_promotion(&Event::InitDone);
+        first_list(&store, k, "Promotion", |e| {
+            w.promotions.apply_watcher_event(e);
+            caches.on_promotion(e);
+        });
         fill(&mut w.warehouses, &store, k, "Warehouse");
         fill(&mut w.project_configs, &store, k, "ProjectConfig");
         fill(

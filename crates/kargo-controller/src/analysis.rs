@@ -4,14 +4,13 @@
 //! `batch/v1` Jobs through `jobs.rs`). Each reconcile takes the measurements that are due,
 //! persists what changed of the status as a JSON patch, and asks to be woken when the next one is.
 
-use futures::StreamExt;
+use crate::work_queue::Action;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::Secret;
 use kargo_analysis::{Providers, RunRef, StaticSecrets, reconcile_async};
 use kargo_api::AnalysisRun;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::reflector::Store;
 use std::sync::Arc;
@@ -44,19 +43,19 @@ pub async fn run(
     trigger: UnboundedReceiver<ObjectRef<AnalysisRun>>,
     concurrency: u16,
 ) {
-    crate::informers::controller(runs)
-        .reconcile_on(trigger)
-        .with_config(Config::default().concurrency(concurrency))
-        .run(
-            |ar, ctx| crate::metrics::timed("analysisrun", reconcile(ar, ctx)),
-            |_, e: &kube::Error, _| {
-                tracing::warn!(error = %e, "analysisrun reconcile failed");
-                Action::requeue(Duration::from_secs(5))
-            },
-            ctx,
-        )
-        .for_each(|_| async { crate::stats::reconciled(crate::stats::ANALYSIS_RUN) })
-        .await;
+    crate::work_queue::run(
+        runs,
+        trigger,
+        concurrency,
+        ctx,
+        |ar, ctx| crate::metrics::timed("analysisrun", reconcile(ar, ctx)),
+        |_, e: &kube::Error, _| {
+            tracing::warn!(error = %e, "analysisrun reconcile failed");
+            Action::requeue(Duration::from_secs(5))
+        },
+        |_| crate::stats::reconciled(crate::stats::ANALYSIS_RUN),
+    )
+    .await;
 }
 
 async fn reconcile(ar: Arc<AnalysisRun>, ctx: Arc<Context>) -> Result<Action, kube::Error> {

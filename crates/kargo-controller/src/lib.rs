@@ -1,5 +1,6 @@
 //! Reconcilers for kargo resources, as pure-ish `reconcile(obj, ctx) ->
-//! Action` functions run by kube-runtime. They reach the API only through
+//! Action` functions run by kube-runtime or, for those the watch hub
+//! drives, by `work_queue`. They reach the API only through
 //! a `kube::Client` — in-process in standalone mode, a real
 //! kube-apiserver in cluster mode.
 //!
@@ -45,6 +46,7 @@ pub mod stats;
 mod status_patch;
 pub mod verification;
 pub mod warehouse;
+pub mod work_queue;
 
 use std::path::PathBuf;
 use std::sync::Arc;

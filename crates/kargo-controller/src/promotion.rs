@@ -10,7 +10,7 @@ use crate::credentials::{CredType, CredentialSet};
 use crate::informers::Caches;
 use crate::lookup::CacheLookup;
 use crate::now;
-use futures::StreamExt;
+use crate::work_queue::Action;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kargo_api::common::FreightReference;
@@ -19,7 +19,6 @@ use kargo_api::{ClusterPromotionTask, Freight, Promotion, PromotionTask, labels}
 use kargo_expr::{PromotionContext, StaticLookup};
 use kargo_promotion::{GitCredentials, PromotionInput, Registry, RunState, Runner, RunnerOptions};
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -128,22 +127,21 @@ pub async fn run(
 ) {
     ctx.caches.wait_until_ready().await;
     sweep_work_dirs(&ctx);
-    crate::informers::controller(ctx.caches.promotions.clone())
-        .reconcile_on(promotions)
-        .reconcile_on(next)
-        .with_config(Config::default().concurrency(concurrency))
-        .run(
-            |p, ctx| crate::metrics::timed("promotion", reconcile(p, ctx)),
-            error_policy,
-            ctx,
-        )
-        .for_each(|r| async move {
+    crate::work_queue::run(
+        ctx.caches.promotions.clone(),
+        futures::stream::select(promotions, next),
+        concurrency,
+        ctx,
+        |p, ctx| crate::metrics::timed("promotion", reconcile(p, ctx)),
+        error_policy,
+        |r| {
             crate::stats::reconciled(crate::stats::PROMOTION);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "promotion reconcile");
             }
-        })
-        .await;
+        },
+    )
+    .await;
 }
 
 /// Removes a Promotion's working directory, if it has one.

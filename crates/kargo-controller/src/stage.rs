@@ -22,7 +22,7 @@ use crate::conditions;
 use crate::index::{FreightSet, PromotionSummary};
 use crate::informers::Caches;
 use crate::now;
-use futures::StreamExt;
+use crate::work_queue::Action;
 use futures::channel::mpsc::UnboundedReceiver;
 use kargo_api::common::FreightReference;
 use kargo_api::project::PromotionPolicy;
@@ -31,7 +31,6 @@ use kargo_api::stage::{FreightCollection, FreightRequest, PromotionReference, St
 use kargo_api::{Freight, Promotion, Stage, availability};
 use kargo_promotion::argocd::health::HealthState;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Config};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -111,22 +110,21 @@ pub async fn run(
     wake: UnboundedReceiver<ObjectRef<Stage>>,
     concurrency: u16,
 ) {
-    crate::informers::controller(ctx.caches.stages.clone())
-        .reconcile_on(stages)
-        .reconcile_on(wake)
-        .with_config(Config::default().concurrency(concurrency))
-        .run(
-            |s, ctx| crate::metrics::timed("stage", reconcile(s, ctx)),
-            error_policy,
-            ctx,
-        )
-        .for_each(|r| async move {
+    crate::work_queue::run(
+        ctx.caches.stages.clone(),
+        futures::stream::select(stages, wake),
+        concurrency,
+        ctx,
+        |s, ctx| crate::metrics::timed("stage", reconcile(s, ctx)),
+        error_policy,
+        |r| {
             crate::stats::reconciled(crate::stats::STAGE);
             if let Err(e) = r {
                 tracing::debug!(error = %e, "stage reconcile");
             }
-        })
-        .await;
+        },
+    )
+    .await;
 }
 
 fn error_policy(_s: Arc<Stage>, e: &Error, _ctx: Arc<Context>) -> Action {

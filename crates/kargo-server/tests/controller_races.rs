@@ -129,7 +129,7 @@ fn cached_stage(c: &Caches) -> Arc<Stage> {
 
 /// Ok, or a write conflict on the Stage's status (the other reconcile
 /// wrote first); anything else fails the test.
-fn ok_or_conflict(r: Result<kube::runtime::controller::Action, stage::Error>) {
+fn ok_or_conflict(r: Result<kargo_controller::work_queue::Action, stage::Error>) {
     match r {
         Ok(_) => {}
         Err(stage::Error::Kube(kube::Error::Api(s))) if s.code == 409 => {}

@@ -62,13 +62,10 @@ async fn caches(client: &kube::Client) -> (Arc<Caches>, kargo_controller::inform
 }
 
 /// Seconds until the reconcile asked to run again.
-fn requeue_secs(a: &kube::runtime::controller::Action) -> f64 {
-    let d = format!("{a:?}");
-    let inner = d.split("Some(").nth(1).unwrap().trim_end_matches(") }");
-    match inner.strip_suffix("ms") {
-        Some(ms) => ms.parse::<f64>().unwrap() / 1000.0,
-        None => inner.trim_end_matches('s').parse().unwrap(),
-    }
+fn requeue_secs(a: &kargo_controller::work_queue::Action) -> f64 {
+    a.requeue_after()
+        .expect("the reconcile asks to run again")
+        .as_secs_f64()
 }
 
 async fn rounds(client: &kube::Client) -> (Duration, f64) {

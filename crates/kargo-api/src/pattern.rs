@@ -51,8 +51,25 @@ fn prefixed(p: &str) -> Option<Result<Matcher, PatternError>> {
 }
 
 /// Kargo's `ParseNamePattern`: `glob:`, `regex:`, `regexp:`, else exact.
+/// Compiled once per pattern: a Stage reconcile matches its project's
+/// policy selectors each time, and compiling a glob or regex costs far
+/// more than matching it.
 pub fn parse_name_pattern(p: &str) -> Result<Matcher, PatternError> {
-    prefixed(p).unwrap_or_else(|| Ok(Matcher::Exact(p.to_string())))
+    /// Patterns kept at most; past that the memo starts over.
+    const KEPT: usize = 1024;
+    static COMPILED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Result<Matcher, PatternError>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = compiled.get(p) {
+        return m.clone();
+    }
+    let m = prefixed(p).unwrap_or_else(|| Ok(Matcher::Exact(p.to_string())));
+    if compiled.len() >= KEPT {
+        compiled.clear();
+    }
+    compiled.insert(p.to_string(), m.clone());
+    m
 }
 
 /// Kargo's `ParsePathPattern`: `glob:`, `regex:`, `regexp:`, else a base

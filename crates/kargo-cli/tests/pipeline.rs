@@ -230,11 +230,11 @@ fn freight_flows_through_git_and_rolls_back() {
     });
     // kubectl describe tells the story through Events.
     let promo = promotion_name(&out);
-    let described = ok(&s.kubectl(&["describe", "promotion", &promo, "-n", "my-web-app"]));
-    assert!(
-        described.contains("PromotionCreated") && described.contains("PromotionSucceeded"),
-        "{described}"
-    );
+    // The outcome's Event follows the status write that ended the run.
+    wait_for("the Promotion's Events", 30, || {
+        let described = ok(&s.kubectl(&["describe", "promotion", &promo, "-n", "my-web-app"]));
+        described.contains("PromotionCreated") && described.contains("PromotionSucceeded")
+    });
     let v1 = name_of_tag(&s, "v1.0.0");
     let described = ok(&s.kubectl(&["describe", "freight", &v1, "-n", "my-web-app"]));
     assert!(described.contains("FreightCreated"), "{described}");

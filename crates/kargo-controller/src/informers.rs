@@ -58,7 +58,22 @@ pub struct Caches {
     /// Of each Stage, the hash of what wakes its controller (generation,
     /// labels, annotations) when last forwarded.
     stage_triggers: Mutex<std::collections::HashMap<ObjectRef<Stage>, u64>>,
+    /// Promotions that just finished, whole, until their Stage's
+    /// reconcile takes them (see [`Caches::take_finished`]).
+    just_finished: Mutex<JustFinished>,
     objects: Forward,
+}
+
+/// How many finished Promotions [`Caches::take_finished`] holds at most
+/// (the oldest go first): their Stages normally take them within
+/// milliseconds.
+const JUST_FINISHED: usize = 256;
+
+/// Finished Promotions not yet taken, and the order they came in.
+#[derive(Default)]
+struct JustFinished {
+    whole: std::collections::HashMap<ObjectRef<Promotion>, Arc<Promotion>>,
+    order: std::collections::VecDeque<ObjectRef<Promotion>>,
 }
 
 /// Where the hub forwards a reference to each applied object (its own
@@ -138,6 +153,7 @@ impl Caches {
             stage_fence: Mutex::new(std::collections::HashMap::new()),
             known_warehouses: Mutex::new(BTreeMap::new()),
             stage_triggers: Mutex::new(std::collections::HashMap::new()),
+            just_finished: Mutex::new(JustFinished::default()),
             objects: Forward {
                 stages: stage_tx,
                 promotions: promo_tx,
@@ -306,12 +322,49 @@ impl Caches {
 
     /// A Promotion event (already applied to the store).
     pub fn on_promotion(&self, ev: &Event<Promotion>) {
+        if let Event::Apply(p) = ev
+            && !p.cached()
+        {
+            self.keep_finished(p);
+        }
         let (stages, next) = self.index.apply_promotion(ev);
         forward(ev, &self.objects.promotions);
         self.wake_stages(stages);
         for (ns, n) in next {
             self.wake_promotion(&ns, &n);
         }
+    }
+
+    /// Holds a Promotion that just finished for its Stage's reconcile.
+    fn keep_finished(&self, p: &Promotion) {
+        let key = reference(p);
+        let mut kept = self.just_finished.lock().unwrap_or_else(|e| e.into_inner());
+        if kept
+            .whole
+            .insert(key.clone(), Arc::new(p.clone()))
+            .is_none()
+        {
+            kept.order.push_back(key);
+        }
+        while kept.whole.len() > JUST_FINISHED {
+            let Some(oldest) = kept.order.pop_front() else {
+                break;
+            };
+            kept.whole.remove(&oldest);
+        }
+    }
+
+    /// The Promotion `ns/name` as it finished, once: the store keeps no
+    /// finished Promotion, and the Stage's reconcile that records the end
+    /// would otherwise read it with a GET on the way to the Stages
+    /// downstream. None when it was taken already or not seen finishing
+    /// (a restart): then a GET.
+    pub fn take_finished(&self, ns: &str, name: &str) -> Option<Arc<Promotion>> {
+        let mut kept = self.just_finished.lock().unwrap_or_else(|e| e.into_inner());
+        let key = ObjectRef::new(name).within(ns);
+        let p = kept.whole.remove(&key)?;
+        kept.order.retain(|k| *k != key);
+        Some(p)
     }
 
     /// An AnalysisRun event: its Stage follows it.
@@ -585,5 +638,32 @@ mod tests {
                 .is_some()
         );
         assert_eq!(caches.index.promotions_of("p", "dev").len(), 2);
+        // The whole finished Promotion, for its Stage's reconcile, once;
+        // a relist holds nothing (after a restart the Stage reads it).
+        assert!(caches.take_finished("p", "dev.01b.f1").is_none());
+        let whole = caches.take_finished("p", "dev.01a.f1").unwrap();
+        assert_eq!(whole.spec.freight, "f1");
+        assert!(whole.status.as_ref().unwrap().finished_at.is_some());
+        assert!(caches.take_finished("p", "dev.01a.f1").is_none());
+    }
+
+    #[test]
+    fn finished_promotions_wait_for_their_stage_within_a_bound() {
+        let (caches, w, _triggers) = Caches::new();
+        let mut store = store_in(w.promotions);
+        for i in 0..JUST_FINISHED + 10 {
+            let mut p = promotion("Succeeded");
+            p.metadata.name = Some(format!("dev.{i}.f1"));
+            caches.on_promotion(&store(Event::Apply(p)));
+        }
+        // The oldest went; the newest are all there.
+        assert!(caches.take_finished("p", "dev.0.f1").is_none());
+        assert!(caches.take_finished("p", "dev.9.f1").is_none());
+        for i in 10..JUST_FINISHED + 10 {
+            assert!(
+                caches.take_finished("p", &format!("dev.{i}.f1")).is_some(),
+                "{i}"
+            );
+        }
     }
 }

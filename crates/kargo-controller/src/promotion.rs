@@ -640,11 +640,6 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
                 json!({"phase": "Errored", "message": kargo_api::redact::redact(&e.to_string()), "finishedAt": now()})
             }
         };
-        let ph = status["phase"].as_str().unwrap_or("").to_string();
-        if ph != "Running" {
-            let message = status["message"].as_str().unwrap_or("");
-            record_outcome(&ctx, &p, &ph, message, Some(began)).await;
-        }
         let mut recorded = false;
         for attempt in 0..10 {
             match patch_status(&api, &name, status.clone()).await {
@@ -663,6 +658,11 @@ async fn start(p: Arc<Promotion>, ctx: Arc<Context>) -> Result<(), Error> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&k);
         if recorded && status["phase"] != "Running" {
+            // As Kargo, the Event follows the status write: the write is
+            // what the Stage downstream waits for.
+            let ph = status["phase"].as_str().unwrap_or("");
+            let message = status["message"].as_str().unwrap_or("");
+            record_outcome(&ctx, &p, ph, message, Some(began)).await;
             remove_work_dir(&ctx, &ns, &name);
         }
         if status["phase"] == "Running" {

@@ -325,17 +325,22 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     let mut verified_on_promotion = Vec::new();
     // The cache does not keep finished Promotions (`cache_trim`): the
     // index names the one that finished last, and a newly finished one is
-    // read whole, once, for the Stage's record of it.
+    // taken whole from the hub, which held it since its watch event (after
+    // a restart: read with one GET), for the Stage's record of it.
     let newly_finished = promos.last_finished().filter(|n| {
         old.last_promotion
             .as_ref()
             .is_none_or(|l| l.name.as_str() != *n)
     });
     let last = match newly_finished {
-        Some(n) => Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(n)
-            .await?
-            .filter(|p| phase(p).is_terminal()),
+        Some(n) => match caches.take_finished(&ns, n) {
+            Some(p) => Some(p),
+            None => Api::<Promotion>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(n)
+                .await?
+                .map(Arc::new),
+        }
+        .filter(|p| phase(p).is_terminal()),
         None => None,
     };
     if let Some(last) = last {
@@ -347,7 +352,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
             }
             verified_on_promotion =
                 record_success(caches, &stage, &freight_api, &last, &mut st).await?;
-            argocd_context = Some(crate::argocd_context::value(Some(&last)));
+            argocd_context = Some(crate::argocd_context::value(Some(&*last)));
             conditions::set_status(
                 &mut st.conditions,
                 "Verified",

@@ -146,6 +146,20 @@ fn phase(p: &Promotion) -> PromotionPhase {
     p.status.as_ref().and_then(|s| s.phase).unwrap_or_default()
 }
 
+/// The running Promotion as `status.currentPromotion` names it: its name
+/// and Freight only, as Kargo writes it. Its changing status stays out, so
+/// a step's progress does not rewrite the Stage.
+fn current_reference(p: &Promotion) -> PromotionReference {
+    PromotionReference {
+        name: p.name_any(),
+        freight: p.status.as_ref().and_then(|s| s.freight.clone()),
+        status: None,
+        finished_at: None,
+    }
+}
+
+/// A finished Promotion as `status.lastPromotion` records it, with its
+/// final status.
 fn reference(p: &Promotion) -> PromotionReference {
     PromotionReference {
         name: p.name_any(),
@@ -317,7 +331,10 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     let old = stage.status.clone().unwrap_or_default();
     let generation = stage.meta().generation;
     let mut st = old.clone();
-    st.current_promotion = promos.running().and_then(promotion).map(|p| reference(&p));
+    st.current_promotion = promos
+        .running()
+        .and_then(promotion)
+        .map(|p| current_reference(&p));
     // The Argo CD context annotation to write after the status (Some(None):
     // remove it), as Kargo's Stage reconciler does on a new success.
     let mut argocd_context: Option<Option<String>> = None;
@@ -1065,4 +1082,36 @@ async fn auto_promote(
         break;
     }
     Ok(due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A running Promotion with progress and its Freight.
+    fn running(step: i64) -> Promotion {
+        serde_json::from_value(json!({
+            "metadata": {"name": "dev.01j.abc1234", "namespace": "p"},
+            "spec": {"stage": "dev", "freight": "abc1234"},
+            "status": {
+                "phase": "Running",
+                "currentStep": step,
+                "freight": {"name": "abc1234", "origin": {"kind": "Warehouse", "name": "w"}},
+            },
+        }))
+        .expect("promotion")
+    }
+
+    #[test]
+    fn current_promotion_names_the_run_without_its_progress() {
+        let r = current_reference(&running(1));
+        assert_eq!(r.name, "dev.01j.abc1234");
+        assert_eq!(r.freight.as_ref().map(|f| f.name.as_str()), Some("abc1234"));
+        assert!(r.status.is_none() && r.finished_at.is_none(), "{r:?}");
+        // A step's progress leaves the Stage's record as it was, so it
+        // causes no Stage write.
+        assert_eq!(current_reference(&running(2)), r);
+        // The last Promotion keeps its final status.
+        assert!(reference(&running(2)).status.is_some());
+    }
 }

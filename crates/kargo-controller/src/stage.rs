@@ -162,13 +162,12 @@ fn current_reference(p: &Promotion) -> PromotionReference {
 /// final status.
 fn reference(p: &Promotion) -> PromotionReference {
     PromotionReference {
-        name: p.name_any(),
-        freight: p.status.as_ref().and_then(|s| s.freight.clone()),
         status: p.status.clone().map(|mut s| {
             s.state = None;
             s
         }),
         finished_at: p.status.as_ref().and_then(|s| s.finished_at.clone()),
+        ..current_reference(p)
     }
 }
 

@@ -75,10 +75,11 @@ fn a_chain_moves_freight_without_listing() {
         per_hop < 8.0,
         "a hop should wake the Stages it concerns, not the project: {per_hop:.1} reconciles per hop"
     );
-    // Each hop writes the Freight twice, never more: it arrives (currentlyIn,
+    // Each hop writes the Freight at most twice: it arrives (currentlyIn,
     // and verifiedIn for a Stage without verification, in one patch) and the
-    // previous Freight leaves. Each write is of a whole Freight, which grows
-    // with the Stages it has been in.
+    // previous Freight leaves (that write lingers and goes with other
+    // Stages' of the same Freight). Each write is of a whole Freight, which
+    // grows with the Stages it has been in.
     let freight_patches = |m: &std::collections::BTreeMap<String, f64>| {
         m.get("kargo_controller_api_requests_total{verb=\"patch\",resource=\"freights\"}")
             .copied()

@@ -107,6 +107,7 @@ impl FreightSummary {
 struct FreightIndex {
     by_origin: HashMap<Key, BTreeSet<Created>>,
     verified_in: HashMap<Key, BTreeSet<Created>>,
+    currently_in: HashMap<Key, BTreeSet<Created>>,
     approved_for: HashMap<Key, BTreeSet<Created>>,
     summary: HashMap<Key, Arc<FreightSummary>>,
 }
@@ -140,6 +141,20 @@ impl FreightIndex {
         {
             add_to(&mut self.verified_in, (ns.clone(), s.clone()), c);
         }
+        for s in old
+            .currently
+            .keys()
+            .filter(|s| !new.currently.contains_key(*s))
+        {
+            drop_from(&mut self.currently_in, (ns.clone(), s.clone()), c);
+        }
+        for s in new
+            .currently
+            .keys()
+            .filter(|s| !old.currently.contains_key(*s))
+        {
+            add_to(&mut self.currently_in, (ns.clone(), s.clone()), c);
+        }
         for s in old.approved.difference(&new.approved) {
             drop_from(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
@@ -157,6 +172,9 @@ impl FreightIndex {
         for s in old.verified.keys() {
             drop_from(&mut self.verified_in, (ns.clone(), s.clone()), c);
         }
+        for s in old.currently.keys() {
+            drop_from(&mut self.currently_in, (ns.clone(), s.clone()), c);
+        }
         for s in &old.approved {
             drop_from(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
@@ -169,6 +187,9 @@ impl FreightIndex {
         add_to(&mut self.by_origin, (ns.clone(), new.origin.clone()), c);
         for s in new.verified.keys() {
             add_to(&mut self.verified_in, (ns.clone(), s.clone()), c);
+        }
+        for s in new.currently.keys() {
+            add_to(&mut self.currently_in, (ns.clone(), s.clone()), c);
         }
         for s in &new.approved {
             add_to(&mut self.approved_for, (ns.clone(), s.clone()), c);
@@ -618,6 +639,24 @@ impl Index {
                 return;
             }
         }
+    }
+
+    /// The Freight whose status says it is currently in `stage`, with
+    /// the time it arrived there (`currentlyIn[stage].since`).
+    pub fn currently_in(&self, ns: &str, stage: &str) -> Vec<(String, Option<String>)> {
+        let idx = read(&self.freight);
+        idx.currently_in
+            .get(&(ns.to_string(), stage.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|(_, name)| {
+                let since = idx
+                    .summary
+                    .get(&(ns.to_string(), name.clone()))
+                    .and_then(|s| s.currently.get(stage).cloned().flatten());
+                (name.clone(), since)
+            })
+            .collect()
     }
 
     /// Whether `freight` is verified in `stage`.

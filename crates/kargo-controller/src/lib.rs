@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod durable_counters;
 pub mod events;
 pub mod freight_waiting;
+pub mod freight_writes;
 pub mod gc;
 pub mod heartbeat;
 pub mod holds;

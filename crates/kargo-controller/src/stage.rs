@@ -19,6 +19,7 @@
 //! `status.lastHandledRefresh`, as Kargo's Stage reconciler does.
 
 use crate::conditions;
+use crate::freight_writes::FreightWrites;
 use crate::index::{FreightSet, PromotionSummary};
 use crate::informers::Caches;
 use crate::now;
@@ -33,7 +34,7 @@ use kargo_promotion::argocd::health::HealthState;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ pub struct Context {
     argocd: Option<crate::argocd::ArgoCd>,
     /// The ClusterConfig's promotion windows, as last read.
     windows: crate::stage_windows::ClusterWindows,
+    /// Freight status writes, coalesced per Freight.
+    freight_writes: FreightWrites,
 }
 
 impl Context {
@@ -76,6 +79,7 @@ impl Context {
             caches,
             expect: Mutex::new(HashMap::new()),
             windows: Default::default(),
+            freight_writes: FreightWrites::default(),
         }
     }
 
@@ -366,8 +370,15 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
                 crate::verification::supersede(&ctx.client, &ns, previous, &last.name_any())
                     .await?;
             }
-            verified_on_promotion =
-                record_success(caches, &stage, &freight_api, &last, &mut st).await?;
+            verified_on_promotion = record_success(
+                caches,
+                &ctx.freight_writes,
+                &stage,
+                &freight_api,
+                &last,
+                &mut st,
+            )
+            .await?;
             argocd_context = Some(crate::argocd_context::value(Some(&*last)));
             conditions::set_status(
                 &mut st.conditions,
@@ -389,6 +400,7 @@ async fn reconcile_stage(cached: Arc<Stage>, ctx: Arc<Context>) -> Result<Action
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let mut due: Option<i64> = None;
     if has_steps {
+        repair_currently_in(caches, &ctx.freight_writes, &stage, &st, &freight_api);
         match &st.current_promotion {
             Some(p) => conditions::set(
                 &mut st.conditions,
@@ -761,6 +773,7 @@ fn summarize(
 /// Freight marked verified here with it (a Stage without verification).
 async fn record_success(
     caches: &Caches,
+    writes: &FreightWrites,
     stage: &Stage,
     freight_api: &Api<Freight>,
     p: &Promotion,
@@ -808,10 +821,24 @@ async fn record_success(
     );
     st.freight_history.truncate(10);
     let now = now();
-    // Where Freight is now, and how long the previous one soaked here
-    // (each patch is a write of a whole Freight, which grows with the
-    // Stages it has been in).
-    let mut patches = Vec::new();
+    // The Freight arriving here first: its write is what wakes the Stages
+    // downstream, and a Stage without `verification` verifies it in the
+    // same write.
+    let mut patch = json!({"status": {"currentlyIn": {&name: {"since": now}}}});
+    let mut verified = Vec::new();
+    if stage
+        .spec
+        .verification
+        .as_ref()
+        .is_none_or(|v| v.analysis_templates.is_empty())
+    {
+        patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
+        verified.push(fref.name.clone());
+    }
+    writes.merge_status(freight_api, &fref.name, patch).await?;
+    // The one it replaces leaves (written soon, with other Stages' writes
+    // of it: as large as the pipeline it has been through, and nothing
+    // waits for it). Its soak here ends as the new one's stay begins.
     for prev in previous {
         // The cache holds when the previous Freight arrived here unless it
         // lags behind that write; then a GET.
@@ -823,60 +850,82 @@ async fn record_success(
             Some(pf) => Some(pf),
             None => freight_api.get_opt(&prev).await?.map(Arc::new),
         };
-        if let Some(pf) = pf {
-            let since = pf
-                .status
-                .as_ref()
-                .and_then(|s| s.currently_in.get(&name))
-                .and_then(|c| c.since.clone());
-            let soaked = since
-                .as_deref()
-                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-                .map(|t| (jiff::Timestamp::now().as_second() - t.as_second()).max(0));
-            let mut patch = json!({"status": {"currentlyIn": {&name: null}}});
-            let verified = pf
-                .status
-                .as_ref()
-                .and_then(|s| s.verified_in.get(&name))
-                .cloned();
-            if let (Some(mut v), Some(secs)) = (verified, soaked) {
-                let before = v
-                    .longest_soak
-                    .as_deref()
-                    .and_then(kargo_api::validate::parse_go_duration)
-                    .unwrap_or(0.0);
-                if secs as f64 > before {
-                    v.longest_soak = Some(format!("{secs}s"));
-                    patch["status"]["verifiedIn"] = json!({&name: v});
-                }
-            }
-            patches.push((prev, patch));
+        if let Some(patch) = pf.and_then(|pf| leaving_patch(&name, &pf, Some(&now))) {
+            writes.merge_status_soon(freight_api, &prev, patch);
         }
     }
-    let mut patch = json!({"status": {"currentlyIn": {&name: {"since": now}}}});
-    // A Stage without `verification` verifies Freight as soon as it is
-    // promoted, in the same write.
-    let mut verified = Vec::new();
-    if stage
-        .spec
-        .verification
-        .as_ref()
-        .is_none_or(|v| v.analysis_templates.is_empty())
-    {
-        patch["status"]["verifiedIn"] = json!({&name: {"verifiedAt": now}});
-        verified.push(fref.name.clone());
-    }
-    // The new Freight's write first: it is what wakes the Stages
-    // downstream. The previous Freight's (as large as the pipeline it has
-    // been through) follows, off that path.
-    crate::status_patch::merge_status(freight_api, &fref.name, &patch).await?;
-    futures::future::try_join_all(
-        patches
-            .iter()
-            .map(|(n, p)| crate::status_patch::merge_status(freight_api, n, p)),
-    )
-    .await?;
     Ok(verified)
+}
+
+/// The patch that takes `freight` out of Stage `stage` (its `currentlyIn`
+/// entry goes) and keeps how long it soaked there: from its arrival to
+/// `until`, when the Freight that replaced it arrived (None: no Freight
+/// replaced it; the soak is not updated). The same inputs give the same
+/// patch, so writing it twice is harmless. None when the Freight is not
+/// in the Stage.
+fn leaving_patch(stage: &str, freight: &Freight, until: Option<&str>) -> Option<Value> {
+    let st = freight.status.as_ref()?;
+    let since = st.currently_in.get(stage)?.since.as_deref();
+    let mut patch = json!({"status": {"currentlyIn": {stage: null}}});
+    let at = |t: Option<&str>| t.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    if let (Some(from), Some(to), Some(mut v)) =
+        (at(since), at(until), st.verified_in.get(stage).cloned())
+    {
+        let soaked = (to.as_second() - from.as_second()).max(0);
+        let before = v
+            .longest_soak
+            .as_deref()
+            .and_then(kargo_api::validate::parse_go_duration)
+            .unwrap_or(0.0);
+        if soaked as f64 > before {
+            v.longest_soak = Some(format!("{soaked}s"));
+            patch["status"]["verifiedIn"] = json!({stage: v});
+        }
+    }
+    Some(patch)
+}
+
+/// Takes out of the Stage the Freight whose status still says it is here
+/// though the Stage has moved on: a leaving write lost with a stopped
+/// process (they are deferred, [`FreightWrites::merge_status_soon`]).
+/// Looks only at the index; writes nothing when all agrees.
+fn repair_currently_in(
+    caches: &Caches,
+    writes: &FreightWrites,
+    stage: &Stage,
+    st: &StageStatus,
+    freight_api: &Api<Freight>,
+) {
+    let ns = stage.namespace().unwrap_or_default();
+    let name = stage.name_any();
+    let cached = |n: &str| caches.freight.get(&ObjectRef::new(n).within(&ns));
+    let current = st.freight_history.first();
+    for (stale, _) in caches.index.currently_in(&ns, &name) {
+        if current.is_some_and(|c| c.items.values().any(|r| r.name == stale))
+            || writes.pending(&ns, &stale)
+        {
+            continue;
+        }
+        let Some(pf) = cached(&stale) else { continue };
+        // Its soak here ended when the Stage's Freight of its origin
+        // arrived; when the cache does not show that yet, later.
+        let until = match current.and_then(|c| c.items.values().find(|r| r.origin == pf.origin)) {
+            Some(r) => match cached(&r.name).and_then(|f| {
+                f.status
+                    .as_ref()
+                    .and_then(|s| s.currently_in.get(&name))
+                    .and_then(|c| c.since.clone())
+            }) {
+                Some(t) => Some(t),
+                None => continue,
+            },
+            None => None,
+        };
+        if let Some(patch) = leaving_patch(&name, &pf, until.as_deref()) {
+            tracing::info!(stage = %name, namespace = %ns, freight = %stale, "the Freight's status still placed it in the Stage: taking it out");
+            writes.merge_status_soon(freight_api, &stale, patch);
+        }
+    }
 }
 
 /// Walks the Freight that may be available to the Stage for one request,

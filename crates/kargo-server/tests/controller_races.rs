@@ -2,7 +2,9 @@
 //! construction: two reconciles of one Stage — in two processes, or in one
 //! on a cache that lacks its own last Promotion — create exactly one
 //! auto-promotion; two queued Promotions of one Stage never both start.
-//! The caches are fed by hand (the watches are not running), the API is
+//! Freight status writes that meet are coalesced yet all land, in order;
+//! a Freight's leaving write lost with a stopped process is written by
+//! the Stage's next reconcile. The caches are fed by hand (the watches are not running), the API is
 //! the real one.
 
 mod common;
@@ -304,4 +306,160 @@ async fn two_reconciles_seeing_a_verification_fail_record_one_event() {
     let a = e.metadata.annotations.clone().unwrap_or_default();
     assert_eq!(a["event.kargo.akuity.io/analysis-run-name"], "run1");
     assert_eq!(a["event.kargo.akuity.io/stage-name"], "s");
+}
+
+fn freight_api(client: &kube::Client) -> Api<Freight> {
+    Api::namespaced(client.clone(), "p")
+}
+
+/// The global resourceVersion after the last write (the API-only server
+/// runs no controllers: only the test writes).
+async fn rv_of(api: &Api<Freight>, name: &str) -> u64 {
+    let f = api.get(name).await.unwrap();
+    f.metadata.resource_version.unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freight_writes_that_meet_go_as_one_and_all_land_in_order() {
+    use kargo_controller::freight_writes::FreightWrites;
+    let h = start().await;
+    let api = freight_api(&h.client);
+    let f = new_freight(&h.client, "1.0.0").await;
+    let name = f.metadata.name.clone().unwrap();
+    let writes = FreightWrites::default();
+    const N: usize = 30;
+    // N Stages take the Freight at once, each waiting for its write.
+    let before = rv_of(&api, &name).await;
+    let arrivals = (0..N).map(|i| {
+        writes.merge_status(
+            &api,
+            &name,
+            json!({"status": {"currentlyIn": {format!("s{i}"): {"since": "2026-01-01T00:00:00Z"}}}}),
+        )
+    });
+    for r in futures::future::join_all(arrivals).await {
+        r.unwrap();
+    }
+    let stored = api.get(&name).await.unwrap().status.unwrap();
+    assert_eq!(stored.currently_in.len(), N, "every arrival is stored");
+    let written = rv_of(&api, &name).await - before;
+    assert!(
+        (1..N as u64).contains(&written),
+        "{N} arrivals that met took {written} writes"
+    );
+    // They all leave: nothing waits, the writes linger and go as one.
+    let before = rv_of(&api, &name).await;
+    for i in 0..N {
+        writes.merge_status_soon(
+            &api,
+            &name,
+            json!({"status": {"currentlyIn": {format!("s{i}"): null}}}),
+        );
+    }
+    assert!(writes.pending("p", &name));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while writes.pending("p", &name) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leaving writes never went"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let stored = api.get(&name).await.unwrap().status.unwrap();
+    assert!(stored.currently_in.is_empty(), "{:?}", stored.currently_in);
+    assert_eq!(
+        rv_of(&api, &name).await - before,
+        1,
+        "{N} leaving writes, one write"
+    );
+    // A Stage leaves and comes back: the removal cannot merge with the
+    // return, goes first, and the return (waited for) does not linger.
+    writes.merge_status_soon(
+        &api,
+        &name,
+        json!({"status": {"currentlyIn": {"s0": null}}}),
+    );
+    writes
+        .merge_status(
+            &api,
+            &name,
+            json!({"status": {"currentlyIn": {"s0": {"since": "2026-02-02T00:00:00Z"}}}}),
+        )
+        .await
+        .unwrap();
+    let stored = api.get(&name).await.unwrap().status.unwrap();
+    assert_eq!(
+        stored.currently_in["s0"].since.as_deref(),
+        Some("2026-02-02T00:00:00Z")
+    );
+    // A write the API refuses reaches its caller.
+    let gone = writes
+        .merge_status(
+            &api,
+            "no-such-freight",
+            json!({"status": {"currentlyIn": {}}}),
+        )
+        .await;
+    assert!(
+        matches!(&gone, Err(kube::Error::Api(s)) if s.code == 404),
+        "{gone:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_leaving_write_is_repaired_by_the_next_reconcile() {
+    let h = start().await;
+    let api = freight_api(&h.client);
+    let old = new_freight(&h.client, "1.0.0").await.metadata.name.unwrap();
+    let new = new_freight(&h.client, "2.0.0").await.metadata.name.unwrap();
+    let set = |since: &str| {
+        Patch::Merge(json!({"status": {
+            "currentlyIn": {"s": {"since": since}},
+            "verifiedIn": {"s": {"verifiedAt": since}},
+        }}))
+    };
+    // The Stage moved from `old` to `new` 90 s after `old` arrived; the
+    // process stopped before `old`'s leaving write went out.
+    let pp = PatchParams::default();
+    api.patch_status(&old, &pp, &set("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    api.patch_status(&new, &pp, &set("2026-01-01T00:01:30Z"))
+        .await
+        .unwrap();
+    Api::<Stage>::namespaced(h.client.clone(), "p")
+        .patch_status(
+            "s",
+            &pp,
+            &Patch::Merge(json!({"status": {"freightHistory": [{"items": {
+                "Warehouse/w": {"name": new, "origin": {"kind": "Warehouse", "name": "w"}}
+            }}]}})),
+        )
+        .await
+        .unwrap();
+    let (c, _w) = caches(&h.client).await;
+    let ctx = Arc::new(stage::Context::new(h.client.clone(), c.clone()));
+    ok_or_conflict(stage::reconcile(cached_stage(&c), ctx).await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let repaired = loop {
+        let st = api.get(&old).await.unwrap().status.unwrap();
+        if !st.currently_in.contains_key("s") {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old Freight still says it is in the Stage"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        repaired.verified_in["s"].longest_soak.as_deref(),
+        Some("90s"),
+        "its soak ends when the new Freight arrived"
+    );
+    let st = api.get(&new).await.unwrap().status.unwrap();
+    assert!(
+        st.currently_in.contains_key("s"),
+        "the current Freight stays"
+    );
 }

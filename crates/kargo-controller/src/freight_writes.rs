@@ -170,16 +170,28 @@ impl FreightWrites {
 /// until none is left; then the slot goes (under the lock, so a patch
 /// coming later starts a new task).
 async fn send_batches(slots: Slots, api: Api<Freight>, key: (String, String)) {
+    // Should the task end any other way (a panic, the runtime shutting
+    // down), the slot goes with it: its waiters learn the write was
+    // abandoned, and the next patch starts a new task.
+    let mut gone = RemoveOnDrop {
+        slots: slots.clone(),
+        key: key.clone(),
+        armed: true,
+    };
     loop {
         let (not_before, urgent) = {
             let mut guard = lock(&slots);
             let Some(slot) = guard.get_mut(&key) else {
+                gone.armed = false;
                 return;
             };
             match slot.queue.front() {
                 Some(b) => (b.not_before, slot.urgent.clone()),
                 None => {
                     guard.remove(&key);
+                    // A patch coming now starts a new task and slot,
+                    // which this one must leave alone.
+                    gone.armed = false;
                     return;
                 }
             }
@@ -203,6 +215,21 @@ async fn send_batches(slots: Slots, api: Api<Freight>, key: (String, String)) {
             _ => {}
         }
         let _ = batch.done.send(Some(Outcome::of(r)));
+    }
+}
+
+/// Removes a slot when its task ends other than by emptying it.
+struct RemoveOnDrop {
+    slots: Slots,
+    key: (String, String),
+    armed: bool,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.slots).remove(&self.key);
+        }
     }
 }
 

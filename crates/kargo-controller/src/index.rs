@@ -127,34 +127,14 @@ impl FreightIndex {
         }
         let ns = &key.0;
         let c = &new.created;
-        for s in old
-            .verified
-            .keys()
-            .filter(|s| !new.verified.contains_key(*s))
-        {
-            drop_from(&mut self.verified_in, (ns.clone(), s.clone()), c);
-        }
-        for s in new
-            .verified
-            .keys()
-            .filter(|s| !old.verified.contains_key(*s))
-        {
-            add_to(&mut self.verified_in, (ns.clone(), s.clone()), c);
-        }
-        for s in old
-            .currently
-            .keys()
-            .filter(|s| !new.currently.contains_key(*s))
-        {
-            drop_from(&mut self.currently_in, (ns.clone(), s.clone()), c);
-        }
-        for s in new
-            .currently
-            .keys()
-            .filter(|s| !old.currently.contains_key(*s))
-        {
-            add_to(&mut self.currently_in, (ns.clone(), s.clone()), c);
-        }
+        move_keys(&mut self.verified_in, ns, c, &old.verified, &new.verified);
+        move_keys(
+            &mut self.currently_in,
+            ns,
+            c,
+            &old.currently,
+            &new.currently,
+        );
         for s in old.approved.difference(&new.approved) {
             drop_from(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
@@ -195,6 +175,23 @@ impl FreightIndex {
             add_to(&mut self.approved_for, (ns.clone(), s.clone()), c);
         }
         self.summary.insert(key, new);
+    }
+}
+
+/// Takes `c` out of the sets of the Stages keyed in `old` only and puts
+/// it in those of the Stages keyed in `new` only.
+fn move_keys<V>(
+    m: &mut HashMap<Key, BTreeSet<Created>>,
+    ns: &str,
+    c: &Created,
+    old: &BTreeMap<String, V>,
+    new: &BTreeMap<String, V>,
+) {
+    for s in old.keys().filter(|s| !new.contains_key(*s)) {
+        drop_from(m, (ns.to_string(), s.clone()), c);
+    }
+    for s in new.keys().filter(|s| !old.contains_key(*s)) {
+        add_to(m, (ns.to_string(), s.clone()), c);
     }
 }
 

@@ -12,6 +12,7 @@
 //! count and by bytes; a full disk refuses writes (507) and keeps reads.
 
 pub mod backup;
+mod checkpointer;
 mod error;
 pub mod files;
 pub mod meta;
@@ -169,6 +170,8 @@ struct Db {
     full: bool,
     /// Parsed copies of objects written by [`Store::update_from`].
     recent: recent::Recent,
+    /// Checkpoints the WAL off the write path.
+    checkpointer: checkpointer::Checkpointer,
 }
 
 /// The object store. Cheap to clone.
@@ -215,6 +218,8 @@ impl Store {
             .map_err(|e| StoreError::Internal(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         schema::init(&conn, opts.durability)?;
+        let checkpointer =
+            checkpointer::Checkpointer::start(&conn, path, schema::synchronous(opts.durability))?;
         let rv: u64 = conn.query_row(
             "SELECT MAX(COALESCE((SELECT MAX(rv) FROM events),0), COALESCE((SELECT MAX(rv) FROM objects),0), COALESCE((SELECT value FROM meta WHERE key='rv'),0))",
             [],
@@ -241,6 +246,7 @@ impl Store {
                 event_bytes,
                 full: false,
                 recent: recent::Recent::default(),
+                checkpointer,
             })),
             events,
         })
@@ -497,6 +503,7 @@ impl Store {
         db.since_compact += rv - start_rv;
         db.rv = rv;
         db.event_bytes += pending.iter().map(|e| e.body.len() as u64).sum::<u64>();
+        db.checkpointer.committed(&db.conn);
         for e in pending {
             // No receivers is fine: nobody is watching.
             let _ = events.send(Arc::new(e));
@@ -599,6 +606,7 @@ impl Store {
             db.conn.execute_batch("VACUUM")?;
             tracing::info!(freed_bytes = free * size, "vacuumed the database");
         }
+        let _checkpoints = db.checkpointer.exclusive();
         db.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(vacuum)

@@ -5,17 +5,18 @@
 
 use rusqlite::Connection;
 
+/// The `synchronous` setting for a durability.
+pub fn synchronous(durability: crate::Durability) -> &'static str {
+    match durability {
+        crate::Durability::Normal => "NORMAL",
+        crate::Durability::Full => "FULL",
+    }
+}
+
 /// Applies pragmas and creates tables if missing.
 pub fn init(conn: &Connection, durability: crate::Durability) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match durability {
-            crate::Durability::Normal => "NORMAL",
-            crate::Durability::Full => "FULL",
-        },
-    )?;
+    conn.pragma_update(None, "synchronous", synchronous(durability))?;
     // After a checkpoint the WAL file shrinks back to this (bytes), so one
     // burst of large writes does not keep the disk space forever.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;

@@ -443,3 +443,41 @@ fn lists_reuse_their_prepared_statements() {
         );
     }
 }
+
+#[test]
+fn the_wal_is_checkpointed_off_the_write_path_and_stays_bounded() {
+    let (dir, s) = open();
+    project(&s, "p");
+    // 400 writes of a 100 kB body: about 80 MB of WAL (object row and
+    // watch-log row) were nothing checkpointed, as the writing connection
+    // has SQLite's auto-checkpoint off.
+    let big = "x".repeat(100_000);
+    let mut c = cm("big");
+    s.create(info("ConfigMap"), "p", c.clone()).unwrap();
+    for i in 0..400 {
+        c["data"]["a"] = json!(format!("{i}{big}"));
+        c["metadata"]["resourceVersion"] = Value::Null;
+        s.update(info("ConfigMap"), "p", "big", c.clone(), Part::Main)
+            .unwrap();
+    }
+    let wal = std::fs::metadata(dir.path().join("kargo.db-wal"))
+        .unwrap()
+        .len();
+    assert!(
+        wal < 40 * 1024 * 1024,
+        "the WAL holds {wal} bytes after 80 MB of writes: nothing checkpointed it"
+    );
+    let db_file = std::fs::metadata(dir.path().join("kargo.db"))
+        .unwrap()
+        .len();
+    assert!(
+        db_file > 100_000,
+        "the database file holds {db_file} bytes: no checkpoint copied the writes into it"
+    );
+    assert!(
+        s.get(info("ConfigMap"), "p", "big").unwrap()["data"]["a"]
+            .as_str()
+            .unwrap()
+            .starts_with("399x")
+    );
+}

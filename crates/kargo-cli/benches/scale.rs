@@ -26,6 +26,7 @@
 //!
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
+//! `KARGO_BENCH_PASSES` sets the measured passes per chain (default 3).
 //! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
 //! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`;
 //! `KARGO_BENCH_ONLY=retention` runs only the last section (at the
@@ -291,8 +292,16 @@ struct Row {
 const IDLE_WINDOW: Duration = Duration::from_secs(20);
 
 /// Freight taken through each chain, each pass alternating with runs of
-/// the one-hop baseline.
+/// the one-hop baseline (`KARGO_BENCH_PASSES` overrides it).
 const CHAIN_PASSES: usize = 3;
+
+fn chain_passes() -> usize {
+    std::env::var("KARGO_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(CHAIN_PASSES)
+}
 
 async fn measure(shape: Shape, n: usize, nf: usize, mut baseline: Option<&mut OneHop>) -> Row {
     // Stages and Freight first, auto-promotion last.
@@ -301,7 +310,11 @@ async fn measure(shape: Shape, n: usize, nf: usize, mut baseline: Option<&mut On
     apply(&s, &auto_promotion(NS));
     // Warm-up: one Freight goes through; the next ones are measured.
     run_one(&c, nf, n, shape).await;
-    let passes = if baseline.is_some() { CHAIN_PASSES } else { 1 };
+    let passes = if baseline.is_some() {
+        chain_passes()
+    } else {
+        1
+    };
     let mut hops_beside = match baseline.as_deref_mut() {
         Some(b) => vec![b.sample().await],
         None => Vec::new(),
@@ -703,7 +716,8 @@ async fn main() {
     }
     drop(baseline);
     println!(
-        "\nController scale (the Freight after the warm-up, {CHAIN_PASSES} through each chain; ratios against the smallest size of the same shape)"
+        "\nController scale (the Freight after the warm-up, {} through each chain; ratios against the smallest size of the same shape)",
+        chain_passes()
     );
     println!(
         "{:<7} {:>6} {:>7} {:>9} {:>9} {:>7} {:>9} {:>11} {:>12} {:>9} {:>10} {:>9} {:>8} {:>9} {:>9} {:>9} {:>10} {:>17} {:>17} {:>17}",

@@ -151,7 +151,23 @@ fn the_quick_start_moves_to_an_api_server_keeping_freight_and_verification() {
         a.extend_from_slice(&["-p", NS, "-o", "json"]);
         items(&ok(&qs.kargo(&a)))
     };
-    let freight_before = freight_record(&get(&["freight"]));
+    // The rollback that ends the quick start takes v1.1.0 out of prod-us
+    // with a write that lingers (`freight_writes::LINGER`, 100 ms) for
+    // others to join: read until two reads half a second apart agree.
+    let mut freight_before = freight_record(&get(&["freight"]));
+    let settle_by = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let again = freight_record(&get(&["freight"]));
+        if again == freight_before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < settle_by,
+            "the Freight kept changing after the quick start: {again:#?}"
+        );
+        freight_before = again;
+    }
     let stages_before = holding(&get(&["stages"]));
     assert_eq!(freight_before.len(), 3, "{freight_before:#?}");
 

@@ -155,19 +155,17 @@ fn the_quick_start_moves_to_an_api_server_keeping_freight_and_verification() {
     // with a write that lingers (`freight_writes::LINGER`, 100 ms) for
     // others to join: read until two reads half a second apart agree.
     let mut freight_before = freight_record(&get(&["freight"]));
-    let settle_by = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let again = freight_record(&get(&["freight"]));
-        if again == freight_before {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < settle_by,
-            "the Freight kept changing after the quick start: {again:#?}"
-        );
-        freight_before = again;
-    }
+    wait_for(
+        "the Freight to stop changing after the quick start",
+        10,
+        || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let again = freight_record(&get(&["freight"]));
+            let settled = again == freight_before;
+            freight_before = again;
+            settled
+        },
+    );
     let stages_before = holding(&get(&["stages"]));
     assert_eq!(freight_before.len(), 3, "{freight_before:#?}");
 

@@ -449,7 +449,7 @@ fn the_wal_is_checkpointed_off_the_write_path_and_stays_bounded() {
     let (dir, s) = open();
     project(&s, "p");
     // 400 writes of a 100 kB body: about 80 MB of WAL (object row and
-    // watch-log row) were nothing checkpointed, as the writing connection
+    // watch-log row) if nothing checkpointed it, as the writing connection
     // has SQLite's auto-checkpoint off.
     let big = "x".repeat(100_000);
     let mut c = cm("big");

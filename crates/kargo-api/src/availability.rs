@@ -8,6 +8,8 @@
 use crate::stage::{AvailabilityStrategy, FreightRequest};
 use crate::validate::parse_go_duration;
 use crate::{Freight, Stage};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 
 /// Why Freight is not available, in words a user can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +167,67 @@ pub fn soak_deadline(stage: &Stage, f: &Freight, now_ms: i64) -> Option<i64> {
         .min()
 }
 
+/// The Stages whose entries in a Freight's status [`check`] and
+/// [`soak_deadline`] read for `stage`: the Stage itself and every Stage it
+/// takes Freight from.
+fn stages_read(stage: &Stage) -> BTreeSet<&str> {
+    stage
+        .spec
+        .requested_freight
+        .iter()
+        .flat_map(|r| r.sources.stages.iter().map(String::as_str))
+        .chain(stage.metadata.name.as_deref())
+        .collect()
+}
+
+/// A Freight object decoded with its status cut to what [`check`] and
+/// [`soak_deadline`] read for `stage` (the entries of `verifiedIn`,
+/// `approvedFor` and `currentlyIn` under the Stage and its upstream
+/// Stages; no step metadata). A Freight verified in every Stage of a
+/// long pipeline holds an entry per Stage, of which deciding one
+/// Promotion needs a handful: this copies those, where decoding the whole
+/// object would copy them all.
+pub fn freight_for(stage: &Stage, freight: &Value) -> serde_json::Result<Freight> {
+    let Some(object) = freight.as_object() else {
+        return serde_json::from_value(freight.clone());
+    };
+    let keep = stages_read(stage);
+    let cut_status = |status: &Value| -> Value {
+        let Some(fields) = status.as_object() else {
+            return status.clone();
+        };
+        let mut out = Map::new();
+        for (field, entries) in fields {
+            match (field.as_str(), entries.as_object()) {
+                ("verifiedIn" | "approvedFor" | "currentlyIn", Some(by_stage)) => {
+                    let kept = keep
+                        .iter()
+                        .filter_map(|s| by_stage.get(*s).map(|e| (s.to_string(), e.clone())))
+                        .collect();
+                    out.insert(field.clone(), Value::Object(kept));
+                }
+                ("metadata", _) => {}
+                _ => {
+                    out.insert(field.clone(), entries.clone());
+                }
+            }
+        }
+        Value::Object(out)
+    };
+    let cut: Map<String, Value> = object
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "status" {
+                cut_status(v)
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    serde_json::from_value(Value::Object(cut))
+}
+
 /// `a`, `a and b`, `a, b and c`.
 fn and_list(items: &[String]) -> String {
     match items {
@@ -258,5 +321,51 @@ mod tests {
             check(&s, &f, NOW).is_ok(),
             "manual approval bypasses upstream and soak"
         );
+    }
+
+    #[test]
+    fn the_cut_freight_decides_as_the_whole_one() {
+        let since = |mins: i64| {
+            jiff::Timestamp::from_millisecond(NOW - mins * 60 * 1000)
+                .unwrap()
+                .to_string()
+        };
+        let mut verified = serde_json::Map::new();
+        let mut current = serde_json::Map::new();
+        for i in 0..300 {
+            verified.insert(format!("s{i}"), json!({"longestSoak": "5m0s"}));
+            current.insert(format!("s{i}"), json!({"since": since(90)}));
+        }
+        let cases = [
+            json!({"stages": ["s7", "s250"], "requiredSoakTime": "1h"}),
+            json!({"stages": ["s7", "s250"], "requiredSoakTime": "2h"}),
+            json!({"stages": ["s7", "missing"], "availabilityStrategy": "OneOf"}),
+            json!({"stages": ["s7", "missing"]}),
+            json!({"stages": ["missing"]}),
+            json!({"direct": true}),
+        ];
+        for (approved, sources) in [false, true]
+            .into_iter()
+            .flat_map(|a| cases.iter().map(move |c| (a, c.clone())))
+        {
+            let s = stage(sources.clone());
+            let mut status =
+                json!({"verifiedIn": verified, "currentlyIn": current, "metadata": {"k": "v"}});
+            if approved {
+                status["approvedFor"] = json!({"prod": {}, "other": {}});
+            }
+            let whole = json!({"metadata": {"name": "f1", "labels": {"kargo.akuity.io/alias": "jolly-penguin"}}, "origin": {"kind": "Warehouse", "name": "w"}, "status": status});
+            let full: Freight = serde_json::from_value(whole.clone()).unwrap();
+            let cut = freight_for(&s, &whole).unwrap();
+            assert_eq!(check(&s, &cut, NOW), check(&s, &full, NOW), "{sources}");
+            assert_eq!(soak_deadline(&s, &cut, NOW), soak_deadline(&s, &full, NOW));
+            assert_eq!(cut.alias(), Some("jolly-penguin"));
+            let st = cut.status.unwrap_or_default();
+            assert!(
+                st.verified_in.len() <= 2 && st.currently_in.len() <= 2,
+                "{sources}: cut to the upstream Stages"
+            );
+            assert!(st.metadata.is_empty());
+        }
     }
 }

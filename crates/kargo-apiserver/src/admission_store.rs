@@ -13,6 +13,16 @@ use serde_json::Value;
 pub trait AdmissionStore: Sync {
     /// One object.
     fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StoreError>;
+    /// One object, shared: the embedded store hands out the copy it keeps
+    /// of a recently written object instead of parsing it again.
+    fn get_shared(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<std::sync::Arc<Value>, StoreError> {
+        self.get(info, ns, name).map(std::sync::Arc::new)
+    }
     /// One object as JSON text, for [`get_as`] to decode straight into a
     /// type.
     fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String, StoreError>;
@@ -29,6 +39,15 @@ pub trait AdmissionStore: Sync {
 impl AdmissionStore for Store {
     fn get(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value, StoreError> {
         Store::get(self, info, ns, name)
+    }
+
+    fn get_shared(
+        &self,
+        info: &ResourceInfo,
+        ns: &str,
+        name: &str,
+    ) -> Result<std::sync::Arc<Value>, StoreError> {
+        Store::get_shared(self, info, ns, name)
     }
 
     fn get_text(&self, info: &ResourceInfo, ns: &str, name: &str) -> Result<String, StoreError> {

@@ -74,7 +74,11 @@ pub fn admit_new_promotion(store: &dyn AdmissionStore, ns: &str, obj: &mut Value
         }
         Err(e) => return Err(e.into()),
     };
-    let freight: Freight = match get_as(store, finfo, ns, &freight_name) {
+    // Only what availability reads of the Freight's status is decoded.
+    let freight: Freight = match store
+        .get_shared(finfo, ns, &freight_name)
+        .and_then(|v| Ok(availability::freight_for(&stage, &v)?))
+    {
         Ok(f) => f,
         Err(StoreError::NotFound { .. }) => {
             return Err(invalid(

@@ -572,7 +572,7 @@ async fn record_outcome(
         .caches
         .freight
         .get(&ObjectRef::new(&p.spec.freight).within(&ns))
-        .and_then(|f| serde_json::to_value(f.as_ref()).ok());
+        .and_then(|f| f.to_value_without_status().ok());
     let Ok(pv) = serde_json::to_value(p) else {
         return;
     };

@@ -212,7 +212,7 @@ pub async fn run(
                 let fv = caches
                     .freight
                     .get(&ObjectRef::new(&freight).within(&ns))
-                    .and_then(|f| serde_json::to_value(f.as_ref()).ok());
+                    .and_then(|f| f.to_value_without_status().ok());
                 let ev = events::promotion(
                     &pv,
                     fv.as_ref(),

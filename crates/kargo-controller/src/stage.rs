@@ -1099,7 +1099,7 @@ async fn auto_promote(
                 tracing::info!(stage = %name, freight = %fname, promotion = %pname, "auto-promotion");
                 if let (Ok(pv), Ok(fv)) = (
                     serde_json::to_value(&created),
-                    serde_json::to_value(newest.as_ref()),
+                    newest.to_value_without_status(),
                 ) {
                     let message = format!(
                         "Automatically promoted Freight from origin {:?} for Stage {name:?}",

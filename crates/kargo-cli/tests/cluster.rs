@@ -244,7 +244,8 @@ spec:
     let v1 = freight_of_tag(&s, "v1.0.0").unwrap();
     let out = ok(&s.promote_wait(NS, "prod", v1["metadata"]["name"].as_str().unwrap()));
     assert!(out.contains("Succeeded"), "{out}");
-    assert_eq!(current_tag(&s, "prod"), "v1.0.0");
+    // The Stage records the Freight once it sees the Promotion succeed.
+    wait_for("v1.0.0 in prod", 30, || current_tag(&s, "prod") == "v1.0.0");
     assert_eq!(
         promotion_commits(&r),
         [

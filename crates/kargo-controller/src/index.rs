@@ -32,36 +32,59 @@ fn ns_name<K: kube::Resource>(o: &K) -> Key {
     (o.namespace().unwrap_or_default(), o.name_any())
 }
 
-/// The keys whose entries differ between two maps (in one of them only,
-/// or with different values), in one ordered walk over both: a Freight
-/// verified in every Stage of a long pipeline has thousands of entries,
-/// of which one changes per write.
-fn changed_keys<'a, V: PartialEq>(
+/// Where a key stands in an ordered walk over two maps.
+enum Side<'a, V> {
+    /// In the first map only.
+    Old(&'a String),
+    /// In the second map only.
+    New(&'a String),
+    /// In both, with each map's value.
+    Both(&'a String, &'a V, &'a V),
+}
+
+/// Walks two maps once, in key order, telling `f` where each key stands:
+/// a Freight verified in every Stage of a long pipeline has thousands of
+/// entries, of which one changes per write, so a lookup per key is
+/// wasted work.
+fn walk_keys<'a, V>(
     a: &'a BTreeMap<String, V>,
     b: &'a BTreeMap<String, V>,
-) -> Vec<&'a str> {
+    mut f: impl FnMut(Side<'a, V>),
+) {
     use std::cmp::Ordering;
     let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
-    let mut out = Vec::new();
     loop {
         let order = match (a.peek(), b.peek()) {
-            (None, None) => return out,
+            (None, None) => return,
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
         };
         match order {
-            Ordering::Less => out.extend(a.next().map(|(k, _)| k.as_str())),
-            Ordering::Greater => out.extend(b.next().map(|(k, _)| k.as_str())),
+            Ordering::Less => a.next().into_iter().for_each(|(k, _)| f(Side::Old(k))),
+            Ordering::Greater => b.next().into_iter().for_each(|(k, _)| f(Side::New(k))),
             Ordering::Equal => {
-                if let (Some((k, va)), Some((_, vb))) = (a.next(), b.next())
-                    && va != vb
-                {
-                    out.push(k.as_str());
+                if let (Some((k, va)), Some((_, vb))) = (a.next(), b.next()) {
+                    f(Side::Both(k, va, vb));
                 }
             }
         }
     }
+}
+
+/// The keys whose entries differ between two maps (in one of them only,
+/// or with different values).
+fn changed_keys<'a, V: PartialEq>(
+    a: &'a BTreeMap<String, V>,
+    b: &'a BTreeMap<String, V>,
+) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    walk_keys(a, b, |side| match side {
+        Side::Old(k) | Side::New(k) => out.push(k.as_str()),
+        Side::Both(k, va, vb) if va != vb => out.push(k.as_str()),
+        Side::Both(..) => {}
+    });
+    out
 }
 
 /// What the index remembers of one Freight, to diff the next event.
@@ -179,9 +202,7 @@ impl FreightIndex {
 }
 
 /// Takes `c` out of the sets of the Stages keyed in `old` only and puts
-/// it in those of the Stages keyed in `new` only: one walk over both
-/// (sorted) maps, as a Freight verified in every Stage of a long pipeline
-/// has a key per Stage and an event usually changes one.
+/// it in those of the Stages keyed in `new` only ([`walk_keys`]).
 fn move_keys<V>(
     m: &mut HashMap<Key, BTreeSet<Created>>,
     ns: &str,
@@ -189,32 +210,11 @@ fn move_keys<V>(
     old: &BTreeMap<String, V>,
     new: &BTreeMap<String, V>,
 ) {
-    use std::cmp::Ordering;
-    let (mut a, mut b) = (old.keys().peekable(), new.keys().peekable());
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => return,
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(ka), Some(kb)) => ka.cmp(kb),
-        };
-        match order {
-            Ordering::Less => {
-                if let Some(s) = a.next() {
-                    drop_from(m, (ns.to_string(), s.clone()), c);
-                }
-            }
-            Ordering::Greater => {
-                if let Some(s) = b.next() {
-                    add_to(m, (ns.to_string(), s.clone()), c);
-                }
-            }
-            Ordering::Equal => {
-                a.next();
-                b.next();
-            }
-        }
-    }
+    walk_keys(old, new, |side| match side {
+        Side::Old(s) => drop_from(m, (ns.to_string(), s.clone()), c),
+        Side::New(s) => add_to(m, (ns.to_string(), s.clone()), c),
+        Side::Both(..) => {}
+    });
 }
 
 /// Adds `c` to the set under `k`.

@@ -30,8 +30,9 @@
 //! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
 //! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`;
 //! `KARGO_BENCH_ONLY=retention` runs only the last section (at the
-//! largest of `KARGO_BENCH_SIZES`); `KARGO_BENCH_DETAIL=1` prints, per size, the hop's controller requests
-//! by verb and resource and the mean of each timed histogram (reconciles,
+//! largest of `KARGO_BENCH_SIZES`); `KARGO_BENCH_DETAIL=1` prints, per
+//! size and for each sample of one hop, the hop's controller requests by
+//! verb and resource and the mean of each timed histogram (reconciles,
 //! Promotions, steps), to see what grows with the project.
 //! Run with `scripts/bench.sh`.
 
@@ -339,7 +340,7 @@ async fn measure(shape: Shape, n: usize, nf: usize, mut baseline: Option<&mut On
     perf_stop(perf);
     let after = metrics(&c).await;
     if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
-        request_detail(shape, n, nf, n * passes, &before, &after);
+        request_detail(&format!("{shape:?} {n}x{nf}"), n * passes, &before, &after);
     }
     // Idle: nothing changes; only timers (re-checks, Warehouse intervals) run.
     let idle_before = cpu_time(&s);
@@ -465,9 +466,7 @@ fn median_min_max(v: Vec<f64>) -> (f64, f64, f64) {
 /// mean, its series summed over projects and Stages; counts are per
 /// Promotion, of the `promotions` the measured passes ran.
 fn request_detail(
-    shape: Shape,
-    n: usize,
-    nf: usize,
+    title: &str,
     promotions: usize,
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
@@ -492,7 +491,7 @@ fn request_detail(
         e.0 += delta(k);
         e.1 += delta(&k.replace("_count{", "_sum{"));
     }
-    eprintln!("{shape:?} {n}x{nf}, per hop: count, mean ms");
+    eprintln!("{title}, per hop: count, mean ms");
     for (k, (count, sum)) in timed.iter().filter(|(_, (c, _))| *c > 0.0) {
         eprintln!(
             "  {k:<72} {:>6.2} {:>8.3}",
@@ -601,6 +600,7 @@ impl OneHop {
     /// [`ONE_HOP_RUNS`] hops, in ms.
     async fn sample(&mut self) -> Vec<f64> {
         let mut ms = Vec::new();
+        let before = metrics(&self.client).await;
         let cpu_before = cpu_time(&self.server);
         for _ in 0..ONE_HOP_RUNS {
             let t = run_one(&self.client, self.next, 2, Shape::Chain).await;
@@ -608,6 +608,10 @@ impl OneHop {
             ms.push((t.promoted[1] - t.promoted[0]).as_secs_f64() * 1000.0);
         }
         let cpu = (cpu_time(&self.server) - cpu_before).as_secs_f64() * 1000.0;
+        if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
+            let after = metrics(&self.client).await;
+            request_detail("one hop", ONE_HOP_RUNS * 2, &before, &after);
+        }
         eprintln!(
             "one hop runs (ms): {ms:.1?}; server CPU {:.1} ms per Freight (two Promotions)",
             cpu / ONE_HOP_RUNS as f64

@@ -224,6 +224,89 @@ fn data_survives_reopen() {
     assert_eq!(items.len(), 1);
 }
 
+/// A store written before objects moved to a rowid table (its objects in
+/// a `WITHOUT ROWID` table) opens with every object, resourceVersion,
+/// label and list order kept, and keeps working.
+#[test]
+fn an_earlier_without_rowid_store_moves_over_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kargo.db");
+    let rv = {
+        let s = Store::open(&path).unwrap();
+        project(&s, "p");
+        for n in ["c", "a", "b"] {
+            let mut o = cm(n);
+            o["metadata"]["labels"] = json!({"k": n});
+            s.create(info("ConfigMap"), "p", o).unwrap();
+        }
+        s.current_rv()
+    };
+    {
+        // The earlier layout, rows and all.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE objects RENAME TO objects_now;
+             DROP INDEX objects_by_key; DROP INDEX objects_by_ns;
+             CREATE TABLE objects (
+                res TEXT NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,
+                rv INTEGER NOT NULL, uid TEXT NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (res, ns, name)) WITHOUT ROWID;
+             CREATE INDEX objects_by_ns ON objects(ns);
+             INSERT INTO objects SELECT res, ns, name, rv, uid, body FROM objects_now;
+             DROP TABLE objects_now;
+             COMMIT;",
+        )
+        .unwrap();
+        assert!(schema::objects_without_rowid(&conn).unwrap());
+    }
+    let s = Store::open(&path).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert!(!schema::objects_without_rowid(&conn).unwrap());
+        let left: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name='objects_without_rowid'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the earlier table is gone");
+    }
+    assert_eq!(s.current_rv(), rv);
+    let (items, _) = s.list(info("ConfigMap"), Some("p"), None, 0).unwrap();
+    let names: Vec<&str> = items.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert_eq!(
+        s.names_with_label(info("ConfigMap"), "p", "k", "b")
+            .unwrap(),
+        ["b"]
+    );
+    // Written, replaced and created again under the unique key.
+    let mut b = s.get(info("ConfigMap"), "p", "b").unwrap();
+    b["data"]["a"] = json!("2");
+    s.update(info("ConfigMap"), "p", "b", b, Part::Main)
+        .unwrap();
+    assert_eq!(
+        s.get(info("ConfigMap"), "p", "b").unwrap()["data"]["a"],
+        "2"
+    );
+    assert!(matches!(
+        s.create(info("ConfigMap"), "p", cm("a")),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    // Opening again moves nothing.
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.list(info("ConfigMap"), Some("p"), None, 0)
+            .unwrap()
+            .0
+            .len(),
+        3
+    );
+}
+
 #[test]
 fn list_pages_in_name_order() {
     let (_d, s) = open();

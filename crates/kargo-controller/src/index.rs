@@ -318,14 +318,15 @@ impl PromotionIndex {
         old.map(|o| (stage, o))
     }
 
-    fn insert(&mut self, p: &Promotion) {
+    /// Indexes `p`; returns what the index now holds of it.
+    fn insert(&mut self, p: &Promotion) -> &PromotionSummary {
         let (ns, name) = ns_name(p);
         let c = created(p);
-        self.by_stage
-            .entry((ns.clone(), p.spec.stage.clone()))
-            .or_default()
-            .insert(c.clone(), PromotionSummary::of(p));
-        self.owner.insert((ns, name), (p.spec.stage.clone(), c));
+        self.owner
+            .insert((ns.clone(), name), (p.spec.stage.clone(), c.clone()));
+        let set = self.by_stage.entry((ns, p.spec.stage.clone())).or_default();
+        set.insert(c.clone(), PromotionSummary::of(p));
+        &set[&c]
     }
 
     fn oldest_pending(&self, ns: &str, stage: &str) -> Option<String> {
@@ -573,14 +574,29 @@ impl Index {
             Event::Apply(p) => {
                 let (ns, _) = ns_name(p);
                 let old = idx.remove(&ns_name(p));
-                idx.insert(p);
-                let now = p.status.as_ref().and_then(|s| s.phase).unwrap_or_default();
-                let ended = now.is_terminal() && old.is_none_or(|(_, o)| !o.phase.is_terminal());
+                let summary = idx.insert(p).clone();
+                let ended = summary.phase.is_terminal()
+                    && old.as_ref().is_none_or(|(_, o)| !o.phase.is_terminal());
                 let mut next = Vec::new();
                 if ended && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage) {
                     next.push((ns.clone(), n));
                 }
-                (vec![(ns, p.spec.stage.clone())], next)
+                // The Stage reads of its Promotions only what the summary
+                // holds (which one runs, which finished last, holds and
+                // rollbacks), and a Pending one only when something else
+                // wakes it: a new Pending Promotion, or a write that
+                // leaves the summary as it was (a step's progress), does
+                // not wake the Stage.
+                let stage_reads_a_change = match &old {
+                    None => summary.phase != PromotionPhase::Pending,
+                    Some((_, o)) => *o != summary,
+                };
+                let wakes = if stage_reads_a_change {
+                    vec![(ns, p.spec.stage.clone())]
+                } else {
+                    Vec::new()
+                };
+                (wakes, next)
             }
         }
     }
@@ -877,5 +893,48 @@ mod tests {
             names(&idx, &[FreightSet::Origin("Warehouse/w")]),
             vec!["new"]
         );
+    }
+
+    fn promotion(name: &str, status: serde_json::Value) -> Promotion {
+        serde_json::from_value(json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Promotion",
+            "metadata": {"name": name, "namespace": "p", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"stage": "dev", "freight": "abc1234"},
+            "status": status,
+        }))
+        .expect("promotion")
+    }
+
+    #[test]
+    fn only_promotion_changes_the_stage_reads_wake_it() {
+        let idx = Index::default();
+        let dev = || vec![("p".to_string(), "dev".to_string())];
+        let apply = |status| {
+            idx.apply_promotion(&Event::Apply(promotion("dev.1", status)))
+                .0
+        };
+        // A new Pending Promotion changes nothing the Stage shows.
+        assert!(apply(json!({})).is_empty());
+        assert_eq!(apply(json!({"phase": "Running"})), dev());
+        // A step's progress leaves the Stage's view as it was.
+        assert!(apply(json!({"phase": "Running", "currentStep": 1})).is_empty());
+        assert_eq!(
+            apply(json!({"phase": "Succeeded", "finishedAt": "2026-01-01T00:00:01Z"})),
+            dev()
+        );
+        assert!(
+            apply(
+                json!({"phase": "Succeeded", "finishedAt": "2026-01-01T00:00:01Z", "message": "x"})
+            )
+            .is_empty()
+        );
+        // A Promotion first seen running (or finished) wakes it, and so does a delete.
+        let seen_running = idx.apply_promotion(&Event::Apply(promotion(
+            "dev.2",
+            json!({"phase": "Running"}),
+        )));
+        assert_eq!(seen_running.0, dev());
+        let deleted = idx.apply_promotion(&Event::Delete(promotion("dev.2", json!({}))));
+        assert_eq!(deleted.0, dev());
     }
 }

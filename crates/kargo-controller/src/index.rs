@@ -517,9 +517,14 @@ impl Index {
                 .filter(move |(_, soak)| !soak_only || **soak)
                 .map(|(s, _)| s.clone())
         };
-        for u in changed_keys(&old.verified, &new.verified) {
-            out.extend(downstream(u, false));
-        }
+        // Verified here or no more: every Stage downstream. Only the
+        // longest soak changed (the Freight left the Stage): only those
+        // that require a soak there.
+        walk_keys(&old.verified, &new.verified, |side| match side {
+            Side::Old(u) | Side::New(u) => out.extend(downstream(u, false)),
+            Side::Both(u, a, b) if a != b => out.extend(downstream(u, true)),
+            Side::Both(..) => {}
+        });
         for u in changed_keys(&old.currently, &new.currently) {
             out.extend(downstream(u, true));
         }
@@ -868,6 +873,31 @@ mod tests {
             .is_empty()
         );
         assert_eq!(names(&idx, &[FreightSet::VerifiedIn("a")]), vec!["f1"]);
+    }
+
+    #[test]
+    fn a_longer_soak_wakes_only_the_stages_that_require_one() {
+        let idx = Index::default();
+        let mut soaking = stage("soaks", false, &["a"]);
+        soaking.spec.requested_freight[0].sources.required_soak_time = Some("1h".into());
+        for s in [stage("a", true, &[]), stage("b", false, &["a"]), soaking] {
+            idx.apply_stage(&Event::Apply(s));
+        }
+        let mut f1 = freight("f1", "2026-01-01T00:00:00Z", &["a"]);
+        idx.apply_freight(&Event::Apply(f1.clone()));
+        // The Freight left `a` after an hour there: its longest soak grew.
+        // Only a Stage that counts soak in `a` can see it differently.
+        if let Some(v) = f1
+            .status
+            .as_mut()
+            .and_then(|st| st.verified_in.get_mut("a"))
+        {
+            v.longest_soak = Some("1h0m0s".into());
+        }
+        assert_eq!(
+            idx.apply_freight(&Event::Apply(f1)),
+            vec![("p".into(), "soaks".into())]
+        );
     }
 
     #[test]

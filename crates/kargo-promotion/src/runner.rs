@@ -22,8 +22,10 @@
 //!
 //! Crash safety: all progress lives in [`RunState`] (expanded steps,
 //! current index, outputs, per-step metadata, shared state), which the
-//! runner hands to the caller's `persist` callback before a step starts and
-//! after it ends. [`Runner::run`] with a persisted state continues after
+//! runner hands to the caller's `persist` callback before a step starts
+//! (with the steps that ended since), after a failed attempt and at the end
+//! (one write per step, not two; a fresh run's first step starts unsaved
+//! unless a PromotionTask's expansion must be pinned). [`Runner::run`] with a persisted state continues after
 //! the last finished step; a step found `Running` is run again, which the
 //! built-in steps make safe (`git-commit` with nothing to commit outputs
 //! HEAD; `git-push` sees the remote already has the commit). If `persist`
@@ -386,9 +388,12 @@ impl Runner {
     }
 
     /// Runs (or continues, from `from`) the Promotion's `steps`. `persist`
-    /// is called with the state before each step starts, after each
-    /// attempt and after each step ends; when it fails the runner stops
-    /// with [`RunError::Persist`].
+    /// is called with the state before each step starts (with the steps
+    /// that ended since the last call), after each failed attempt, when
+    /// the run waits or is aborted, and at the end; when it fails the
+    /// runner stops with [`RunError::Persist`]. The first step of a fresh
+    /// run whose steps use no PromotionTask starts unsaved: a restart that
+    /// finds nothing saved runs it again, as after a crash in it.
     pub fn run(
         &self,
         input: &PromotionInput<'_>,
@@ -398,10 +403,17 @@ impl Runner {
         persist: &mut dyn FnMut(&RunState) -> Result<(), String>,
     ) -> Result<RunOutcome, RunError> {
         let mut state = from;
+        // Whether the next step's start is saved: always, except the first
+        // step of a fresh run whose steps use no PromotionTask. Before that
+        // start nothing has happened that a restart, which finds no saved
+        // state and expands the same steps again, would not redo; a task's
+        // expansion is saved first, as it may change before a restart.
+        let mut save_start = true;
         if !state.expanded {
             state.steps = expand_steps(steps, &input.vars, tasks)?;
             state.expanded = true;
             state.current_step = 0;
+            save_start = steps.iter().any(|s| s.task.is_some());
         }
         if state.metadata.len() > state.steps.len() || state.current_step > state.steps.len() {
             return Err(RunError::State(format!(
@@ -418,6 +430,13 @@ impl Runner {
             ))
         })?;
 
+        // A finished step is saved with the next step's start (or at the
+        // end): a restart in between runs it again, as after a crash in it.
+        let unsaved = std::cell::Cell::new(false);
+        let persist = &mut |st: &RunState| {
+            unsaved.set(false);
+            persist(st)
+        };
         for i in state.current_step..state.steps.len() {
             state.current_step = i;
             let step = state.steps[i].clone();
@@ -428,7 +447,9 @@ impl Runner {
                     ..Default::default()
                 });
             }
-            let ended = self.run_step(input, &step, i, &mut state, persist)?;
+            let ended = self.run_step(input, &step, i, &mut state, save_start, persist)?;
+            // Once a step has started, every later start is saved.
+            save_start |= state.metadata[i].started_at.is_some();
             match ended {
                 Ended::Done(status, message) => {
                     let meta = &mut state.metadata[i];
@@ -438,7 +459,7 @@ impl Runner {
                         meta.finished_at = Some(now());
                     }
                     state.current_step = i + 1;
-                    persist(&state).map_err(RunError::Persist)?;
+                    unsaved.set(true);
                 }
                 Ended::Waiting(message, retry_after) => {
                     state.metadata[i].message = message.clone();
@@ -466,6 +487,9 @@ impl Runner {
             }
         }
         state.current_step = state.steps.len();
+        if unsaved.get() {
+            persist(&state).map_err(RunError::Persist)?;
+        }
         let failed = state.metadata.iter().find(|m| {
             !m.continue_on_error && StepStatus::parse(&m.status).is_some_and(StepStatus::is_failure)
         });
@@ -555,6 +579,7 @@ impl Runner {
         step: &PromotionStep,
         i: usize,
         state: &mut RunState,
+        save_start: bool,
         persist: &mut dyn FnMut(&RunState) -> Result<(), String>,
     ) -> Result<Ended, RunError> {
         let alias = step.as_.clone();
@@ -622,7 +647,8 @@ impl Runner {
             },
         };
 
-        // Mark it started, durably, before doing anything.
+        // Mark it started, durably (unless `save_start` says a restart
+        // would redo the same), before doing anything.
         {
             let meta = &mut state.metadata[i];
             if meta.started_at.is_none() {
@@ -630,7 +656,9 @@ impl Runner {
             }
             meta.status = StepStatus::Running.as_str().to_string();
         }
-        persist(state).map_err(RunError::Persist)?;
+        if save_start {
+            persist(state).map_err(RunError::Persist)?;
+        }
 
         loop {
             let lookup = self.lookup(input, state, i);

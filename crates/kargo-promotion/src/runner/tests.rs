@@ -442,12 +442,12 @@ fn abort_between_steps() {
 fn state_round_trips_and_resumes() {
     let f = fixture(0);
     let s = steps(
-        "- uses: echo\n  as: a\n  config: {a: 1}\n- uses: echo\n  config: {b: \"${{ outputs.a.a }}\"}\n",
+        "- uses: echo\n  as: a\n  config: {a: 1}\n- uses: echo\n  as: b\n  config: {b: 1}\n- uses: echo\n  config: {c: \"${{ outputs.a.a }}\"}\n",
     );
     let saved = Mutex::new(Vec::<String>::new());
-    // Persist fails once the first step is done: the "process dies".
+    // Persist fails once the second step is done: the "process dies".
     let mut persist = |st: &RunState| {
-        if st.status_of("a") == Some(StepStatus::Succeeded) && st.current_step == 1 {
+        if st.status_of("b") == Some(StepStatus::Succeeded) {
             return Err("disk full".to_string());
         }
         let json = serde_json::to_string(st).map_err(|e| e.to_string())?;
@@ -468,16 +468,82 @@ fn state_round_trips_and_resumes() {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
-    // The last saved state has step `a` running; resuming runs it again.
-    assert_eq!(state.status_of("a"), Some(StepStatus::Running));
+    // The last saved state has `a` done and `b` running; resuming runs
+    // `b` again, and the last step still sees `a`'s outputs.
+    assert_eq!(state.status_of("a"), Some(StepStatus::Succeeded));
+    assert_eq!(state.status_of("b"), Some(StepStatus::Running));
+    assert_eq!(state.current_step, 1);
     let mut ok = |_: &RunState| Ok(());
     let o = match f.runner.run(&input(), &s, &NoTasks, state, &mut ok) {
         Ok(o) => o,
         Err(e) => panic!("{e}"),
     };
     assert_eq!(o.phase, PromotionPhase::Succeeded);
-    assert_eq!(o.state.outputs["step-1"], json!({"b": 1}));
-    assert_eq!(o.state.current_step, 2);
+    assert_eq!(o.state.outputs["step-2"], json!({"c": 1}));
+    assert_eq!(o.state.current_step, 3);
+}
+
+/// What each `persist` call saw: (current step, each step's status).
+fn saves(f: &Fixture, s: &[PromotionStep], tasks: &dyn TaskResolver) -> Vec<(usize, Vec<String>)> {
+    let seen = Mutex::new(Vec::new());
+    let mut persist = |st: &RunState| {
+        let statuses = st.metadata.iter().map(|m| m.status.clone()).collect();
+        seen.lock()
+            .map_err(|e| e.to_string())?
+            .push((st.current_step, statuses));
+        Ok(())
+    };
+    match f
+        .runner
+        .run(&input(), s, tasks, RunState::new(), &mut persist)
+    {
+        Ok(o) => assert_eq!(o.phase, PromotionPhase::Succeeded, "{}", o.message),
+        Err(e) => panic!("{e}"),
+    }
+    seen.into_inner().unwrap_or_default()
+}
+
+#[test]
+fn a_step_is_saved_once_with_the_next_ones_start() {
+    let f = fixture(0);
+    let s = steps(
+        "- uses: echo\n  config: {a: 1}\n- uses: echo\n  config: {b: 2}\n- uses: echo\n  config: {c: 3}\n",
+    );
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // A fresh run's first start is not saved (a restart redoes it); each
+    // later save carries the step that ended with the next one's start;
+    // the last one carries the end.
+    assert_eq!(
+        saves(&f, &s, &NoTasks),
+        [
+            (1, v(&["Succeeded", "Running"])),
+            (2, v(&["Succeeded", "Succeeded", "Running"])),
+            (3, v(&["Succeeded", "Succeeded", "Succeeded"])),
+        ]
+    );
+}
+
+#[test]
+fn a_task_expansion_is_saved_before_the_first_step() {
+    let f = fixture(0);
+    let s = steps("- task: {name: t}\n  as: t\n");
+    let resolver = |_: &PromotionTaskReference| -> Result<PromotionTaskSpec, String> {
+        yaml_serde::from_str(
+            "steps:\n- uses: echo\n  config: {a: 1}\n- uses: echo\n  config: {b: 2}\n",
+        )
+        .map_err(|e| e.to_string())
+    };
+    let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // A PromotionTask can change before a restart: its expansion is
+    // pinned by a save before anything runs.
+    assert_eq!(
+        saves(&f, &s, &resolver),
+        [
+            (0, v(&["Running"])),
+            (1, v(&["Succeeded", "Running"])),
+            (2, v(&["Succeeded", "Succeeded"])),
+        ]
+    );
 }
 
 #[test]

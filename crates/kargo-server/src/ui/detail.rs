@@ -221,7 +221,13 @@ pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
                 @let spec = st.state.as_ref().and_then(|s| s.pointer(&format!("/steps/{i}"))).cloned()
                     .or_else(|| p.spec.steps.get(i).and_then(|s| serde_json::to_value(s).ok()));
                 @let uses = spec.as_ref().and_then(|s| s.get("uses")).and_then(|u| u.as_str()).unwrap_or("").to_string();
-                @let status = if m.status.is_empty() { "Pending".to_string() } else { m.status.clone() };
+                // A run saves its first step only when it ends: until then
+                // the step at `currentStep` is the one running.
+                @let status = match m.status.as_str() {
+                    "" if model::step_at(p, &["Running"]) == Some(i) => "Running".to_string(),
+                    "" => "Pending".to_string(),
+                    s => s.to_string(),
+                };
                 li.step data-status=(status) {
                     (badge(&status)) " "
                     @if !m.alias.is_empty() && m.alias != format!("step-{i}") { span.tag { (m.alias) } " " }
@@ -514,6 +520,23 @@ mod tests {
         assert!(
             html.contains("Retry") && !html.contains(">Abort<"),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn a_runs_first_step_shows_running_before_it_is_saved() {
+        let mut snap = quickstart();
+        snap.promotions.push(serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "dev.2", "namespace": "p"},
+            "spec": {"stage": "dev", "freight": "f1", "steps": [{"uses": "git-clone"}, {"uses": "git-push"}]},
+            "status": {"phase": "Running", "currentStep": 0}
+        })).unwrap());
+        let html = promotion_live(&snap, "dev.2").into_string();
+        let running = html.find("data-status=\"Running\"").expect(&html);
+        let pending = html.find("data-status=\"Pending\"").expect(&html);
+        assert!(
+            running < pending,
+            "the first step runs, the second waits: {html}"
         );
     }
 

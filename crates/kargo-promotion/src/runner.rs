@@ -25,11 +25,12 @@
 //! runner hands to the caller's `persist` callback before a step starts
 //! (with the steps that ended since), after a failed attempt and at the end
 //! (one write per step, not two; a fresh run's first step starts unsaved
-//! unless a PromotionTask's expansion must be pinned). [`Runner::run`] with a persisted state continues after
-//! the last finished step; a step found `Running` is run again, which the
-//! built-in steps make safe (`git-commit` with nothing to commit outputs
-//! HEAD; `git-push` sees the remote already has the commit). If `persist`
-//! fails, the runner stops rather than run ahead of what is saved.
+//! unless a PromotionTask's expansion must be pinned). [`Runner::run`]
+//! with a persisted state continues after the last finished step; a step
+//! found `Running` is run again, which the built-in steps make safe
+//! (`git-commit` with nothing to commit outputs HEAD; `git-push` sees the
+//! remote already has the commit). If `persist` fails, the runner stops
+//! rather than run ahead of what is saved.
 
 use std::path::PathBuf;
 use std::str::FromStr;

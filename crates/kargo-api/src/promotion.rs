@@ -200,6 +200,21 @@ pub struct PromotionStatus {
     pub state: Option<serde_json::Value>,
 }
 
+impl PromotionStatus {
+    /// The index of the step running now: the one saved as `Running`, or,
+    /// of a Running Promotion, the step at `currentStep` before anything
+    /// of it is saved (the runner saves a fresh run's first step only when
+    /// it ends).
+    pub fn running_step(&self) -> Option<usize> {
+        let meta = &self.step_execution_metadata;
+        if let Some(i) = meta.iter().position(|m| m.status == "Running") {
+            return Some(i);
+        }
+        let current = usize::try_from(self.current_step.unwrap_or(0)).ok()?;
+        (self.phase == Some(PromotionPhase::Running) && current >= meta.len()).then_some(current)
+    }
+}
+
 /// Per-step status.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -240,4 +255,29 @@ pub struct HealthCheckStep {
     /// Its configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(v: serde_json::Value) -> PromotionStatus {
+        serde_json::from_value(v).expect("status")
+    }
+
+    #[test]
+    fn the_running_step_is_the_saved_one_or_the_unsaved_current_one() {
+        let saved = status(serde_json::json!({"phase": "Running", "currentStep": 1,
+            "stepExecutionMetadata": [{"status": "Succeeded"}, {"status": "Running"}]}));
+        assert_eq!(saved.running_step(), Some(1));
+        // A fresh run's first step, not saved yet.
+        let unsaved = status(serde_json::json!({"phase": "Running", "currentStep": 0}));
+        assert_eq!(unsaved.running_step(), Some(0));
+        // Nothing runs in a Promotion that is not Running.
+        let pending = status(serde_json::json!({}));
+        assert_eq!(pending.running_step(), None);
+        let done = status(serde_json::json!({"phase": "Succeeded", "currentStep": 1,
+            "stepExecutionMetadata": [{"status": "Succeeded"}]}));
+        assert_eq!(done.running_step(), None);
+    }
 }

@@ -373,15 +373,12 @@ async fn watch(
             }
         }
         let phase = st.phase.unwrap_or_default();
-        if current.is_none() && phase == PromotionPhase::Running {
-            // The first step is saved only when it ends: until then the
-            // one at `currentStep` runs.
-            let i = st.current_step.unwrap_or(0).max(0) as usize;
-            if i >= st.step_execution_metadata.len()
-                && let Some(step) = p.spec.steps.get(i)
-            {
-                current = Some(format!("step {} {}", i + 1, step.uses));
-            }
+        // A fresh run's first step is saved only when it ends.
+        if current.is_none()
+            && let Some(i) = st.running_step()
+            && let Some(step) = p.spec.steps.get(i)
+        {
+            current = Some(format!("step {} {}", i + 1, step.uses));
         }
         if !phase.is_terminal() {
             let what = current.map(|c| format!(", {c}")).unwrap_or_default();

@@ -215,16 +215,17 @@ pub(crate) fn promotion_live(snap: &Snapshot, pname: &str) -> Markup {
         }
         @if !st.message.is_empty() { p.why { (st.message) } }
         h2 { "Steps" }
+        // A run saves its first step only when it ends: until then the
+        // step at `currentStep` is the one running.
+        @let running = model::step_at(p, &["Running"]);
         ol #steps.steps {
             @for i in 0..steps {
                 @let m = st.step_execution_metadata.get(i).cloned().unwrap_or_default();
                 @let spec = st.state.as_ref().and_then(|s| s.pointer(&format!("/steps/{i}"))).cloned()
                     .or_else(|| p.spec.steps.get(i).and_then(|s| serde_json::to_value(s).ok()));
                 @let uses = spec.as_ref().and_then(|s| s.get("uses")).and_then(|u| u.as_str()).unwrap_or("").to_string();
-                // A run saves its first step only when it ends: until then
-                // the step at `currentStep` is the one running.
                 @let status = match m.status.as_str() {
-                    "" if model::step_at(p, &["Running"]) == Some(i) => "Running".to_string(),
+                    "" if running == Some(i) => "Running".to_string(),
                     "" => "Pending".to_string(),
                     s => s.to_string(),
                 };

@@ -5,7 +5,6 @@
 //! per origin, and each Freight's standing in a Stage as the CLI words it
 //! (`verified`, `FAILED`, `current`).
 
-use kargo_api::promotion::PromotionPhase;
 use kargo_api::{Freight, Promotion, Stage, Warehouse};
 use kargo_store::Store;
 use serde::de::DeserializeOwned;
@@ -168,23 +167,20 @@ fn step_word(p: &Promotion, i: usize) -> String {
     format!("step {}/{total} {uses}{alias}", i + 1)
 }
 
-/// The index of the step running now (`Running`) or that failed. A run
-/// saves its first step only when that ends: until then the step at
-/// `currentStep` of a Running Promotion is the one running.
+/// The index of the step running now (`Running`, see
+/// [`kargo_api::promotion::PromotionStatus::running_step`]) or that
+/// failed.
 pub(crate) fn step_at(p: &Promotion, statuses: &[&str]) -> Option<usize> {
     let st = p.status.as_ref()?;
-    let saved = st
-        .step_execution_metadata
+    st.step_execution_metadata
         .iter()
-        .position(|m| statuses.contains(&m.status.as_str()));
-    let current = usize::try_from(st.current_step.unwrap_or(0)).unwrap_or(0);
-    saved.or_else(|| {
-        (statuses.contains(&"Running")
-            && st.phase == Some(PromotionPhase::Running)
-            && current >= st.step_execution_metadata.len()
-            && current < p.spec.steps.len())
-        .then_some(current)
-    })
+        .position(|m| statuses.contains(&m.status.as_str()))
+        .or_else(|| {
+            statuses
+                .contains(&"Running")
+                .then(|| st.running_step())
+                .flatten()
+        })
 }
 
 /// The phase word of a Promotion ("Pending" before the controller saw it).

@@ -299,42 +299,115 @@ pub struct IndexedPromotion {
     pub summary: PromotionSummary,
 }
 
+/// One Promotion as the index stores it: a [`PromotionSummary`] with its
+/// creation time and name, in boxed strings. A project holds up to the
+/// garbage collector's limit per Stage (20,000 at 1,000 Stages), so each
+/// is kept once, in its Stage's list, in as few bytes as it takes.
+#[derive(Debug, PartialEq)]
+struct Stored {
+    created: Option<Time>,
+    name: Box<str>,
+    freight: Box<str>,
+    finished_at: Option<Box<str>>,
+    intent: Option<Box<HoldIntent>>,
+    phase: PromotionPhase,
+    rollback: bool,
+}
+
+impl Stored {
+    fn of(p: &Promotion) -> Self {
+        let s = PromotionSummary::of(p);
+        Stored {
+            created: p.metadata.creation_timestamp.clone(),
+            name: p.name_any().into(),
+            freight: s.freight.into(),
+            finished_at: s.finished_at.map(Into::into),
+            intent: s.intent,
+            phase: s.phase,
+            rollback: s.rollback,
+        }
+    }
+
+    /// Where it sorts in its Stage's list: creation time, then name.
+    fn order(&self) -> (&Option<Time>, &str) {
+        (&self.created, &self.name)
+    }
+
+    fn created(&self) -> Created {
+        (self.created.clone(), self.name.to_string())
+    }
+
+    fn summary(&self) -> PromotionSummary {
+        PromotionSummary {
+            phase: self.phase,
+            freight: self.freight.to_string(),
+            finished_at: self.finished_at.as_deref().map(str::to_string),
+            rollback: self.rollback,
+            intent: self.intent.clone(),
+        }
+    }
+
+    /// Whether a Stage reads a difference between the two (everything
+    /// but the name and creation time, which are the same Promotion's).
+    fn same_summary(&self, other: &Stored) -> bool {
+        self.phase == other.phase
+            && self.freight == other.freight
+            && self.finished_at == other.finished_at
+            && self.rollback == other.rollback
+            && self.intent == other.intent
+    }
+}
+
+/// The Promotions of each Stage, oldest first. A Promotion's Stage and
+/// creation time never change (its spec is immutable), so the event that
+/// carries it finds its place without a second map by name.
 #[derive(Default)]
 struct PromotionIndex {
-    by_stage: HashMap<Key, BTreeMap<Created, PromotionSummary>>,
-    /// (ns, name) -> (stage, created).
-    owner: HashMap<Key, (String, Created)>,
+    by_stage: HashMap<Key, Vec<Stored>>,
 }
 
 impl PromotionIndex {
-    fn remove(&mut self, key: &Key) -> Option<(String, PromotionSummary)> {
-        let (stage, c) = self.owner.remove(key)?;
-        let k = (key.0.clone(), stage.clone());
-        let m = self.by_stage.get_mut(&k)?;
-        let old = m.remove(&c);
-        if m.is_empty() {
+    /// Takes out the Promotion `p`; returns what the index held of it.
+    fn remove(&mut self, p: &Promotion) -> Option<Stored> {
+        let k = (p.namespace().unwrap_or_default(), p.spec.stage.clone());
+        let list = self.by_stage.get_mut(&k)?;
+        let name = p.name_any();
+        let at = list
+            .binary_search_by(|s| s.order().cmp(&(&p.metadata.creation_timestamp, &name)))
+            .ok()?;
+        let old = list.remove(at);
+        if list.is_empty() {
             self.by_stage.remove(&k);
         }
-        old.map(|o| (stage, o))
+        Some(old)
     }
 
     /// Indexes `p`; returns what the index now holds of it.
-    fn insert(&mut self, p: &Promotion) -> &PromotionSummary {
-        let (ns, name) = ns_name(p);
-        let c = created(p);
-        self.owner
-            .insert((ns.clone(), name), (p.spec.stage.clone(), c.clone()));
-        let set = self.by_stage.entry((ns, p.spec.stage.clone())).or_default();
-        set.insert(c.clone(), PromotionSummary::of(p));
-        &set[&c]
+    fn insert(&mut self, p: &Promotion) -> &Stored {
+        let new = Stored::of(p);
+        let list = self
+            .by_stage
+            .entry((p.namespace().unwrap_or_default(), p.spec.stage.clone()))
+            .or_default();
+        let at = match list.binary_search_by(|s| s.order().cmp(&new.order())) {
+            Ok(at) => {
+                list[at] = new;
+                at
+            }
+            Err(at) => {
+                list.insert(at, new);
+                at
+            }
+        };
+        &list[at]
     }
 
     fn oldest_pending(&self, ns: &str, stage: &str) -> Option<String> {
         self.by_stage
             .get(&(ns.to_string(), stage.to_string()))?
             .iter()
-            .find(|(_, s)| s.phase == PromotionPhase::Pending)
-            .map(|((_, n), _)| n.clone())
+            .find(|s| s.phase == PromotionPhase::Pending)
+            .map(|s| s.name.to_string())
     }
 }
 
@@ -555,21 +628,17 @@ impl Index {
                 // Every Stage may have a queue that moved meanwhile.
                 let next = idx
                     .by_stage
-                    .keys()
-                    .filter(|(ns, st)| {
-                        !idx.by_stage[&(ns.clone(), st.clone())]
-                            .values()
-                            .any(|s| s.phase == PromotionPhase::Running)
-                    })
-                    .filter_map(|(ns, st)| idx.oldest_pending(ns, st).map(|n| (ns.clone(), n)))
+                    .iter()
+                    .filter(|(_, list)| !list.iter().any(|s| s.phase == PromotionPhase::Running))
+                    .filter_map(|((ns, st), _)| idx.oldest_pending(ns, st).map(|n| (ns.clone(), n)))
                     .collect();
                 (Vec::new(), next)
             }
             Event::Delete(p) => {
                 let (ns, _) = ns_name(p);
-                let old = idx.remove(&ns_name(p));
+                let old = idx.remove(p);
                 let mut next = Vec::new();
-                if old.is_some_and(|(_, o)| !o.phase.is_terminal())
+                if old.is_some_and(|o| !o.phase.is_terminal())
                     && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage)
                 {
                     next.push((ns.clone(), n));
@@ -578,14 +647,10 @@ impl Index {
             }
             Event::Apply(p) => {
                 let (ns, _) = ns_name(p);
-                let old = idx.remove(&ns_name(p));
-                let summary = idx.insert(p).clone();
-                let ended = summary.phase.is_terminal()
-                    && old.as_ref().is_none_or(|(_, o)| !o.phase.is_terminal());
-                let mut next = Vec::new();
-                if ended && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage) {
-                    next.push((ns.clone(), n));
-                }
+                let old = idx.remove(p);
+                let new = idx.insert(p);
+                let ended =
+                    new.phase.is_terminal() && old.as_ref().is_none_or(|o| !o.phase.is_terminal());
                 // The Stage reads of its Promotions only what the summary
                 // holds (which one runs, which finished last, holds and
                 // rollbacks), and a Pending one only when something else
@@ -593,9 +658,13 @@ impl Index {
                 // leaves the summary as it was (a step's progress), does
                 // not wake the Stage.
                 let stage_reads_a_change = match &old {
-                    None => summary.phase != PromotionPhase::Pending,
-                    Some((_, o)) => *o != summary,
+                    None => new.phase != PromotionPhase::Pending,
+                    Some(o) => !o.same_summary(new),
                 };
+                let mut next = Vec::new();
+                if ended && let Some(n) = idx.oldest_pending(&ns, &p.spec.stage) {
+                    next.push((ns.clone(), n));
+                }
                 let wakes = if stage_reads_a_change {
                     vec![(ns, p.spec.stage.clone())]
                 } else {
@@ -707,19 +776,21 @@ impl Index {
             .is_some_and(|s| s.verified.contains_key(stage))
     }
 
-    /// The Promotion `name` of namespace `ns`, if the index has it.
-    pub fn promotion(&self, ns: &str, name: &str) -> Option<IndexedPromotion> {
+    /// The Promotion `name` of Stage `stage` in namespace `ns`, if the
+    /// index has it (a walk of the Stage's list, newest first: the one
+    /// asked for is most often the latest).
+    pub fn promotion(&self, ns: &str, stage: &str, name: &str) -> Option<IndexedPromotion> {
         let idx = read(&self.promotions);
-        let (stage, created) = idx.owner.get(&(ns.to_string(), name.to_string()))?;
-        let summary = idx
+        let s = idx
             .by_stage
-            .get(&(ns.to_string(), stage.clone()))?
-            .get(created)?
-            .clone();
+            .get(&(ns.to_string(), stage.to_string()))?
+            .iter()
+            .rev()
+            .find(|s| &*s.name == name)?;
         Some(IndexedPromotion {
-            stage: stage.clone(),
-            created: created.clone(),
-            summary,
+            stage: stage.to_string(),
+            created: s.created(),
+            summary: s.summary(),
         })
     }
 
@@ -728,13 +799,13 @@ impl Index {
     pub fn all_promotions(&self) -> BTreeMap<String, Vec<IndexedPromotion>> {
         let idx = read(&self.promotions);
         let mut out: BTreeMap<String, Vec<IndexedPromotion>> = BTreeMap::new();
-        for ((ns, stage), m) in &idx.by_stage {
+        for ((ns, stage), list) in &idx.by_stage {
             out.entry(ns.clone())
                 .or_default()
-                .extend(m.iter().map(|(c, s)| IndexedPromotion {
+                .extend(list.iter().map(|s| IndexedPromotion {
                     stage: stage.clone(),
-                    created: c.clone(),
-                    summary: s.clone(),
+                    created: s.created(),
+                    summary: s.summary(),
                 }));
         }
         out
@@ -745,7 +816,7 @@ impl Index {
         read(&self.promotions)
             .by_stage
             .get(&(ns.to_string(), stage.to_string()))
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|list| list.iter().map(|s| (s.created(), s.summary())).collect())
             .unwrap_or_default()
     }
 }
@@ -966,5 +1037,65 @@ mod tests {
         assert_eq!(seen_running.0, dev());
         let deleted = idx.apply_promotion(&Event::Delete(promotion("dev.2", json!({}))));
         assert_eq!(deleted.0, dev());
+    }
+
+    /// A Stage's Promotions come back oldest first (creation time, then
+    /// name) whatever order their events came in; an update replaces
+    /// its entry, a delete takes it out, and a name is found in its Stage.
+    #[test]
+    fn a_stages_promotions_stay_in_creation_order() {
+        let idx = Index::default();
+        let at = |name: &str, ts: &str, status| {
+            let mut p = promotion(name, status);
+            p.metadata.creation_timestamp = Some(serde_json::from_value(json!(ts)).unwrap());
+            p
+        };
+        for (name, ts) in [
+            ("dev.c", "2026-01-01T00:00:03Z"),
+            ("dev.a", "2026-01-01T00:00:01Z"),
+            ("dev.b2", "2026-01-01T00:00:02Z"),
+            ("dev.b1", "2026-01-01T00:00:02Z"),
+        ] {
+            idx.apply_promotion(&Event::Apply(at(name, ts, json!({}))));
+        }
+        let names = || -> Vec<String> {
+            idx.promotions_of("p", "dev")
+                .into_iter()
+                .map(|(c, _)| c.1)
+                .collect()
+        };
+        assert_eq!(names(), ["dev.a", "dev.b1", "dev.b2", "dev.c"]);
+        // The queue's head is the oldest Pending one.
+        let ended = idx.apply_promotion(&Event::Apply(at(
+            "dev.a",
+            "2026-01-01T00:00:01Z",
+            json!({"phase": "Succeeded", "finishedAt": "2026-01-01T00:00:09Z"}),
+        )));
+        assert_eq!(ended.1, vec![("p".to_string(), "dev.b1".to_string())]);
+        assert_eq!(names(), ["dev.a", "dev.b1", "dev.b2", "dev.c"]);
+        let a = idx.promotion("p", "dev", "dev.a").expect("dev.a");
+        assert_eq!(a.summary.phase, PromotionPhase::Succeeded);
+        assert_eq!(
+            a.summary.finished_at.as_deref(),
+            Some("2026-01-01T00:00:09Z")
+        );
+        assert_eq!(a.summary.freight, "abc1234");
+        assert!(idx.promotion("p", "prod", "dev.a").is_none());
+        idx.apply_promotion(&Event::Delete(at(
+            "dev.b1",
+            "2026-01-01T00:00:02Z",
+            json!({}),
+        )));
+        assert_eq!(names(), ["dev.a", "dev.b2", "dev.c"]);
+        assert!(idx.promotion("p", "dev", "dev.b1").is_none());
+        for (name, ts) in [
+            ("dev.a", "2026-01-01T00:00:01Z"),
+            ("dev.b2", "2026-01-01T00:00:02Z"),
+            ("dev.c", "2026-01-01T00:00:03Z"),
+        ] {
+            idx.apply_promotion(&Event::Delete(at(name, ts, json!({}))));
+        }
+        assert!(idx.promotions_of("p", "dev").is_empty());
+        assert!(read(&idx.promotions).by_stage.is_empty());
     }
 }

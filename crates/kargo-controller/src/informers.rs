@@ -608,7 +608,7 @@ mod tests {
         assert!(caches.promotions.get(&key).is_some());
         caches.on_promotion(&store(Event::Apply(promotion("Succeeded"))));
         assert!(caches.promotions.get(&key).is_none());
-        let indexed = caches.index.promotion("p", "dev.01a.f1").unwrap();
+        let indexed = caches.index.promotion("p", "dev", "dev.01a.f1").unwrap();
         assert_eq!(indexed.stage, "dev");
         let s = indexed.summary;
         assert_eq!(s.phase, kargo_api::promotion::PromotionPhase::Succeeded);

@@ -162,6 +162,18 @@ fn sweep_work_dirs(ctx: &Context) {
     let Ok(namespaces) = std::fs::read_dir(&ctx.work_root) else {
         return;
     };
+    // The finished ones, by namespace, in one pass over the index.
+    let finished: std::collections::HashSet<(String, String)> = ctx
+        .caches
+        .index
+        .all_promotions()
+        .into_iter()
+        .flat_map(|(ns, ps)| {
+            ps.into_iter()
+                .filter(|p| p.summary.phase.is_terminal())
+                .map(move |p| (ns.clone(), p.created.1))
+        })
+        .collect();
     for ns in namespaces.flatten() {
         let Ok(promotions) = std::fs::read_dir(ns.path()) else {
             continue;
@@ -169,12 +181,7 @@ fn sweep_work_dirs(ctx: &Context) {
         let ns = ns.file_name().to_string_lossy().into_owned();
         for p in promotions.flatten() {
             let name = p.file_name().to_string_lossy().into_owned();
-            if ctx
-                .caches
-                .index
-                .promotion(&ns, &name)
-                .is_some_and(|p| p.summary.phase.is_terminal())
-            {
+            if finished.contains(&(ns.clone(), name.clone())) {
                 remove_work_dir(ctx, &ns, &name);
             }
         }

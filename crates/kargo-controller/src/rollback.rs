@@ -156,11 +156,16 @@ pub async fn run(
         return Ok(Outcome::Nothing);
     };
     let ns = stage.namespace().unwrap_or_default();
-    let promotion = |n: &str| caches.index.promotion(&ns, n).map(|p| p.summary);
+    let stage_name = stage.name_any();
+    let promotion = |n: &str| {
+        caches
+            .index
+            .promotion(&ns, &stage_name, n)
+            .map(|p| p.summary)
+    };
     let Some(t) = trigger(cfg, st, &promotion) else {
         return Ok(Outcome::Nothing);
     };
-    let stage_name = stage.name_any();
     let stage_value = serde_json::to_value(stage).unwrap_or(Value::Null);
     if t.after_rollback {
         // Report once: when this failure is new to the status.

@@ -295,7 +295,12 @@ async fn awaiting_expected(ctx: &Context, stage: &Stage) -> Result<bool, Error> 
         return Ok(false);
     };
     let ns = stage.namespace().unwrap_or_default();
-    if ctx.caches.index.promotion(&ns, &name).is_some() {
+    if ctx
+        .caches
+        .index
+        .promotion(&ns, &stage.name_any(), &name)
+        .is_some()
+    {
         lock(&ctx.expect).remove(&key);
         return Ok(false);
     }

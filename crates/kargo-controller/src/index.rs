@@ -18,14 +18,14 @@ use std::sync::{Arc, RwLock};
 pub type Created = (Option<Time>, String);
 /// `(namespace, name)`.
 type Key = (String, String);
+/// A Freight in the index's sets: its creation time and name, the name
+/// shared by every set it is in (a Freight verified in 1,000 Stages is in
+/// 1,000 of them).
+type Member = (Option<Time>, Arc<str>);
 
 /// `Kind/name` of a Freight origin.
 pub fn origin_key(o: &kargo_api::common::FreightOrigin) -> String {
     format!("{}/{}", o.kind, o.name)
-}
-
-fn created<K: kube::Resource>(o: &K) -> Created {
-    (o.meta().creation_timestamp.clone(), o.name_any())
 }
 
 fn ns_name<K: kube::Resource>(o: &K) -> Key {
@@ -91,7 +91,7 @@ fn changed_keys<'a, V: PartialEq>(
 #[derive(Clone, Debug, Default, PartialEq)]
 struct FreightSummary {
     origin: String,
-    created: Created,
+    created: Member,
     /// Stage -> longest soak.
     verified: BTreeMap<String, Option<String>>,
     /// Stage -> since.
@@ -106,7 +106,7 @@ impl FreightSummary {
         let st = f.status.as_ref();
         FreightSummary {
             origin: origin_key(&f.origin),
-            created: created(f),
+            created: (f.metadata.creation_timestamp.clone(), f.name_any().into()),
             verified: st
                 .into_iter()
                 .flat_map(|st| &st.verified_in)
@@ -128,10 +128,10 @@ impl FreightSummary {
 
 #[derive(Default)]
 struct FreightIndex {
-    by_origin: HashMap<Key, BTreeSet<Created>>,
-    verified_in: HashMap<Key, BTreeSet<Created>>,
-    currently_in: HashMap<Key, BTreeSet<Created>>,
-    approved_for: HashMap<Key, BTreeSet<Created>>,
+    by_origin: HashMap<Key, BTreeSet<Member>>,
+    verified_in: HashMap<Key, BTreeSet<Member>>,
+    currently_in: HashMap<Key, BTreeSet<Member>>,
+    approved_for: HashMap<Key, BTreeSet<Member>>,
     summary: HashMap<Key, Arc<FreightSummary>>,
 }
 
@@ -204,9 +204,9 @@ impl FreightIndex {
 /// Takes `c` out of the sets of the Stages keyed in `old` only and puts
 /// it in those of the Stages keyed in `new` only ([`walk_keys`]).
 fn move_keys<V>(
-    m: &mut HashMap<Key, BTreeSet<Created>>,
+    m: &mut HashMap<Key, BTreeSet<Member>>,
     ns: &str,
-    c: &Created,
+    c: &Member,
     old: &BTreeMap<String, V>,
     new: &BTreeMap<String, V>,
 ) {
@@ -218,12 +218,12 @@ fn move_keys<V>(
 }
 
 /// Adds `c` to the set under `k`.
-fn add_to(m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created) {
+fn add_to(m: &mut HashMap<Key, BTreeSet<Member>>, k: Key, c: &Member) {
     m.entry(k).or_default().insert(c.clone());
 }
 
 /// Removes `c` from the set under `k`, and the set when it empties.
-fn drop_from(m: &mut HashMap<Key, BTreeSet<Created>>, k: Key, c: &Created) {
+fn drop_from(m: &mut HashMap<Key, BTreeSet<Member>>, k: Key, c: &Member) {
     if let Some(s) = m.get_mut(&k) {
         s.remove(c);
         if s.is_empty() {
@@ -761,9 +761,9 @@ impl Index {
             .map(|(_, name)| {
                 let since = idx
                     .summary
-                    .get(&(ns.to_string(), name.clone()))
+                    .get(&(ns.to_string(), name.to_string()))
                     .and_then(|s| s.currently.get(stage).cloned().flatten());
-                (name.clone(), since)
+                (name.to_string(), since)
             })
             .collect()
     }
@@ -825,11 +825,11 @@ impl Index {
 mod tests {
     #[test]
     fn move_keys_moves_only_the_keys_that_differ() {
-        let c: Created = (None, "f".to_string());
+        let c: Member = (None, "f".into());
         let keys = |ks: &[&str]| -> BTreeMap<String, ()> {
             ks.iter().map(|k| (k.to_string(), ())).collect()
         };
-        let mut m: HashMap<Key, BTreeSet<Created>> = HashMap::new();
+        let mut m: HashMap<Key, BTreeSet<Member>> = HashMap::new();
         super::move_keys(&mut m, "p", &c, &BTreeMap::new(), &keys(&["a", "b", "d"]));
         super::move_keys(
             &mut m,

@@ -26,14 +26,16 @@
 //!
 //! Sizes: `KARGO_BENCH_SIZES` (default `10x100,200x2000`; `full` adds
 //! every combination of 10/200/1000 Stages and 100/2000/10000 Freight).
-//! `KARGO_BENCH_PASSES` sets the measured passes per chain (default 5).
+//! `KARGO_BENCH_PASSES` sets the measured passes per chain (default 9).
 //! `KARGO_BENCH_PERF=DIR` records a `perf` profile of the server during
 //! each measured run into `DIR/<shape>-<Stages>x<Freight>.data`;
 //! `KARGO_BENCH_ONLY=retention` runs only the last section (at the
 //! largest of `KARGO_BENCH_SIZES`); `KARGO_BENCH_DETAIL=1` prints, per
 //! size and for each sample of one hop, the hop's controller requests by
 //! verb and resource and the mean of each timed histogram (reconciles,
-//! Promotions, steps), to see what grows with the project.
+//! Promotions, steps), to see what grows with the project, and per chain
+//! pass its hops by tenth of the chain, their p90 and max, and what the
+//! hops slower than 3x the pass's median add to it.
 //! Run with `scripts/bench.sh`.
 
 #[path = "../tests/common/mod.rs"]
@@ -295,8 +297,10 @@ const IDLE_WINDOW: Duration = Duration::from_secs(20);
 /// Freight taken through each chain, each pass alternating with runs of
 /// the one-hop baseline (`KARGO_BENCH_PASSES` overrides it). A pass's
 /// ratio to the runs beside it spreads by ±10% on a shared 2-core
-/// machine: five passes give a median that one odd pass does not move.
-const CHAIN_PASSES: usize = 5;
+/// machine, and the median of seven passes still moved between runs of
+/// the same build (1.02 to 1.20 at 200 x 2,000 on 2026-12-05): nine
+/// narrow it, for a few seconds per 200-Stage chain.
+const CHAIN_PASSES: usize = 9;
 
 fn chain_passes() -> usize {
     std::env::var("KARGO_BENCH_PASSES")
@@ -392,8 +396,16 @@ async fn measure(shape: Shape, n: usize, nf: usize, mut baseline: Option<&mut On
         if std::env::var_os("KARGO_BENCH_DETAIL").is_some() {
             for (pass, hops) in hops.iter().enumerate() {
                 let means: Vec<f64> = hops.chunks(hops.len() / 10).map(mean).collect();
+                // Slow hops: what those over 3x the pass's median add.
+                let median = percentile(hops.clone(), 0.5);
+                let slow: Vec<f64> = hops.iter().copied().filter(|h| *h > 3.0 * median).collect();
+                let excess: f64 = slow.iter().map(|h| h - median).sum();
                 eprintln!(
-                    "chain {n}x{nf} pass {pass}: mean ms/hop by tenth of the chain {means:.1?}"
+                    "chain {n}x{nf} pass {pass}: mean ms/hop by tenth of the chain {means:.1?}; \
+                     p90 {:.1}, max {:.1}; {} hops over 3x the median add {excess:.1} ms",
+                    percentile(hops.clone(), 0.9),
+                    hops.iter().copied().fold(0.0, f64::max),
+                    slow.len()
                 );
             }
         }

@@ -6,7 +6,7 @@
 //! `/metrics` (its watch-fed caches) and the web UI, so they all compute
 //! from the same fields and agree.
 
-use crate::delivery_stats::{Inputs, PROMOTION_ANNOTATION, ROLLBACK_ANNOTATION};
+use crate::delivery_stats::{Inputs, PROMOTION_ANNOTATION, PromotionCut, ROLLBACK_ANNOTATION};
 use crate::{AnalysisRun, Freight, Promotion, Stage, Warehouse};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ pub fn stage(s: &Stage) -> Value {
 }
 
 /// A Promotion: name, rollback annotation, Stage, Freight, phase, end.
-pub fn promotion(p: &Promotion) -> Value {
+pub fn promotion(p: &Promotion) -> PromotionCut {
     let st = p.status.as_ref();
     promotion_of(&PromotionFields {
         name: p.metadata.name.as_deref().unwrap_or_default(),
@@ -60,18 +60,15 @@ pub struct PromotionFields<'a> {
 }
 
 /// A Promotion cut from its fields, as [`promotion`] cuts a whole one.
-pub fn promotion_of(p: &PromotionFields<'_>) -> Value {
-    json!({
-        "metadata": {
-            "name": p.name,
-            "annotations": {ROLLBACK_ANNOTATION: p.rollback.then_some("true")},
-        },
-        "spec": {"stage": p.stage, "freight": p.freight},
-        "status": {
-            "phase": p.phase,
-            "finishedAt": p.finished_at,
-        },
-    })
+pub fn promotion_of(p: &PromotionFields<'_>) -> PromotionCut {
+    PromotionCut {
+        name: p.name.to_string(),
+        rollback: p.rollback,
+        stage: p.stage.to_string(),
+        freight: p.freight.to_string(),
+        phase: p.phase,
+        finished_at: p.finished_at.and_then(|t| t.parse().ok()),
+    }
 }
 
 /// A Freight: name, creation time and its commits' ids.
@@ -121,7 +118,7 @@ pub struct Collected {
     /// [`stage`]s.
     pub stages: Vec<Value>,
     /// [`promotion`]s.
-    pub promotions: Vec<Value>,
+    pub promotions: Vec<PromotionCut>,
     /// [`freight`].
     pub freight: Vec<Value>,
     /// [`analysis_run`]s.
@@ -135,7 +132,7 @@ impl Collected {
     /// [`promotion`] or [`promotion_of`]).
     pub fn of<'a>(
         stages: impl IntoIterator<Item = &'a Stage>,
-        promotions: impl IntoIterator<Item = Value>,
+        promotions: impl IntoIterator<Item = PromotionCut>,
         freight_: impl IntoIterator<Item = &'a Freight>,
         analysis_runs: impl IntoIterator<Item = &'a AnalysisRun>,
         warehouses: impl IntoIterator<Item = &'a Warehouse>,
@@ -165,11 +162,7 @@ impl Collected {
     /// the figures read (lead time is from a promoted Freight's creation),
     /// so of 10,000 Freight only these are cut.
     pub fn promoted_freight(&self) -> std::collections::HashSet<String> {
-        self.promotions
-            .iter()
-            .filter_map(|p| p.pointer("/spec/freight")?.as_str())
-            .map(str::to_string)
-            .collect()
+        self.promotions.iter().map(|p| p.freight.clone()).collect()
     }
 
     /// What [`compute`](crate::delivery_stats::compute) takes.
@@ -238,7 +231,8 @@ mod tests {
         }
         let (stages, freights) = (whole(&[&stage]), whole(&[&freight_]));
         let (runs, whs) = (whole(&[&run]), whole(&[&warehouse_]));
-        let promos = whole(&promotions.iter().collect::<Vec<_>>());
+        // A Promotion's cut is its own type; the rest are JSON either way.
+        let promos: Vec<PromotionCut> = promotions.iter().map(promotion).collect();
         let full = Inputs {
             stages: &stages,
             promotions: &promos,

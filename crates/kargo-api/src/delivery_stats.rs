@@ -68,7 +68,7 @@ pub struct Inputs<'a> {
     /// The project's Stages.
     pub stages: &'a [Value],
     /// Its Promotions.
-    pub promotions: &'a [Value],
+    pub promotions: &'a [PromotionCut],
     /// Its Freight.
     pub freight: &'a [Value],
     /// Its AnalysisRuns.
@@ -103,9 +103,29 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// A Promotion as the figures read it: the few fields they use, not its
+/// JSON. A `/metrics` scrape cuts every Promotion of every project, so a
+/// cut's size is the scrape's memory: at 10,000 Promotions these hold
+/// about 2 MB, where the same fields as JSON values held 22 MB.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromotionCut {
+    /// `metadata.name`.
+    pub name: String,
+    /// It carries [`ROLLBACK_ANNOTATION`]`: "true"`.
+    pub rollback: bool,
+    /// `spec.stage`.
+    pub stage: String,
+    /// `spec.freight`.
+    pub freight: String,
+    /// `status.phase`.
+    pub phase: Option<crate::promotion::PromotionPhase>,
+    /// `status.finishedAt` (absent, or not a timestamp, until it ends).
+    pub finished_at: Option<jiff::Timestamp>,
+}
+
 /// One finished Promotion, as the figures see it.
 struct Finished<'a> {
-    obj: &'a Value,
+    obj: &'a PromotionCut,
     at: jiff::Timestamp,
     succeeded: bool,
     failure: bool,
@@ -179,18 +199,16 @@ pub fn compute(
         by_stage.entry(text(s, "/metadata/name")).or_default();
     }
     for p in inputs.promotions {
-        let phase = text(p, "/status/phase");
-        let Some(at) = time(text(p, "/status/finishedAt")) else {
+        use crate::promotion::PromotionPhase::{Errored, Failed, Succeeded};
+        let Some(at) = p.finished_at else {
             continue;
         };
-        if !matches!(phase, "Succeeded" | "Failed" | "Errored") {
+        if !matches!(p.phase, Some(Succeeded | Failed | Errored)) {
             continue;
         }
-        let stage = text(p, "/spec/stage");
-        let outcome = verification
-            .get(text(p, "/metadata/name"))
-            .map(|(_, ph)| *ph);
-        let succeeded = phase == "Succeeded";
+        let stage = p.stage.as_str();
+        let outcome = verification.get(p.name.as_str()).map(|(_, ph)| *ph);
+        let succeeded = p.phase == Some(Succeeded);
         let verify_failed = matches!(outcome, Some("Failed" | "Error"));
         let verified = match outcome {
             Some(ph) => ph == "Successful",
@@ -211,14 +229,7 @@ pub fn compute(
             list.sort_by_key(|f| f.at);
             // Rolled back: the next finished Promotion rolls back.
             for i in 1..list.len() {
-                if text(
-                    list[i].obj,
-                    &format!(
-                        "/metadata/annotations/{}",
-                        ROLLBACK_ANNOTATION.replace('/', "~1")
-                    ),
-                ) == "true"
-                {
+                if list[i].obj.rollback {
                     list[i - 1].failure = true;
                     list[i - 1].verified = false;
                 }
@@ -227,14 +238,14 @@ pub fn compute(
             let window_list: Vec<&Finished> = list.iter().filter(in_window).collect();
             let deployments: Vec<&&Finished> = window_list.iter().filter(|f| f.succeeded).collect();
             let lead = |f: &&&Finished| -> Option<f64> {
-                let fr = freight.get(text(f.obj, "/spec/freight"))?;
+                let fr = freight.get(f.obj.freight.as_str())?;
                 Some(seconds(
                     time(text(fr, "/metadata/creationTimestamp"))?,
                     f.at,
                 ))
             };
             let commit_lead = |f: &&&Finished| -> Option<f64> {
-                let fr = freight.get(text(f.obj, "/spec/freight"))?;
+                let fr = freight.get(f.obj.freight.as_str())?;
                 let newest = fr
                     .get("commits")
                     .and_then(Value::as_array)?
@@ -291,13 +302,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn promotion(name: &str, stage: &str, freight: &str, phase: &str, finished: &str) -> Value {
-        let mut p = json!({"metadata": {"name": name, "annotations": {}},
-            "spec": {"stage": stage, "freight": freight}, "status": {"phase": phase}});
-        if !finished.is_empty() {
-            p["status"]["finishedAt"] = json!(finished);
+    fn promotion(
+        name: &str,
+        stage: &str,
+        freight: &str,
+        phase: &str,
+        finished: &str,
+    ) -> PromotionCut {
+        PromotionCut {
+            name: name.into(),
+            rollback: false,
+            stage: stage.into(),
+            freight: freight.into(),
+            phase: serde_json::from_value(json!(phase)).ok(),
+            finished_at: finished.parse().ok(),
         }
-        p
     }
 
     fn run(promotion: &str, phase: &str) -> Value {
@@ -323,7 +342,7 @@ mod tests {
             {"id": "c2", "creatorDate": "2026-01-02T23:00:00Z"}]}]}}}),
         ];
         let mut rollback = promotion("p3", "prod", "f1", "Succeeded", "2026-01-03T03:00:00Z");
-        rollback["metadata"]["annotations"][ROLLBACK_ANNOTATION] = json!("true");
+        rollback.rollback = true;
         let promotions = [
             promotion("p0", "prod", "f1", "Failed", "2025-12-20T00:00:00Z"), // before the window
             promotion("p1", "prod", "f1", "Succeeded", "2026-01-01T01:00:00Z"),

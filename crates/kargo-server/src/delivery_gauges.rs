@@ -70,12 +70,12 @@ pub(crate) fn from_store(store: &Store) -> HashMap<String, Collected> {
 }
 
 /// One kind's pass over the store: each object cut into its project.
-fn pass<T: serde::de::DeserializeOwned>(
+fn pass<T: serde::de::DeserializeOwned, C>(
     store: &Store,
     projects: &mut HashMap<String, Collected>,
     (api_version, kind): (&str, &str),
-    cut: fn(&T) -> serde_json::Value,
-    into: fn(&mut Collected) -> &mut Vec<serde_json::Value>,
+    cut: fn(&T) -> C,
+    into: fn(&mut Collected) -> &mut Vec<C>,
 ) {
     crate::metrics::each(store, api_version, kind, |ns, o: T| {
         into(projects.entry(ns).or_default()).push(cut(&o));

@@ -564,18 +564,19 @@ const RETAINED_PROMOTIONS: usize = 20;
 /// finished Promotion per Stage, which the watch caches hold, and a
 /// Freight collection to each Stage's history): `VmRSS` (MB) before the
 /// first and after every fifth, a second after the pass ends (when every
-/// Stage has recorded its Freight).
-async fn retention(n: usize, nf: usize) -> Vec<(usize, f64)> {
+/// Stage has recorded its Freight), each with the peak so far (`VmHWM`:
+/// a pass's transients included, which a point sample misses).
+async fn retention(n: usize, nf: usize) -> Vec<(usize, f64, f64)> {
     let (_home, s, c) = server_with(n, Shape::FanOut);
     bulk_freight(&c, 0, nf.saturating_sub(2)).await;
     apply(&s, &auto_promotion(NS));
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut out = vec![(0, rss_mb(&s, "VmRSS"))];
+    let mut out = vec![(0, rss_mb(&s, "VmRSS"), rss_mb(&s, "VmHWM"))];
     for pass in 1..=RETAINED_PROMOTIONS {
         run_one(&c, nf + pass, n, Shape::FanOut).await;
         if pass % 5 == 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            out.push((pass, rss_mb(&s, "VmRSS")));
+            out.push((pass, rss_mb(&s, "VmRSS"), rss_mb(&s, "VmHWM")));
         }
     }
     out
@@ -709,9 +710,15 @@ async fn print_retention() {
         println!(
             "\nRSS MB as Promotions accumulate: a fan-out of {n} Stages x {f} Freight, after each fifth new Freight (target at 1,000 x 10,000: < 150 MB throughout)"
         );
-        println!("{:<22} {:>8}", "Freight (Promotions)", "RSS MB");
-        for (pass, mb) in rss {
-            println!("{:<22} {mb:>8.0}", format!("{pass} ({})", pass * n));
+        println!(
+            "{:<22} {:>8} {:>8}",
+            "Freight (Promotions)", "RSS MB", "peak MB"
+        );
+        for (pass, mb, peak) in rss {
+            println!(
+                "{:<22} {mb:>8.0} {peak:>8.0}",
+                format!("{pass} ({})", pass * n)
+            );
         }
     }
 }

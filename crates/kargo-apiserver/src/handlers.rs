@@ -7,7 +7,7 @@ use crate::patch::{json_patch, merge_patch};
 use crate::route::{Target, parse};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
-use crate::{ApiServer, discovery, table, watch};
+use crate::{ApiServer, discovery, list_stream, table, watch};
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -17,6 +17,7 @@ use kargo_rbac::UserInfo;
 use kargo_store::{Part, Preconditions, StoreError};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Largest accepted request body (as Kubernetes: 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -410,11 +411,23 @@ async fn list(
         .map(String::from)
         .or_else(|| fs.pinned("metadata.namespace").map(String::from));
     let filtering = !ls.is_empty() || q.get("fieldSelector").is_some_and(|f| !f.is_empty());
+    let filter: list_stream::Filter = filtering.then(|| Arc::new((ls, fs)));
+    let after = after.map(|c| (c.ns, c.name));
+    if limit == 0 && !as_table {
+        let first = list_stream::read_page(server, info, ns.clone(), filter.clone(), after).await?;
+        let head = list_head(info, &first.rv.to_string(), None);
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            list_stream::body(server, info, ns, filter, head, first),
+        )
+            .into_response());
+    }
     let (rows, rv, next) = blocking(server, {
         let ns = ns.clone();
         move |s| {
             let mut out = Vec::new();
-            let mut cursor = after.map(|c| (c.ns, c.name));
+            let mut cursor = after;
             let mut rv = 0;
             loop {
                 let batch = if limit == 0 { 0 } else { (limit + 1).max(64) };
@@ -430,11 +443,8 @@ async fn list(
                 let exhausted = batch == 0 || page.len() < batch;
                 for row in page {
                     cursor = Some((row.ns.clone(), row.name.clone()));
-                    if filtering {
-                        let v: Value = serde_json::from_str(&row.body)?;
-                        if !(ls.matches(&v) && fs.matches(&v)) {
-                            continue;
-                        }
+                    if !list_stream::keeps(&filter, &row)? {
+                        continue;
                     }
                     if limit > 0 && out.len() == limit {
                         // There is at least one more: continue after the last returned.
@@ -467,22 +477,27 @@ async fn list(
         return table_response(table::table(info, &bodies, &rv_s, cont.as_deref(), inc));
     }
     // Splice stored JSON text straight into the list: no re-encoding.
-    let mut meta = json!({"resourceVersion": rv_s});
-    if let Some(c) = &cont {
-        meta["continue"] = json!(c);
-    }
-    let head = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-        info.kind,
-        info.api_version(),
-        meta
-    );
+    let head = list_head(info, &rv_s, cont.as_deref());
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         list_body(head, rows),
     )
         .into_response())
+}
+
+/// A JSON list's opening, up to its first item.
+fn list_head(info: &ResourceInfo, rv: &str, cont: Option<&str>) -> String {
+    let mut meta = json!({"resourceVersion": rv});
+    if let Some(c) = cont {
+        meta["continue"] = json!(c);
+    }
+    format!(
+        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+        info.kind,
+        info.api_version(),
+        meta
+    )
 }
 
 /// A list's body: `head`, the rows' stored texts comma-separated, `]}`.
@@ -799,6 +814,110 @@ mod tests {
     async fn text(body: Body) -> String {
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
         String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// GETs `path` from `app`; returns the status and the parsed body.
+    async fn get(app: &axum::Router, path: &str) -> (StatusCode, Value) {
+        use tower::ServiceExt;
+        let req = http::Request::get(path).body(Body::empty()).unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let code = resp.status();
+        let body = text(resp.into_body()).await;
+        (
+            code,
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")),
+        )
+    }
+
+    fn names(list: &Value) -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items: {list}"))
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_list_longer_than_a_page_streams_every_row_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kargo_store::Store::open(&dir.path().join("s.db")).unwrap();
+        let namespaces = kargo_api::registry::lookup_plural("", "namespaces").unwrap();
+        let configmaps = kargo_api::registry::lookup_plural("", "configmaps").unwrap();
+        for ns in ["a", "b"] {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            store.create(namespaces, "", obj).unwrap();
+        }
+        // Pages of the store are 100 rows: 2 full pages and part of a third
+        // in "a", one short page in "b".
+        let counts = [("a", list_stream::PAGE_ROWS * 2 + 37), ("b", 5)];
+        for (ns, n) in counts {
+            for i in 0..n {
+                let odd = (i % 2 == 1).to_string();
+                let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("cm-{i:04}"), "labels": {"odd": odd}}});
+                store.create(configmaps, ns, obj).unwrap();
+            }
+        }
+        let expected = |n: usize, keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+            (0..n)
+                .filter(|i| keep(*i))
+                .map(|i| format!("cm-{i:04}"))
+                .collect()
+        };
+        let app = crate::router(store.clone());
+
+        let (code, list) = get(&app, "/api/v1/namespaces/a/configmaps").await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(list["kind"], "ConfigMapList");
+        assert_eq!(
+            list["metadata"]["resourceVersion"],
+            store.current_rv().to_string()
+        );
+        assert_eq!(names(&list), expected(counts[0].1, &|_| true));
+
+        // Across namespaces, ordered by namespace then name.
+        let (_, all) = get(&app, "/api/v1/configmaps").await;
+        let mut want = expected(counts[0].1, &|_| true);
+        want.extend(expected(counts[1].1, &|_| true));
+        assert_eq!(names(&all), want);
+        let namespaces: Vec<&str> = all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["namespace"].as_str().unwrap())
+            .collect();
+        assert_eq!(namespaces.iter().filter(|n| **n == "b").count(), 5);
+        assert!(namespaces.is_sorted());
+
+        // A selector filters every page, not only the first.
+        let (_, odd) = get(
+            &app,
+            "/api/v1/namespaces/a/configmaps?labelSelector=odd%3Dtrue",
+        )
+        .await;
+        assert_eq!(names(&odd), expected(counts[0].1, &|i| i % 2 == 1));
+        let (_, none) = get(
+            &app,
+            "/api/v1/namespaces/a/configmaps?labelSelector=odd%3Dmaybe",
+        )
+        .await;
+        assert_eq!(names(&none), Vec::<String>::new());
+
+        // With a limit the list is still cut into pages with a continue token.
+        let (_, first) = get(&app, "/api/v1/namespaces/a/configmaps?limit=150").await;
+        assert_eq!(names(&first), expected(150, &|_| true));
+        let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+        let (_, rest) = get(
+            &app,
+            &format!("/api/v1/namespaces/a/configmaps?continue={token}"),
+        )
+        .await;
+        assert_eq!(
+            names(&rest),
+            expected(counts[0].1, &|i| i >= 150),
+            "a continue without a limit streams the rest"
+        );
     }
 
     #[tokio::test]

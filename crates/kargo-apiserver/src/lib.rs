@@ -12,6 +12,7 @@ pub mod authz;
 mod discovery;
 mod handlers;
 mod kargo_events;
+mod list_stream;
 mod object_meta;
 mod openapi;
 mod patch;
